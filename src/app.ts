@@ -1,0 +1,38 @@
+import express, { type Express } from 'express';
+import { eventsRoutes } from './events/events.routes.js';
+import { healthRoutes } from './health/health.routes.js';
+import { leadsRoutes } from './leads/leads.routes.js';
+import { requireApiKey } from './platform/http/auth.js';
+import { errorMiddleware, routeNotFound } from './platform/http/error-middleware.js';
+import { requestLogger } from './platform/http/request-logger.js';
+import type { Logger } from './platform/logger.js';
+import type { Services } from './services.js';
+
+export interface AppDependencies {
+  apiKey: string;
+  logger: Logger;
+  services: Services;
+  pingDatabase: () => Promise<boolean>;
+}
+
+/** The HTTP app, built from its dependencies so tests can drive it without a port. */
+export function createApp({ apiKey, logger, services, pingDatabase }: AppDependencies): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+  // Query strings are parsed flat: `?tag=a&tag=b` must not turn into arrays or objects by surprise.
+  app.set('query parser', 'simple');
+  app.use(requestLogger(logger));
+
+  app.use(healthRoutes(pingDatabase));
+
+  const api = express.Router();
+  api.use(requireApiKey(apiKey));
+  api.use(leadsRoutes(services.leads));
+  api.use(eventsRoutes(services.events));
+  app.use('/api', api);
+
+  app.use(routeNotFound);
+  app.use(errorMiddleware(logger));
+  return app;
+}

@@ -1,0 +1,37 @@
+import { Router } from 'express';
+import { AppError } from '../platform/errors.js';
+import { jsonBody } from '../platform/http/json-body.js';
+import { validate } from '../platform/http/validate.js';
+import { leadNotFound } from '../leads/lead-errors.js';
+import { leadIdParamsSchema } from '../leads/leads.schemas.js';
+import { eventBatchSchema, eventInputSchema, timelineQuerySchema } from './events.schemas.js';
+import type { EventsService } from './events.service.js';
+
+// A full batch of 1,000 events with sizeable properties fits; anything larger is refused.
+const EVENTS_BODY_LIMIT = '5mb';
+
+export function eventsRoutes(events: EventsService): Router {
+  const router = Router();
+
+  /** One event object, or an array of up to 1,000. Stored append-only; answers 202 with ids. */
+  router.post('/events', ...jsonBody(EVENTS_BODY_LIMIT), async (req, res) => {
+    const single = !Array.isArray(req.body);
+    const inputs = single ? [validate(eventInputSchema, req.body, 'body')] : validate(eventBatchSchema, req.body, 'body');
+    const result = await events.ingest(inputs);
+    const [problem] = result.rejected;
+    if (single && problem) {
+      throw new AppError(problem.code, problem.message, [{ field: problem.field, location: 'body', message: problem.message }]);
+    }
+    res.status(202).json(result);
+  });
+
+  router.get('/leads/:id/timeline', async (req, res) => {
+    const { id } = validate(leadIdParamsSchema, req.params, 'path');
+    const query = validate(timelineQuerySchema, req.query, 'query');
+    const page = await events.timeline(id, query);
+    if (!page) throw leadNotFound(id);
+    res.json(page);
+  });
+
+  return router;
+}

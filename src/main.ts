@@ -1,0 +1,68 @@
+import { parseArgs } from 'node:util';
+import { startBaton } from './baton.js';
+import { ConfigError, loadConfig, redactConfig } from './platform/config.js';
+import { createLogger } from './platform/logger.js';
+
+/*
+ * `npm start` entry point. Roles: `--role all` (default: API and worker in one process),
+ * `--role api`, `--role worker` (separate processes sharing one PostgreSQL server).
+ */
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { role: { type: 'string' } }, strict: true });
+  const environment = { ...process.env, ...(values.role ? { BATON_ROLE: values.role } : {}) };
+
+  let config;
+  try {
+    config = loadConfig(environment);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(1);
+    }
+    throw error;
+  }
+
+  const logger = createLogger(config.logLevel);
+  logger.info({ config: redactConfig(config) }, 'starting baton');
+  const baton = await startBaton(config, logger);
+
+  for (const name of baton.secrets.generated) {
+    logger.warn({ file: baton.secrets.file }, `${name} was not set: generated one and stored it in the data dir`);
+  }
+  if (baton.url) {
+    process.stdout.write(
+      [
+        '',
+        `  Baton is running at ${baton.url}  (role: ${config.role}, database: ${baton.database.kind})`,
+        `  API key: ${baton.secrets.apiKey}`,
+        `  Try: curl -H "Authorization: Bearer ${baton.secrets.apiKey}" ${baton.url}/api/leads`,
+        '',
+        '',
+      ].join('\n'),
+    );
+  }
+
+  let signalled = false;
+  const shutdown = (signal: string) => {
+    if (signalled) return;
+    signalled = true;
+    logger.info({ signal }, 'shutting down');
+    baton.stop().then(
+      () => {
+        logger.info('stopped');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  console.error('Baton failed to start:', error);
+  process.exit(1);
+});

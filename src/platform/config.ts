@@ -1,0 +1,104 @@
+import path from 'node:path';
+import Joi from 'joi';
+
+/*
+ * The one place Baton reads its environment. Every variable is described and defaulted here, the
+ * whole environment is validated at boot, and every problem is reported at once, each naming its
+ * variable. Nothing else in src/ touches process.env.
+ */
+
+export type Role = 'all' | 'api' | 'worker';
+export type NodeEnv = 'development' | 'production' | 'test';
+
+export interface Config {
+  nodeEnv: NodeEnv;
+  role: Role;
+  host: string;
+  port: number;
+  publicUrl: string;
+  /** A PostgreSQL server; null means the embedded PGlite database in dataDir. */
+  databaseUrl: string | null;
+  databasePoolSize: number;
+  dataDir: string;
+  /** Null until ensureSecrets fills them (generated in development, required in production). */
+  apiKey: string | null;
+  secret: string | null;
+  /** Null means the embedded SMTP sink (issue: nurture engine). */
+  smtpUrl: string | null;
+  logLevel: string;
+  shutdownTimeoutMs: number;
+}
+
+/** Values that must never reach a log line. */
+export const SECRET_CONFIG_KEYS = ['apiKey', 'secret', 'databaseUrl', 'smtpUrl'] as const;
+
+const postgresUrl = Joi.string().uri({ scheme: ['postgres', 'postgresql'] });
+
+const environmentSchema = Joi.object({
+  NODE_ENV: Joi.string().valid('development', 'production', 'test').default('development')
+    .description('development (default) generates missing secrets; production requires them'),
+  BATON_ROLE: Joi.string().valid('all', 'api', 'worker').default('all')
+    .description('all: API and worker in one process; api or worker for separate processes'),
+  HOST: Joi.string().hostname().default('127.0.0.1').description('interface the HTTP server binds to'),
+  PORT: Joi.number().port().default(3000).description('HTTP port'),
+  BATON_PUBLIC_URL: Joi.string().uri({ scheme: ['http', 'https'] })
+    .description('base URL leads and reps reach Baton at (links in emails); default http://localhost:PORT'),
+  DATABASE_URL: postgresUrl.description('PostgreSQL server; unset means embedded PGlite in BATON_DATA_DIR'),
+  DATABASE_POOL_SIZE: Joi.number().integer().min(2).max(100).default(10).description('connections per process'),
+  BATON_DATA_DIR: Joi.string().default('./.baton').description('embedded database, generated secrets'),
+  BATON_API_KEY: Joi.string().min(24).max(512).pattern(/^[\x21-\x7e]+$/, 'printable ASCII without spaces')
+    .description('bearer token for /api/*'),
+  BATON_SECRET: Joi.string().min(32).max(512).description('signing key for tokens in links'),
+  SMTP_URL: Joi.string().uri({ scheme: ['smtp', 'smtps'] }).description('outgoing mail server; unset means the embedded sink'),
+  LOG_LEVEL: Joi.string().valid('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent').default('info'),
+  SHUTDOWN_TIMEOUT_MS: Joi.number().integer().min(0).max(600_000).default(15_000)
+    .description('how long SIGTERM waits for in-flight work'),
+})
+  .when(Joi.object({ NODE_ENV: Joi.valid('production').required() }).unknown(), {
+    then: Joi.object({ BATON_API_KEY: Joi.required(), BATON_SECRET: Joi.required() }),
+  })
+  .when(Joi.object({ BATON_ROLE: Joi.valid('api', 'worker').required() }).unknown(), {
+    // The embedded database lives inside one process; separate roles must share a server.
+    then: Joi.object({ DATABASE_URL: Joi.required().messages({ 'any.required': 'DATABASE_URL is required when BATON_ROLE is api or worker: the embedded database cannot be shared between processes' }) }),
+  })
+  .unknown(true);
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Environment = Record<string, string | undefined>;
+
+/** Validates the environment; throws a ConfigError that lists every problem. */
+export function loadConfig(environment: Environment, overrides: Partial<Config> = {}): Config {
+  const present = Object.fromEntries(Object.entries(environment).filter(([, value]) => value !== undefined && value !== ''));
+  const { value, error } = environmentSchema.validate(present, { abortEarly: false, convert: true, errors: { wrap: { label: false } } });
+  if (error) throw new ConfigError(error.details.map((detail) => detail.message));
+  const port: number = value.PORT;
+  const config: Config = {
+    nodeEnv: value.NODE_ENV,
+    role: value.BATON_ROLE,
+    host: value.HOST,
+    port,
+    publicUrl: String(value.BATON_PUBLIC_URL ?? `http://localhost:${port}`).replace(/\/+$/, ''),
+    databaseUrl: value.DATABASE_URL ?? null,
+    databasePoolSize: value.DATABASE_POOL_SIZE,
+    dataDir: path.resolve(value.BATON_DATA_DIR),
+    apiKey: value.BATON_API_KEY ?? null,
+    secret: value.BATON_SECRET ?? null,
+    smtpUrl: value.SMTP_URL ?? null,
+    logLevel: value.LOG_LEVEL,
+    shutdownTimeoutMs: value.SHUTDOWN_TIMEOUT_MS,
+  };
+  return { ...config, ...overrides };
+}
+
+/** The config with secrets replaced, for the start-up log line. */
+export function redactConfig(config: Config): Record<string, unknown> {
+  const copy: Record<string, unknown> = { ...config };
+  for (const key of SECRET_CONFIG_KEYS) if (copy[key]) copy[key] = '[redacted]';
+  return copy;
+}

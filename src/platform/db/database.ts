@@ -1,0 +1,67 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import { PGliteMultiplexer } from './pglite-multiplexer.js';
+import type { Database } from './schema.js';
+
+export interface DatabaseOptions {
+  /** A PostgreSQL server URL; null for the embedded PGlite database. */
+  url: string | null;
+  /** Where the embedded database keeps its files; 'memory' keeps nothing (tests). */
+  embeddedDir: string | 'memory';
+  poolSize: number;
+}
+
+export interface DatabaseHandle {
+  /** The typed query layer used by every repository. */
+  db: Kysely<Database>;
+  /** The pool under it, shared with Agenda so both take the same driver path. */
+  pool: pg.Pool;
+  kind: 'embedded' | 'server';
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/*
+ * Both kinds end as a pg.Pool: the embedded PGlite database is served over a loopback socket by
+ * PGliteMultiplexer, so repositories and Agenda never know which one they talk to.
+ */
+export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
+  if (options.url) return wrapPool(new pg.Pool({ connectionString: options.url, max: options.poolSize }), 'server', async () => undefined);
+
+  const dataDir = options.embeddedDir === 'memory' ? undefined : path.join(options.embeddedDir, 'pgdata');
+  if (dataDir) await mkdir(dataDir, { recursive: true });
+  const pglite = await PGlite.create(dataDir ? { dataDir } : {});
+  const server = new PGliteMultiplexer(pglite);
+  const address = await server.listen();
+  const pool = new pg.Pool({ host: address.host, port: address.port, user: 'postgres', database: 'postgres', max: options.poolSize });
+  return wrapPool(pool, 'embedded', async () => {
+    await server.close();
+    await pglite.close();
+  });
+}
+
+function wrapPool(pool: pg.Pool, kind: DatabaseHandle['kind'], closeUnderlying: () => Promise<void>): DatabaseHandle {
+  // An idle client that loses its connection must not crash the process; the pool replaces it.
+  pool.on('error', () => undefined);
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return {
+    db,
+    pool,
+    kind,
+    async ping() {
+      try {
+        await pool.query('select 1');
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    async close() {
+      await db.destroy();
+      await closeUnderlying();
+    },
+  };
+}

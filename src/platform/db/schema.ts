@@ -1,0 +1,69 @@
+import type { ColumnType, Generated } from 'kysely';
+
+/*
+ * Kysely's view of the tables created by migrations/*.sql. JSON columns are written as JSON
+ * text (pg would turn a JS array into a Postgres array literal) and read back parsed.
+ */
+
+type Json<T> = ColumnType<T, string, string>;
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+
+export interface ConsentRecord {
+  status: 'granted' | 'denied' | 'withdrawn';
+  source: string;
+  at: string;
+  text?: string;
+}
+
+export interface LeadsTable {
+  id: Generated<string>;
+  email: string;
+  first_name: string | null;
+  last_name: string | null;
+  company: string | null;
+  title: string | null;
+  phone: string | null;
+  timezone: string | null;
+  country: string | null;
+  source: string | null;
+  traits: ColumnType<Record<string, unknown>, string | undefined, string>;
+  tags: ColumnType<string[], string[] | undefined, string[]>;
+  consent: ColumnType<ConsentRecord | null, string | null | undefined, string | null>;
+  unsubscribed_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  created_at: ColumnType<Date, Date | undefined, never>;
+  updated_at: ColumnType<Date, Date | undefined, Date | string>;
+}
+
+export interface EventsTable {
+  id: Generated<string>;
+  lead_id: string;
+  type: string;
+  properties: Json<Record<string, unknown>>;
+  occurred_at: Timestamp;
+  received_at: ColumnType<Date, Date | undefined, never>;
+}
+
+export interface SuppressionsTable {
+  email_hash: string;
+  reason: string;
+  created_at: ColumnType<Date, Date | undefined, never>;
+}
+
+export interface SettingsTable {
+  key: string;
+  value: string;
+}
+
+export interface MigrationsTable {
+  id: number;
+  name: string;
+  applied_at: ColumnType<Date, Date | undefined, never>;
+}
+
+export interface Database {
+  leads: LeadsTable;
+  events: EventsTable;
+  suppressions: SuppressionsTable;
+  settings: SettingsTable;
+  baton_migrations: MigrationsTable;
+}

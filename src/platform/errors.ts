@@ -1,0 +1,51 @@
+/*
+ * The error registry. Each code says when it is thrown and maps to exactly one HTTP status; the
+ * error middleware renders { error: { code, message, details } }. `message` is safe to show to
+ * API clients; internal causes go to the log, never to the response.
+ */
+export const ERROR_CODES = {
+  validation_failed: { status: 400, when: 'A body, query or path field is missing, unknown or has a bad value; details list every field.' },
+  malformed_json: { status: 400, when: 'The request body is not valid JSON.' },
+  invalid_cursor: { status: 400, when: 'A pagination cursor was not produced by Baton or was altered.' },
+  csv_malformed: { status: 400, when: 'A CSV upload cannot be parsed (unclosed quote, no header); rows before the fault are kept and counted.' },
+  unauthorized: { status: 401, when: 'An /api route was called without a valid `Authorization: Bearer <BATON_API_KEY>` header.' },
+  route_not_found: { status: 404, when: 'No route matches the method and path.' },
+  lead_not_found: { status: 404, when: 'No lead has the id in the path or body.' },
+  lead_email_taken: { status: 409, when: 'A PATCH gives a lead an email another lead already has.' },
+  email_suppressed: { status: 409, when: 'The address was erased or suppressed; Baton will not store or mail it again.' },
+  payload_too_large: { status: 413, when: 'The body is larger than the route accepts.' },
+  unsupported_media_type: { status: 415, when: 'The Content-Type is not one the route accepts.' },
+  internal_error: { status: 500, when: 'A bug. Logged with the errorId the response carries.' },
+  database_unavailable: { status: 503, when: 'The database does not answer.' },
+} as const satisfies Record<string, { status: number; when: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface FieldProblem {
+  field: string;
+  location?: 'body' | 'query' | 'path' | 'header' | 'row';
+  message: string;
+}
+
+export class AppError extends Error {
+  readonly status: number;
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = 'AppError';
+    this.status = ERROR_CODES[code].status;
+  }
+}
+
+export function validationError(problems: FieldProblem[]): AppError {
+  const summary = problems.map((problem) => problem.message).join('; ');
+  return new AppError('validation_failed', `Invalid request: ${summary}`, problems);
+}
+
+export function isAppError(error: unknown): error is AppError {
+  return error instanceof AppError;
+}

@@ -1,0 +1,52 @@
+import { Agenda, type Job } from 'agenda';
+import { PostgresBackend } from '@agendajs/postgres-backend';
+import type pg from 'pg';
+import type { Logger } from './logger.js';
+
+/*
+ * Agenda decides *when* work runs. It re-runs a job whose lock expired (agenda #1575, #781), so
+ * a job handler must decide *whether* its effect already happened (the send ledger, for email).
+ */
+
+export type JobHandler<Data> = (data: Data, job: Job<Data>) => Promise<void>;
+
+export interface JobDefinition<Data = unknown> {
+  name: string;
+  handler: JobHandler<Data>;
+  concurrency?: number;
+  /** How long a run may hold its lock before another worker may take the job over. */
+  lockLifetimeMs?: number;
+}
+
+export interface Scheduler {
+  agenda: Agenda;
+  start(): Promise<void>;
+  /** Waits for running jobs up to the timeout, then unlocks what is left for another worker. */
+  stop(timeoutMs: number): Promise<void>;
+}
+
+export function createScheduler(pool: pg.Pool, logger: Logger, name: string, definitions: JobDefinition[]): Scheduler {
+  // The pool is Baton's own, so stopping Agenda never closes it (the backend does not own it).
+  const agenda = new Agenda({ backend: new PostgresBackend({ pool }), name, processEvery: '5 seconds' });
+  agenda.on('error', (error: unknown) => logger.error({ err: error }, 'scheduler error'));
+  for (const definition of definitions) {
+    agenda.define(
+      definition.name,
+      async (job: Job<unknown>) => {
+        await definition.handler(job.attrs.data, job);
+      },
+      { concurrency: definition.concurrency, lockLifetime: definition.lockLifetimeMs },
+    );
+  }
+  return {
+    agenda,
+    async start() {
+      await agenda.start();
+    },
+    async stop(timeoutMs) {
+      const result = await agenda.drain(timeoutMs);
+      if (result.timedOut) logger.warn({ running: result.running }, 'jobs still running at shutdown; unlocking them for another worker');
+      await agenda.stop();
+    },
+  };
+}
