@@ -6,6 +6,10 @@ import type { Logger } from './logger.js';
 /*
  * Agenda decides *when* work runs. It re-runs a job whose lock expired (agenda #1575, #781), so
  * a job handler must decide *whether* its effect already happened (the send ledger, for email).
+ *
+ * Hazard: after each run Agenda 6 leaves a lockLifetime/2 timer pending (JobProcessor's
+ * checkIfJobIsStillAlive), which keeps the event loop alive after stop(); main.ts exits
+ * explicitly once shutdown is done, so a stopped worker never lingers for minutes.
  */
 
 export type JobHandler<Data> = (data: Data, job: Job<Data>) => Promise<void>;
@@ -27,8 +31,13 @@ export interface Scheduler {
 
 export function createScheduler(pool: pg.Pool, logger: Logger, name: string, definitions: JobDefinition[]): Scheduler {
   // The pool is Baton's own, so stopping Agenda never closes it (the backend does not own it).
-  const agenda = new Agenda({ backend: new PostgresBackend({ pool }), name, processEvery: '5 seconds' });
-  agenda.on('error', (error: unknown) => logger.error({ err: error }, 'scheduler error'));
+  const backend = new PostgresBackend({ pool });
+  const agenda = new Agenda({ backend, name, processEvery: '5 seconds' });
+  const logError = (error: unknown) => logger.error({ err: error }, 'scheduler error');
+  agenda.on('error', logError);
+  // The channel hands its LISTEN client back to our pool on stop with its error listener still
+  // attached; without a listener of our own, a later error on that client would crash the process.
+  backend.notificationChannel?.on('error', logError);
   for (const definition of definitions) {
     agenda.define(
       definition.name,

@@ -32,7 +32,11 @@ export async function resolveSecrets(config: Config): Promise<ResolvedSecrets> {
   const secret = config.secret ?? stored.secret ?? (generated.push('BATON_SECRET'), randomBytes(32).toString('base64url'));
   if (generated.length > 0) {
     await mkdir(config.dataDir, { recursive: true });
-    await writeFile(file, `${JSON.stringify({ ...stored, apiKey: stored.apiKey ?? apiKey, secret: stored.secret ?? secret }, null, 2)}\n`, { mode: 0o600 });
+    // Only generated values are written: a secret given in the environment never lands on disk.
+    const toStore: StoredSecrets = { ...stored };
+    if (generated.includes('BATON_API_KEY')) toStore.apiKey = apiKey;
+    if (generated.includes('BATON_SECRET')) toStore.secret = secret;
+    await writeFile(file, `${JSON.stringify(toStore, null, 2)}\n`, { mode: 0o600 });
   }
   return { apiKey, secret, generated, file };
 }

@@ -43,6 +43,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
   });
 }
 
+const PING_TIMEOUT_MS = 2000;
+
 function wrapPool(pool: pg.Pool, kind: DatabaseHandle['kind'], closeUnderlying: () => Promise<void>): DatabaseHandle {
   // An idle client that loses its connection must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
@@ -52,16 +54,23 @@ function wrapPool(pool: pg.Pool, kind: DatabaseHandle['kind'], closeUnderlying: 
     pool,
     kind,
     async ping() {
-      try {
-        await pool.query('select 1');
-        return true;
-      } catch {
-        return false;
-      }
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), PING_TIMEOUT_MS);
+      });
+      const answer = pool.query('select 1').then(() => true, () => false);
+      const healthy = await Promise.race([answer, timeout]);
+      clearTimeout(timer);
+      return healthy;
     },
     async close() {
-      await db.destroy();
-      await closeUnderlying();
+      try {
+        // Kysely ends the pool only if it ever ran a query; Agenda-only processes may not have.
+        await db.destroy();
+        if (!pool.ending && !pool.ended) await pool.end();
+      } finally {
+        await closeUnderlying();
+      }
     },
   };
 }

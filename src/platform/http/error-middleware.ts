@@ -17,9 +17,20 @@ function isBodyParserError(error: unknown): error is BodyParserError {
   return typeof error === 'object' && error !== null && 'type' in error && typeof error.type === 'string' && 'status' in error;
 }
 
-/** Maps body-parser failures to registry errors; anything else unknown is a bug. */
+// Connection-level failures (server gone, restarting, pool closed): the request may succeed later.
+const DATABASE_DOWN_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006']);
+const DATABASE_DOWN_MESSAGES = /Connection terminated|after calling end on the pool|timeout exceeded when trying to connect/;
+
+function isDatabaseDown(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  if ('code' in error && typeof error.code === 'string' && DATABASE_DOWN_CODES.has(error.code)) return true;
+  return error instanceof Error && DATABASE_DOWN_MESSAGES.test(error.message);
+}
+
+/** Maps body-parser and database-connection failures to registry errors; anything else is a bug. */
 function toAppError(error: unknown): AppError | null {
   if (isAppError(error)) return error;
+  if (isDatabaseDown(error)) return new AppError('database_unavailable', 'The database is not answering; try again shortly');
   if (!isBodyParserError(error)) return null;
   switch (error.type) {
     case 'entity.parse.failed':

@@ -1,0 +1,74 @@
+import path from 'node:path';
+import { ConfigError, loadConfig, redactConfig } from '../../src/platform/config.js';
+
+function problemsOf(environment: Record<string, string>): string[] {
+  try {
+    loadConfig(environment);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+}
+
+describe('loadConfig', () => {
+  it('runs with an empty environment: embedded database, generated secrets, port 3000', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      nodeEnv: 'development',
+      role: 'all',
+      port: 3000,
+      publicUrl: 'http://localhost:3000',
+      databaseUrl: null,
+      dataDir: path.resolve('.baton'),
+      apiKey: null,
+      secret: null,
+      smtpUrl: null,
+    });
+  });
+
+  it('reads every variable it knows', () => {
+    const config = loadConfig({
+      PORT: '8080',
+      DATABASE_URL: 'postgres://u:p@db:5432/baton',
+      BATON_DATA_DIR: '/var/lib/baton',
+      BATON_API_KEY: 'k'.repeat(32),
+      BATON_PUBLIC_URL: 'https://baton.example.com/',
+      SMTP_URL: 'smtp://mail.example.com:587',
+      BATON_SECRET: 's'.repeat(40),
+    });
+    expect(config).toMatchObject({ port: 8080, databaseUrl: 'postgres://u:p@db:5432/baton', dataDir: '/var/lib/baton', publicUrl: 'https://baton.example.com', smtpUrl: 'smtp://mail.example.com:587' });
+  });
+
+  it('lists every problem at once, each naming its variable', () => {
+    expect(problemsOf({ PORT: 'eighty', DATABASE_URL: 'mysql://x', BATON_API_KEY: 'short', BATON_PUBLIC_URL: 'ftp://x', LOG_LEVEL: 'loud' })).toEqual([
+      'PORT must be a number',
+      'BATON_PUBLIC_URL must be a valid uri with a scheme matching the http|https pattern',
+      'DATABASE_URL must be a valid uri with a scheme matching the postgres|postgresql pattern',
+      'BATON_API_KEY length must be at least 24 characters long',
+      'LOG_LEVEL must be one of [fatal, error, warn, info, debug, trace, silent]',
+    ]);
+  });
+
+  it('requires the API key and secret in production', () => {
+    expect(problemsOf({ NODE_ENV: 'production' })).toEqual(['BATON_API_KEY is required', 'BATON_SECRET is required']);
+  });
+
+  it('requires a database server for separate api and worker processes', () => {
+    expect(problemsOf({ BATON_ROLE: 'worker' })).toEqual([
+      'DATABASE_URL is required when BATON_ROLE is api or worker: the embedded database cannot be shared between processes',
+    ]);
+    expect(problemsOf({ BATON_ROLE: 'api', DATABASE_URL: 'postgres://localhost/baton' })).toEqual([]);
+  });
+
+  it('treats empty variables as unset', () => {
+    expect(loadConfig({ DATABASE_URL: '', PORT: '' })).toMatchObject({ databaseUrl: null, port: 3000 });
+  });
+
+  it('redacts secrets for logging', () => {
+    const config = loadConfig({ BATON_API_KEY: 'k'.repeat(32), DATABASE_URL: 'postgres://u:secret@db/baton' });
+    const redacted = JSON.stringify(redactConfig(config));
+    expect(redacted).not.toContain('kkkk');
+    expect(redacted).not.toContain('secret@');
+  });
+});
