@@ -29,6 +29,7 @@ async function main(): Promise<void> {
   for (const name of baton.secrets.generated) {
     logger.warn({ file: baton.secrets.file }, `${name} was not set: generated one and stored it in the data dir`);
   }
+  if (config.role === 'worker') logger.info('worker started');
   if (baton.url) {
     process.stdout.write(
       [

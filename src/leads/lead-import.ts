@@ -6,7 +6,7 @@ import type { Database } from '../platform/db/schema.js';
 import type { SuppressionService } from '../suppression/suppression.service.js';
 import type { LeadInput } from './lead.js';
 import { mapHeader, mapRow, type ColumnTarget } from './lead-csv.js';
-import { upsertLeads } from './leads.repository.js';
+import { upsertLeadsCounting } from './leads.repository.js';
 import { leadInputSchema } from './leads.schemas.js';
 
 const BATCH_SIZE = 1000;
@@ -47,21 +47,36 @@ export async function importLeadsCsv(input: Readable, db: Kysely<Database>, supp
     else report.rejectionsTruncated = true;
   };
 
-  let batch = new Map<string, PendingRow>();
-  const flush = async () => {
-    if (batch.size === 0) return;
-    const rows = [...batch.values()];
-    batch = new Map();
+  // Writes one batch while the next is parsed; at most one batch is in the database at a time,
+  // so a repeated address is always written in file order.
+  const write = async (rows: PendingRow[]) => {
     const suppressed = await suppression.suppressedAmong(rows.map((row) => row.input.email));
     const accepted = rows.filter((row) => {
       if (!suppressed.has(row.input.email.toLowerCase())) return true;
       reject(row.line, row.input.email, 'address is suppressed (erased or permanently undeliverable) and will not be imported');
       return false;
     });
-    for (const { created } of await upsertLeads(db, accepted.map((row) => row.input))) {
-      if (created) report.created++;
-      else report.updated++;
-    }
+    const counts = await upsertLeadsCounting(db, accepted.map((row) => row.input));
+    report.created += counts.created;
+    report.updated += counts.updated;
+  };
+  let batch = new Map<string, PendingRow>();
+  let writing: Promise<void> = Promise.resolve();
+  let writeFailure: unknown = null;
+  const flush = async () => {
+    await writing;
+    if (writeFailure) throw writeFailure;
+    if (batch.size === 0) return;
+    const rows = [...batch.values()];
+    batch = new Map();
+    writing = write(rows).catch((error: unknown) => {
+      writeFailure = error;
+    });
+  };
+  const finish = async () => {
+    await flush();
+    await writing;
+    if (writeFailure) throw writeFailure;
   };
 
   const parser = input.pipe(parse({ bom: true, relax_column_count: true, skip_empty_lines: true, max_record_size: 65_536, info: true }));
@@ -92,10 +107,10 @@ export async function importLeadsCsv(input: Readable, db: Kysely<Database>, supp
       batch.set(key, { line, input: value });
       if (batch.size >= BATCH_SIZE) await flush();
     }
-    await flush();
+    await finish();
   } catch (error) {
     if (error instanceof CsvError) {
-      await flush();
+      await finish();
       const line = typeof error.lines === 'number' ? error.lines : null;
       throw new AppError('csv_malformed', `CSV cannot be parsed${line ? ` at line ${line}` : ''}: ${error.message}; rows before it were imported`, { line, ...report });
     }

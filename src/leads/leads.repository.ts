@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database } from '../platform/db/schema.js';
 import type { KeysetPosition } from '../platform/pagination.js';
 import type { LeadFields, LeadInput, LeadRow } from './lead.js';
@@ -33,48 +33,54 @@ export interface UpsertedLead {
  */
 export async function upsertLeads(db: Db, inputs: LeadInput[]): Promise<UpsertedLead[]> {
   if (inputs.length === 0) return [];
-  const rows = await db
-    .insertInto('leads')
-    .values(inputs.map(toInsertValues))
-    .onConflict((oc) =>
-      oc.expression(sql`lower(email)`).doUpdateSet({
-        first_name: sql`coalesce(excluded.first_name, leads.first_name)`,
-        last_name: sql`coalesce(excluded.last_name, leads.last_name)`,
-        company: sql`coalesce(excluded.company, leads.company)`,
-        title: sql`coalesce(excluded.title, leads.title)`,
-        phone: sql`coalesce(excluded.phone, leads.phone)`,
-        timezone: sql`coalesce(excluded.timezone, leads.timezone)`,
-        country: sql`coalesce(excluded.country, leads.country)`,
-        source: sql`coalesce(excluded.source, leads.source)`,
-        consent: sql`coalesce(excluded.consent, leads.consent)`,
-        traits: sql`leads.traits || excluded.traits`,
-        tags: sql`leads.tags || array(select tag from unnest(excluded.tags) as tag where tag <> all(leads.tags))`,
-        unsubscribed_at: sql`coalesce(leads.unsubscribed_at, excluded.unsubscribed_at)`,
-        updated_at: sql`now()`,
-      }),
-    )
-    .returningAll()
-    .returning(sql<boolean>`(xmax = 0)`.as('created'))
-    .execute();
+  const { rows } = await upsertStatement<LeadRow & { created: boolean }>(inputs, sql`*, (xmax = 0) as created`).execute(db);
   return rows.map(({ created, ...row }) => ({ row, created }));
 }
 
-function toInsertValues(input: LeadInput) {
-  return {
-    email: input.email,
-    first_name: input.firstName ?? null,
-    last_name: input.lastName ?? null,
-    company: input.company ?? null,
-    title: input.title ?? null,
-    phone: input.phone ?? null,
-    timezone: input.timezone ?? null,
-    country: input.country ?? null,
-    source: input.source ?? null,
-    traits: JSON.stringify(input.traits ?? {}),
-    tags: input.tags ?? [],
-    consent: input.consent ? JSON.stringify(input.consent) : null,
-    unsubscribed_at: input.unsubscribed ? new Date() : null,
-  };
+/** The same upsert for bulk import, returning only how many leads were created and updated. */
+export async function upsertLeadsCounting(db: Db, inputs: LeadInput[]): Promise<{ created: number; updated: number }> {
+  if (inputs.length === 0) return { created: 0, updated: 0 };
+  const { rows } = await upsertStatement<{ created: boolean }>(inputs, sql`(xmax = 0) as created`).execute(db);
+  const created = rows.filter((row) => row.created).length;
+  return { created, updated: rows.length - created };
+}
+
+/*
+ * Rows travel as one array per column through unnest(): 13 parameters whatever the batch size,
+ * where a multi-row VALUES list would bind 13 per row and make Postgres parse them all.
+ */
+function upsertStatement<Row>(inputs: LeadInput[], returning: RawBuilder<unknown>): RawBuilder<Row> {
+  const column = <T>(pick: (input: LeadInput) => T) => inputs.map(pick);
+  return sql<Row>`
+    insert into leads (email, first_name, last_name, company, title, phone, timezone, country, source, traits, tags, consent, unsubscribed_at)
+    select r.email, r.first_name, r.last_name, r.company, r.title, r.phone, r.timezone, r.country, r.source,
+           r.traits::jsonb, array(select jsonb_array_elements_text(r.tags::jsonb)), r.consent::jsonb,
+           case when r.unsubscribed then now() end
+    from unnest(
+      ${column((input) => input.email)}::text[], ${column((input) => input.firstName ?? null)}::text[],
+      ${column((input) => input.lastName ?? null)}::text[], ${column((input) => input.company ?? null)}::text[],
+      ${column((input) => input.title ?? null)}::text[], ${column((input) => input.phone ?? null)}::text[],
+      ${column((input) => input.timezone ?? null)}::text[], ${column((input) => input.country ?? null)}::text[],
+      ${column((input) => input.source ?? null)}::text[], ${column((input) => JSON.stringify(input.traits ?? {}))}::text[],
+      ${column((input) => JSON.stringify(input.tags ?? []))}::text[],
+      ${column((input) => (input.consent ? JSON.stringify(input.consent) : null))}::text[],
+      ${column((input) => input.unsubscribed === true)}::boolean[]
+    ) as r(email, first_name, last_name, company, title, phone, timezone, country, source, traits, tags, consent, unsubscribed)
+    on conflict (lower(email)) do update set
+      first_name = coalesce(excluded.first_name, leads.first_name),
+      last_name = coalesce(excluded.last_name, leads.last_name),
+      company = coalesce(excluded.company, leads.company),
+      title = coalesce(excluded.title, leads.title),
+      phone = coalesce(excluded.phone, leads.phone),
+      timezone = coalesce(excluded.timezone, leads.timezone),
+      country = coalesce(excluded.country, leads.country),
+      source = coalesce(excluded.source, leads.source),
+      consent = coalesce(excluded.consent, leads.consent),
+      traits = leads.traits || excluded.traits,
+      tags = leads.tags || array(select tag from unnest(excluded.tags) as tag where tag <> all(leads.tags)),
+      unsubscribed_at = coalesce(leads.unsubscribed_at, excluded.unsubscribed_at),
+      updated_at = now()
+    returning ${returning}`;
 }
 
 const SCALAR_COLUMNS = {

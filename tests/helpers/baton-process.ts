@@ -1,0 +1,54 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+export interface BatonProcess {
+  child: ChildProcess;
+  url: string | null;
+  output: () => string;
+  /** Sends SIGTERM and resolves with the exit code. */
+  terminate(): Promise<number | null>;
+}
+
+/**
+ * Runs `src/main.ts` as `npm start` does, in a child process with only the environment given
+ * (plus PATH and HOME), and waits until it serves HTTP or, for a worker, logs that it started.
+ */
+export async function startBatonProcess(env: Record<string, string>, args: string[] = []): Promise<BatonProcess> {
+  const child = spawn(`${ROOT}node_modules/.bin/tsx`, ['src/main.ts', ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk) => (output += String(chunk)));
+  child.stderr?.on('data', (chunk) => (output += String(chunk)));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+
+  const url = await new Promise<string | null>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`Baton did not start in time:\n${output}`)), 60_000);
+    const check = () => {
+      const match = /Baton is running at (http:\/\/\S+)/.exec(output);
+      if (match?.[1] || /"msg":"worker started"/.test(output)) {
+        clearTimeout(timer);
+        resolve(match?.[1] ?? null);
+      }
+    };
+    child.stdout?.on('data', check);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`Baton exited with ${code}:\n${output}`));
+    });
+  });
+
+  return {
+    child,
+    url,
+    output: () => output,
+    async terminate() {
+      child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}

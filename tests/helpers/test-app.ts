@@ -1,0 +1,33 @@
+import type { Express } from 'express';
+import request from 'supertest';
+import { createApp } from '../../src/app.js';
+import { createLogger, type Logger } from '../../src/platform/logger.js';
+import { createServices, type Services } from '../../src/services.js';
+import { createTestDatabase, type TestDatabase } from './test-database.js';
+
+export const TEST_API_KEY = 'test-api-key-0123456789abcdef';
+
+export interface TestApp {
+  app: Express;
+  database: TestDatabase;
+  services: Services;
+  /** Headers for an authorised API call. */
+  auth: { Authorization: string };
+  api: ReturnType<typeof request>;
+  close(): Promise<void>;
+}
+
+/** The real app over a real, private database, driven through HTTP by supertest. */
+export async function createTestApp(options: { logger?: Logger } = {}): Promise<TestApp> {
+  const database = await createTestDatabase();
+  const services = await createServices(database.db);
+  const app = createApp({ apiKey: TEST_API_KEY, logger: options.logger ?? createLogger('silent'), services, pingDatabase: database.ping });
+  return {
+    app,
+    database,
+    services,
+    auth: { Authorization: `Bearer ${TEST_API_KEY}` },
+    api: request(app),
+    close: () => database.drop(),
+  };
+}

@@ -1,0 +1,98 @@
+import http from 'node:http';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { startBatonProcess } from './helpers/baton-process.js';
+import { createTestDatabase, SERVER_URL, type TestDatabase } from './helpers/test-database.js';
+
+/* `npm start` as a user runs it: a real process, real signals, the embedded database on disk. */
+
+const API_KEY = 'process-test-key-0123456789';
+let dataDir: string;
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(path.join(os.tmpdir(), 'baton-process-'));
+});
+afterAll(async () => {
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+function slowCsvUpload(url: string, rows: number, onHalfway: () => void): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${url}/api/leads/import`, { method: 'POST', headers: { Authorization: `Bearer ${API_KEY}`, 'Content-Type': 'text/csv' } }, (res) => {
+      let body = '';
+      res.on('data', (chunk) => (body += String(chunk)));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.write('email,company\n');
+    let sent = 0;
+    const timer = setInterval(() => {
+      req.write(`slow${sent}@upload.example.com,Slow Co\n`);
+      sent++;
+      if (sent === rows / 2) onHalfway();
+      if (sent === rows) {
+        clearInterval(timer);
+        req.end();
+      }
+    }, 20);
+  });
+}
+
+describe('npm start with an empty environment', () => {
+  it('starts on the embedded database, finishes in-flight work on SIGTERM, and keeps data across a restart', async () => {
+    const first = await startBatonProcess({ BATON_DATA_DIR: dataDir, PORT: '0', BATON_API_KEY: API_KEY });
+    expect(first.output()).toContain('database: embedded');
+    const created = await fetch(`${first.url}/api/leads`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${API_KEY}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ email: 'persist@example.com', company: 'Durable' }),
+    });
+    expect(created.status).toBe(201);
+
+    let exitCode: Promise<number | null> | null = null;
+    const upload = await slowCsvUpload(first.url ?? '', 40, () => {
+      exitCode = first.terminate();
+    });
+    expect(upload.status).toBe(200);
+    expect(JSON.parse(upload.body)).toMatchObject({ created: 40, rejected: 0 });
+    expect(await exitCode).toBe(0);
+    expect(first.output()).toContain('"msg":"stopped"');
+
+    const second = await startBatonProcess({ BATON_DATA_DIR: dataDir, PORT: '0', BATON_API_KEY: API_KEY });
+    const list = await fetch(`${second.url}/api/leads?q=example.com&limit=100`, { headers: { Authorization: `Bearer ${API_KEY}` } });
+    const page = (await list.json()) as { items: Array<{ email: string }> };
+    const emails = page.items.map((lead) => lead.email);
+    expect(emails).toContain('persist@example.com');
+    expect(emails.filter((email) => email.startsWith('slow'))).toHaveLength(40);
+    expect(await second.terminate()).toBe(0);
+  });
+
+  it('refuses to start with a bad configuration and lists every problem', async () => {
+    await expect(startBatonProcess({ PORT: 'eighty', BATON_PUBLIC_URL: 'nope', BATON_DATA_DIR: dataDir })).rejects.toThrow(
+      /Invalid configuration:\n {2}- PORT must be a number\n {2}- BATON_PUBLIC_URL must be a valid uri/,
+    );
+  });
+});
+
+const onServer = SERVER_URL ? describe : describe.skip;
+onServer('separate api and worker processes on a PostgreSQL server', () => {
+  let database: TestDatabase;
+  beforeAll(async () => {
+    database = await createTestDatabase({ migrated: false, poolSize: 2 });
+  });
+  afterAll(async () => {
+    await database.drop();
+  });
+
+  it('share one database: both migrate safely at once, the api serves, both stop cleanly', async () => {
+    const env = { DATABASE_URL: database.url ?? '', PORT: '0', BATON_API_KEY: API_KEY, BATON_SECRET: 's'.repeat(40) };
+    const [api, worker] = await Promise.all([startBatonProcess(env, ['--role', 'api']), startBatonProcess(env, ['--role', 'worker'])]);
+    expect(worker.url).toBeNull();
+    const health = await fetch(`${api.url}/health`);
+    expect(health.status).toBe(200);
+    const migrations = await database.pool.query('select count(*)::int as n from baton_migrations');
+    expect(migrations.rows[0].n).toBeGreaterThan(0);
+    expect(await Promise.all([api.terminate(), worker.terminate()])).toEqual([0, 0]);
+  });
+});

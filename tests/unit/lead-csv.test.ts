@@ -1,0 +1,73 @@
+import { escapeFormula, mapHeader, mapRow } from '../../src/leads/lead-csv.js';
+
+describe('mapHeader', () => {
+  it('recognises field names in any case and spelling, and keeps other columns as traits', () => {
+    const { targets, problems } = mapHeader(['E-mail', 'First Name', 'last_name', 'JOB TITLE', 'Plan', 'id', '']);
+    expect(problems).toEqual([]);
+    expect(targets).toEqual([
+      { kind: 'field', field: 'email' },
+      { kind: 'field', field: 'firstName' },
+      { kind: 'field', field: 'lastName' },
+      { kind: 'field', field: 'title' },
+      { kind: 'trait', name: 'Plan' },
+      { kind: 'ignored' },
+      { kind: 'ignored' },
+    ]);
+  });
+
+  it('reports a missing email column and duplicate columns', () => {
+    expect(mapHeader(['name', 'Company', 'company']).problems).toEqual([
+      'columns 2 and 3 are both "company"',
+      'the header has no email column (accepted names: email, email address, e-mail)',
+    ]);
+  });
+});
+
+describe('mapRow', () => {
+  const { targets } = mapHeader(['email', 'tags', 'unsubscribed', 'traits', 'Plan', 'consent_status', 'consent_source', 'consent_at']);
+
+  it('leaves empty cells out so an import never blanks a stored value', () => {
+    expect(mapRow(['a@b.co', '', '', '', '', '', '', ''], targets)).toEqual({ ok: true, candidate: { email: 'a@b.co' } });
+  });
+
+  it.each([
+    ['yes', { unsubscribed: true }],
+    ['TRUE', { unsubscribed: true }],
+    ['no', {}],
+    ['0', {}],
+  ])('reads unsubscribed %s', (cell, expected) => {
+    expect(mapRow(['a@b.co', '', cell], targets)).toEqual({ ok: true, candidate: { email: 'a@b.co', ...expected } });
+  });
+
+  it('rejects an unreadable unsubscribed cell and a non-object traits cell', () => {
+    expect(mapRow(['a@b.co', '', 'perhaps'], targets)).toEqual({ ok: false, reason: 'unsubscribed must be true or false, got "perhaps"' });
+    expect(mapRow(['a@b.co', '', '', '[1]'], targets)).toEqual({ ok: false, reason: 'traits must be a JSON object' });
+  });
+
+  it('splits tags, merges a traits JSON cell with trait columns, and assembles consent', () => {
+    expect(mapRow(['a@b.co', 'x; y|x', '', '{"size":12}', 'pro', 'Granted', 'form', '2026-01-01T00:00:00Z'], targets)).toEqual({
+      ok: true,
+      candidate: { email: 'a@b.co', tags: ['x', 'y'], traits: { size: 12, Plan: 'pro' }, consent: { status: 'granted', source: 'form', at: '2026-01-01T00:00:00Z' } },
+    });
+  });
+
+  it('undoes the formula escaping applied on export', () => {
+    expect(mapRow(["'=1+1"], mapHeader(['email']).targets)).toEqual({ ok: true, candidate: { email: '=1+1' } });
+  });
+});
+
+describe('escapeFormula', () => {
+  it.each([
+    ['=SUM(A1)', "'=SUM(A1)"],
+    ['+33 1 23', "'+33 1 23"],
+    ['-2', "'-2"],
+    ['@cmd', "'@cmd"],
+    ['\tx', "'\tx"],
+    ['\rx', "'\rx"],
+    ['plain', 'plain'],
+    ['a=b', 'a=b'],
+    ['', ''],
+  ])('%j becomes %j', (cell, expected) => {
+    expect(escapeFormula(cell)).toBe(expected);
+  });
+});
