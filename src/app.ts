@@ -2,9 +2,13 @@ import express, { type Express } from 'express';
 import { eventsRoutes } from './events/events.routes.js';
 import { healthRoutes } from './health/health.routes.js';
 import { leadsRoutes } from './leads/leads.routes.js';
+import { devMailRoutes } from './mail/dev-mail.routes.js';
+import { privacyRoutes } from './privacy/privacy.routes.js';
 import { requireApiKey } from './platform/http/auth.js';
 import { errorMiddleware, routeNotFound } from './platform/http/error-middleware.js';
 import { requestLogger } from './platform/http/request-logger.js';
+import type { Kysely } from 'kysely';
+import type { Database } from './platform/db/schema.js';
 import type { Logger } from './platform/logger.js';
 import type { Services } from './services.js';
 
@@ -13,10 +17,12 @@ export interface AppDependencies {
   logger: Logger;
   services: Services;
   pingDatabase: () => Promise<boolean>;
+  /** The database whose dev_mail table the embedded SMTP sink fills; null when mail goes to SMTP_URL. */
+  devMailDb?: Kysely<Database> | null;
 }
 
 /** The HTTP app, built from its dependencies so tests can drive it without a port. */
-export function createApp({ apiKey, logger, services, pingDatabase }: AppDependencies): Express {
+export function createApp({ apiKey, logger, services, pingDatabase, devMailDb = null }: AppDependencies): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
@@ -30,6 +36,8 @@ export function createApp({ apiKey, logger, services, pingDatabase }: AppDepende
   api.use(requireApiKey(apiKey));
   api.use(leadsRoutes(services.leads));
   api.use(eventsRoutes(services.events));
+  api.use(privacyRoutes(services.privacy));
+  if (devMailDb) api.use(devMailRoutes(devMailDb));
   app.use('/api', api);
 
   app.use(routeNotFound);

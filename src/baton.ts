@@ -5,7 +5,8 @@ import type { Config } from './platform/config.js';
 import { openDatabase, type DatabaseHandle } from './platform/db/database.js';
 import { migrate } from './platform/db/migrate.js';
 import type { Logger } from './platform/logger.js';
-import { createScheduler, type Scheduler } from './platform/scheduler.js';
+import { startMailSink, type MailSink } from './mail/mail-sink.js';
+import { createScheduler, type JobDefinition, type Scheduler } from './platform/scheduler.js';
 import { resolveSecrets, type ResolvedSecrets } from './platform/secrets.js';
 import { createServices } from './services.js';
 
@@ -21,16 +22,25 @@ export interface RunningBaton {
 /** Boots one Baton process in its role: opens and migrates the database, then serves and/or works. */
 export async function startBaton(config: Config, logger: Logger): Promise<RunningBaton> {
   const secrets = await resolveSecrets(config);
-  const database = await openDatabase({ url: config.databaseUrl, embeddedDir: config.dataDir, poolSize: config.databasePoolSize });
+  const database = await openDatabase({
+    url: config.databaseUrl,
+    embeddedDir: config.dataDir,
+    poolSize: config.databasePoolSize,
+    onPoolError: (error) => logger.warn({ err: error }, 'an idle database connection failed; the pool will replace it'),
+  });
   try {
     const applied = await migrate(database.pool);
     logger.info({ database: database.kind, migrationsApplied: applied }, 'database ready');
     const services = await createServices(database.db);
+    // Without SMTP_URL, mail goes to the embedded sink, which keeps it for GET /api/dev/mail.
+    const sink: MailSink | null = config.smtpUrl ? null : await startMailSink(database.db, logger);
+    const smtpUrl = config.smtpUrl ?? sink?.url ?? '';
+    logger.info({ smtp: sink ? `embedded sink at ${smtpUrl}` : 'SMTP_URL' }, 'mail ready');
 
     let server: http.Server | null = null;
     let url: string | null = null;
     if (config.role !== 'worker') {
-      const app = createApp({ apiKey: secrets.apiKey, logger, services, pingDatabase: database.ping });
+      const app = createApp({ apiKey: secrets.apiKey, logger, services, pingDatabase: database.ping, devMailDb: sink ? database.db : null });
       server = http.createServer(app);
       await new Promise<void>((resolve, reject) => {
         server?.once('error', reject);
@@ -40,18 +50,19 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
       url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}`;
     }
 
-    let scheduler: Scheduler | null = null;
-    if (config.role !== 'api') {
-      // Nurture steps, scoring decay and handoff reminders register their jobs here.
-      scheduler = createScheduler(database.pool, logger, `baton-${process.pid}`, []);
-      await scheduler.start();
-    }
+    // Every role starts Agenda so that jobs it schedules wake workers through NOTIFY at once; an
+    // api process defines no jobs, so it runs none. Nurture steps, score decay and handoff
+    // reminders will register their definitions here for the worker roles.
+    const jobDefinitions: JobDefinition[] = [];
+    const scheduler: Scheduler = createScheduler(database.pool, logger, `baton-${config.role}-${process.pid}`, config.role === 'api' ? [] : jobDefinitions);
+    await scheduler.start();
 
     let stopping: Promise<void> | null = null;
     const stop = () => {
       stopping ??= (async () => {
         if (server) await closeHttpServer(server, config.shutdownTimeoutMs);
-        if (scheduler) await scheduler.stop(config.shutdownTimeoutMs);
+        await scheduler.stop(config.shutdownTimeoutMs);
+        if (sink) await sink.close();
         await database.close();
       })();
       return stopping;

@@ -23,14 +23,19 @@ export interface Config {
   /** Null until ensureSecrets fills them (generated in development, required in production). */
   apiKey: string | null;
   secret: string | null;
-  /** Null means the embedded SMTP sink (issue: nurture engine). */
+  /** Null means the embedded SMTP sink, which keeps every message for GET /api/dev/mail. */
   smtpUrl: string | null;
+  mailFrom: string;
+  company: { name: string; postalAddress: string };
+  dkim: { domainName: string; keySelector: string; privateKey: string } | null;
+  templatesDir: string;
+  sequencesDir: string;
   logLevel: string;
   shutdownTimeoutMs: number;
 }
 
 /** Values that must never reach a log line. */
-export const SECRET_CONFIG_KEYS = ['apiKey', 'secret', 'databaseUrl', 'smtpUrl'] as const;
+export const SECRET_CONFIG_KEYS = ['apiKey', 'secret', 'databaseUrl', 'smtpUrl', 'dkim'] as const;
 
 const postgresUrl = Joi.string().uri({ scheme: ['postgres', 'postgresql'] });
 
@@ -50,13 +55,24 @@ const environmentSchema = Joi.object({
     .description('bearer token for /api/*'),
   BATON_SECRET: Joi.string().min(32).max(512).description('signing key for tokens in links'),
   SMTP_URL: Joi.string().uri({ scheme: ['smtp', 'smtps'] }).description('outgoing mail server; unset means the embedded sink'),
+  BATON_MAIL_FROM: Joi.string().max(300).default('Baton <baton@localhost>').description('default From of marketing email'),
+  BATON_COMPANY_NAME: Joi.string().max(200).default('Baton Demo Company').description('sender name shown in emails'),
+  BATON_POSTAL_ADDRESS: Joi.string().max(300).default('1 Example Street, Springfield, USA')
+    .description('postal address printed in every marketing email (CAN-SPAM)'),
+  DKIM_DOMAIN: Joi.string().hostname().description('DKIM signing domain; set with DKIM_SELECTOR and DKIM_PRIVATE_KEY'),
+  DKIM_SELECTOR: Joi.string().max(63).description('DKIM selector'),
+  DKIM_PRIVATE_KEY: Joi.string().description('DKIM private key (PEM)'),
+  BATON_TEMPLATES_DIR: Joi.string().default('./templates').description('MJML + Handlebars email templates'),
+  BATON_SEQUENCES_DIR: Joi.string().default('./sequences').description('nurture sequence YAML files'),
   LOG_LEVEL: Joi.string().valid('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent').default('info'),
   SHUTDOWN_TIMEOUT_MS: Joi.number().integer().min(0).max(600_000).default(15_000)
     .description('how long SIGTERM waits for in-flight work'),
 })
   .when(Joi.object({ NODE_ENV: Joi.valid('production').required() }).unknown(), {
-    then: Joi.object({ BATON_API_KEY: Joi.required(), BATON_SECRET: Joi.required() }),
+    then: Joi.object({ BATON_API_KEY: Joi.required(), BATON_SECRET: Joi.required(), BATON_POSTAL_ADDRESS: Joi.required().empty(Joi.any().valid('1 Example Street, Springfield, USA')) }),
   })
+  .and('DKIM_DOMAIN', 'DKIM_SELECTOR', 'DKIM_PRIVATE_KEY')
+  .messages({ 'object.and': 'DKIM_DOMAIN, DKIM_SELECTOR and DKIM_PRIVATE_KEY go together: {{#presentWithLabels}} set without {{#missingWithLabels}}' })
   .when(Joi.object({ BATON_ROLE: Joi.valid('api', 'worker').required() }).unknown(), {
     // The embedded database lives inside one process; separate roles must share a server.
     then: Joi.object({ DATABASE_URL: Joi.required().messages({ 'any.required': 'DATABASE_URL is required when BATON_ROLE is api or worker: the embedded database cannot be shared between processes' }) }),
@@ -90,6 +106,11 @@ export function loadConfig(environment: Environment, overrides: Partial<Config> 
     apiKey: value.BATON_API_KEY ?? null,
     secret: value.BATON_SECRET ?? null,
     smtpUrl: value.SMTP_URL ?? null,
+    mailFrom: value.BATON_MAIL_FROM,
+    company: { name: value.BATON_COMPANY_NAME, postalAddress: value.BATON_POSTAL_ADDRESS },
+    dkim: value.DKIM_DOMAIN ? { domainName: value.DKIM_DOMAIN, keySelector: value.DKIM_SELECTOR, privateKey: value.DKIM_PRIVATE_KEY } : null,
+    templatesDir: path.resolve(value.BATON_TEMPLATES_DIR),
+    sequencesDir: path.resolve(value.BATON_SEQUENCES_DIR),
     logLevel: value.LOG_LEVEL,
     shutdownTimeoutMs: value.SHUTDOWN_TIMEOUT_MS,
   };

@@ -12,6 +12,7 @@ export const ERROR_CODES = {
   route_not_found: { status: 404, when: 'No route matches the method and path.' },
   lead_not_found: { status: 404, when: 'No lead has the id in the path or body.' },
   lead_email_taken: { status: 409, when: 'A PATCH gives a lead an email another lead already has.' },
+  mail_not_found: { status: 404, when: 'No message caught by the embedded SMTP sink has the id in the path.' },
   email_suppressed: { status: 409, when: 'The address was erased or suppressed; Baton will not store or mail it again.' },
   payload_too_large: { status: 413, when: 'The body is larger than the route accepts.' },
   unsupported_media_type: { status: 415, when: 'The Content-Type is not one the route accepts.' },

@@ -50,8 +50,13 @@ describe('loadConfig', () => {
     ]);
   });
 
-  it('requires the API key and secret in production', () => {
-    expect(problemsOf({ NODE_ENV: 'production' })).toEqual(['BATON_API_KEY is required', 'BATON_SECRET is required']);
+  it('requires the API key, the secret and a real postal address in production', () => {
+    expect(problemsOf({ NODE_ENV: 'production' })).toEqual(['BATON_API_KEY is required', 'BATON_SECRET is required', 'BATON_POSTAL_ADDRESS is required']);
+    expect(problemsOf({ NODE_ENV: 'production', BATON_API_KEY: 'k'.repeat(30), BATON_SECRET: 's'.repeat(40), BATON_POSTAL_ADDRESS: 'Acme, 2 Rue Neuve, 75001 Paris' })).toEqual([]);
+  });
+
+  it('takes DKIM settings together or not at all', () => {
+    expect(problemsOf({ DKIM_DOMAIN: 'example.com' })).toEqual(['DKIM_DOMAIN, DKIM_SELECTOR and DKIM_PRIVATE_KEY go together: [DKIM_DOMAIN] set without [DKIM_SELECTOR, DKIM_PRIVATE_KEY]']);
   });
 
   it('requires a database server for separate api and worker processes', () => {

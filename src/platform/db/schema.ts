@@ -60,10 +60,19 @@ export interface MigrationsTable {
   applied_at: ColumnType<Date, Date | undefined, never>;
 }
 
+export interface DevMailTable {
+  id: Generated<string>;
+  envelope_from: string | null;
+  envelope_to: string[];
+  raw: string;
+  received_at: ColumnType<Date, Date | undefined, never>;
+}
+
 export interface Database {
   leads: LeadsTable;
   events: EventsTable;
   suppressions: SuppressionsTable;
   settings: SettingsTable;
   baton_migrations: MigrationsTable;
+  dev_mail: DevMailTable;
 }

@@ -1,0 +1,46 @@
+import type Mail from 'nodemailer/lib/mailer/index.js';
+import type { RenderedEmail } from '../templates/template-store.js';
+
+export interface OutgoingEmail {
+  rendered: RenderedEmail;
+  to: string;
+  from: string;
+  /** Deterministic per send, so a retried send carries the same id and receivers can dedupe. */
+  messageId: string;
+  /** The one-click unsubscribe URL (https in production); required for marketing email. */
+  unsubscribeUrl: string | null;
+  /** Extra headers Baton sets itself (never from lead data). */
+  headers?: Record<string, string>;
+}
+
+/**
+ * Nodemailer options for one email. Lead data only ever reaches text fields: no attachments, no
+ * file or URL access, no prepared headers (header injection and local file disclosure).
+ */
+export function buildMailOptions(email: OutgoingEmail): Mail.Options {
+  const headers: Record<string, string> = { ...(email.headers ?? {}) };
+  if (email.unsubscribeUrl) {
+    // RFC 8058 one-click unsubscribe; the value must be exactly this.
+    headers['List-Unsubscribe-Post'] = 'List-Unsubscribe=One-Click';
+  }
+  if (email.rendered.category === 'marketing') headers['Precedence'] = 'bulk';
+  return {
+    from: email.from,
+    to: email.to,
+    subject: email.rendered.subject,
+    html: email.rendered.html,
+    text: email.rendered.text,
+    messageId: email.messageId,
+    list: email.unsubscribeUrl ? { unsubscribe: email.unsubscribeUrl } : undefined,
+    headers,
+    disableFileAccess: true,
+    disableUrlAccess: true,
+  };
+}
+
+/** Nodemailer's default DKIM list lacks List-Unsubscribe-Post; Gmail wants it signed (RFC 8058). */
+export const DKIM_HEADER_FIELDS = [
+  'from', 'sender', 'reply-to', 'subject', 'date', 'message-id', 'to', 'cc', 'mime-version', 'content-type',
+  'content-transfer-encoding', 'content-id', 'content-description', 'in-reply-to', 'references',
+  'list-id', 'list-help', 'list-unsubscribe', 'list-unsubscribe-post', 'list-subscribe', 'list-post', 'list-owner', 'list-archive',
+].join(':');

@@ -1,0 +1,79 @@
+import { parseDocument, LineCounter } from 'yaml';
+import Joi from 'joi';
+
+/*
+ * A template file is YAML front matter between `---` lines, then an MJML body:
+ *
+ *   ---
+ *   subject: "{{lead.firstName}}, your guide"
+ *   preheader: Five minutes to a faster pipeline
+ *   layout: base
+ *   links: { guide: "https://example.com/guide" }
+ *   ---
+ *   <mj-section>…</mj-section>
+ */
+
+export type TemplateCategory = 'marketing' | 'transactional';
+
+export interface TemplateMeta {
+  subject: string;
+  preheader: string;
+  from: string | null;
+  category: TemplateCategory;
+  layout: string | null;
+  links: Record<string, string>;
+}
+
+export interface TemplateSource {
+  name: string;
+  file: string;
+  meta: TemplateMeta;
+  body: string;
+  /** 1-based line of the body's first line in the file, so body errors point at the file. */
+  bodyLine: number;
+}
+
+export interface TemplateProblem {
+  file: string;
+  line: number | null;
+  message: string;
+}
+
+const httpUrl = Joi.string().uri({ scheme: ['http', 'https'] });
+
+const metaSchema = Joi.object({
+  subject: Joi.string().min(1).max(300).required(),
+  preheader: Joi.string().max(300).allow('').default(''),
+  from: Joi.string().max(300).allow(null).default(null),
+  category: Joi.string().valid('marketing', 'transactional').default('marketing'),
+  layout: Joi.string().pattern(/^[\w-]+$/).allow(null).default(null),
+  links: Joi.object().pattern(Joi.string().pattern(/^[A-Za-z_][\w]*$/), httpUrl).default({}),
+});
+
+const FRONT_MATTER = /^---\r?\n([\s\S]*?)\r?\n---\r?\n?/;
+
+export type ParsedTemplate = { ok: true; source: TemplateSource } | { ok: false; problems: TemplateProblem[] };
+
+export function parseTemplateSource(name: string, file: string, text: string): ParsedTemplate {
+  const match = FRONT_MATTER.exec(text);
+  if (!match) return { ok: false, problems: [{ file, line: 1, message: 'a template starts with YAML front matter between --- lines (at least a subject)' }] };
+  const yamlText = match[1] ?? '';
+  const lineCounter = new LineCounter();
+  const document = parseDocument(yamlText, { lineCounter, prettyErrors: false });
+  if (document.errors.length > 0) {
+    return { ok: false, problems: document.errors.map((error) => ({ file, line: 1 + (error.linePos?.[0]?.line ?? 1), message: `front matter: ${error.message.split('\n')[0]}` })) };
+  }
+  const { value, error } = metaSchema.validate(document.toJS() ?? {}, { abortEarly: false, errors: { wrap: { label: false } } });
+  if (error) {
+    return {
+      ok: false,
+      problems: error.details.map((detail) => {
+        const node = document.getIn(detail.path, true) as { range?: [number, number] } | undefined;
+        const line = node?.range ? 1 + lineCounter.linePos(node.range[0]).line : 2;
+        return { file, line, message: `front matter: ${detail.message}` };
+      }),
+    };
+  }
+  const bodyLine = match[0].split('\n').length;
+  return { ok: true, source: { name, file, meta: value, body: text.slice(match[0].length), bodyLine } };
+}
