@@ -31,16 +31,14 @@ async function main(): Promise<void> {
   }
   if (config.role === 'worker') logger.info('worker started');
   if (baton.url) {
-    process.stdout.write(
-      [
-        '',
-        `  Baton is running at ${baton.url}  (role: ${config.role}, database: ${baton.database.kind})`,
-        `  API key: ${baton.secrets.apiKey}`,
-        `  Try: curl -H "Authorization: Bearer ${baton.secrets.apiKey}" ${baton.url}/api/leads`,
-        '',
-        '',
-      ].join('\n'),
-    );
+    // For the person at the terminal, on stderr: stdout carries only JSON log lines. The key is
+    // shown when it was just generated; a key from the environment never reaches any output.
+    const keyLine = baton.secrets.generated.includes('BATON_API_KEY')
+      ? `  API key: ${baton.secrets.apiKey}  (generated, kept in ${baton.secrets.file})`
+      : config.apiKey
+        ? '  API key: the BATON_API_KEY you set'
+        : `  API key: in ${baton.secrets.file}`;
+    process.stderr.write(`\n  Baton is running at ${baton.url}  (role: ${config.role}, database: ${baton.database.kind})\n${keyLine}\n\n`);
   }
 
   let signalled = false;

@@ -49,6 +49,7 @@ describe('error responses', () => {
   it('answers a JSON body that is not an object with 400', async () => {
     const res = await t.api.post('/api/leads').set(t.auth).set('Content-Type', 'application/json').send('"just a string"');
     expect(res.status).toBe(400);
+    expect(res.body.error).toMatchObject({ code: 'malformed_json', details: [{ field: '(body)' }] });
   });
 
   it('answers unknown routes with 404 JSON', async () => {

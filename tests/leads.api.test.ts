@@ -60,6 +60,24 @@ describe('POST /api/leads', () => {
     expect(res.body.company).toBe('US Navy');
   });
 
+  it('stores time zones in their canonical spelling', async () => {
+    const res = await post({ email: 'tz@example.com', timezone: 'europe/paris' });
+    expect(res.body.timezone).toBe('Europe/Paris');
+  });
+
+  it('refuses an update that would take a lead past 100 tags, naming the field', async () => {
+    await post({ email: 'many-tags@example.com', tags: Array.from({ length: 60 }, (_, i) => `a${i}`) }).expect(201);
+    const res = await post({ email: 'many-tags@example.com', tags: Array.from({ length: 60 }, (_, i) => `b${i}`) });
+    expect(res.status).toBe(400);
+    expect(res.body.error.details).toEqual([{ field: 'tags', location: 'body', message: 'tags would grow to 120; a lead holds at most 100' }]);
+  });
+
+  it('removes a trait sent as null, as PATCH does', async () => {
+    await post({ email: 'null-trait@example.com', traits: { a: 1, b: 2 } }).expect(201);
+    const res = await post({ email: 'null-trait@example.com', traits: { a: null } });
+    expect(res.body.traits).toEqual({ b: 2 });
+  });
+
   it('names every bad field at once', async () => {
     const res = await post({ email: 'not-an-email', timezone: 'Mars/Olympus', country: 'France', tags: 'x', favourite: 'blue' });
     expect(res.status).toBe(400);
@@ -157,10 +175,12 @@ describe('GET /api/leads and /api/leads/:id', () => {
 describe('PATCH /api/leads/:id', () => {
   it('sets and clears fields, merge-patches traits and replaces tags', async () => {
     const created = await post({ email: 'patch@example.com', company: 'Acme', traits: { a: 1, b: 2 }, tags: ['one', 'two'] });
+    await new Promise((resolve) => setTimeout(resolve, 5));
     const res = await t.api.patch(`/api/leads/${created.body.id}`).set(t.auth).send({ company: null, title: 'CTO', traits: { a: null, c: 3 }, tags: ['three'] });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ company: null, title: 'CTO', traits: { b: 2, c: 3 }, tags: ['three'] });
-    expect(new Date(res.body.updatedAt).getTime()).toBeGreaterThanOrEqual(new Date(created.body.updatedAt).getTime());
+    expect(new Date(res.body.updatedAt).getTime()).toBeGreaterThan(new Date(created.body.updatedAt).getTime());
+    expect(res.body.createdAt).toBe(created.body.createdAt);
   });
 
   it('refuses an empty patch and an email that belongs to another lead', async () => {

@@ -13,6 +13,7 @@ interface Case {
   path: string;
   body?: string;
   contentType?: string;
+  encoding?: string;
   /** A field the error details must name; null when the request has no field to name (broken JSON). */
   field: string | null;
 }
@@ -95,9 +96,24 @@ function buildCases(): Case[] {
     for (const body of broken) {
       cases.push({ name: 'broken json', method: pick(['POST']), path: pick(['/api/leads', '/api/events']), body, field: null });
     }
+    const unstorable = ['nul\u0000byte', 'lone \ud800 surrogate', 'trailing \udc00'];
+    const textField = pick(['firstName', 'company', 'source']);
+    cases.push({ name: 'unstorable text', method: 'POST', path: '/api/leads', body: JSON.stringify({ ...validLead(), [textField]: pick(unstorable) }), field: textField });
+    cases.push({ name: 'unstorable trait', method: 'POST', path: '/api/leads', body: JSON.stringify({ ...validLead(), traits: { note: pick(unstorable) } }), field: 'traits.note' });
+    cases.push({ name: 'unstorable trait key', method: 'POST', path: '/api/leads', body: JSON.stringify({ ...validLead(), traits: { ['k\u0000']: 1 } }), field: 'traits' });
+    cases.push({ name: 'unstorable property', method: 'POST', path: '/api/events', body: JSON.stringify({ email: 'p@example.com', type: 'page_view', properties: { path: pick(unstorable) } }), field: 'properties.path' });
+    const [queryField, queryValue] = pick([['q', 'a%00b'], ['tag', 'x%00'], ['email', 'a%00@b.co']]) as [string, string];
+    cases.push({ name: 'unstorable query', method: 'GET', path: `/api/leads?${queryField}=${queryValue}`, field: queryField });
+    let deep: unknown = 'bottom';
+    for (let level = 0; level < 40 + round; level++) deep = { next: deep };
+    cases.push({ name: 'deep nesting', method: 'POST', path: '/api/leads', body: JSON.stringify({ ...validLead(), traits: { deep } }), field: 'traits' });
+    const farCursor = Buffer.from(JSON.stringify([pick(['-010000-01-01T00:00:00.000Z', '+275760-09-13T00:00:00.000Z', '1969-12-31T23:59:59.999Z', '2026-01-01T00:00:00Z']), '0b9c4bde-2f7e-4d55-9a43-6c8e0c2f1a10'])).toString('base64url');
+    cases.push({ name: 'cursor out of range', method: 'GET', path: `/api/leads?cursor=${farCursor}`, field: 'cursor' });
     cases.push({ name: 'array as lead', method: 'POST', path: '/api/leads', body: JSON.stringify([validLead()]), field: '(body)' });
     cases.push({ name: 'empty batch', method: 'POST', path: '/api/events', body: '[]', field: '(body)' });
     cases.push({ name: 'wrong media type', method: 'POST', path: '/api/leads', body: 'email=a@b.co', contentType: 'application/x-www-form-urlencoded', field: 'Content-Type' });
+    cases.push({ name: 'body says gzip but is not', method: 'POST', path: '/api/leads', body: JSON.stringify(validLead()), encoding: pick(['gzip', 'deflate', 'br']), field: '(body)' });
+    cases.push({ name: 'unknown content encoding', method: 'POST', path: '/api/leads', body: JSON.stringify(validLead()), encoding: 'zstd-ish', field: 'Content-Type' });
   }
   return cases;
 }
@@ -127,7 +143,11 @@ describe('a barrage of malformed requests', () => {
       await Promise.all(cases.slice(start, start + concurrency).map(async (testCase) => {
         const res = await fetch(`${baseUrl}${testCase.path}`, {
           method: testCase.method,
-          headers: { Authorization: t.auth.Authorization, ...(testCase.body !== undefined ? { 'Content-Type': testCase.contentType ?? 'application/json' } : {}) },
+          headers: {
+            Authorization: t.auth.Authorization,
+            ...(testCase.body !== undefined ? { 'Content-Type': testCase.contentType ?? 'application/json' } : {}),
+            ...(testCase.encoding ? { 'Content-Encoding': testCase.encoding } : {}),
+          },
           body: testCase.body,
         });
         statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);

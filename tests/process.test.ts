@@ -68,6 +68,25 @@ describe('npm start with an empty environment', () => {
     expect(await second.terminate()).toBe(0);
   });
 
+  it('generates and shows an API key on first start, and keeps a second process off the same data dir', async () => {
+    const fresh = await mkdtemp(path.join(os.tmpdir(), 'baton-fresh-'));
+    try {
+      const first = await startBatonProcess({ BATON_DATA_DIR: fresh, PORT: '0' });
+      const key = /API key: (baton_\S+)/.exec(first.output())?.[1];
+      expect(key).toBeDefined();
+      const res = await fetch(`${first.url}/api/leads`, { headers: { Authorization: `Bearer ${key}` } });
+      expect(res.status).toBe(200);
+      await expect(startBatonProcess({ BATON_DATA_DIR: fresh, PORT: '0' })).rejects.toThrow(/another Baton process \(pid \d+\) is using the embedded database/);
+      expect(await first.terminate()).toBe(0);
+      const again = await startBatonProcess({ BATON_DATA_DIR: fresh, PORT: '0' });
+      expect(again.output()).not.toContain(key);
+      expect(again.output()).toContain('API key: in ');
+      expect(await again.terminate()).toBe(0);
+    } finally {
+      await rm(fresh, { recursive: true, force: true });
+    }
+  });
+
   it('refuses to start with a bad configuration and lists every problem', async () => {
     await expect(startBatonProcess({ PORT: 'eighty', BATON_PUBLIC_URL: 'nope', BATON_DATA_DIR: dataDir })).rejects.toThrow(
       /Invalid configuration:\n {2}- PORT must be a number\n {2}- BATON_PUBLIC_URL must be a valid uri/,

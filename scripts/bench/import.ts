@@ -59,11 +59,12 @@ function startBaton(env: Record<string, string>): Promise<{ url: string; pid: nu
   const child = spawn(process.execPath, ['dist/main.js'], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'warn', PORT: '0', BATON_API_KEY: API_KEY, ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   return new Promise((resolve, reject) => {
     let output = '';
-    child.stdout.on('data', (chunk) => {
+    child.stdout.on('data', (chunk) => (output += String(chunk)));
+    child.stderr.on('data', (chunk) => {
       output += String(chunk);
       const match = /Baton is running at (http:\/\/\S+)/.exec(output);
       if (match?.[1]) {

@@ -43,6 +43,6 @@ export async function listTimeline(db: Db, filter: TimelineFilter): Promise<Even
   return query.orderBy('occurred_at', 'desc').orderBy('id', 'desc').limit(filter.limit + 1).execute();
 }
 
-export async function listEventsForExport(db: Db, leadId: string): Promise<EventRow[]> {
+export async function listEventsForLead(db: Db, leadId: string): Promise<EventRow[]> {
   return db.selectFrom('events').selectAll().where('lead_id', '=', leadId).orderBy('occurred_at').orderBy('id').execute();
 }

@@ -1,3 +1,4 @@
+import { textProblem } from '../platform/http/text-safety.js';
 import type { Lead } from './lead.js';
 
 /*
@@ -73,6 +74,10 @@ const FALSE_WORDS = new Set(['false', 'no', 'n', '0']);
  */
 export function mapRow(cells: string[], targets: ColumnTarget[]): RowMapping {
   if (cells.length > targets.length) return { ok: false, reason: `row has ${cells.length} cells but the header has ${targets.length} columns` };
+  for (const [index, cell] of cells.entries()) {
+    const problem = textProblem(cell, []);
+    if (problem) return { ok: false, reason: `column ${index + 1} ${problem.message}` };
+  }
   const candidate: RowCandidate = {};
   const traits: Record<string, unknown> = {};
   const consent: Record<string, string> = {};

@@ -1,12 +1,8 @@
-import type { Readable } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import { parse, CsvError } from 'csv-parse';
-import type { Kysely } from 'kysely';
 import { AppError } from '../platform/errors.js';
-import type { Database } from '../platform/db/schema.js';
-import type { SuppressionService } from '../suppression/suppression.service.js';
 import type { LeadInput } from './lead.js';
 import { mapHeader, mapRow, type ColumnTarget } from './lead-csv.js';
-import { upsertLeadsCounting } from './leads.repository.js';
 import { leadInputSchema } from './leads.schemas.js';
 
 const BATCH_SIZE = 1000;
@@ -29,38 +25,33 @@ export interface ImportReport {
   rejectionsTruncated: boolean;
 }
 
-interface PendingRow {
+export interface ImportRow {
   line: number;
   input: LeadInput;
 }
 
+/** Writes one batch of valid rows (distinct addresses) and reports the rows it refused. */
+export type WriteBatch = (rows: ImportRow[]) => Promise<{ created: number; updated: number; rejections: RowRejection[] }>;
+
+interface ParsedRecord {
+  record: string[];
+  info: { lines: number };
+}
+
 /**
- * Streams a CSV of leads into the database in batches, so memory stays flat whatever the file
- * size. Rows are validated like API input; each bad row is reported with its line and reason.
- * Suppressed addresses are rejected, and an opt-out in the database is never undone.
+ * Streams a CSV of leads through validation into batches, so memory stays flat whatever the file
+ * size. One batch is written while the next is parsed; each bad row is reported with its line.
  */
-export async function importLeadsCsv(input: Readable, db: Kysely<Database>, suppression: SuppressionService): Promise<ImportReport> {
+export async function importLeadsCsv(input: Readable, writeBatch: WriteBatch): Promise<ImportReport> {
   const report: ImportReport = { rows: 0, created: 0, updated: 0, rejected: 0, rejections: [], rejectionsTruncated: false };
-  const reject = (line: number, email: string | null, reason: string) => {
+  const reject = (rejection: RowRejection) => {
     report.rejected++;
-    if (report.rejections.length < MAX_REPORTED_REJECTIONS) report.rejections.push({ line, email, reason });
+    if (report.rejections.length < MAX_REPORTED_REJECTIONS) report.rejections.push(rejection);
     else report.rejectionsTruncated = true;
   };
 
-  // Writes one batch while the next is parsed; at most one batch is in the database at a time,
-  // so a repeated address is always written in file order.
-  const write = async (rows: PendingRow[]) => {
-    const suppressed = await suppression.suppressedAmong(rows.map((row) => row.input.email));
-    const accepted = rows.filter((row) => {
-      if (!suppressed.has(row.input.email.toLowerCase())) return true;
-      reject(row.line, row.input.email, 'address is suppressed (erased or permanently undeliverable) and will not be imported');
-      return false;
-    });
-    const counts = await upsertLeadsCounting(db, accepted.map((row) => row.input));
-    report.created += counts.created;
-    report.updated += counts.updated;
-  };
-  let batch = new Map<string, PendingRow>();
+  // At most one batch is in the database at a time, so a repeated address is written in file order.
+  let batch = new Map<string, ImportRow>();
   let writing: Promise<void> = Promise.resolve();
   let writeFailure: unknown = null;
   const flush = async () => {
@@ -69,9 +60,16 @@ export async function importLeadsCsv(input: Readable, db: Kysely<Database>, supp
     if (batch.size === 0) return;
     const rows = [...batch.values()];
     batch = new Map();
-    writing = write(rows).catch((error: unknown) => {
-      writeFailure = error;
-    });
+    writing = writeBatch(rows).then(
+      (result) => {
+        report.created += result.created;
+        report.updated += result.updated;
+        result.rejections.forEach(reject);
+      },
+      (error: unknown) => {
+        writeFailure = error;
+      },
+    );
   };
   const finish = async () => {
     await flush();
@@ -79,10 +77,12 @@ export async function importLeadsCsv(input: Readable, db: Kysely<Database>, supp
     if (writeFailure) throw writeFailure;
   };
 
-  const parser = input.pipe(parse({ bom: true, relax_column_count: true, skip_empty_lines: true, max_record_size: 65_536, info: true }));
+  const parser = parse({ bom: true, relax_column_count: true, skip_empty_lines: true, max_record_size: 65_536, info: true });
+  // pipeline, not pipe: a client that aborts the upload must end the loop below with an error.
+  pipeline(input, parser, () => undefined);
   let targets: ColumnTarget[] | null = null;
   try {
-    for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
+    for await (const { record, info } of parser as AsyncIterable<ParsedRecord>) {
       if (targets === null) {
         const header = mapHeader(record);
         if (header.problems.length > 0) throw new AppError('csv_malformed', `CSV header: ${header.problems.join('; ')}`, { line: 1, ...report });
@@ -93,12 +93,12 @@ export async function importLeadsCsv(input: Readable, db: Kysely<Database>, supp
       const line = info.lines;
       const mapped = mapRow(record, targets);
       if (!mapped.ok) {
-        reject(line, null, mapped.reason);
+        reject({ line, email: null, reason: mapped.reason });
         continue;
       }
       const { value, error } = leadInputSchema.validate(mapped.candidate, { abortEarly: false, errors: { wrap: { label: false } } });
       if (error) {
-        reject(line, typeof mapped.candidate.email === 'string' ? mapped.candidate.email : null, error.details.map((detail) => detail.message).join('; '));
+        reject({ line, email: typeof mapped.candidate.email === 'string' ? mapped.candidate.email : null, reason: error.details.map((detail) => detail.message).join('; ') });
         continue;
       }
       const key = value.email.toLowerCase();

@@ -1,46 +1,57 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database } from '../platform/db/schema.js';
 import type { KeysetPosition } from '../platform/pagination.js';
-import type { LeadFields, LeadInput, LeadRow } from './lead.js';
+import type { LeadRow } from './lead.js';
+import type { LeadWrite } from './lead-merge.js';
 
 type Db = Kysely<Database>;
 
-export async function findLeadById(db: Db, id: string): Promise<LeadRow | undefined> {
-  return db.selectFrom('leads').selectAll().where('id', '=', id).executeTakeFirst();
+export async function findLeadById(db: Db, id: string, lock?: 'update'): Promise<LeadRow | undefined> {
+  let query = db.selectFrom('leads').selectAll().where('id', '=', id);
+  if (lock === 'update') query = query.forUpdate();
+  return query.executeTakeFirst();
 }
 
 export async function findLeadsByEmails(db: Db, emails: string[]): Promise<LeadRow[]> {
   if (emails.length === 0) return [];
-  const lowered = emails.map((email) => email.toLowerCase());
+  const lowered = [...new Set(emails.map((email) => email.toLowerCase()))];
   return db.selectFrom('leads').selectAll().where(sql<string>`lower(email)`, 'in', lowered).execute();
 }
 
-export async function findExistingLeadIds(db: Db, ids: string[]): Promise<Set<string>> {
+/**
+ * The ids that exist, share-locked until the transaction ends so an erasure cannot delete them
+ * between this check and the insert that refers to them.
+ */
+export async function lockExistingLeadIds(db: Db, ids: string[]): Promise<Set<string>> {
   if (ids.length === 0) return new Set();
-  const rows = await db.selectFrom('leads').select('id').where('id', 'in', ids).execute();
+  const rows = await db.selectFrom('leads').select('id').where('id', 'in', [...new Set(ids)]).forShare().execute();
   return new Set(rows.map((row) => row.id));
 }
 
-export interface UpsertedLead {
+export async function leadExists(db: Db, id: string): Promise<boolean> {
+  return (await db.selectFrom('leads').select('id').where('id', '=', id).executeTakeFirst()) !== undefined;
+}
+
+export interface WrittenLead {
   row: LeadRow;
   created: boolean;
 }
 
 /**
- * Creates or updates leads by case-insensitive email in one statement. A field that is absent or
- * null keeps the stored value; traits are merged key by key; tags are added; an opt-out is kept.
- * The emails must be distinct (Postgres cannot update one row twice in a statement).
+ * Writes merged leads by case-insensitive email in one statement: inserts new addresses and
+ * replaces the stored fields of known ones (the stored spelling of the address is kept). The
+ * emails must be distinct: Postgres cannot update one row twice in a statement.
  */
-export async function upsertLeads(db: Db, inputs: LeadInput[]): Promise<UpsertedLead[]> {
-  if (inputs.length === 0) return [];
-  const { rows } = await upsertStatement<LeadRow & { created: boolean }>(inputs, sql`*, (xmax = 0) as created`).execute(db);
+export async function writeLeads(db: Db, writes: LeadWrite[]): Promise<WrittenLead[]> {
+  if (writes.length === 0) return [];
+  const { rows } = await upsertStatement<LeadRow & { created: boolean }>(writes, sql`*, (xmax = 0) as created`).execute(db);
   return rows.map(({ created, ...row }) => ({ row, created }));
 }
 
-/** The same upsert for bulk import, returning only how many leads were created and updated. */
-export async function upsertLeadsCounting(db: Db, inputs: LeadInput[]): Promise<{ created: number; updated: number }> {
-  if (inputs.length === 0) return { created: 0, updated: 0 };
-  const { rows } = await upsertStatement<{ created: boolean }>(inputs, sql`(xmax = 0) as created`).execute(db);
+/** The same write for bulk import, returning only how many leads were created and updated. */
+export async function writeLeadsCounting(db: Db, writes: LeadWrite[]): Promise<{ created: number; updated: number }> {
+  if (writes.length === 0) return { created: 0, updated: 0 };
+  const { rows } = await upsertStatement<{ created: boolean }>(writes, sql`(xmax = 0) as created`).execute(db);
   const created = rows.filter((row) => row.created).length;
   return { created, updated: rows.length - created };
 }
@@ -49,68 +60,53 @@ export async function upsertLeadsCounting(db: Db, inputs: LeadInput[]): Promise<
  * Rows travel as one array per column through unnest(): 13 parameters whatever the batch size,
  * where a multi-row VALUES list would bind 13 per row and make Postgres parse them all.
  */
-function upsertStatement<Row>(inputs: LeadInput[], returning: RawBuilder<unknown>): RawBuilder<Row> {
-  const column = <T>(pick: (input: LeadInput) => T) => inputs.map(pick);
+function upsertStatement<Row>(writes: LeadWrite[], returning: RawBuilder<unknown>): RawBuilder<Row> {
+  const column = <T>(pick: (write: LeadWrite) => T) => writes.map(pick);
   return sql<Row>`
     insert into leads (email, first_name, last_name, company, title, phone, timezone, country, source, traits, tags, consent, unsubscribed_at)
     select r.email, r.first_name, r.last_name, r.company, r.title, r.phone, r.timezone, r.country, r.source,
-           r.traits::jsonb, array(select jsonb_array_elements_text(r.tags::jsonb)), r.consent::jsonb,
-           case when r.unsubscribed then now() end
+           r.traits::jsonb, array(select jsonb_array_elements_text(r.tags::jsonb)), r.consent::jsonb, r.unsubscribed_at
     from unnest(
-      ${column((input) => input.email)}::text[], ${column((input) => input.firstName ?? null)}::text[],
-      ${column((input) => input.lastName ?? null)}::text[], ${column((input) => input.company ?? null)}::text[],
-      ${column((input) => input.title ?? null)}::text[], ${column((input) => input.phone ?? null)}::text[],
-      ${column((input) => input.timezone ?? null)}::text[], ${column((input) => input.country ?? null)}::text[],
-      ${column((input) => input.source ?? null)}::text[], ${column((input) => JSON.stringify(input.traits ?? {}))}::text[],
-      ${column((input) => JSON.stringify(input.tags ?? []))}::text[],
-      ${column((input) => (input.consent ? JSON.stringify(input.consent) : null))}::text[],
-      ${column((input) => input.unsubscribed === true)}::boolean[]
-    ) as r(email, first_name, last_name, company, title, phone, timezone, country, source, traits, tags, consent, unsubscribed)
+      ${column((write) => write.email)}::text[], ${column((write) => write.firstName)}::text[],
+      ${column((write) => write.lastName)}::text[], ${column((write) => write.company)}::text[],
+      ${column((write) => write.title)}::text[], ${column((write) => write.phone)}::text[],
+      ${column((write) => write.timezone)}::text[], ${column((write) => write.country)}::text[],
+      ${column((write) => write.source)}::text[], ${column((write) => JSON.stringify(write.traits))}::text[],
+      ${column((write) => JSON.stringify(write.tags))}::text[],
+      ${column((write) => (write.consent ? JSON.stringify(write.consent) : null))}::text[],
+      ${column((write) => write.unsubscribedAt)}::timestamptz[]
+    ) as r(email, first_name, last_name, company, title, phone, timezone, country, source, traits, tags, consent, unsubscribed_at)
     on conflict (lower(email)) do update set
-      first_name = coalesce(excluded.first_name, leads.first_name),
-      last_name = coalesce(excluded.last_name, leads.last_name),
-      company = coalesce(excluded.company, leads.company),
-      title = coalesce(excluded.title, leads.title),
-      phone = coalesce(excluded.phone, leads.phone),
-      timezone = coalesce(excluded.timezone, leads.timezone),
-      country = coalesce(excluded.country, leads.country),
-      source = coalesce(excluded.source, leads.source),
-      consent = coalesce(excluded.consent, leads.consent),
-      traits = leads.traits || excluded.traits,
-      tags = leads.tags || array(select tag from unnest(excluded.tags) as tag where tag <> all(leads.tags)),
-      unsubscribed_at = coalesce(leads.unsubscribed_at, excluded.unsubscribed_at),
-      updated_at = now()
+      first_name = excluded.first_name, last_name = excluded.last_name, company = excluded.company,
+      title = excluded.title, phone = excluded.phone, timezone = excluded.timezone, country = excluded.country,
+      source = excluded.source, consent = excluded.consent, traits = excluded.traits, tags = excluded.tags,
+      unsubscribed_at = excluded.unsubscribed_at, updated_at = now()
     returning ${returning}`;
 }
 
-const SCALAR_COLUMNS = {
-  email: 'email',
-  firstName: 'first_name',
-  lastName: 'last_name',
-  company: 'company',
-  title: 'title',
-  phone: 'phone',
-  timezone: 'timezone',
-  country: 'country',
-  source: 'source',
-} as const;
-
-/** Applies a PATCH: null clears a field, traits follow JSON merge patch, tags are replaced. */
-export async function updateLead(db: Db, id: string, patch: LeadFields & { email?: string }): Promise<LeadRow | undefined> {
-  let query = db.updateTable('leads').set({ updated_at: sql`now()` }).where('id', '=', id);
-  for (const [field, column] of Object.entries(SCALAR_COLUMNS)) {
-    const value = patch[field as keyof typeof SCALAR_COLUMNS];
-    if (value !== undefined) query = query.set({ [column]: value });
-  }
-  if (patch.traits !== undefined) {
-    const removed = Object.keys(patch.traits).filter((key) => patch.traits?.[key] === null);
-    const merged = Object.fromEntries(Object.entries(patch.traits).filter(([, value]) => value !== null));
-    query = query.set({ traits: sql`(traits || ${JSON.stringify(merged)}::jsonb) - ${removed}::text[]` });
-  }
-  if (patch.tags !== undefined) query = query.set({ tags: patch.tags });
-  if (patch.consent !== undefined) query = query.set({ consent: patch.consent === null ? null : JSON.stringify(patch.consent) });
-  if (patch.unsubscribed) query = query.set({ unsubscribed_at: sql`coalesce(unsubscribed_at, now())` });
-  return query.returningAll().executeTakeFirst();
+/** Replaces every field of one lead, its address included. */
+export async function updateLead(db: Db, id: string, write: LeadWrite): Promise<LeadRow | undefined> {
+  return db
+    .updateTable('leads')
+    .set({
+      email: write.email,
+      first_name: write.firstName,
+      last_name: write.lastName,
+      company: write.company,
+      title: write.title,
+      phone: write.phone,
+      timezone: write.timezone,
+      country: write.country,
+      source: write.source,
+      traits: JSON.stringify(write.traits),
+      tags: write.tags,
+      consent: write.consent ? JSON.stringify(write.consent) : null,
+      unsubscribed_at: write.unsubscribedAt,
+      updated_at: sql`now()`,
+    })
+    .where('id', '=', id)
+    .returningAll()
+    .executeTakeFirst();
 }
 
 export interface LeadFilter {

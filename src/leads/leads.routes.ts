@@ -2,11 +2,12 @@ import type { Request } from 'express';
 import { Router } from 'express';
 import { Readable } from 'node:stream';
 import busboy from 'busboy';
-import { AppError } from '../platform/errors.js';
+import { AppError, validationError } from '../platform/errors.js';
 import { jsonBody } from '../platform/http/json-body.js';
 import { validate } from '../platform/http/validate.js';
 import { emailSuppressed, leadNotFound } from './lead-errors.js';
 import type { LeadsService, UpdateOutcome, UpsertOutcome } from './leads.service.js';
+import { pipeline } from 'node:stream/promises';
 import { leadIdParamsSchema, leadInputSchema, leadListQuerySchema, leadPatchSchema } from './leads.schemas.js';
 
 const JSON_LIMIT = '2mb';
@@ -16,9 +17,17 @@ export function leadsRoutes(leads: LeadsService): Router {
 
   router.post('/leads', ...jsonBody(JSON_LIMIT), async (req, res) => {
     const input = validate(leadInputSchema, req.body, 'body');
-    const outcome = await leads.upsert(input);
-    const lead = leadOrThrow(outcome, input.email);
-    res.status(outcome.kind === 'created' ? 201 : 200).json(lead);
+    const outcome: UpsertOutcome = await leads.upsert(input);
+    switch (outcome.kind) {
+      case 'created':
+      case 'updated':
+        res.status(outcome.kind === 'created' ? 201 : 200).json(outcome.lead);
+        return;
+      case 'suppressed':
+        throw emailSuppressed(input.email);
+      case 'invalid':
+        throw bodyProblems(outcome.problems);
+    }
   });
 
   router.get('/leads', async (req, res) => {
@@ -34,8 +43,10 @@ export function leadsRoutes(leads: LeadsService): Router {
 
   router.get('/leads/export.csv', async (req, res) => {
     const { email, tag, q } = validate(leadListQuerySchema.fork(['limit', 'cursor'], (schema) => schema.forbidden()), req.query, 'query');
+    const csv = await leads.openCsvExport({ email, tag, q });
     res.status(200).type('text/csv; charset=utf-8').attachment('leads.csv');
-    await leads.exportCsv({ email, tag, q }, res);
+    // Headers are gone by now: a failure mid-export can only cut the download short.
+    await pipeline(csv, res).catch(() => res.destroy());
   });
 
   router.get('/leads/:id', async (req, res) => {
@@ -59,6 +70,8 @@ export function leadsRoutes(leads: LeadsService): Router {
         throw emailSuppressed(patch.email ?? '');
       case 'email_taken':
         throw new AppError('lead_email_taken', 'Another lead already has this email', [{ field: 'email', location: 'body', message: 'email belongs to another lead' }]);
+      case 'invalid':
+        throw bodyProblems(outcome.problems);
     }
   });
 
@@ -68,24 +81,11 @@ export function leadsRoutes(leads: LeadsService): Router {
     res.status(204).end();
   });
 
-  router.get('/leads/:id/export', async (req, res) => {
-    const { id } = validate(leadIdParamsSchema, req.params, 'path');
-    const data = await leads.exportOne(id);
-    if (!data) throw leadNotFound(id);
-    res.attachment(`lead-${id}.json`).json(data);
-  });
-
   return router;
 }
 
-function leadOrThrow(outcome: UpsertOutcome, email: string) {
-  switch (outcome.kind) {
-    case 'created':
-    case 'updated':
-      return outcome.lead;
-    case 'suppressed':
-      throw emailSuppressed(email);
-  }
+function bodyProblems(problems: Array<{ field: string; message: string }>): AppError {
+  return validationError(problems.map((problem) => ({ ...problem, location: 'body' as const })));
 }
 
 /** The CSV stream of an upload: a text/csv body, or the first file of a multipart form. */

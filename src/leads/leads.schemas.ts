@@ -1,5 +1,5 @@
 import Joi from 'joi';
-import { isValidTimeZone } from '../platform/time-zones.js';
+import { canonicalTimeZone } from '../platform/time-zones.js';
 import type { LeadFields, LeadInput } from './lead.js';
 
 const MAX_TRAITS_BYTES = 16_384;
@@ -11,7 +11,7 @@ export const emailSchema = Joi.string().trim().max(254).email({ tlds: false, min
 const text = (max: number) => Joi.string().trim().max(max).allow(null);
 
 const timeZone = Joi.string().trim().max(64).allow(null).custom((value: string, helpers) => {
-  return isValidTimeZone(value) ? value : helpers.error('timezone.unknown');
+  return canonicalTimeZone(value) ?? helpers.error('timezone.unknown');
 }).messages({ 'timezone.unknown': '{{#label}} must be an IANA time zone such as Europe/Paris or America/New_York' });
 
 const traits = Joi.object().pattern(Joi.string().min(1).max(100), Joi.any()).max(200)

@@ -1,53 +1,70 @@
-import type { Readable, Writable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { stringify } from 'csv-stringify';
 import type { Kysely } from 'kysely';
 import type { Database } from '../platform/db/schema.js';
 import { decodeCursor, toPage, type Page } from '../platform/pagination.js';
 import type { SuppressionService } from '../suppression/suppression.service.js';
-import { listEventsForExport } from '../events/events.repository.js';
-import { toEvent, type LeadEvent } from '../events/event.js';
 import { toLead, type Lead, type LeadFields, type LeadInput, type LeadRow } from './lead.js';
 import { EXPORT_COLUMNS, leadToCsvCells } from './lead-csv.js';
-import { importLeadsCsv, type ImportReport } from './lead-import.js';
-import { deleteLead, findLeadById, listLeads, updateLead, upsertLeads, type LeadFilter } from './leads.repository.js';
+import { importLeadsCsv, type ImportReport, type ImportRow, type RowRejection } from './lead-import.js';
+import { applyPatch, mergeUpsert, type LeadWrite } from './lead-merge.js';
+import {
+  deleteLead, findLeadById, findLeadsByEmails, leadExists, listLeads, lockExistingLeadIds, updateLead, writeLeads, writeLeadsCounting, type LeadFilter,
+} from './leads.repository.js';
 import type { LeadListQuery } from './leads.schemas.js';
 
-export type UpsertOutcome = { kind: 'created' | 'updated'; lead: Lead } | { kind: 'suppressed' };
-export type UpdateOutcome = { kind: 'updated'; lead: Lead } | { kind: 'not_found' } | { kind: 'suppressed' } | { kind: 'email_taken' };
+type Db = Kysely<Database>;
+type FieldProblems = Array<{ field: string; message: string }>;
 
-export interface LeadExport {
-  exportedAt: string;
-  lead: Lead;
-  events: LeadEvent[];
+export type UpsertOutcome = { kind: 'created' | 'updated'; lead: Lead } | { kind: 'suppressed' } | { kind: 'invalid'; problems: FieldProblems };
+export type UpdateOutcome = { kind: 'updated'; lead: Lead } | { kind: 'not_found' } | { kind: 'suppressed' } | { kind: 'email_taken' } | { kind: 'invalid'; problems: FieldProblems };
+
+export interface IdentifiedLeads {
+  /** Lower-cased address → lead id, for known addresses and the leads just created for the rest. */
+  idByEmail: Map<string, string>;
+  suppressed: Set<string>;
 }
 
 export interface LeadsService {
   upsert(input: LeadInput): Promise<UpsertOutcome>;
   get(id: string): Promise<Lead | null>;
+  exists(id: string): Promise<boolean>;
   list(query: LeadListQuery): Promise<Page<Lead>>;
   update(id: string, patch: LeadFields & { email?: string }): Promise<UpdateOutcome>;
   /** Deletes the lead and its events; keeps only a suppression hash. False when there was no lead. */
   erase(id: string): Promise<boolean>;
-  exportOne(id: string): Promise<LeadExport | null>;
   importCsv(input: Readable): Promise<ImportReport>;
-  exportCsv(filter: Omit<LeadListQuery, 'limit' | 'cursor'>, output: Writable): Promise<void>;
+  /** Runs the first query before returning, so a failure is still an ordinary error response. */
+  openCsvExport(filter: Omit<LeadListQuery, 'limit' | 'cursor'>): Promise<Readable>;
+  /** Inside the caller's transaction: finds or creates (source) a lead per address, refusing suppressed ones. */
+  identify(trx: Db, emails: string[], source: string): Promise<IdentifiedLeads>;
+  /** Inside the caller's transaction: the ids that exist, locked against erasure until it ends. */
+  lockIds(trx: Db, ids: string[]): Promise<Set<string>>;
 }
 
 const EXPORT_PAGE_SIZE = 1000;
 
-export function createLeadsService(db: Kysely<Database>, suppression: SuppressionService): LeadsService {
-  return {
+export function createLeadsService(db: Db, suppression: SuppressionService, clock: () => Date = () => new Date()): LeadsService {
+  const service: LeadsService = {
     async upsert(input) {
-      if (await suppression.isSuppressed(input.email)) return { kind: 'suppressed' };
-      const [result] = await upsertLeads(db, [input]);
-      if (!result) throw new Error('upsert returned no row');
-      return { kind: result.created ? 'created' : 'updated', lead: toLead(result.row) };
+      return db.transaction().execute(async (trx): Promise<UpsertOutcome> => {
+        await suppression.lockAddresses(trx, [input.email]);
+        if ((await suppression.suppressedAmong(trx, [input.email])).size > 0) return { kind: 'suppressed' };
+        const [existing] = await findLeadsByEmails(trx, [input.email]);
+        const merged = mergeUpsert(existing, input, 'api', clock());
+        if (!merged.ok) return { kind: 'invalid', problems: merged.problems };
+        const [written] = await writeLeads(trx, [merged.write]);
+        if (!written) throw new Error('lead upsert returned no row');
+        return { kind: written.created ? 'created' : 'updated', lead: toLead(written.row) };
+      });
     },
 
     async get(id) {
       const row = await findLeadById(db, id);
       return row ? toLead(row) : null;
     },
+
+    exists: (id) => leadExists(db, id),
 
     async list(query) {
       const filter: LeadFilter = { email: query.email, tag: query.tag, q: query.q, limit: query.limit };
@@ -57,18 +74,29 @@ export function createLeadsService(db: Kysely<Database>, suppression: Suppressio
     },
 
     async update(id, patch) {
-      if (patch.email && (await suppression.isSuppressed(patch.email))) return { kind: 'suppressed' };
-      try {
-        const row = await updateLead(db, id, patch);
+      const current = await findLeadById(db, id);
+      if (!current) return { kind: 'not_found' };
+      return db.transaction().execute(async (trx): Promise<UpdateOutcome> => {
+        await suppression.lockAddresses(trx, patch.email ? [current.email, patch.email] : [current.email]);
+        const existing = await findLeadById(trx, id, 'update');
+        if (!existing) return { kind: 'not_found' };
+        const renamed = patch.email !== undefined && patch.email.toLowerCase() !== existing.email.toLowerCase();
+        if (renamed && patch.email) {
+          if ((await suppression.suppressedAmong(trx, [patch.email])).size > 0) return { kind: 'suppressed' };
+          if ((await findLeadsByEmails(trx, [patch.email])).length > 0) return { kind: 'email_taken' };
+        }
+        const merged = applyPatch(existing, patch, clock());
+        if (!merged.ok) return { kind: 'invalid', problems: merged.problems };
+        const row = await updateLead(trx, id, merged.write);
         return row ? { kind: 'updated', lead: toLead(row) } : { kind: 'not_found' };
-      } catch (error) {
-        if (isUniqueViolation(error, 'leads_email_unique')) return { kind: 'email_taken' };
-        throw error;
-      }
+      });
     },
 
     async erase(id) {
+      const current = await findLeadById(db, id);
+      if (!current) return false;
       return db.transaction().execute(async (trx) => {
+        await suppression.lockAddresses(trx, [current.email]);
         const row = await deleteLead(trx, id);
         if (!row) return false;
         await suppression.suppress(trx, row.email, 'erased');
@@ -76,40 +104,63 @@ export function createLeadsService(db: Kysely<Database>, suppression: Suppressio
       });
     },
 
-    async exportOne(id) {
-      const row = await findLeadById(db, id);
-      if (!row) return null;
-      const events = await listEventsForExport(db, id);
-      return { exportedAt: new Date().toISOString(), lead: toLead(row), events: events.map(toEvent) };
-    },
-
     importCsv(input) {
-      return importLeadsCsv(input, db, suppression);
+      return importLeadsCsv(input, (rows) => writeImportBatch(rows));
     },
 
-    async exportCsv(filter, output) {
-      const csv = stringify({ header: true, columns: [...EXPORT_COLUMNS], quoted_match: /^'/ });
-      csv.pipe(output);
-      let after: LeadFilter['after'];
-      for (;;) {
-        const rows: LeadRow[] = await listLeads(db, { ...filter, after, limit: EXPORT_PAGE_SIZE });
-        for (const row of rows.slice(0, EXPORT_PAGE_SIZE)) {
-          // Respect back-pressure so a slow client does not make the whole export sit in memory.
-          if (!csv.write(leadToCsvCells(toLead(row)))) await new Promise((resolve) => csv.once('drain', resolve));
+    async openCsvExport(filter) {
+      const first = await listLeads(db, { ...filter, limit: EXPORT_PAGE_SIZE });
+      async function* rows(): AsyncGenerator<string[]> {
+        let page: LeadRow[] = first;
+        for (;;) {
+          for (const row of page.slice(0, EXPORT_PAGE_SIZE)) yield leadToCsvCells(toLead(row));
+          const last = page[Math.min(page.length, EXPORT_PAGE_SIZE) - 1];
+          if (page.length <= EXPORT_PAGE_SIZE || !last) return;
+          page = await listLeads(db, { ...filter, after: { at: last.created_at, id: last.id }, limit: EXPORT_PAGE_SIZE });
         }
-        const last = rows[Math.min(rows.length, EXPORT_PAGE_SIZE) - 1];
-        if (rows.length <= EXPORT_PAGE_SIZE || !last) break;
-        after = { at: last.created_at, id: last.id };
       }
-      await new Promise<void>((resolve, reject) => {
-        output.once('finish', resolve);
-        output.once('error', reject);
-        csv.end();
-      });
+      // Readable.from respects back-pressure: a slow client never makes the export sit in memory.
+      return Readable.from(rows()).pipe(stringify({ header: true, columns: [...EXPORT_COLUMNS], quoted_match: /^'/ }));
     },
-  };
-}
 
-function isUniqueViolation(error: unknown, constraint: string): boolean {
-  return typeof error === 'object' && error !== null && 'code' in error && error.code === '23505' && 'constraint' in error && error.constraint === constraint;
+    async identify(trx, emails, source) {
+      await suppression.lockAddresses(trx, emails);
+      const idByEmail = new Map((await findLeadsByEmails(trx, emails)).map((row) => [row.email.toLowerCase(), row.id]));
+      const unknown = [...new Set(emails.map((email) => email.toLowerCase()))].filter((email) => !idByEmail.has(email));
+      const suppressed = await suppression.suppressedAmong(trx, unknown);
+      const writes = unknown.filter((email) => !suppressed.has(email)).flatMap((email) => {
+        const merged = mergeUpsert(undefined, { email, source }, 'api', clock());
+        return merged.ok ? [merged.write] : [];
+      });
+      for (const { row } of await writeLeads(trx, writes)) idByEmail.set(row.email.toLowerCase(), row.id);
+      return { idByEmail, suppressed };
+    },
+
+    lockIds: (trx, ids) => lockExistingLeadIds(trx, ids),
+  };
+
+  /** One import batch in one transaction, its addresses locked against a concurrent erasure. */
+  async function writeImportBatch(rows: ImportRow[]): Promise<{ created: number; updated: number; rejections: RowRejection[] }> {
+    return db.transaction().execute(async (trx) => {
+      const emails = rows.map((row) => row.input.email);
+      await suppression.lockAddresses(trx, emails);
+      const suppressed = await suppression.suppressedAmong(trx, emails);
+      const existing = new Map((await findLeadsByEmails(trx, emails)).map((row) => [row.email.toLowerCase(), row]));
+      const rejections: RowRejection[] = [];
+      const writes: LeadWrite[] = [];
+      for (const row of rows) {
+        const key = row.input.email.toLowerCase();
+        if (suppressed.has(key)) {
+          rejections.push({ line: row.line, email: row.input.email, reason: 'address is suppressed (erased or permanently undeliverable) and will not be imported' });
+          continue;
+        }
+        const merged = mergeUpsert(existing.get(key), row.input, 'import', clock());
+        if (merged.ok) writes.push(merged.write);
+        else rejections.push({ line: row.line, email: row.input.email, reason: merged.problems.map((problem) => problem.message).join('; ') });
+      }
+      return { ...(await writeLeadsCounting(trx, writes)), rejections };
+    });
+  }
+
+  return service;
 }

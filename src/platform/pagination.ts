@@ -32,7 +32,8 @@ export function decodeCursor(cursor: string): KeysetPosition {
   const [at, id] = parsed;
   if (typeof at !== 'string' || typeof id !== 'string' || !UUID.test(id)) throw invalid;
   const date = new Date(at);
-  if (Number.isNaN(date.getTime())) throw invalid;
+  // Only what encodeCursor writes: a canonical ISO timestamp in a range Postgres can compare.
+  if (Number.isNaN(date.getTime()) || date.toISOString() !== at || date.getUTCFullYear() < 1970 || date.getUTCFullYear() > 9999) throw invalid;
   return { at: date, id };
 }
 

@@ -1,19 +1,25 @@
-const known = new Map<string, boolean>();
+const canonical = new Map<string, string | null>();
 
-/** True for IANA zone names Node knows (aliases such as US/Eastern included). Cached: Intl is slow. */
-export function isValidTimeZone(zone: string): boolean {
-  const cached = known.get(zone);
+/**
+ * The zone's canonical spelling (`europe/paris` → `Europe/Paris`), or null when Node does not
+ * know it as an IANA zone. Offsets such as "+02:00" are refused: they carry no DST rules.
+ * Cached, because Intl is slow and the same few zones come back on every row of an import.
+ */
+export function canonicalTimeZone(zone: string): string | null {
+  const cached = canonical.get(zone);
   if (cached !== undefined) return cached;
-  let valid = false;
-  // Offsets like "+02:00" are accepted by Intl but are not zones: DST rules would be lost.
+  let result: string | null = null;
   if (/^[A-Za-z]/.test(zone) && zone.length <= 64) {
     try {
-      new Intl.DateTimeFormat('en-US', { timeZone: zone });
-      valid = true;
+      result = new Intl.DateTimeFormat('en-US', { timeZone: zone }).resolvedOptions().timeZone;
     } catch {
-      valid = false;
+      result = null;
     }
   }
-  if (known.size < 10_000) known.set(zone, valid);
-  return valid;
+  if (canonical.size < 10_000) canonical.set(zone, result);
+  return result;
+}
+
+export function isValidTimeZone(zone: string): boolean {
+  return canonicalTimeZone(zone) !== null;
 }

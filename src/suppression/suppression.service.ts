@@ -1,30 +1,37 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../platform/db/schema.js';
 import { hashEmail, type SuppressionReason } from './suppression.js';
-import { findSuppressedHashes, insertSuppression, readSuppressionSalt } from './suppression.repository.js';
+import { findSuppressedHashes, insertSuppression, lockEmailHashes, readSuppressionSalt } from './suppression.repository.js';
 
+type Db = Kysely<Database>;
+
+/*
+ * Every write that creates, renames or erases a lead runs in a transaction that first locks the
+ * addresses it touches (lockAddresses). Without it, an erasure and a concurrent create or event
+ * for the same address can interleave on a PostgreSQL server, and the erased address comes back.
+ */
 export interface SuppressionService {
   hash(email: string): string;
-  isSuppressed(email: string): Promise<boolean>;
+  /** Serialises writes about these addresses until the transaction ends. Call inside one. */
+  lockAddresses(trx: Db, emails: string[]): Promise<void>;
   /** The subset of the given addresses that are suppressed, lower-cased. */
-  suppressedAmong(emails: string[]): Promise<Set<string>>;
-  suppress(db: Kysely<Database>, email: string, reason: SuppressionReason): Promise<void>;
+  suppressedAmong(db: Db, emails: string[]): Promise<Set<string>>;
+  suppress(db: Db, email: string, reason: SuppressionReason): Promise<void>;
 }
 
-export async function createSuppressionService(db: Kysely<Database>): Promise<SuppressionService> {
+export async function createSuppressionService(db: Db): Promise<SuppressionService> {
   const salt = await readSuppressionSalt(db);
   const hash = (email: string) => hashEmail(salt, email);
   return {
     hash,
-    async isSuppressed(email) {
-      return (await findSuppressedHashes(db, [hash(email)])).size > 0;
+    async lockAddresses(trx, emails) {
+      await lockEmailHashes(trx, emails.map(hash));
     },
-    async suppressedAmong(emails) {
+    async suppressedAmong(executor, emails) {
       const byHash = new Map(emails.map((email) => [hash(email), email.trim().toLowerCase()]));
-      const found = await findSuppressedHashes(db, [...byHash.keys()]);
-      return new Set([...found].map((found) => byHash.get(found) ?? ''));
+      const found = await findSuppressedHashes(executor, [...byHash.keys()]);
+      return new Set([...found].flatMap((suppressedHash) => byHash.get(suppressedHash) ?? []));
     },
-    // Takes the db (or transaction) so erasure can suppress and delete atomically.
     async suppress(executor, email, reason) {
       await insertSuppression(executor, hash(email), reason);
     },

@@ -36,6 +36,7 @@ export async function startBatonProcess(env: Record<string, string>, args: strin
       }
     };
     child.stdout?.on('data', check);
+    child.stderr?.on('data', check);
     child.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`Baton exited with ${code}:\n${output}`));

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
+import { lockDataDir } from './data-dir-lock.js';
 import { PGliteMultiplexer } from './pglite-multiplexer.js';
 import type { Database } from './schema.js';
 
@@ -12,6 +13,8 @@ export interface DatabaseOptions {
   /** Where the embedded database keeps its files; 'memory' keeps nothing (tests). */
   embeddedDir: string | 'memory';
   poolSize: number;
+  /** An idle connection failed (server restart, network); the pool replaces it. */
+  onPoolError?: (error: Error) => void;
 }
 
 export interface DatabaseHandle {
@@ -29,25 +32,32 @@ export interface DatabaseHandle {
  * PGliteMultiplexer, so repositories and Agenda never know which one they talk to.
  */
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
-  if (options.url) return wrapPool(new pg.Pool({ connectionString: options.url, max: options.poolSize }), 'server', async () => undefined);
+  if (options.url) return wrapPool(new pg.Pool({ connectionString: options.url, max: options.poolSize }), 'server', options.onPoolError, async () => undefined);
 
   const dataDir = options.embeddedDir === 'memory' ? undefined : path.join(options.embeddedDir, 'pgdata');
   if (dataDir) await mkdir(dataDir, { recursive: true });
-  const pglite = await PGlite.create(dataDir ? { dataDir } : {});
-  const server = new PGliteMultiplexer(pglite);
-  const address = await server.listen();
-  const pool = new pg.Pool({ host: address.host, port: address.port, user: 'postgres', database: 'postgres', max: options.poolSize });
-  return wrapPool(pool, 'embedded', async () => {
-    await server.close();
-    await pglite.close();
-  });
+  const lock = options.embeddedDir === 'memory' ? null : await lockDataDir(options.embeddedDir);
+  try {
+    const pglite = await PGlite.create(dataDir ? { dataDir } : {});
+    const server = new PGliteMultiplexer(pglite);
+    const address = await server.listen();
+    const pool = new pg.Pool({ host: address.host, port: address.port, user: 'postgres', database: 'postgres', max: options.poolSize });
+    return wrapPool(pool, 'embedded', options.onPoolError, async () => {
+      await server.close();
+      await pglite.close();
+      await lock?.release();
+    });
+  } catch (error) {
+    await lock?.release();
+    throw error;
+  }
 }
 
 const PING_TIMEOUT_MS = 2000;
 
-function wrapPool(pool: pg.Pool, kind: DatabaseHandle['kind'], closeUnderlying: () => Promise<void>): DatabaseHandle {
+function wrapPool(pool: pg.Pool, kind: DatabaseHandle['kind'], onPoolError: DatabaseOptions['onPoolError'], closeUnderlying: () => Promise<void>): DatabaseHandle {
   // An idle client that loses its connection must not crash the process; the pool replaces it.
-  pool.on('error', () => undefined);
+  pool.on('error', (error) => onPoolError?.(error));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return {
     db,

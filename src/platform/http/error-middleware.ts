@@ -9,12 +9,13 @@ export const routeNotFound: RequestHandler = (req, _res, next) => {
 };
 
 interface BodyParserError {
-  type: string;
+  type?: string;
+  status?: number;
   limit?: number;
 }
 
 function isBodyParserError(error: unknown): error is BodyParserError {
-  return typeof error === 'object' && error !== null && 'type' in error && typeof error.type === 'string' && 'status' in error;
+  return typeof error === 'object' && error !== null && 'status' in error && 'expose' in error && error.expose === true;
 }
 
 // Connection-level failures (server gone, restarting, pool closed): the request may succeed later.
@@ -45,8 +46,15 @@ function toAppError(error: unknown): AppError | null {
     case 'stream.encoding.set':
       return new AppError('malformed_json', 'The request body could not be read', [{ field: '(body)', location: 'body', message: 'body was incomplete' }]);
     default:
-      return null;
+      // Other client errors raised while reading the body (a gzip body that is not gzip, say).
+      return clientBodyError(error);
   }
+}
+
+function clientBodyError(error: BodyParserError): AppError | null {
+  const status = 'status' in error && typeof error.status === 'number' ? error.status : 500;
+  if (status < 400 || status >= 500) return null;
+  return new AppError('malformed_json', 'The request body could not be read', [{ field: '(body)', location: 'body', message: 'body could not be decoded' }]);
 }
 
 export function errorMiddleware(logger: Logger): ErrorRequestHandler {

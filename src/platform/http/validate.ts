@@ -1,5 +1,6 @@
 import type Joi from 'joi';
 import { validationError, type FieldProblem } from '../errors.js';
+import { findUnstorableText } from './text-safety.js';
 
 type Location = 'body' | 'query' | 'path';
 
@@ -11,6 +12,11 @@ const JOI_OPTIONS: Joi.ValidationOptions = {
 
 /** Validates one part of a request; throws validation_failed naming every bad field. */
 export function validate<T>(schema: Joi.Schema<T>, value: unknown, location: Location): T {
+  const unstorable = findUnstorableText(value);
+  if (unstorable) {
+    const field = unstorable.path.length > 0 ? formatPath(unstorable.path) : `(${location})`;
+    throw validationError([{ field, location, message: `${field} ${unstorable.message}` }]);
+  }
   const result = schema.validate(value, JOI_OPTIONS);
   if (result.error) throw validationError(toFieldProblems(result.error, location));
   return result.value;
