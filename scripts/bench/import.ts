@@ -56,7 +56,9 @@ async function withDatabase(): Promise<{ url: string | null; drop: () => Promise
 }
 
 function startBaton(env: Record<string, string>): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, ['dist/main.js'], {
+  // BENCH_NODE_ARGS passes flags to the Baton process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, 'dist/main.js'], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'warn', PORT: '0', BATON_API_KEY: API_KEY, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -6,6 +6,8 @@ import { mapHeader, mapRow, type ColumnTarget } from './lead-csv.js';
 import { leadInputSchema } from './leads.schemas.js';
 
 const BATCH_SIZE = 1000;
+// Preferences bound once: passing options to every validate() call makes Joi merge them per row.
+const rowSchema = leadInputSchema.prefs({ abortEarly: false, errors: { wrap: { label: false } } });
 const MAX_REPORTED_REJECTIONS = 1000;
 
 export interface RowRejection {
@@ -96,7 +98,7 @@ export async function importLeadsCsv(input: Readable, writeBatch: WriteBatch): P
         reject({ line, email: null, reason: mapped.reason });
         continue;
       }
-      const { value, error } = leadInputSchema.validate(mapped.candidate, { abortEarly: false, errors: { wrap: { label: false } } });
+      const { value, error } = rowSchema.validate(mapped.candidate);
       if (error) {
         reject({ line, email: typeof mapped.candidate.email === 'string' ? mapped.candidate.email : null, reason: error.details.map((detail) => detail.message).join('; ') });
         continue;

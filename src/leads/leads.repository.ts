@@ -15,7 +15,7 @@ export async function findLeadById(db: Db, id: string, lock?: 'update'): Promise
 export async function findLeadsByEmails(db: Db, emails: string[]): Promise<LeadRow[]> {
   if (emails.length === 0) return [];
   const lowered = [...new Set(emails.map((email) => email.toLowerCase()))];
-  return db.selectFrom('leads').selectAll().where(sql<string>`lower(email)`, 'in', lowered).execute();
+  return db.selectFrom('leads').selectAll().where(sql<boolean>`lower(email) = any(${lowered}::text[])`).execute();
 }
 
 /**

@@ -48,8 +48,7 @@ export function createLeadsService(db: Db, suppression: SuppressionService, cloc
   const service: LeadsService = {
     async upsert(input) {
       return db.transaction().execute(async (trx): Promise<UpsertOutcome> => {
-        await suppression.lockAddresses(trx, [input.email]);
-        if ((await suppression.suppressedAmong(trx, [input.email])).size > 0) return { kind: 'suppressed' };
+        if ((await suppression.lockAndCheck(trx, [input.email])).size > 0) return { kind: 'suppressed' };
         const [existing] = await findLeadsByEmails(trx, [input.email]);
         const merged = mergeUpsert(existing, input, 'api', clock());
         if (!merged.ok) return { kind: 'invalid', problems: merged.problems };
@@ -124,10 +123,10 @@ export function createLeadsService(db: Db, suppression: SuppressionService, cloc
     },
 
     async identify(trx, emails, source) {
-      await suppression.lockAddresses(trx, emails);
+      const suppressedAmongAll = await suppression.lockAndCheck(trx, emails);
       const idByEmail = new Map((await findLeadsByEmails(trx, emails)).map((row) => [row.email.toLowerCase(), row.id]));
       const unknown = [...new Set(emails.map((email) => email.toLowerCase()))].filter((email) => !idByEmail.has(email));
-      const suppressed = await suppression.suppressedAmong(trx, unknown);
+      const suppressed = new Set(unknown.filter((email) => suppressedAmongAll.has(email)));
       const writes = unknown.filter((email) => !suppressed.has(email)).flatMap((email) => {
         const merged = mergeUpsert(undefined, { email, source }, 'api', clock());
         return merged.ok ? [merged.write] : [];
@@ -143,8 +142,7 @@ export function createLeadsService(db: Db, suppression: SuppressionService, cloc
   async function writeImportBatch(rows: ImportRow[]): Promise<{ created: number; updated: number; rejections: RowRejection[] }> {
     return db.transaction().execute(async (trx) => {
       const emails = rows.map((row) => row.input.email);
-      await suppression.lockAddresses(trx, emails);
-      const suppressed = await suppression.suppressedAmong(trx, emails);
+      const suppressed = await suppression.lockAndCheck(trx, emails);
       const existing = new Map((await findLeadsByEmails(trx, emails)).map((row) => [row.email.toLowerCase(), row]));
       const rejections: RowRejection[] = [];
       const writes: LeadWrite[] = [];

@@ -1,6 +1,7 @@
 import { Agenda, type Job } from 'agenda';
 import { PostgresBackend } from '@agendajs/postgres-backend';
 import type pg from 'pg';
+import { AGENDA_TABLE } from './db/migrate.js';
 import type { Logger } from './logger.js';
 
 /*
@@ -31,7 +32,8 @@ export interface Scheduler {
 
 export function createScheduler(pool: pg.Pool, logger: Logger, name: string, definitions: JobDefinition[]): Scheduler {
   // The pool is Baton's own, so stopping Agenda never closes it (the backend does not own it).
-  const backend = new PostgresBackend({ pool });
+  // migrate() creates Agenda's table under the migration lock; its own ensureSchema races.
+  const backend = new PostgresBackend({ pool, tableName: AGENDA_TABLE, ensureSchema: false });
   const agenda = new Agenda({ backend, name, processEvery: '5 seconds' });
   const logError = (error: unknown) => logger.error({ err: error }, 'scheduler error');
   agenda.on('error', logError);

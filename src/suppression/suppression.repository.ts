@@ -12,7 +12,8 @@ export async function readSuppressionSalt(db: Db): Promise<string> {
 
 export async function findSuppressedHashes(db: Db, hashes: string[]): Promise<Set<string>> {
   if (hashes.length === 0) return new Set();
-  const rows = await db.selectFrom('suppressions').select('email_hash').where('email_hash', 'in', hashes).execute();
+  // One array parameter rather than one per hash: batches of a thousand bind and plan faster.
+  const rows = await db.selectFrom('suppressions').select('email_hash').where(sql<boolean>`email_hash = any(${hashes}::text[])`).execute();
   return new Set(rows.map((row) => row.email_hash));
 }
 

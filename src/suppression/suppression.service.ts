@@ -16,21 +16,32 @@ export interface SuppressionService {
   lockAddresses(trx: Db, emails: string[]): Promise<void>;
   /** The subset of the given addresses that are suppressed, lower-cased. */
   suppressedAmong(db: Db, emails: string[]): Promise<Set<string>>;
+  /** lockAddresses, then suppressedAmong: the suppressed subset, as it stands once the locks are held. */
+  lockAndCheck(trx: Db, emails: string[]): Promise<Set<string>>;
   suppress(db: Db, email: string, reason: SuppressionReason): Promise<void>;
 }
 
 export async function createSuppressionService(db: Db): Promise<SuppressionService> {
   const salt = await readSuppressionSalt(db);
   const hash = (email: string) => hashEmail(salt, email);
+  const hashAll = (emails: string[]) => new Map(emails.map((email) => [hash(email), email.trim().toLowerCase()]));
+  const emailsOf = (byHash: Map<string, string>, hashes: Set<string>) => new Set([...hashes].flatMap((found) => byHash.get(found) ?? []));
   return {
     hash,
     async lockAddresses(trx, emails) {
       await lockEmailHashes(trx, emails.map(hash));
     },
     async suppressedAmong(executor, emails) {
-      const byHash = new Map(emails.map((email) => [hash(email), email.trim().toLowerCase()]));
-      const found = await findSuppressedHashes(executor, [...byHash.keys()]);
-      return new Set([...found].flatMap((suppressedHash) => byHash.get(suppressedHash) ?? []));
+      const byHash = hashAll(emails);
+      return emailsOf(byHash, await findSuppressedHashes(executor, [...byHash.keys()]));
+    },
+    async lockAndCheck(trx, emails) {
+      const byHash = hashAll(emails);
+      const hashes = [...byHash.keys()];
+      await lockEmailHashes(trx, hashes);
+      // A separate statement: under READ COMMITTED a statement sees what was committed when it
+      // started, so a check in the locking statement would miss an erasure it waited for.
+      return emailsOf(byHash, await findSuppressedHashes(trx, hashes));
     },
     async suppress(executor, email, reason) {
       await insertSuppression(executor, hash(email), reason);

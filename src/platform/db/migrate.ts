@@ -1,5 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { getCreateIndexesSQL, getCreateTableSQL, getUpdateTimestampTriggerSQL } from '@agendajs/postgres-backend';
 import type pg from 'pg';
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../../migrations/', import.meta.url));
@@ -7,6 +8,12 @@ export const MIGRATIONS_DIR = fileURLToPath(new URL('../../../migrations/', impo
 const MIGRATION_FILE = /^(\d{4})_([a-z0-9_]+)\.sql$/;
 // Any constant works; it only has to be the same in every Baton process sharing the database.
 const MIGRATION_LOCK_KEY = 7_224_001;
+
+export const AGENDA_TABLE = 'agenda_jobs';
+
+function agendaSchemaStatements(): string[] {
+  return [getCreateTableSQL(AGENDA_TABLE), ...getCreateIndexesSQL(AGENDA_TABLE), getUpdateTimestampTriggerSQL(AGENDA_TABLE)];
+}
 
 export interface Migration {
   id: number;
@@ -52,6 +59,9 @@ export async function migrate(pool: pg.Pool, migrations?: Migration[]): Promise<
       await client.query('insert into baton_migrations (id, name) values ($1, $2)', [migration.id, migration.name]);
       done.push(migration.id);
     }
+    // Agenda's tables, from the installed backend's own DDL, under the same lock: its built-in
+    // "create if not exists" races when two processes start together (duplicate pg_type).
+    for (const statement of agendaSchemaStatements()) await client.query(statement);
     await client.query('commit');
     return done;
   } catch (error) {
