@@ -1,4 +1,5 @@
 import http from 'node:http';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app.js';
 import type { Config } from './platform/config.js';
@@ -9,6 +10,9 @@ import { startMailSink, type MailSink } from './mail/mail-sink.js';
 import { createScheduler, type JobDefinition, type Scheduler } from './platform/scheduler.js';
 import { resolveSecrets, type ResolvedSecrets } from './platform/secrets.js';
 import { createServices } from './services.js';
+import type { Sequence } from './sequences/sequence.js';
+import { loadSequences } from './sequences/sequence-loader.js';
+import { loadTemplates, type TemplateStore } from './templates/template-store.js';
 
 export interface RunningBaton {
   /** Base URL of the HTTP server, when this process serves the API. */
@@ -21,6 +25,9 @@ export interface RunningBaton {
 
 /** Boots one Baton process in its role: opens and migrates the database, then serves and/or works. */
 export async function startBaton(config: Config, logger: Logger): Promise<RunningBaton> {
+  // Content first: a broken file stops Baton before it touches the database.
+  const content = await loadContent(config);
+  logger.info({ templates: content.templates.names().length, sequences: content.sequences.map((sequence) => `${sequence.id}@${sequence.version}`) }, 'templates and sequences loaded');
   const secrets = await resolveSecrets(config);
   const database = await openDatabase({
     url: config.databaseUrl,
@@ -72,6 +79,24 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
     await database.close().catch(() => undefined);
     throw error;
   }
+}
+
+export class ContentError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Templates and sequences have problems:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+    this.name = 'ContentError';
+  }
+}
+
+/** Templates and sequences are validated at start: a broken file stops Baton with every problem listed. */
+async function loadContent(config: Config): Promise<{ templates: TemplateStore; sequences: Sequence[] }> {
+  const templates = await loadTemplates(config.templatesDir);
+  if (!templates.ok) throw new ContentError(templates.problems.map((problem) => `${path.relative(process.cwd(), problem.file)}${problem.line ? `:${problem.line}` : ''} ${problem.message}`));
+  const sequences = await loadSequences(config.sequencesDir, templates.store);
+  if (!sequences.ok) {
+    throw new ContentError(sequences.problems.map((problem) => `${path.relative(process.cwd(), problem.file)}${problem.line ? `:${problem.line}` : ''} ${problem.path ? `${problem.path}: ` : ''}${problem.message}`));
+  }
+  return { templates: templates.store, sequences: sequences.sequences };
 }
 
 /** Stops accepting connections, lets in-flight requests finish, then cuts what is left. */

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { startBaton } from './baton.js';
+import { ContentError, startBaton } from './baton.js';
 import { ConfigError, loadConfig, redactConfig } from './platform/config.js';
 import { createLogger } from './platform/logger.js';
 
@@ -24,7 +24,16 @@ async function main(): Promise<void> {
 
   const logger = createLogger(config.logLevel);
   logger.info({ config: redactConfig(config) }, 'starting baton');
-  const baton = await startBaton(config, logger);
+  let baton;
+  try {
+    baton = await startBaton(config, logger);
+  } catch (error) {
+    if (error instanceof ContentError) {
+      console.error(error.message);
+      process.exit(1);
+    }
+    throw error;
+  }
 
   for (const name of baton.secrets.generated) {
     logger.warn({ file: baton.secrets.file }, `${name} was not set: generated one and stored it in the data dir`);

@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { startBatonProcess } from './helpers/baton-process.js';
@@ -84,6 +84,18 @@ describe('npm start with an empty environment', () => {
       expect(await again.terminate()).toBe(0);
     } finally {
       await rm(fresh, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses to start when a template or sequence file is broken, naming file and line', async () => {
+    const content = await mkdtemp(path.join(os.tmpdir(), 'baton-content-'));
+    try {
+      await writeFile(path.join(content, 'broken.yaml'), 'id: broken\nname: Broken\nversion: 1\nentry:\n  trigger: { type: manual }\nsteps:\n  - id: a\n    wait: soon\n');
+      await expect(startBatonProcess({ BATON_DATA_DIR: dataDir, PORT: '0', BATON_SEQUENCES_DIR: content })).rejects.toThrow(
+        /Templates and sequences have problems:\n {2}- .*broken\.yaml:8 steps\[0\]\.wait: "soon" is not a duration/,
+      );
+    } finally {
+      await rm(content, { recursive: true, force: true });
     }
   });
 

@@ -59,7 +59,7 @@ export function parseTemplateSource(name: string, file: string, text: string): P
   if (!match) return { ok: false, problems: [{ file, line: 1, message: 'a template starts with YAML front matter between --- lines (at least a subject)' }] };
   const yamlText = match[1] ?? '';
   const lineCounter = new LineCounter();
-  const document = parseDocument(yamlText, { lineCounter, prettyErrors: false });
+  const document = parseDocument(yamlText, { lineCounter, prettyErrors: true });
   if (document.errors.length > 0) {
     return { ok: false, problems: document.errors.map((error) => ({ file, line: 1 + (error.linePos?.[0]?.line ?? 1), message: `front matter: ${error.message.split('\n')[0]}` })) };
   }

@@ -1,0 +1,133 @@
+import type { Condition, Sequence, Step } from './sequence.js';
+
+/*
+ * Semantic checks on a structurally valid sequence: references, reachability, loops that would
+ * spin without waiting, and templates. Pure, so each rule is unit-tested with small sequences.
+ */
+
+export interface TemplateCatalogue {
+  has(name: string): boolean;
+  names(): string[];
+}
+
+export interface CheckProblem {
+  line: number | null;
+  path: string;
+  message: string;
+}
+
+/** Steps that take time: a loop through at least one of them cannot spin. */
+const WAITING_KINDS = new Set<Step['kind']>(['wait', 'goal']);
+
+/** Where a step can go next. A step without `next` falls through to the following step. */
+export function successors(sequence: Sequence, index: number): string[] {
+  const step = sequence.steps[index];
+  if (!step) return [];
+  const following = sequence.steps[index + 1]?.id;
+  switch (step.kind) {
+    case 'end':
+      return [];
+    case 'branch':
+      return [...step.branch.map((option) => option.then), step.else];
+    default:
+      return step.next ? [step.next] : following ? [following] : [];
+  }
+}
+
+export function checkSequence(sequence: Sequence, templates: TemplateCatalogue): CheckProblem[] {
+  const problems: CheckProblem[] = [];
+  const at = (index: number, suffix = '') => `steps[${index}]${suffix}`;
+  const indexById = new Map<string, number>();
+  sequence.steps.forEach((step, index) => {
+    const previous = indexById.get(step.id);
+    if (previous !== undefined) problems.push({ line: step.line, path: at(index, '.id'), message: `step id "${step.id}" is already used by steps[${previous}]` });
+    else indexById.set(step.id, index);
+  });
+  const known = [...indexById.keys()];
+  const emailSteps = new Set(sequence.steps.filter((step) => step.kind === 'email').map((step) => step.id));
+  const reference = (id: string, index: number, suffix: string) => {
+    if (!indexById.has(id)) problems.push({ line: sequence.steps[index]?.line ?? null, path: at(index, suffix), message: `"${id}" is not a step of this sequence (steps: ${known.join(', ')})` });
+  };
+
+  sequence.steps.forEach((step, index) => {
+    if (step.next) reference(step.next, index, '.next');
+    if (step.kind === 'end' && step.next) problems.push({ line: step.line, path: at(index, '.next'), message: 'an end step has no next step' });
+    if (step.kind === 'branch') {
+      if (step.next) problems.push({ line: step.line, path: at(index, '.next'), message: 'a branch goes where its options say; use then and else instead of next' });
+      step.branch.forEach((option, optionIndex) => {
+        reference(option.then, index, `.branch[${optionIndex}].then`);
+        for (const engaged of engagementReferences(option.if)) {
+          if (!emailSteps.has(engaged)) {
+            problems.push({ line: step.line, path: at(index, `.branch[${optionIndex}].if`), message: `"${engaged}" is not an email step of this sequence (email steps: ${[...emailSteps].join(', ') || 'none'})` });
+          }
+        }
+      });
+      reference(step.else, index, '.else');
+    }
+    if (step.kind === 'email' && !templates.has(step.email.template)) {
+      problems.push({ line: step.line, path: at(index, '.email'), message: `template "${step.email.template}" does not exist (templates: ${templates.names().join(', ') || 'none'})` });
+    }
+  });
+  for (const condition of sequence.entry.conditions) {
+    if (engagementReferences(condition).length > 0) problems.push({ line: null, path: 'entry.conditions', message: 'entry conditions cannot test opens or clicks: the lead has no emails from this sequence yet' });
+  }
+  if (problems.length > 0) return problems;
+
+  problems.push(...unreachableSteps(sequence, indexById), ...loopsWithoutWait(sequence, indexById));
+  return problems;
+}
+
+function engagementReferences(condition: Condition): string[] {
+  if ('all' in condition) return condition.all.flatMap(engagementReferences);
+  if ('any' in condition) return condition.any.flatMap(engagementReferences);
+  if ('not' in condition) return engagementReferences(condition.not);
+  if ('opened' in condition) return [condition.opened];
+  if ('clicked' in condition) return [condition.clicked];
+  return [];
+}
+
+function unreachableSteps(sequence: Sequence, indexById: Map<string, number>): CheckProblem[] {
+  const reached = new Set<number>([0]);
+  const queue = [0];
+  while (queue.length > 0) {
+    const index = queue.shift() ?? 0;
+    for (const id of successors(sequence, index)) {
+      const next = indexById.get(id);
+      if (next !== undefined && !reached.has(next)) {
+        reached.add(next);
+        queue.push(next);
+      }
+    }
+  }
+  return sequence.steps.flatMap((step, index) =>
+    reached.has(index) ? [] : [{ line: step.line, path: `steps[${index}]`, message: `step "${step.id}" can never be reached from the first step` }],
+  );
+}
+
+/** A cycle made only of steps that take no time would send emails or call webhooks in a tight loop. */
+function loopsWithoutWait(sequence: Sequence, indexById: Map<string, number>): CheckProblem[] {
+  const problems: CheckProblem[] = [];
+  const state = new Map<number, 'visiting' | 'done'>();
+  const stack: number[] = [];
+  const visit = (index: number) => {
+    state.set(index, 'visiting');
+    stack.push(index);
+    for (const id of successors(sequence, index)) {
+      const next = indexById.get(id);
+      if (next === undefined || WAITING_KINDS.has(sequence.steps[next]?.kind ?? 'end')) continue;
+      if (state.get(next) === 'visiting') {
+        const cycle = stack.slice(stack.indexOf(next)).map((i) => sequence.steps[i]?.id ?? '?');
+        const first = sequence.steps[next];
+        problems.push({ line: first?.line ?? null, path: `steps[${next}]`, message: `steps ${[...cycle, cycle[0]].join(' → ')} loop without a wait; add a wait step to the loop` });
+      } else if (!state.has(next)) {
+        visit(next);
+      }
+    }
+    stack.pop();
+    state.set(index, 'done');
+  };
+  sequence.steps.forEach((step, index) => {
+    if (!state.has(index) && !WAITING_KINDS.has(step.kind)) visit(index);
+  });
+  return problems;
+}

@@ -1,0 +1,149 @@
+import { fileURLToPath } from 'node:url';
+import { parseSequence, loadSequences } from '../../src/sequences/sequence-loader.js';
+import { parseDuration } from '../../src/sequences/duration.js';
+import { loadTemplates } from '../../src/templates/template-store.js';
+import type { TemplateCatalogue } from '../../src/sequences/sequence-checks.js';
+
+const templates: TemplateCatalogue = { has: (name) => ['welcome', 'follow-up'].includes(name), names: () => ['follow-up', 'welcome'] };
+
+const HEAD = `id: test
+name: Test
+version: 1
+entry:
+  trigger: { type: manual }
+`;
+
+function problems(text: string): string[] {
+  const result = parseSequence(text, 'test.yaml', templates);
+  if (result.ok) return [];
+  return result.problems.map((problem) => `${problem.file}:${problem.line ?? '-'} ${problem.path}: ${problem.message}`);
+}
+
+describe('parseSequence', () => {
+  it('reads a valid sequence with step lines, defaults and fall-through', () => {
+    const result = parseSequence(`${HEAD}steps:
+  - id: hello
+    email: welcome
+  - id: pause
+    wait: 2d
+  - id: again
+    email: { template: follow-up, subject: "Still there?" }
+`, 'test.yaml', templates);
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.sequence).toMatchObject({ id: 'test', status: 'active', priority: 0, goals: [], sendWindow: null, entry: { reentry: 'never', conditions: [] } });
+    expect(result.sequence.steps).toEqual([
+      { kind: 'email', email: { template: 'welcome' }, id: 'hello', next: undefined, line: 7 },
+      { kind: 'wait', wait: '2d', id: 'pause', next: undefined, line: 9 },
+      { kind: 'email', email: { template: 'follow-up', subject: 'Still there?' }, id: 'again', next: undefined, line: 11 },
+    ]);
+  });
+
+  it('names file, line, path, the bad value and what is accepted, for every problem at once', () => {
+    expect(problems(`id: Bad Id
+name: Test
+version: 1
+entry:
+  trigger: { type: webinar }
+steps:
+  - id: pause
+    wait: 2 days
+  - id: both
+    wait: 1d
+    email: welcome
+  - id: nothing
+`)).toEqual([
+      'test.yaml:1 id: "Bad Id" must be lower-case letters, digits, - and _ (at most 64), starting with a letter or digit',
+      'test.yaml:5 entry.trigger.type: "webinar" is not a trigger; use [manual, lead_created, tag_added, event]',
+      'test.yaml:8 steps[0].wait: "2 days" is not a duration: use a whole number and a unit (s, m, h, d or w), e.g. 2d',
+      'test.yaml:9 steps[1]: must have exactly one action: wait, email, branch, goal, update_lead, webhook or end',
+      'test.yaml:12 steps[2]: must have exactly one action: wait, email, branch, goal, update_lead, webhook or end',
+    ]);
+  });
+
+  it('reports YAML syntax errors and duplicate keys with their line', () => {
+    expect(problems(`${HEAD}steps:\n  - id: a\n    id: b\n    end: true\n`)).toEqual([expect.stringMatching(/^test\.yaml:8 : YAML: Map keys must be unique/)]);
+  });
+
+  it('checks references, templates and engagement conditions', () => {
+    expect(problems(`${HEAD}steps:
+  - id: hello
+    email: missing-template
+  - id: decide
+    branch:
+      - if: { clicked: pause, within: 2d }
+        then: nowhere
+    else: hello
+  - id: pause
+    wait: 1d
+    next: ghost
+`)).toEqual([
+      'test.yaml:7 steps[0].email: template "missing-template" does not exist (templates: follow-up, welcome)',
+      'test.yaml:9 steps[1].branch[0].then: "nowhere" is not a step of this sequence (steps: hello, decide, pause)',
+      'test.yaml:9 steps[1].branch[0].if: "pause" is not an email step of this sequence (email steps: hello)',
+      'test.yaml:14 steps[2].next: "ghost" is not a step of this sequence (steps: hello, decide, pause)',
+    ]);
+  });
+
+  it('reports unreachable steps and loops that never wait', () => {
+    expect(problems(`${HEAD}steps:
+  - id: hello
+    email: welcome
+  - id: again
+    email: follow-up
+    next: hello
+  - id: orphan
+    end: true
+`)).toEqual([
+      'test.yaml:12 steps[2]: step "orphan" can never be reached from the first step',
+      'test.yaml:7 steps[0]: steps hello → again → hello loop without a wait; add a wait step to the loop',
+    ]);
+  });
+
+  it('accepts a loop that waits', () => {
+    expect(problems(`${HEAD}steps:
+  - id: hello
+    email: welcome
+  - id: pause
+    wait: 7d
+    next: hello
+`)).toEqual([]);
+  });
+
+  it('validates conditions: one kind each, comparisons only with a field or trait', () => {
+    expect(problems(`${HEAD}  conditions:
+    - { field: country, in: [US], tag: x }
+    - { field: planet, equals: mars }
+    - { trait: employees }
+    - { tag: vip, gte: 3 }
+    - { clicked: hello }
+steps:
+  - id: hello
+    email: welcome
+`)).toEqual([
+      'test.yaml:7 entry.conditions[0]: must hold exactly one condition: all, any, not, field, trait, tag, score, opened or clicked',
+      'test.yaml:8 entry.conditions[1].field: "planet" is not a lead field; use [email, first_name, last_name, company, title, phone, timezone, country, source]',
+      'test.yaml:9 entry.conditions[2]: compares a field or trait with exactly one of equals, in, matches, gte, lte or exists',
+      'test.yaml:10 entry.conditions[3]: uses a comparison (equals, in, matches, gte, lte, exists) without a field or trait',
+    ]);
+  });
+});
+
+describe('parseDuration', () => {
+  it.each([['30s', 30_000], ['15m', 900_000], ['2h', 7_200_000], ['3d', 259_200_000], ['1w', 604_800_000], ['2 days', null], ['1.5d', null], ['', null]])('%j → %j', (text, ms) => {
+    expect(parseDuration(text)).toBe(ms);
+  });
+});
+
+describe('example sequences', () => {
+  it('load against the example templates', async () => {
+    const loaded = await loadTemplates(fileURLToPath(new URL('../../templates/', import.meta.url)));
+    if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
+    const result = await loadSequences(fileURLToPath(new URL('../../sequences/', import.meta.url)), loaded.store);
+    if (!result.ok) throw new Error(JSON.stringify(result.problems, null, 2));
+    expect(result.sequences.map((sequence) => sequence.id)).toEqual(['b2b-nurture', 're-engagement']);
+    const nurture = result.sequences[0];
+    expect(nurture?.steps.filter((step) => step.kind === 'email')).toHaveLength(7);
+    expect(nurture?.steps.some((step) => step.kind === 'branch')).toBe(true);
+  });
+});
