@@ -4,6 +4,7 @@ import { healthRoutes } from './health/health.routes.js';
 import { leadsRoutes } from './leads/leads.routes.js';
 import { devMailRoutes } from './mail/dev-mail.routes.js';
 import { privacyRoutes } from './privacy/privacy.routes.js';
+import { subscriptionsRoutes } from './subscriptions/subscriptions.routes.js';
 import { requireApiKey } from './platform/http/auth.js';
 import { errorMiddleware, routeNotFound } from './platform/http/error-middleware.js';
 import { requestLogger } from './platform/http/request-logger.js';
@@ -14,6 +15,8 @@ import type { Services } from './services.js';
 
 export interface AppDependencies {
   apiKey: string;
+  /** Shown on the public unsubscribe pages. */
+  companyName: string;
   logger: Logger;
   services: Services;
   pingDatabase: () => Promise<boolean>;
@@ -22,7 +25,7 @@ export interface AppDependencies {
 }
 
 /** The HTTP app, built from its dependencies so tests can drive it without a port. */
-export function createApp({ apiKey, logger, services, pingDatabase, devMailDb = null }: AppDependencies): Express {
+export function createApp({ apiKey, companyName, logger, services, pingDatabase, devMailDb = null }: AppDependencies): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
@@ -31,6 +34,8 @@ export function createApp({ apiKey, logger, services, pingDatabase, devMailDb = 
   app.use(requestLogger(logger));
 
   app.use(healthRoutes(pingDatabase));
+  // Public: links in emails. No API key, no cookies.
+  app.use(subscriptionsRoutes(services.subscriptions, companyName));
 
   const api = express.Router();
   api.use(requireApiKey(apiKey));

@@ -4,18 +4,36 @@ import { createEventsService, type EventsService } from './events/events.service
 import { createLeadsService, type LeadsService } from './leads/leads.service.js';
 import { createPrivacyService, type PrivacyService } from './privacy/privacy.service.js';
 import { createSuppressionService, type SuppressionService } from './suppression/suppression.service.js';
+import { createTokenSigner, type TokenSigner } from './platform/signing.js';
+import { createSubscriptionsService, type SubscriptionsService } from './subscriptions/subscriptions.service.js';
+
+export interface ServiceSettings {
+  /** BATON_SECRET: keys for signed links. */
+  secret: string;
+}
 
 export interface Services {
   suppression: SuppressionService;
   leads: LeadsService;
   events: EventsService;
   privacy: PrivacyService;
+  subscriptions: SubscriptionsService;
+  /** Signs the tokens in unsubscribe links. */
+  unsubscribeSigner: TokenSigner;
 }
 
 /** Builds every domain service over one database. The database must be migrated. */
-export async function createServices(db: Kysely<Database>): Promise<Services> {
+export async function createServices(db: Kysely<Database>, settings: ServiceSettings): Promise<Services> {
   const suppression = await createSuppressionService(db);
   const leads = createLeadsService(db, suppression);
   const events = createEventsService(db, leads);
-  return { suppression, leads, events, privacy: createPrivacyService(leads, events) };
+  const unsubscribeSigner = createTokenSigner(settings.secret, 'unsubscribe');
+  return {
+    suppression,
+    leads,
+    events,
+    privacy: createPrivacyService(leads, events),
+    subscriptions: createSubscriptionsService(unsubscribeSigner, leads, events),
+    unsubscribeSigner,
+  };
 }

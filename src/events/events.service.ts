@@ -26,6 +26,8 @@ export interface EventsService {
   timeline(leadId: string, query: TimelineQuery): Promise<Page<LeadEvent> | null>;
   /** Every event of a lead, oldest first (data export). */
   allForLead(leadId: string): Promise<LeadEvent[]>;
+  /** Events Baton records itself (reserved types such as unsubscribed); no validation of types. */
+  record(events: NewEvent[]): Promise<string[]>;
 }
 
 export function createEventsService(db: Kysely<Database>, leads: LeadsService): EventsService {
@@ -73,5 +75,7 @@ export function createEventsService(db: Kysely<Database>, leads: LeadsService): 
     async allForLead(leadId) {
       return (await listEventsForLead(db, leadId)).map(toEvent);
     },
+
+    record: (events) => insertEvents(db, events),
   };
 }

@@ -144,3 +144,14 @@ export async function listLeads(db: Db, filter: LeadFilter): Promise<LeadRow[]> 
 export async function deleteLead(db: Db, id: string): Promise<LeadRow | undefined> {
   return db.deleteFrom('leads').where('id', '=', id).returningAll().executeTakeFirst();
 }
+
+/** Sets unsubscribed_at unless already set; `changed` says whether this call set it. */
+export async function markUnsubscribed(db: Db, id: string): Promise<{ changed: boolean } | undefined> {
+  const row = await db
+    .updateTable('leads')
+    .set({ unsubscribed_at: sql`coalesce(unsubscribed_at, now())`, updated_at: sql`now()` })
+    .where('id', '=', id)
+    .returning(sql<boolean>`unsubscribed_at = now()`.as('changed'))
+    .executeTakeFirst();
+  return row ? { changed: row.changed } : undefined;
+}

@@ -9,7 +9,7 @@ import { EXPORT_COLUMNS, leadToCsvCells } from './lead-csv.js';
 import { importLeadsCsv, type ImportReport, type ImportRow, type RowRejection } from './lead-import.js';
 import { applyPatch, mergeUpsert, type LeadWrite } from './lead-merge.js';
 import {
-  deleteLead, findLeadById, findLeadsByEmails, leadExists, listLeads, lockExistingLeadIds, updateLead, writeLeads, writeLeadsCounting, type LeadFilter,
+  deleteLead, findLeadById, findLeadsByEmails, leadExists, listLeads, lockExistingLeadIds, markUnsubscribed, updateLead, writeLeads, writeLeadsCounting, type LeadFilter,
 } from './leads.repository.js';
 import type { LeadListQuery } from './leads.schemas.js';
 
@@ -40,6 +40,8 @@ export interface LeadsService {
   identify(trx: Db, emails: string[], source: string): Promise<IdentifiedLeads>;
   /** Inside the caller's transaction: the ids that exist, locked against erasure until it ends. */
   lockIds(trx: Db, ids: string[]): Promise<Set<string>>;
+  /** Records an opt-out; never undone. */
+  optOut(id: string): Promise<'unsubscribed' | 'already' | 'not_found'>;
 }
 
 const EXPORT_PAGE_SIZE = 1000;
@@ -136,6 +138,12 @@ export function createLeadsService(db: Db, suppression: SuppressionService, cloc
     },
 
     lockIds: (trx, ids) => lockExistingLeadIds(trx, ids),
+
+    async optOut(id) {
+      const result = await markUnsubscribed(db, id);
+      if (result === undefined) return 'not_found';
+      return result.changed ? 'unsubscribed' : 'already';
+    },
   };
 
   /** One import batch in one transaction, its addresses locked against a concurrent erasure. */

@@ -6,6 +6,7 @@ import { createServices, type Services } from '../../src/services.js';
 import { createTestDatabase, type TestDatabase } from './test-database.js';
 
 export const TEST_API_KEY = 'test-api-key-0123456789abcdef';
+export const TEST_SECRET = 'test-secret-0123456789abcdef0123456789';
 
 export interface TestApp {
   app: Express;
@@ -20,8 +21,8 @@ export interface TestApp {
 /** The real app over a real, private database, driven through HTTP by supertest. */
 export async function createTestApp(options: { logger?: Logger } = {}): Promise<TestApp> {
   const database = await createTestDatabase();
-  const services = await createServices(database.db);
-  const app = createApp({ apiKey: TEST_API_KEY, logger: options.logger ?? createLogger('silent'), services, pingDatabase: database.ping });
+  const services = await createServices(database.db, { secret: TEST_SECRET });
+  const app = createApp({ apiKey: TEST_API_KEY, companyName: 'Acme Test', logger: options.logger ?? createLogger('silent'), services, pingDatabase: database.ping });
   return {
     app,
     database,

@@ -60,7 +60,7 @@ describe('sending through the embedded SMTP sink', () => {
   });
 
   it('lists caught messages at GET /api/dev/mail, raw source included', async () => {
-    const app = createApp({ apiKey: 'dev-mail-test-key-0123456789', logger: createLogger('silent'), services: t.services, pingDatabase: t.database.ping, devMailDb: t.database.db });
+    const app = createApp({ apiKey: 'dev-mail-test-key-0123456789', companyName: 'Acme', logger: createLogger('silent'), services: t.services, pingDatabase: t.database.ping, devMailDb: t.database.db });
     const res = await request(app).get('/api/dev/mail').query({ to: 'ADA@example.com' }).set({ Authorization: 'Bearer dev-mail-test-key-0123456789' });
     expect(res.status).toBe(200);
     expect(res.body.items).toHaveLength(1);
