@@ -18,6 +18,8 @@ export interface OutgoingEmail {
  * file or URL access, no prepared headers (header injection and local file disclosure).
  */
 export function buildMailOptions(email: OutgoingEmail): Mail.Options {
+  // A bug, not bad input: marketing mail without one-click unsubscribe must never leave.
+  if (email.rendered.category === 'marketing' && !email.unsubscribeUrl) throw new Error(`marketing email ${email.messageId} has no unsubscribe URL`);
   const headers: Record<string, string> = { ...(email.headers ?? {}) };
   if (email.unsubscribeUrl) {
     // RFC 8058 one-click unsubscribe; the value must be exactly this.
@@ -38,7 +40,10 @@ export function buildMailOptions(email: OutgoingEmail): Mail.Options {
   };
 }
 
-/** Nodemailer's default DKIM list lacks List-Unsubscribe-Post; Gmail wants it signed (RFC 8058). */
+/**
+ * The headers DKIM signs. RFC 8058 requires List-Unsubscribe and List-Unsubscribe-Post among
+ * them; listed explicitly so that no library default can drop them.
+ */
 export const DKIM_HEADER_FIELDS = [
   'from', 'sender', 'reply-to', 'subject', 'date', 'message-id', 'to', 'cc', 'mime-version', 'content-type',
   'content-transfer-encoding', 'content-id', 'content-description', 'in-reply-to', 'references',

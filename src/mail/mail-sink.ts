@@ -26,10 +26,13 @@ export async function startMailSink(db: Kysely<Database>, logger: Logger, port =
     banner: 'Baton development mail sink',
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
-      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      // Past the limit, stop keeping data: the message is refused anyway, memory must not grow.
+      stream.on('data', (chunk: Buffer) => {
+        if (!stream.sizeExceeded) chunks.push(chunk);
+      });
       stream.on('end', () => {
         if (stream.sizeExceeded) {
-          callback(Object.assign(new Error('552 5.3.4 Message too big'), { responseCode: 552 }));
+          callback(Object.assign(new Error('5.3.4 Message too big'), { responseCode: 552 }));
           return;
         }
         const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : null;
@@ -42,7 +45,7 @@ export async function startMailSink(db: Kysely<Database>, logger: Logger, port =
             (row) => callback(null, `2.0.0 stored as ${row.id}`),
             (error: unknown) => {
               logger.error({ err: error }, 'mail sink could not store a message');
-              callback(Object.assign(new Error('451 4.3.0 Could not store the message'), { responseCode: 451 }));
+              callback(Object.assign(new Error('4.3.0 Could not store the message'), { responseCode: 451 }));
             },
           );
       });

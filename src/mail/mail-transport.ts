@@ -55,5 +55,6 @@ function toSmtpFailure(error: unknown): SmtpFailure {
     response: typeof record.response === 'string' ? record.response : undefined,
     code: typeof record.code === 'string' ? record.code : undefined,
     command: typeof record.command === 'string' ? record.command : undefined,
+    message: typeof record.message === 'string' ? record.message : undefined,
   };
 }

@@ -69,7 +69,13 @@ const environmentSchema = Joi.object({
     .description('how long SIGTERM waits for in-flight work'),
 })
   .when(Joi.object({ NODE_ENV: Joi.valid('production').required() }).unknown(), {
-    then: Joi.object({ BATON_API_KEY: Joi.required(), BATON_SECRET: Joi.required(), BATON_POSTAL_ADDRESS: Joi.required().empty(Joi.any().valid('1 Example Street, Springfield, USA')) }),
+    then: Joi.object({
+      BATON_API_KEY: Joi.required(),
+      BATON_SECRET: Joi.required(),
+      BATON_POSTAL_ADDRESS: Joi.required().empty(Joi.any().valid('1 Example Street, Springfield, USA')),
+      // RFC 8058: the one-click unsubscribe URL in List-Unsubscribe must be https.
+      BATON_PUBLIC_URL: Joi.string().uri({ scheme: ['https'] }).required(),
+    }),
   })
   .and('DKIM_DOMAIN', 'DKIM_SELECTOR', 'DKIM_PRIVATE_KEY')
   .messages({ 'object.and': 'DKIM_DOMAIN, DKIM_SELECTOR and DKIM_PRIVATE_KEY go together: {{#presentWithLabels}} set without {{#missingWithLabels}}' })

@@ -14,7 +14,12 @@ export const CONTENT_SLOT = '<!-- content -->';
 const PARTIAL_TAG = /\{\{>\s*([\w-]+)\s*\}\}/g;
 
 // No @data variables (@index, @root…): templates do not need them and tracking them costs per fill.
-const COMPILE_OPTIONS: CompileOptions = { data: false };
+// Only Baton's helpers (and Handlebars' block helpers) may be called.
+const COMPILE_OPTIONS: CompileOptions = {
+  data: false,
+  knownHelpersOnly: true,
+  knownHelpers: { url: true, safeHref: true, default: true, upper: true, lower: true, eq: true, if: true, unless: true, each: true, with: true },
+};
 
 export interface CompiledTemplate {
   name: string;
@@ -54,6 +59,7 @@ export function composeMjml(source: TemplateSource, parts: TemplateParts): { mjm
       return partial;
     });
   }
+  if (/\{\{>/.test(mjml)) problems.push('a partial is included as {{> name}}, without arguments, at most 5 levels deep');
   if (problems.length === 0 && !/^\s*<mjml[\s>]/.test(mjml)) problems.push('the template (with its layout) must be a whole <mjml> document');
   return { mjml, problems };
 }
@@ -76,16 +82,25 @@ export async function compileTemplate(source: TemplateSource, parts: TemplatePar
   }
   const texts = { subject: source.meta.subject, preheader: source.meta.preheader, html };
   for (const [part, text] of Object.entries(texts)) {
+    if (text.includes('{{{')) problems.push(problem(`Handlebars in ${part}: triple braces {{{…}}} turn HTML escaping off; use {{…}}`));
     try {
-      handlebars.parse(text);
+      // Precompiling with known helpers only catches a misspelt helper now, not at send time.
+      handlebars.precompile(text, COMPILE_OPTIONS);
     } catch (error) {
       problems.push(problem(`Handlebars in ${part}: ${(error as Error).message.split('\n')[0]}`));
     }
   }
+  for (const attribute of unsafeDynamicAttributes(html)) {
+    problems.push(problem(`a placeholder in a ${attribute} attribute could inject CSS or script; keep lead data out of ${attribute}`));
+  }
   if (problems.length > 0) return { ok: false, problems };
 
   // No wrapping: lines are wrapped before placeholders are filled, so wrapping here would break them oddly.
-  const plainText = convert(html, { wordwrap: false, selectors: [{ selector: 'img', format: 'skip' }] });
+  // Headings keep their case: html-to-text would upper-case the placeholders inside them too.
+  const plainText = convert(html, {
+    wordwrap: false,
+    selectors: [{ selector: 'img', format: 'skip' }, ...['h1', 'h2', 'h3', 'h4', 'h5', 'h6'].map((selector) => ({ selector, options: { uppercase: false } }))],
+  });
   return {
     ok: true,
     template: {
@@ -117,5 +132,22 @@ function mjmlErrorDetails(error: unknown): Array<{ message: string; line: number
  * Checking every href of every rendered email instead would cost more than the fill itself.
  */
 export function guardDynamicHrefs(html: string): string {
-  return html.replace(/href="([^"]*\{\{[^"]*)"/g, (_whole, value: string) => `href="{{#safeHref}}${value}{{/safeHref}}"`);
+  return html.replace(URL_ATTRIBUTE, (whole, name: string, quote: string | undefined, quoted: string | undefined, bare: string | undefined) => {
+    const value = quoted ?? bare ?? '';
+    if (!value.includes('{{')) return whole;
+    const mark = quote ?? '"';
+    return `${name}=${mark}{{#safeHref}}${value}{{/safeHref}}${mark}`;
+  });
+}
+
+// href and src in any case, with double, single or no quotes (MJML passes mj-text HTML through as written).
+const URL_ATTRIBUTE = /\b(href|src|background)\s*=\s*(?:(["'])([^"']*)\2|([^\s>"']+))/gi;
+
+/** Attributes where a placeholder is never safe: styles and event handlers. */
+function unsafeDynamicAttributes(html: string): string[] {
+  const found = new Set<string>();
+  for (const match of html.matchAll(/\b(style|on[a-z]+)\s*=\s*(?:"([^"]*)"|'([^']*)')/gi)) {
+    if ((match[2] ?? match[3] ?? '').includes('{{')) found.add(match[1]?.toLowerCase() ?? 'style');
+  }
+  return [...found];
 }

@@ -97,16 +97,22 @@ function oneLine(value: string): string {
 }
 
 /**
- * CAN-SPAM and the Gmail/Yahoo bulk-sender rules: a marketing email shows an unsubscribe link
- * and the sender's postal address. Checked on a sample render, so any layout or partial counts.
+ * Every template must render for a sample lead. CAN-SPAM and the Gmail/Yahoo bulk-sender rules:
+ * a marketing email shows an unsubscribe link and the sender's postal address. Checked on the
+ * sample render, so any layout or partial counts.
  */
 function checkMarketingRequirements(template: CompiledTemplate, file: string): TemplateProblem[] {
+  let sample: RenderedEmail;
+  try {
+    sample = renderTemplate(template, {
+      lead: { firstName: 'Sample', email: 'sample@example.com', traits: {} },
+      company: { name: 'Sample Co', postalAddress: SAMPLE_POSTAL_ADDRESS },
+      links: { unsubscribe: SAMPLE_UNSUBSCRIBE },
+    });
+  } catch (error) {
+    return [{ file, line: null, message: `rendering a sample email failed: ${(error as Error).message.split('\n')[0]}` }];
+  }
   if (template.meta.category !== 'marketing') return [];
-  const sample = renderTemplate(template, {
-    lead: { firstName: 'Sample', email: 'sample@example.com', traits: {} },
-    company: { name: 'Sample Co', postalAddress: SAMPLE_POSTAL_ADDRESS },
-    links: { unsubscribe: SAMPLE_UNSUBSCRIBE },
-  });
   const problems: TemplateProblem[] = [];
   const anchor = new RegExp(`<a[^>]*href="${SAMPLE_UNSUBSCRIBE.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}"[^>]*>([\\s\\S]*?)</a>`, 'i');
   const visibleText = anchor.exec(sample.html)?.[1]?.replace(/<[^>]+>/g, '').trim();

@@ -1,4 +1,6 @@
+import net, { type AddressInfo } from 'node:net';
 import { simpleParser } from 'mailparser';
+import { SMTPServer } from 'smtp-server';
 import { buildMailOptions } from '../../src/mail/mail-message.js';
 import { startMailSink, type MailSink } from '../../src/mail/mail-sink.js';
 import { createMailTransport, type MailTransport } from '../../src/mail/mail-transport.js';
@@ -83,9 +85,62 @@ describe('sending through the embedded SMTP sink', () => {
     expect(res.status).toBe(404);
   });
 
+  it('classifies a server that hangs up after the final dot as unknown, never as retry', async () => {
+    const server = net.createServer((socket) => {
+      socket.write('220 flaky ESMTP\r\n');
+      let inData = false;
+      let buffer = '';
+      socket.on('data', (chunk) => {
+        buffer += String(chunk);
+        if (inData) {
+          if (buffer.includes('\r\n.\r\n')) socket.destroy();
+          return;
+        }
+        let newline: number;
+        while ((newline = buffer.indexOf('\r\n')) >= 0) {
+          const line = buffer.slice(0, newline);
+          buffer = buffer.slice(newline + 2);
+          if (/^EHLO/i.test(line)) socket.write('250 flaky\r\n');
+          else if (/^DATA/i.test(line)) {
+            inData = true;
+            socket.write('354 go ahead\r\n');
+          } else socket.write('250 ok\r\n');
+        }
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const flaky = createMailTransport(`smtp://127.0.0.1:${(server.address() as AddressInfo).port}`, null);
+    const result = await flaky.send(buildMailOptions({ rendered, to: 'x@example.com', from: 'a@b.co', messageId: '<m@b>', unsubscribeUrl: 'https://u.example/1' }));
+    expect(result.outcome.kind).toBe('unknown');
+    flaky.close();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('classifies a real 550 5.1.1 at RCPT TO as a hard bounce', async () => {
+    const strict = new SMTPServer({
+      authOptional: true,
+      disabledCommands: ['STARTTLS'],
+      logger: false,
+      onRcptTo(_address, _session, callback) {
+        callback(Object.assign(new Error('5.1.1 <nobody@example.com>: user unknown'), { responseCode: 550 }));
+      },
+    });
+    await new Promise<void>((resolve) => strict.listen(0, '127.0.0.1', resolve));
+    const port = (strict.server.address() as AddressInfo).port;
+    const bouncing = createMailTransport(`smtp://127.0.0.1:${port}`, null);
+    const result = await bouncing.send(buildMailOptions({ rendered, to: 'nobody@example.com', from: 'a@b.co', messageId: '<m2@b>', unsubscribeUrl: 'https://u.example/1' }));
+    expect(result.outcome.kind).toBe('hard_bounce');
+    bouncing.close();
+    await new Promise<void>((resolve) => strict.close(() => resolve()));
+  });
+
+  it('refuses to build a marketing email without an unsubscribe URL', () => {
+    expect(() => buildMailOptions({ rendered, to: 'x@example.com', from: 'a@b.co', messageId: '<m3@b>', unsubscribeUrl: null })).toThrow('has no unsubscribe URL');
+  });
+
   it('classifies a refused connection as a retry, not a bounce', async () => {
     const closed = createMailTransport('smtp://127.0.0.1:1', null);
-    const result = await closed.send(buildMailOptions({ rendered, to: 'x@example.com', from: 'a@b.co', messageId: '<m@b>', unsubscribeUrl: null }));
+    const result = await closed.send(buildMailOptions({ rendered, to: 'x@example.com', from: 'a@b.co', messageId: '<m@b>', unsubscribeUrl: 'https://u.example/1' }));
     expect(result.outcome.kind).toBe('retry');
     closed.close();
   });

@@ -73,6 +73,35 @@ describe('rendering', () => {
     expect(safe.match(/href="https:\/\/ada\.example\.com\/"/g)).toHaveLength(2);
   });
 
+  it('guards hrefs in any case or quoting, and image sources, against javascript: URLs', async () => {
+    const store = await load({
+      't.mjml': file('subject: s', wrap(`<mj-section><mj-column><mj-text><a HREF='{{lead.website}}'>one</a> <a href = "{{lead.website}}">two</a> <a href={{lead.website}}>three</a></mj-text><mj-image src="{{lead.website}}" /></mj-column></mj-section>`)),
+    });
+    const html = store.render('t', context({ website: 'javascript:alert(1)' })).html;
+    expect(html).not.toMatch(/javascript:/i);
+  });
+
+  it('refuses placeholders in style attributes and triple braces', async () => {
+    expect(await problems({
+      's.mjml': file('subject: s', wrap('<mj-section background-url="{{lead.website}}"><mj-column><mj-text>x</mj-text></mj-column></mj-section>')),
+      't.mjml': file('subject: "{{{lead.firstName}}}"', wrap('')),
+    })).toEqual([
+      's.mjml:- a placeholder in a style attribute could inject CSS or script; keep lead data out of style',
+      expect.stringMatching(/^t\.mjml:- Handlebars in subject: triple braces/),
+    ]);
+  });
+
+  it('refuses a misspelt helper when the template loads, not when it is sent', async () => {
+    expect(await problems({ 't.mjml': file('subject: "{{defualt lead.firstName \'x\'}}"\ncategory: transactional', '<mjml><mj-body></mj-body></mjml>') })).toEqual([
+      expect.stringMatching(/^t\.mjml:- Handlebars in subject: .*defualt/),
+    ]);
+  });
+
+  it('keeps placeholders in headings intact in the text part', async () => {
+    const store = await load({ 't.mjml': file('subject: s', wrap('<mj-section><mj-column><mj-text><h1>Hello {{lead.firstName}}</h1></mj-text></mj-column></mj-section>')) });
+    expect(store.render('t', context()).text).toContain('Hello Ada');
+  });
+
   it('does not expose prototype properties', async () => {
     const store = await load({ 't.mjml': file('subject: "[{{lead.constructor}}][{{lead.__proto__}}]"', wrap('')) });
     expect(store.render('t', context()).subject).toBe('[][]');

@@ -50,9 +50,11 @@ describe('loadConfig', () => {
     ]);
   });
 
-  it('requires the API key, the secret and a real postal address in production', () => {
-    expect(problemsOf({ NODE_ENV: 'production' })).toEqual(['BATON_API_KEY is required', 'BATON_SECRET is required', 'BATON_POSTAL_ADDRESS is required']);
-    expect(problemsOf({ NODE_ENV: 'production', BATON_API_KEY: 'k'.repeat(30), BATON_SECRET: 's'.repeat(40), BATON_POSTAL_ADDRESS: 'Acme, 2 Rue Neuve, 75001 Paris' })).toEqual([]);
+  it('requires the API key, the secret, a real postal address and an https public URL in production', () => {
+    expect(problemsOf({ NODE_ENV: 'production' })).toEqual(['BATON_PUBLIC_URL is required', 'BATON_API_KEY is required', 'BATON_SECRET is required', 'BATON_POSTAL_ADDRESS is required']);
+    const production = { NODE_ENV: 'production', BATON_API_KEY: 'k'.repeat(30), BATON_SECRET: 's'.repeat(40), BATON_POSTAL_ADDRESS: 'Acme, 2 Rue Neuve, 75001 Paris' };
+    expect(problemsOf({ ...production, BATON_PUBLIC_URL: 'https://baton.acme.example' })).toEqual([]);
+    expect(problemsOf({ ...production, BATON_PUBLIC_URL: 'http://baton.acme.example' })).toEqual(['BATON_PUBLIC_URL must be a valid uri with a scheme matching the https pattern']);
   });
 
   it('takes DKIM settings together or not at all', () => {
