@@ -147,11 +147,13 @@ export async function deleteLead(db: Db, id: string): Promise<LeadRow | undefine
 
 /** Sets unsubscribed_at unless already set; `changed` says whether this call set it. */
 export async function markUnsubscribed(db: Db, id: string): Promise<{ changed: boolean } | undefined> {
-  const row = await db
+  const updated = await db
     .updateTable('leads')
-    .set({ unsubscribed_at: sql`coalesce(unsubscribed_at, now())`, updated_at: sql`now()` })
+    .set({ unsubscribed_at: sql`now()`, updated_at: sql`now()` })
     .where('id', '=', id)
-    .returning(sql<boolean>`unsubscribed_at = now()`.as('changed'))
+    .where('unsubscribed_at', 'is', null)
+    .returning('id')
     .executeTakeFirst();
-  return row ? { changed: row.changed } : undefined;
+  if (updated) return { changed: true };
+  return (await leadExists(db, id)) ? { changed: false } : undefined;
 }
