@@ -34,7 +34,20 @@ export function successors(sequence: Sequence, index: number): string[] {
   }
 }
 
-export function checkSequence(sequence: Sequence, templates: TemplateCatalogue): CheckProblem[] {
+/** Finds the line of a path in the file; without it, a problem points at its step's first line. */
+export type LineFinder = (path: Array<string | number>) => number | null;
+
+export function checkSequence(sequence: Sequence, templates: TemplateCatalogue, lineOf: LineFinder = () => null): CheckProblem[] {
+  const found = checkSequenceSteps(sequence, templates);
+  return found.map((problem) => ({ ...problem, line: lineOf(pathSegments(problem.path)) ?? problem.line }));
+}
+
+/** "steps[2].branch[0].then" → ['steps', 2, 'branch', 0, 'then'] */
+function pathSegments(path: string): Array<string | number> {
+  return [...path.matchAll(/([^.[\]]+)|\[(\d+)\]/g)].map((match) => (match[2] !== undefined ? Number(match[2]) : (match[1] ?? '')));
+}
+
+function checkSequenceSteps(sequence: Sequence, templates: TemplateCatalogue): CheckProblem[] {
   const problems: CheckProblem[] = [];
   const at = (index: number, suffix = '') => `steps[${index}]${suffix}`;
   const indexById = new Map<string, number>();
@@ -68,12 +81,12 @@ export function checkSequence(sequence: Sequence, templates: TemplateCatalogue):
       problems.push({ line: step.line, path: at(index, '.email'), message: `template "${step.email.template}" does not exist (templates: ${templates.names().join(', ') || 'none'})` });
     }
   });
-  for (const condition of sequence.entry.conditions) {
-    if (engagementReferences(condition).length > 0) problems.push({ line: null, path: 'entry.conditions', message: 'entry conditions cannot test opens or clicks: the lead has no emails from this sequence yet' });
-  }
-  if (problems.length > 0) return problems;
-
-  problems.push(...unreachableSteps(sequence, indexById), ...loopsWithoutWait(sequence, indexById));
+  sequence.entry.conditions.forEach((condition, index) => {
+    if (engagementReferences(condition).length > 0) problems.push({ line: null, path: `entry.conditions[${index}]`, message: 'entry conditions cannot test opens or clicks: the lead has no emails from this sequence yet' });
+  });
+  // The graph checks follow references; with a broken one they would report noise.
+  const brokenReferences = problems.some((problem) => problem.message.includes('is not a step of this sequence') || problem.message.includes('is already used by'));
+  if (!brokenReferences) problems.push(...unreachableSteps(sequence, indexById), ...loopsWithoutWait(sequence, indexById));
   return problems;
 }
 

@@ -59,7 +59,7 @@ export function parseSequence(text: string, file: string, templates: TemplateCat
   if (error) return { ok: false, problems: joiProblems(error, file, lineOf) };
 
   const sequence = toSequence(value, file, lineOf);
-  const semantic = checkSequence(sequence, templates);
+  const semantic = checkSequence(sequence, templates, lineOf);
   if (semantic.length > 0) return { ok: false, problems: semantic.map((problem) => ({ file, ...problem })) };
   return { ok: true, sequence };
 }

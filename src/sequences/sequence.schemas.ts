@@ -1,6 +1,6 @@
 import Joi from 'joi';
 import { canonicalTimeZone } from '../platform/time-zones.js';
-import { DURATION_PATTERN } from './duration.js';
+import { DURATION_PATTERN, parseDuration } from './duration.js';
 import { WEEKDAYS } from './sequence.js';
 
 /*
@@ -16,8 +16,12 @@ export const LEAD_FIELDS = ['email', 'first_name', 'last_name', 'company', 'titl
 const id = Joi.string().pattern(/^[a-z0-9][a-z0-9_-]{0,63}$/)
   .messages({ 'string.pattern.base': '{{#label}} "{{#value}}" must be lower-case letters, digits, - and _ (at most 64), starting with a letter or digit' });
 
-const duration = Joi.string().pattern(DURATION_PATTERN)
-  .messages({ 'string.pattern.base': '{{#label}} "{{#value}}" is not a duration: use a whole number and a unit (s, m, h, d or w), e.g. 2d', 'string.base': '{{#label}} must be a duration such as 2d' });
+const duration = Joi.string().pattern(DURATION_PATTERN).custom((value: string, helpers) => (DURATION_PATTERN.test(value) && parseDuration(value) === null ? helpers.error('duration.range') : value))
+  .messages({
+    'string.pattern.base': '{{#label}} "{{#value}}" is not a duration: use a whole number from 1 and a unit (s, m, h, d or w), e.g. 2d',
+    'string.base': '{{#label}} must be a duration such as 2d',
+    'duration.range': '{{#label}} "{{#value}}" is longer than two years',
+  });
 
 const clock = Joi.string().pattern(/^([01]\d|2[0-3]):[0-5]\d$/).messages({ 'string.pattern.base': '{{#label}} "{{#value}}" must be a time HH:MM, e.g. 09:30' });
 const weekdays = Joi.array().items(Joi.string().valid(...WEEKDAYS)).min(1).unique()
@@ -87,8 +91,12 @@ const emailAction = Joi.alternatives(
 const step = Joi.object({
   id: id.required(),
   next: id,
-  wait: Joi.alternatives(duration, Joi.object({ until: Joi.object({ days: weekdays, time: clock.required() }).required() }))
-    .messages({ 'alternatives.types': '{{#label}} must be a duration such as 2d, or until: with time: "HH:MM" (and optionally days: [mon, …])' }),
+  // A string must be a duration (and gets the duration's own message); anything else an until map.
+  wait: Joi.alternatives().conditional(Joi.string(), {
+    then: duration,
+    otherwise: Joi.object({ until: Joi.object({ days: weekdays.default([...WEEKDAYS]), time: clock.required() }).required() })
+      .messages({ 'object.base': '{{#label}} must be a duration such as 2d, or until: with time: "HH:MM" (and optionally days: [mon, …])' }),
+  }),
   email: emailAction,
   branch: Joi.array().items(Joi.object({ if: condition.required(), then: id.required() })).min(1),
   else: Joi.when('branch', { is: Joi.exist(), then: id.required(), otherwise: Joi.forbidden() })

@@ -40,7 +40,7 @@ export interface SendWindow {
 }
 
 export type StepAction =
-  | { kind: 'wait'; wait: string | { until: { days?: Weekday[]; time: string } } }
+  | { kind: 'wait'; wait: string | { until: { days: Weekday[]; time: string } } }
   | { kind: 'email'; email: { template: string; subject?: string; from?: string } }
   | { kind: 'branch'; branch: Array<{ if: Condition; then: string }>; else: string }
   | { kind: 'goal'; goal: { event: string; where?: Record<string, unknown>; within: string } }

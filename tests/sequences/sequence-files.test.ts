@@ -55,7 +55,7 @@ steps:
 `)).toEqual([
       'test.yaml:1 id: "Bad Id" must be lower-case letters, digits, - and _ (at most 64), starting with a letter or digit',
       'test.yaml:5 entry.trigger.type: "webinar" is not a trigger; use [manual, lead_created, tag_added, event]',
-      'test.yaml:8 steps[0].wait: "2 days" is not a duration: use a whole number and a unit (s, m, h, d or w), e.g. 2d',
+      'test.yaml:8 steps[0].wait: "2 days" is not a duration: use a whole number from 1 and a unit (s, m, h, d or w), e.g. 2d',
       'test.yaml:9 steps[1]: must have exactly one action: wait, email, branch, goal, update_lead, webhook or end',
       'test.yaml:12 steps[2]: must have exactly one action: wait, email, branch, goal, update_lead, webhook or end',
     ]);
@@ -78,10 +78,10 @@ steps:
     wait: 1d
     next: ghost
 `)).toEqual([
-      'test.yaml:7 steps[0].email: template "missing-template" does not exist (templates: follow-up, welcome)',
-      'test.yaml:9 steps[1].branch[0].then: "nowhere" is not a step of this sequence (steps: hello, decide, pause)',
-      'test.yaml:9 steps[1].branch[0].if: "pause" is not an email step of this sequence (email steps: hello)',
-      'test.yaml:14 steps[2].next: "ghost" is not a step of this sequence (steps: hello, decide, pause)',
+      'test.yaml:8 steps[0].email: template "missing-template" does not exist (templates: follow-up, welcome)',
+      'test.yaml:12 steps[1].branch[0].then: "nowhere" is not a step of this sequence (steps: hello, decide, pause)',
+      'test.yaml:11 steps[1].branch[0].if: "pause" is not an email step of this sequence (email steps: hello)',
+      'test.yaml:16 steps[2].next: "ghost" is not a step of this sequence (steps: hello, decide, pause)',
     ]);
   });
 
@@ -97,6 +97,13 @@ steps:
 `)).toEqual([
       'test.yaml:12 steps[2]: step "orphan" can never be reached from the first step',
       'test.yaml:7 steps[0]: steps hello → again → hello loop without a wait; add a wait step to the loop',
+    ]);
+  });
+
+  it('does not count a zero or endless wait', () => {
+    expect(problems(`${HEAD}steps:\n  - id: a\n    wait: 0s\n  - id: b\n    wait: 999999w\n`)).toEqual([
+      'test.yaml:8 steps[0].wait: "0s" is not a duration: use a whole number from 1 and a unit (s, m, h, d or w), e.g. 2d',
+      'test.yaml:10 steps[1].wait: "999999w" is longer than two years',
     ]);
   });
 
