@@ -6,6 +6,7 @@ import { mapHeader, mapRow, type ColumnTarget } from './lead-csv.js';
 import { leadInputSchema } from './leads.schemas.js';
 
 const BATCH_SIZE = 1000;
+const MAX_IN_FLIGHT = 2;
 // Preferences bound once: passing options to every validate() call makes Joi merge them per row.
 const rowSchema = leadInputSchema.prefs({ abortEarly: false, errors: { wrap: { label: false } } });
 const MAX_REPORTED_REJECTIONS = 1000;
@@ -52,17 +53,24 @@ export async function importLeadsCsv(input: Readable, writeBatch: WriteBatch): P
     else report.rejectionsTruncated = true;
   };
 
-  // At most one batch is in the database at a time, so a repeated address is written in file order.
+  // Up to MAX_IN_FLIGHT batches are written at once while parsing goes on. A batch that shares an
+  // address with one still in flight waits for it, so a repeated address is written in file order.
+  const inFlight: Array<{ emails: Set<string>; done: Promise<void> }> = [];
   let batch = new Map<string, ImportRow>();
-  let writing: Promise<void> = Promise.resolve();
   let writeFailure: unknown = null;
+  const settle = async (entry: { done: Promise<void> }) => {
+    await entry.done;
+    inFlight.splice(inFlight.findIndex((candidate) => candidate === entry), 1);
+  };
   const flush = async () => {
-    await writing;
     if (writeFailure) throw writeFailure;
     if (batch.size === 0) return;
     const rows = [...batch.values()];
+    const emails = new Set(batch.keys());
     batch = new Map();
-    writing = writeBatch(rows).then(
+    for (const entry of [...inFlight]) if ([...emails].some((email) => entry.emails.has(email))) await settle(entry);
+    while (inFlight.length >= MAX_IN_FLIGHT && inFlight[0]) await settle(inFlight[0]);
+    const done = writeBatch(rows).then(
       (result) => {
         report.created += result.created;
         report.updated += result.updated;
@@ -72,10 +80,11 @@ export async function importLeadsCsv(input: Readable, writeBatch: WriteBatch): P
         writeFailure = error;
       },
     );
+    inFlight.push({ emails, done });
   };
   const finish = async () => {
     await flush();
-    await writing;
+    while (inFlight[0]) await settle(inFlight[0]);
     if (writeFailure) throw writeFailure;
   };
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { convert } from 'html-to-text';
-import mjml2html from 'mjml';
 import { handlebars } from './handlebars-env.js';
+import type { MjmlCompiler } from './mjml-worker.js';
 import type { TemplateMeta, TemplateProblem, TemplateSource } from './template-source.js';
 
 /*
@@ -64,7 +64,7 @@ export function composeMjml(source: TemplateSource, parts: TemplateParts): { mjm
   return { mjml, problems };
 }
 
-export async function compileTemplate(source: TemplateSource, parts: TemplateParts): Promise<CompileResult> {
+export async function compileTemplate(source: TemplateSource, parts: TemplateParts, mjml: MjmlCompiler): Promise<CompileResult> {
   const problem = (message: string, line: number | null = null): TemplateProblem => ({ file: source.file, line, message });
   const composed = composeMjml(source, parts);
   if (composed.problems.length > 0) return { ok: false, problems: composed.problems.map((message) => problem(message)) };
@@ -72,14 +72,12 @@ export async function compileTemplate(source: TemplateSource, parts: TemplatePar
   const problems: TemplateProblem[] = [];
   // A line inside a layout-composed document does not map back to one file, so none is given.
   const fileLine = (line: number) => (source.meta.layout ? null : source.bodyLine + line - 1);
-  let html = '';
-  try {
-    // Strict validation throws one error carrying every MJML problem; `mj-include` stays off.
-    html = (await mjml2html(composed.mjml, { validationLevel: 'strict', fonts: {}, keepComments: false, ignoreIncludes: true })).html;
-  } catch (error) {
-    for (const detail of mjmlErrorDetails(error)) problems.push(problem(`MJML: ${detail.message}`, detail.line === null ? null : fileLine(detail.line)));
+  const compiled = await mjml.compile(composed.mjml);
+  if (!compiled.ok) {
+    for (const detail of compiled.problems) problems.push(problem(`MJML: ${detail.message}`, detail.line === null ? null : fileLine(detail.line)));
     return { ok: false, problems };
   }
+  const { html } = compiled;
   const texts = { subject: source.meta.subject, preheader: source.meta.preheader, html };
   for (const [part, text] of Object.entries(texts)) {
     if (text.includes('{{{')) problems.push(problem(`Handlebars in ${part}: triple braces {{{…}}} turn HTML escaping off; use {{…}}`));
@@ -113,17 +111,6 @@ export async function compileTemplate(source: TemplateSource, parts: TemplatePar
       text: handlebars.compile(plainText, { ...COMPILE_OPTIONS, noEscape: true }),
     },
   };
-}
-
-function mjmlErrorDetails(error: unknown): Array<{ message: string; line: number | null }> {
-  const errors = typeof error === 'object' && error !== null && 'errors' in error && Array.isArray(error.errors) ? error.errors : [error];
-  return errors.map((entry: unknown) => {
-    const record = typeof entry === 'object' && entry !== null ? (entry as Record<string, unknown>) : {};
-    return {
-      message: typeof record.message === 'string' ? record.message : String(entry),
-      line: typeof record.line === 'number' ? record.line : null,
-    };
-  });
 }
 
 /**

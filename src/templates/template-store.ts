@@ -1,6 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { compileTemplate, type CompiledTemplate, type TemplateParts } from './template-compiler.js';
+import { startMjmlCompiler, type MjmlCompiler } from './mjml-worker.js';
 import { parseTemplateSource, type TemplateCategory, type TemplateProblem } from './template-source.js';
 
 export interface TemplateContext {
@@ -43,6 +44,17 @@ export async function loadTemplates(dir: string): Promise<LoadResult> {
   const parts: TemplateParts = { layouts: await readMjmlFiles(path.join(dir, 'layouts')), partials: await readMjmlFiles(path.join(dir, 'partials')) };
   const problems: TemplateProblem[] = [];
   const compiled = new Map<string, CompiledTemplate>();
+  const mjml = startMjmlCompiler();
+  try {
+    await compileAll(dir, parts, mjml, compiled, problems);
+  } finally {
+    await mjml.close();
+  }
+  if (problems.length > 0) return { ok: false, problems };
+  return { ok: true, store: createStore(compiled) };
+}
+
+async function compileAll(dir: string, parts: TemplateParts, mjml: MjmlCompiler, compiled: Map<string, CompiledTemplate>, problems: TemplateProblem[]): Promise<void> {
   for (const [name, text] of await readMjmlFiles(dir)) {
     const file = path.join(dir, `${name}.mjml`);
     const parsed = parseTemplateSource(name, file, text);
@@ -50,7 +62,7 @@ export async function loadTemplates(dir: string): Promise<LoadResult> {
       problems.push(...parsed.problems);
       continue;
     }
-    const result = await compileTemplate(parsed.source, parts);
+    const result = await compileTemplate(parsed.source, parts, mjml);
     if (!result.ok) {
       problems.push(...result.problems);
       continue;
@@ -58,8 +70,6 @@ export async function loadTemplates(dir: string): Promise<LoadResult> {
     problems.push(...checkMarketingRequirements(result.template, file));
     compiled.set(name, result.template);
   }
-  if (problems.length > 0) return { ok: false, problems };
-  return { ok: true, store: createStore(compiled) };
 }
 
 function createStore(compiled: Map<string, CompiledTemplate>): TemplateStore {
