@@ -1,5 +1,5 @@
 import type { ConsentRecord } from '../platform/db/schema.js';
-import type { LeadFields, LeadInput, LeadRow } from './lead.js';
+import type { Lead, LeadFields, LeadInput, LeadRow } from './lead.js';
 
 /*
  * How new data combines with a stored lead. Pure, so the rules are tested on their own, and the
@@ -9,22 +9,8 @@ import type { LeadFields, LeadInput, LeadRow } from './lead.js';
 
 export const LIMITS = { tags: 100, traitKeys: 200, traitBytes: 16_384 } as const;
 
-/** Every column Baton writes for a lead, after merging. */
-export interface LeadWrite {
-  email: string;
-  firstName: string | null;
-  lastName: string | null;
-  company: string | null;
-  title: string | null;
-  phone: string | null;
-  timezone: string | null;
-  country: string | null;
-  source: string | null;
-  traits: Record<string, unknown>;
-  tags: string[];
-  consent: ConsentRecord | null;
-  unsubscribedAt: Date | null;
-}
+/** Every column Baton writes for a lead, after merging: the lead minus what the database sets. */
+export type LeadWrite = Omit<Lead, 'id' | 'createdAt' | 'updatedAt' | 'unsubscribedAt'> & { unsubscribedAt: Date | null };
 
 export type MergeResult = { ok: true; write: LeadWrite } | { ok: false; problems: Array<{ field: string; message: string }> };
 
