@@ -5,6 +5,7 @@ import { leadsRoutes } from './leads/leads.routes.js';
 import { devMailRoutes } from './mail/dev-mail.routes.js';
 import { privacyRoutes } from './privacy/privacy.routes.js';
 import { subscriptionsRoutes } from './subscriptions/subscriptions.routes.js';
+import { trackingRoutes } from './tracking/tracking.routes.js';
 import { requireApiKey } from './platform/http/auth.js';
 import { errorMiddleware, routeNotFound } from './platform/http/error-middleware.js';
 import { requestLogger } from './platform/http/request-logger.js';
@@ -31,6 +32,8 @@ export function createApp({ apiKey, companyName, logger, services, pingDatabase,
   app.set('trust proxy', 'loopback');
   // Query strings are parsed flat: `?tag=a&tag=b` must not turn into arrays or objects by surprise.
   app.set('query parser', 'simple');
+  // Tracking comes before everything else: the hot path, kept free of middleware and log lines.
+  app.use(trackingRoutes(services.tracking));
   app.use(requestLogger(logger));
 
   app.use(healthRoutes(pingDatabase));

@@ -38,7 +38,7 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
   try {
     const applied = await migrate(database.pool);
     logger.info({ database: database.kind, migrationsApplied: applied }, 'database ready');
-    const services = await createServices(database.db, { secret: secrets.secret });
+    const services = await createServices(database.db, { secret: secrets.secret, publicUrl: config.publicUrl, logger });
     // Without SMTP_URL, mail goes to the embedded sink, which keeps it for GET /api/dev/mail.
     const sink: MailSink | null = config.smtpUrl ? null : await startMailSink(database.db, logger);
     const smtpUrl = config.smtpUrl ?? sink?.url ?? '';
@@ -68,6 +68,8 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
     const stop = () => {
       stopping ??= (async () => {
         if (server) await closeHttpServer(server, config.shutdownTimeoutMs);
+        // Clicks and opens answered before the server closed are still in the buffer.
+        await services.tracking.close();
         await scheduler.stop(config.shutdownTimeoutMs);
         if (sink) await sink.close();
         await database.close();

@@ -6,10 +6,15 @@ import { createPrivacyService, type PrivacyService } from './privacy/privacy.ser
 import { createSuppressionService, type SuppressionService } from './suppression/suppression.service.js';
 import { createTokenSigner, type TokenSigner } from './platform/signing.js';
 import { createSubscriptionsService, type SubscriptionsService } from './subscriptions/subscriptions.service.js';
+import { createTrackingService, type TrackingService } from './tracking/tracking.service.js';
+import type { Logger } from './platform/logger.js';
 
 export interface ServiceSettings {
   /** BATON_SECRET: keys for signed links. */
   secret: string;
+  /** BATON_PUBLIC_URL: base of tracking and unsubscribe links. */
+  publicUrl: string;
+  logger: Logger;
 }
 
 export interface Services {
@@ -18,6 +23,7 @@ export interface Services {
   events: EventsService;
   privacy: PrivacyService;
   subscriptions: SubscriptionsService;
+  tracking: TrackingService;
   /** Signs the tokens in unsubscribe links. */
   unsubscribeSigner: TokenSigner;
 }
@@ -34,6 +40,7 @@ export async function createServices(db: Kysely<Database>, settings: ServiceSett
     events,
     privacy: createPrivacyService(leads, events),
     subscriptions: createSubscriptionsService(unsubscribeSigner, leads, events),
+    tracking: createTrackingService(db, events, { secret: settings.secret, publicUrl: settings.publicUrl }, settings.logger),
     unsubscribeSigner,
   };
 }

@@ -28,6 +28,22 @@ export async function insertEvents(db: Db, events: NewEvent[]): Promise<string[]
   return rows.map((row) => row.id);
 }
 
+/**
+ * Appends events whose lead still exists and silently drops the rest: a click that arrives after
+ * its lead was erased must not fail the whole batch (or bring the lead's data back).
+ */
+export async function insertEventsForExistingLeads(db: Db, events: NewEvent[]): Promise<number> {
+  if (events.length === 0) return 0;
+  const result = await sql`
+    insert into events (lead_id, type, properties, occurred_at)
+    select r.lead_id, r.type, r.properties::jsonb, r.occurred_at
+    from unnest(${events.map((event) => event.leadId)}::uuid[], ${events.map((event) => event.type)}::text[],
+                ${events.map((event) => JSON.stringify(event.properties))}::text[], ${events.map((event) => event.occurredAt)}::timestamptz[])
+      as r(lead_id, type, properties, occurred_at)
+    where exists (select 1 from leads where leads.id = r.lead_id)`.execute(db);
+  return Number(result.numAffectedRows ?? 0);
+}
+
 export interface TimelineFilter {
   leadId: string;
   type?: string;

@@ -3,7 +3,7 @@ import type { Database } from '../platform/db/schema.js';
 import { decodeCursor, toPage, type Page } from '../platform/pagination.js';
 import type { LeadsService } from '../leads/leads.service.js';
 import { toEvent, type EventInput, type LeadEvent } from './event.js';
-import { insertEvents, listEventsForLead, listTimeline, type NewEvent } from './events.repository.js';
+import { insertEvents, insertEventsForExistingLeads, listEventsForLead, listTimeline, type NewEvent } from './events.repository.js';
 import type { TimelineQuery } from './events.schemas.js';
 
 export interface EventRejection {
@@ -28,6 +28,8 @@ export interface EventsService {
   allForLead(leadId: string): Promise<LeadEvent[]>;
   /** Events Baton records itself (reserved types such as unsubscribed); no validation of types. */
   record(events: NewEvent[]): Promise<string[]>;
+  /** The same for tracking batches: events of leads erased meanwhile are dropped, not failed. */
+  recordIfLeadExists(events: NewEvent[]): Promise<number>;
 }
 
 export function createEventsService(db: Kysely<Database>, leads: LeadsService): EventsService {
@@ -77,5 +79,6 @@ export function createEventsService(db: Kysely<Database>, leads: LeadsService): 
     },
 
     record: (events) => insertEvents(db, events),
+    recordIfLeadExists: (events) => insertEventsForExistingLeads(db, events),
   };
 }

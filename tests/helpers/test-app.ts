@@ -21,14 +21,18 @@ export interface TestApp {
 /** The real app over a real, private database, driven through HTTP by supertest. */
 export async function createTestApp(options: { logger?: Logger } = {}): Promise<TestApp> {
   const database = await createTestDatabase();
-  const services = await createServices(database.db, { secret: TEST_SECRET });
-  const app = createApp({ apiKey: TEST_API_KEY, companyName: 'Acme Test', logger: options.logger ?? createLogger('silent'), services, pingDatabase: database.ping });
+  const logger = options.logger ?? createLogger('silent');
+  const services = await createServices(database.db, { secret: TEST_SECRET, publicUrl: 'https://baton.test', logger });
+  const app = createApp({ apiKey: TEST_API_KEY, companyName: 'Acme Test', logger, services, pingDatabase: database.ping });
   return {
     app,
     database,
     services,
     auth: { Authorization: `Bearer ${TEST_API_KEY}` },
     api: request(app),
-    close: () => database.drop(),
+    close: async () => {
+      await services.tracking.close();
+      await database.drop();
+    },
   };
 }

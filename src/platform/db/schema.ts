@@ -68,6 +68,14 @@ export interface DevMailTable {
   received_at: ColumnType<Date, Date | undefined, never>;
 }
 
+export interface TrackedLinksTable {
+  id: Generated<string>;
+  send_id: string;
+  lead_id: string;
+  url: string;
+  created_at: ColumnType<Date, Date | undefined, never>;
+}
+
 export interface Database {
   leads: LeadsTable;
   events: EventsTable;
@@ -75,4 +83,5 @@ export interface Database {
   settings: SettingsTable;
   baton_migrations: MigrationsTable;
   dev_mail: DevMailTable;
+  tracked_links: TrackedLinksTable;
 }

@@ -1,0 +1,115 @@
+import { createHmac } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { EventsService } from '../events/events.service.js';
+import type { NewEvent } from '../events/events.repository.js';
+import type { Database } from '../platform/db/schema.js';
+import type { Logger } from '../platform/logger.js';
+import { createTokenSigner } from '../platform/signing.js';
+import { classifyClick, classifyOpen } from './classify.js';
+import { createEventBuffer } from './event-buffer.js';
+import { findTrackedLink, insertTrackedLinks, type TrackedLinkRow } from './tracking.repository.js';
+
+export interface TrackingRequest {
+  method: string;
+  userAgent: string | null;
+  ip: string | null;
+}
+
+export type ClickOutcome = { kind: 'redirect'; url: string } | { kind: 'not_found' };
+
+export interface TrackingService {
+  /** Rewrites the http(s) links of an email to click-tracking URLs and adds the open pixel. */
+  prepareEmail(input: { sendId: string; leadId: string; html: string; text: string; keepUrls: string[] }): Promise<{ html: string; text: string }>;
+  click(token: string, request: TrackingRequest, now: Date): Promise<ClickOutcome>;
+  /** Records an open if the token is valid; never throws (the pixel is always served). */
+  open(token: string, request: TrackingRequest, now: Date): void;
+  /** Writes the events still buffered. */
+  close(): Promise<void>;
+}
+
+const LINK_CACHE_SIZE = 10_000;
+const HTML_LINK = /href=(["'])(https?:\/\/[^"']+)\1/gi;
+const TEXT_LINK = /https?:\/\/[^\s<>()[\]"']+/g;
+
+export function createTrackingService(db: Kysely<Database>, events: EventsService, settings: { secret: string; publicUrl: string }, logger: Logger): TrackingService {
+  const clickSigner = createTokenSigner(settings.secret, 'click');
+  const openSigner = createTokenSigner(settings.secret, 'open');
+  const ipKey = createHmac('sha256', settings.secret).update('baton:ip').digest();
+  const hashIp = (ip: string | null) => (ip ? createHmac('sha256', ipKey).update(ip).digest('hex').slice(0, 16) : null);
+  const buffer = createEventBuffer<NewEvent>(async (batch) => void (await events.recordIfLeadExists(batch)), {
+    onError: (error, pending) => logger.error({ err: error, pending }, 'tracking events could not be written; keeping them for the next attempt'),
+  });
+  // Clicks on one email come in bursts (and scanners click every link): keep recent links in memory.
+  const linkCache = new Map<string, TrackedLinkRow>();
+
+  async function linkById(id: string): Promise<TrackedLinkRow | undefined> {
+    const cached = linkCache.get(id);
+    if (cached) return cached;
+    const row = await findTrackedLink(db, id);
+    if (row) {
+      if (linkCache.size >= LINK_CACHE_SIZE) linkCache.clear();
+      linkCache.set(id, row);
+    }
+    return row;
+  }
+
+  return {
+    async prepareEmail({ sendId, leadId, html, text, keepUrls }) {
+      const keep = new Set(keepUrls);
+      const urls = new Set<string>();
+      for (const match of html.matchAll(HTML_LINK)) if (match[2] && !keep.has(unescapeAmp(match[2]))) urls.add(unescapeAmp(match[2]));
+      for (const match of text.matchAll(TEXT_LINK)) if (!keep.has(match[0])) urls.add(match[0]);
+      const ids = await insertTrackedLinks(db, sendId, leadId, [...urls]);
+      const tracked = (url: string) => {
+        const id = ids.get(url);
+        return id ? `${settings.publicUrl}/c/${clickSigner.sign(id)}` : url;
+      };
+      const pixel = `${settings.publicUrl}/o/${openSigner.sign(JSON.stringify([leadId, sendId]))}.gif`;
+      const pixelTag = `<img src="${pixel}" width="1" height="1" alt="" style="display:block;border:0;height:1px;width:1px" />`;
+      const trackedHtml = html.replace(HTML_LINK, (whole, quote: string, url: string) => (keep.has(unescapeAmp(url)) ? whole : `href=${quote}${tracked(unescapeAmp(url))}${quote}`));
+      return {
+        html: trackedHtml.includes('</body>') ? trackedHtml.replace('</body>', `${pixelTag}</body>`) : `${trackedHtml}${pixelTag}`,
+        text: text.replace(TEXT_LINK, (url) => (keep.has(url) ? url : tracked(url))),
+      };
+    },
+
+    async click(token, request, now) {
+      const id = clickSigner.verify(token);
+      if (!id || !/^\d{1,18}$/.test(id)) return { kind: 'not_found' };
+      const link = await linkById(id);
+      if (!link) return { kind: 'not_found' };
+      const actor = classifyClick({ method: request.method, userAgent: request.userAgent, sentAt: link.created_at, at: now });
+      buffer.push({
+        leadId: link.lead_id,
+        type: 'email_clicked',
+        occurredAt: now,
+        properties: { sendId: link.send_id, linkId: link.id, url: link.url, machine: actor.kind === 'machine', ...(actor.kind === 'machine' ? { reason: actor.reason } : {}), userAgent: request.userAgent, ipHash: hashIp(request.ip) },
+      });
+      return { kind: 'redirect', url: link.url };
+    },
+
+    open(token, request, now) {
+      try {
+        const payload = openSigner.verify(token);
+        if (!payload) return;
+        const parsed: unknown = JSON.parse(payload);
+        if (!Array.isArray(parsed) || typeof parsed[0] !== 'string' || typeof parsed[1] !== 'string') return;
+        const actor = classifyOpen({ userAgent: request.userAgent });
+        buffer.push({
+          leadId: parsed[0],
+          type: 'email_opened',
+          occurredAt: now,
+          properties: { sendId: parsed[1], machine: actor.kind === 'machine', ...(actor.kind === 'machine' ? { reason: actor.reason } : {}), userAgent: request.userAgent, ipHash: hashIp(request.ip) },
+        });
+      } catch (error) {
+        logger.warn({ err: error }, 'could not record an open');
+      }
+    },
+
+    close: () => buffer.close(),
+  };
+}
+
+function unescapeAmp(url: string): string {
+  return url.replace(/&amp;/g, '&');
+}
