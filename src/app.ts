@@ -5,7 +5,8 @@ import { leadsRoutes } from './leads/leads.routes.js';
 import { devMailRoutes } from './mail/dev-mail.routes.js';
 import { privacyRoutes } from './privacy/privacy.routes.js';
 import { subscriptionsRoutes } from './subscriptions/subscriptions.routes.js';
-import { trackingRoutes } from './tracking/tracking.routes.js';
+import { createTrackingHandler } from './tracking/tracking.http.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { requireApiKey } from './platform/http/auth.js';
 import { errorMiddleware, routeNotFound } from './platform/http/error-middleware.js';
 import { requestLogger } from './platform/http/request-logger.js';
@@ -25,15 +26,24 @@ export interface AppDependencies {
   devMailDb?: Kysely<Database> | null;
 }
 
-/** The HTTP app, built from its dependencies so tests can drive it without a port. */
-export function createApp({ apiKey, companyName, logger, services, pingDatabase, devMailDb = null }: AppDependencies): Express {
+/**
+ * Baton's HTTP handler, built from its dependencies so tests can drive it without a port:
+ * click and open tracking first (the hot path, outside Express), then the Express app.
+ */
+export function createApp(deps: AppDependencies): (req: IncomingMessage, res: ServerResponse) => void {
+  const tracking = createTrackingHandler(deps.services.tracking, (error) => deps.logger.error({ err: error }, 'click tracking failed'));
+  const app = createExpressApp(deps);
+  return (req, res) => {
+    if (!tracking(req, res)) app(req, res);
+  };
+}
+
+function createExpressApp({ apiKey, companyName, logger, services, pingDatabase, devMailDb = null }: AppDependencies): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
   // Query strings are parsed flat: `?tag=a&tag=b` must not turn into arrays or objects by surprise.
   app.set('query parser', 'simple');
-  // Tracking comes before everything else: the hot path, kept free of middleware and log lines.
-  app.use(trackingRoutes(services.tracking));
   app.use(requestLogger(logger));
 
   app.use(healthRoutes(pingDatabase));

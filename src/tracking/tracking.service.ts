@@ -35,20 +35,33 @@ export function createTrackingService(db: Kysely<Database>, events: EventsServic
   const clickSigner = createTokenSigner(settings.secret, 'click');
   const openSigner = createTokenSigner(settings.secret, 'open');
   const ipKey = createHmac('sha256', settings.secret).update('baton:ip').digest();
-  const hashIp = (ip: string | null) => (ip ? createHmac('sha256', ipKey).update(ip).digest('hex').slice(0, 16) : null);
+  const ipHashes = new Map<string, string>();
+  const hashIp = (ip: string | null) => {
+    if (!ip) return null;
+    let hashed = ipHashes.get(ip);
+    if (!hashed) {
+      hashed = createHmac('sha256', ipKey).update(ip).digest('hex').slice(0, 16);
+      if (ipHashes.size >= LINK_CACHE_SIZE) ipHashes.clear();
+      ipHashes.set(ip, hashed);
+    }
+    return hashed;
+  };
   const buffer = createEventBuffer<NewEvent>(async (batch) => void (await events.recordIfLeadExists(batch)), {
     onError: (error, pending) => logger.error({ err: error, pending }, 'tracking events could not be written; keeping them for the next attempt'),
   });
-  // Clicks on one email come in bursts (and scanners click every link): keep recent links in memory.
+  // Clicks on one email come in bursts (and scanners click every link): keep recent links in
+  // memory, by token, so a repeated click costs neither a signature check nor a query.
   const linkCache = new Map<string, TrackedLinkRow>();
 
-  async function linkById(id: string): Promise<TrackedLinkRow | undefined> {
-    const cached = linkCache.get(id);
+  async function linkForToken(token: string): Promise<TrackedLinkRow | undefined> {
+    const cached = linkCache.get(token);
     if (cached) return cached;
+    const id = clickSigner.verify(token);
+    if (!id || !/^\d{1,18}$/.test(id)) return undefined;
     const row = await findTrackedLink(db, id);
     if (row) {
       if (linkCache.size >= LINK_CACHE_SIZE) linkCache.clear();
-      linkCache.set(id, row);
+      linkCache.set(token, row);
     }
     return row;
   }
@@ -74,9 +87,7 @@ export function createTrackingService(db: Kysely<Database>, events: EventsServic
     },
 
     async click(token, request, now) {
-      const id = clickSigner.verify(token);
-      if (!id || !/^\d{1,18}$/.test(id)) return { kind: 'not_found' };
-      const link = await linkById(id);
+      const link = await linkForToken(token);
       if (!link) return { kind: 'not_found' };
       const actor = classifyClick({ method: request.method, userAgent: request.userAgent, sentAt: link.created_at, at: now });
       buffer.push({

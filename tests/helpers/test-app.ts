@@ -1,4 +1,4 @@
-import type { Express } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import request from 'supertest';
 import { createApp } from '../../src/app.js';
 import { createLogger, type Logger } from '../../src/platform/logger.js';
@@ -9,7 +9,7 @@ export const TEST_API_KEY = 'test-api-key-0123456789abcdef';
 export const TEST_SECRET = 'test-secret-0123456789abcdef0123456789';
 
 export interface TestApp {
-  app: Express;
+  app: (req: IncomingMessage, res: ServerResponse) => void;
   database: TestDatabase;
   services: Services;
   /** Headers for an authorised API call. */
