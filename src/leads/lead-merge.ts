@@ -1,5 +1,5 @@
 import type { ConsentRecord } from '../platform/db/schema.js';
-import type { Lead, LeadFields, LeadInput, LeadRow } from './lead.js';
+import { toLead, type Lead, type LeadFields, type LeadInput, type LeadRow } from './lead.js';
 
 /*
  * How new data combines with a stored lead. Pure, so the rules are tested on their own, and the
@@ -83,19 +83,6 @@ function emptyWrite(email: string): LeadWrite {
 }
 
 function fromRow(row: LeadRow): LeadWrite {
-  return {
-    email: row.email,
-    firstName: row.first_name,
-    lastName: row.last_name,
-    company: row.company,
-    title: row.title,
-    phone: row.phone,
-    timezone: row.timezone,
-    country: row.country,
-    source: row.source,
-    traits: row.traits,
-    tags: row.tags,
-    consent: row.consent,
-    unsubscribedAt: row.unsubscribed_at,
-  };
+  const { id: _id, createdAt: _createdAt, updatedAt: _updatedAt, unsubscribedAt: _unsubscribedAt, ...fields } = toLead(row);
+  return { ...fields, unsubscribedAt: row.unsubscribed_at };
 }
