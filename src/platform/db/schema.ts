@@ -76,6 +76,36 @@ export interface TrackedLinksTable {
   created_at: ColumnType<Date, Date | undefined, never>;
 }
 
+export type EnrollmentStatus = 'active' | 'completed' | 'converted' | 'exited' | 'parked';
+
+export interface EnrollmentsTable {
+  id: Generated<string>;
+  lead_id: string;
+  sequence_id: string;
+  sequence_version: number;
+  status: ColumnType<EnrollmentStatus, EnrollmentStatus | undefined, EnrollmentStatus>;
+  current_step: string | null;
+  entered_at: ColumnType<Date, Date | undefined, never>;
+  ended_at: ColumnType<Date | null, Date | null | undefined, Date | string | null>;
+  exit_reason: string | null;
+}
+
+export type SendStatus = 'claimed' | 'sent' | 'skipped' | 'failed' | 'unknown';
+
+export interface SendsTable {
+  id: Generated<string>;
+  enrollment_id: string;
+  step_id: string;
+  lead_id: string;
+  template: string;
+  message_id: string;
+  status: ColumnType<SendStatus, SendStatus | undefined, SendStatus>;
+  outcome: string | null;
+  smtp_response: string | null;
+  claimed_at: ColumnType<Date, Date | undefined, never>;
+  finished_at: ColumnType<Date | null, Date | null | undefined, Date | string | null>;
+}
+
 export interface Database {
   leads: LeadsTable;
   events: EventsTable;
@@ -84,4 +114,6 @@ export interface Database {
   baton_migrations: MigrationsTable;
   dev_mail: DevMailTable;
   tracked_links: TrackedLinksTable;
+  enrollments: EnrollmentsTable;
+  sends: SendsTable;
 }

@@ -1,0 +1,48 @@
+import { sql, type Kysely, type Selectable } from 'kysely';
+import type { Database, SendStatus, SendsTable } from '../platform/db/schema.js';
+
+type Db = Kysely<Database>;
+export type SendRow = Selectable<SendsTable>;
+
+export interface SendClaim {
+  enrollmentId: string;
+  stepId: string;
+  leadId: string;
+  template: string;
+  messageId: string;
+}
+
+/**
+ * Takes the ledger row for (enrollment, step). Exactly one caller gets `claimed: true`; every
+ * other (a re-run job, a second worker) gets the row as it stands. A failed, retryable send is
+ * claimed again atomically, so two retries cannot both go.
+ */
+export async function claimSend(db: Db, claim: SendClaim): Promise<{ claimed: true; row: SendRow } | { claimed: false; row: SendRow }> {
+  const inserted = await db
+    .insertInto('sends')
+    .values({ enrollment_id: claim.enrollmentId, step_id: claim.stepId, lead_id: claim.leadId, template: claim.template, message_id: claim.messageId })
+    .onConflict((oc) => oc.columns(['enrollment_id', 'step_id']).doNothing())
+    .returningAll()
+    .executeTakeFirst();
+  if (inserted) return { claimed: true, row: inserted };
+  const retried = await db
+    .updateTable('sends')
+    .set({ status: 'claimed', finished_at: null })
+    .where('enrollment_id', '=', claim.enrollmentId)
+    .where('step_id', '=', claim.stepId)
+    .where('status', '=', 'failed')
+    .where('outcome', 'in', ['retry', 'soft_bounce', 'throttle'])
+    .returningAll()
+    .executeTakeFirst();
+  if (retried) return { claimed: true, row: retried };
+  const existing = await db.selectFrom('sends').selectAll().where('enrollment_id', '=', claim.enrollmentId).where('step_id', '=', claim.stepId).executeTakeFirstOrThrow();
+  return { claimed: false, row: existing };
+}
+
+export async function finishSend(db: Db, id: string, result: { status: SendStatus; outcome: string; smtpResponse: string | null }): Promise<void> {
+  await db
+    .updateTable('sends')
+    .set({ status: result.status, outcome: result.outcome, smtp_response: result.smtpResponse?.slice(0, 1000) ?? null, finished_at: sql`now()` })
+    .where('id', '=', id)
+    .execute();
+}

@@ -1,0 +1,114 @@
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { simpleParser } from 'mailparser';
+import { SMTPServer } from 'smtp-server';
+import { startMailSink, type MailSink } from '../../src/mail/mail-sink.js';
+import { createMailTransport, type MailTransport } from '../../src/mail/mail-transport.js';
+import { createLogger } from '../../src/platform/logger.js';
+import { createEmailDelivery, type EmailDelivery } from '../../src/sends/email-delivery.js';
+import { loadTemplates, type TemplateStore } from '../../src/templates/template-store.js';
+import { createTestApp, type TestApp } from '../helpers/test-app.js';
+
+let t: TestApp;
+let sink: MailSink;
+let transport: MailTransport;
+let templates: TemplateStore;
+let delivery: EmailDelivery;
+
+const settings = { publicUrl: 'https://baton.test', mailFrom: 'Acme <hello@acme.example>', company: { name: 'Acme', postalAddress: '1 Main Street, Springfield' } };
+
+function deliveryWith(mail: MailTransport): EmailDelivery {
+  const { leads, events, suppression, tracking, unsubscribeSigner } = t.services;
+  return createEmailDelivery({ db: t.database.db, leads, events, suppression, templates, tracking, transport: mail, unsubscribeSigner, settings });
+}
+
+async function enroll(email: string, firstName = 'Ada'): Promise<{ leadId: string; enrollmentId: string }> {
+  const lead = await t.api.post('/api/leads').set(t.auth).send({ email, firstName, company: 'Initech' });
+  const row = await t.database.db.insertInto('enrollments').values({ lead_id: lead.body.id, sequence_id: 'b2b-nurture', sequence_version: 1 }).returning('id').executeTakeFirstOrThrow();
+  return { leadId: lead.body.id, enrollmentId: row.id };
+}
+
+const step = (ids: { leadId: string; enrollmentId: string }, stepId = 'welcome') => ({
+  ...ids, sequence: { id: 'b2b-nurture', name: 'B2B nurture' }, stepId, template: 'welcome',
+});
+const caught = async (to: string) => t.database.db.selectFrom('dev_mail').selectAll().where((eb) => eb.fn('lower', [eb.fn('array_to_string', ['envelope_to', eb.val(',')])]), '=', to).execute();
+
+beforeAll(async () => {
+  t = await createTestApp();
+  sink = await startMailSink(t.database.db, createLogger('silent'));
+  transport = createMailTransport(sink.url, null);
+  const loaded = await loadTemplates(fileURLToPath(new URL('../../templates/', import.meta.url)));
+  if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
+  templates = loaded.store;
+  delivery = deliveryWith(transport);
+});
+afterAll(async () => {
+  transport.close();
+  await sink.close();
+  await t.close();
+});
+
+describe('email delivery for a sequence step', () => {
+  it('sends a personalised, tracked email with one-click unsubscribe, and records it in the ledger', async () => {
+    const ids = await enroll('ada@example.com');
+    const outcome = await delivery.deliver(step(ids));
+    expect(outcome.kind).toBe('sent');
+    const [message] = await caught('ada@example.com');
+    const mail = await simpleParser(message?.raw ?? '');
+    expect(mail.subject).toBe('Welcome, Ada: your pipeline playbook');
+    expect(mail.text).toContain('on behalf of Initech');
+    expect(mail.html).toMatch(/href="https:\/\/baton\.test\/c\/[^"]+"/);
+    expect(mail.html).not.toContain('https://example.com/resources/pipeline-playbook');
+    expect(mail.messageId).toBe(`<${ids.enrollmentId}.welcome@baton.test>`);
+    // Long header lines are folded; unfold before comparing.
+    const header = (name: string) => mail.headerLines.find((line) => line.key === name)?.line.replace(/\r?\n\s+/g, ' ');
+    expect(header('list-unsubscribe')).toMatch(/^List-Unsubscribe:\s+<https:\/\/baton\.test\/u\/[^>]+>$/);
+    expect(header('list-unsubscribe-post')).toBe('List-Unsubscribe-Post: List-Unsubscribe=One-Click');
+    const ledger = await t.database.db.selectFrom('sends').selectAll().where('enrollment_id', '=', ids.enrollmentId).execute();
+    expect(ledger).toEqual([expect.objectContaining({ step_id: 'welcome', status: 'sent', outcome: 'sent', smtp_response: expect.stringMatching(/^250 /) })]);
+    const events = await t.api.get(`/api/leads/${ids.leadId}/timeline`).query({ type: 'email_sent' }).set(t.auth);
+    expect(events.body.items).toHaveLength(1);
+  });
+
+  it('never sends the same step twice, even when twenty runs race', async () => {
+    const ids = await enroll('racer@example.com');
+    const outcomes = await Promise.all(Array.from({ length: 20 }, () => delivery.deliver(step(ids))));
+    expect(outcomes.filter((outcome) => outcome.kind === 'sent')).toHaveLength(1);
+    expect(outcomes.filter((outcome) => outcome.kind === 'already_handled')).toHaveLength(19);
+    expect(await caught('racer@example.com')).toHaveLength(1);
+    expect((await delivery.deliver(step(ids))).kind).toBe('already_handled');
+    expect(await caught('racer@example.com')).toHaveLength(1);
+  });
+
+  it('checks the opt-out at send time and sends nothing to an unsubscribed lead', async () => {
+    const ids = await enroll('quiet@example.com');
+    await t.api.post('/api/leads').set(t.auth).send({ email: 'quiet@example.com', unsubscribed: true }).expect(200);
+    expect(await delivery.deliver(step(ids))).toEqual({ kind: 'skipped', reason: 'unsubscribed' });
+    expect(await caught('quiet@example.com')).toHaveLength(0);
+  });
+
+  it('suppresses the address after a hard bounce', async () => {
+    const rejecting = new SMTPServer({
+      authOptional: true,
+      disabledCommands: ['STARTTLS'],
+      logger: false,
+      onRcptTo(_address, _session, callback) {
+        callback(Object.assign(new Error('5.1.1 user unknown'), { responseCode: 550 }));
+      },
+    });
+    await new Promise<void>((resolve) => rejecting.listen(0, '127.0.0.1', resolve));
+    const bouncing = createMailTransport(`smtp://127.0.0.1:${(rejecting.server.address() as AddressInfo).port}`, null);
+    const ids = await enroll('nobody@example.com');
+    expect((await deliveryWith(bouncing).deliver(step(ids))).kind).toBe('bounced');
+    const again = await t.api.post('/api/leads').set(t.auth).send({ email: 'nobody@example.com' });
+    expect(again.status).toBe(409);
+    bouncing.close();
+    await new Promise<void>((resolve) => rejecting.close(() => resolve()));
+  });
+
+  it('does nothing for a lead erased before its step came up', async () => {
+    const ids = await enroll('erased@example.com');
+    await t.api.delete(`/api/leads/${ids.leadId}`).set(t.auth).expect(204);
+    expect(await delivery.deliver(step(ids))).toEqual({ kind: 'skipped', reason: 'lead_erased' });
+  });
+});
