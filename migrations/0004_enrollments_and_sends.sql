@@ -36,3 +36,6 @@ create table sends (
 );
 
 create index sends_lead on sends (lead_id);
+
+-- When the enrollment reached its current step: waits and goal windows count from here.
+alter table enrollments add column step_entered_at timestamptz(3) not null default now();

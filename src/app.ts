@@ -6,6 +6,8 @@ import { devMailRoutes } from './mail/dev-mail.routes.js';
 import { privacyRoutes } from './privacy/privacy.routes.js';
 import { subscriptionsRoutes } from './subscriptions/subscriptions.routes.js';
 import { createTrackingHandler } from './tracking/tracking.http.js';
+import { sequencesRoutes } from './enrollments/sequences.routes.js';
+import type { SequenceRunner } from './enrollments/sequence-runner.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { requireApiKey } from './platform/http/auth.js';
 import { errorMiddleware, routeNotFound } from './platform/http/error-middleware.js';
@@ -24,6 +26,8 @@ export interface AppDependencies {
   pingDatabase: () => Promise<boolean>;
   /** The database whose dev_mail table the embedded SMTP sink fills; null when mail goes to SMTP_URL. */
   devMailDb?: Kysely<Database> | null;
+  /** Sequences and enrollment; absent in tests that do not need them. */
+  runner?: SequenceRunner | null;
 }
 
 /**
@@ -38,7 +42,7 @@ export function createApp(deps: AppDependencies): (req: IncomingMessage, res: Se
   };
 }
 
-function createExpressApp({ apiKey, companyName, logger, services, pingDatabase, devMailDb = null }: AppDependencies): Express {
+function createExpressApp({ apiKey, companyName, logger, services, pingDatabase, devMailDb = null, runner = null }: AppDependencies): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
@@ -56,6 +60,7 @@ function createExpressApp({ apiKey, companyName, logger, services, pingDatabase,
   api.use(eventsRoutes(services.events));
   api.use(privacyRoutes(services.privacy));
   if (devMailDb) api.use(devMailRoutes(devMailDb));
+  if (runner) api.use(sequencesRoutes(runner));
   app.use('/api', api);
 
   app.use(routeNotFound);

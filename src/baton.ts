@@ -7,9 +7,12 @@ import { openDatabase, type DatabaseHandle } from './platform/db/database.js';
 import { migrate } from './platform/db/migrate.js';
 import type { Logger } from './platform/logger.js';
 import { startMailSink, type MailSink } from './mail/mail-sink.js';
+import { createMailTransport } from './mail/mail-transport.js';
+import { createEmailDelivery } from './sends/email-delivery.js';
+import { createSequenceRunner, STEP_JOB, type JobQueue, type StepJob } from './enrollments/sequence-runner.js';
 import { createScheduler, type JobDefinition, type Scheduler } from './platform/scheduler.js';
 import { resolveSecrets, type ResolvedSecrets } from './platform/secrets.js';
-import { createServices } from './services.js';
+import { createServices, type Services } from './services.js';
 import type { Sequence } from './sequences/sequence.js';
 import { loadSequences } from './sequences/sequence-loader.js';
 import { loadTemplates, type TemplateStore } from './templates/template-store.js';
@@ -19,6 +22,8 @@ export interface RunningBaton {
   url: string | null;
   secrets: ResolvedSecrets;
   database: DatabaseHandle;
+  /** The composed services, for in-process tests. */
+  services: Services;
   /** Graceful stop: no new requests, in-flight work finished, database closed. */
   stop(): Promise<void>;
 }
@@ -43,11 +48,33 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
     const sink: MailSink | null = config.smtpUrl ? null : await startMailSink(database.db, logger);
     const smtpUrl = config.smtpUrl ?? sink?.url ?? '';
     logger.info({ smtp: sink ? `embedded sink at ${smtpUrl}` : 'SMTP_URL' }, 'mail ready');
+    const transport = createMailTransport(smtpUrl, config.dkim);
+
+    // The runner schedules through Agenda, and Agenda's job calls the runner: tie the knot late.
+    let scheduler: Scheduler | null = null;
+    const queue: JobQueue = {
+      async schedule(at, job) {
+        if (!scheduler) throw new Error('scheduler not started');
+        await scheduler.agenda.schedule(at, STEP_JOB, job);
+      },
+    };
+    const delivery = createEmailDelivery({
+      db: database.db,
+      leads: services.leads,
+      events: services.events,
+      suppression: services.suppression,
+      templates: content.templates,
+      tracking: services.tracking,
+      transport,
+      unsubscribeSigner: services.unsubscribeSigner,
+      settings: { publicUrl: config.publicUrl, mailFrom: config.mailFrom, company: config.company },
+    });
+    const runner = createSequenceRunner({ db: database.db, leads: services.leads, delivery, queue, logger, sequences: content.sequences });
 
     let server: http.Server | null = null;
     let url: string | null = null;
     if (config.role !== 'worker') {
-      const app = createApp({ apiKey: secrets.apiKey, companyName: config.company.name, logger, services, pingDatabase: database.ping, devMailDb: sink ? database.db : null });
+      const app = createApp({ apiKey: secrets.apiKey, companyName: config.company.name, logger, services, pingDatabase: database.ping, devMailDb: sink ? database.db : null, runner });
       server = http.createServer(app);
       await new Promise<void>((resolve, reject) => {
         server?.once('error', reject);
@@ -58,11 +85,20 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
     }
 
     // Every role starts Agenda so that jobs it schedules wake workers through NOTIFY at once; an
-    // api process defines no jobs, so it runs none. Nurture steps, score decay and handoff
-    // reminders will register their definitions here for the worker roles.
-    const jobDefinitions: JobDefinition[] = [];
-    const scheduler: Scheduler = createScheduler(database.pool, logger, `baton-${config.role}-${process.pid}`, config.role === 'api' ? [] : jobDefinitions);
-    await scheduler.start();
+    // api process defines no jobs, so it runs none.
+    const jobDefinitions: JobDefinition[] = [
+      {
+        name: STEP_JOB,
+        concurrency: 10,
+        handler: async (data: unknown) => {
+          if (!isStepJob(data)) throw new Error(`malformed ${STEP_JOB} job data`);
+          await runner.runStep(data, new Date());
+        },
+      },
+    ];
+    const started = createScheduler(database.pool, logger, `baton-${config.role}-${process.pid}`, config.role === 'api' ? [] : jobDefinitions);
+    scheduler = started;
+    await started.start();
 
     let stopping: Promise<void> | null = null;
     const stop = () => {
@@ -70,17 +106,22 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
         if (server) await closeHttpServer(server, config.shutdownTimeoutMs);
         // Clicks and opens answered before the server closed are still in the buffer.
         await services.tracking.close();
-        await scheduler.stop(config.shutdownTimeoutMs);
+        await started.stop(config.shutdownTimeoutMs);
+        transport.close();
         if (sink) await sink.close();
         await database.close();
       })();
       return stopping;
     };
-    return { url, secrets, database, stop };
+    return { url, secrets, database, services, stop };
   } catch (error) {
     await database.close().catch(() => undefined);
     throw error;
   }
+}
+
+function isStepJob(data: unknown): data is StepJob {
+  return typeof data === 'object' && data !== null && 'enrollmentId' in data && typeof data.enrollmentId === 'string' && 'stepId' in data && typeof data.stepId === 'string';
 }
 
 export class ContentError extends Error {

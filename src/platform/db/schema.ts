@@ -85,6 +85,7 @@ export interface EnrollmentsTable {
   sequence_version: number;
   status: ColumnType<EnrollmentStatus, EnrollmentStatus | undefined, EnrollmentStatus>;
   current_step: string | null;
+  step_entered_at: ColumnType<Date, Date | undefined, Date | string>;
   entered_at: ColumnType<Date, Date | undefined, never>;
   ended_at: ColumnType<Date | null, Date | null | undefined, Date | string | null>;
   exit_reason: string | null;

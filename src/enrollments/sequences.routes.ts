@@ -1,0 +1,50 @@
+import { Router } from 'express';
+import Joi from 'joi';
+import { AppError } from '../platform/errors.js';
+import { jsonBody } from '../platform/http/json-body.js';
+import { validate } from '../platform/http/validate.js';
+import { leadNotFound } from '../leads/lead-errors.js';
+import { uuidSchema } from '../leads/leads.schemas.js';
+import type { SequenceRunner } from './sequence-runner.js';
+
+const enrollBody = Joi.object({ leadId: uuidSchema.required() });
+const sequenceParams = Joi.object({ id: Joi.string().pattern(/^[a-z0-9][a-z0-9_-]{0,63}$/).required().messages({ 'string.pattern.base': 'id is not a sequence id' }) });
+
+export function sequencesRoutes(runner: SequenceRunner): Router {
+  const router = Router();
+
+  router.get('/sequences', (_req, res) => {
+    res.json({
+      items: runner.sequences().map((sequence) => ({
+        id: sequence.id,
+        name: sequence.name,
+        version: sequence.version,
+        status: sequence.status,
+        priority: sequence.priority,
+        trigger: sequence.entry.trigger,
+        steps: sequence.steps.map((step) => ({ id: step.id, kind: step.kind })),
+      })),
+    });
+  });
+
+  router.post('/sequences/:id/enroll', ...jsonBody('16kb'), async (req, res) => {
+    const { id } = validate(sequenceParams, req.params, 'path');
+    const { leadId } = validate(enrollBody, req.body, 'body');
+    const outcome = await runner.enroll(id, leadId, new Date());
+    switch (outcome.kind) {
+      case 'enrolled':
+        res.status(201).json({ id: outcome.enrollment.id, leadId, sequenceId: id, sequenceVersion: outcome.enrollment.sequence_version, status: outcome.enrollment.status, currentStep: outcome.enrollment.current_step });
+        return;
+      case 'already_enrolled':
+        throw new AppError('already_enrolled', `The lead is already in sequence ${id}`, [{ field: 'leadId', location: 'body', message: 'already enrolled' }]);
+      case 'not_eligible':
+        throw new AppError('not_eligible', `The lead cannot enter sequence ${id}: ${outcome.reason}`, [{ field: 'leadId', location: 'body', message: outcome.reason }]);
+      case 'unknown_sequence':
+        throw new AppError('sequence_not_found', `No sequence has id ${id}`, [{ field: 'id', location: 'path', message: 'no sequence has this id' }]);
+      case 'unknown_lead':
+        throw leadNotFound(leadId);
+    }
+  });
+
+  return router;
+}
