@@ -8,6 +8,8 @@ import { createTestDatabase, SERVER_URL, type TestDatabase } from './helpers/tes
 /* `npm start` as a user runs it: a real process, real signals, the embedded database on disk. */
 
 const API_KEY = 'process-test-key-0123456789';
+// Each test starts and stops real processes, several seconds each on a loaded 2-core machine.
+const PROCESS_TEST_TIMEOUT_MS = 180_000;
 let dataDir: string;
 
 beforeAll(async () => {
@@ -66,7 +68,7 @@ describe('npm start with an empty environment', () => {
     expect(emails).toContain('persist@example.com');
     expect(emails.filter((email) => email.startsWith('slow'))).toHaveLength(40);
     expect(await second.terminate()).toBe(0);
-  });
+  }, PROCESS_TEST_TIMEOUT_MS);
 
   it('generates and shows an API key on first start, and keeps a second process off the same data dir', async () => {
     const fresh = await mkdtemp(path.join(os.tmpdir(), 'baton-fresh-'));
@@ -85,7 +87,7 @@ describe('npm start with an empty environment', () => {
     } finally {
       await rm(fresh, { recursive: true, force: true });
     }
-  });
+  }, PROCESS_TEST_TIMEOUT_MS);
 
   it('refuses to start when a template or sequence file is broken, naming file and line', async () => {
     const content = await mkdtemp(path.join(os.tmpdir(), 'baton-content-'));
@@ -97,13 +99,13 @@ describe('npm start with an empty environment', () => {
     } finally {
       await rm(content, { recursive: true, force: true });
     }
-  });
+  }, PROCESS_TEST_TIMEOUT_MS);
 
   it('refuses to start with a bad configuration and lists every problem', async () => {
     await expect(startBatonProcess({ PORT: 'eighty', BATON_PUBLIC_URL: 'nope', BATON_DATA_DIR: dataDir })).rejects.toThrow(
       /Invalid configuration:\n {2}- PORT must be a number\n {2}- BATON_PUBLIC_URL must be a valid uri/,
     );
-  });
+  }, PROCESS_TEST_TIMEOUT_MS);
 });
 
 const onServer = SERVER_URL ? describe : describe.skip;
@@ -124,6 +126,9 @@ onServer('separate api and worker processes on a PostgreSQL server', () => {
     expect(health.status).toBe(200);
     const migrations = await database.pool.query('select count(*)::int as n from baton_migrations');
     expect(migrations.rows[0].n).toBeGreaterThan(0);
-    expect(await Promise.all([api.terminate(), worker.terminate()])).toEqual([0, 0]);
-  });
+    const codes = await Promise.all([api.terminate(), worker.terminate()]);
+    // On failure, show what each process said on the way out.
+    if (codes.some((code) => code !== 0)) console.error(api.output().slice(-3000), worker.output().slice(-3000));
+    expect(codes).toEqual([0, 0]);
+  }, PROCESS_TEST_TIMEOUT_MS);
 });
