@@ -1,6 +1,6 @@
 import net, { type AddressInfo } from 'node:net';
 import { simpleParser } from 'mailparser';
-import { SMTPServer } from 'smtp-server';
+import { startBouncingSmtpServer } from '../helpers/smtp-servers.js';
 import { buildMailOptions } from '../../src/mail/mail-message.js';
 import { startMailSink, type MailSink } from '../../src/mail/mail-sink.js';
 import { createMailTransport, type MailTransport } from '../../src/mail/mail-transport.js';
@@ -117,21 +117,12 @@ describe('sending through the embedded SMTP sink', () => {
   });
 
   it('classifies a real 550 5.1.1 at RCPT TO as a hard bounce', async () => {
-    const strict = new SMTPServer({
-      authOptional: true,
-      disabledCommands: ['STARTTLS'],
-      logger: false,
-      onRcptTo(_address, _session, callback) {
-        callback(Object.assign(new Error('5.1.1 <nobody@example.com>: user unknown'), { responseCode: 550 }));
-      },
-    });
-    await new Promise<void>((resolve) => strict.listen(0, '127.0.0.1', resolve));
-    const port = (strict.server.address() as AddressInfo).port;
-    const bouncing = createMailTransport(`smtp://127.0.0.1:${port}`, null);
+    const strict = await startBouncingSmtpServer();
+    const bouncing = createMailTransport(strict.url, null);
     const result = await bouncing.send(buildMailOptions({ rendered, to: 'nobody@example.com', from: 'a@b.co', messageId: '<m2@b>', unsubscribeUrl: 'https://u.example/1' }));
     expect(result.outcome.kind).toBe('hard_bounce');
     bouncing.close();
-    await new Promise<void>((resolve) => strict.close(() => resolve()));
+    await strict.close();
   });
 
   it('refuses to build a marketing email without an unsubscribe URL', () => {

@@ -1,7 +1,6 @@
-import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { simpleParser } from 'mailparser';
-import { SMTPServer } from 'smtp-server';
+import { startBouncingSmtpServer } from '../helpers/smtp-servers.js';
 import { startMailSink, type MailSink } from '../../src/mail/mail-sink.js';
 import { createMailTransport, type MailTransport } from '../../src/mail/mail-transport.js';
 import { createLogger } from '../../src/platform/logger.js';
@@ -88,22 +87,14 @@ describe('email delivery for a sequence step', () => {
   });
 
   it('suppresses the address after a hard bounce', async () => {
-    const rejecting = new SMTPServer({
-      authOptional: true,
-      disabledCommands: ['STARTTLS'],
-      logger: false,
-      onRcptTo(_address, _session, callback) {
-        callback(Object.assign(new Error('5.1.1 user unknown'), { responseCode: 550 }));
-      },
-    });
-    await new Promise<void>((resolve) => rejecting.listen(0, '127.0.0.1', resolve));
-    const bouncing = createMailTransport(`smtp://127.0.0.1:${(rejecting.server.address() as AddressInfo).port}`, null);
+    const rejecting = await startBouncingSmtpServer();
+    const bouncing = createMailTransport(rejecting.url, null);
     const ids = await enroll('nobody@example.com');
     expect((await deliveryWith(bouncing).deliver(step(ids))).kind).toBe('bounced');
     const again = await t.api.post('/api/leads').set(t.auth).send({ email: 'nobody@example.com' });
     expect(again.status).toBe(409);
     bouncing.close();
-    await new Promise<void>((resolve) => rejecting.close(() => resolve()));
+    await rejecting.close();
   });
 
   it('does nothing for a lead erased before its step came up', async () => {
