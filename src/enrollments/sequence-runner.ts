@@ -141,7 +141,7 @@ export function createSequenceRunner(deps: RunnerDeps): SequenceRunner {
             const allowed = nextInWindow(now, sequence.sendWindow, zone);
             if (allowed.getTime() > now.getTime()) return later(allowed);
           }
-          const outcome = await deps.delivery.deliver({ enrollmentId: enrollment.id, leadId: lead.id, sequence: { id: sequence.id, name: sequence.name }, stepId: step.id, template: step.email.template });
+          const outcome = await deps.delivery.deliver({ enrollmentId: enrollment.id, leadId: lead.id, sequence: { id: sequence.id, name: sequence.name }, stepId: step.id, template: step.email.template, subject: step.email.subject, from: step.email.from });
           switch (outcome.kind) {
             case 'retry_later':
             case 'sender_blocked':

@@ -24,6 +24,9 @@ export interface EmailStepInput {
   sequence: { id: string; name: string };
   stepId: string;
   template: string;
+  /** The step's own subject (Handlebars) and From, overriding the template's. */
+  subject?: string;
+  from?: string;
 }
 
 export type DeliveryOutcome =
@@ -77,7 +80,7 @@ export function createEmailDelivery(deps: EmailDeliveryDeps): EmailDelivery {
         links: { unsubscribe },
         sequence: input.sequence,
         step: { id: input.stepId },
-      });
+      }, { subject: input.subject, from: input.from });
       const tracked = await deps.tracking.prepareEmail({ sendId, leadId: lead.id, html: rendered.html, text: rendered.text, keepUrls: [unsubscribe] });
       const result = await deps.transport.send(buildMailOptions({
         rendered: { ...rendered, html: tracked.html, text: tracked.text },

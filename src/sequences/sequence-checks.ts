@@ -1,3 +1,4 @@
+import { subjectProblem } from '../templates/template-compiler.js';
 import type { Condition, Sequence, Step } from './sequence.js';
 
 /*
@@ -80,6 +81,8 @@ function checkSequenceSteps(sequence: Sequence, templates: TemplateCatalogue): C
     if (step.kind === 'email' && !templates.has(step.email.template)) {
       problems.push({ line: step.line, path: at(index, '.email'), message: `template "${step.email.template}" does not exist (templates: ${templates.names().join(', ') || 'none'})` });
     }
+    const subjectError = step.kind === 'email' && step.email.subject !== undefined ? subjectProblem(step.email.subject) : null;
+    if (subjectError) problems.push({ line: step.line, path: at(index, '.email.subject'), message: `the subject does not compile: ${subjectError}` });
   });
   sequence.entry.conditions.forEach((condition, index) => {
     if (engagementReferences(condition).length > 0) problems.push({ line: null, path: `entry.conditions[${index}]`, message: 'entry conditions cannot test opens or clicks: the lead has no emails from this sequence yet' });

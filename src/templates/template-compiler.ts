@@ -138,3 +138,26 @@ function unsafeDynamicAttributes(html: string): string[] {
   }
   return [...found];
 }
+
+/** A one-line Handlebars text such as a subject override: its problem, or null when it compiles. */
+export function subjectProblem(text: string): string | null {
+  if (text.includes('{{{')) return 'triple braces {{{…}}} are not allowed; use {{…}}';
+  try {
+    handlebars.precompile(text, COMPILE_OPTIONS);
+    return null;
+  } catch (error) {
+    return (error as Error).message.split('\n')[0] ?? 'does not compile';
+  }
+}
+
+const subjects = new Map<string, HandlebarsTemplateDelegate>();
+
+/** Compiles a subject override once and keeps it (overrides come from a fixed set of sequence files). */
+export function compiledSubject(text: string): HandlebarsTemplateDelegate {
+  let compiled = subjects.get(text);
+  if (!compiled) {
+    compiled = handlebars.compile(text, { ...COMPILE_OPTIONS, noEscape: true });
+    subjects.set(text, compiled);
+  }
+  return compiled;
+}

@@ -1,6 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { compileTemplate, type CompiledTemplate, type TemplateParts } from './template-compiler.js';
+import { compileTemplate, compiledSubject, type CompiledTemplate, type TemplateParts } from './template-compiler.js';
 import { startMjmlCompiler, type MjmlCompiler } from './mjml-worker.js';
 import { parseTemplateSource, type TemplateCategory, type TemplateProblem } from './template-source.js';
 
@@ -28,7 +28,8 @@ export interface TemplateStore {
   names(): string[];
   has(name: string): boolean;
   get(name: string): CompiledTemplate | undefined;
-  render(name: string, context: TemplateContext): RenderedEmail;
+  /** `overrides` come from a sequence's email step: its own subject (Handlebars) or From. */
+  render(name: string, context: TemplateContext, overrides?: { subject?: string; from?: string }): RenderedEmail;
 }
 
 export type LoadResult = { ok: true; store: TemplateStore } | { ok: false; problems: TemplateProblem[] };
@@ -77,10 +78,13 @@ function createStore(compiled: Map<string, CompiledTemplate>): TemplateStore {
     names: () => [...compiled.keys()].sort(),
     has: (name) => compiled.has(name),
     get: (name) => compiled.get(name),
-    render(name, context) {
+    render(name, context, overrides = {}) {
       const template = compiled.get(name);
       if (!template) throw new Error(`unknown template ${name}`);
-      return renderTemplate(template, context);
+      const email = renderTemplate(template, context);
+      if (overrides.subject) email.subject = oneLine(compiledSubject(overrides.subject)({ ...context, links: { ...template.meta.links, ...context.links } }));
+      if (overrides.from) email.from = overrides.from;
+      return email;
     },
   };
 }

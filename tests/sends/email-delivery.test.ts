@@ -69,6 +69,15 @@ describe('email delivery for a sequence step', () => {
     expect(events.body.items).toHaveLength(1);
   });
 
+  it('uses the step\'s own subject and From when the sequence sets them', async () => {
+    const ids = await enroll('override@example.com', 'Olga');
+    const outcome = await delivery.deliver({ ...step(ids), subject: '{{lead.firstName}}, one more idea for {{lead.company}}', from: 'Sales <sales@acme.example>' });
+    expect(outcome.kind).toBe('sent');
+    const mail = await simpleParser((await caught('override@example.com'))[0]?.raw ?? '');
+    expect(mail.subject).toBe('Olga, one more idea for Initech');
+    expect(mail.from?.value).toEqual([{ name: 'Sales', address: 'sales@acme.example' }]);
+  });
+
   it('never sends the same step twice, even when twenty runs race', async () => {
     const ids = await enroll('racer@example.com');
     const outcomes = await Promise.all(Array.from({ length: 20 }, () => delivery.deliver(step(ids))));

@@ -85,6 +85,12 @@ steps:
     ]);
   });
 
+  it('compiles an email step\'s subject override when the file loads', () => {
+    expect(problems(`${HEAD}steps:\n  - id: a\n    email: { template: welcome, subject: "{{#if x}}open" }\n`)).toEqual([
+      expect.stringMatching(/^test\.yaml:8 steps\[0\]\.email\.subject: the subject does not compile: Parse error/),
+    ]);
+  });
+
   it('reports unreachable steps and loops that never wait', () => {
     expect(problems(`${HEAD}steps:
   - id: hello
