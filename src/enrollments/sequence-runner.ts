@@ -10,6 +10,7 @@ import { parseDuration } from '../sequences/duration.js';
 import { nextInWindow, nextOccurrence } from '../sequences/local-time.js';
 import type { Sequence, Step } from '../sequences/sequence.js';
 import { successors } from '../sequences/sequence-checks.js';
+import { LEAD_FIELDS } from '../sequences/sequence.schemas.js';
 import {
   endEnrollment, engagementOf, eventHappened, findEnrollment, insertEnrollment, lastEnrollment, moveToStep, type EnrollmentRow,
 } from './enrollments.repository.js';
@@ -57,23 +58,35 @@ export interface RunnerDeps {
   sequences: Sequence[];
 }
 
+type SequenceField = (typeof LEAD_FIELDS)[number];
+
+/** Sequence files name lead fields in snake_case; the Lead object in camelCase. */
+const LEAD_KEY_OF_FIELD: Record<SequenceField, keyof Lead> = {
+  email: 'email', first_name: 'firstName', last_name: 'lastName', company: 'company', title: 'title',
+  phone: 'phone', timezone: 'timezone', country: 'country', source: 'source',
+};
+
+/** What conditions see of a lead. Score stays unknown until scoring exists. */
+function leadFacts(lead: Lead, engagement: Record<string, StepEngagement>): LeadFacts {
+  const fields = Object.fromEntries(LEAD_FIELDS.map((field) => {
+    const value = lead[LEAD_KEY_OF_FIELD[field]];
+    return [field, typeof value === 'string' ? value : null];
+  }));
+  return { fields, traits: lead.traits, tags: lead.tags, score: null, engagement };
+}
+
 export function createSequenceRunner(deps: RunnerDeps): SequenceRunner {
   const byId = new Map(deps.sequences.map((sequence) => [sequence.id, sequence]));
 
-  async function factsFor(lead: Lead, enrollmentId: string): Promise<LeadFacts> {
+  /** Opens and clicks by people on each email step the enrollment has sent. */
+  async function engagementFor(enrollmentId: string): Promise<Record<string, StepEngagement>> {
     const engagement: Record<string, StepEngagement> = {};
     for (const row of await engagementOf(deps.db, enrollmentId)) {
       const entry = (engagement[row.step_id] ??= { sentAt: row.sent_at, humanOpens: [], humanClicks: [] });
       if (row.type === 'email_opened' && row.occurred_at) entry.humanOpens.push(row.occurred_at);
       if (row.type === 'email_clicked' && row.occurred_at) entry.humanClicks.push(row.occurred_at);
     }
-    return {
-      fields: { email: lead.email, first_name: lead.firstName, last_name: lead.lastName, company: lead.company, title: lead.title, phone: lead.phone, timezone: lead.timezone, country: lead.country, source: lead.source },
-      traits: lead.traits,
-      tags: lead.tags,
-      score: null,
-      engagement,
-    };
+    return engagement;
   }
 
   async function advance(sequence: Sequence, enrollment: EnrollmentRow, step: Step, now: Date, target?: string): Promise<void> {
@@ -96,7 +109,8 @@ export function createSequenceRunner(deps: RunnerDeps): SequenceRunner {
       const lead = await deps.leads.get(leadId);
       if (!lead) return { kind: 'unknown_lead' };
       if (lead.unsubscribedAt) return { kind: 'not_eligible', reason: 'the lead has unsubscribed' };
-      const facts = await factsFor(lead, '00000000-0000-0000-0000-000000000000');
+      // Entry conditions cannot test engagement (the loader refuses it): no emails yet.
+      const facts = leadFacts(lead, {});
       if (!sequence.entry.conditions.every((condition) => evaluateCondition(condition, facts))) return { kind: 'not_eligible', reason: 'the entry conditions do not hold' };
       const previous = await lastEnrollment(deps.db, leadId, sequenceId);
       if (previous?.status === 'active') return { kind: 'already_enrolled' };
@@ -162,7 +176,7 @@ export function createSequenceRunner(deps: RunnerDeps): SequenceRunner {
           return until.getTime() > now.getTime() ? later(until) : advance(sequence, enrollment, step, now);
         }
         case 'branch': {
-          const facts = await factsFor(lead, enrollment.id);
+          const facts = leadFacts(lead, await engagementFor(enrollment.id));
           const chosen = step.branch.find((option) => evaluateCondition(option.if, facts));
           return advance(sequence, enrollment, step, now, chosen?.then ?? step.else);
         }
@@ -174,8 +188,7 @@ export function createSequenceRunner(deps: RunnerDeps): SequenceRunner {
         }
         case 'update_lead': {
           const set = step.update_lead.set ?? {};
-          const camel: Record<string, string> = { first_name: 'firstName', last_name: 'lastName', company: 'company', title: 'title', phone: 'phone', timezone: 'timezone', country: 'country', source: 'source' };
-          const patch: Record<string, unknown> = Object.fromEntries(Object.entries(set).map(([field, value]) => [camel[field] ?? field, value === null ? null : String(value)]));
+          const patch: Record<string, unknown> = Object.fromEntries(Object.entries(set).map(([field, value]) => [LEAD_KEY_OF_FIELD[field as SequenceField] ?? field, value === null ? null : String(value)]));
           const tags = [...lead.tags.filter((tag) => !(step.update_lead.remove_tags ?? []).includes(tag)), ...(step.update_lead.add_tags ?? []).filter((tag) => !lead.tags.includes(tag))];
           const result = await deps.leads.update(lead.id, { ...patch, tags });
           if (result.kind !== 'updated') deps.logger.warn({ enrollmentId: enrollment.id, stepId: step.id, result: result.kind }, 'update_lead step could not update the lead');

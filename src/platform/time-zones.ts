@@ -19,7 +19,3 @@ export function canonicalTimeZone(zone: string): string | null {
   if (canonical.size < 10_000) canonical.set(zone, result);
   return result;
 }
-
-export function isValidTimeZone(zone: string): boolean {
-  return canonicalTimeZone(zone) !== null;
-}
