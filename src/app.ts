@@ -26,8 +26,8 @@ export interface AppDependencies {
   pingDatabase: () => Promise<boolean>;
   /** The database whose dev_mail table the embedded SMTP sink fills; null when mail goes to SMTP_URL. */
   devMailDb?: Kysely<Database> | null;
-  /** Sequences and enrollment; absent in tests that do not need them. */
-  runner?: SequenceRunner | null;
+  /** The sequence engine and its database; absent in tests that do not need them. */
+  sequences?: { runner: SequenceRunner; db: Kysely<Database> } | null;
 }
 
 /**
@@ -42,7 +42,7 @@ export function createApp(deps: AppDependencies): (req: IncomingMessage, res: Se
   };
 }
 
-function createExpressApp({ apiKey, companyName, logger, services, pingDatabase, devMailDb = null, runner = null }: AppDependencies): Express {
+function createExpressApp({ apiKey, companyName, logger, services, pingDatabase, devMailDb = null, sequences = null }: AppDependencies): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
@@ -60,7 +60,7 @@ function createExpressApp({ apiKey, companyName, logger, services, pingDatabase,
   api.use(eventsRoutes(services.events));
   api.use(privacyRoutes(services.privacy));
   if (devMailDb) api.use(devMailRoutes(devMailDb));
-  if (runner) api.use(sequencesRoutes(runner));
+  if (sequences) api.use(sequencesRoutes(sequences.runner, sequences.db));
   app.use('/api', api);
 
   app.use(routeNotFound);

@@ -9,7 +9,8 @@ import type { Logger } from './platform/logger.js';
 import { startMailSink, type MailSink } from './mail/mail-sink.js';
 import { createMailTransport } from './mail/mail-transport.js';
 import { createEmailDelivery } from './sends/email-delivery.js';
-import { createSequenceRunner, STEP_JOB, type JobQueue, type StepJob } from './enrollments/sequence-runner.js';
+import { createSequenceRunner, STEP_JOB, type JobQueue, type SequenceRunner, type StepJob } from './enrollments/sequence-runner.js';
+import { createWebhookSender, webhookRetryDelayMs } from './webhooks/webhook-sender.js';
 import { createScheduler, type JobDefinition, type Scheduler } from './platform/scheduler.js';
 import { resolveSecrets, type ResolvedSecrets } from './platform/secrets.js';
 import { createServices, type Services } from './services.js';
@@ -32,6 +33,8 @@ export interface RunningBaton {
 export async function startBaton(config: Config, logger: Logger): Promise<RunningBaton> {
   // Content first: a broken file stops Baton before it touches the database.
   const content = await loadContent(config);
+  const missingSecrets = webhookSecretProblems(content.sequences, config.webhooks.secrets);
+  if (missingSecrets.length > 0) throw new ContentError(missingSecrets);
   logger.info({ templates: content.templates.names().length, sequences: content.sequences.map((sequence) => `${sequence.id}@${sequence.version}`) }, 'templates and sequences loaded');
   const secrets = await resolveSecrets(config);
   const database = await openDatabase({
@@ -69,12 +72,27 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
       unsubscribeSigner: services.unsubscribeSigner,
       settings: { publicUrl: config.publicUrl, mailFrom: config.mailFrom, company: config.company },
     });
-    const runner = createSequenceRunner({ db: database.db, leads: services.leads, delivery, queue, logger, sequences: content.sequences });
+    const runner = createSequenceRunner({
+      db: database.db,
+      leads: services.leads,
+      delivery,
+      queue,
+      logger,
+      sequences: content.sequences,
+      isMarketing: (template) => content.templates.get(template)?.meta.category !== 'transactional',
+      frequencyCap: config.frequencyCap,
+      webhooks: {
+        // Plain http only outside production (a local receiver while developing a sequence).
+        sender: createWebhookSender({ allowPrivate: config.webhooks.allowPrivate, allowInsecure: config.nodeEnv !== 'production' }),
+        secrets: config.webhooks.secrets,
+        retryDelayMs: (attempt) => webhookRetryDelayMs(attempt),
+      },
+    });
 
     let server: http.Server | null = null;
     let url: string | null = null;
     if (config.role !== 'worker') {
-      const app = createApp({ apiKey: secrets.apiKey, companyName: config.company.name, logger, services, pingDatabase: database.ping, devMailDb: sink ? database.db : null, runner });
+      const app = createApp({ apiKey: secrets.apiKey, companyName: config.company.name, logger, services, pingDatabase: database.ping, devMailDb: sink ? database.db : null, sequences: { runner, db: database.db } });
       server = http.createServer(app);
       await new Promise<void>((resolve, reject) => {
         server?.once('error', reject);
@@ -98,7 +116,10 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
     ];
     const started = createScheduler(database.pool, logger, `baton-${config.role}-${process.pid}`, config.role === 'api' ? [] : jobDefinitions);
     scheduler = started;
+    // Before any step runs: enrollments whose step an edit removed are parked, the rest re-pinned.
+    if (config.role !== 'api') await runner.prepare();
     await started.start();
+    const background = config.role === 'api' ? null : startBackgroundWork(runner, logger);
 
     let stopping: Promise<void> | null = null;
     const stop = () => {
@@ -106,6 +127,7 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
         if (server) await closeHttpServer(server, config.shutdownTimeoutMs);
         // Clicks and opens answered before the server closed are still in the buffer.
         await services.tracking.close();
+        await background?.stop();
         await started.stop(config.shutdownTimeoutMs);
         transport.close();
         if (sink) await sink.close();
@@ -120,8 +142,40 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
   }
 }
 
+/**
+ * A worker's loops besides Agenda's jobs: enrolling leads for queued trigger changes (every
+ * second, and at once again while the queue is full), and marking sends interrupted by a crash.
+ */
+function startBackgroundWork(runner: SequenceRunner, logger: Logger): { stop(): Promise<void> } {
+  let running: Promise<void> | null = null;
+  let stopped = false;
+  let lastSweep = 0;
+  const tick = async () => {
+    const now = new Date();
+    if (now.getTime() - lastSweep > 60_000) {
+      lastSweep = now.getTime();
+      await runner.sweepInterruptedSends(now);
+    }
+    while (!stopped && (await runner.processTriggers(new Date())) > 0);
+  };
+  const timer = setInterval(() => {
+    // One tick at a time: a slow drain is not stacked upon by the next second's tick.
+    running ??= tick()
+      .catch((error: unknown) => logger.error({ err: error }, 'background work failed; retrying in a second'))
+      .finally(() => (running = null));
+  }, 1000);
+  return {
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
+
 function isStepJob(data: unknown): data is StepJob {
-  return typeof data === 'object' && data !== null && 'enrollmentId' in data && typeof data.enrollmentId === 'string' && 'stepId' in data && typeof data.stepId === 'string';
+  return typeof data === 'object' && data !== null && 'enrollmentId' in data && typeof data.enrollmentId === 'string' && 'stepId' in data && typeof data.stepId === 'string'
+    && (!('attempt' in data) || data.attempt === undefined || (typeof data.attempt === 'number' && Number.isInteger(data.attempt) && data.attempt >= 0));
 }
 
 export class ContentError extends Error {
@@ -140,6 +194,15 @@ async function loadContent(config: Config): Promise<{ templates: TemplateStore; 
     throw new ContentError(sequences.problems.map((problem) => `${path.relative(process.cwd(), problem.file)}${problem.line ? `:${problem.line}` : ''} ${problem.path ? `${problem.path}: ` : ''}${problem.message}`));
   }
   return { templates: templates.store, sequences: sequences.sequences };
+}
+
+/** Every webhook step must be signed with a configured secret; checked at start, not at the first send. */
+function webhookSecretProblems(sequences: Sequence[], secrets: Record<string, string>): string[] {
+  return sequences.flatMap((sequence) => sequence.steps.flatMap((step) => {
+    if (step.kind !== 'webhook' || secrets[step.webhook.secret ?? ''] !== undefined) return [];
+    const variable = step.webhook.secret ? `BATON_WEBHOOK_SECRET_${step.webhook.secret.toUpperCase()}` : 'BATON_WEBHOOK_SECRET';
+    return [`${path.relative(process.cwd(), sequence.file)}:${step.line} steps.${step.id}.webhook: ${variable} is not set; webhook steps are signed with it (whsec_ + base64)`];
+  }));
 }
 
 /** Stops accepting connections, lets in-flight requests finish, then cuts what is left. */

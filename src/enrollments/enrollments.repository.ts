@@ -5,10 +5,10 @@ type Db = Kysely<Database>;
 export type EnrollmentRow = Selectable<EnrollmentsTable>;
 
 /** Null when the lead already has an active enrollment in the sequence. */
-export async function insertEnrollment(db: Db, input: { leadId: string; sequenceId: string; version: number; firstStep: string }): Promise<EnrollmentRow | null> {
+export async function insertEnrollment(db: Db, input: { leadId: string; sequenceId: string; version: number; hash: string; firstStep: string }): Promise<EnrollmentRow | null> {
   const row = await db
     .insertInto('enrollments')
-    .values({ lead_id: input.leadId, sequence_id: input.sequenceId, sequence_version: input.version, current_step: input.firstStep })
+    .values({ lead_id: input.leadId, sequence_id: input.sequenceId, sequence_version: input.version, sequence_hash: input.hash, current_step: input.firstStep })
     .onConflict((oc) => oc.columns(['lead_id', 'sequence_id']).where('status', '=', 'active').doNothing())
     .returningAll()
     .executeTakeFirst();
@@ -73,4 +73,83 @@ export async function eventHappened(db: Db, leadId: string, type: string, where:
     .limit(1)
     .executeTakeFirst();
   return row !== undefined;
+}
+
+/** The lead changes the database queues for triggers: replaced whole by each worker at start. */
+export async function replaceTriggerInterests(db: Db, interests: Array<{ kind: 'lead_created' | 'tag_added' | 'event'; key: string }>): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    await trx.deleteFrom('trigger_interests').execute();
+    if (interests.length > 0) await trx.insertInto('trigger_interests').values(interests).execute();
+  });
+}
+
+export interface QueuedTrigger {
+  id: string;
+  lead_id: string;
+  kind: 'lead_created' | 'tag_added' | 'event';
+  key: string;
+  properties: Record<string, unknown>;
+}
+
+/**
+ * Takes up to `limit` queued lead changes, oldest first, hands them to `handle`, then deletes
+ * them. Taking marks the rows instead of holding a transaction open while handling (on embedded
+ * PGlite an open transaction would stall every other connection): two workers never take the
+ * same row, and rows taken by a worker that died are taken again after `staleAfterMs`.
+ * Enrolling is idempotent, so handling a row twice is harmless.
+ */
+export async function drainTriggerQueue(db: Db, limit: number, staleAfterMs: number, handle: (rows: QueuedTrigger[]) => Promise<void>): Promise<number> {
+  const { rows } = await sql<QueuedTrigger>`
+    update trigger_queue set taken_at = now() where id in (
+      select id from trigger_queue
+      where taken_at is null or taken_at < now() - make_interval(secs => ${staleAfterMs / 1000})
+      order by id limit ${limit} for update skip locked
+    ) returning id, lead_id, kind, key, properties`.execute(db);
+  if (rows.length === 0) return 0;
+  await handle(rows.sort((a, b) => Number(a.id) - Number(b.id)));
+  await db.deleteFrom('trigger_queue').where('id', 'in', rows.map((row) => row.id)).execute();
+  return rows.length;
+}
+
+/** The lead's other active enrollments and the step each is at. */
+export async function otherActiveEnrollments(db: Db, leadId: string, exceptId: string): Promise<Array<{ id: string; sequence_id: string; current_step: string | null }>> {
+  return db.selectFrom('enrollments').select(['id', 'sequence_id', 'current_step']).where('lead_id', '=', leadId).where('status', '=', 'active').where('id', '!=', exceptId).execute();
+}
+
+export interface ActiveEnrollmentPosition {
+  sequence_id: string;
+  current_step: string | null;
+  sequence_hash: string | null;
+  count: number;
+}
+
+/** Active enrollments grouped by sequence, step and the sequence file they follow. */
+export async function activePositions(db: Db): Promise<ActiveEnrollmentPosition[]> {
+  const rows = await db
+    .selectFrom('enrollments')
+    .select(['sequence_id', 'current_step', 'sequence_hash', (eb) => eb.fn.countAll<string>().as('count')])
+    .where('status', '=', 'active')
+    .groupBy(['sequence_id', 'current_step', 'sequence_hash'])
+    .execute();
+  return rows.map((row) => ({ ...row, count: Number(row.count) }));
+}
+
+/** Parks the active enrollments at a step (or of a sequence) that no longer exists. */
+export async function parkAt(db: Db, sequenceId: string, step: string | null, reason: string): Promise<number> {
+  let query = db.updateTable('enrollments').set({ status: 'parked', exit_reason: reason, ended_at: sql`now()` }).where('sequence_id', '=', sequenceId).where('status', '=', 'active');
+  if (step !== null) query = query.where('current_step', '=', step);
+  const result = await query.executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
+/** Moves the active enrollments of a sequence onto its current file (they keep their step ids). */
+export async function repin(db: Db, sequenceId: string, version: number, hash: string): Promise<number> {
+  const result = await db
+    .updateTable('enrollments')
+    .set({ sequence_version: version, sequence_hash: hash })
+    .where('sequence_id', '=', sequenceId)
+    .where('status', '=', 'active')
+    .where((eb) => eb.or([eb('sequence_hash', 'is', null), eb('sequence_hash', '!=', hash)]))
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
 }

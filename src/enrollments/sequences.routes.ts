@@ -5,26 +5,57 @@ import { jsonBody } from '../platform/http/json-body.js';
 import { validate } from '../platform/http/validate.js';
 import { leadNotFound } from '../leads/lead-errors.js';
 import { uuidSchema } from '../leads/leads.schemas.js';
+import type { Kysely } from 'kysely';
+import type { Database } from '../platform/db/schema.js';
+import type { Sequence } from '../sequences/sequence.js';
 import type { SequenceRunner } from './sequence-runner.js';
+import { EMPTY_COUNTS, enrollmentTotals, stepCounts } from './sequence-stats.repository.js';
 
 const enrollBody = Joi.object({ leadId: uuidSchema.required() });
 const sequenceParams = Joi.object({ id: Joi.string().pattern(/^[a-z0-9][a-z0-9_-]{0,63}$/).required().messages({ 'string.pattern.base': 'id is not a sequence id' }) });
 
-export function sequencesRoutes(runner: SequenceRunner): Router {
+const sequenceNotFound = (id: string) => new AppError('sequence_not_found', `No sequence has id ${id}`, [{ field: 'id', location: 'path', message: 'no sequence has this id' }]);
+
+function describe(sequence: Sequence) {
+  return {
+    id: sequence.id,
+    name: sequence.name,
+    description: sequence.description,
+    version: sequence.version,
+    hash: sequence.hash,
+    status: sequence.status,
+    priority: sequence.priority,
+    trigger: sequence.entry.trigger,
+    steps: sequence.steps.map((step) => ({ id: step.id, kind: step.kind, ...(step.kind === 'email' ? { template: step.email.template } : {}) })),
+  };
+}
+
+export function sequencesRoutes(runner: SequenceRunner, db: Kysely<Database>): Router {
   const router = Router();
+  const find = (id: string): Sequence => {
+    const sequence = runner.sequences().find((candidate) => candidate.id === id);
+    if (!sequence) throw sequenceNotFound(id);
+    return sequence;
+  };
 
   router.get('/sequences', (_req, res) => {
-    res.json({
-      items: runner.sequences().map((sequence) => ({
-        id: sequence.id,
-        name: sequence.name,
-        version: sequence.version,
-        status: sequence.status,
-        priority: sequence.priority,
-        trigger: sequence.entry.trigger,
-        steps: sequence.steps.map((step) => ({ id: step.id, kind: step.kind })),
-      })),
-    });
+    res.json({ items: runner.sequences().map(describe) });
+  });
+
+  router.get('/sequences/:id', (req, res) => {
+    const { id } = validate(sequenceParams, req.params, 'path');
+    res.json(describe(find(id)));
+  });
+
+  router.get('/sequences/:id/stats', async (req, res) => {
+    const { id } = validate(sequenceParams, req.params, 'path');
+    const sequence = find(id);
+    const [counts, totals] = await Promise.all([stepCounts(db, id), enrollmentTotals(db, id)]);
+    const steps = sequence.steps.map((step) => ({ id: step.id, kind: step.kind, ...(counts.get(step.id) ?? EMPTY_COUNTS) }));
+    // Steps removed by an edit keep their history: shown after the current ones.
+    const current = new Set(sequence.steps.map((step) => step.id));
+    const removed = [...counts.entries()].filter(([stepId]) => !current.has(stepId)).map(([stepId, stepCounts]) => ({ id: stepId, kind: null, removed: true, ...stepCounts }));
+    res.json({ sequence: { id: sequence.id, name: sequence.name, version: sequence.version, status: sequence.status }, totals, steps: [...steps, ...removed] });
   });
 
   router.post('/sequences/:id/enroll', ...jsonBody('16kb'), async (req, res) => {
@@ -40,7 +71,7 @@ export function sequencesRoutes(runner: SequenceRunner): Router {
       case 'not_eligible':
         throw new AppError('not_eligible', `The lead cannot enter sequence ${id}: ${outcome.reason}`, [{ field: 'leadId', location: 'body', message: outcome.reason }]);
       case 'unknown_sequence':
-        throw new AppError('sequence_not_found', `No sequence has id ${id}`, [{ field: 'id', location: 'path', message: 'no sequence has this id' }]);
+        throw sequenceNotFound(id);
       case 'unknown_lead':
         throw leadNotFound(leadId);
     }

@@ -32,12 +32,23 @@ export interface Config {
   sequencesDir: string;
   logLevel: string;
   shutdownTimeoutMs: number;
+  /** At most `count` marketing emails per lead in any `windowMs`, across all sequences; null: no cap. */
+  frequencyCap: { count: number; windowMs: number } | null;
+  webhooks: {
+    /** Signing secrets (whsec_…) by name; '' is BATON_WEBHOOK_SECRET, the default. */
+    secrets: Record<string, string>;
+    /** Lets webhooks reach private, loopback and link-local addresses (off: SSRF protection). */
+    allowPrivate: boolean;
+  };
 }
 
 /** Values that must never reach a log line. */
-export const SECRET_CONFIG_KEYS = ['apiKey', 'secret', 'databaseUrl', 'smtpUrl', 'dkim'] as const;
+export const SECRET_CONFIG_KEYS = ['apiKey', 'secret', 'databaseUrl', 'smtpUrl', 'dkim', 'webhooks'] as const;
 
 const postgresUrl = Joi.string().uri({ scheme: ['postgres', 'postgresql'] });
+const webhookSecret = Joi.string().pattern(/^whsec_[A-Za-z0-9+/]{32,}={0,2}$/)
+  .messages({ 'string.pattern.base': '{{#label}} must be whsec_ followed by at least 24 random bytes in base64 (e.g. "whsec_$(openssl rand -base64 32)")' });
+const DURATION_UNITS_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 const environmentSchema = Joi.object({
   NODE_ENV: Joi.string().valid('development', 'production', 'test').default('development')
@@ -67,7 +78,14 @@ const environmentSchema = Joi.object({
   LOG_LEVEL: Joi.string().valid('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent').default('info'),
   SHUTDOWN_TIMEOUT_MS: Joi.number().integer().min(0).max(600_000).default(15_000)
     .description('how long SIGTERM waits for in-flight work'),
+  BATON_FREQUENCY_CAP: Joi.string().pattern(/^(off|[1-9]\d{0,2}\/[1-9]\d{0,3}[smhd])$/).default('off')
+    .messages({ 'string.pattern.base': '{{#label}} must be off or COUNT/DURATION, e.g. 1/24h (at most one marketing email per lead in any 24 hours)' })
+    .description('per-lead cap on marketing email across all sequences, e.g. 1/24h; off by default'),
+  BATON_WEBHOOK_SECRET: webhookSecret.description('default signing secret of webhook steps (whsec_ + base64)'),
+  BATON_WEBHOOK_ALLOW_PRIVATE: Joi.boolean().default(false)
+    .description('let webhooks reach private, loopback and link-local addresses (SSRF protection off)'),
 })
+  .pattern(/^BATON_WEBHOOK_SECRET_[A-Z0-9_]{1,32}$/, webhookSecret)
   .when(Joi.object({ NODE_ENV: Joi.valid('production').required() }).unknown(), {
     then: Joi.object({
       BATON_API_KEY: Joi.required(),
@@ -119,8 +137,27 @@ export function loadConfig(environment: Environment, overrides: Partial<Config> 
     sequencesDir: path.resolve(value.BATON_SEQUENCES_DIR),
     logLevel: value.LOG_LEVEL,
     shutdownTimeoutMs: value.SHUTDOWN_TIMEOUT_MS,
+    frequencyCap: parseFrequencyCap(value.BATON_FREQUENCY_CAP),
+    webhooks: { secrets: webhookSecrets(value), allowPrivate: value.BATON_WEBHOOK_ALLOW_PRIVATE },
   };
   return { ...config, ...overrides };
+}
+
+function parseFrequencyCap(text: string): Config['frequencyCap'] {
+  const match = /^(\d+)\/(\d+)([smhd])$/.exec(text);
+  if (!match) return null;
+  return { count: Number(match[1]), windowMs: Number(match[2]) * (DURATION_UNITS_MS[match[3] ?? 's'] ?? 1000) };
+}
+
+/** BATON_WEBHOOK_SECRET is the default ''; BATON_WEBHOOK_SECRET_CRM is the secret a step names `crm`. */
+function webhookSecrets(value: Record<string, unknown>): Record<string, string> {
+  const secrets: Record<string, string> = {};
+  for (const [key, secret] of Object.entries(value)) {
+    if (typeof secret !== 'string') continue;
+    if (key === 'BATON_WEBHOOK_SECRET') secrets[''] = secret;
+    else if (key.startsWith('BATON_WEBHOOK_SECRET_')) secrets[key.slice('BATON_WEBHOOK_SECRET_'.length).toLowerCase()] = secret;
+  }
+  return secrets;
 }
 
 /** The config with secrets replaced, for the start-up log line. */

@@ -10,7 +10,7 @@ import type { SuppressionService } from '../suppression/suppression.service.js';
 import type { TemplateStore } from '../templates/template-store.js';
 import type { TrackingService } from '../tracking/tracking.service.js';
 import type { Kysely } from 'kysely';
-import { claimSend, finishSend, type SendRow } from './sends.repository.js';
+import { claimSend, finishSend, lockLeadSends, type SendRow } from './sends.repository.js';
 
 /*
  * Sends the email of one sequence step to one lead, at most once. The ledger row is claimed
@@ -27,12 +27,18 @@ export interface EmailStepInput {
   /** The step's own subject (Handlebars) and From, overriding the template's. */
   subject?: string;
   from?: string;
+  /**
+   * Runs under a per-lead lock, in the transaction that claims the ledger row, so that two
+   * workers cannot both pass it: returns when the email may go instead, or null for now.
+   */
+  gate?: (trx: Kysely<Database>, marketing: boolean) => Promise<Date | null>;
 }
 
 export type DeliveryOutcome =
   | { kind: 'sent'; sendId: string }
   | { kind: 'already_handled'; sendId: string; status: SendRow['status'] }
   | { kind: 'skipped'; reason: 'lead_erased' | 'unsubscribed' | 'suppressed' }
+  | { kind: 'held'; until: Date }
   | { kind: 'retry_later'; sendId: string; outcome: SmtpOutcome }
   | { kind: 'bounced'; sendId: string }
   | { kind: 'sender_blocked'; sendId: string; outcome: SmtpOutcome }
@@ -63,7 +69,16 @@ export function createEmailDelivery(deps: EmailDeliveryDeps): EmailDelivery {
       if (!lead) return { kind: 'skipped', reason: 'lead_erased' };
       // Deterministic per (enrollment, step): a resend, if one ever happened, carries the same id.
       const messageId = `<${input.enrollmentId}.${input.stepId}@${messageDomain}>`;
-      const claim = await claimSend(deps.db, { enrollmentId: input.enrollmentId, stepId: input.stepId, leadId: lead.id, template: input.template, messageId });
+      const marketing = deps.templates.get(input.template)?.meta.category !== 'transactional';
+      const claim = await deps.db.transaction().execute(async (trx) => {
+        if (input.gate) {
+          await lockLeadSends(trx, lead.id);
+          const until = await input.gate(trx, marketing);
+          if (until) return { held: until } as const;
+        }
+        return claimSend(trx, { enrollmentId: input.enrollmentId, stepId: input.stepId, leadId: lead.id, template: input.template, messageId, marketing });
+      });
+      if ('held' in claim) return { kind: 'held', until: claim.held };
       if (!claim.claimed) return { kind: 'already_handled', sendId: claim.row.id, status: claim.row.status };
       const sendId = claim.row.id;
 

@@ -10,6 +10,8 @@ export interface SendClaim {
   leadId: string;
   template: string;
   messageId: string;
+  /** Marketing email counts against the frequency cap; transactional does not. */
+  marketing: boolean;
 }
 
 /**
@@ -20,7 +22,7 @@ export interface SendClaim {
 export async function claimSend(db: Db, claim: SendClaim): Promise<{ claimed: true; row: SendRow } | { claimed: false; row: SendRow }> {
   const inserted = await db
     .insertInto('sends')
-    .values({ enrollment_id: claim.enrollmentId, step_id: claim.stepId, lead_id: claim.leadId, template: claim.template, message_id: claim.messageId })
+    .values({ enrollment_id: claim.enrollmentId, step_id: claim.stepId, lead_id: claim.leadId, template: claim.template, message_id: claim.messageId, marketing: claim.marketing })
     .onConflict((oc) => oc.columns(['enrollment_id', 'step_id']).doNothing())
     .returningAll()
     .executeTakeFirst();
@@ -45,4 +47,38 @@ export async function finishSend(db: Db, id: string, result: { status: SendStatu
     .set({ status: result.status, outcome: result.outcome, smtp_response: result.smtpResponse?.slice(0, 1000) ?? null, finished_at: sql`now()` })
     .where('id', '=', id)
     .execute();
+}
+
+/**
+ * Claims older than `olderThan` whose process died between the claim and the SMTP answer. The
+ * message may or may not have gone out, and sending it again could send it twice: they become
+ * `unknown` (reported, never resent), and their enrollments move on.
+ */
+export async function markInterruptedSends(db: Db, olderThan: Date): Promise<number> {
+  const result = await db
+    .updateTable('sends')
+    .set({ status: 'unknown', outcome: 'interrupted', finished_at: sql`now()` })
+    .where('status', '=', 'claimed')
+    .where('claimed_at', '<', olderThan)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
+/** Serialises the frequency-cap check and the ledger claim of one lead's emails across workers. */
+export async function lockLeadSends(db: Db, leadId: string): Promise<void> {
+  await sql`select pg_advisory_xact_lock(hashtext('baton-lead-sends'), hashtext(${leadId}))`.execute(db);
+}
+
+/** When the lead's marketing emails since `since` were claimed, the (enrollment, step) asking excluded. */
+export async function recentMarketingSends(db: Db, leadId: string, since: Date, except: { enrollmentId: string; stepId: string }): Promise<Date[]> {
+  const rows = await db
+    .selectFrom('sends')
+    .select('claimed_at')
+    .where('lead_id', '=', leadId)
+    .where('marketing', '=', true)
+    .where('claimed_at', '>', since)
+    .where('status', 'in', ['claimed', 'sent', 'unknown'])
+    .where((eb) => eb.or([eb('enrollment_id', '!=', except.enrollmentId), eb('step_id', '!=', except.stepId)]))
+    .execute();
+  return rows.map((row) => row.claimed_at);
 }

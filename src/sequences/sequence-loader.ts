@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
@@ -58,7 +59,7 @@ export function parseSequence(text: string, file: string, templates: TemplateCat
   const { value, error } = sequenceFileSchema.validate(document.toJS() ?? {}, { abortEarly: false, errors: { wrap: { label: false } } });
   if (error) return { ok: false, problems: joiProblems(error, file, lineOf) };
 
-  const sequence = toSequence(value, file, lineOf);
+  const sequence = toSequence(value, file, createHash('sha256').update(text).digest('hex').slice(0, 16), lineOf);
   const semantic = checkSequence(sequence, templates, lineOf);
   if (semantic.length > 0) return { ok: false, problems: semantic.map((problem) => ({ file, ...problem })) };
   return { ok: true, sequence };
@@ -103,7 +104,7 @@ interface RawSequence {
   steps: RawStep[];
 }
 
-function toSequence(raw: RawSequence, file: string, lineOf: (segments: Array<string | number>) => number | null): Sequence {
+function toSequence(raw: RawSequence, file: string, hash: string, lineOf: (segments: Array<string | number>) => number | null): Sequence {
   return {
     id: raw.id,
     name: raw.name,
@@ -114,6 +115,7 @@ function toSequence(raw: RawSequence, file: string, lineOf: (segments: Array<str
     entry: raw.entry,
     goals: raw.goals,
     sendWindow: raw.send_window ? { days: raw.send_window.days, hours: raw.send_window.hours, timezone: raw.send_window.timezone } : null,
+    hash,
     steps: raw.steps.map((step, index) => ({ ...toAction(step), id: step.id, next: step.next, line: lineOf(['steps', index]) ?? 0 }) as Step),
     file,
   };
@@ -135,7 +137,7 @@ function toAction(step: RawStep): StepAction {
     case 'update_lead':
       return { kind, update_lead: step.update_lead as { set?: Record<string, unknown>; add_tags?: string[]; remove_tags?: string[] } };
     case 'webhook':
-      return { kind, webhook: step.webhook as { url: string; secret_env?: string } };
+      return { kind, webhook: step.webhook as { url: string; secret?: string } };
     default:
       return { kind: 'end' };
   }

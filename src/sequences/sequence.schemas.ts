@@ -107,7 +107,8 @@ const step = Joi.object({
     add_tags: Joi.array().items(Joi.string().min(1).max(64)).min(1),
     remove_tags: Joi.array().items(Joi.string().min(1).max(64)).min(1),
   }).or('set', 'add_tags', 'remove_tags'),
-  webhook: Joi.object({ url: Joi.string().uri({ scheme: ['https', 'http'] }).required(), secret_env: Joi.string().pattern(/^[A-Z][A-Z0-9_]*$/) }),
+  // `secret` names a signing secret configured as BATON_WEBHOOK_SECRET_<NAME>; without it, BATON_WEBHOOK_SECRET signs.
+  webhook: Joi.object({ url: Joi.string().uri({ scheme: ['https', 'http'] }).required(), secret: Joi.string().pattern(/^[a-z][a-z0-9_]{0,31}$/).messages({ 'string.pattern.base': '{{#label}} must name a configured secret: lower-case letters, digits and _ (BATON_WEBHOOK_SECRET_<NAME> holds it)' }) }),
   end: Joi.boolean().valid(true),
 })
   .xor(...STEP_ACTIONS)

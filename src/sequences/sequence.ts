@@ -45,7 +45,7 @@ export type StepAction =
   | { kind: 'branch'; branch: Array<{ if: Condition; then: string }>; else: string }
   | { kind: 'goal'; goal: { event: string; where?: Record<string, unknown>; within: string } }
   | { kind: 'update_lead'; update_lead: { set?: Record<string, unknown>; add_tags?: string[]; remove_tags?: string[] } }
-  | { kind: 'webhook'; webhook: { url: string; secret_env?: string } }
+  | { kind: 'webhook'; webhook: { url: string; secret?: string } }
   | { kind: 'end' };
 
 export type Step = StepAction & { id: string; next?: string; line: number };
@@ -62,4 +62,6 @@ export interface Sequence {
   sendWindow: SendWindow | null;
   steps: Step[];
   file: string;
+  /** Content hash of the file: what an enrollment pins, alongside the marketer's version number. */
+  hash: string;
 }

@@ -22,7 +22,7 @@ const corpus: Array<[string, unknown]> = [
   ['branch', step({ branch: [{ if: { clicked: 'a', within: '2d' }, then: 'a' }], else: 'a' })],
   ['goal', step({ goal: { event: 'form_submit', where: { form: 'demo' }, within: '5d' } })],
   ['update lead', step({ update_lead: { set: { title: 'CTO' }, add_tags: ['x'] } })],
-  ['webhook', step({ webhook: { url: 'https://hooks.example.com/x', secret_env: 'HOOK_SECRET' } })],
+  ['webhook', step({ webhook: { url: 'https://hooks.example.com/x', secret: 'crm' } })],
   ['conditions', { ...HEAD, entry: { trigger: { type: 'event', event: 'signup', where: { plan: 'pro' } }, conditions: [{ all: [{ field: 'country', in: ['US'] }, { not: { tag: 'customer' } }, { trait: 'size', gte: 10 }, { score: { gte: 5 } }] }] }, steps: [{ id: 'a', end: true }] }],
   ['window and goals', { ...HEAD, send_window: { days: ['mon', 'tue'], hours: '09:00-17:00', timezone: 'UTC' }, goals: [{ event: 'x' }], steps: [{ id: 'a', end: true }] }],
   ['reentry after', { ...HEAD, entry: { trigger: { type: 'tag_added', tag: 'vip' }, reentry: { after: '90d' } }, steps: [{ id: 'a', end: true }] }],

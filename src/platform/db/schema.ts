@@ -89,6 +89,7 @@ export interface EnrollmentsTable {
   entered_at: ColumnType<Date, Date | undefined, never>;
   ended_at: ColumnType<Date | null, Date | null | undefined, Date | string | null>;
   exit_reason: string | null;
+  sequence_hash: string | null;
 }
 
 export type SendStatus = 'claimed' | 'sent' | 'skipped' | 'failed' | 'unknown';
@@ -105,6 +106,31 @@ export interface SendsTable {
   smtp_response: string | null;
   claimed_at: ColumnType<Date, Date | undefined, never>;
   finished_at: ColumnType<Date | null, Date | null | undefined, Date | string | null>;
+  marketing: ColumnType<boolean, boolean | undefined, boolean>;
+}
+
+export type TriggerKind = 'lead_created' | 'tag_added' | 'event';
+
+export interface TriggerInterestsTable {
+  kind: TriggerKind;
+  key: string;
+}
+
+export interface TriggerQueueTable {
+  id: Generated<string>;
+  lead_id: string;
+  kind: TriggerKind;
+  key: string;
+  properties: ColumnType<Record<string, unknown>, string | undefined, never>;
+  queued_at: ColumnType<Date, Date | undefined, never>;
+  taken_at: Date | null;
+}
+
+export interface EnrollmentStepsTable {
+  enrollment_id: string;
+  sequence_id: string;
+  step_id: string;
+  entered_at: ColumnType<Date, Date | undefined, never>;
 }
 
 export interface Database {
@@ -117,4 +143,7 @@ export interface Database {
   tracked_links: TrackedLinksTable;
   enrollments: EnrollmentsTable;
   sends: SendsTable;
+  trigger_interests: TriggerInterestsTable;
+  trigger_queue: TriggerQueueTable;
+  enrollment_steps: EnrollmentStepsTable;
 }
