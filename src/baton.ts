@@ -116,9 +116,9 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
     ];
     const started = createScheduler(database.pool, logger, `baton-${config.role}-${process.pid}`, config.role === 'api' ? [] : jobDefinitions);
     scheduler = started;
-    // Before any step runs: enrollments whose step an edit removed are parked, the rest re-pinned.
-    if (config.role !== 'api') await runner.prepare();
     await started.start();
+    // Enrollments whose step an edit removed are parked, the rest re-pinned (and their waits re-timed).
+    if (config.role !== 'api') await runner.prepare();
     const background = config.role === 'api' ? null : startBackgroundWork(runner, logger);
 
     let stopping: Promise<void> | null = null;

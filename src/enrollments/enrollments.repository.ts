@@ -143,13 +143,13 @@ export async function parkAt(db: Db, sequenceId: string, step: string | null, re
 }
 
 /** Moves the active enrollments of a sequence onto its current file (they keep their step ids). */
-export async function repin(db: Db, sequenceId: string, version: number, hash: string): Promise<number> {
-  const result = await db
+export async function repin(db: Db, sequenceId: string, version: number, hash: string): Promise<Array<{ id: string; current_step: string | null }>> {
+  return db
     .updateTable('enrollments')
     .set({ sequence_version: version, sequence_hash: hash })
     .where('sequence_id', '=', sequenceId)
     .where('status', '=', 'active')
     .where((eb) => eb.or([eb('sequence_hash', 'is', null), eb('sequence_hash', '!=', hash)]))
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows);
+    .returning(['id', 'current_step'])
+    .execute();
 }

@@ -188,7 +188,13 @@ export function createSequenceRunner(deps: RunnerDeps): SequenceRunner {
           if (count > 0) report.parked.push({ sequenceId, stepId: position.current_step, count, reason });
         }
         const moved = await repin(deps.db, sequenceId, sequence.version, sequence.hash);
-        if (moved > 0) report.repinned[sequenceId] = moved;
+        if (moved.length > 0) report.repinned[sequenceId] = moved.length;
+        // A wait or goal may have a new length: look again now (a job for the old time finds the
+        // step already left, or simply re-checks the same deadline).
+        const timed = new Set(sequence.steps.filter((step) => step.kind === 'wait' || step.kind === 'goal').map((step) => step.id));
+        for (const enrollment of moved) {
+          if (enrollment.current_step && timed.has(enrollment.current_step)) await deps.queue.schedule(new Date(), { enrollmentId: enrollment.id, stepId: enrollment.current_step });
+        }
       }
       for (const parked of report.parked) deps.logger.warn(parked, 'enrollments parked: their step is gone from the edited sequence');
       for (const [sequenceId, count] of Object.entries(report.repinned)) deps.logger.info({ sequenceId, count, version: byId.get(sequenceId)?.version }, 'in-flight enrollments continue on the edited sequence at the same step ids');

@@ -5,6 +5,7 @@ import { startMailSink, type MailSink } from '../../src/mail/mail-sink.js';
 import { createMailTransport, type MailTransport } from '../../src/mail/mail-transport.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { createEmailDelivery, type EmailDelivery } from '../../src/sends/email-delivery.js';
+import { markInterruptedSends, recentMarketingSends } from '../../src/sends/sends.repository.js';
 import { loadTemplates, type TemplateStore } from '../../src/templates/template-store.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 
@@ -110,5 +111,38 @@ describe('email delivery for a sequence step', () => {
     const ids = await enroll('erased@example.com');
     await t.api.delete(`/api/leads/${ids.leadId}`).set(t.auth).expect(204);
     expect(await delivery.deliver(step(ids))).toEqual({ kind: 'skipped', reason: 'lead_erased' });
+  });
+});
+
+describe('the frequency-cap gate and interrupted sends', () => {
+  it('claims nothing and sends nothing while the gate holds the email', async () => {
+    const ids = await enroll('gated@example.com');
+    const later = new Date(Date.now() + 3_600_000);
+    const held = await delivery.deliver({ ...step(ids), gate: async () => later });
+    expect(held).toEqual({ kind: 'held', until: later });
+    expect(await t.database.db.selectFrom('sends').selectAll().where('enrollment_id', '=', ids.enrollmentId).execute()).toEqual([]);
+    expect(await caught('gated@example.com')).toEqual([]);
+    expect((await delivery.deliver({ ...step(ids), gate: async () => null })).kind).toBe('sent');
+  });
+
+  it('counts only the other marketing sends of the lead in the window', async () => {
+    const ids = await enroll('counted@example.com');
+    expect((await delivery.deliver(step(ids, 'first'))).kind).toBe('sent');
+    const since = new Date(Date.now() - 60_000);
+    expect(await recentMarketingSends(t.database.db, ids.leadId, since, { enrollmentId: ids.enrollmentId, stepId: 'second' })).toHaveLength(1);
+    // The step asking is left out: a re-run of a step that already sent is not held by itself.
+    expect(await recentMarketingSends(t.database.db, ids.leadId, since, { enrollmentId: ids.enrollmentId, stepId: 'first' })).toHaveLength(0);
+    expect(await recentMarketingSends(t.database.db, ids.leadId, new Date(Date.now() + 1000), { enrollmentId: ids.enrollmentId, stepId: 'second' })).toHaveLength(0);
+  });
+
+  it('marks claims whose process died as unknown, and never sends them again', async () => {
+    const ids = await enroll('interrupted@example.com');
+    await t.database.db.insertInto('sends').values({ enrollment_id: ids.enrollmentId, step_id: 'welcome', lead_id: ids.leadId, template: 'welcome', message_id: '<x@baton.test>' }).execute();
+    expect(await markInterruptedSends(t.database.db, new Date(Date.now() - 60_000))).toBe(0);
+    expect(await markInterruptedSends(t.database.db, new Date(Date.now() + 1000))).toBeGreaterThanOrEqual(1);
+    const [row] = await t.database.db.selectFrom('sends').selectAll().where('enrollment_id', '=', ids.enrollmentId).execute();
+    expect(row).toMatchObject({ status: 'unknown', outcome: 'interrupted' });
+    expect(await delivery.deliver(step(ids))).toMatchObject({ kind: 'already_handled', status: 'unknown' });
+    expect(await caught('interrupted@example.com')).toEqual([]);
   });
 });

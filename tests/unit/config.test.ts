@@ -68,6 +68,21 @@ describe('loadConfig', () => {
     expect(problemsOf({ BATON_ROLE: 'api', DATABASE_URL: 'postgres://localhost/baton' })).toEqual([]);
   });
 
+  it('reads the frequency cap and refuses a malformed one', () => {
+    expect(loadConfig({}).frequencyCap).toBeNull();
+    expect(loadConfig({ BATON_FREQUENCY_CAP: '2/3d' }).frequencyCap).toEqual({ count: 2, windowMs: 3 * 86_400_000 });
+    expect(() => loadConfig({ BATON_FREQUENCY_CAP: 'once a day' })).toThrow(/BATON_FREQUENCY_CAP must be off or COUNT\/DURATION/);
+  });
+
+  it('collects webhook secrets by name and refuses one that is not whsec_ base64', () => {
+    const secret = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
+    const config = loadConfig({ BATON_WEBHOOK_SECRET: secret, BATON_WEBHOOK_SECRET_CRM: secret, BATON_WEBHOOK_ALLOW_PRIVATE: 'true' });
+    expect(config.webhooks).toEqual({ secrets: { '': secret, crm: secret }, allowPrivate: true });
+    expect(loadConfig({}).webhooks).toEqual({ secrets: {}, allowPrivate: false });
+    expect(() => loadConfig({ BATON_WEBHOOK_SECRET_CRM: 'hunter2' })).toThrow(/BATON_WEBHOOK_SECRET_CRM must be whsec_/);
+    expect(redactConfig(config).webhooks).toBe('[redacted]');
+  });
+
   it('treats empty variables as unset', () => {
     expect(loadConfig({ DATABASE_URL: '', PORT: '' })).toMatchObject({ databaseUrl: null, port: 3000 });
   });
