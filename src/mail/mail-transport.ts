@@ -27,7 +27,9 @@ export function createMailTransport(smtpUrl: string, dkim: Config['dkim'], maxCo
     secure: url.protocol === 'smtps:',
     auth: url.username ? { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } : undefined,
     // Loopback servers (the embedded sink, a local MTA) have no certificate to offer.
-    ignoreTLS: url.hostname === '127.0.0.1' || url.hostname === 'localhost',
+    ignoreTLS: isLoopback(url.hostname),
+    // Credentials never cross the network in clear: a remote server must offer STARTTLS.
+    requireTLS: Boolean(url.username) && !isLoopback(url.hostname) && url.protocol !== 'smtps:',
     socketTimeout: DATA_TIMEOUT_MS,
     dkim: dkim ? { ...dkim, headerFieldNames: DKIM_HEADER_FIELDS } : undefined,
   });
@@ -45,6 +47,10 @@ export function createMailTransport(smtpUrl: string, dkim: Config['dkim'], maxCo
       transporter.close();
     },
   };
+}
+
+function isLoopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\./.test(hostname);
 }
 
 function toSmtpFailure(error: unknown): SmtpFailure {

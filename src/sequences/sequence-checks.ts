@@ -89,7 +89,11 @@ function checkSequenceSteps(sequence: Sequence, templates: TemplateCatalogue): C
   });
   // The graph checks follow references; with a broken one they would report noise.
   const brokenReferences = problems.some((problem) => problem.message.includes('is not a step of this sequence') || problem.message.includes('is already used by'));
-  if (!brokenReferences) problems.push(...unreachableSteps(sequence, indexById), ...loopsWithoutWait(sequence, indexById));
+  if (!brokenReferences) problems.push(...unreachableSteps(sequence, indexById), ...loopsWithoutWait(sequence, indexById), ...engagementBeforeSend(sequence, indexById));
+  if (sequence.sendWindow) {
+    const [start = '', end = ''] = sequence.sendWindow.hours.split('-');
+    if (start >= end) problems.push({ line: null, path: 'send_window.hours', message: `"${sequence.sendWindow.hours}" ends before it starts; a window is HH:MM-HH:MM within one day (windows across midnight are not supported)` });
+  }
   return problems;
 }
 
@@ -100,6 +104,35 @@ function engagementReferences(condition: Condition): string[] {
   if ('opened' in condition) return [condition.opened];
   if ('clicked' in condition) return [condition.clicked];
   return [];
+}
+
+/** Steps reachable from `from` by following next, then and else (not counting `from` itself unless a loop returns). */
+function reachableFrom(sequence: Sequence, indexById: Map<string, number>, from: number): Set<number> {
+  const reached = new Set<number>();
+  const queue = [from];
+  while (queue.length > 0) {
+    const index = queue.shift() ?? 0;
+    for (const id of successors(sequence, index)) {
+      const next = indexById.get(id);
+      if (next !== undefined && !reached.has(next)) {
+        reached.add(next);
+        queue.push(next);
+      }
+    }
+  }
+  return reached;
+}
+
+/** A branch on opens or clicks of an email that can never have been sent before it would always take else. */
+function engagementBeforeSend(sequence: Sequence, indexById: Map<string, number>): CheckProblem[] {
+  return sequence.steps.flatMap((step, index) => {
+    if (step.kind !== 'branch') return [];
+    return step.branch.flatMap((option, optionIndex) => engagementReferences(option.if).flatMap((emailId) => {
+      const emailIndex = indexById.get(emailId);
+      if (emailIndex === undefined || reachableFrom(sequence, indexById, emailIndex).has(index)) return [];
+      return [{ line: step.line, path: `steps[${index}].branch[${optionIndex}].if`, message: `email step "${emailId}" never comes before this branch, so the condition could never hold` }];
+    }));
+  });
 }
 
 function unreachableSteps(sequence: Sequence, indexById: Map<string, number>): CheckProblem[] {

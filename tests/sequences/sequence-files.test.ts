@@ -106,6 +106,22 @@ steps:
     ]);
   });
 
+  it('refuses a branch on an email that never comes before it, and a send window that ends before it starts', () => {
+    expect(problems(`${HEAD}send_window: { days: [mon], hours: "18:00-08:00", timezone: UTC }
+steps:
+  - id: early
+    branch:
+      - if: { opened: later }
+        then: later
+    else: later
+  - id: later
+    email: welcome
+`)).toEqual([
+      'test.yaml:10 steps[0].branch[0].if: email step "later" never comes before this branch, so the condition could never hold',
+      'test.yaml:6 send_window.hours: "18:00-08:00" ends before it starts; a window is HH:MM-HH:MM within one day (windows across midnight are not supported)',
+    ]);
+  });
+
   it('does not count a zero or endless wait', () => {
     expect(problems(`${HEAD}steps:\n  - id: a\n    wait: 0s\n  - id: b\n    wait: 999999w\n`)).toEqual([
       'test.yaml:8 steps[0].wait: "0s" is not a duration: use a whole number from 1 and a unit (s, m, h, d or w), e.g. 2d',
