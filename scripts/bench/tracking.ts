@@ -7,7 +7,9 @@
  *   BENCH_SECONDS=5 npm run bench:tracking
  *
  * After the Baton run, the buffered events are flushed and counted: every answered click must
- * be recorded.
+ * be recorded. Then both servers take a fixed rate (BENCH_RATE, default 5,000 req/s) from an
+ * open-loop generator in its own process (scripts/bench/fixed-rate-load.ts), for latency under a
+ * steady load rather than at saturation.
  */
 import { execFile } from 'node:child_process';
 import http from 'node:http';
@@ -25,6 +27,28 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const SERVER_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const TARGET = 'https://example.com/guide';
+const RATE = Number(process.env.BENCH_RATE ?? 5000);
+
+interface FixedRateResult {
+  sent: number;
+  answered: number;
+  errors: number;
+  wrongStatus: number;
+  achieved: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+}
+
+async function fixedRate(url: string): Promise<FixedRateResult> {
+  const script = new URL('./fixed-rate-load.ts', import.meta.url).pathname;
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', script, url, String(RATE), String(SECONDS)], { maxBuffer: 1 << 20 });
+  return JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as FixedRateResult;
+}
+
+const describeFixed = (result: FixedRateResult) =>
+  `${result.achieved} req/s achieved  p50 ${result.p50.toFixed(2)} ms  p90 ${result.p90.toFixed(2)} ms  p99 ${result.p99.toFixed(2)} ms  max ${result.max.toFixed(1)} ms  errors ${result.errors + result.wrongStatus}`;
 
 interface WrkResult {
   requests: number;
@@ -55,6 +79,7 @@ async function main(): Promise<void> {
   });
   const rawUrl = await listen(raw);
   const baseline = await wrk(`${rawUrl}/c/anything`);
+  const baselineFixed = await fixedRate(`${rawUrl}/c/anything`);
   await new Promise((resolve) => raw.close(resolve));
 
   const name = `baton_bench_tracking_${process.pid}`;
@@ -78,6 +103,7 @@ async function main(): Promise<void> {
     await database.pool.query(`update tracked_links set created_at = now() - interval '1 hour'`);
 
     const baton = await wrk(`${batonUrl}${clickPath}`);
+    const batonFixed = await fixedRate(`${batonUrl}${clickPath}`);
     await new Promise((resolve) => server.close(resolve));
     await services.tracking.close();
     const { rows } = await database.pool.query<{ n: number }>(`select count(*)::int as n from events where type = 'email_clicked'`);
@@ -88,7 +114,11 @@ async function main(): Promise<void> {
     console.log(`ratio:                         ${(baton.perSecond / baseline.perSecond).toFixed(2)}x of baseline`);
     // wrk stops counting at the deadline while the server still answers what was in flight, so recorded >= answered.
     const recorded = rows[0]?.n ?? 0;
-    console.log(`clicks answered ${baton.requests}, recorded after flush ${recorded}${recorded >= baton.requests ? ' (none lost)' : ' (LOST CLICKS)'}`);
+    const answered = baton.requests + batonFixed.answered;
+    console.log(`clicks answered ${answered} (wrk ${baton.requests}, fixed rate ${batonFixed.answered}), recorded after flush ${recorded}${recorded >= answered ? ' (none lost)' : ' (LOST CLICKS)'}`);
+    console.log(`fixed rate ${RATE} req/s for ${SECONDS}s, latency from when each request was due:`);
+    console.log(`  baseline:     ${describeFixed(baselineFixed)}`);
+    console.log(`  baton click:  ${describeFixed(batonFixed)}`);
   } finally {
     await database.close();
     await admin.query(`drop database if exists ${name} with (force)`);
