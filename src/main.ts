@@ -24,6 +24,14 @@ async function main(): Promise<void> {
 
   const logger = createLogger(config.logLevel);
   logger.info({ config: redactConfig(config) }, 'starting baton');
+  // Handlers go in before start-up: the HTTP server answers before the worker side has finished
+  // starting, and a SIGTERM in that window must still stop Baton gracefully, once it is up.
+  let stopRequested: string | null = null;
+  let shutdown = (signal: string) => {
+    stopRequested ??= signal;
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
   let baton;
   try {
     baton = await startBaton(config, logger);
@@ -50,12 +58,13 @@ async function main(): Promise<void> {
     process.stderr.write(`\n  Baton is running at ${baton.url}  (role: ${config.role}, database: ${baton.database.kind})\n${keyLine}\n\n`);
   }
 
+  const running = baton;
   let signalled = false;
-  const shutdown = (signal: string) => {
+  shutdown = (signal: string) => {
     if (signalled) return;
     signalled = true;
     logger.info({ signal }, 'shutting down');
-    baton.stop().then(
+    running.stop().then(
       () => {
         logger.info('stopped');
         process.exit(0);
@@ -66,8 +75,7 @@ async function main(): Promise<void> {
       },
     );
   };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  if (stopRequested) shutdown(stopRequested);
 }
 
 main().catch((error: unknown) => {
