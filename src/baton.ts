@@ -18,6 +18,9 @@ import type { Sequence } from './sequences/sequence.js';
 import { loadSequences } from './sequences/sequence-loader.js';
 import { loadTemplates, type TemplateStore } from './templates/template-store.js';
 
+/** Step jobs one worker runs at once. */
+const STEP_CONCURRENCY = 10;
+
 export interface RunningBaton {
   /** Base URL of the HTTP server, when this process serves the API. */
   url: string | null;
@@ -43,6 +46,7 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
     poolSize: config.databasePoolSize,
     onPoolError: (error) => logger.warn({ err: error }, 'an idle database connection failed; the pool will replace it'),
   });
+  let startedScheduler: Scheduler | null = null;
   try {
     const applied = await migrate(database.pool);
     logger.info({ database: database.kind, migrationsApplied: applied }, 'database ready');
@@ -51,7 +55,9 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
     const sink: MailSink | null = config.smtpUrl ? null : await startMailSink(database.db, logger);
     const smtpUrl = config.smtpUrl ?? sink?.url ?? '';
     logger.info({ smtp: sink ? `embedded sink at ${smtpUrl}` : 'SMTP_URL' }, 'mail ready');
-    const transport = createMailTransport(smtpUrl, config.dkim);
+    // As many SMTP connections as email steps run at once: a claimed send never queues for a
+    // connection, which keeps the window in which a crash leaves it `unknown` short.
+    const transport = createMailTransport(smtpUrl, config.dkim, STEP_CONCURRENCY);
 
     // The runner schedules through Agenda, and Agenda's job calls the runner: tie the knot late.
     let scheduler: Scheduler | null = null;
@@ -107,7 +113,9 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
     const jobDefinitions: JobDefinition[] = [
       {
         name: STEP_JOB,
-        concurrency: 10,
+        concurrency: STEP_CONCURRENCY,
+        // A worker that dies strands at most this many locked jobs until their lock expires.
+        lockLimit: STEP_CONCURRENCY * 2,
         handler: async (data: unknown) => {
           if (!isStepJob(data)) throw new Error(`malformed ${STEP_JOB} job data`);
           await runner.runStep(data, new Date());
@@ -116,6 +124,7 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
     ];
     const started = createScheduler(database.pool, logger, `baton-${config.role}-${process.pid}`, config.role === 'api' ? [] : jobDefinitions);
     scheduler = started;
+    startedScheduler = started;
     await started.start();
     // Enrollments whose step an edit removed are parked, the rest re-pinned (and their waits re-timed).
     if (config.role !== 'api') await runner.prepare();
@@ -137,6 +146,8 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
     };
     return { url, secrets, database, services, stop };
   } catch (error) {
+    // Agenda holds pool connections: stop it first, or closing the database waits forever.
+    await startedScheduler?.stop(0).catch(() => undefined);
     await database.close().catch(() => undefined);
     throw error;
   }
@@ -155,6 +166,7 @@ function startBackgroundWork(runner: SequenceRunner, logger: Logger): { stop(): 
     if (now.getTime() - lastSweep > 60_000) {
       lastSweep = now.getTime();
       await runner.sweepInterruptedSends(now);
+      await runner.rescheduleOrphans(now);
     }
     while (!stopped && (await runner.processTriggers(new Date())) > 0);
   };

@@ -78,6 +78,8 @@ export async function eventHappened(db: Db, leadId: string, type: string, where:
 /** The lead changes the database queues for triggers: replaced whole by each worker at start. */
 export async function replaceTriggerInterests(db: Db, interests: Array<{ kind: 'lead_created' | 'tag_added' | 'event'; key: string }>): Promise<void> {
   await db.transaction().execute(async (trx) => {
+    // Workers starting together would each delete, then collide on each other's inserts.
+    await sql`select pg_advisory_xact_lock(hashtext('baton-trigger-interests'))`.execute(trx);
     await trx.deleteFrom('trigger_interests').execute();
     if (interests.length > 0) await trx.insertInto('trigger_interests').values(interests).execute();
   });
@@ -152,4 +154,20 @@ export async function repin(db: Db, sequenceId: string, version: number, hash: s
     .where((eb) => eb.or([eb('sequence_hash', 'is', null), eb('sequence_hash', '!=', hash)]))
     .returning(['id', 'current_step'])
     .execute();
+}
+
+/**
+ * Active enrollments that have been at their step for a while with no step job pending: a worker
+ * died between moving an enrollment (or creating it) and scheduling its next job.
+ */
+export async function orphanedEnrollments(db: Db, olderThan: Date, limit: number): Promise<Array<{ id: string; current_step: string }>> {
+  const { rows } = await sql<{ id: string; current_step: string }>`
+    select e.id, e.current_step from enrollments e
+    where e.status = 'active' and e.current_step is not null and e.step_entered_at < ${olderThan}
+      and not exists (
+        select 1 from agenda_jobs j
+        where j.name = 'sequence-step' and j.next_run_at is not null and j.data->>'enrollmentId' = e.id::text
+      )
+    limit ${limit}`.execute(db);
+  return rows;
 }

@@ -16,7 +16,7 @@ import { markInterruptedSends, recentMarketingSends } from '../sends/sends.repos
 import { sequencesStartedBy, triggerInterests, type LeadChange } from '../sequences/triggers.js';
 import {
   activePositions, drainTriggerQueue, endEnrollment, engagementOf, eventHappened, findEnrollment, insertEnrollment, lastEnrollment, moveToStep,
-  otherActiveEnrollments, parkAt, replaceTriggerInterests, repin, type EnrollmentRow,
+  orphanedEnrollments, otherActiveEnrollments, parkAt, replaceTriggerInterests, repin, type EnrollmentRow,
 } from './enrollments.repository.js';
 
 /*
@@ -66,6 +66,8 @@ export interface SequenceRunner {
   processTriggers(now: Date, limit?: number): Promise<number>;
   /** Marks sends whose process died mid-send as unknown; returns how many. */
   sweepInterruptedSends(now: Date): Promise<number>;
+  /** Schedules a job for active enrollments left without one by a crash; returns how many. */
+  rescheduleOrphans(now: Date): Promise<number>;
 }
 
 /** What a webhook step needs of the webhook sender (src/webhooks). */
@@ -95,6 +97,8 @@ export interface RunnerDeps {
 
 /** A claim older than this whose process never recorded the SMTP answer died mid-send. */
 const INTERRUPTED_AFTER_MS = 10 * 60_000;
+/** An active enrollment with no pending job for this long was stranded by a crash. */
+const ORPHAN_AFTER_MS = 2 * 60_000;
 /** A paused sequence's enrollments look again this often. */
 const PAUSED_RECHECK_MS = 15 * 60_000;
 /** A lower-priority email waiting for a competing higher-priority one looks again this often. */
@@ -211,6 +215,13 @@ export function createSequenceRunner(deps: RunnerDeps): SequenceRunner {
           }
         }
       });
+    },
+
+    async rescheduleOrphans(now) {
+      const orphans = await orphanedEnrollments(deps.db, new Date(now.getTime() - ORPHAN_AFTER_MS), 1000);
+      for (const orphan of orphans) await deps.queue.schedule(now, { enrollmentId: orphan.id, stepId: orphan.current_step });
+      if (orphans.length > 0) deps.logger.warn({ count: orphans.length }, 'enrollments left without a step job (a worker died between two writes) are scheduled again');
+      return orphans.length;
     },
 
     async sweepInterruptedSends(now) {

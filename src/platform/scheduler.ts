@@ -21,6 +21,11 @@ export interface JobDefinition<Data = unknown> {
   concurrency?: number;
   /** How long a run may hold its lock before another worker may take the job over. */
   lockLifetimeMs?: number;
+  /**
+   * How many due jobs one worker may lock at once. Agenda's default is no limit: a worker locks
+   * every due job it finds, and if it dies they wait out their lock lifetime.
+   */
+  lockLimit?: number;
 }
 
 export interface Scheduler {
@@ -46,7 +51,7 @@ export function createScheduler(pool: pg.Pool, logger: Logger, name: string, def
       async (job: Job<unknown>) => {
         await definition.handler(job.attrs.data, job);
       },
-      { concurrency: definition.concurrency, lockLifetime: definition.lockLifetimeMs },
+      { concurrency: definition.concurrency, lockLifetime: definition.lockLifetimeMs, lockLimit: definition.lockLimit },
     );
   }
   return {
