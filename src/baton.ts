@@ -163,7 +163,7 @@ function startBackgroundWork(runner: SequenceRunner, logger: Logger): { stop(): 
   let lastSweep = 0;
   const tick = async () => {
     const now = new Date();
-    if (now.getTime() - lastSweep > 60_000) {
+    if (now.getTime() - lastSweep > 30_000) {
       lastSweep = now.getTime();
       await runner.sweepInterruptedSends(now);
       await runner.rescheduleOrphans(now);

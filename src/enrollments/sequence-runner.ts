@@ -98,7 +98,7 @@ export interface RunnerDeps {
 /** A claim older than this whose process never recorded the SMTP answer died mid-send. */
 const INTERRUPTED_AFTER_MS = 10 * 60_000;
 /** An active enrollment with no pending job for this long was stranded by a crash. */
-const ORPHAN_AFTER_MS = 2 * 60_000;
+const ORPHAN_AFTER_MS = 60_000;
 /** A paused sequence's enrollments look again this often. */
 const PAUSED_RECHECK_MS = 15 * 60_000;
 /** A lower-priority email waiting for a competing higher-priority one looks again this often. */
