@@ -43,7 +43,8 @@ function slowCsvUpload(url: string, rows: number, onHalfway: () => void): Promis
 
 describe('npm start with an empty environment', () => {
   it('starts on the embedded database, finishes in-flight work on SIGTERM, and keeps data across a restart', async () => {
-    const first = await startBatonProcess({ BATON_DATA_DIR: dataDir, PORT: '0', BATON_API_KEY: API_KEY });
+    // A generous shutdown timeout: on a loaded machine the upload may take longer than the default 15 s.
+    const first = await startBatonProcess({ BATON_DATA_DIR: dataDir, PORT: '0', BATON_API_KEY: API_KEY, SHUTDOWN_TIMEOUT_MS: '120000' });
     expect(first.output()).toContain('database: embedded');
     const created = await fetch(`${first.url}/api/leads`, {
       method: 'POST',
