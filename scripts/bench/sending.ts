@@ -6,12 +6,13 @@
  *   npm run bench:sending                 # builds, then PostgreSQL server at DATABASE_URL (default: local test server)
  *   BENCH_EMAILS=1000 npm run bench:sending
  *   BENCH_WORKERS=2 npm run bench:sending # worker processes sharing the queue
+ *   BENCH_SEQUENCE=bench-single-email npm run bench:sending   # a sequence whose email is its last step
  *   BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" npm run bench:sending   # flags for the worker processes
  *
- * Pipeline: an api process imports the leads (CSV) and enrolls each one over HTTP into
- * fixtures/sending/bench-welcome.yaml while no worker runs, so every step job is due. Then the
- * worker processes start, and the clock runs from their spawn until the sink has every message:
- * process start-up is included, and printed apart so the reader can judge. Afterwards the send
+ * Pipeline: an api process imports the leads (CSV) and enrolls each one over HTTP into a sequence
+ * of fixtures/sending/ while no worker runs, so every step job is due. Then the worker processes
+ * start, and the clock runs from their spawn until the sink has every message: process start-up
+ * is included, and printed apart so the reader can judge. Afterwards the send
  * ledger must say `sent` for every email, and the sink must have seen no Message-ID twice.
  * CPU per email is printed for each process (and the workers' PostgreSQL backends): on a shared
  * or small machine it says more than the rates, which move with whatever else runs.
@@ -37,13 +38,15 @@ const EMAILS = Number(process.env.BENCH_EMAILS ?? 10_000);
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 1);
 const SERVER_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const SEQUENCE = 'bench-welcome';
+// A sequence of fixtures/sending/: bench-welcome (an email, then a wait) or bench-single-email.
+const SEQUENCE = process.env.BENCH_SEQUENCE ?? 'bench-welcome';
 const API_KEY = 'bench-api-key-0123456789abcdef';
 const SECRET = 'bench-secret-0123456789abcdef0123456789';
 const PUBLIC_URL = 'http://localhost:3000';
 const ENROLL_CONCURRENCY = 16;
-// Baton's pool (createMailTransport): 5 connections, 1,000 messages each before a reconnect.
-const POOL = { maxConnections: 5, maxMessages: 1000 };
+// Baton's pool: one connection per concurrent step job (STEP_CONCURRENCY in src/baton.ts), and
+// createMailTransport's 1,000 messages per connection before a reconnect. Keep them in step.
+const POOL = { maxConnections: 10, maxMessages: 1000 };
 // Enough sends queued that the pool never waits for the benchmark to hand it the next one.
 const BASELINE_IN_FLIGHT = 50;
 const DONE_TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_MS ?? 15 * 60_000);
