@@ -114,8 +114,9 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
       {
         name: STEP_JOB,
         concurrency: STEP_CONCURRENCY,
-        // A worker that dies strands at most this many locked jobs until their lock expires.
-        lockLimit: STEP_CONCURRENCY * 2,
+        // No lockLimit: Agenda locks at most that many per poll (every 5 s), which capped two
+        // workers at about 8 emails/s. Without it, a worker that dies strands its locked jobs
+        // until Agenda's 10-minute lock lifetime passes.
         handler: async (data: unknown) => {
           if (!isStepJob(data)) throw new Error(`malformed ${STEP_JOB} job data`);
           await runner.runStep(data, new Date());
