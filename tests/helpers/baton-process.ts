@@ -14,9 +14,12 @@ export interface BatonProcess {
 /**
  * Runs `src/main.ts` as `npm start` does, in a child process with only the environment given
  * (plus PATH and HOME), and waits until it serves HTTP or, for a worker, logs that it started.
+ * `node --import tsx`, not the tsx CLI: the CLI wraps Baton in a second process that relays
+ * signals and SIGKILLs the child (exit 143) when it does not acknowledge one within 30 ms, which
+ * a busy event loop on a loaded machine misses. `npm start` runs plain node, as this does.
  */
 export async function startBatonProcess(env: Record<string, string>, args: string[] = []): Promise<BatonProcess> {
-  const child = spawn(`${ROOT}node_modules/.bin/tsx`, ['src/main.ts', ...args], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
