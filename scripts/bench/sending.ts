@@ -386,6 +386,21 @@ async function main(): Promise<void> {
   const env = { DATABASE_URL: database.url, BATON_DATA_DIR: dataDir, BATON_TEMPLATES_DIR: 'templates', BATON_SEQUENCES_DIR: 'scripts/bench/fixtures/sending', SMTP_URL: sink.url };
   const api = spawnBaton('api', { ...env, PORT: '0', LOG_LEVEL: 'warn' });
   const workers: BatonProcess[] = [];
+  let cleaning: Promise<void> | null = null;
+  const cleanUp = () => {
+    cleaning ??= (async () => {
+      await Promise.all([...workers, api].map((child) => child.stop()));
+      await db.end();
+      await sink.close();
+      await database.drop();
+      await rm(dataDir, { recursive: true, force: true });
+    })();
+    return cleaning;
+  };
+  // Interrupted (Ctrl-C, a timeout): stop the processes and drop the database all the same.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => void cleanUp().finally(() => process.exit(130)));
+  }
   try {
     const url = await api.started;
     if (!url) throw new Error('the api process has no URL');
@@ -414,11 +429,7 @@ async function main(): Promise<void> {
     for (const worker of workers) console.error(`worker output:\n${worker.output().slice(-4000)}`);
     throw error;
   } finally {
-    await Promise.all([...workers, api].map((child) => child.stop()));
-    await db.end();
-    await sink.close();
-    await database.drop();
-    await rm(dataDir, { recursive: true, force: true });
+    await cleanUp();
   }
 }
 
