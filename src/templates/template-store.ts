@@ -11,6 +11,7 @@ export interface TemplateContext {
   links: { unsubscribe: string } & Record<string, string>;
   sequence?: { id: string; name: string };
   step?: { id: string };
+  briefing?: unknown;
 }
 
 export interface RenderedEmail {
