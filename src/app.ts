@@ -16,6 +16,11 @@ import type { Kysely } from 'kysely';
 import type { Database } from './platform/db/schema.js';
 import type { Logger } from './platform/logger.js';
 import type { Services } from './services.js';
+import { handoffApiRoutes, handoffLinkRoutes } from './handoff/handoff.routes.js';
+import type { HandoffService } from './handoff/handoff.service.js';
+import { scoringRoutes } from './scoring/scoring.routes.js';
+import type { ScoringService } from './scoring/scoring.service.js';
+import { AppError } from './platform/errors.js';
 
 export interface AppDependencies {
   apiKey: string;
@@ -28,6 +33,8 @@ export interface AppDependencies {
   devMailDb?: Kysely<Database> | null;
   /** The sequence engine and its database; absent in tests that do not need them. */
   sequences?: { runner: SequenceRunner; db: Kysely<Database> } | null;
+  /** Scores and handoffs; null when Baton runs without a scoring file. */
+  scoring?: { scoring: ScoringService; handoffs: HandoffService | null } | null;
 }
 
 /**
@@ -42,7 +49,7 @@ export function createApp(deps: AppDependencies): (req: IncomingMessage, res: Se
   };
 }
 
-function createExpressApp({ apiKey, companyName, logger, services, pingDatabase, devMailDb = null, sequences = null }: AppDependencies): Express {
+function createExpressApp({ apiKey, companyName, logger, services, pingDatabase, devMailDb = null, sequences = null, scoring = null }: AppDependencies): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
@@ -53,6 +60,7 @@ function createExpressApp({ apiKey, companyName, logger, services, pingDatabase,
   app.use(healthRoutes(pingDatabase));
   // Public: links in emails. No API key, no cookies.
   app.use(subscriptionsRoutes(services.subscriptions, companyName));
+  if (scoring?.handoffs) app.use(handoffLinkRoutes(scoring.handoffs));
 
   const api = express.Router();
   api.use(requireApiKey(apiKey));
@@ -61,6 +69,15 @@ function createExpressApp({ apiKey, companyName, logger, services, pingDatabase,
   api.use(privacyRoutes(services.privacy));
   if (devMailDb) api.use(devMailRoutes(devMailDb));
   if (sequences) api.use(sequencesRoutes(sequences.runner, sequences.db));
+  if (scoring) api.use(scoringRoutes(scoring.scoring));
+  if (scoring?.handoffs) api.use(handoffApiRoutes(scoring.handoffs));
+  // Without a scoring file (or its lifecycle section) these routes say why they cannot answer.
+  const unconfigured = [...(scoring ? [] : ['/leads/:id/score']), ...(scoring?.handoffs ? [] : ['/handoffs', '/scoring'])];
+  if (unconfigured.length > 0) {
+    api.use(unconfigured, (_req, _res, next) => {
+      next(new AppError('scoring_not_configured', 'Baton runs without scoring or handoffs: add scoring.yaml (with a lifecycle section) and sales-team.yaml, or set BATON_SCORING_FILE'));
+    });
+  }
   app.use('/api', api);
 
   app.use(routeNotFound);

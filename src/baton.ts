@@ -17,6 +17,13 @@ import { createServices, type Services } from './services.js';
 import type { Sequence } from './sequences/sequence.js';
 import { loadSequences } from './sequences/sequence-loader.js';
 import { loadTemplates, type TemplateStore } from './templates/template-store.js';
+import { readFile } from 'node:fs/promises';
+import { parseScoringConfig, type ScoringConfig } from './scoring/scoring-config.js';
+import { createScoringService, type ScoringService } from './scoring/scoring.service.js';
+import { parseSalesTeam, type SalesTeam } from './handoff/sales-team.js';
+import { createHandoffService, type HandoffService } from './handoff/handoff.service.js';
+import { BRIEFING_TEMPLATE, createHandoffNotifier } from './handoff/handoff-notifier.js';
+import { createTokenSigner } from './platform/signing.js';
 
 /** Step jobs one worker runs at once. */
 const STEP_CONCURRENCY = 10;
@@ -36,7 +43,7 @@ export interface RunningBaton {
 export async function startBaton(config: Config, logger: Logger): Promise<RunningBaton> {
   // Content first: a broken file stops Baton before it touches the database.
   const content = await loadContent(config);
-  const missingSecrets = webhookSecretProblems(content.sequences, config.webhooks.secrets);
+  const missingSecrets = [...webhookSecretProblems(content.sequences, config.webhooks.secrets), ...handoffWebhookProblems(config)];
   if (missingSecrets.length > 0) throw new ContentError(missingSecrets);
   logger.info({ templates: content.templates.names().length, sequences: content.sequences.map((sequence) => `${sequence.id}@${sequence.version}`) }, 'templates and sequences loaded');
   const secrets = await resolveSecrets(config);
@@ -95,10 +102,54 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
       },
     });
 
+    // Scoring and the handoff to sales, when a scoring file is there. The two refer to each other
+    // (a score crossing the threshold hands off; a rejection resets the score): tied late.
+    let scoring: ScoringService | null = null;
+    let handoffs: HandoffService | null = null;
+    let kickNotifications = () => {};
+    if (content.scoring) {
+      const { config: scoringConfig, team } = content.scoring;
+      handoffs = team
+        ? createHandoffService({
+          db: database.db,
+          leads: services.leads,
+          team,
+          scoring: () => {
+            if (!scoring) throw new Error('scoring not started');
+            return scoring;
+          },
+          config: scoringConfig,
+          sequenceName: (id) => content.sequences.find((sequence) => sequence.id === id)?.name ?? id,
+          enroll: (sequenceId, leadId, now) => runner.enroll(sequenceId, leadId, now),
+          notifier: createHandoffNotifier({
+            templates: content.templates,
+            transport,
+            webhooks: createWebhookSender({ allowPrivate: config.webhooks.allowPrivate, allowInsecure: config.nodeEnv !== 'production' }),
+            webhookSecrets: config.webhooks.secrets[''] ? [config.webhooks.secrets['']] : [],
+            mailFrom: config.mailFrom,
+            company: config.company,
+          }),
+          webhooks: config.webhooks.handoff,
+          linkSigner: createTokenSigner(secrets.secret, 'handoff'),
+          publicUrl: config.publicUrl,
+          logger,
+          onQueued: () => kickNotifications(),
+        })
+        : null;
+      const handoffService = handoffs;
+      scoring = createScoringService({
+        db: database.db,
+        leads: services.leads,
+        config: scoringConfig,
+        logger,
+        onMarketingQualified: handoffService ? (leadId, score, from, now) => handoffService.handOff(leadId, score, from, now) : null,
+      });
+    }
+
     let server: http.Server | null = null;
     let url: string | null = null;
     if (config.role !== 'worker') {
-      const app = createApp({ apiKey: secrets.apiKey, companyName: config.company.name, logger, services, pingDatabase: database.ping, devMailDb: sink ? database.db : null, sequences: { runner, db: database.db } });
+      const app = createApp({ apiKey: secrets.apiKey, companyName: config.company.name, logger, services, pingDatabase: database.ping, devMailDb: sink ? database.db : null, sequences: { runner, db: database.db }, scoring: scoring ? { scoring, handoffs } : null });
       server = http.createServer(app);
       await new Promise<void>((resolve, reject) => {
         server?.once('error', reject);
@@ -129,7 +180,10 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
     await started.start();
     // Enrollments whose step an edit removed are parked, the rest re-pinned (and their waits re-timed).
     if (config.role !== 'api') await runner.prepare();
+    if (config.role !== 'api') await scoring?.activate();
     const background = config.role === 'api' ? null : startBackgroundWork(runner, logger);
+    const scoringWork = config.role === 'api' || !scoring ? null : startScoringWork(scoring, handoffs, logger);
+    if (scoringWork) kickNotifications = scoringWork.kickNotifications;
 
     let stopping: Promise<void> | null = null;
     const stop = () => {
@@ -138,6 +192,7 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
         // Clicks and opens answered before the server closed are still in the buffer.
         await services.tracking.close();
         await background?.stop();
+        await scoringWork?.stop();
         await started.stop(config.shutdownTimeoutMs);
         transport.close();
         if (sink) await sink.close();
@@ -186,6 +241,73 @@ function startBackgroundWork(runner: SequenceRunner, logger: Logger): { stop(): 
   };
 }
 
+/** How often a worker looks for leads to rescore: the floor of event-to-handoff latency. */
+const SCORING_POLL_MS = 200;
+const SCORE_DECAY_EVERY_MS = 60 * 60_000;
+
+/**
+ * A worker's scoring loops: rescoring leads with new events (every 200 ms, draining the queue),
+ * handoff notifications (at once when a handoff commits, and every second for retries), SLA
+ * reminders and reassignments, and the hourly decay pass.
+ */
+function startScoringWork(scoring: ScoringService, handoffs: HandoffService | null, logger: Logger): { stop(): Promise<void>; kickNotifications(): void } {
+  const loops = [
+    startLoop('rescoring', SCORING_POLL_MS, logger, async (stopped) => {
+      while (!stopped() && (await scoring.processQueue(new Date())) > 0);
+    }),
+    startLoop('score decay', SCORE_DECAY_EVERY_MS, logger, async () => {
+      const count = await scoring.decayAll(new Date());
+      if (count > 0) logger.info({ leads: count }, 'scores decayed');
+    }),
+  ];
+  const notifications = handoffs
+    ? startLoop('handoff notifications', 1000, logger, async (stopped) => {
+      while (!stopped() && (await handoffs.deliverDue(new Date())) > 0);
+      await handoffs.enforceSla(new Date());
+      while (!stopped() && (await handoffs.deliverDue(new Date())) > 0);
+    })
+    : null;
+  if (notifications) loops.push(notifications);
+  return {
+    kickNotifications: () => notifications?.kick(),
+    async stop() {
+      await Promise.all(loops.map((loop) => loop.stop()));
+    },
+  };
+}
+
+/** Runs `work` every `intervalMs`, one run at a time; `kick` runs it now (or right after the current run). */
+function startLoop(name: string, intervalMs: number, logger: Logger, work: (stopped: () => boolean) => Promise<void>): { stop(): Promise<void>; kick(): void } {
+  let running: Promise<void> | null = null;
+  let again = false;
+  let stopped = false;
+  const run = () => {
+    if (stopped) return;
+    if (running) {
+      again = true;
+      return;
+    }
+    running = work(() => stopped)
+      .catch((error: unknown) => logger.error({ err: error }, `${name} failed; trying again shortly`))
+      .finally(() => {
+        running = null;
+        if (again) {
+          again = false;
+          run();
+        }
+      });
+  };
+  const timer = setInterval(run, intervalMs);
+  return {
+    kick: run,
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
+
 function isStepJob(data: unknown): data is StepJob {
   return typeof data === 'object' && data !== null && 'enrollmentId' in data && typeof data.enrollmentId === 'string' && 'stepId' in data && typeof data.stepId === 'string'
     && (!('attempt' in data) || data.attempt === undefined || (typeof data.attempt === 'number' && Number.isInteger(data.attempt) && data.attempt >= 0));
@@ -199,14 +321,65 @@ export class ContentError extends Error {
 }
 
 /** Templates and sequences are validated at start: a broken file stops Baton with every problem listed. */
-async function loadContent(config: Config): Promise<{ templates: TemplateStore; sequences: Sequence[] }> {
+interface LoadedScoring {
+  config: ScoringConfig;
+  /** Null when the scoring file has no lifecycle section: scores only, no handoff. */
+  team: SalesTeam | null;
+}
+
+async function loadContent(config: Config): Promise<{ templates: TemplateStore; sequences: Sequence[]; scoring: LoadedScoring | null }> {
   const templates = await loadTemplates(config.templatesDir);
   if (!templates.ok) throw new ContentError(templates.problems.map((problem) => `${path.relative(process.cwd(), problem.file)}${problem.line ? `:${problem.line}` : ''} ${problem.message}`));
   const sequences = await loadSequences(config.sequencesDir, templates.store);
   if (!sequences.ok) {
     throw new ContentError(sequences.problems.map((problem) => `${path.relative(process.cwd(), problem.file)}${problem.line ? `:${problem.line}` : ''} ${problem.path ? `${problem.path}: ` : ''}${problem.message}`));
   }
-  return { templates: templates.store, sequences: sequences.sequences };
+  const scoring = await loadScoring(config, templates.store, sequences.sequences);
+  return { templates: templates.store, sequences: sequences.sequences, scoring };
+}
+
+/** The scoring file and, when it hands leads to sales, the sales team file; every problem at once. */
+async function loadScoring(config: Config, templates: TemplateStore, sequences: Sequence[]): Promise<LoadedScoring | null> {
+  const text = await readOptional(config.scoringFile.path);
+  const where = (file: string, line: number | null, at: string) => `${path.relative(process.cwd(), file)}${line ? `:${line}` : ''} ${at ? `${at}: ` : ''}`;
+  if (text === null) {
+    if (config.scoringFile.explicit) throw new ContentError([`${where(config.scoringFile.path, null, '')}BATON_SCORING_FILE names a file that does not exist`]);
+    return null;
+  }
+  const parsed = parseScoringConfig(text);
+  if (!parsed.ok) throw new ContentError(parsed.problems.map((problem) => `${where(config.scoringFile.path, problem.line, problem.path)}${problem.message}`));
+  const lifecycle = parsed.config.lifecycle;
+  if (!lifecycle) return { config: parsed.config, team: null };
+  const problems: string[] = [];
+  if (lifecycle.recycleSequence && !sequences.some((sequence) => sequence.id === lifecycle.recycleSequence)) {
+    problems.push(`${where(config.scoringFile.path, null, 'lifecycle.recycle_sequence')}"${lifecycle.recycleSequence}" is not a loaded sequence; expected one of: ${sequences.map((sequence) => sequence.id).join(', ')}`);
+  }
+  if (!templates.has(BRIEFING_TEMPLATE)) problems.push(`${where(config.templatesDir, null, '')}the ${BRIEFING_TEMPLATE} template (the rep's email) is missing; handoffs need it`);
+  const teamText = await readOptional(config.salesTeamFile.path);
+  if (teamText === null) {
+    problems.push(`${where(config.salesTeamFile.path, null, '')}the scoring file hands leads to sales (lifecycle.mql), so a sales team file is needed (BATON_SALES_TEAM_FILE)`);
+    throw new ContentError(problems);
+  }
+  const team = parseSalesTeam(teamText);
+  if (!team.ok) problems.push(...team.problems.map((problem) => `${where(config.salesTeamFile.path, problem.line, problem.path)}${problem.message}`));
+  if (problems.length > 0 || !team.ok) throw new ContentError(problems);
+  return { config: parsed.config, team: team.team };
+}
+
+async function readOptional(file: string): Promise<string | null> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (error) {
+    // Not `instanceof Error`: errors from node:fs come from another realm under Jest's VM modules.
+    if (typeof error === 'object' && error !== null && 'code' in error && error.code === 'ENOENT') return null;
+    throw error;
+  }
+}
+
+/** Handoff webhooks in the standard format are signed: the secret must be there at start. */
+function handoffWebhookProblems(config: Config): string[] {
+  if (config.webhooks.secrets[''] !== undefined || !config.webhooks.handoff.some((hook) => hook.format === 'standard')) return [];
+  return ['BATON_HANDOFF_WEBHOOKS: handoff webhooks are signed with BATON_WEBHOOK_SECRET, which is not set (whsec_ + base64)'];
 }
 
 /** Every webhook step must be signed with a configured secret; checked at start, not at the first send. */

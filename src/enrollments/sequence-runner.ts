@@ -1,7 +1,8 @@
 import type { Kysely } from 'kysely';
 import type { Lead } from '../leads/lead.js';
 import type { LeadsService } from '../leads/leads.service.js';
-import type { Database } from '../platform/db/schema.js';
+import type { Database, LifecycleStage } from '../platform/db/schema.js';
+import { isWithSales } from '../scoring/lifecycle.js';
 import type { Logger } from '../platform/logger.js';
 import { retryDelayMs } from '../mail/smtp-replies.js';
 import type { EmailDelivery } from '../sends/email-delivery.js';
@@ -81,6 +82,11 @@ export type WebhookResult =
   | { kind: 'gone' | 'failed'; status: number; reason?: string }
   | { kind: 'refused'; reason: string };
 
+/** A lead's stored score and stage (lead_scores), null when it was never scored. */
+async function scoreStanding(db: Kysely<Database>, leadId: string): Promise<{ total: number; stage: LifecycleStage } | null> {
+  return (await db.selectFrom('lead_scores').select(['total', 'stage']).where('lead_id', '=', leadId).executeTakeFirst()) ?? null;
+}
+
 export interface RunnerDeps {
   db: Kysely<Database>;
   leads: LeadsService;
@@ -112,13 +118,13 @@ const LEAD_KEY_OF_FIELD: Record<SequenceField, keyof Lead> = {
   phone: 'phone', timezone: 'timezone', country: 'country', source: 'source',
 };
 
-/** What conditions see of a lead. Score stays unknown until scoring exists. */
-function leadFacts(lead: Lead, engagement: Record<string, StepEngagement>): LeadFacts {
+/** What conditions see of a lead; `score` is its stored total, null while it has none (no scoring). */
+function leadFacts(lead: Lead, engagement: Record<string, StepEngagement>, score: number | null = null): LeadFacts {
   const fields = Object.fromEntries(LEAD_FIELDS.map((field) => {
     const value = lead[LEAD_KEY_OF_FIELD[field]];
     return [field, typeof value === 'string' ? value : null];
   }));
-  return { fields, traits: lead.traits, tags: lead.tags, score: null, engagement };
+  return { fields, traits: lead.traits, tags: lead.tags, score, engagement };
 }
 
 export function createSequenceRunner(deps: RunnerDeps): SequenceRunner {
@@ -237,8 +243,10 @@ export function createSequenceRunner(deps: RunnerDeps): SequenceRunner {
       const lead = await deps.leads.get(leadId);
       if (!lead) return { kind: 'unknown_lead' };
       if (lead.unsubscribedAt) return { kind: 'not_eligible', reason: 'the lead has unsubscribed' };
+      const standing = await scoreStanding(deps.db, leadId);
+      if (standing && isWithSales(standing.stage)) return { kind: 'not_eligible', reason: `the lead is with sales (stage ${standing.stage})` };
       // Entry conditions cannot test engagement (the loader refuses it): no emails yet.
-      const facts = leadFacts(lead, {});
+      const facts = leadFacts(lead, {}, standing?.total ?? null);
       if (!sequence.entry.conditions.every((condition) => evaluateCondition(condition, facts))) return { kind: 'not_eligible', reason: 'the entry conditions do not hold' };
       const previous = await lastEnrollment(deps.db, leadId, sequenceId);
       if (previous?.status === 'active') return { kind: 'already_enrolled' };
@@ -312,7 +320,7 @@ export function createSequenceRunner(deps: RunnerDeps): SequenceRunner {
           return until.getTime() > now.getTime() ? later(until) : advance(sequence, enrollment, step, now);
         }
         case 'branch': {
-          const facts = leadFacts(lead, await engagementFor(enrollment.id));
+          const facts = leadFacts(lead, await engagementFor(enrollment.id), (await scoreStanding(deps.db, lead.id))?.total ?? null);
           const chosen = step.branch.find((option) => evaluateCondition(option.if, facts));
           return advance(sequence, enrollment, step, now, chosen?.then ?? step.else);
         }

@@ -30,6 +30,10 @@ export interface Config {
   dkim: { domainName: string; keySelector: string; privateKey: string } | null;
   templatesDir: string;
   sequencesDir: string;
+  /** The scoring file; a missing default file means no scoring (an explicitly set one must exist). */
+  scoringFile: { path: string; explicit: boolean };
+  /** The sales team file, needed when the scoring file hands leads to sales. */
+  salesTeamFile: { path: string; explicit: boolean };
   logLevel: string;
   shutdownTimeoutMs: number;
   /** At most `count` marketing emails per lead in any `windowMs`, across all sequences; null: no cap. */
@@ -37,6 +41,8 @@ export interface Config {
   webhooks: {
     /** Signing secrets (whsec_…) by name; '' is BATON_WEBHOOK_SECRET, the default. */
     secrets: Record<string, string>;
+    /** Receivers told of every handoff (BATON_HANDOFF_WEBHOOKS), signed with BATON_WEBHOOK_SECRET. */
+    handoff: Array<{ url: string; format: 'standard' | 'slack' }>;
     /** Lets webhooks reach private, loopback and link-local addresses (off: SSRF protection). */
     allowPrivate: boolean;
   };
@@ -75,6 +81,16 @@ const environmentSchema = Joi.object({
   DKIM_PRIVATE_KEY: Joi.string().description('DKIM private key (PEM)'),
   BATON_TEMPLATES_DIR: Joi.string().default('./templates').description('MJML + Handlebars email templates'),
   BATON_SEQUENCES_DIR: Joi.string().default('./sequences').description('nurture sequence YAML files'),
+  BATON_SCORING_FILE: Joi.string().description('lead scoring rules and lifecycle (default: scoring.yaml beside the sequences directory; none there: no scoring)'),
+  BATON_SALES_TEAM_FILE: Joi.string().description('sales reps, territories and SLA for handoffs (default: sales-team.yaml beside the sequences directory)'),
+  BATON_HANDOFF_WEBHOOKS: Joi.string().custom((value: string, helpers) => {
+    for (const entry of value.split(',').map((part) => part.trim()).filter(Boolean)) {
+      const url = entry.startsWith('slack:') ? entry.slice('slack:'.length) : entry;
+      if (!/^https?:\/\/[^\s]+$/.test(url) || !URL.canParse(url)) return helpers.error('handoffWebhooks.invalid', { entry });
+    }
+    return value;
+  }).messages({ 'handoffWebhooks.invalid': 'BATON_HANDOFF_WEBHOOKS: "{{#entry}}" is not an http(s) URL (comma-separated; prefix slack: for a Slack payload)' })
+    .description('comma-separated URLs told of every handoff; prefix slack: for a Slack-compatible payload'),
   LOG_LEVEL: Joi.string().valid('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent').default('info'),
   SHUTDOWN_TIMEOUT_MS: Joi.number().integer().min(0).max(600_000).default(15_000)
     .description('how long SIGTERM waits for in-flight work'),
@@ -135,10 +151,13 @@ export function loadConfig(environment: Environment, overrides: Partial<Config> 
     dkim: value.DKIM_DOMAIN ? { domainName: value.DKIM_DOMAIN, keySelector: value.DKIM_SELECTOR, privateKey: value.DKIM_PRIVATE_KEY } : null,
     templatesDir: path.resolve(value.BATON_TEMPLATES_DIR),
     sequencesDir: path.resolve(value.BATON_SEQUENCES_DIR),
+    // Beside the sequences directory by default, so a sequences directory elsewhere brings its own.
+    scoringFile: besideSequences(value.BATON_SCORING_FILE, value.BATON_SEQUENCES_DIR, 'scoring.yaml'),
+    salesTeamFile: besideSequences(value.BATON_SALES_TEAM_FILE, value.BATON_SEQUENCES_DIR, 'sales-team.yaml'),
     logLevel: value.LOG_LEVEL,
     shutdownTimeoutMs: value.SHUTDOWN_TIMEOUT_MS,
     frequencyCap: parseFrequencyCap(value.BATON_FREQUENCY_CAP),
-    webhooks: { secrets: webhookSecrets(value), allowPrivate: value.BATON_WEBHOOK_ALLOW_PRIVATE },
+    webhooks: { secrets: webhookSecrets(value), handoff: handoffWebhooks(value.BATON_HANDOFF_WEBHOOKS), allowPrivate: value.BATON_WEBHOOK_ALLOW_PRIVATE },
   };
   return { ...config, ...overrides };
 }
@@ -147,6 +166,16 @@ function parseFrequencyCap(text: string): Config['frequencyCap'] {
   const match = /^(\d+)\/(\d+)([smhd])$/.exec(text);
   if (!match) return null;
   return { count: Number(match[1]), windowMs: Number(match[2]) * (DURATION_UNITS_MS[match[3] ?? 's'] ?? 1000) };
+}
+
+function besideSequences(given: string | undefined, sequencesDir: string, name: string): { path: string; explicit: boolean } {
+  if (given !== undefined) return { path: path.resolve(given), explicit: true };
+  return { path: path.join(path.dirname(path.resolve(sequencesDir)), name), explicit: false };
+}
+
+function handoffWebhooks(text: string | undefined): Config['webhooks']['handoff'] {
+  return (text ?? '').split(',').map((part) => part.trim()).filter(Boolean)
+    .map((entry) => (entry.startsWith('slack:') ? { url: entry.slice('slack:'.length), format: 'slack' as const } : { url: entry, format: 'standard' as const }));
 }
 
 /** BATON_WEBHOOK_SECRET is the default ''; BATON_WEBHOOK_SECRET_CRM is the secret a step names `crm`. */

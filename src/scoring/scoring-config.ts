@@ -3,13 +3,15 @@ import { LineCounter, parseDocument } from 'yaml';
 import { parseDuration } from '../sequences/duration.js';
 import { formatPath } from '../sequences/sequence-loader.js';
 import { LEAD_FIELDS } from '../sequences/sequence.schemas.js';
-import type { BehaviourRule, FitRule, FitTest, ScoringRules } from './score.js';
+import { toTopic, topicSchema, type Topic } from '../handoff/topics.js';
+import type { BehaviourRule, FitRule, FitTest, Grade, ScoringRules } from './score.js';
 
 /*
  * The scoring file (scoring.yaml beside the sequences), validated like a sequence file: every
- * problem at once, each with its line and path. Not wired into Baton yet (issue 4).
+ * problem at once, each with its line and path (docs/scoring.md describes it).
  *
  *   half_life: 30d
+ *   lifecycle: { lead_at: 1, mql: { engagement: 50, min_grade: B }, recycle_sequence: re-engagement }
  *   grades: { A: 30, B: 20, C: 10 }
  *   behaviour:
  *     - { id: pricing, event: page_view, where: { path: /pricing }, points: 10, cap: 30, cooldown: 1d }
@@ -34,8 +36,11 @@ const regex = Joi.string().max(500).custom((value: string, helpers) => {
 const points = Joi.number().integer().min(-1000).max(1000).invalid(0).required()
   .messages({ 'any.invalid': '{{#label}} must not be 0: give it points, or remove the rule' });
 
+const label = Joi.string().min(1).max(200);
+
 const behaviourRule = Joi.object({
   id: ruleId.required(),
+  label,
   event: Joi.string().min(1).max(100).required(),
   where: Joi.object().pattern(Joi.string(), Joi.alternatives(Joi.string(), Joi.number(), Joi.boolean())),
   points,
@@ -45,6 +50,7 @@ const behaviourRule = Joi.object({
 
 const fitRule = Joi.object({
   id: ruleId.required(),
+  label,
   points,
   field: Joi.string().valid(...LEAD_FIELDS),
   matches: regex,
@@ -67,7 +73,32 @@ const scoringSchema = Joi.object({
     .default({ A: 30, B: 20, C: 10 }),
   behaviour: Joi.array().items(behaviourRule).default([]).unique('id'),
   fit: Joi.array().items(fitRule).default([]).unique('id'),
+  lifecycle: Joi.object({
+    // Engagement points that make a subscriber a lead.
+    lead_at: Joi.number().min(0).default(1),
+    mql: Joi.object({
+      engagement: Joi.number().greater(0).required(),
+      min_grade: Joi.string().valid('A', 'B', 'C', 'D').default('D'),
+    }).required(),
+    recycle_sequence: Joi.string().min(1).max(100),
+  }),
+  topics: Joi.array().items(topicSchema).default([]).unique('id'),
 });
+
+/** What the scoring file configures besides the rules: stages, the handoff threshold, topics. */
+export interface ScoringConfig {
+  rules: ScoringRules;
+  /** Rule id → what a person reads in the briefing and the score breakdown. */
+  labels: Record<string, string>;
+  /** Null: scores only, no stages past lead and no handoff. */
+  lifecycle: {
+    leadAt: number;
+    mql: { engagement: number; minGrade: Grade };
+    /** The sequence a lead rejected by sales enters; none: it just waits. */
+    recycleSequence: string | null;
+  } | null;
+  topics: Topic[];
+}
 
 export interface ScoringProblem {
   line: number | null;
@@ -75,9 +106,9 @@ export interface ScoringProblem {
   message: string;
 }
 
-export type ParseScoringResult = { ok: true; rules: ScoringRules } | { ok: false; problems: ScoringProblem[] };
+export type ParseScoringResult = { ok: true; rules: ScoringRules; config: ScoringConfig } | { ok: false; problems: ScoringProblem[] };
 
-type RawFitRule = { id: string; points: number; field?: string; matches?: string; in?: string[]; trait?: string; gte?: number; lte?: number; email_domain_in?: string[] };
+type RawFitRule = { id: string; label?: string; points: number; field?: string; matches?: string; in?: string[]; trait?: string; gte?: number; lte?: number; email_domain_in?: string[] };
 
 export function parseScoringConfig(text: string): ParseScoringResult {
   const lineCounter = new LineCounter();
@@ -99,7 +130,16 @@ export function parseScoringConfig(text: string): ParseScoringResult {
     id: rule.id, event: rule.event, where: rule.where, points: rule.points, cap: rule.cap, cooldownMs: rule.cooldown ? parseDuration(rule.cooldown) ?? undefined : undefined,
   }));
   const fit: FitRule[] = (value.fit as RawFitRule[]).map((rule) => ({ id: rule.id, points: rule.points, test: fitTest(rule) }));
-  return { ok: true, rules: { behaviour, fit, grades: value.grades, halfLifeMs: value.half_life === 'none' ? null : parseDuration(value.half_life) } };
+  const rules: ScoringRules = { behaviour, fit, grades: value.grades, halfLifeMs: value.half_life === 'none' ? null : parseDuration(value.half_life) };
+  const labels = Object.fromEntries([...value.behaviour, ...value.fit].map((rule: { id: string; label?: string }) => [rule.id, rule.label ?? rule.id]));
+  const lifecycle = value.lifecycle as { lead_at: number; mql: { engagement: number; min_grade: Grade }; recycle_sequence?: string } | undefined;
+  const config: ScoringConfig = {
+    rules,
+    labels,
+    lifecycle: lifecycle ? { leadAt: lifecycle.lead_at, mql: { engagement: lifecycle.mql.engagement, minGrade: lifecycle.mql.min_grade }, recycleSequence: lifecycle.recycle_sequence ?? null } : null,
+    topics: (value.topics as Array<{ id: string; label: string; matches: string; talking_point: string }>).map(toTopic),
+  };
+  return { ok: true, rules, config };
 }
 
 function fitTest(rule: RawFitRule): FitTest {

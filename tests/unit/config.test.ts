@@ -77,10 +77,22 @@ describe('loadConfig', () => {
   it('collects webhook secrets by name and refuses one that is not whsec_ base64', () => {
     const secret = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
     const config = loadConfig({ BATON_WEBHOOK_SECRET: secret, BATON_WEBHOOK_SECRET_CRM: secret, BATON_WEBHOOK_ALLOW_PRIVATE: 'true' });
-    expect(config.webhooks).toEqual({ secrets: { '': secret, crm: secret }, allowPrivate: true });
-    expect(loadConfig({}).webhooks).toEqual({ secrets: {}, allowPrivate: false });
+    expect(config.webhooks).toEqual({ secrets: { '': secret, crm: secret }, handoff: [], allowPrivate: true });
+    expect(loadConfig({}).webhooks).toEqual({ secrets: {}, handoff: [], allowPrivate: false });
     expect(() => loadConfig({ BATON_WEBHOOK_SECRET_CRM: 'hunter2' })).toThrow(/BATON_WEBHOOK_SECRET_CRM must be whsec_/);
     expect(redactConfig(config).webhooks).toBe('[redacted]');
+  });
+
+  it('reads handoff webhooks, Slack ones by their prefix, and names a bad entry', () => {
+    const config = loadConfig({ BATON_HANDOFF_WEBHOOKS: 'https://crm.example.com/hooks/baton, slack:https://hooks.slack.com/services/T/B/X' });
+    expect(config.webhooks.handoff).toEqual([
+      { url: 'https://crm.example.com/hooks/baton', format: 'standard' },
+      { url: 'https://hooks.slack.com/services/T/B/X', format: 'slack' },
+    ]);
+    expect(() => loadConfig({ BATON_HANDOFF_WEBHOOKS: 'https://ok.example.com,ftp://nope' })).toThrow(/BATON_HANDOFF_WEBHOOKS: "ftp:\/\/nope" is not an http\(s\) URL/);
+    expect(loadConfig({}).scoringFile).toEqual({ path: path.resolve('scoring.yaml'), explicit: false });
+    expect(loadConfig({ BATON_SEQUENCES_DIR: '/srv/content/sequences' }).salesTeamFile).toEqual({ path: '/srv/content/sales-team.yaml', explicit: false });
+    expect(loadConfig({ BATON_SCORING_FILE: 'x/s.yaml' }).scoringFile).toEqual({ path: expect.stringMatching(/x\/s\.yaml$/) as unknown, explicit: true });
   });
 
   it('treats empty variables as unset', () => {

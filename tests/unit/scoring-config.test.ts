@@ -13,7 +13,10 @@ fit:
   - { id: size, trait: employees, gte: 100, points: 10 }
   - { id: webmail, email_domain_in: [gmail.com], points: -20 }
 `);
-    expect(result).toEqual({
+    expect(result.ok && result.config.lifecycle).toBeNull();
+    expect(result.ok && result.config.labels).toEqual({ pricing: 'pricing', unsubscribed: 'unsubscribed', exec: 'exec', territory: 'territory', size: 'size', webmail: 'webmail' });
+    expect(result.ok && result.rules).toEqual(result.ok && result.config.rules);
+    expect(result).toMatchObject({
       ok: true,
       rules: {
         halfLifeMs: 30 * 86_400_000,
@@ -30,6 +33,42 @@ fit:
         ],
       },
     });
+  });
+
+  it('reads the lifecycle thresholds, rule labels and topics', () => {
+    const result = parseScoringConfig(`behaviour:
+  - { id: demo, label: Asked for a demo, event: form_submit, where: { form: demo }, points: 40 }
+lifecycle:
+  mql: { engagement: 50, min_grade: B }
+  recycle_sequence: re-engagement
+topics:
+  - { id: pricing, label: Pricing, matches: /pricing, talking_point: Offer a pricing walkthrough. }
+`);
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.config.labels).toEqual({ demo: 'Asked for a demo' });
+    expect(result.config.lifecycle).toEqual({ leadAt: 1, mql: { engagement: 50, minGrade: 'B' }, recycleSequence: 're-engagement' });
+    expect(result.config.topics).toEqual([{ id: 'pricing', label: 'Pricing', matches: '/pricing', talkingPoint: 'Offer a pricing walkthrough.' }]);
+  });
+
+  it('refuses a lifecycle without an MQL threshold or with an unknown grade', () => {
+    const result = parseScoringConfig(`lifecycle:
+  lead_at: 1
+  mql: { engagement: 0, min_grade: E }
+`);
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.problems.map((problem) => `${problem.line ?? '-'} ${problem.path}: ${problem.message}`)).toEqual([
+      '3 lifecycle.mql.engagement: must be greater than 0',
+      '3 lifecycle.mql.min_grade: must be one of [A, B, C, D]',
+    ]);
+  });
+
+  it('parses the example scoring.yaml at the repository root', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const result = parseScoringConfig(await readFile(new URL('../../scoring.yaml', import.meta.url), 'utf8'));
+    expect(result.ok && result.config.lifecycle?.mql).toEqual({ engagement: 50, minGrade: 'B' });
+    expect(result.ok && result.config.topics.map((topic) => topic.id)).toContain('pricing');
   });
 
   it('lists every problem with its line and path', () => {

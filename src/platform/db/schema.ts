@@ -133,6 +133,80 @@ export interface EnrollmentStepsTable {
   entered_at: ColumnType<Date, Date | undefined, never>;
 }
 
+export type LifecycleStage = 'subscriber' | 'lead' | 'mql' | 'sql' | 'customer' | 'recycled' | 'disqualified';
+
+export interface LeadScoresTable {
+  lead_id: string;
+  stage: ColumnType<LifecycleStage, LifecycleStage | undefined, LifecycleStage>;
+  total: ColumnType<number, number | undefined, number>;
+  engagement: ColumnType<number, number | undefined, number>;
+  fit: ColumnType<number, number | undefined, number>;
+  grade: ColumnType<string, string | undefined, string>;
+  breakdown: ColumnType<unknown[], string | undefined, string>;
+  engagement_since: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  scored_at: ColumnType<Date, Date | undefined, Date>;
+  stage_changed_at: ColumnType<Date, Date | undefined, Date>;
+}
+
+export interface ScoreHistoryTable {
+  id: Generated<string>;
+  lead_id: string;
+  at: ColumnType<Date, Date | undefined, never>;
+  total: number;
+  engagement: number;
+  fit: number;
+  grade: string;
+  stage: LifecycleStage;
+  cause: string;
+}
+
+export interface ScoreQueueTable {
+  lead_id: string;
+  queued_at: ColumnType<Date, Date | undefined, Date>;
+  taken_at: Date | null;
+}
+
+export type HandoffStatus = 'pending' | 'accepted' | 'rejected' | 'converted';
+
+export interface HandoffsTable {
+  id: ColumnType<string, string | undefined, never>;
+  lead_id: string;
+  status: ColumnType<HandoffStatus, HandoffStatus | undefined, HandoffStatus>;
+  rep_id: string;
+  assignment: ColumnType<Record<string, unknown>, string, string>;
+  score: ColumnType<Record<string, unknown>, string, never>;
+  briefing: ColumnType<Record<string, unknown>, string, string>;
+  reject_reason: string | null;
+  created_at: ColumnType<Date, Date | undefined, never>;
+  assigned_at: ColumnType<Date, Date | undefined, Date>;
+  reminded_at: Date | null;
+  reassignments: ColumnType<number, number | undefined, number>;
+  decided_at: Date | null;
+}
+
+export interface AssignmentCursorsTable {
+  pool_key: string;
+  last_rep_id: string;
+}
+
+export type NotificationChannel = 'email' | 'webhook' | 'slack';
+
+export interface HandoffNotificationsTable {
+  id: Generated<string>;
+  handoff_id: string;
+  kind: 'assigned' | 'reminder';
+  channel: NotificationChannel;
+  target: string;
+  rep_id: string;
+  status: ColumnType<'pending' | 'sent' | 'failed', 'pending' | undefined, 'pending' | 'sent' | 'failed'>;
+  attempts: ColumnType<number, number | undefined, number>;
+  next_attempt_at: ColumnType<Date, Date | undefined, Date>;
+  taken_at: Date | null;
+  last_error: string | null;
+  created_at: ColumnType<Date, Date | undefined, never>;
+  sent_at: Date | null;
+}
+
 export interface Database {
   leads: LeadsTable;
   events: EventsTable;
@@ -146,4 +220,10 @@ export interface Database {
   trigger_interests: TriggerInterestsTable;
   trigger_queue: TriggerQueueTable;
   enrollment_steps: EnrollmentStepsTable;
+  lead_scores: LeadScoresTable;
+  score_history: ScoreHistoryTable;
+  score_queue: ScoreQueueTable;
+  handoffs: HandoffsTable;
+  assignment_cursors: AssignmentCursorsTable;
+  handoff_notifications: HandoffNotificationsTable;
 }

@@ -1,0 +1,105 @@
+import express, { Router } from 'express';
+import Joi from 'joi';
+import { uuidSchema } from '../leads/leads.schemas.js';
+import { decodeCursor } from '../platform/pagination.js';
+import { AppError } from '../platform/errors.js';
+import { jsonBody } from '../platform/http/json-body.js';
+import { escapeHtml, publicPage } from '../platform/http/public-page.js';
+import { validate } from '../platform/http/validate.js';
+import type { DecisionOutcome, HandoffAction, HandoffService } from './handoff.service.js';
+
+const idParams = Joi.object({ id: uuidSchema.required() });
+const listQuery = Joi.object({
+  status: Joi.string().valid('pending', 'accepted', 'rejected', 'converted'),
+  rep: Joi.string().max(64),
+  leadId: uuidSchema,
+  limit: Joi.number().integer().min(1).max(200).default(50),
+  cursor: Joi.string().max(200),
+});
+const rejectBody = Joi.object({ reason: Joi.string().trim().max(500).allow('') }).default({});
+const emptyBody = Joi.object({}).default({});
+
+const handoffNotFound = (id: string) => new AppError('handoff_not_found', `No handoff has id ${id}`, [{ field: 'id', location: 'path', message: 'no handoff has this id' }]);
+
+function answer(outcome: DecisionOutcome, id: string, action: HandoffAction) {
+  if (outcome.kind === 'not_found') throw handoffNotFound(id);
+  if (outcome.kind === 'conflict') {
+    throw new AppError('handoff_decided', `Handoff ${id} is already ${outcome.handoff.status}; it cannot be ${action === 'accept' ? 'accepted' : `${action}ed`} now`, { status: outcome.handoff.status });
+  }
+  return outcome.handoff;
+}
+
+/** `/api/handoffs…`: what sales and integrations call with the API key. */
+export function handoffApiRoutes(handoffs: HandoffService): Router {
+  const router = Router();
+
+  router.get('/handoffs', async (req, res) => {
+    const query = validate(listQuery, req.query, 'query');
+    res.json(await handoffs.list({ ...query, after: query.cursor ? decodeCursor(query.cursor) : undefined }));
+  });
+
+  router.get('/handoffs/:id', async (req, res) => {
+    const { id } = validate(idParams, req.params, 'path');
+    const handoff = await handoffs.get(id);
+    if (!handoff) throw handoffNotFound(id);
+    res.json(handoff);
+  });
+
+  for (const action of ['accept', 'convert'] as const) {
+    router.post(`/handoffs/:id/${action}`, ...jsonBody('10kb'), async (req, res) => {
+      const { id } = validate(idParams, req.params, 'path');
+      validate(emptyBody, req.body, 'body');
+      res.json(answer(await handoffs.decide(id, action, new Date()), id, action));
+    });
+  }
+
+  router.post('/handoffs/:id/reject', ...jsonBody('10kb'), async (req, res) => {
+    const { id } = validate(idParams, req.params, 'path');
+    const { reason } = validate(rejectBody, req.body, 'body');
+    res.json(answer(await handoffs.decide(id, 'reject', new Date(), reason), id, 'reject'));
+  });
+
+  router.get('/scoring/rejections', async (_req, res) => {
+    res.json({ items: await handoffs.rejectionsByRule() });
+  });
+
+  return router;
+}
+
+const VERB: Record<HandoffAction, { button: string; done: string }> = {
+  accept: { button: 'Accept this lead', done: 'accepted' },
+  reject: { button: 'Reject this lead', done: 'rejected: it goes back to marketing' },
+  convert: { button: 'Mark as converted', done: 'marked as converted' },
+};
+
+/**
+ * `/h/:token`: the accept, reject and convert links in the rep's email. Like unsubscribe links,
+ * GET only shows a confirmation page (mail scanners fetch links), and the form's POST acts.
+ */
+export function handoffLinkRoutes(handoffs: HandoffService): Router {
+  const router = Router();
+  const notRecognised = '<p>This link is not valid. If you copied it, check that it is complete.</p>';
+
+  router.get('/h/:token', async (req, res) => {
+    const link = handoffs.readActionToken(req.params.token);
+    const handoff = link ? await handoffs.get(link.id) : null;
+    if (!link || !handoff) return publicPage(res, 404, 'Link not recognised', notRecognised);
+    const who = `${escapeHtml(handoff.briefing.who.name)}${handoff.briefing.who.company ? ` (${escapeHtml(handoff.briefing.who.company)})` : ''}`;
+    const reason = link.action === 'reject' ? '<p><label>Why? <input name="reason" maxlength="500" placeholder="e.g. student, no budget, competitor"></label></p>' : '';
+    publicPage(res, 200, VERB[link.action].button, `<p>${who}, handed to you ${escapeHtml(handoff.createdAt.slice(0, 10))}; now ${escapeHtml(handoff.status)}.</p>
+<form method="post">${reason}<button type="submit">${VERB[link.action].button}</button></form>`);
+  });
+
+  router.post('/h/:token', express.urlencoded({ extended: false, limit: '10kb' }), async (req, res) => {
+    const link = handoffs.readActionToken(req.params.token);
+    if (!link) return publicPage(res, 404, 'Link not recognised', notRecognised);
+    const body: unknown = req.body;
+    const given = typeof body === 'object' && body !== null && 'reason' in body && typeof body.reason === 'string' ? body.reason.trim().slice(0, 500) : undefined;
+    const outcome = await handoffs.decide(link.id, link.action, new Date(), given);
+    if (outcome.kind === 'not_found') return publicPage(res, 404, 'Link not recognised', notRecognised);
+    if (outcome.kind === 'conflict') return publicPage(res, 409, 'Already decided', `<p>This lead is already ${escapeHtml(outcome.handoff.status)}; nothing changed.</p>`);
+    publicPage(res, 200, 'Done', `<p>The lead is ${VERB[link.action].done}.</p>`);
+  });
+
+  return router;
+}

@@ -1,0 +1,322 @@
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { EnrollOutcome } from '../enrollments/sequence-runner.js';
+import type { Lead } from '../leads/lead.js';
+import type { LeadsService } from '../leads/leads.service.js';
+import type { Database, HandoffStatus, LifecycleStage } from '../platform/db/schema.js';
+import type { Logger } from '../platform/logger.js';
+import { toPage, type Page } from '../platform/pagination.js';
+import type { TokenSigner } from '../platform/signing.js';
+import type { Score } from '../scoring/score.js';
+import type { ScoringConfig } from '../scoring/scoring-config.js';
+import { eventsForScoring, moveStage } from '../scoring/scoring.repository.js';
+import type { ScoringService } from '../scoring/scoring.service.js';
+import { webhookRetryDelayMs } from '../webhooks/webhook-outcome.js';
+import { chooseRep, type Assignment } from './assignment.js';
+import { buildBriefing, type Briefing } from './briefing.js';
+import type { HandoffNotifier } from './handoff-notifier.js';
+import {
+  assignmentCursors, decideHandoff, enrollmentHistory, exitActiveEnrollments, findHandoff, finishNotification, insertHandoff, listHandoffs, lockAssignments,
+  markReminded, notificationsOf, openHandoffCounts, pendingAssignedBefore, queueNotifications, reassignHandoff, rejectionsByRule, saveAssignmentCursor,
+  takeDueNotifications, type HandoffRow,
+} from './handoff.repository.js';
+import type { Rep, SalesTeam } from './sales-team.js';
+
+/*
+ * The handoff: a lead crossing the MQL threshold is assigned to a rep, a briefing is composed and
+ * stored, the rep is notified (email, webhooks) and the lead leaves its nurture sequences, all
+ * decided in one transaction; the notifications go out after it commits, from an outbox that is
+ * retried. The rep then accepts, rejects or converts; an unanswered handoff is reminded, then
+ * reassigned.
+ */
+
+export type HandoffAction = 'accept' | 'reject' | 'convert';
+
+export type DecisionOutcome =
+  | { kind: 'done'; handoff: HandoffView }
+  | { kind: 'not_found' }
+  /** Already decided otherwise (e.g. reject after convert): nothing changed. */
+  | { kind: 'conflict'; handoff: HandoffView };
+
+export interface HandoffView {
+  id: string;
+  leadId: string;
+  status: HandoffStatus;
+  rep: { id: string; name: string; email: string } | { id: string };
+  assignment: Record<string, unknown>;
+  score: Record<string, unknown>;
+  rejectReason: string | null;
+  createdAt: string;
+  assignedAt: string;
+  remindedAt: string | null;
+  reassignments: number;
+  decidedAt: string | null;
+}
+
+export interface HandoffService {
+  /** Moves the lead from `from` to MQL and hands it off; false when it had left `from`. */
+  handOff(leadId: string, score: Score, from: LifecycleStage, now: Date): Promise<boolean>;
+  /** Sends due notifications; returns how many were attempted. */
+  deliverDue(now: Date): Promise<number>;
+  /** Reminders and reassignments for handoffs nobody answered. */
+  enforceSla(now: Date): Promise<{ reminded: number; reassigned: number }>;
+  decide(id: string, action: HandoffAction, now: Date, reason?: string): Promise<DecisionOutcome>;
+  get(id: string): Promise<(HandoffView & { briefing: Briefing; notifications: unknown[] }) | null>;
+  list(query: { status?: HandoffStatus; rep?: string; leadId?: string; limit: number; after?: { at: Date; id: string } }): Promise<Page<HandoffView>>;
+  rejectionsByRule(): Promise<Array<{ rule: string; label: string; rejected: number; reasons: Record<string, number> }>>;
+  /** The signed link that performs `action` on a handoff from the rep's email. */
+  actionLink(id: string, action: HandoffAction): string;
+  /** The handoff and action a signed link stands for; null when the token is not ours. */
+  readActionToken(token: string): { id: string; action: HandoffAction } | null;
+}
+
+export interface HandoffDeps {
+  db: Kysely<Database>;
+  leads: LeadsService;
+  team: SalesTeam;
+  scoring: () => ScoringService;
+  config: ScoringConfig;
+  sequenceName: (id: string) => string;
+  enroll: (sequenceId: string, leadId: string, now: Date) => Promise<EnrollOutcome>;
+  notifier: HandoffNotifier;
+  /** Extra receivers of every handoff (BATON_HANDOFF_WEBHOOKS). */
+  webhooks: Array<{ url: string; format: 'standard' | 'slack' }>;
+  linkSigner: TokenSigner;
+  publicUrl: string;
+  logger: Logger;
+  /** Called after a handoff commits, so its notifications go out at once rather than at the next tick. */
+  onQueued?: () => void;
+}
+
+const SEVEN_DAYS_MS = 7 * 24 * 60 * 60_000;
+const NOTIFICATION_STALE_MS = 2 * 60_000;
+const ACTIONS: ReadonlySet<string> = new Set(['accept', 'reject', 'convert']);
+
+export function createHandoffService(deps: HandoffDeps): HandoffService {
+  const { db, team } = deps;
+  const repById = new Map(team.reps.map((rep) => [rep.id, rep]));
+
+  const actionLink = (id: string, action: HandoffAction) => `${deps.publicUrl}/h/${deps.linkSigner.sign(`${id}:${action}`)}`;
+  const links = (id: string, leadId: string) => ({
+    accept: actionLink(id, 'accept'), reject: actionLink(id, 'reject'), convert: actionLink(id, 'convert'), lead: `${deps.publicUrl}/api/leads/${leadId}`,
+  });
+
+  function notificationsFor(rep: Rep, handoffId: string, kind: 'assigned' | 'reminder') {
+    const rows: Array<{ handoffId: string; kind: 'assigned' | 'reminder'; channel: 'email' | 'slack' | 'webhook'; target: string; repId: string }> = [
+      { handoffId, kind, channel: 'email', target: rep.email, repId: rep.id },
+    ];
+    if (rep.slackWebhookUrl) rows.push({ handoffId, kind, channel: 'slack', target: rep.slackWebhookUrl, repId: rep.id });
+    // Team-wide receivers hear of new assignments, not of each reminder.
+    if (kind === 'assigned') for (const hook of deps.webhooks) rows.push({ handoffId, kind, channel: hook.format === 'slack' ? 'slack' : 'webhook', target: hook.url, repId: rep.id });
+    return rows;
+  }
+
+  /** Everything the briefing needs, read before the transaction (embedded PGlite runs one at a time). */
+  async function briefingInputs(lead: Lead, now: Date) {
+    const events = await eventsForScoring(db, lead.id, null);
+    const weekAgo = await deps.scoring().scoreAt(lead.id, new Date(now.getTime() - SEVEN_DAYS_MS));
+    const history = await enrollmentHistory(db, lead.id);
+    const sends = events.filter((event) => event.type === 'email_sent').map((event) => ({
+      sendId: String(event.properties.sendId ?? ''), subject: typeof event.properties.subject === 'string' ? event.properties.subject : null,
+      template: String(event.properties.template ?? ''), sequenceId: String(event.properties.sequenceId ?? ''), stepId: String(event.properties.stepId ?? ''), sentAt: event.occurredAt,
+    }));
+    const enrollments = history.map((row) => ({
+      sequenceId: row.sequence_id, sequenceName: deps.sequenceName(row.sequence_id), status: row.status, enrolledAt: row.entered_at, endedAt: row.ended_at, endReason: row.exit_reason,
+    }));
+    return { events, sends, enrollments, scoreSevenDaysAgo: weekAgo?.total ?? 0 };
+  }
+
+  function compose(id: string, lead: Lead, score: Score, rep: Rep, inputs: Awaited<ReturnType<typeof briefingInputs>>, now: Date): Briefing {
+    return buildBriefing({
+      lead, score, ...inputs, ruleLabels: deps.config.labels, topics: deps.config.topics,
+      rep: { id: rep.id, name: rep.name, email: rep.email }, links: links(id, lead.id), now,
+    });
+  }
+
+  function toView(row: HandoffRow): HandoffView {
+    const rep = repById.get(row.rep_id);
+    return {
+      id: row.id,
+      leadId: row.lead_id,
+      status: row.status,
+      rep: rep ? { id: rep.id, name: rep.name, email: rep.email } : { id: row.rep_id },
+      assignment: row.assignment,
+      score: row.score,
+      rejectReason: row.reject_reason,
+      createdAt: row.created_at.toISOString(),
+      assignedAt: row.assigned_at.toISOString(),
+      remindedAt: row.reminded_at?.toISOString() ?? null,
+      reassignments: row.reassignments,
+      decidedAt: row.decided_at?.toISOString() ?? null,
+    };
+  }
+
+  function repOf(assignment: Assignment): Rep {
+    const rep = repById.get(assignment.repId);
+    if (!rep) throw new Error(`assignment chose ${assignment.repId}, who is not in the sales team file`);
+    return rep;
+  }
+
+  async function deliver(note: Awaited<ReturnType<typeof takeDueNotifications>>[number], now: Date): Promise<void> {
+    const row = await findHandoff(db, note.handoff_id);
+    if (!row) return finishNotification(db, note.id, { status: 'failed', error: 'the handoff is gone (lead erased)' }, now);
+    // A reminder for a handoff answered meanwhile is no longer worth sending.
+    if (note.kind === 'reminder' && row.status !== 'pending') return finishNotification(db, note.id, { status: 'failed', error: `not sent: the handoff was ${row.status}` }, now);
+    try {
+      const outcome = await deps.notifier.send({
+        id: `handoff_${note.id}`, kind: note.kind, channel: note.channel, target: note.target,
+        handoff: { id: row.id, leadId: row.lead_id, status: row.status, repId: row.rep_id, createdAt: row.created_at.toISOString(), assignedAt: row.assigned_at.toISOString() },
+        briefing: row.briefing as unknown as Briefing, now,
+      });
+      if (outcome.kind === 'sent') return finishNotification(db, note.id, { status: 'sent' }, now);
+      if (outcome.kind === 'failed') {
+        deps.logger.warn({ handoffId: row.id, channel: note.channel, reason: outcome.reason }, 'a handoff notification failed for good');
+        return finishNotification(db, note.id, { status: 'failed', error: outcome.reason }, now);
+      }
+      const delay = outcome.retryAfterMs ?? webhookRetryDelayMs(note.attempts + 1);
+      if (delay === null) return finishNotification(db, note.id, { status: 'failed', error: `gave up after ${note.attempts + 1} attempts: ${outcome.reason}` }, now);
+      return finishNotification(db, note.id, { status: 'pending', retryAt: new Date(now.getTime() + delay), error: outcome.reason }, now);
+    } catch (error) {
+      deps.logger.error({ err: error, handoffId: row.id, channel: note.channel }, 'sending a handoff notification threw');
+      const delay = webhookRetryDelayMs(note.attempts + 1);
+      return finishNotification(db, note.id, delay === null ? { status: 'failed', error: String(error) } : { status: 'pending', retryAt: new Date(now.getTime() + delay), error: String(error) }, now);
+    }
+  }
+
+  return {
+    async handOff(leadId, score, from, now) {
+      const lead = await deps.leads.get(leadId);
+      if (!lead) return false;
+      const inputs = await briefingInputs(lead, now);
+      const id = randomUUID();
+      const created = await db.transaction().execute(async (trx) => {
+        await lockAssignments(trx);
+        if (!(await moveStage(trx, leadId, [from], 'mql', now))) return false;
+        const assignment = chooseRep({ team, lead: { country: lead.country, traits: lead.traits }, now, openCounts: await openHandoffCounts(trx), lastAssigned: await assignmentCursors(trx) });
+        const rep = repOf(assignment);
+        const briefing = compose(id, lead, score, rep, inputs, now);
+        // The unique index refuses a second open handoff: roll the stage change back with it.
+        if (!(await insertHandoff(trx, { id, leadId, repId: rep.id, assignment, score, briefing, now }))) throw new AlreadyHandedOff();
+        await saveAssignmentCursor(trx, assignment.poolKey, rep.id);
+        await queueNotifications(trx, notificationsFor(rep, id, 'assigned'));
+        await exitActiveEnrollments(trx, leadId, 'handed off to sales');
+        return true;
+      }).catch((error: unknown) => {
+        if (error instanceof AlreadyHandedOff) return false;
+        throw error;
+      });
+      if (created) {
+        deps.logger.info({ handoffId: id, leadId, engagement: score.engagement, grade: score.grade }, 'lead handed off to sales');
+        deps.onQueued?.();
+      }
+      return created;
+    },
+
+    async deliverDue(now) {
+      const due = await takeDueNotifications(db, now, 20, NOTIFICATION_STALE_MS);
+      await Promise.all(due.map((note) => deliver(note, now)));
+      return due.length;
+    },
+
+    async enforceSla(now) {
+      const sla = team.sla;
+      if (!sla) return { reminded: 0, reassigned: 0 };
+      let reminded = 0;
+      let reassigned = 0;
+      for (const row of await pendingAssignedBefore(db, new Date(now.getTime() - sla.reassignAfterMs), false, 50)) {
+        const lead = await deps.leads.get(row.lead_id);
+        if (!lead) continue;
+        const inputs = await briefingInputs(lead, now);
+        const moved = await db.transaction().execute(async (trx) => {
+          await lockAssignments(trx);
+          const assignment = chooseRep({ team, lead: { country: lead.country, traits: lead.traits }, now, openCounts: await openHandoffCounts(trx), lastAssigned: await assignmentCursors(trx), exclude: [row.rep_id] });
+          const rep = repOf(assignment);
+          if (rep.id === row.rep_id) return false;
+          const score = row.score as unknown as Score;
+          const briefing = compose(row.id, lead, score, rep, inputs, now);
+          const detail = { ...assignment, reassignedFrom: row.rep_id, reassignedBecause: `no answer within ${Math.round(sla.reassignAfterMs / 60_000)} min` };
+          if (!(await reassignHandoff(trx, row.id, { repId: row.rep_id, assignedAt: row.assigned_at }, { repId: rep.id, assignment: detail, briefing }, now))) return false;
+          await saveAssignmentCursor(trx, assignment.poolKey, rep.id);
+          await queueNotifications(trx, notificationsFor(rep, row.id, 'assigned'));
+          return true;
+        });
+        if (moved) {
+          reassigned++;
+          deps.logger.info({ handoffId: row.id, from: row.rep_id }, 'handoff reassigned: the rep did not answer in time');
+        }
+      }
+      for (const row of await pendingAssignedBefore(db, new Date(now.getTime() - sla.remindAfterMs), true, 50)) {
+        const rep = repById.get(row.rep_id);
+        if (!rep) continue;
+        const marked = await db.transaction().execute(async (trx) => {
+          if (!(await markReminded(trx, row.id, row.assigned_at, now))) return false;
+          await queueNotifications(trx, notificationsFor(rep, row.id, 'reminder'));
+          return true;
+        });
+        if (marked) reminded++;
+      }
+      if (reminded + reassigned > 0) deps.onQueued?.();
+      return { reminded, reassigned };
+    },
+
+    async decide(id, action, now, reason) {
+      const row = await findHandoff(db, id);
+      if (!row) return { kind: 'not_found' };
+      const target: HandoffStatus = action === 'accept' ? 'accepted' : action === 'reject' ? 'rejected' : 'converted';
+      // Repeating a decision is harmless (a double click, a retried request): answer with the state.
+      if (row.status === target) return { kind: 'done', handoff: toView(row) };
+      const from: HandoffStatus[] = action === 'accept' ? ['pending'] : ['pending', 'accepted'];
+      const stage: LifecycleStage = action === 'accept' ? 'sql' : action === 'reject' ? 'recycled' : 'customer';
+      const decided = await db.transaction().execute(async (trx) => {
+        if (!(await decideHandoff(trx, id, from, target, now, action === 'reject' ? reason?.trim() || null : null))) return false;
+        await moveStage(trx, row.lead_id, ['mql', 'sql'], stage, now);
+        return true;
+      });
+      const current = await findHandoff(db, id);
+      if (!current) return { kind: 'not_found' };
+      if (!decided) return current.status === target ? { kind: 'done', handoff: toView(current) } : { kind: 'conflict', handoff: toView(current) };
+      deps.logger.info({ handoffId: id, action, rep: row.rep_id }, 'handoff decided');
+      if (action === 'reject') {
+        // Back to nurture: engagement starts again from zero, then the recycle sequence, if any.
+        await deps.scoring().resetEngagement(row.lead_id, now);
+        const recycle = deps.config.lifecycle?.recycleSequence;
+        if (recycle) {
+          const outcome = await deps.enroll(recycle, row.lead_id, now);
+          if (outcome.kind !== 'enrolled') deps.logger.warn({ leadId: row.lead_id, sequence: recycle, outcome }, 'a rejected lead could not enter the recycle sequence');
+        }
+      }
+      return { kind: 'done', handoff: toView(current) };
+    },
+
+    async get(id) {
+      const row = await findHandoff(db, id);
+      if (!row) return null;
+      const notifications = await notificationsOf(db, id);
+      return {
+        ...toView(row),
+        briefing: row.briefing as unknown as Briefing,
+        notifications: notifications.map((note) => ({ ...note, created_at: undefined, sent_at: undefined, createdAt: note.created_at.toISOString(), sentAt: note.sent_at?.toISOString() ?? null })),
+      };
+    },
+
+    async list(query) {
+      const rows = await listHandoffs(db, query);
+      return toPage(rows, query.limit, (row) => ({ at: row.created_at, id: row.id }), toView);
+    },
+
+    async rejectionsByRule() {
+      return (await rejectionsByRule(db)).map((entry) => ({ ...entry, label: deps.config.labels[entry.rule] ?? entry.rule }));
+    },
+
+    actionLink,
+
+    readActionToken(token) {
+      const payload = deps.linkSigner.verify(token);
+      const [id, action, ...rest] = payload?.split(':') ?? [];
+      if (!id || !action || rest.length > 0 || !ACTIONS.has(action)) return null;
+      return { id, action: action as HandoffAction };
+    },
+  };
+}
+
+class AlreadyHandedOff extends Error {}
