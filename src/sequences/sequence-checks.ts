@@ -136,18 +136,7 @@ function engagementBeforeSend(sequence: Sequence, indexById: Map<string, number>
 }
 
 function unreachableSteps(sequence: Sequence, indexById: Map<string, number>): CheckProblem[] {
-  const reached = new Set<number>([0]);
-  const queue = [0];
-  while (queue.length > 0) {
-    const index = queue.shift() ?? 0;
-    for (const id of successors(sequence, index)) {
-      const next = indexById.get(id);
-      if (next !== undefined && !reached.has(next)) {
-        reached.add(next);
-        queue.push(next);
-      }
-    }
-  }
+  const reached = reachableFrom(sequence, indexById, 0).add(0);
   return sequence.steps.flatMap((step, index) =>
     reached.has(index) ? [] : [{ line: step.line, path: `steps[${index}]`, message: `step "${step.id}" can never be reached from the first step` }],
   );

@@ -7,6 +7,7 @@ import { startBaton, type RunningBaton } from '../../src/baton.js';
 import { loadConfig } from '../../src/platform/config.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
+import { until } from '../helpers/until.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 /*
@@ -103,15 +104,6 @@ const auth = { Authorization: `Bearer ${API_KEY}` };
 async function subjectsTo(email: string): Promise<string[]> {
   const res = await api.get('/api/dev/mail').query({ to: email }).set(auth);
   return (res.body.items as Array<{ subject: string }>).map((item) => item.subject).reverse();
-}
-
-async function until<T>(probe: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const value = await probe();
-    if (done(value) || Date.now() - started > timeoutMs) return value;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
 }
 
 const enrollmentsOf = async (leadId: string) =>

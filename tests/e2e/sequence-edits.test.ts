@@ -6,6 +6,7 @@ import { startBaton, type RunningBaton } from '../../src/baton.js';
 import { loadConfig } from '../../src/platform/config.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
+import { until } from '../helpers/until.js';
 
 /*
  * Editing a live sequence: Baton restarts with a new version of the file. The enrollment waiting
@@ -88,15 +89,6 @@ afterAll(async () => {
 });
 
 const auth = { Authorization: `Bearer ${API_KEY}` };
-
-async function until<T>(probe: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const value = await probe();
-    if (done(value) || Date.now() - started > timeoutMs) return value;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 it('continues enrollments at the same step id under the new version, and parks those whose step is gone', async () => {
   await writeFile(path.join(dir, 'edits.yaml'), VERSION_1);
