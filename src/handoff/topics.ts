@@ -1,4 +1,5 @@
 import Joi from 'joi';
+import { fileId, regexPattern } from '../platform/config-file-schemas.js';
 
 /*
  * Topics turn "clicked https://example.com/pricing?utm_…" into "Pricing", and give the rep a
@@ -25,22 +26,10 @@ export interface RawTopic {
   talking_point: string;
 }
 
-const topicId = Joi.string().pattern(/^[a-z0-9][a-z0-9_-]{0,63}$/)
-  .messages({ 'string.pattern.base': '{{#label}} "{{#value}}" must be lower-case letters, digits, - and _' });
-
-const regex = Joi.string().min(1).max(500).custom((value: string, helpers) => {
-  try {
-    new RegExp(value, 'i');
-    return value;
-  } catch {
-    return helpers.error('regex.invalid');
-  }
-}).messages({ 'regex.invalid': '{{#label}} "{{#value}}" is not a valid regular expression' });
-
 export const topicSchema: Joi.ObjectSchema<RawTopic> = Joi.object<RawTopic>({
-  id: topicId.required(),
+  id: fileId.required(),
   label: Joi.string().trim().min(1).max(100).required(),
-  matches: regex.required(),
+  matches: regexPattern.required(),
   talking_point: Joi.string().trim().min(1).max(1000).required(),
 });
 

@@ -1,5 +1,6 @@
 import Joi from 'joi';
 import { LineCounter, parseDocument } from 'yaml';
+import { fileId, regexPattern } from '../platform/config-file-schemas.js';
 import { parseDuration } from '../sequences/duration.js';
 import { formatPath } from '../sequences/sequence-loader.js';
 import { LEAD_FIELDS } from '../sequences/sequence.schemas.js';
@@ -20,18 +21,10 @@ import type { BehaviourRule, FitRule, FitTest, Grade, ScoringRules } from './sco
  *     - { id: webmail, email_domain_in: [gmail.com], points: -20 }
  */
 
-const ruleId = Joi.string().pattern(/^[a-z0-9][a-z0-9_-]{0,63}$/)
-  .messages({ 'string.pattern.base': '{{#label}} "{{#value}}" must be lower-case letters, digits, - and _' });
+const ruleId = fileId;
+const regex = regexPattern;
 const duration = Joi.string().custom((value: string, helpers) => (parseDuration(value) === null ? helpers.error('duration.invalid') : value))
   .messages({ 'duration.invalid': '{{#label}} "{{#value}}" is not a duration such as 30d (s, m, h, d or w)' });
-const regex = Joi.string().max(500).custom((value: string, helpers) => {
-  try {
-    new RegExp(value, 'i');
-    return value;
-  } catch {
-    return helpers.error('regex.invalid');
-  }
-}).messages({ 'regex.invalid': '{{#label}} "{{#value}}" is not a valid regular expression' });
 
 const points = Joi.number().integer().min(-1000).max(1000).invalid(0).required()
   .messages({ 'any.invalid': '{{#label}} must not be 0: give it points, or remove the rule' });
