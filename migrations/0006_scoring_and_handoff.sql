@@ -37,26 +37,52 @@ create table score_history (
 create index score_history_lead on score_history (lead_id, at desc, id desc);
 
 -- Leads whose score must be recomputed, one row per lead however many events arrived. Written by
--- a trigger in the transaction of the event itself (no write path can forget it), only while a
--- worker with a scoring file has said so in settings, and never for machine (bot) events.
+-- triggers in the transaction of the change itself (no write path can forget it), only while a
+-- worker with a scoring file has said so in settings: after events other than machine (bot) ones,
+-- and after changes to the lead fields fit rules read.
 create table score_queue (
   lead_id uuid primary key references leads (id) on delete cascade,
   queued_at timestamptz(3) not null default clock_timestamp(),
   taken_at timestamptz(3)
 );
 
-create function queue_scoring() returns trigger language plpgsql as $$
+create index score_queue_queued on score_queue (queued_at);
+
+-- Statement-level, over the inserted rows in lead id order: two transactions inserting events for
+-- the same leads upsert their queue rows in the same order, so they cannot deadlock.
+create function queue_scoring_for_events() returns trigger language plpgsql as $$
 begin
-  if (new.properties ->> 'machine') is distinct from 'true'
-     and exists (select 1 from settings where key = 'scoring_active') then
-    insert into score_queue (lead_id) values (new.lead_id)
+  if exists (select 1 from settings where key = 'scoring_active') then
+    insert into score_queue (lead_id)
+      select distinct lead_id from inserted
+      where (properties -> 'machine') is distinct from 'true'::jsonb
+      order by lead_id
       on conflict (lead_id) do update set queued_at = clock_timestamp(), taken_at = null;
   end if;
   return null;
 end $$;
 
 create trigger events_queue_scoring after insert on events
-  for each row execute function queue_scoring();
+  referencing new table as inserted
+  for each statement execute function queue_scoring_for_events();
+
+create function queue_scoring_for_lead() returns trigger language plpgsql as $$
+begin
+  if exists (select 1 from settings where key = 'scoring_active') then
+    insert into score_queue (lead_id) values (new.id)
+      on conflict (lead_id) do update set queued_at = clock_timestamp(), taken_at = null;
+  end if;
+  return null;
+end $$;
+
+create trigger leads_queue_scoring after update of email, title, country, company, traits on leads
+  for each row when (old.email is distinct from new.email or old.title is distinct from new.title
+    or old.country is distinct from new.country or old.company is distinct from new.company
+    or old.traits is distinct from new.traits)
+  execute function queue_scoring_for_lead();
+
+-- The briefing's sequence history, and handoffs, look up a lead's enrollments.
+create index enrollments_lead on enrollments (lead_id, entered_at);
 
 -- One row per handoff to sales. At most one open (pending or accepted) handoff per lead: the
 -- unique index is what makes "exactly once per MQL" hold under concurrent events and workers.
@@ -69,11 +95,15 @@ create table handoffs (
   score jsonb not null,
   briefing jsonb not null,
   reject_reason text,
+  -- Who decided: 'api', or 'rep:<id>' for a signed link in that rep's email.
+  decided_by text,
   created_at timestamptz(3) not null default now(),
   -- When the current rep got it: the SLA clock.
   assigned_at timestamptz(3) not null default now(),
   reminded_at timestamptz(3),
   reassignments integer not null default 0,
+  -- No other rep could take it at the last SLA check: look again after this.
+  sla_deferred_until timestamptz(3),
   decided_at timestamptz(3)
 );
 

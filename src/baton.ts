@@ -256,7 +256,7 @@ function startScoringWork(scoring: ScoringService, handoffs: HandoffService | nu
       while (!stopped() && (await scoring.processQueue(new Date())) > 0);
     }),
     startLoop('score decay', SCORE_DECAY_EVERY_MS, logger, async () => {
-      const count = await scoring.decayAll(new Date());
+      const count = await scoring.decayAll(new Date(), SCORE_DECAY_EVERY_MS);
       if (count > 0) logger.info({ leads: count }, 'scores decayed');
     }),
   ];

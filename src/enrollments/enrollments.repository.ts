@@ -55,7 +55,7 @@ export async function engagementOf(db: Db, enrollmentId: string): Promise<StepEn
     left join events e on e.lead_id = s.lead_id
       and e.type in ('email_opened', 'email_clicked')
       and e.properties->>'sendId' = s.id::text
-      and coalesce((e.properties->>'machine')::boolean, false) = false
+      and (e.properties->'machine') is distinct from 'true'::jsonb
     where s.enrollment_id = ${enrollmentId} and s.status = 'sent'`.execute(db);
   return rows;
 }

@@ -281,6 +281,9 @@ export function createSequenceRunner(deps: RunnerDeps): SequenceRunner {
       const lead = await deps.leads.get(enrollment.lead_id);
       if (!lead) return endEnrollment(deps.db, enrollment.id, 'exited', 'the lead was erased');
       if (lead.unsubscribedAt) return endEnrollment(deps.db, enrollment.id, 'exited', 'the lead unsubscribed');
+      // An enrollment that slipped in while the lead was being handed off still leaves here.
+      const standing = await scoreStanding(deps.db, lead.id);
+      if (standing && isWithSales(standing.stage)) return endEnrollment(deps.db, enrollment.id, 'exited', 'handed off to sales');
       for (const goal of sequence.goals) {
         if (await eventHappened(deps.db, lead.id, goal.event, goal.where, enrollment.entered_at)) return endEnrollment(deps.db, enrollment.id, 'converted', `goal ${goal.event}`);
       }
@@ -320,7 +323,7 @@ export function createSequenceRunner(deps: RunnerDeps): SequenceRunner {
           return until.getTime() > now.getTime() ? later(until) : advance(sequence, enrollment, step, now);
         }
         case 'branch': {
-          const facts = leadFacts(lead, await engagementFor(enrollment.id), (await scoreStanding(deps.db, lead.id))?.total ?? null);
+          const facts = leadFacts(lead, await engagementFor(enrollment.id), standing?.total ?? null);
           const chosen = step.branch.find((option) => evaluateCondition(option.if, facts));
           return advance(sequence, enrollment, step, now, chosen?.then ?? step.else);
         }

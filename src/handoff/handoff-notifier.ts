@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { MailTransport } from '../mail/mail-transport.js';
 import type { NotificationChannel } from '../platform/db/schema.js';
 import type { TemplateStore } from '../templates/template-store.js';
@@ -68,8 +69,12 @@ export function createHandoffNotifier(deps: NotifierDeps): HandoffNotifier {
     }
   }
 
+  // Slack ignores signatures, so Slack needs no configured secret: sign with a throwaway one then.
+  const slackSecrets = deps.webhookSecrets.length > 0 ? deps.webhookSecrets : [`whsec_${randomBytes(32).toString('base64')}`];
+
   async function post(message: HandoffMessage, payload: unknown): Promise<NotifyOutcome> {
-    const outcome = await deps.webhooks.send({ url: message.target, id: message.id, payload, secrets: deps.webhookSecrets, now: message.now.getTime() });
+    const secrets = message.channel === 'slack' ? slackSecrets : deps.webhookSecrets;
+    const outcome = await deps.webhooks.send({ url: message.target, id: message.id, payload, secrets, now: message.now.getTime() });
     switch (outcome.kind) {
       case 'delivered':
         return { kind: 'sent' };

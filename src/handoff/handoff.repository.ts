@@ -82,17 +82,27 @@ export async function listHandoffs(db: Db, query: HandoffListQuery): Promise<Han
   return select.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(query.limit + 1).execute();
 }
 
-/** Compare-and-set on the status: false when the handoff was not in one of `from`. */
-export async function decideHandoff(db: Db, id: string, from: HandoffStatus[], to: HandoffStatus, now: Date, reason: string | null): Promise<boolean> {
-  const result = await db.updateTable('handoffs').set({ status: to, decided_at: now, ...(reason !== null ? { reject_reason: reason } : {}) })
-    .where('id', '=', id).where('status', 'in', from).executeTakeFirst();
+/** Compare-and-set on the status (and, for a rep's link, the rep): false when it no longer held. */
+export async function decideHandoff(db: Db, id: string, from: HandoffStatus[], to: HandoffStatus, now: Date, reason: string | null, decidedBy: string, onlyRep: string | null): Promise<boolean> {
+  let update = db.updateTable('handoffs').set({ status: to, decided_at: now, decided_by: decidedBy, ...(reason !== null ? { reject_reason: reason } : {}) })
+    .where('id', '=', id).where('status', 'in', from);
+  if (onlyRep) update = update.where('rep_id', '=', onlyRep);
+  const result = await update.executeTakeFirst();
   return result.numUpdatedRows > 0n;
 }
 
-/** Pending handoffs whose rep has had them for longer than `olderThan` allows. */
-export async function pendingAssignedBefore(db: Db, before: Date, onlyUnreminded: boolean, limit: number): Promise<HandoffRow[]> {
+export async function deferSla(db: Db, id: string, until: Date): Promise<void> {
+  await db.updateTable('handoffs').set({ sla_deferred_until: until }).where('id', '=', id).execute();
+}
+
+/**
+ * Pending handoffs assigned before `before`: not yet reminded (`onlyUnreminded`), or, with
+ * `notDeferredAt`, not put off until after then by an SLA check that found no other rep.
+ */
+export async function pendingAssignedBefore(db: Db, before: Date, onlyUnreminded: boolean, limit: number, notDeferredAt: Date | null): Promise<HandoffRow[]> {
   let select = db.selectFrom('handoffs').selectAll().where('status', '=', 'pending').where('assigned_at', '<=', before);
   if (onlyUnreminded) select = select.where('reminded_at', 'is', null);
+  if (notDeferredAt) select = select.where((eb) => eb.or([eb('sla_deferred_until', 'is', null), eb('sla_deferred_until', '<=', notDeferredAt)]));
   return select.orderBy('assigned_at').limit(limit).execute();
 }
 
@@ -104,7 +114,7 @@ export async function markReminded(db: Db, id: string, assignedAt: Date, now: Da
 
 export async function reassignHandoff(db: Db, id: string, from: { repId: string; assignedAt: Date }, to: { repId: string; assignment: Record<string, unknown>; briefing: unknown }, now: Date): Promise<boolean> {
   const result = await db.updateTable('handoffs')
-    .set((eb) => ({ rep_id: to.repId, assignment: JSON.stringify(to.assignment), briefing: JSON.stringify(to.briefing), assigned_at: now, reminded_at: null, reassignments: eb('reassignments', '+', 1) }))
+    .set((eb) => ({ rep_id: to.repId, assignment: JSON.stringify(to.assignment), briefing: JSON.stringify(to.briefing), assigned_at: now, reminded_at: null, sla_deferred_until: null, reassignments: eb('reassignments', '+', 1) }))
     .where('id', '=', id).where('status', '=', 'pending').where('rep_id', '=', from.repId).where('assigned_at', '=', from.assignedAt).executeTakeFirst();
   return result.numUpdatedRows > 0n;
 }

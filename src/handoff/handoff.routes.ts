@@ -23,7 +23,7 @@ const handoffNotFound = (id: string) => new AppError('handoff_not_found', `No ha
 
 function answer(outcome: DecisionOutcome, id: string, action: HandoffAction) {
   if (outcome.kind === 'not_found') throw handoffNotFound(id);
-  if (outcome.kind === 'conflict') {
+  if (outcome.kind === 'conflict' || outcome.kind === 'not_yours') {
     throw new AppError('handoff_decided', `Handoff ${id} is already ${outcome.handoff.status}; it cannot be ${action === 'accept' ? 'accepted' : `${action}ed`} now`, { status: outcome.handoff.status });
   }
   return outcome.handoff;
@@ -49,14 +49,14 @@ export function handoffApiRoutes(handoffs: HandoffService): Router {
     router.post(`/handoffs/:id/${action}`, ...jsonBody('10kb'), async (req, res) => {
       const { id } = validate(idParams, req.params, 'path');
       validate(emptyBody, req.body, 'body');
-      res.json(answer(await handoffs.decide(id, action, new Date()), id, action));
+      res.json(answer(await handoffs.decide(id, action, new Date(), { kind: 'api' }), id, action));
     });
   }
 
   router.post('/handoffs/:id/reject', ...jsonBody('10kb'), async (req, res) => {
     const { id } = validate(idParams, req.params, 'path');
     const { reason } = validate(rejectBody, req.body, 'body');
-    res.json(answer(await handoffs.decide(id, 'reject', new Date(), reason), id, 'reject'));
+    res.json(answer(await handoffs.decide(id, 'reject', new Date(), { kind: 'api' }, reason), id, 'reject'));
   });
 
   router.get('/scoring/rejections', async (_req, res) => {
@@ -95,8 +95,9 @@ export function handoffLinkRoutes(handoffs: HandoffService): Router {
     if (!link) return publicPage(res, 404, 'Link not recognised', notRecognised);
     const body: unknown = req.body;
     const given = typeof body === 'object' && body !== null && 'reason' in body && typeof body.reason === 'string' ? body.reason.trim().slice(0, 500) : undefined;
-    const outcome = await handoffs.decide(link.id, link.action, new Date(), given);
+    const outcome = await handoffs.decide(link.id, link.action, new Date(), { kind: 'rep', repId: link.repId }, given);
     if (outcome.kind === 'not_found') return publicPage(res, 404, 'Link not recognised', notRecognised);
+    if (outcome.kind === 'not_yours') return publicPage(res, 409, 'Reassigned', '<p>This lead went to another rep after the time to answer passed; nothing changed.</p>');
     if (outcome.kind === 'conflict') return publicPage(res, 409, 'Already decided', `<p>This lead is already ${escapeHtml(outcome.handoff.status)}; nothing changed.</p>`);
     publicPage(res, 200, 'Done', `<p>The lead is ${VERB[link.action].done}.</p>`);
   });

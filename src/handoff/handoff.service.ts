@@ -9,14 +9,14 @@ import { toPage, type Page } from '../platform/pagination.js';
 import type { TokenSigner } from '../platform/signing.js';
 import type { Score } from '../scoring/score.js';
 import type { ScoringConfig } from '../scoring/scoring-config.js';
-import { eventsForScoring, moveStage } from '../scoring/scoring.repository.js';
+import { eventsForScoring, moveStage, resetEngagement } from '../scoring/scoring.repository.js';
 import type { ScoringService } from '../scoring/scoring.service.js';
 import { webhookRetryDelayMs } from '../webhooks/webhook-outcome.js';
 import { chooseRep, type Assignment } from './assignment.js';
 import { buildBriefing, type Briefing } from './briefing.js';
 import type { HandoffNotifier } from './handoff-notifier.js';
 import {
-  assignmentCursors, decideHandoff, enrollmentHistory, exitActiveEnrollments, findHandoff, finishNotification, insertHandoff, listHandoffs, lockAssignments,
+  assignmentCursors, decideHandoff, deferSla, enrollmentHistory, exitActiveEnrollments, findHandoff, finishNotification, insertHandoff, listHandoffs, lockAssignments,
   markReminded, notificationsOf, openHandoffCounts, pendingAssignedBefore, queueNotifications, reassignHandoff, rejectionsByRule, saveAssignmentCursor,
   takeDueNotifications, type HandoffRow,
 } from './handoff.repository.js';
@@ -32,9 +32,14 @@ import type { Rep, SalesTeam } from './sales-team.js';
 
 export type HandoffAction = 'accept' | 'reject' | 'convert';
 
+/** Who decides: an API client, or the rep whose email held the signed link. */
+export type Decider = { kind: 'api' } | { kind: 'rep'; repId: string };
+
 export type DecisionOutcome =
   | { kind: 'done'; handoff: HandoffView }
   | { kind: 'not_found' }
+  /** A link from a rep's email after the handoff went to another rep: nothing changed. */
+  | { kind: 'not_yours'; handoff: HandoffView }
   /** Already decided otherwise (e.g. reject after convert): nothing changed. */
   | { kind: 'conflict'; handoff: HandoffView };
 
@@ -46,6 +51,7 @@ export interface HandoffView {
   assignment: Record<string, unknown>;
   score: Record<string, unknown>;
   rejectReason: string | null;
+  decidedBy: string | null;
   createdAt: string;
   assignedAt: string;
   remindedAt: string | null;
@@ -60,14 +66,14 @@ export interface HandoffService {
   deliverDue(now: Date): Promise<number>;
   /** Reminders and reassignments for handoffs nobody answered. */
   enforceSla(now: Date): Promise<{ reminded: number; reassigned: number }>;
-  decide(id: string, action: HandoffAction, now: Date, reason?: string): Promise<DecisionOutcome>;
+  decide(id: string, action: HandoffAction, now: Date, by: Decider, reason?: string): Promise<DecisionOutcome>;
   get(id: string): Promise<(HandoffView & { briefing: Briefing; notifications: unknown[] }) | null>;
   list(query: { status?: HandoffStatus; rep?: string; leadId?: string; limit: number; after?: { at: Date; id: string } }): Promise<Page<HandoffView>>;
   rejectionsByRule(): Promise<Array<{ rule: string; label: string; rejected: number; reasons: Record<string, number> }>>;
-  /** The signed link that performs `action` on a handoff from the rep's email. */
-  actionLink(id: string, action: HandoffAction): string;
-  /** The handoff and action a signed link stands for; null when the token is not ours. */
-  readActionToken(token: string): { id: string; action: HandoffAction } | null;
+  /** The signed link in `repId`'s email that performs `action` on a handoff. */
+  actionLink(id: string, action: HandoffAction, repId: string): string;
+  /** The handoff, action and rep a signed link stands for; null when the token is not ours. */
+  readActionToken(token: string): { id: string; action: HandoffAction; repId: string } | null;
 }
 
 export interface HandoffDeps {
@@ -89,16 +95,18 @@ export interface HandoffDeps {
 }
 
 const SEVEN_DAYS_MS = 7 * 24 * 60 * 60_000;
-const NOTIFICATION_STALE_MS = 2 * 60_000;
+// Longer than the SMTP socket timeout (mail-transport.ts): a slow send is never taken twice.
+const NOTIFICATION_STALE_MS = 15 * 60_000;
 const ACTIONS: ReadonlySet<string> = new Set(['accept', 'reject', 'convert']);
 
 export function createHandoffService(deps: HandoffDeps): HandoffService {
   const { db, team } = deps;
   const repById = new Map(team.reps.map((rep) => [rep.id, rep]));
 
-  const actionLink = (id: string, action: HandoffAction) => `${deps.publicUrl}/h/${deps.linkSigner.sign(`${id}:${action}`)}`;
-  const links = (id: string, leadId: string) => ({
-    accept: actionLink(id, 'accept'), reject: actionLink(id, 'reject'), convert: actionLink(id, 'convert'), lead: `${deps.publicUrl}/api/leads/${leadId}`,
+  // A link names its rep: after a reassignment, the first rep's links no longer decide anything.
+  const actionLink = (id: string, action: HandoffAction, repId: string) => `${deps.publicUrl}/h/${deps.linkSigner.sign(`${id}:${action}:${repId}`)}`;
+  const links = (id: string, leadId: string, repId: string) => ({
+    accept: actionLink(id, 'accept', repId), reject: actionLink(id, 'reject', repId), convert: actionLink(id, 'convert', repId), lead: `${deps.publicUrl}/api/leads/${leadId}`,
   });
 
   function notificationsFor(rep: Rep, handoffId: string, kind: 'assigned' | 'reminder') {
@@ -129,7 +137,7 @@ export function createHandoffService(deps: HandoffDeps): HandoffService {
   function compose(id: string, lead: Lead, score: Score, rep: Rep, inputs: Awaited<ReturnType<typeof briefingInputs>>, now: Date): Briefing {
     return buildBriefing({
       lead, score, ...inputs, ruleLabels: deps.config.labels, topics: deps.config.topics,
-      rep: { id: rep.id, name: rep.name, email: rep.email }, links: links(id, lead.id), now,
+      rep: { id: rep.id, name: rep.name, email: rep.email }, links: links(id, lead.id, rep.id), now,
     });
   }
 
@@ -143,6 +151,7 @@ export function createHandoffService(deps: HandoffDeps): HandoffService {
       assignment: row.assignment,
       score: row.score,
       rejectReason: row.reject_reason,
+      decidedBy: row.decided_by,
       createdAt: row.created_at.toISOString(),
       assignedAt: row.assigned_at.toISOString(),
       remindedAt: row.reminded_at?.toISOString() ?? null,
@@ -160,8 +169,12 @@ export function createHandoffService(deps: HandoffDeps): HandoffService {
   async function deliver(note: Awaited<ReturnType<typeof takeDueNotifications>>[number], now: Date): Promise<void> {
     const row = await findHandoff(db, note.handoff_id);
     if (!row) return finishNotification(db, note.id, { status: 'failed', error: 'the handoff is gone (lead erased)' }, now);
-    // A reminder for a handoff answered meanwhile is no longer worth sending.
-    if (note.kind === 'reminder' && row.status !== 'pending') return finishNotification(db, note.id, { status: 'failed', error: `not sent: the handoff was ${row.status}` }, now);
+    // What the rep was to be told no longer holds: answered meanwhile, or reassigned to another rep.
+    // Team-wide webhooks still hear of every assignment.
+    const toRep = note.channel === 'email' || note.target === repById.get(note.rep_id)?.slackWebhookUrl;
+    if (toRep && (row.status !== 'pending' || row.rep_id !== note.rep_id)) {
+      return finishNotification(db, note.id, { status: 'failed', error: `not sent: the handoff is ${row.status === 'pending' ? `now with ${row.rep_id}` : row.status}` }, now);
+    }
     try {
       const outcome = await deps.notifier.send({
         id: `handoff_${note.id}`, kind: note.kind, channel: note.channel, target: note.target,
@@ -187,6 +200,7 @@ export function createHandoffService(deps: HandoffDeps): HandoffService {
     async handOff(leadId, score, from, now) {
       const lead = await deps.leads.get(leadId);
       if (!lead) return false;
+      if (lead.unsubscribedAt) return false;
       const inputs = await briefingInputs(lead, now);
       const id = randomUUID();
       const created = await db.transaction().execute(async (trx) => {
@@ -223,9 +237,15 @@ export function createHandoffService(deps: HandoffDeps): HandoffService {
       if (!sla) return { reminded: 0, reassigned: 0 };
       let reminded = 0;
       let reassigned = 0;
-      for (const row of await pendingAssignedBefore(db, new Date(now.getTime() - sla.reassignAfterMs), false, 50)) {
+      for (const row of await pendingAssignedBefore(db, new Date(now.getTime() - sla.reassignAfterMs), false, 50, now)) {
         const lead = await deps.leads.get(row.lead_id);
         if (!lead) continue;
+        // Nobody else can take it (a one-rep team, holidays): look again later, not every second.
+        const candidate = chooseRep({ team, lead: { country: lead.country, traits: lead.traits }, now, openCounts: await openHandoffCounts(db), lastAssigned: await assignmentCursors(db), exclude: [row.rep_id] });
+        if (candidate.repId === row.rep_id) {
+          await deferSla(db, row.id, new Date(now.getTime() + sla.reassignAfterMs));
+          continue;
+        }
         const inputs = await briefingInputs(lead, now);
         const moved = await db.transaction().execute(async (trx) => {
           await lockAssignments(trx);
@@ -245,7 +265,7 @@ export function createHandoffService(deps: HandoffDeps): HandoffService {
           deps.logger.info({ handoffId: row.id, from: row.rep_id }, 'handoff reassigned: the rep did not answer in time');
         }
       }
-      for (const row of await pendingAssignedBefore(db, new Date(now.getTime() - sla.remindAfterMs), true, 50)) {
+      for (const row of await pendingAssignedBefore(db, new Date(now.getTime() - sla.remindAfterMs), true, 50, null)) {
         const rep = repById.get(row.rep_id);
         if (!rep) continue;
         const marked = await db.transaction().execute(async (trx) => {
@@ -259,26 +279,35 @@ export function createHandoffService(deps: HandoffDeps): HandoffService {
       return { reminded, reassigned };
     },
 
-    async decide(id, action, now, reason) {
+    async decide(id, action, now, by, reason) {
       const row = await findHandoff(db, id);
       if (!row) return { kind: 'not_found' };
       const target: HandoffStatus = action === 'accept' ? 'accepted' : action === 'reject' ? 'rejected' : 'converted';
       // Repeating a decision is harmless (a double click, a retried request): answer with the state.
       if (row.status === target) return { kind: 'done', handoff: toView(row) };
+      if (by.kind === 'rep' && by.repId !== row.rep_id) return { kind: 'not_yours', handoff: toView(row) };
       const from: HandoffStatus[] = action === 'accept' ? ['pending'] : ['pending', 'accepted'];
       const stage: LifecycleStage = action === 'accept' ? 'sql' : action === 'reject' ? 'recycled' : 'customer';
+      const decidedBy = by.kind === 'api' ? 'api' : `rep:${by.repId}`;
       const decided = await db.transaction().execute(async (trx) => {
-        if (!(await decideHandoff(trx, id, from, target, now, action === 'reject' ? reason?.trim() || null : null))) return false;
+        // By a rep's link: only while it is still theirs (a reassignment may have just moved it).
+        if (!(await decideHandoff(trx, id, from, target, now, action === 'reject' ? reason?.trim() || null : null, decidedBy, by.kind === 'rep' ? by.repId : null))) return false;
         await moveStage(trx, row.lead_id, ['mql', 'sql'], stage, now);
+        // In the same transaction: a rescore between the two must not see the old engagement
+        // with the stage already recycled, or it would hand the lead straight back.
+        if (action === 'reject') await resetEngagement(trx, row.lead_id, now);
         return true;
       });
       const current = await findHandoff(db, id);
       if (!current) return { kind: 'not_found' };
-      if (!decided) return current.status === target ? { kind: 'done', handoff: toView(current) } : { kind: 'conflict', handoff: toView(current) };
-      deps.logger.info({ handoffId: id, action, rep: row.rep_id }, 'handoff decided');
+      if (!decided) {
+        if (current.status === target) return { kind: 'done', handoff: toView(current) };
+        return by.kind === 'rep' && current.rep_id !== by.repId && current.status === 'pending' ? { kind: 'not_yours', handoff: toView(current) } : { kind: 'conflict', handoff: toView(current) };
+      }
+      deps.logger.info({ handoffId: id, action, rep: row.rep_id, by: decidedBy }, 'handoff decided');
       if (action === 'reject') {
-        // Back to nurture: engagement starts again from zero, then the recycle sequence, if any.
-        await deps.scoring().resetEngagement(row.lead_id, now);
+        // Back to nurture: the score without the events before now, then the recycle sequence, if any.
+        await deps.scoring().rescore(row.lead_id, now, 'rejected by sales');
         const recycle = deps.config.lifecycle?.recycleSequence;
         if (recycle) {
           const outcome = await deps.enroll(recycle, row.lead_id, now);
@@ -295,7 +324,12 @@ export function createHandoffService(deps: HandoffDeps): HandoffService {
       return {
         ...toView(row),
         briefing: row.briefing as unknown as Briefing,
-        notifications: notifications.map((note) => ({ ...note, created_at: undefined, sent_at: undefined, createdAt: note.created_at.toISOString(), sentAt: note.sent_at?.toISOString() ?? null })),
+        notifications: notifications.map((note) => ({
+          id: note.id, kind: note.kind, channel: note.channel, repId: note.rep_id, status: note.status, attempts: note.attempts, lastError: note.last_error,
+          // Webhook and Slack URLs are credentials: show where, not the whole URL.
+          target: note.channel === 'email' ? note.target : maskUrl(note.target),
+          createdAt: note.created_at.toISOString(), sentAt: note.sent_at?.toISOString() ?? null,
+        })),
       };
     },
 
@@ -312,11 +346,15 @@ export function createHandoffService(deps: HandoffDeps): HandoffService {
 
     readActionToken(token) {
       const payload = deps.linkSigner.verify(token);
-      const [id, action, ...rest] = payload?.split(':') ?? [];
-      if (!id || !action || rest.length > 0 || !ACTIONS.has(action)) return null;
-      return { id, action: action as HandoffAction };
+      const [id, action, repId, ...rest] = payload?.split(':') ?? [];
+      if (!id || !action || !repId || rest.length > 0 || !ACTIONS.has(action)) return null;
+      return { id, action: action as HandoffAction, repId };
     },
   };
 }
 
 class AlreadyHandedOff extends Error {}
+
+function maskUrl(url: string): string {
+  return URL.canParse(url) ? `${new URL(url).origin}/…` : '…';
+}

@@ -109,6 +109,9 @@ const environmentSchema = Joi.object({
       BATON_POSTAL_ADDRESS: Joi.required().empty(Joi.any().valid('1 Example Street, Springfield, USA')),
       // RFC 8058: the one-click unsubscribe URL in List-Unsubscribe must be https.
       BATON_PUBLIC_URL: Joi.string().uri({ scheme: ['https'] }).required(),
+      // Webhooks carry lead data: plain http is for a local receiver while developing.
+      BATON_HANDOFF_WEBHOOKS: Joi.string().pattern(/^\s*(slack:)?https:\/\/[^,\s]+(\s*,\s*(slack:)?https:\/\/[^,\s]+)*\s*$/)
+        .messages({ 'string.pattern.base': 'BATON_HANDOFF_WEBHOOKS must list https URLs in production' }),
     }),
   })
   .and('DKIM_DOMAIN', 'DKIM_SELECTOR', 'DKIM_PRIVATE_KEY')

@@ -64,7 +64,7 @@ export interface RuleContribution {
   rule: string;
   kind: 'behaviour' | 'fit';
   points: number;
-  /** Events this rule counted (after cooldown), newest first. */
+  /** Events this rule counted (after cooldown), newest first, at most MAX_EVENT_IDS. */
   eventIds: string[];
   capped: boolean;
 }
@@ -78,6 +78,9 @@ export interface Score {
 }
 
 const round = (value: number) => Math.round(value * 100) / 100;
+
+/** Events kept per rule in a breakdown (newest first): enough to explain it, not the whole history. */
+export const MAX_EVENT_IDS = 20;
 
 export function isMachineEvent(event: ScoredEvent): boolean {
   return event.properties.machine === true;
@@ -112,7 +115,7 @@ export function applyEvent(state: EngagementState, event: ScoredEvent, rules: Sc
     let points = current.points * decayFactor(at - current.asOf, rules.halfLifeMs) + rule.points;
     const capped = rule.cap !== undefined && Math.abs(points) > rule.cap;
     if (capped && rule.cap !== undefined) points = Math.sign(points) * rule.cap;
-    next = { ...next, [rule.id]: { points, asOf: at, lastCounted: at, eventIds: [event.id, ...current.eventIds], capped: current.capped || capped } };
+    next = { ...next, [rule.id]: { points, asOf: at, lastCounted: at, eventIds: [event.id, ...current.eventIds].slice(0, MAX_EVENT_IDS), capped: current.capped || capped } };
   }
   return next;
 }

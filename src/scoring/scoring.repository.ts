@@ -6,13 +6,36 @@ type Db = Kysely<Database>;
 
 export type LeadScoreRow = Selectable<LeadScoresTable>;
 
-/** Tells the database trigger to queue events for scoring (only while some worker scores). */
-export async function setScoringActive(db: Db, active: boolean): Promise<void> {
-  if (active) {
-    await db.insertInto('settings').values({ key: 'scoring_active', value: 'true' }).onConflict((conflict) => conflict.column('key').doNothing()).execute();
-  } else {
-    await db.deleteFrom('settings').where('key', '=', 'scoring_active').execute();
-  }
+/**
+ * Tells the database triggers to queue leads for scoring, recording which rules are in force.
+ * When scoring starts, or the rules changed, every lead with events is queued: scores follow the
+ * rules in the file, not the ones that were there when the events came. Returns how many.
+ */
+export async function activateScoring(db: Db, rulesHash: string): Promise<number> {
+  const previous = await db.selectFrom('settings').select('value').where('key', '=', 'scoring_active').executeTakeFirst();
+  await db.insertInto('settings').values({ key: 'scoring_active', value: rulesHash })
+    .onConflict((conflict) => conflict.column('key').doUpdateSet({ value: rulesHash })).execute();
+  if (previous?.value === rulesHash) return 0;
+  const result = await sql`
+    insert into score_queue (lead_id) select distinct lead_id from events order by lead_id
+    on conflict (lead_id) do update set queued_at = clock_timestamp(), taken_at = null`.execute(db);
+  return Number(result.numAffectedRows ?? 0);
+}
+
+/** True for the one worker that should run the decay pass now (at most one per `everyMs`). */
+export async function claimDecayPass(db: Db, everyMs: number): Promise<boolean> {
+  const { rows } = await sql<{ key: string }>`
+    insert into settings (key, value) values ('score_decay_at', now()::text)
+    on conflict (key) do update set value = excluded.value
+      where settings.value::timestamptz < now() - make_interval(secs => ${(everyMs * 0.9) / 1000})
+    returning key`.execute(db);
+  return rows.length > 0;
+}
+
+/** A lead with events dated after `until` is looked at again then (the take goes stale then). */
+export async function deferScoreQueue(db: Db, row: QueuedScore, until: Date, staleAfterMs: number): Promise<void> {
+  await db.updateTable('score_queue').set({ taken_at: new Date(until.getTime() - staleAfterMs) })
+    .where('lead_id', '=', row.lead_id).where('queued_at', '=', row.queued_at).execute();
 }
 
 export interface QueuedScore {
@@ -66,6 +89,11 @@ export async function saveScore(db: Db, leadId: string, score: Score, stage: Lif
   }
 }
 
+/** A new lead's row (stage subscriber), so that stage changes always have a row to compare and set. */
+export async function ensureLeadScore(db: Db, leadId: string): Promise<void> {
+  await db.insertInto('lead_scores').values({ lead_id: leadId }).onConflict((conflict) => conflict.column('lead_id').doNothing()).execute();
+}
+
 /** Moves the stage from one of `from` to `to`; false when the lead was no longer in one of them. */
 export async function moveStage(db: Db, leadId: string, from: LifecycleStage[], to: LifecycleStage, now: Date): Promise<boolean> {
   const result = await db.updateTable('lead_scores').set({ stage: to, stage_changed_at: now })
@@ -86,7 +114,7 @@ export async function scoreHistory(db: Db, leadId: string, limit: number) {
     .where('lead_id', '=', leadId).orderBy('at', 'desc').orderBy('id', 'desc').limit(limit).execute();
 }
 
-/** Sales rejected the lead: events before now stop counting. */
+/** Sales rejected the lead: events before now stop counting. Run in the rejection's transaction. */
 export async function resetEngagement(db: Db, leadId: string, now: Date): Promise<void> {
   await db.insertInto('lead_scores').values({ lead_id: leadId, engagement_since: now, breakdown: '[]' })
     .onConflict((conflict) => conflict.column('lead_id').doUpdateSet({ engagement_since: now })).execute();

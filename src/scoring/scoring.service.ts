@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Lead } from '../leads/lead.js';
 import type { LeadsService } from '../leads/leads.service.js';
@@ -8,7 +9,7 @@ import { stageAfterScore } from './lifecycle.js';
 import { scoreLead, type Score, type ScoredLead } from './score.js';
 import type { ScoringConfig } from './scoring-config.js';
 import {
-  engagedLeadIds, eventsForScoring, findLeadScore, moveStage, releaseScoreQueue, resetEngagement, saveScore, scoreHistory, setScoringActive, takeScoreQueue,
+  activateScoring, claimDecayPass, deferScoreQueue, engagedLeadIds, ensureLeadScore, eventsForScoring, findLeadScore, moveStage, releaseScoreQueue, saveScore, scoreHistory, takeScoreQueue,
 } from './scoring.repository.js';
 
 /*
@@ -34,19 +35,17 @@ export interface ScoreReport {
 
 export interface ScoringService {
   config: ScoringConfig;
-  /** Lets the database queue events for scoring; called when a worker starts. */
+  /** Lets the database queue events for scoring (and queues every lead when the rules changed); at worker start. */
   activate(): Promise<void>;
   /** Rescores queued leads; returns how many were handled. */
   processQueue(now: Date, limit?: number): Promise<number>;
   rescore(leadId: string, now: Date, cause: string): Promise<{ score: Score; stage: LifecycleStage } | null>;
-  /** Rescores every lead with engagement points, so decay shows in stored scores and stages. */
-  decayAll(now: Date): Promise<number>;
+  /** Rescores every lead with engagement points, so decay shows in stored scores and stages; one worker per `everyMs`. */
+  decayAll(now: Date, everyMs: number): Promise<number>;
   /** The score at `now`, recomputed, with its stored history; null for an unknown lead. */
   report(leadId: string, now: Date): Promise<ScoreReport | null>;
   /** The score a lead had at `at` (for a briefing's seven-day rise). */
   scoreAt(leadId: string, at: Date): Promise<Score | null>;
-  /** Sales rejected the lead: its engagement starts again from zero. */
-  resetEngagement(leadId: string, now: Date): Promise<void>;
 }
 
 export interface ScoringDeps {
@@ -79,42 +78,60 @@ export function scoredLead(lead: Lead): ScoredLead {
   return { email: lead.email, fields, traits: lead.traits };
 }
 
+async function latestEventAt(db: Kysely<Database>, leadId: string): Promise<Date | null> {
+  const row = await db.selectFrom('events').select((eb) => eb.fn.max('occurred_at').as('latest')).where('lead_id', '=', leadId).executeTakeFirst();
+  return row?.latest ?? null;
+}
+
 export function createScoringService(deps: ScoringDeps): ScoringService {
   const { db, config } = deps;
 
-  async function compute(leadId: string, at: Date): Promise<{ lead: Lead; score: Score; stage: LifecycleStage; since: Date | null } | null> {
+  async function compute(leadId: string, at: Date): Promise<{ lead: Lead; score: Score; stage: LifecycleStage; since: Date | null; stored: boolean } | null> {
     const lead = await deps.leads.get(leadId);
     if (!lead) return null;
     const stored = await findLeadScore(db, leadId);
     const since = stored?.engagement_since ?? null;
     const events = await eventsForScoring(db, leadId, since);
-    return { lead, score: scoreLead(scoredLead(lead), events, config.rules, at), stage: stored?.stage ?? 'subscriber', since };
+    return { lead, score: scoreLead(scoredLead(lead), events, config.rules, at), stage: stored?.stage ?? 'subscriber', since, stored: stored !== undefined };
   }
 
   async function rescore(leadId: string, now: Date, cause: string) {
     const computed = await compute(leadId, now);
     if (!computed) return null;
-    const { score, stage } = computed;
-    const next = stageAfterScore(stage, score, config.lifecycle);
-    await saveScore(db, leadId, score, next, cause, now);
-    if (next === stage || (next === 'mql' && !deps.onMarketingQualified)) return { score, stage };
-    const moved = next === 'mql' && deps.onMarketingQualified
-      ? await deps.onMarketingQualified(leadId, score, stage, now)
-      : await moveStage(db, leadId, [stage], next, now);
-    if (!moved) return { score, stage: (await findLeadScore(db, leadId))?.stage ?? stage };
-    return { score, stage: next };
+    const { lead, score, stage } = computed;
+    let next = stageAfterScore(stage, score, config.lifecycle);
+    // A lead that objected is not profiled for sales (GDPR art. 21): scored, never handed off.
+    if (next === 'mql' && (lead.unsubscribedAt || !deps.onMarketingQualified)) next = stageAfterScore(stage, score, null);
+    let final = stage;
+    if (next !== stage) {
+      if (!computed.stored) await ensureLeadScore(db, leadId);
+      const moved = next === 'mql' && deps.onMarketingQualified
+        ? await deps.onMarketingQualified(leadId, score, stage, now)
+        : await moveStage(db, leadId, [stage], next, now);
+      final = moved ? next : (await findLeadScore(db, leadId))?.stage ?? stage;
+    }
+    await saveScore(db, leadId, score, final, cause, now);
+    return { score, stage: final };
   }
 
   return {
     config,
-    activate: () => setScoringActive(db, true),
+    async activate() {
+      const queued = await activateScoring(db, createHash('sha256').update(JSON.stringify(config)).digest('hex'));
+      if (queued > 0) deps.logger.info({ leads: queued }, 'scoring rules are new or changed: every lead with events is queued for rescoring');
+    },
 
     async processQueue(now, limit = 100) {
       const rows = await takeScoreQueue(db, limit, STALE_AFTER_MS);
       for (const row of rows) {
         try {
-          await rescore(row.lead_id, now, 'event');
-          await releaseScoreQueue(db, row);
+          // The clock after the take: an event recorded just before it is never in the future.
+          const at = new Date(Math.max(now.getTime(), Date.now()));
+          await rescore(row.lead_id, at, 'event');
+          // Events dated ahead (allowed a few minutes) count once their time comes.
+          const latest = await latestEventAt(db, row.lead_id);
+          if (latest && latest.getTime() > at.getTime()) await deferScoreQueue(db, row, latest, STALE_AFTER_MS);
+          else await releaseScoreQueue(db, row);
         } catch (error) {
           // Left taken: retried after STALE_AFTER_MS, never lost.
           deps.logger.error({ err: error, leadId: row.lead_id }, 'rescoring a lead failed; it will be retried');
@@ -125,12 +142,19 @@ export function createScoringService(deps: ScoringDeps): ScoringService {
 
     rescore,
 
-    async decayAll(now) {
+    async decayAll(now, everyMs) {
+      if (!(await claimDecayPass(db, everyMs))) return 0;
       let after: string | null = null;
       let count = 0;
       for (;;) {
         const ids = await engagedLeadIds(db, after, 500);
-        for (const id of ids) await rescore(id, now, 'decay');
+        for (const id of ids) {
+          try {
+            await rescore(id, now, 'decay');
+          } catch (error) {
+            deps.logger.error({ err: error, leadId: id }, 'decaying a lead\'s score failed; the next pass tries again');
+          }
+        }
         count += ids.length;
         if (ids.length < 500) return count;
         after = ids[ids.length - 1] ?? null;
@@ -158,11 +182,6 @@ export function createScoringService(deps: ScoringDeps): ScoringService {
 
     async scoreAt(leadId, at) {
       return (await compute(leadId, at))?.score ?? null;
-    },
-
-    async resetEngagement(leadId, now) {
-      await resetEngagement(db, leadId, now);
-      await rescore(leadId, now, 'rejected by sales');
     },
   };
 }

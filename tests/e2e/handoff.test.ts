@@ -215,7 +215,11 @@ describe('the handoff to sales', () => {
 
     const detail = await api.get(`/api/handoffs/${firstHandoff}`).set(auth);
     expect(detail.body.briefing.talkingPoints).toContain('Offer a pricing walkthrough.');
-    expect(detail.body.notifications).toEqual(expect.arrayContaining([expect.objectContaining({ channel: 'email', target: 'alex@sales.test', status: 'sent' })]));
+    expect(detail.body.notifications).toEqual(expect.arrayContaining([
+      expect.objectContaining({ channel: 'email', target: 'alex@sales.test', status: 'sent' }),
+      // Webhook URLs can be credentials (Slack's are): the API shows only where they point.
+      expect.objectContaining({ channel: 'webhook', target: `http://127.0.0.1:${receiver.port}/…`, status: 'sent' }),
+    ]));
   }, 60_000);
 
   it('assigns by territory, round robin within it', async () => {
@@ -233,7 +237,7 @@ describe('the handoff to sales', () => {
   it('rejects a lead back to marketing: engagement reset, the recycle sequence, reasons counted per rule', async () => {
     const rejected = await api.post(`/api/handoffs/${firstHandoff}/reject`).set(auth).send({ reason: 'no budget this year' });
     expect(rejected.status).toBe(200);
-    expect(rejected.body).toMatchObject({ status: 'rejected', rejectReason: 'no budget this year' });
+    expect(rejected.body).toMatchObject({ status: 'rejected', rejectReason: 'no budget this year', decidedBy: 'api' });
     const score = await api.get(`/api/leads/${alexId}/score`).set(auth);
     expect(score.body).toMatchObject({ stage: 'recycled', engagement: 0, fit: 30 });
     const recycle = await until(async () => (await baton.database.pool.query('select sequence_id, status from enrollments where lead_id = $1 and sequence_id = $2', [alexId, 'recycle'])).rows, (rows) => rows.length > 0);
@@ -259,6 +263,13 @@ describe('the handoff to sales', () => {
     expect(moved.body).toMatchObject({ status: 'pending', reassignments: 1, rep: { id: 'alex' }, assignment: { reassignedFrom: 'sam' } });
     const toAlex = await until(async () => (await mailsTo('alex@sales.test')).filter((mail) => mail.text?.includes('Globex')), (mails) => mails.length > 0);
     expect(toAlex).toHaveLength(1);
+    // Sam's links went with the lead: they no longer decide anything.
+    const samMail = (await mailsTo('sam@sales.test')).find((mail) => !mail.subject?.startsWith('Reminder'));
+    const samAccept = /href="(https:\/\/baton\.test\/h\/[^"]+)"/.exec(String(samMail?.html))?.[1] ?? '';
+    const refused = await api.post(localPath(samAccept)).type('form').send('');
+    expect(refused.status).toBe(409);
+    expect(refused.text).toContain('went to another rep');
+    expect((await api.get(`/api/handoffs/${secondHandoff}`).set(auth)).body.status).toBe('pending');
   }, 60_000);
 
   it('accepts through the signed link in the email: GET confirms, POST acts', async () => {
@@ -273,7 +284,7 @@ describe('the handoff to sales', () => {
     const done = await api.post(localPath(accept)).type('form').send('');
     expect(done.status).toBe(200);
     const handoff = await api.get(`/api/handoffs/${secondHandoff}`).set(auth);
-    expect(handoff.body.status).toBe('accepted');
+    expect(handoff.body).toMatchObject({ status: 'accepted', decidedBy: 'rep:alex' });
     expect((await api.get(`/api/leads/${handoff.body.leadId}/score`).set(auth)).body.stage).toBe('sql');
     expect((await api.get(`${localPath(accept)}x`)).status).toBe(404);
   }, 30_000);
@@ -293,6 +304,7 @@ describe('the handoff to sales', () => {
   it('answers bad input with a clear error', async () => {
     expect((await api.get('/api/handoffs').query({ status: 'maybe' }).set(auth)).body.error.details[0].field).toBe('status');
     expect((await api.get('/api/handoffs/not-a-uuid').set(auth)).status).toBe(400);
+    expect((await api.get('/h/%E0%A4%A')).status).toBe(400);
     expect((await api.get('/api/handoffs/00000000-0000-4000-8000-000000000000').set(auth)).status).toBe(404);
     expect((await api.get('/api/leads/00000000-0000-4000-8000-000000000000/score').set(auth)).status).toBe(404);
     const tooLong = await api.post(`/api/handoffs/${firstHandoff}/reject`).set(auth).send({ reason: 'x'.repeat(501) });

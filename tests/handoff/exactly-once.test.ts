@@ -73,12 +73,57 @@ describe('a lead crossing the threshold', () => {
     expect(notes.rows).toEqual([{ channel: 'email', target: 'alex@sales.test' }]);
   });
 
+  it('does not hand a rejected lead straight back: the rejection resets engagement in its own transaction', async () => {
+    const first = await database.pool.query<{ id: string; lead_id: string }>("select id, lead_id from handoffs where status = 'pending' order by created_at limit 1");
+    const handoff = first.rows[0];
+    if (!handoff) throw new Error('no pending handoff');
+    const decided = await handoffs.decide(handoff.id, 'reject', new Date(), { kind: 'api' }, 'student');
+    expect(decided).toMatchObject({ kind: 'done', handoff: { status: 'rejected', decidedBy: 'api' } });
+    const again = await scoring.rescore(handoff.lead_id, new Date(), 'event');
+    expect(again).toMatchObject({ stage: 'recycled', score: { engagement: 0 } });
+    const open = await database.pool.query("select count(*)::int as n from handoffs where lead_id = $1 and status in ('pending', 'accepted')", [handoff.lead_id]);
+    expect(open.rows[0]).toEqual({ n: 0 });
+  });
+
+  it('counts an event dated a little ahead once its time comes', async () => {
+    await scoring.activate();
+    const created = await services.leads.upsert({ email: 'ahead@initech.test', country: 'US' });
+    if (created.kind !== 'created') throw new Error(`lead not created: ${created.kind}`);
+    await services.events.record([{ leadId: created.lead.id, type: 'form_submit', properties: { form: 'demo' }, occurredAt: new Date(Date.now() + 1500) }]);
+    while ((await scoring.processQueue(new Date())) > 0);
+    expect((await scoring.report(created.lead.id, new Date()))?.stage).toBe('subscriber');
+    const queued = await database.pool.query('select taken_at from score_queue where lead_id = $1', [created.lead.id]);
+    expect(queued.rows).toHaveLength(1);
+    await new Promise((resolve) => setTimeout(resolve, 1700));
+    // Taken again once the event's time has come (the deferral makes the take look stale then).
+    await scoring.processQueue(new Date());
+    expect((await scoring.report(created.lead.id, new Date()))?.stage).toBe('mql');
+  });
+
+  it('queues events inserted by concurrent batches for the same leads without deadlocking', async () => {
+    await scoring.activate();
+    const ids: string[] = [];
+    for (let index = 0; index < 40; index++) {
+      const created = await services.leads.upsert({ email: `batch${index}@initech.test` });
+      if (created.kind === 'created') ids.push(created.lead.id);
+    }
+    const batch = (order: string[]) => services.events.record(order.map((leadId) => ({ leadId, type: 'page_view', properties: { path: '/blog' }, occurredAt: new Date() })));
+    const reversed = [...ids].reverse();
+    const shuffled = [...ids].sort((a, b) => a.slice(9).localeCompare(b.slice(9)));
+    const results = await Promise.allSettled(Array.from({ length: 12 }, (_, index) => batch([ids, reversed, shuffled][index % 3] ?? ids)));
+    expect(results.filter((result) => result.status === 'rejected')).toEqual([]);
+    const queued = await database.pool.query('select count(*)::int as n from score_queue where lead_id = any($1::uuid[])', [ids]);
+    expect(queued.rows[0]).toEqual({ n: 40 });
+  });
+
   it('round robins the next lead of the same pool to the other rep', async () => {
+    const previous = await database.pool.query<{ rep_id: string }>('select rep_id from handoffs order by created_at desc limit 1');
+    const other = previous.rows[0]?.rep_id === 'alex' ? 'sam' : 'alex';
     const created = await services.leads.upsert({ email: 'next@initech.test', country: 'US' });
     if (created.kind !== 'created') throw new Error(`lead not created: ${created.kind}`);
     await services.events.record([{ leadId: created.lead.id, type: 'form_submit', properties: { form: 'demo' }, occurredAt: new Date() }]);
     await scoring.rescore(created.lead.id, new Date(), 'event');
     const rows = await database.pool.query<{ rep_id: string }>('select rep_id from handoffs where lead_id = $1', [created.lead.id]);
-    expect(rows.rows).toEqual([{ rep_id: 'sam' }]);
+    expect(rows.rows).toEqual([{ rep_id: other }]);
   });
 });

@@ -89,6 +89,9 @@ describe('loadConfig', () => {
       { url: 'https://crm.example.com/hooks/baton', format: 'standard' },
       { url: 'https://hooks.slack.com/services/T/B/X', format: 'slack' },
     ]);
+    const production = { NODE_ENV: 'production', BATON_API_KEY: 'k'.repeat(32), BATON_SECRET: 's'.repeat(40), BATON_POSTAL_ADDRESS: '2 Real Road', BATON_PUBLIC_URL: 'https://baton.example.com' };
+    expect(() => loadConfig({ ...production, BATON_HANDOFF_WEBHOOKS: 'https://ok.example.com,http://crm.example.com/hook' })).toThrow(/BATON_HANDOFF_WEBHOOKS must list https URLs in production/);
+    expect(loadConfig({ ...production, BATON_HANDOFF_WEBHOOKS: 'https://ok.example.com, slack:https://hooks.slack.com/x' }).webhooks.handoff).toHaveLength(2);
     expect(() => loadConfig({ BATON_HANDOFF_WEBHOOKS: 'https://ok.example.com,ftp://nope' })).toThrow(/BATON_HANDOFF_WEBHOOKS: "ftp:\/\/nope" is not an http\(s\) URL/);
     expect(loadConfig({}).scoringFile).toEqual({ path: path.resolve('scoring.yaml'), explicit: false });
     expect(loadConfig({ BATON_SEQUENCES_DIR: '/srv/content/sequences' }).salesTeamFile).toEqual({ path: '/srv/content/sales-team.yaml', explicit: false });

@@ -177,10 +177,12 @@ export interface HandoffsTable {
   score: ColumnType<Record<string, unknown>, string, never>;
   briefing: ColumnType<Record<string, unknown>, string, string>;
   reject_reason: string | null;
+  decided_by: string | null;
   created_at: ColumnType<Date, Date | undefined, never>;
   assigned_at: ColumnType<Date, Date | undefined, Date>;
   reminded_at: Date | null;
   reassignments: ColumnType<number, number | undefined, number>;
+  sla_deferred_until: Date | null;
   decided_at: Date | null;
 }
 

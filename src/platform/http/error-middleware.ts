@@ -32,6 +32,10 @@ function isDatabaseDown(error: unknown): boolean {
 function toAppError(error: unknown): AppError | null {
   if (isAppError(error)) return error;
   if (isDatabaseDown(error)) return new AppError('database_unavailable', 'The database is not answering; try again shortly');
+  // Express could not percent-decode a path parameter (`/h/%E0%A4%A`): the client's URL is broken.
+  if (typeof error === 'object' && error !== null && 'name' in error && error.name === 'URIError') {
+    return new AppError('validation_failed', 'The URL path is not valid percent-encoding', [{ field: '(path)', location: 'path', message: 'the path contains malformed percent-encoding' }]);
+  }
   if (!isBodyParserError(error)) return null;
   switch (error.type) {
     case 'entity.parse.failed':
