@@ -16,7 +16,7 @@ const listQuery = Joi.object({
   limit: Joi.number().integer().min(1).max(200).default(50),
   cursor: Joi.string().max(200),
 });
-const rejectBody = Joi.object({ reason: Joi.string().trim().max(500).allow('') }).default({});
+const rejectBody = Joi.object({ reason: Joi.string().trim().max(500).allow(''), disqualify: Joi.boolean().default(false) }).default({});
 const emptyBody = Joi.object({}).default({});
 
 const handoffNotFound = (id: string) => new AppError('handoff_not_found', `No handoff has id ${id}`, [{ field: 'id', location: 'path', message: 'no handoff has this id' }]);
@@ -55,8 +55,8 @@ export function handoffApiRoutes(handoffs: HandoffService): Router {
 
   router.post('/handoffs/:id/reject', ...jsonBody('10kb'), async (req, res) => {
     const { id } = validate(idParams, req.params, 'path');
-    const { reason } = validate(rejectBody, req.body, 'body');
-    res.json(answer(await handoffs.decide(id, 'reject', new Date(), { kind: 'api' }, reason), id, 'reject'));
+    const { reason, disqualify } = validate(rejectBody, req.body, 'body');
+    res.json(answer(await handoffs.decide(id, 'reject', new Date(), { kind: 'api' }, { reason, disqualify }), id, 'reject'));
   });
 
   router.get('/scoring/rejections', async (_req, res) => {
@@ -95,7 +95,7 @@ export function handoffLinkRoutes(handoffs: HandoffService): Router {
     if (!link) return publicPage(res, 404, 'Link not recognised', notRecognised);
     const body: unknown = req.body;
     const given = typeof body === 'object' && body !== null && 'reason' in body && typeof body.reason === 'string' ? body.reason.trim().slice(0, 500) : undefined;
-    const outcome = await handoffs.decide(link.id, link.action, new Date(), { kind: 'rep', repId: link.repId }, given);
+    const outcome = await handoffs.decide(link.id, link.action, new Date(), { kind: 'rep', repId: link.repId }, { reason: given });
     if (outcome.kind === 'not_found') return publicPage(res, 404, 'Link not recognised', notRecognised);
     if (outcome.kind === 'not_yours') return publicPage(res, 409, 'Reassigned', '<p>This lead went to another rep after the time to answer passed; nothing changed.</p>');
     if (outcome.kind === 'conflict') return publicPage(res, 409, 'Already decided', `<p>This lead is already ${escapeHtml(outcome.handoff.status)}; nothing changed.</p>`);

@@ -66,7 +66,8 @@ export interface HandoffService {
   deliverDue(now: Date): Promise<number>;
   /** Reminders and reassignments for handoffs nobody answered. */
   enforceSla(now: Date): Promise<{ reminded: number; reassigned: number }>;
-  decide(id: string, action: HandoffAction, now: Date, by: Decider, reason?: string): Promise<DecisionOutcome>;
+  /** `disqualify` with reject: the lead is `disqualified` (final), not recycled to nurture. */
+  decide(id: string, action: HandoffAction, now: Date, by: Decider, options?: { reason?: string; disqualify?: boolean }): Promise<DecisionOutcome>;
   get(id: string): Promise<(HandoffView & { briefing: Briefing; notifications: unknown[] }) | null>;
   list(query: { status?: HandoffStatus; rep?: string; leadId?: string; limit: number; after?: { at: Date; id: string } }): Promise<Page<HandoffView>>;
   rejectionsByRule(): Promise<Array<{ rule: string; label: string; rejected: number; reasons: Record<string, number> }>>;
@@ -279,7 +280,9 @@ export function createHandoffService(deps: HandoffDeps): HandoffService {
       return { reminded, reassigned };
     },
 
-    async decide(id, action, now, by, reason) {
+    async decide(id, action, now, by, options = {}) {
+      const reason = options.reason;
+      const recycled = action === 'reject' && !options.disqualify;
       const row = await findHandoff(db, id);
       if (!row) return { kind: 'not_found' };
       const target: HandoffStatus = action === 'accept' ? 'accepted' : action === 'reject' ? 'rejected' : 'converted';
@@ -287,7 +290,7 @@ export function createHandoffService(deps: HandoffDeps): HandoffService {
       if (row.status === target) return { kind: 'done', handoff: toView(row) };
       if (by.kind === 'rep' && by.repId !== row.rep_id) return { kind: 'not_yours', handoff: toView(row) };
       const from: HandoffStatus[] = action === 'accept' ? ['pending'] : ['pending', 'accepted'];
-      const stage: LifecycleStage = action === 'accept' ? 'sql' : action === 'reject' ? 'recycled' : 'customer';
+      const stage: LifecycleStage = action === 'accept' ? 'sql' : action === 'reject' ? (recycled ? 'recycled' : 'disqualified') : 'customer';
       const decidedBy = by.kind === 'api' ? 'api' : `rep:${by.repId}`;
       const decided = await db.transaction().execute(async (trx) => {
         // By a rep's link: only while it is still theirs (a reassignment may have just moved it).
@@ -295,7 +298,7 @@ export function createHandoffService(deps: HandoffDeps): HandoffService {
         await moveStage(trx, row.lead_id, ['mql', 'sql'], stage, now);
         // In the same transaction: a rescore between the two must not see the old engagement
         // with the stage already recycled, or it would hand the lead straight back.
-        if (action === 'reject') await resetEngagement(trx, row.lead_id, now);
+        if (recycled) await resetEngagement(trx, row.lead_id, now);
         return true;
       });
       const current = await findHandoff(db, id);
@@ -304,8 +307,8 @@ export function createHandoffService(deps: HandoffDeps): HandoffService {
         if (current.status === target) return { kind: 'done', handoff: toView(current) };
         return by.kind === 'rep' && current.rep_id !== by.repId && current.status === 'pending' ? { kind: 'not_yours', handoff: toView(current) } : { kind: 'conflict', handoff: toView(current) };
       }
-      deps.logger.info({ handoffId: id, action, rep: row.rep_id, by: decidedBy }, 'handoff decided');
-      if (action === 'reject') {
+      deps.logger.info({ handoffId: id, action, stage, rep: row.rep_id, by: decidedBy }, 'handoff decided');
+      if (recycled) {
         // Back to nurture: the score without the events before now, then the recycle sequence, if any.
         await deps.scoring().rescore(row.lead_id, now, 'rejected by sales');
         const recycle = deps.config.lifecycle?.recycleSequence;

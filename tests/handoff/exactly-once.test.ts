@@ -77,12 +77,26 @@ describe('a lead crossing the threshold', () => {
     const first = await database.pool.query<{ id: string; lead_id: string }>("select id, lead_id from handoffs where status = 'pending' order by created_at limit 1");
     const handoff = first.rows[0];
     if (!handoff) throw new Error('no pending handoff');
-    const decided = await handoffs.decide(handoff.id, 'reject', new Date(), { kind: 'api' }, 'student');
+    const decided = await handoffs.decide(handoff.id, 'reject', new Date(), { kind: 'api' }, { reason: 'no budget' });
     expect(decided).toMatchObject({ kind: 'done', handoff: { status: 'rejected', decidedBy: 'api' } });
     const again = await scoring.rescore(handoff.lead_id, new Date(), 'event');
     expect(again).toMatchObject({ stage: 'recycled', score: { engagement: 0 } });
     const open = await database.pool.query("select count(*)::int as n from handoffs where lead_id = $1 and status in ('pending', 'accepted')", [handoff.lead_id]);
     expect(open.rows[0]).toEqual({ n: 0 });
+  });
+
+  it('disqualifies a lead for good when sales says so: no recycling, never handed off again', async () => {
+    const created = await services.leads.upsert({ email: 'student@uni.test', country: 'US' });
+    if (created.kind !== 'created') throw new Error(`lead not created: ${created.kind}`);
+    await services.events.record([{ leadId: created.lead.id, type: 'form_submit', properties: { form: 'demo' }, occurredAt: new Date() }]);
+    await scoring.rescore(created.lead.id, new Date(), 'event');
+    const row = await database.pool.query<{ id: string }>('select id from handoffs where lead_id = $1', [created.lead.id]);
+    const decided = await handoffs.decide(row.rows[0]?.id ?? '', 'reject', new Date(), { kind: 'api' }, { reason: 'student', disqualify: true });
+    expect(decided).toMatchObject({ kind: 'done', handoff: { status: 'rejected', rejectReason: 'student' } });
+    await services.events.record([{ leadId: created.lead.id, type: 'form_submit', properties: { form: 'demo' }, occurredAt: new Date() }]);
+    expect(await scoring.rescore(created.lead.id, new Date(), 'event')).toMatchObject({ stage: 'disqualified' });
+    const count = await database.pool.query('select count(*)::int as n from handoffs where lead_id = $1', [created.lead.id]);
+    expect(count.rows[0]).toEqual({ n: 1 });
   });
 
   it('counts an event dated a little ahead once its time comes', async () => {
