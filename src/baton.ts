@@ -15,14 +15,10 @@ import { createScheduler, type JobDefinition, type Scheduler } from './platform/
 import { resolveSecrets, type ResolvedSecrets } from './platform/secrets.js';
 import { createServices, type Services } from './services.js';
 import type { Sequence } from './sequences/sequence.js';
-import { loadSequences } from './sequences/sequence-loader.js';
-import { loadTemplates, type TemplateStore } from './templates/template-store.js';
-import { readFile } from 'node:fs/promises';
-import { parseScoringConfig, type ScoringConfig } from './scoring/scoring-config.js';
 import { createScoringService, type ScoringService } from './scoring/scoring.service.js';
-import { parseSalesTeam, type SalesTeam } from './handoff/sales-team.js';
 import { createHandoffService, type HandoffService } from './handoff/handoff.service.js';
-import { BRIEFING_TEMPLATE, createHandoffNotifier } from './handoff/handoff-notifier.js';
+import { createHandoffNotifier } from './handoff/handoff-notifier.js';
+import { contentPaths, loadContent } from './content/content-loader.js';
 import { createTokenSigner } from './platform/signing.js';
 
 /** Step jobs one worker runs at once. */
@@ -42,7 +38,9 @@ export interface RunningBaton {
 /** Boots one Baton process in its role: opens and migrates the database, then serves and/or works. */
 export async function startBaton(config: Config, logger: Logger): Promise<RunningBaton> {
   // Content first: a broken file stops Baton before it touches the database.
-  const content = await loadContent(config);
+  const loaded = await loadContent(contentPaths(config));
+  if (!loaded.ok) throw new ContentError(loaded.problems);
+  const content = loaded.content;
   const missingSecrets = [...webhookSecretProblems(content.sequences, config.webhooks.secrets), ...handoffWebhookProblems(config)];
   if (missingSecrets.length > 0) throw new ContentError(missingSecrets);
   logger.info({ templates: content.templates.names().length, sequences: content.sequences.map((sequence) => `${sequence.id}@${sequence.version}`) }, 'templates and sequences loaded');
@@ -313,69 +311,6 @@ function isStepJob(data: unknown): data is StepJob {
     && (!('attempt' in data) || data.attempt === undefined || (typeof data.attempt === 'number' && Number.isInteger(data.attempt) && data.attempt >= 0));
 }
 
-export class ContentError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`Templates and sequences have problems:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
-    this.name = 'ContentError';
-  }
-}
-
-/** Templates and sequences are validated at start: a broken file stops Baton with every problem listed. */
-interface LoadedScoring {
-  config: ScoringConfig;
-  /** Null when the scoring file has no lifecycle section: scores only, no handoff. */
-  team: SalesTeam | null;
-}
-
-async function loadContent(config: Config): Promise<{ templates: TemplateStore; sequences: Sequence[]; scoring: LoadedScoring | null }> {
-  const templates = await loadTemplates(config.templatesDir);
-  if (!templates.ok) throw new ContentError(templates.problems.map((problem) => `${path.relative(process.cwd(), problem.file)}${problem.line ? `:${problem.line}` : ''} ${problem.message}`));
-  const sequences = await loadSequences(config.sequencesDir, templates.store);
-  if (!sequences.ok) {
-    throw new ContentError(sequences.problems.map((problem) => `${path.relative(process.cwd(), problem.file)}${problem.line ? `:${problem.line}` : ''} ${problem.path ? `${problem.path}: ` : ''}${problem.message}`));
-  }
-  const scoring = await loadScoring(config, templates.store, sequences.sequences);
-  return { templates: templates.store, sequences: sequences.sequences, scoring };
-}
-
-/** The scoring file and, when it hands leads to sales, the sales team file; every problem at once. */
-async function loadScoring(config: Config, templates: TemplateStore, sequences: Sequence[]): Promise<LoadedScoring | null> {
-  const text = await readOptional(config.scoringFile.path);
-  const where = (file: string, line: number | null, at: string) => `${path.relative(process.cwd(), file)}${line ? `:${line}` : ''} ${at ? `${at}: ` : ''}`;
-  if (text === null) {
-    if (config.scoringFile.explicit) throw new ContentError([`${where(config.scoringFile.path, null, '')}BATON_SCORING_FILE names a file that does not exist`]);
-    return null;
-  }
-  const parsed = parseScoringConfig(text);
-  if (!parsed.ok) throw new ContentError(parsed.problems.map((problem) => `${where(config.scoringFile.path, problem.line, problem.path)}${problem.message}`));
-  const lifecycle = parsed.config.lifecycle;
-  if (!lifecycle) return { config: parsed.config, team: null };
-  const problems: string[] = [];
-  if (lifecycle.recycleSequence && !sequences.some((sequence) => sequence.id === lifecycle.recycleSequence)) {
-    problems.push(`${where(config.scoringFile.path, null, 'lifecycle.recycle_sequence')}"${lifecycle.recycleSequence}" is not a loaded sequence; expected one of: ${sequences.map((sequence) => sequence.id).join(', ')}`);
-  }
-  if (!templates.has(BRIEFING_TEMPLATE)) problems.push(`${where(config.templatesDir, null, '')}the ${BRIEFING_TEMPLATE} template (the rep's email) is missing; handoffs need it`);
-  const teamText = await readOptional(config.salesTeamFile.path);
-  if (teamText === null) {
-    problems.push(`${where(config.salesTeamFile.path, null, '')}the scoring file hands leads to sales (lifecycle.mql), so a sales team file is needed (BATON_SALES_TEAM_FILE)`);
-    throw new ContentError(problems);
-  }
-  const team = parseSalesTeam(teamText);
-  if (!team.ok) problems.push(...team.problems.map((problem) => `${where(config.salesTeamFile.path, problem.line, problem.path)}${problem.message}`));
-  if (problems.length > 0 || !team.ok) throw new ContentError(problems);
-  return { config: parsed.config, team: team.team };
-}
-
-async function readOptional(file: string): Promise<string | null> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch (error) {
-    // Not `instanceof Error`: errors from node:fs come from another realm under Jest's VM modules.
-    if (typeof error === 'object' && error !== null && 'code' in error && error.code === 'ENOENT') return null;
-    throw error;
-  }
-}
-
 /** Handoff webhooks in the standard format are signed: the secret must be there at start. */
 function handoffWebhookProblems(config: Config): string[] {
   if (config.webhooks.secrets[''] !== undefined || !config.webhooks.handoff.some((hook) => hook.format === 'standard')) return [];
@@ -389,6 +324,13 @@ function webhookSecretProblems(sequences: Sequence[], secrets: Record<string, st
     const variable = step.webhook.secret ? `BATON_WEBHOOK_SECRET_${step.webhook.secret.toUpperCase()}` : 'BATON_WEBHOOK_SECRET';
     return [`${path.relative(process.cwd(), sequence.file)}:${step.line} steps.${step.id}.webhook: ${variable} is not set; webhook steps are signed with it (whsec_ + base64)`];
   }));
+}
+
+export class ContentError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Templates and sequences have problems:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+    this.name = 'ContentError';
+  }
 }
 
 /** Stops accepting connections, lets in-flight requests finish, then cuts what is left. */

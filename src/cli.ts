@@ -1,42 +1,188 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { contentPaths, loadContent, type ContentPaths } from './content/content-loader.js';
+import { createMailTransport } from './mail/mail-transport.js';
 import { openDatabase } from './platform/db/database.js';
 import { migrate } from './platform/db/migrate.js';
-import { ConfigError, loadConfig } from './platform/config.js';
+import { ConfigError, loadConfig, type Config } from './platform/config.js';
 import { createBacktestTally, formatBacktest } from './scoring/backtest.js';
 import { leadsForBacktest } from './scoring/backtest.repository.js';
 import { parseScoringConfig } from './scoring/scoring-config.js';
+import { loadTemplates, type TemplateContext } from './templates/template-store.js';
 
 /*
- * `baton` commands for people at a terminal (`npm run baton -- <command>`):
- *
- *   baton score backtest [--scoring FILE] [--thresholds 30,50,70] [--json]
- *
- * The backtest replays every stored event through a scoring file and reports, per MQL threshold,
- * how many leads would have become MQLs and what sales made of those it actually got.
+ * `baton` commands for people at a terminal and for CI (`npm run baton -- <command>`). Exit codes:
+ * 0 done, 1 the content or the work has problems (listed), 2 the command line is wrong.
  */
 
-const USAGE = `usage: baton score backtest [--scoring FILE] [--thresholds 30,50,70] [--json]
+const USAGE = `usage: baton <command> [options]
 
-  --scoring FILE       the scoring file to replay (default: BATON_SCORING_FILE, or scoring.yaml beside the sequences)
-  --thresholds LIST    comma-separated engagement thresholds (default: the file's MQL threshold and ±50%)
-  --json               print the report as JSON
+  validate [--templates DIR] [--sequences DIR] [--scoring FILE] [--sales-team FILE] [--json]
+      check templates, sequences, the scoring file and the sales team file together, as Baton
+      does at start; every problem as file:line path: message; exit 1 on any
+  preview <template> [--lead lead.json] [--out FILE] [--json]
+      render a template for a sample lead (or the lead in lead.json): subject, preheader and text
+      on the terminal, the HTML in a file (default preview-<template>.html)
+  send-test <template> --to ADDRESS [--lead lead.json]
+      render and send one test email through SMTP_URL, subject prefixed [test]
+  score backtest [--scoring FILE] [--thresholds 30,50,70] [--json]
+      replay every stored event through a scoring file: per MQL threshold, how many leads would
+      have become MQLs and what sales made of them
 
-Uses the same database as Baton (DATABASE_URL, or the embedded one in BATON_DATA_DIR, which must
-not be in use by a running Baton).`;
+Paths default to Baton's configuration (BATON_TEMPLATES_DIR, BATON_SEQUENCES_DIR, …). Commands
+that read the database use DATABASE_URL, or the embedded one in BATON_DATA_DIR, which a running
+Baton holds: stop it first.`;
+
+class UsageError extends Error {}
+
+const OPTIONS = {
+  templates: { type: 'string' }, sequences: { type: 'string' }, scoring: { type: 'string' }, 'sales-team': { type: 'string' },
+  lead: { type: 'string' }, out: { type: 'string' }, to: { type: 'string' }, thresholds: { type: 'string' },
+  json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
+} as const;
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>>['values'];
+
+// hasColors() honours NO_COLOR and FORCE_COLOR.
+const colour = process.stdout.isTTY && process.stdout.hasColors();
+const paint = (code: number, text: string) => (colour ? `\u001b[${code}m${text}\u001b[0m` : text);
+const red = (text: string) => paint(31, text);
+const green = (text: string) => paint(32, text);
+const bold = (text: string) => paint(1, text);
+const print = (text: string) => process.stdout.write(`${text}\n`);
 
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    strict: true,
-    options: { scoring: { type: 'string' }, thresholds: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false } },
-  });
-  if (values.help || positionals.join(' ') !== 'score backtest') {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options: OPTIONS });
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  const { values, positionals } = parsed;
+  const [command, ...rest] = positionals;
+  if (values.help || !command) {
     console.error(USAGE);
     return values.help ? 0 : 2;
   }
   const config = loadConfig(process.env);
+  switch (command) {
+    case 'validate':
+      return validate(config, values, rest);
+    case 'preview':
+      return preview(config, values, rest);
+    case 'send-test':
+      return sendTest(config, values, rest);
+    case 'score':
+      if (rest.join(' ') === 'backtest') return backtest(config, values);
+      throw new UsageError(`unknown command "score ${rest.join(' ')}"; did you mean "score backtest"?`);
+    default:
+      throw new UsageError(`unknown command "${command}"; commands: validate, preview, send-test, score backtest`);
+  }
+}
+
+async function validate(config: Config, values: Values, extra: string[]): Promise<number> {
+  if (extra.length > 0) throw new UsageError(`validate takes options, not "${extra.join(' ')}": --templates, --sequences, --scoring, --sales-team`);
+  const defaults = contentPaths(config);
+  const paths: ContentPaths = {
+    templatesDir: values.templates ? path.resolve(values.templates) : defaults.templatesDir,
+    sequencesDir: values.sequences ? path.resolve(values.sequences) : defaults.sequencesDir,
+    scoringFile: values.scoring ? { path: path.resolve(values.scoring), explicit: true } : defaults.scoringFile,
+    salesTeamFile: values['sales-team'] ? { path: path.resolve(values['sales-team']), explicit: true } : defaults.salesTeamFile,
+  };
+  // A directory named on the command line must be there (Baton itself starts without sequences).
+  const missing = [values.templates && paths.templatesDir, values.sequences && paths.sequencesDir].filter((dir): dir is string => Boolean(dir));
+  const absent = (await Promise.all(missing.map(async (dir) => ((await stat(dir).catch(() => null))?.isDirectory() ? null : dir)))).filter((dir): dir is string => dir !== null);
+  const result = absent.length > 0 ? { ok: false as const, problems: absent.map((dir) => `${dir}: no such directory`) } : await loadContent(paths);
+  if (!result.ok) {
+    if (values.json) print(JSON.stringify({ ok: false, problems: result.problems }, null, 2));
+    else print(`${red('✗')} ${result.problems.length} problem${result.problems.length === 1 ? '' : 's'}:\n${result.problems.map((problem) => `  ${red('-')} ${problem}`).join('\n')}`);
+    return 1;
+  }
+  const { templates, sequences, scoring } = result.content;
+  const summary = {
+    ok: true,
+    templates: templates.names().length,
+    sequences: sequences.map((sequence) => `${sequence.id}@${sequence.version}`),
+    scoring: scoring ? { rules: scoring.config.rules.behaviour.length + scoring.config.rules.fit.length, handoff: scoring.team !== null } : null,
+    salesTeam: scoring?.team ? { reps: scoring.team.reps.length } : null,
+  };
+  if (values.json) print(JSON.stringify(summary, null, 2));
+  else {
+    print(`${green('✓')} ${summary.templates} templates, ${summary.sequences.length} sequences (${summary.sequences.join(', ')})`);
+    print(`${green('✓')} ${summary.scoring ? `scoring: ${summary.scoring.rules} rules${summary.salesTeam ? `, sales team: ${summary.salesTeam.reps} reps` : ', no handoff'}` : 'no scoring file'}`);
+  }
+  return 0;
+}
+
+const SAMPLE_LEAD = { email: 'ada@example.com', firstName: 'Ada', lastName: 'Lovelace', company: 'Analytical Engines Ltd', title: 'VP Engineering', country: 'GB', timezone: 'Europe/London', traits: { company_size: 120 }, tags: [] };
+
+async function readLead(file: string | undefined): Promise<Record<string, unknown>> {
+  if (!file) return SAMPLE_LEAD;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readFile(file, 'utf8'));
+  } catch (error) {
+    throw new UsageError(`--lead ${file}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError(`--lead ${file}: must hold a JSON object (the lead's fields, as the API shows them)`);
+  return parsed as Record<string, unknown>;
+}
+
+async function renderOne(config: Config, values: Values, extra: string[], command: string) {
+  const [name, ...more] = extra;
+  if (!name || more.length > 0) throw new UsageError(`${command} takes one template name, e.g. baton ${command} welcome`);
+  const loaded = await loadTemplates(values.templates ? path.resolve(values.templates) : config.templatesDir);
+  if (!loaded.ok) return { problems: loaded.problems.map((problem) => `${path.relative(process.cwd(), problem.file)}${problem.line ? `:${problem.line}` : ''} ${problem.message}`) };
+  if (!loaded.store.has(name)) throw new UsageError(`no template "${name}"; templates: ${loaded.store.names().join(', ')}`);
+  const context: TemplateContext = {
+    lead: await readLead(values.lead),
+    company: config.company,
+    links: { unsubscribe: `${config.publicUrl}/u/preview-token` },
+    sequence: { id: 'preview', name: 'Preview' },
+    step: { id: 'preview' },
+  };
+  return { email: loaded.store.render(name, context) };
+}
+
+async function preview(config: Config, values: Values, extra: string[]): Promise<number> {
+  const result = await renderOne(config, values, extra, 'preview');
+  if ('problems' in result) {
+    print(`${red('✗')} templates have problems:\n${(result.problems ?? []).map((problem) => `  ${red('-')} ${problem}`).join('\n')}`);
+    return 1;
+  }
+  const { email } = result;
+  const out = path.resolve(values.out ?? `preview-${email.template}.html`);
+  await writeFile(out, email.html);
+  if (values.json) print(JSON.stringify({ template: email.template, category: email.category, from: email.from, subject: email.subject, preheader: email.preheader, text: email.text, htmlFile: out }, null, 2));
+  else print(`${bold('Subject:')}   ${email.subject}\n${bold('Preheader:')} ${email.preheader}\n${bold('From:')}      ${email.from ?? config.mailFrom}\n${bold('Category:')}  ${email.category}\n${bold('HTML:')}      ${out}\n\n${email.text}`);
+  return 0;
+}
+
+async function sendTest(config: Config, values: Values, extra: string[]): Promise<number> {
+  if (!values.to) throw new UsageError('send-test needs --to ADDRESS');
+  if (!config.smtpUrl) throw new UsageError('send-test sends through SMTP_URL, which is not set (a running Baton\'s embedded sink is not reachable from here)');
+  const result = await renderOne(config, values, extra, 'send-test');
+  if ('problems' in result) {
+    print(`${red('✗')} templates have problems:\n${(result.problems ?? []).map((problem) => `  ${red('-')} ${problem}`).join('\n')}`);
+    return 1;
+  }
+  const transport = createMailTransport(config.smtpUrl, config.dkim, 1);
+  try {
+    const { email } = result;
+    const sent = await transport.send({ from: email.from ?? config.mailFrom, to: values.to, subject: `[test] ${email.subject}`, html: email.html, text: email.text });
+    if (sent.outcome.kind !== 'sent') {
+      print(`${red('✗')} not sent: ${sent.outcome.reason}`);
+      return 1;
+    }
+    print(`${green('✓')} sent to ${values.to}: ${sent.response}`);
+    return 0;
+  } finally {
+    transport.close();
+  }
+}
+
+async function backtest(config: Config, values: Values): Promise<number> {
   const file = values.scoring ?? config.scoringFile.path;
   const parsed = parseScoringConfig(await readFile(file, 'utf8'));
   if (!parsed.ok) {
@@ -45,8 +191,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const thresholds = values.thresholds ? values.thresholds.split(',').map((part) => Number(part.trim())) : defaultThresholds(parsed.config.lifecycle?.mql.engagement ?? 50);
   if (thresholds.length === 0 || thresholds.some((value) => !Number.isFinite(value) || value <= 0)) {
-    console.error(`--thresholds: "${values.thresholds}" must be positive numbers separated by commas, e.g. 30,50,70`);
-    return 2;
+    throw new UsageError(`--thresholds: "${values.thresholds}" must be positive numbers separated by commas, e.g. 30,50,70`);
   }
   const database = await openDatabase({ url: config.databaseUrl, embeddedDir: config.dataDir, poolSize: 2 });
   try {
@@ -54,7 +199,7 @@ async function main(argv: string[]): Promise<number> {
     const tally = createBacktestTally(parsed.config, thresholds, new Date());
     for await (const lead of leadsForBacktest(database.db)) tally.add(lead);
     const report = tally.report();
-    process.stdout.write(`${values.json ? JSON.stringify(report, null, 2) : formatBacktest(report)}\n`);
+    print(values.json ? JSON.stringify(report, null, 2) : formatBacktest(report));
     return 0;
   } finally {
     await database.close();
@@ -68,6 +213,10 @@ function defaultThresholds(mql: number): number[] {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
+    if (error instanceof UsageError) {
+      console.error(`baton: ${error.message}\n\n${USAGE}`);
+      process.exit(2);
+    }
     if (error instanceof ConfigError) console.error(error.message);
     else console.error('baton:', error instanceof Error ? error.message : error);
     process.exit(1);

@@ -62,7 +62,7 @@ describe('baton score backtest', () => {
   }, 60_000);
 
   it('explains its usage and refuses bad thresholds', async () => {
-    await expect(cli(['score'])).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('usage: baton score backtest') as unknown });
+    await expect(cli(['score'])).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('did you mean "score backtest"') as unknown });
     await expect(cli(['score', 'backtest', '--scoring', path.join(dir, 'scoring.yaml'), '--thresholds', '50,lots'])).rejects.toMatchObject({
       code: 2, stderr: expect.stringContaining('--thresholds: "50,lots" must be positive numbers') as unknown,
     });

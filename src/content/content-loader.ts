@@ -1,0 +1,96 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { BRIEFING_TEMPLATE } from '../handoff/handoff-notifier.js';
+import { parseSalesTeam, type SalesTeam } from '../handoff/sales-team.js';
+import type { Config } from '../platform/config.js';
+import { parseScoringConfig, type ScoringConfig } from '../scoring/scoring-config.js';
+import type { Sequence } from '../sequences/sequence.js';
+import { loadSequences } from '../sequences/sequence-loader.js';
+import { loadTemplates, type TemplateStore } from '../templates/template-store.js';
+
+/*
+ * The files marketers and sales keep in git: templates, sequences, the scoring file and the sales
+ * team file. Loaded and checked together, every problem listed as `file:line path: message`;
+ * Baton refuses to start on any, and `baton validate` prints them. One code path for both.
+ */
+
+export interface ContentPaths {
+  templatesDir: string;
+  sequencesDir: string;
+  /** `explicit`: named by the user, so it must exist; otherwise a missing file means "none". */
+  scoringFile: { path: string; explicit: boolean };
+  salesTeamFile: { path: string; explicit: boolean };
+}
+
+export interface LoadedScoring {
+  config: ScoringConfig;
+  /** Null when the scoring file has no lifecycle section: scores only, no handoff. */
+  team: SalesTeam | null;
+}
+
+export interface Content {
+  templates: TemplateStore;
+  sequences: Sequence[];
+  scoring: LoadedScoring | null;
+}
+
+export type LoadContentResult = { ok: true; content: Content } | { ok: false; problems: string[] };
+
+export function contentPaths(config: Config): ContentPaths {
+  return { templatesDir: config.templatesDir, sequencesDir: config.sequencesDir, scoringFile: config.scoringFile, salesTeamFile: config.salesTeamFile };
+}
+
+/** A file as a person finds it: relative to where they are, unless it lies outside. */
+function shown(file: string): string {
+  const relative = path.relative(process.cwd(), file);
+  return relative && !relative.startsWith('..') ? relative : file;
+}
+
+const where = (file: string, line: number | null, at: string) => `${shown(file)}${line ? `:${line}` : ''} ${at ? `${at}: ` : ''}`;
+
+export async function loadContent(paths: ContentPaths): Promise<LoadContentResult> {
+  const templates = await loadTemplates(paths.templatesDir);
+  if (!templates.ok) return { ok: false, problems: templates.problems.map((problem) => `${where(problem.file, problem.line, '')}${problem.message}`) };
+  const sequences = await loadSequences(paths.sequencesDir, templates.store);
+  if (!sequences.ok) return { ok: false, problems: sequences.problems.map((problem) => `${where(problem.file, problem.line, problem.path)}${problem.message}`) };
+  const scoring = await loadScoring(paths, templates.store, sequences.sequences);
+  if (!scoring.ok) return scoring;
+  return { ok: true, content: { templates: templates.store, sequences: sequences.sequences, scoring: scoring.scoring } };
+}
+
+/** The scoring file and, when it hands leads to sales, the sales team file; every problem at once. */
+async function loadScoring(paths: ContentPaths, templates: TemplateStore, sequences: Sequence[]): Promise<{ ok: true; scoring: LoadedScoring | null } | { ok: false; problems: string[] }> {
+  const text = await readOptional(paths.scoringFile.path);
+  if (text === null) {
+    if (paths.scoringFile.explicit) return { ok: false, problems: [`${where(paths.scoringFile.path, null, '')}the scoring file does not exist`] };
+    return { ok: true, scoring: null };
+  }
+  const parsed = parseScoringConfig(text);
+  if (!parsed.ok) return { ok: false, problems: parsed.problems.map((problem) => `${where(paths.scoringFile.path, problem.line, problem.path)}${problem.message}`) };
+  const lifecycle = parsed.config.lifecycle;
+  if (!lifecycle) return { ok: true, scoring: { config: parsed.config, team: null } };
+  const problems: string[] = [];
+  if (lifecycle.recycleSequence && !sequences.some((sequence) => sequence.id === lifecycle.recycleSequence)) {
+    problems.push(`${where(paths.scoringFile.path, null, 'lifecycle.recycle_sequence')}"${lifecycle.recycleSequence}" is not a loaded sequence; expected one of: ${sequences.map((sequence) => sequence.id).join(', ')}`);
+  }
+  if (!templates.has(BRIEFING_TEMPLATE)) problems.push(`${where(paths.templatesDir, null, '')}the ${BRIEFING_TEMPLATE} template (the rep's email) is missing; handoffs need it`);
+  const teamText = await readOptional(paths.salesTeamFile.path);
+  if (teamText === null) {
+    problems.push(`${where(paths.salesTeamFile.path, null, '')}the scoring file hands leads to sales (lifecycle.mql), so a sales team file is needed (BATON_SALES_TEAM_FILE)`);
+    return { ok: false, problems };
+  }
+  const team = parseSalesTeam(teamText);
+  if (!team.ok) problems.push(...team.problems.map((problem) => `${where(paths.salesTeamFile.path, problem.line, problem.path)}${problem.message}`));
+  if (problems.length > 0 || !team.ok) return { ok: false, problems };
+  return { ok: true, scoring: { config: parsed.config, team: team.team } };
+}
+
+async function readOptional(file: string): Promise<string | null> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (error) {
+    // Not `instanceof Error`: errors from node:fs come from another realm under Jest's VM modules.
+    if (typeof error === 'object' && error !== null && 'code' in error && error.code === 'ENOENT') return null;
+    throw error;
+  }
+}
