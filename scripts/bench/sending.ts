@@ -21,7 +21,8 @@
  * starts, then sends them over a pool with Baton's settings (src/mail/mail-transport.ts). The
  * sink runs in this process in both cases, and the sender in another.
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { fork } from 'node:child_process';
+import { createBenchDatabase, listenSmtpSink, spawnBaton, type BatonProcess } from './lib/baton-processes.js';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -29,7 +30,6 @@ import { fileURLToPath } from 'node:url';
 import nodemailer from 'nodemailer';
 import type Mail from 'nodemailer/lib/mailer/index.js';
 import pg from 'pg';
-import { SMTPServer } from 'smtp-server';
 import { buildMailOptions } from '../../src/mail/mail-message.js';
 import { createTokenSigner } from '../../src/platform/signing.js';
 import { loadTemplates } from '../../src/templates/template-store.js';
@@ -90,28 +90,9 @@ async function startSink(): Promise<Sink> {
     else run.messageIds.add(id);
     if (run.received === run.expected) finish?.();
   };
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS', 'AUTH'],
-    logger: false,
-    onData(stream, _session, callback) {
-      let head = '';
-      let size = 0;
-      stream.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (head.length < 65_536 && !head.includes('\r\n\r\n')) head += chunk.toString('latin1');
-      });
-      stream.on('end', () => {
-        record(head, size);
-        callback(null, '2.0.0 counted');
-      });
-    },
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.server.address();
-  if (address === null || typeof address === 'string') throw new Error('sink has no TCP address');
+  const { server, port } = await listenSmtpSink(record, '2.0.0 counted');
   return {
-    url: `smtp://127.0.0.1:${address.port}`,
+    url: `smtp://127.0.0.1:${port}`,
     expect(count) {
       run = { expected: count, received: 0, bytes: 0, firstAt: 0, lastAt: 0, messageIds: new Set(), duplicates: 0, withoutId: 0 };
       const current = run;
@@ -127,75 +108,6 @@ async function startSink(): Promise<Sink> {
       return { run: current, done };
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
-
-async function createDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `baton_bench_sending_${process.pid}`;
-  const admin = async (statement: string) => {
-    const client = new pg.Client({ connectionString: SERVER_URL });
-    await client.connect();
-    await client.query(statement);
-    await client.end();
-  };
-  await admin(`drop database if exists ${name} with (force)`);
-  await admin(`create database ${name}`);
-  const url = new URL(SERVER_URL);
-  url.pathname = `/${name}`;
-  return { url: url.toString(), drop: () => admin(`drop database if exists ${name} with (force)`) };
-}
-
-interface BatonProcess {
-  child: ChildProcess;
-  /** Resolves with the HTTP URL (api) or null (worker) once the process says it runs. */
-  started: Promise<string | null>;
-  /** Rejects if the process exits before stop() is called. */
-  crashed: Promise<never>;
-  output(): string;
-  stop(): Promise<void>;
-}
-
-function spawnBaton(role: 'api' | 'worker', env: Record<string, string>, nodeArgs: string[] = []): BatonProcess {
-  const child = spawn(process.execPath, [...nodeArgs, 'dist/main.js', '--role', role], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', BATON_API_KEY: API_KEY, BATON_SECRET: SECRET, BATON_PUBLIC_URL: PUBLIC_URL, SHUTDOWN_TIMEOUT_MS: '5000', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  let stopping = false;
-  const crashed = new Promise<never>((_resolve, reject) => {
-    child.once('exit', (code) => {
-      if (!stopping) reject(new Error(`Baton ${role} exited with ${code}: ${output.slice(-4000)}`));
-    });
-  });
-  crashed.catch(() => undefined);
-  const started = new Promise<string | null>((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      // Keep the start and the end of a long log: the start says why a process failed to boot.
-      output = output.length > 200_000 ? `${output.slice(0, 50_000)}\n…\n${output.slice(-50_000)}${String(chunk)}` : output + String(chunk);
-      if (role === 'api') {
-        const match = /Baton is running at (http:\/\/\S+)/.exec(output);
-        if (match?.[1]) resolve(match[1]);
-      } else if (output.includes('"msg":"worker started"')) {
-        resolve(null);
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    crashed.catch(reject);
-  });
-  started.catch(() => undefined);
-  return {
-    child,
-    started,
-    crashed,
-    output: () => output,
-    stop: () => new Promise<void>((resolve) => {
-      stopping = true;
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-    }),
   };
 }
 
@@ -380,10 +292,10 @@ async function runPipeline(sink: Sink, db: pg.Pool, env: Record<string, string>,
 
 async function main(): Promise<void> {
   const sink = await startSink();
-  const database = await createDatabase();
+  const database = await createBenchDatabase(SERVER_URL, 'sending');
   const db = new pg.Pool({ connectionString: database.url, max: 2 });
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'baton-bench-sending-'));
-  const env = { DATABASE_URL: database.url, BATON_DATA_DIR: dataDir, BATON_TEMPLATES_DIR: 'templates', BATON_SEQUENCES_DIR: 'scripts/bench/fixtures/sending', SMTP_URL: sink.url };
+  const env = { BATON_API_KEY: API_KEY, BATON_SECRET: SECRET, BATON_PUBLIC_URL: PUBLIC_URL, DATABASE_URL: database.url, BATON_DATA_DIR: dataDir, BATON_TEMPLATES_DIR: 'templates', BATON_SEQUENCES_DIR: 'scripts/bench/fixtures/sending', SMTP_URL: sink.url };
   const api = spawnBaton('api', { ...env, PORT: '0', LOG_LEVEL: 'warn' });
   const workers: BatonProcess[] = [];
   let cleaning: Promise<void> | null = null;
