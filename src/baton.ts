@@ -140,7 +140,7 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
         leads: services.leads,
         config: scoringConfig,
         logger,
-        onMarketingQualified: handoffService ? (leadId, score, from, now) => handoffService.handOff(leadId, score, from, now) : null,
+        onMarketingQualified: handoffService ? (leadId, score, from, now, known) => handoffService.handOff(leadId, score, from, now, known) : null,
       });
     }
 

@@ -10,7 +10,8 @@ import type { TokenSigner } from '../platform/signing.js';
 import type { Score } from '../scoring/score.js';
 import type { ScoringConfig } from '../scoring/scoring-config.js';
 import { eventsForScoring, moveStage, resetEngagement } from '../scoring/scoring.repository.js';
-import type { ScoringService } from '../scoring/scoring.service.js';
+import { scoredLead, type KnownLead, type ScoringService } from '../scoring/scoring.service.js';
+import { scoreLead } from '../scoring/score.js';
 import { webhookRetryDelayMs } from '../webhooks/webhook-outcome.js';
 import { chooseRep, type Assignment } from './assignment.js';
 import { buildBriefing, type Briefing } from './briefing.js';
@@ -61,7 +62,7 @@ export interface HandoffView {
 
 export interface HandoffService {
   /** Moves the lead from `from` to MQL and hands it off; false when it had left `from`. */
-  handOff(leadId: string, score: Score, from: LifecycleStage, now: Date): Promise<boolean>;
+  handOff(leadId: string, score: Score, from: LifecycleStage, now: Date, known?: KnownLead): Promise<boolean>;
   /** Sends due notifications; returns how many were attempted. */
   deliverDue(now: Date): Promise<number>;
   /** Reminders and reassignments for handoffs nobody answered. */
@@ -121,9 +122,11 @@ export function createHandoffService(deps: HandoffDeps): HandoffService {
   }
 
   /** Everything the briefing needs, read before the transaction (embedded PGlite runs one at a time). */
-  async function briefingInputs(lead: Lead, now: Date) {
-    const events = await eventsForScoring(db, lead.id, null);
-    const weekAgo = await deps.scoring().scoreAt(lead.id, new Date(now.getTime() - SEVEN_DAYS_MS));
+  async function briefingInputs(lead: Lead, now: Date, knownEvents?: KnownLead['events']) {
+    const events = knownEvents ?? (await eventsForScoring(db, lead.id, null));
+    const weekAgoAt = new Date(now.getTime() - SEVEN_DAYS_MS);
+    // With every event at hand (no reset by a rejection), the score a week ago is the same pure function.
+    const weekAgo = knownEvents ? scoreLead(scoredLead(lead), knownEvents, deps.config.rules, weekAgoAt) : await deps.scoring().scoreAt(lead.id, weekAgoAt);
     const history = await enrollmentHistory(db, lead.id);
     const sends = events.filter((event) => event.type === 'email_sent').map((event) => ({
       sendId: String(event.properties.sendId ?? ''), subject: typeof event.properties.subject === 'string' ? event.properties.subject : null,
@@ -198,11 +201,11 @@ export function createHandoffService(deps: HandoffDeps): HandoffService {
   }
 
   return {
-    async handOff(leadId, score, from, now) {
-      const lead = await deps.leads.get(leadId);
+    async handOff(leadId, score, from, now, known) {
+      const lead = known?.lead ?? (await deps.leads.get(leadId));
       if (!lead) return false;
       if (lead.unsubscribedAt) return false;
-      const inputs = await briefingInputs(lead, now);
+      const inputs = await briefingInputs(lead, now, known?.events);
       const id = randomUUID();
       const created = await db.transaction().execute(async (trx) => {
         await lockAssignments(trx);

@@ -6,7 +6,7 @@ import type { Database, LifecycleStage } from '../platform/db/schema.js';
 import type { Logger } from '../platform/logger.js';
 import { LEAD_FIELDS } from '../sequences/sequence.schemas.js';
 import { stageAfterScore } from './lifecycle.js';
-import { scoreLead, type Score, type ScoredLead } from './score.js';
+import { scoreLead, type Score, type ScoredEvent, type ScoredLead } from './score.js';
 import type { ScoringConfig } from './scoring-config.js';
 import {
   activateScoring, claimDecayPass, deferScoreQueue, engagedLeadIds, ensureLeadScore, eventsForScoring, findLeadScore, moveStage, releaseScoreQueue, saveScore, scoreHistory, takeScoreQueue,
@@ -48,6 +48,12 @@ export interface ScoringService {
   scoreAt(leadId: string, at: Date): Promise<Score | null>;
 }
 
+/** The lead and all its events, as rescoring just read them: the handoff need not read them again. */
+export interface KnownLead {
+  lead: Lead;
+  events: ScoredEvent[];
+}
+
 export interface ScoringDeps {
   db: Kysely<Database>;
   leads: LeadsService;
@@ -58,7 +64,7 @@ export interface ScoringDeps {
    * between the two cannot leave an MQL nobody was told about); false when the lead had left
    * `from` meanwhile. Null: scores only, no handoff.
    */
-  onMarketingQualified: ((leadId: string, score: Score, from: LifecycleStage, now: Date) => Promise<boolean>) | null;
+  onMarketingQualified: ((leadId: string, score: Score, from: LifecycleStage, now: Date, known?: KnownLead) => Promise<boolean>) | null;
 }
 
 /** A queue row taken by a worker that died is taken again after this. */
@@ -86,13 +92,13 @@ async function latestEventAt(db: Kysely<Database>, leadId: string): Promise<Date
 export function createScoringService(deps: ScoringDeps): ScoringService {
   const { db, config } = deps;
 
-  async function compute(leadId: string, at: Date): Promise<{ lead: Lead; score: Score; stage: LifecycleStage; since: Date | null; stored: boolean } | null> {
+  async function compute(leadId: string, at: Date): Promise<{ lead: Lead; events: ScoredEvent[]; score: Score; stage: LifecycleStage; since: Date | null; stored: boolean } | null> {
     const lead = await deps.leads.get(leadId);
     if (!lead) return null;
     const stored = await findLeadScore(db, leadId);
     const since = stored?.engagement_since ?? null;
     const events = await eventsForScoring(db, leadId, since);
-    return { lead, score: scoreLead(scoredLead(lead), events, config.rules, at), stage: stored?.stage ?? 'subscriber', since, stored: stored !== undefined };
+    return { lead, events, score: scoreLead(scoredLead(lead), events, config.rules, at), stage: stored?.stage ?? 'subscriber', since, stored: stored !== undefined };
   }
 
   async function rescore(leadId: string, now: Date, cause: string) {
@@ -106,7 +112,7 @@ export function createScoringService(deps: ScoringDeps): ScoringService {
     if (next !== stage) {
       if (!computed.stored) await ensureLeadScore(db, leadId);
       const moved = next === 'mql' && deps.onMarketingQualified
-        ? await deps.onMarketingQualified(leadId, score, stage, now)
+        ? await deps.onMarketingQualified(leadId, score, stage, now, computed.since ? undefined : { lead, events: computed.events })
         : await moveStage(db, leadId, [stage], next, now);
       final = moved ? next : (await findLeadScore(db, leadId))?.stage ?? stage;
     }
