@@ -10,6 +10,8 @@ import { createBacktestTally, formatBacktest } from './scoring/backtest.js';
 import { leadsForBacktest } from './scoring/backtest.repository.js';
 import { parseScoringConfig } from './scoring/scoring-config.js';
 import { loadTemplates, type TemplateContext } from './templates/template-store.js';
+import { parsePersona } from './simulate/persona.js';
+import { formatTimeline, simulate } from './simulate/simulate.js';
 
 /*
  * `baton` commands for people at a terminal and for CI (`npm run baton -- <command>`). Exit codes:
@@ -24,6 +26,10 @@ const USAGE = `usage: baton <command> [options]
   preview <template> [--lead lead.json] [--out FILE] [--json]
       render a template for a sample lead (or the lead in lead.json): subject, preheader and text
       on the terminal, the HTML in a file (default preview-<template>.html)
+  simulate <sequence> --persona persona.yaml [--json]
+      a dry run on a virtual clock, sending nothing: the emails and when (send windows and the
+      frequency cap applied), the branches taken, the score after each of the persona's events,
+      and when the handoff would fire and to whom
   send-test <template> --to ADDRESS [--lead lead.json]
       render and send one test email through SMTP_URL, subject prefixed [test]
   score backtest [--scoring FILE] [--thresholds 30,50,70] [--json]
@@ -38,7 +44,7 @@ class UsageError extends Error {}
 
 const OPTIONS = {
   templates: { type: 'string' }, sequences: { type: 'string' }, scoring: { type: 'string' }, 'sales-team': { type: 'string' },
-  lead: { type: 'string' }, out: { type: 'string' }, to: { type: 'string' }, thresholds: { type: 'string' },
+  lead: { type: 'string' }, out: { type: 'string' }, to: { type: 'string' }, thresholds: { type: 'string' }, persona: { type: 'string' },
   json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
 } as const;
 
@@ -73,11 +79,13 @@ async function main(argv: string[]): Promise<number> {
       return preview(config, values, rest);
     case 'send-test':
       return sendTest(config, values, rest);
+    case 'simulate':
+      return simulateCommand(config, values, rest);
     case 'score':
       if (rest.join(' ') === 'backtest') return backtest(config, values);
       throw new UsageError(`unknown command "score ${rest.join(' ')}"; did you mean "score backtest"?`);
     default:
-      throw new UsageError(`unknown command "${command}"; commands: validate, preview, send-test, score backtest`);
+      throw new UsageError(`unknown command "${command}"; commands: validate, preview, simulate, send-test, score backtest`);
   }
 }
 
@@ -180,6 +188,39 @@ async function sendTest(config: Config, values: Values, extra: string[]): Promis
   } finally {
     transport.close();
   }
+}
+
+async function simulateCommand(config: Config, values: Values, extra: string[]): Promise<number> {
+  const [sequenceId, ...more] = extra;
+  if (!sequenceId || more.length > 0 || !values.persona) throw new UsageError('simulate takes one sequence id and --persona FILE, e.g. baton simulate b2b-nurture --persona personas/engaged-vp.yaml');
+  const personaFile = values.persona;
+  const parsed = parsePersona(await readFile(personaFile, 'utf8').catch(() => {
+    throw new UsageError(`--persona ${personaFile}: no such file`);
+  }));
+  const loaded = await loadContent(contentPaths(config));
+  const problems = [
+    ...(loaded.ok ? [] : loaded.problems),
+    ...(parsed.ok ? [] : parsed.problems.map((problem) => `${personaFile}${problem.line ? `:${problem.line}` : ''} ${problem.path ? `${problem.path}: ` : ''}${problem.message}`)),
+  ];
+  if (!loaded.ok || !parsed.ok) {
+    print(`${red('✗')} ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n${problems.map((problem) => `  ${red('-')} ${problem}`).join('\n')}`);
+    return 1;
+  }
+  const { templates, sequences, scoring } = loaded.content;
+  const sequence = sequences.find((candidate) => candidate.id === sequenceId);
+  if (!sequence) throw new UsageError(`no sequence "${sequenceId}"; sequences: ${sequences.map((candidate) => candidate.id).join(', ')}`);
+  const unknownSteps = parsed.persona.behaviour.filter((action) => action.kind === 'email' && !sequence.steps.some((step) => step.id === action.step && step.kind === 'email'));
+  if (unknownSteps.length > 0) throw new UsageError(`--persona ${personaFile}: ${unknownSteps.map((action) => (action.kind === 'email' ? `"${action.step}"` : '')).join(', ')} is not an email step of ${sequence.id}`);
+  const simulation = simulate(parsed.persona, {
+    sequence,
+    subjectOf: (step, lead) => templates.render(step.email.template, { lead: { ...lead }, company: config.company, links: { unsubscribe: `${config.publicUrl}/u/simulated` }, sequence: { id: sequence.id, name: sequence.name }, step: { id: step.id } }, { subject: step.email.subject }).subject,
+    isMarketing: (template) => templates.get(template)?.meta.category !== 'transactional',
+    scoring: scoring?.config ?? null,
+    team: scoring?.team ?? null,
+    frequencyCap: config.frequencyCap,
+  });
+  print(values.json ? JSON.stringify(simulation, null, 2) : formatTimeline(simulation));
+  return 0;
 }
 
 async function backtest(config: Config, values: Values): Promise<number> {

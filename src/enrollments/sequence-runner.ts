@@ -8,9 +8,9 @@ import { retryDelayMs } from '../mail/smtp-replies.js';
 import type { EmailDelivery } from '../sends/email-delivery.js';
 import { evaluateCondition, type LeadFacts, type StepEngagement } from '../sequences/conditions.js';
 import { parseDuration } from '../sequences/duration.js';
-import { nextInWindow, nextOccurrence } from '../sequences/local-time.js';
+import { nextInWindow } from '../sequences/local-time.js';
 import type { Sequence, Step } from '../sequences/sequence.js';
-import { successors } from '../sequences/sequence-checks.js';
+import { branchTarget, emailDueAt, goalPlan, nextStepId, stepZone, waitEndsAt } from '../sequences/step-plan.js';
 import { LEAD_FIELDS } from '../sequences/sequence.schemas.js';
 import { nextAllowedSend, type FrequencyCap } from '../sends/frequency-cap.js';
 import { markInterruptedSends, recentMarketingSends } from '../sends/sends.repository.js';
@@ -142,8 +142,7 @@ export function createSequenceRunner(deps: RunnerDeps): SequenceRunner {
   }
 
   async function advance(sequence: Sequence, enrollment: EnrollmentRow, step: Step, now: Date, target?: string): Promise<void> {
-    const index = sequence.steps.findIndex((candidate) => candidate.id === step.id);
-    const next = target ?? successors(sequence, index)[0];
+    const next = nextStepId(sequence, step, target);
     if (!next) {
       await endEnrollment(deps.db, enrollment.id, 'completed', 'reached the end');
       return;
@@ -287,15 +286,13 @@ export function createSequenceRunner(deps: RunnerDeps): SequenceRunner {
       for (const goal of sequence.goals) {
         if (await eventHappened(deps.db, lead.id, goal.event, goal.where, enrollment.entered_at)) return endEnrollment(deps.db, enrollment.id, 'converted', `goal ${goal.event}`);
       }
-      const zone = lead.timezone ?? sequence.sendWindow?.timezone ?? 'UTC';
+      const zone = stepZone(sequence, lead.timezone);
       const later = (at: Date) => deps.queue.schedule(at, job);
 
       switch (step.kind) {
         case 'email': {
-          if (sequence.sendWindow) {
-            const allowed = nextInWindow(now, sequence.sendWindow, zone);
-            if (allowed.getTime() > now.getTime()) return later(allowed);
-          }
+          const due = emailDueAt(sequence, now, zone);
+          if (due.getTime() > now.getTime()) return later(due);
           const outcome = await deps.delivery.deliver({
             enrollmentId: enrollment.id, leadId: lead.id, sequence: { id: sequence.id, name: sequence.name }, stepId: step.id,
             template: step.email.template, subject: step.email.subject, from: step.email.from,
@@ -317,20 +314,18 @@ export function createSequenceRunner(deps: RunnerDeps): SequenceRunner {
           }
         }
         case 'wait': {
-          const until = typeof step.wait === 'string'
-            ? new Date(enrollment.step_entered_at.getTime() + (parseDuration(step.wait) ?? 0))
-            : nextOccurrence(enrollment.step_entered_at, step.wait.until.days, step.wait.until.time, zone);
+          const until = waitEndsAt(step, enrollment.step_entered_at, zone);
           return until.getTime() > now.getTime() ? later(until) : advance(sequence, enrollment, step, now);
         }
         case 'branch': {
           const facts = leadFacts(lead, await engagementFor(enrollment.id), standing?.total ?? null);
-          const chosen = step.branch.find((option) => evaluateCondition(option.if, facts));
-          return advance(sequence, enrollment, step, now, chosen?.then ?? step.else);
+          return advance(sequence, enrollment, step, now, branchTarget(step, facts));
         }
         case 'goal': {
-          if (await eventHappened(deps.db, lead.id, step.goal.event, step.goal.where, enrollment.step_entered_at)) return endEnrollment(deps.db, enrollment.id, 'converted', `goal ${step.goal.event}`);
-          const deadline = new Date(enrollment.step_entered_at.getTime() + (parseDuration(step.goal.within) ?? 0));
-          if (deadline.getTime() > now.getTime()) return later(new Date(Math.min(deadline.getTime(), now.getTime() + 15 * 60_000)));
+          const reached = await eventHappened(deps.db, lead.id, step.goal.event, step.goal.where, enrollment.step_entered_at);
+          const plan = goalPlan(step, enrollment.step_entered_at, now, reached);
+          if (plan.kind === 'converted') return endEnrollment(deps.db, enrollment.id, 'converted', `goal ${step.goal.event}`);
+          if (plan.kind === 'recheck') return later(plan.at);
           return advance(sequence, enrollment, step, now);
         }
         case 'update_lead': {

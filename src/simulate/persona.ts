@@ -1,0 +1,77 @@
+import Joi from 'joi';
+import { LineCounter, parseDocument } from 'yaml';
+import { leadInputSchema } from '../leads/leads.schemas.js';
+import type { LeadInput } from '../leads/lead.js';
+import { parseDuration } from '../sequences/duration.js';
+import { formatPath } from '../sequences/sequence-loader.js';
+
+/*
+ * A persona for `baton simulate`: a lead and a script of what it does, in time relative to when
+ * it enters the sequence or to when an email reaches it.
+ *
+ *   lead: { email: ada@example.com, firstName: Ada, title: VP Sales, country: US, timezone: America/New_York }
+ *   start: 2026-01-05T14:00:00Z            # when it enters (default: Monday 2026-01-05 14:00 UTC)
+ *   until: 30d                             # how long to simulate (default 60d)
+ *   behaviour:
+ *     - { email: welcome, open: 2h, click: 2h5m, url: https://example.com/pricing }
+ *     - { at: 3d, event: page_view, properties: { path: /pricing } }
+ */
+
+export type PersonaAction =
+  | { kind: 'email'; step: string; openAfterMs: number | null; clickAfterMs: number | null; url: string | null }
+  | { kind: 'event'; afterMs: number; type: string; properties: Record<string, unknown> };
+
+export interface Persona {
+  lead: LeadInput;
+  start: Date;
+  untilMs: number;
+  behaviour: PersonaAction[];
+}
+
+export const DEFAULT_START = new Date('2026-01-05T14:00:00Z');
+
+const duration = Joi.string().custom((value: string, helpers) => (parseDuration(value) === null ? helpers.error('duration.invalid') : value))
+  .messages({ 'duration.invalid': '{{#label}} "{{#value}}" is not a duration such as 2h or 3d (s, m, h, d or w)' });
+
+const personaSchema = Joi.object({
+  lead: leadInputSchema,
+  start: Joi.date().iso(),
+  until: duration.default('60d'),
+  behaviour: Joi.array().items(Joi.alternatives().conditional(Joi.object({ email: Joi.exist() }).unknown(), {
+    then: Joi.object({ email: Joi.string().required(), open: duration, click: duration, url: Joi.string().uri({ scheme: ['http', 'https'] }) }).or('open', 'click'),
+    otherwise: Joi.object({ at: duration.required(), event: Joi.string().pattern(/^[a-z][a-z0-9_.:-]{0,99}$/i).required(), properties: Joi.object().default({}) }),
+  })).default([]),
+});
+
+export type ParsePersonaResult = { ok: true; persona: Persona } | { ok: false; problems: Array<{ line: number | null; path: string; message: string }> };
+
+export function parsePersona(text: string): ParsePersonaResult {
+  const lineCounter = new LineCounter();
+  const document = parseDocument(text, { lineCounter, uniqueKeys: true });
+  if (document.errors.length > 0) return { ok: false, problems: document.errors.map((error) => ({ line: error.linePos?.[0]?.line ?? null, path: '', message: `YAML: ${error.message.split('\n')[0]}` })) };
+  const { value, error } = personaSchema.validate(document.toJS() ?? {}, { abortEarly: false, errors: { wrap: { label: false } } });
+  if (error) {
+    return {
+      ok: false,
+      problems: error.details.map((detail) => {
+        const where = formatPath(detail.path);
+        const node = document.getIn(detail.path, true) as { range?: [number, number, number] } | undefined;
+        const message = detail.message.startsWith(`${where} `) ? detail.message.slice(where.length + 1) : detail.message;
+        return { line: node?.range ? lineCounter.linePos(node.range[0]).line : null, path: where, message };
+      }),
+    };
+  }
+  type Raw = { email?: string; open?: string; click?: string; url?: string; at?: string; event?: string; properties?: Record<string, unknown> };
+  const ms = (text: string | undefined) => (text === undefined ? null : parseDuration(text));
+  return {
+    ok: true,
+    persona: {
+      lead: value.lead as LeadInput,
+      start: (value.start as Date | undefined) ?? DEFAULT_START,
+      untilMs: parseDuration(value.until as string) ?? 0,
+      behaviour: (value.behaviour as Raw[]).map((raw): PersonaAction => (raw.email !== undefined
+        ? { kind: 'email', step: raw.email, openAfterMs: ms(raw.open), clickAfterMs: ms(raw.click), url: raw.url ?? null }
+        : { kind: 'event', afterMs: ms(raw.at) ?? 0, type: raw.event ?? '', properties: raw.properties ?? {} })),
+    },
+  };
+}

@@ -1,0 +1,92 @@
+import { execFile } from 'node:child_process';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { contentPaths, loadContent, type Content } from '../../src/content/content-loader.js';
+import { loadConfig } from '../../src/platform/config.js';
+import { parsePersona } from '../../src/simulate/persona.js';
+import { formatTimeline, simulate } from '../../src/simulate/simulate.js';
+
+/*
+ * Golden files: the timeline `baton simulate` prints for each example sequence and persona. A
+ * change to a sequence, a template subject, the scoring file or the engine's step rules shows up
+ * here as a diff to review. After an intended change: UPDATE_GOLDEN=1 npm test -- simulate.
+ */
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const GOLDEN = path.join(ROOT, 'tests/golden/simulate');
+const config = loadConfig({});
+let content: Content;
+
+beforeAll(async () => {
+  const loaded = await loadContent(contentPaths(config));
+  if (!loaded.ok) throw new Error(loaded.problems.join('\n'));
+  content = loaded.content;
+});
+
+async function timeline(sequenceId: string, personaFile: string): Promise<string> {
+  const parsed = parsePersona(await readFile(path.join(ROOT, 'personas', personaFile), 'utf8'));
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
+  const sequence = content.sequences.find((candidate) => candidate.id === sequenceId);
+  if (!sequence) throw new Error(`no sequence ${sequenceId}`);
+  return formatTimeline(simulate(parsed.persona, {
+    sequence,
+    subjectOf: (step, lead) => content.templates.render(step.email.template, { lead: { ...lead }, company: config.company, links: { unsubscribe: 'https://baton.invalid/u/x' } }, { subject: step.email.subject }).subject,
+    isMarketing: (template) => content.templates.get(template)?.meta.category !== 'transactional',
+    scoring: content.scoring?.config ?? null,
+    team: content.scoring?.team ?? null,
+    frequencyCap: null,
+  }));
+}
+
+describe('baton simulate timelines', () => {
+  it.each([
+    ['b2b-nurture', 'engaged-vp.yaml'],
+    ['b2b-nurture', 'quiet-reader.yaml'],
+    ['re-engagement', 'dormant-returns.yaml'],
+  ])('%s with %s matches its golden file', async (sequenceId, personaFile) => {
+    const actual = `${await timeline(sequenceId, personaFile)}\n`;
+    const golden = path.join(GOLDEN, `${sequenceId}--${personaFile.replace(/\.yaml$/, '')}.txt`);
+    if (process.env.UPDATE_GOLDEN === '1') {
+      await mkdir(GOLDEN, { recursive: true });
+      await writeFile(golden, actual);
+    }
+    expect(actual).toBe(await readFile(golden, 'utf8'));
+  });
+
+  it('is deterministic: the same inputs give the same timeline', async () => {
+    expect(await timeline('b2b-nurture', 'engaged-vp.yaml')).toBe(await timeline('b2b-nurture', 'engaged-vp.yaml'));
+  });
+
+  it('hands the engaged VP to the rep whose territory matches, when the demo request crosses the threshold', async () => {
+    const lines = (await timeline('b2b-nurture', 'engaged-vp.yaml')).split('\n');
+    expect(lines.some((line) => / branch +clicked-leaks → case-study$/.test(line))).toBe(true);
+    expect(lines.at(-2)).toMatch(/handoff +handed to Sam Ortiz <sam@example.com> \(territory\); the lead leaves the sequence$/);
+    expect(lines.at(-1)).toBe('outcome: handed off to sam');
+  });
+});
+
+describe('baton simulate on the command line', () => {
+  const run = promisify(execFile);
+  const baton = (args: string[]) => run(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' } });
+
+  it('prints the timeline and exits 0', async () => {
+    const { stdout } = await baton(['simulate', 're-engagement', '--persona', 'personas/dormant-returns.yaml']);
+    expect(stdout).toBe(await readFile(path.join(GOLDEN, 're-engagement--dormant-returns.txt'), 'utf8'));
+  }, 30_000);
+
+  it('exits 1 naming the persona file, line and field of a bad persona', async () => {
+    const file = path.join(ROOT, 'tests/golden/simulate/bad-persona.yaml.tmp');
+    await writeFile(file, 'lead:\n  email: not-an-address\nbehaviour:\n  - { at: soon, event: page_view }\n');
+    try {
+      const error = await run(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'simulate', 'b2b-nurture', '--persona', file], { cwd: ROOT }).then(() => null, (failure: { code: number; stdout: string }) => failure);
+      expect(error?.code).toBe(1);
+      expect(error?.stdout).toMatch(/bad-persona\.yaml\.tmp:2 lead\.email: must be a valid email/);
+      expect(error?.stdout).toMatch(/bad-persona\.yaml\.tmp:4 behaviour\[0\]\.at: "soon" is not a duration/);
+    } finally {
+      const { rm } = await import('node:fs/promises');
+      await rm(file, { force: true });
+    }
+  }, 30_000);
+});
