@@ -1,4 +1,6 @@
+import { createReadStream, createWriteStream } from 'node:fs';
 import { readFile, stat, writeFile } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { contentPaths, loadContent, type ContentPaths } from './content/content-loader.js';
@@ -9,6 +11,9 @@ import { ConfigError, loadConfig, type Config } from './platform/config.js';
 import { createBacktestTally, formatBacktest } from './scoring/backtest.js';
 import { leadsForBacktest } from './scoring/backtest.repository.js';
 import { parseScoringConfig } from './scoring/scoring-config.js';
+import { createLogger } from './platform/logger.js';
+import { resolveSecrets } from './platform/secrets.js';
+import { createServices, type Services } from './services.js';
 import { loadTemplates, type TemplateContext } from './templates/template-store.js';
 import { parsePersona } from './simulate/persona.js';
 import { formatTimeline, simulate } from './simulate/simulate.js';
@@ -32,6 +37,10 @@ const USAGE = `usage: baton <command> [options]
       and when the handoff would fire and to whom
   send-test <template> --to ADDRESS [--lead lead.json]
       render and send one test email through SMTP_URL, subject prefixed [test]
+  import <leads.csv> [--json]
+      create or update leads from a CSV file, as POST /api/leads/import does; a progress bar on a terminal
+  export [--out FILE]
+      every lead as CSV (spreadsheet-safe), to FILE or standard output
   score backtest [--scoring FILE] [--thresholds 30,50,70] [--json]
       replay every stored event through a scoring file: per MQL threshold, how many leads would
       have become MQLs and what sales made of them
@@ -81,11 +90,15 @@ async function main(argv: string[]): Promise<number> {
       return sendTest(config, values, rest);
     case 'simulate':
       return simulateCommand(config, values, rest);
+    case 'import':
+      return importCommand(config, values, rest);
+    case 'export':
+      return exportCommand(config, values, rest);
     case 'score':
       if (rest.join(' ') === 'backtest') return backtest(config, values);
       throw new UsageError(`unknown command "score ${rest.join(' ')}"; did you mean "score backtest"?`);
     default:
-      throw new UsageError(`unknown command "${command}"; commands: validate, preview, simulate, send-test, score backtest`);
+      throw new UsageError(`unknown command "${command}"; commands: validate, preview, simulate, send-test, import, export, score backtest`);
   }
 }
 
@@ -220,6 +233,81 @@ async function simulateCommand(config: Config, values: Values, extra: string[]):
     frequencyCap: config.frequencyCap,
   });
   print(values.json ? JSON.stringify(simulation, null, 2) : formatTimeline(simulation));
+  return 0;
+}
+
+/** Baton's services over its database, for commands that read or write leads; closed after `work`. */
+async function withServices<T>(config: Config, work: (services: Services) => Promise<T>): Promise<T> {
+  const database = await openDatabase({ url: config.databaseUrl, embeddedDir: config.dataDir, poolSize: 4 });
+  try {
+    await migrate(database.pool);
+    const { secret } = await resolveSecrets(config);
+    const services = await createServices(database.db, { secret, publicUrl: config.publicUrl, logger: createLogger('warn') });
+    try {
+      return await work(services);
+    } finally {
+      await services.tracking.close();
+    }
+  } finally {
+    await database.close();
+  }
+}
+
+/** A bar on standard error, only on a terminal: `[#####.....]  52%  1.2 MB of 2.3 MB`. */
+function progressBar(total: number): { advance(bytes: number): void; done(): void } {
+  if (!process.stderr.isTTY || total === 0) return { advance: () => undefined, done: () => undefined };
+  let seen = 0;
+  let drawn = -1;
+  const megabytes = (bytes: number) => `${(bytes / 1_048_576).toFixed(1)} MB`;
+  const draw = () => {
+    const share = Math.min(1, seen / total);
+    const percent = Math.floor(share * 100);
+    if (percent === drawn) return;
+    drawn = percent;
+    const width = 30;
+    const filled = Math.round(share * width);
+    process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(percent).padStart(3)}%  ${megabytes(seen)} of ${megabytes(total)}`);
+  };
+  return {
+    advance(bytes) {
+      seen += bytes;
+      draw();
+    },
+    done: () => process.stderr.write('\n'),
+  };
+}
+
+async function importCommand(config: Config, values: Values, extra: string[]): Promise<number> {
+  const [file, ...more] = extra;
+  if (!file || more.length > 0) throw new UsageError('import takes one CSV file, e.g. baton import leads.csv');
+  const size = (await stat(file).catch(() => null))?.size;
+  if (size === undefined) throw new UsageError(`import: no such file ${file}`);
+  const bar = progressBar(size);
+  const report = await withServices(config, async (services) => {
+    const input = createReadStream(file);
+    input.on('data', (chunk) => bar.advance(chunk.length));
+    try {
+      return await services.leads.importCsv(input);
+    } finally {
+      bar.done();
+    }
+  });
+  if (values.json) print(JSON.stringify(report, null, 2));
+  else {
+    print(`${report.rejected === 0 ? green('✓') : red('✗')} ${report.rows} rows: ${report.created} created, ${report.updated} updated, ${report.rejected} rejected`);
+    for (const rejection of report.rejections) print(`  ${red('-')} ${file}:${rejection.line} ${rejection.email ?? '(no email)'}: ${rejection.reason}`);
+    if (report.rejectionsTruncated) print('  … more rejected rows than listed');
+  }
+  return report.rejected === 0 ? 0 : 1;
+}
+
+async function exportCommand(config: Config, values: Values, extra: string[]): Promise<number> {
+  if (extra.length > 0) throw new UsageError(`export takes --out FILE, not "${extra.join(' ')}"`);
+  await withServices(config, async (services) => {
+    const csv = await services.leads.openCsvExport({});
+    await pipeline(csv, values.out ? createWriteStream(values.out) : process.stdout);
+  });
+  if (values.out) console.error(`${green('✓')} leads written to ${values.out}`);
   return 0;
 }
 

@@ -107,6 +107,22 @@ describe('baton preview', () => {
   }, 30_000);
 });
 
+describe('baton import and export', () => {
+  it('imports a CSV, reports the rows it refused with file and line, and exports what it stored', async () => {
+    const csv = path.join(dir, 'leads.csv');
+    await writeFile(csv, 'email,first_name,company\nada@example.com,Ada,Acme\nnot-an-address,Bob,Beta\ngrace@example.com,Grace,Navy\n');
+    const error = await fails(['import', csv]);
+    expect(error.code).toBe(1);
+    expect(error.stdout).toContain('3 rows: 2 created, 0 updated, 1 rejected');
+    expect(error.stdout).toContain(`${csv}:3 not-an-address: email must be a valid email`);
+    const out = path.join(dir, 'export.csv');
+    await baton(['export', '--out', out]);
+    const lines = (await readFile(out, 'utf8')).trim().split('\n');
+    expect(lines[0]).toMatch(/^id,email,first_name,/);
+    expect(lines.slice(1).map((line) => line.split(',')[1]).sort()).toEqual(['ada@example.com', 'grace@example.com']);
+  }, 60_000);
+});
+
 describe('baton send-test', () => {
   it('sends one rendered email over SMTP with [test] in the subject', async () => {
     const received: string[] = [];
