@@ -22,7 +22,7 @@
  *
  * Where the time goes: each handoff's own timestamps (GET /api/handoffs/:id) split a latency into
  * the POST; the wait until the worker rescores the lead (its createdAt is the clock the rescoring
- * ran with: a poll every 200 ms, then the leads taken before it, one at a time); rescoring and
+ * ran with: a poll every 200 ms, then the leads taken before it, four at a time); rescoring and
  * briefing reads up to the handoff transaction (a notification's createdAt, the transaction's
  * now()); the rest of the transaction and the outbox up to the notification pass (sentAt); and
  * rendering plus SMTP. Those are two clocks (Node's and PostgreSQL's, on this machine) at
@@ -479,7 +479,7 @@ function printFigures({ importSeconds, loadBefore, run, times, baseline }: Measu
   console.log(`ratio:                 handoff / SMTP alone: ${ratio(smtp)}; handoff / event POST: ${ratio(post)}`);
   console.log('where the time goes, per lead:');
   line('  POST → 202', post);
-  line('  202 → rescoring of the lead starts', stage((crossing, _arrival, time) => time.createdAt - (crossing.epochMs + crossing.answeredAt - crossing.at)), '(a 200 ms poll, then the leads before it, one at a time)');
+  line('  202 → rescoring of the lead starts', stage((crossing, _arrival, time) => time.createdAt - (crossing.epochMs + crossing.answeredAt - crossing.at)), '(a 200 ms poll, then the leads before it, four at a time)');
   line('  → handoff transaction begins', stage((_crossing, _arrival, time) => time.notifiedAt - time.createdAt), '(rescoring, briefing reads)');
   line('  → notification pass starts', stage((_crossing, _arrival, time) => time.sentAt - time.notifiedAt), '(the transaction, then the outbox)');
   line('  → accepted by the sink', stage((_crossing, arrival, time) => arrival.epochMs - time.sentAt), '(render, SMTP)');

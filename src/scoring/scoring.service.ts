@@ -39,7 +39,7 @@ export interface ScoringService {
   activate(): Promise<void>;
   /** Rescores queued leads; returns how many were handled. */
   processQueue(now: Date, limit?: number): Promise<number>;
-  rescore(leadId: string, now: Date, cause: string): Promise<{ score: Score; stage: LifecycleStage } | null>;
+  rescore(leadId: string, now: Date, cause: string): Promise<{ score: Score; stage: LifecycleStage; latestEventAt: Date | null } | null>;
   /** Rescores every lead with engagement points, so decay shows in stored scores and stages; one worker per `everyMs`. */
   decayAll(now: Date, everyMs: number): Promise<number>;
   /** The score at `now`, recomputed, with its stored history; null for an unknown lead. */
@@ -67,6 +67,9 @@ export interface ScoringDeps {
   onMarketingQualified: ((leadId: string, score: Score, from: LifecycleStage, now: Date, known?: KnownLead) => Promise<boolean>) | null;
 }
 
+/** Leads one worker rescores at once. */
+const RESCORE_CONCURRENCY = 4;
+
 /** A queue row taken by a worker that died is taken again after this. */
 const STALE_AFTER_MS = 60_000;
 
@@ -82,11 +85,6 @@ export function scoredLead(lead: Lead): ScoredLead {
     return [field, typeof value === 'string' ? value : null];
   }));
   return { email: lead.email, fields, traits: lead.traits };
-}
-
-async function latestEventAt(db: Kysely<Database>, leadId: string): Promise<Date | null> {
-  const row = await db.selectFrom('events').select((eb) => eb.fn.max('occurred_at').as('latest')).where('lead_id', '=', leadId).executeTakeFirst();
-  return row?.latest ?? null;
 }
 
 export function createScoringService(deps: ScoringDeps): ScoringService {
@@ -117,7 +115,7 @@ export function createScoringService(deps: ScoringDeps): ScoringService {
       final = moved ? next : (await findLeadScore(db, leadId))?.stage ?? stage;
     }
     await saveScore(db, leadId, score, final, cause, now);
-    return { score, stage: final };
+    return { score, stage: final, latestEventAt: computed.events.at(-1)?.occurredAt ?? null };
   }
 
   return {
@@ -129,20 +127,29 @@ export function createScoringService(deps: ScoringDeps): ScoringService {
 
     async processQueue(now, limit = 100) {
       const rows = await takeScoreQueue(db, limit, STALE_AFTER_MS);
-      for (const row of rows) {
+      const handle = async (row: (typeof rows)[number]) => {
         try {
           // The clock after the take: an event recorded just before it is never in the future.
           const at = new Date(Math.max(now.getTime(), Date.now()));
-          await rescore(row.lead_id, at, 'event');
+          const result = await rescore(row.lead_id, at, 'event');
           // Events dated ahead (allowed a few minutes) count once their time comes.
-          const latest = await latestEventAt(db, row.lead_id);
+          const latest = result?.latestEventAt ?? null;
           if (latest && latest.getTime() > at.getTime()) await deferScoreQueue(db, row, latest, STALE_AFTER_MS);
           else await releaseScoreQueue(db, row);
         } catch (error) {
           // Left taken: retried after STALE_AFTER_MS, never lost.
           deps.logger.error({ err: error, leadId: row.lead_id }, 'rescoring a lead failed; it will be retried');
         }
-      }
+      };
+      // A few leads at once: one lead's queries overlap another's work. Each lead's stage moves by
+      // compare-and-set and assignments take a lock, so concurrency changes no outcome.
+      let next = 0;
+      await Promise.all(Array.from({ length: Math.min(RESCORE_CONCURRENCY, rows.length) }, async () => {
+        while (next < rows.length) {
+          const row = rows[next++];
+          if (row) await handle(row);
+        }
+      }));
       return rows.length;
     },
 
