@@ -80,10 +80,13 @@ export function handoffLinkRoutes(handoffs: HandoffService): Router {
   const router = Router();
   const notRecognised = '<p>This link is not valid. If you copied it, check that it is complete.</p>';
 
+  const expired = '<p>This link has expired. Decide from the handoff list, or through the API.</p>';
+
   router.get('/h/:token', async (req, res) => {
-    const link = handoffs.readActionToken(req.params.token);
+    const link = handoffs.readActionToken(req.params.token, new Date());
     const handoff = link ? await handoffs.get(link.id) : null;
     if (!link || !handoff) return publicPage(res, 404, 'Link not recognised', notRecognised);
+    if (link.expired) return publicPage(res, 410, 'Link expired', expired);
     const who = `${escapeHtml(handoff.briefing.who.name)}${handoff.briefing.who.company ? ` (${escapeHtml(handoff.briefing.who.company)})` : ''}`;
     const reason = link.action === 'reject' ? '<p><label>Why? <input name="reason" maxlength="500" placeholder="e.g. student, no budget, competitor"></label></p>' : '';
     publicPage(res, 200, VERB[link.action].button, `<p>${who}, handed to you ${escapeHtml(handoff.createdAt.slice(0, 10))}; now ${escapeHtml(handoff.status)}.</p>
@@ -91,8 +94,9 @@ export function handoffLinkRoutes(handoffs: HandoffService): Router {
   });
 
   router.post('/h/:token', express.urlencoded({ extended: false, limit: '10kb' }), async (req, res) => {
-    const link = handoffs.readActionToken(req.params.token);
+    const link = handoffs.readActionToken(req.params.token, new Date());
     if (!link) return publicPage(res, 404, 'Link not recognised', notRecognised);
+    if (link.expired) return publicPage(res, 410, 'Link expired', expired);
     const body: unknown = req.body;
     const given = typeof body === 'object' && body !== null && 'reason' in body && typeof body.reason === 'string' ? body.reason.trim().slice(0, 500) : undefined;
     const outcome = await handoffs.decide(link.id, link.action, new Date(), { kind: 'rep', repId: link.repId }, { reason: given });

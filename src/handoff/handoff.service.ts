@@ -72,10 +72,10 @@ export interface HandoffService {
   get(id: string): Promise<(HandoffView & { briefing: Briefing; notifications: unknown[] }) | null>;
   list(query: { status?: HandoffStatus; rep?: string; leadId?: string; limit: number; after?: { at: Date; id: string } }): Promise<Page<HandoffView>>;
   rejectionsByRule(): Promise<Array<{ rule: string; label: string; rejected: number; reasons: Record<string, number> }>>;
-  /** The signed link in `repId`'s email that performs `action` on a handoff. */
-  actionLink(id: string, action: HandoffAction, repId: string): string;
-  /** The handoff, action and rep a signed link stands for; null when the token is not ours. */
-  readActionToken(token: string): { id: string; action: HandoffAction; repId: string } | null;
+  /** The signed link in `repId`'s email that performs `action` on a handoff; it works for ACTION_LINK_DAYS. */
+  actionLink(id: string, action: HandoffAction, repId: string, now: Date): string;
+  /** The handoff, action and rep a signed link stands for, and whether it expired; null when the token is not ours. */
+  readActionToken(token: string, now: Date): { id: string; action: HandoffAction; repId: string; expired: boolean } | null;
 }
 
 export interface HandoffDeps {
@@ -100,15 +100,20 @@ const SEVEN_DAYS_MS = 7 * 24 * 60 * 60_000;
 // Longer than the SMTP socket timeout (mail-transport.ts): a slow send is never taken twice.
 const NOTIFICATION_STALE_MS = 15 * 60_000;
 const ACTIONS: ReadonlySet<string> = new Set(['accept', 'reject', 'convert']);
+/** How long the links in a rep's email work: a forwarded or leaked email stops deciding after this. */
+export const ACTION_LINK_DAYS = 30;
 
 export function createHandoffService(deps: HandoffDeps): HandoffService {
   const { db, team } = deps;
   const repById = new Map(team.reps.map((rep) => [rep.id, rep]));
 
   // A link names its rep: after a reassignment, the first rep's links no longer decide anything.
-  const actionLink = (id: string, action: HandoffAction, repId: string) => `${deps.publicUrl}/h/${deps.linkSigner.sign(`${id}:${action}:${repId}`)}`;
-  const links = (id: string, leadId: string, repId: string) => ({
-    accept: actionLink(id, 'accept', repId), reject: actionLink(id, 'reject', repId), convert: actionLink(id, 'convert', repId), lead: `${deps.publicUrl}/api/leads/${leadId}`,
+  const actionLink = (id: string, action: HandoffAction, repId: string, now: Date) => {
+    const expires = Math.floor(now.getTime() / 1000) + ACTION_LINK_DAYS * 86_400;
+    return `${deps.publicUrl}/h/${deps.linkSigner.sign(`${id}:${action}:${repId}:${expires}`)}`;
+  };
+  const links = (id: string, leadId: string, repId: string, now: Date) => ({
+    accept: actionLink(id, 'accept', repId, now), reject: actionLink(id, 'reject', repId, now), convert: actionLink(id, 'convert', repId, now), lead: `${deps.publicUrl}/api/leads/${leadId}`,
   });
 
   function notificationsFor(rep: Rep, handoffId: string, kind: 'assigned' | 'reminder') {
@@ -141,7 +146,7 @@ export function createHandoffService(deps: HandoffDeps): HandoffService {
   function compose(id: string, lead: Lead, score: Score, rep: Rep, inputs: Awaited<ReturnType<typeof briefingInputs>>, now: Date): Briefing {
     return buildBriefing({
       lead, score, ...inputs, ruleLabels: deps.config.labels, topics: deps.config.topics,
-      rep: { id: rep.id, name: rep.name, email: rep.email }, links: links(id, lead.id, rep.id), now,
+      rep: { id: rep.id, name: rep.name, email: rep.email }, links: links(id, lead.id, rep.id, now), now,
     });
   }
 
@@ -350,11 +355,11 @@ export function createHandoffService(deps: HandoffDeps): HandoffService {
 
     actionLink,
 
-    readActionToken(token) {
+    readActionToken(token, now) {
       const payload = deps.linkSigner.verify(token);
-      const [id, action, repId, ...rest] = payload?.split(':') ?? [];
-      if (!id || !action || !repId || rest.length > 0 || !ACTIONS.has(action)) return null;
-      return { id, action: action as HandoffAction, repId };
+      const [id, action, repId, expires, ...rest] = payload?.split(':') ?? [];
+      if (!id || !action || !repId || !expires || rest.length > 0 || !ACTIONS.has(action) || !/^\d+$/.test(expires)) return null;
+      return { id, action: action as HandoffAction, repId, expired: Number(expires) * 1000 < now.getTime() };
     },
   };
 }

@@ -58,6 +58,27 @@ afterAll(async () => {
   await database.drop();
 });
 
+describe('the signed links in a rep\'s email', () => {
+  const tokenOf = (link: string) => link.slice('https://baton.test/h/'.length);
+
+  it('name the handoff, the action and the rep, and expire after 30 days', () => {
+    const now = new Date('2026-11-27T12:00:00Z');
+    const id = '00000000-0000-4000-8000-000000000001';
+    expect(handoffs.readActionToken(tokenOf(handoffs.actionLink(id, 'reject', 'sam', now)), now)).toEqual({ id, action: 'reject', repId: 'sam', expired: false });
+    const old = handoffs.actionLink(id, 'accept', 'sam', new Date(now.getTime() - 31 * 86_400_000));
+    expect(handoffs.readActionToken(tokenOf(old), now)).toMatchObject({ action: 'accept', expired: true });
+  });
+
+  it('refuse a token altered or made for anything else', () => {
+    const now = new Date();
+    const token = tokenOf(handoffs.actionLink('00000000-0000-4000-8000-000000000001', 'accept', 'alex', now));
+    const [payload = '', signature = ''] = token.split('.');
+    const forged = `${Buffer.from(Buffer.from(payload, 'base64url').toString().replace(':accept:', ':convert:')).toString('base64url')}.${signature}`;
+    expect(handoffs.readActionToken(forged, now)).toBeNull();
+    expect(handoffs.readActionToken(createTokenSigner('exactly-once-secret-0123456789abcdef', 'unsubscribe').sign('x:accept:alex:9999999999'), now)).toBeNull();
+  });
+});
+
 describe('a lead crossing the threshold', () => {
   it('is handed off once when 50 rescorings race', async () => {
     const created = await services.leads.upsert({ email: 'race@initech.test', country: 'US' });
