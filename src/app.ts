@@ -21,6 +21,7 @@ import type { HandoffService } from './handoff/handoff.service.js';
 import { scoringRoutes } from './scoring/scoring.routes.js';
 import type { ScoringService } from './scoring/scoring.service.js';
 import { AppError } from './platform/errors.js';
+import { dashboardRoutes, type DashboardDeps } from './dashboard/dashboard.routes.js';
 
 export interface AppDependencies {
   apiKey: string;
@@ -35,6 +36,8 @@ export interface AppDependencies {
   sequences?: { runner: SequenceRunner; db: Kysely<Database> } | null;
   /** Scores and handoffs; null when Baton runs without a scoring file. */
   scoring?: { scoring: ScoringService; handoffs: HandoffService | null } | null;
+  /** The web dashboard at /dashboard; absent in tests that do not need it. */
+  dashboard?: DashboardDeps | null;
 }
 
 /**
@@ -49,7 +52,7 @@ export function createApp(deps: AppDependencies): (req: IncomingMessage, res: Se
   };
 }
 
-function createExpressApp({ apiKey, companyName, logger, services, pingDatabase, devMailDb = null, sequences = null, scoring = null }: AppDependencies): Express {
+function createExpressApp({ apiKey, companyName, logger, services, pingDatabase, devMailDb = null, sequences = null, scoring = null, dashboard = null }: AppDependencies): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
@@ -61,6 +64,7 @@ function createExpressApp({ apiKey, companyName, logger, services, pingDatabase,
   // Public: links in emails. No API key, no cookies.
   app.use(subscriptionsRoutes(services.subscriptions, companyName));
   if (scoring?.handoffs) app.use(handoffLinkRoutes(scoring.handoffs));
+  if (dashboard) app.use(dashboardRoutes(dashboard));
 
   const api = express.Router();
   api.use(requireApiKey(apiKey));

@@ -147,7 +147,12 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
     let server: http.Server | null = null;
     let url: string | null = null;
     if (config.role !== 'worker') {
-      const app = createApp({ apiKey: secrets.apiKey, companyName: config.company.name, logger, services, pingDatabase: database.ping, devMailDb: sink ? database.db : null, sequences: { runner, db: database.db }, scoring: scoring ? { scoring, handoffs } : null });
+      const app = createApp({ apiKey: secrets.apiKey, companyName: config.company.name, logger, services, pingDatabase: database.ping, devMailDb: sink ? database.db : null, sequences: { runner, db: database.db }, scoring: scoring ? { scoring, handoffs } : null,
+        dashboard: {
+          apiKey: secrets.apiKey, secret: secrets.secret, secureCookies: config.publicUrl.startsWith('https:'), services, runner, db: database.db,
+          templates: content.templates, company: config.company, scoring: scoring ? { scoring, handoffs } : null, devMail: sink !== null,
+        },
+      });
       server = http.createServer(app);
       await new Promise<void>((resolve, reject) => {
         server?.once('error', reject);

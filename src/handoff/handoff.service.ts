@@ -34,7 +34,7 @@ import type { Rep, SalesTeam } from './sales-team.js';
 export type HandoffAction = 'accept' | 'reject' | 'convert';
 
 /** Who decides: an API client, or the rep whose email held the signed link. */
-export type Decider = { kind: 'api' } | { kind: 'rep'; repId: string };
+export type Decider = { kind: 'api' } | { kind: 'dashboard' } | { kind: 'rep'; repId: string };
 
 export type DecisionOutcome =
   | { kind: 'done'; handoff: HandoffView }
@@ -299,7 +299,7 @@ export function createHandoffService(deps: HandoffDeps): HandoffService {
       if (by.kind === 'rep' && by.repId !== row.rep_id) return { kind: 'not_yours', handoff: toView(row) };
       const from: HandoffStatus[] = action === 'accept' ? ['pending'] : ['pending', 'accepted'];
       const stage: LifecycleStage = action === 'accept' ? 'sql' : action === 'reject' ? (recycled ? 'recycled' : 'disqualified') : 'customer';
-      const decidedBy = by.kind === 'api' ? 'api' : `rep:${by.repId}`;
+      const decidedBy = by.kind === 'rep' ? `rep:${by.repId}` : by.kind;
       const decided = await db.transaction().execute(async (trx) => {
         // By a rep's link: only while it is still theirs (a reassignment may have just moved it).
         if (!(await decideHandoff(trx, id, from, target, now, action === 'reject' ? reason?.trim() || null : null, decidedBy, by.kind === 'rep' ? by.repId : null))) return false;
