@@ -1,6 +1,8 @@
 import Joi from 'joi';
+import { LineCounter, parseDocument } from 'yaml';
+import { formatPath } from '../sequences/sequence-loader.js';
 
-/* Joi pieces shared by the marketer-authored YAML files (scoring, topics). */
+/* What the marketer-authored YAML files (scoring, topics, personas) share: parsing and Joi pieces. */
 
 /** A rule or topic id: what briefings, breakdowns and counters are keyed by. */
 export const fileId = Joi.string().pattern(/^[a-z0-9][a-z0-9_-]{0,63}$/)
@@ -15,3 +17,30 @@ export const regexPattern = Joi.string().min(1).max(500).custom((value: string, 
     return helpers.error('regex.invalid');
   }
 }).messages({ 'regex.invalid': '{{#label}} "{{#value}}" is not a valid regular expression' });
+
+export interface FileProblem {
+  line: number | null;
+  path: string;
+  message: string;
+}
+
+/**
+ * Parses YAML and validates it with `schema`: the validated value, or every problem at once,
+ * each with its line (from the YAML positions) and path.
+ */
+export function parseYamlFile<T>(text: string, schema: Joi.Schema<T>): { ok: true; value: T } | { ok: false; problems: FileProblem[] } {
+  const lineCounter = new LineCounter();
+  const document = parseDocument(text, { lineCounter, uniqueKeys: true });
+  if (document.errors.length > 0) return { ok: false, problems: document.errors.map((error) => ({ line: error.linePos?.[0]?.line ?? null, path: '', message: `YAML: ${error.message.split('\n')[0]}` })) };
+  const { value, error } = schema.validate(document.toJS() ?? {}, { abortEarly: false, errors: { wrap: { label: false } } });
+  if (!error) return { ok: true, value };
+  return {
+    ok: false,
+    problems: error.details.map((detail) => {
+      const where = formatPath(detail.path);
+      const node = document.getIn(detail.path, true) as { range?: [number, number, number] } | undefined;
+      const message = detail.message.startsWith(`${where} `) ? detail.message.slice(where.length + 1) : detail.message;
+      return { line: node?.range ? lineCounter.linePos(node.range[0]).line : null, path: where, message };
+    }),
+  };
+}

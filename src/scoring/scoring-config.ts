@@ -1,8 +1,6 @@
 import Joi from 'joi';
-import { LineCounter, parseDocument } from 'yaml';
-import { fileId, regexPattern } from '../platform/config-file-schemas.js';
+import { fileId, parseYamlFile, regexPattern, type FileProblem } from '../platform/config-file-schemas.js';
 import { parseDuration } from '../sequences/duration.js';
-import { formatPath } from '../sequences/sequence-loader.js';
 import { LEAD_FIELDS } from '../sequences/sequence.schemas.js';
 import { toTopic, topicSchema, type Topic } from '../handoff/topics.js';
 import type { BehaviourRule, FitRule, FitTest, Grade, ScoringRules } from './score.js';
@@ -93,32 +91,16 @@ export interface ScoringConfig {
   topics: Topic[];
 }
 
-export interface ScoringProblem {
-  line: number | null;
-  path: string;
-  message: string;
-}
+export type ScoringProblem = FileProblem;
 
 export type ParseScoringResult = { ok: true; rules: ScoringRules; config: ScoringConfig } | { ok: false; problems: ScoringProblem[] };
 
 type RawFitRule = { id: string; label?: string; points: number; field?: string; matches?: string; in?: string[]; trait?: string; gte?: number; lte?: number; email_domain_in?: string[] };
 
 export function parseScoringConfig(text: string): ParseScoringResult {
-  const lineCounter = new LineCounter();
-  const document = parseDocument(text, { lineCounter, uniqueKeys: true });
-  if (document.errors.length > 0) return { ok: false, problems: document.errors.map((error) => ({ line: error.linePos?.[0]?.line ?? null, path: '', message: `YAML: ${error.message.split('\n')[0]}` })) };
-  const { value, error } = scoringSchema.validate(document.toJS() ?? {}, { abortEarly: false, errors: { wrap: { label: false } } });
-  if (error) {
-    return {
-      ok: false,
-      problems: error.details.map((detail) => {
-        const where = formatPath(detail.path);
-        const node = document.getIn(detail.path, true) as { range?: [number, number, number] } | undefined;
-        const message = detail.message.startsWith(`${where} `) ? detail.message.slice(where.length + 1) : detail.message;
-        return { line: node?.range ? lineCounter.linePos(node.range[0]).line : null, path: where, message };
-      }),
-    };
-  }
+  const parsed = parseYamlFile(text, scoringSchema);
+  if (!parsed.ok) return parsed;
+  const value = parsed.value;
   const behaviour: BehaviourRule[] = (value.behaviour as Array<{ id: string; event: string; where?: Record<string, unknown>; points: number; cap?: number; cooldown?: string }>).map((rule) => ({
     id: rule.id, event: rule.event, where: rule.where, points: rule.points, cap: rule.cap, cooldownMs: rule.cooldown ? parseDuration(rule.cooldown) ?? undefined : undefined,
   }));

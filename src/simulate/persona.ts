@@ -1,9 +1,8 @@
 import Joi from 'joi';
-import { LineCounter, parseDocument } from 'yaml';
 import { leadInputSchema } from '../leads/leads.schemas.js';
 import type { LeadInput } from '../leads/lead.js';
 import { parseDuration } from '../sequences/duration.js';
-import { formatPath } from '../sequences/sequence-loader.js';
+import { parseYamlFile, type FileProblem } from '../platform/config-file-schemas.js';
 
 /*
  * A persona for `baton simulate`: a lead and a script of what it does, in time relative to when
@@ -43,24 +42,12 @@ const personaSchema = Joi.object({
   })).default([]),
 });
 
-export type ParsePersonaResult = { ok: true; persona: Persona } | { ok: false; problems: Array<{ line: number | null; path: string; message: string }> };
+export type ParsePersonaResult = { ok: true; persona: Persona } | { ok: false; problems: FileProblem[] };
 
 export function parsePersona(text: string): ParsePersonaResult {
-  const lineCounter = new LineCounter();
-  const document = parseDocument(text, { lineCounter, uniqueKeys: true });
-  if (document.errors.length > 0) return { ok: false, problems: document.errors.map((error) => ({ line: error.linePos?.[0]?.line ?? null, path: '', message: `YAML: ${error.message.split('\n')[0]}` })) };
-  const { value, error } = personaSchema.validate(document.toJS() ?? {}, { abortEarly: false, errors: { wrap: { label: false } } });
-  if (error) {
-    return {
-      ok: false,
-      problems: error.details.map((detail) => {
-        const where = formatPath(detail.path);
-        const node = document.getIn(detail.path, true) as { range?: [number, number, number] } | undefined;
-        const message = detail.message.startsWith(`${where} `) ? detail.message.slice(where.length + 1) : detail.message;
-        return { line: node?.range ? lineCounter.linePos(node.range[0]).line : null, path: where, message };
-      }),
-    };
-  }
+  const parsed = parseYamlFile(text, personaSchema);
+  if (!parsed.ok) return parsed;
+  const value = parsed.value as { lead: LeadInput; start?: Date; until: string; behaviour: unknown[] };
   type Raw = { email?: string; open?: string; click?: string; url?: string; at?: string; event?: string; properties?: Record<string, unknown> };
   const ms = (text: string | undefined) => (text === undefined ? null : parseDuration(text));
   return {
