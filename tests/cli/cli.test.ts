@@ -82,6 +82,11 @@ describe('baton validate', () => {
     expect(error.stdout).toMatch(message);
   }, 30_000);
 
+  it('runs as npx baton from the checkout', async () => {
+    const { stdout } = await run('npx', ['--no-install', 'baton', 'validate', ...contentArgs(), '--json'], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', BATON_DATA_DIR: dir } });
+    expect(JSON.parse(stdout)).toMatchObject({ ok: true, sequences: ['b2b-nurture@1', 're-engagement@1'] });
+  }, 120_000);
+
   it('exits 2 on a command line it does not understand', async () => {
     const error = await fails(['validate', '--frobnicate']);
     expect(error.code).toBe(2);
