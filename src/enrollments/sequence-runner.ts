@@ -11,7 +11,7 @@ import { parseDuration } from '../sequences/duration.js';
 import { nextInWindow } from '../sequences/local-time.js';
 import type { Sequence, Step } from '../sequences/sequence.js';
 import { branchTarget, emailDueAt, goalPlan, nextStepId, stepZone, waitEndsAt } from '../sequences/step-plan.js';
-import { LEAD_FIELDS } from '../sequences/sequence.schemas.js';
+import { fieldsByFileName, LEAD_KEY_OF_FIELD, type LeadFieldName } from '../sequences/lead-fields.js';
 import { nextAllowedSend, type FrequencyCap } from '../sends/frequency-cap.js';
 import { markInterruptedSends, recentMarketingSends } from '../sends/sends.repository.js';
 import { sequencesStartedBy, triggerInterests, type LeadChange } from '../sequences/triggers.js';
@@ -110,21 +110,9 @@ const PAUSED_RECHECK_MS = 15 * 60_000;
 /** A lower-priority email waiting for a competing higher-priority one looks again this often. */
 const YIELD_RECHECK_MS = 60_000;
 
-type SequenceField = (typeof LEAD_FIELDS)[number];
-
-/** Sequence files name lead fields in snake_case; the Lead object in camelCase. */
-const LEAD_KEY_OF_FIELD: Record<SequenceField, keyof Lead> = {
-  email: 'email', first_name: 'firstName', last_name: 'lastName', company: 'company', title: 'title',
-  phone: 'phone', timezone: 'timezone', country: 'country', source: 'source',
-};
-
 /** What conditions see of a lead; `score` is its stored total, null while it has none (no scoring). */
 function leadFacts(lead: Lead, engagement: Record<string, StepEngagement>, score: number | null = null): LeadFacts {
-  const fields = Object.fromEntries(LEAD_FIELDS.map((field) => {
-    const value = lead[LEAD_KEY_OF_FIELD[field]];
-    return [field, typeof value === 'string' ? value : null];
-  }));
-  return { fields, traits: lead.traits, tags: lead.tags, score, engagement };
+  return { fields: fieldsByFileName(lead), traits: lead.traits, tags: lead.tags, score, engagement };
 }
 
 export function createSequenceRunner(deps: RunnerDeps): SequenceRunner {
@@ -330,7 +318,7 @@ export function createSequenceRunner(deps: RunnerDeps): SequenceRunner {
         }
         case 'update_lead': {
           const set = step.update_lead.set ?? {};
-          const patch: Record<string, unknown> = Object.fromEntries(Object.entries(set).map(([field, value]) => [LEAD_KEY_OF_FIELD[field as SequenceField] ?? field, value === null ? null : String(value)]));
+          const patch: Record<string, unknown> = Object.fromEntries(Object.entries(set).map(([field, value]) => [LEAD_KEY_OF_FIELD[field as LeadFieldName] ?? field, value === null ? null : String(value)]));
           const tags = [...lead.tags.filter((tag) => !(step.update_lead.remove_tags ?? []).includes(tag)), ...(step.update_lead.add_tags ?? []).filter((tag) => !lead.tags.includes(tag))];
           const result = await deps.leads.update(lead.id, { ...patch, tags });
           if (result.kind !== 'updated') deps.logger.warn({ enrollmentId: enrollment.id, stepId: step.id, result: result.kind }, 'update_lead step could not update the lead');

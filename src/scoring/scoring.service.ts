@@ -4,7 +4,7 @@ import type { Lead } from '../leads/lead.js';
 import type { LeadsService } from '../leads/leads.service.js';
 import type { Database, LifecycleStage } from '../platform/db/schema.js';
 import type { Logger } from '../platform/logger.js';
-import { LEAD_FIELDS } from '../sequences/sequence.schemas.js';
+import { fieldsByFileName } from '../sequences/lead-fields.js';
 import { stageAfterScore } from './lifecycle.js';
 import { scoreLead, type Score, type ScoredEvent, type ScoredLead } from './score.js';
 import type { ScoringConfig } from './scoring-config.js';
@@ -73,18 +73,8 @@ const RESCORE_CONCURRENCY = 4;
 /** A queue row taken by a worker that died is taken again after this. */
 const STALE_AFTER_MS = 60_000;
 
-type LeadKey = keyof Lead;
-const LEAD_KEY_OF_FIELD: Record<(typeof LEAD_FIELDS)[number], LeadKey> = {
-  email: 'email', first_name: 'firstName', last_name: 'lastName', company: 'company', title: 'title',
-  phone: 'phone', timezone: 'timezone', country: 'country', source: 'source',
-};
-
 export function scoredLead(lead: Lead): ScoredLead {
-  const fields = Object.fromEntries(LEAD_FIELDS.map((field) => {
-    const value = lead[LEAD_KEY_OF_FIELD[field]];
-    return [field, typeof value === 'string' ? value : null];
-  }));
-  return { email: lead.email, fields, traits: lead.traits };
+  return { email: lead.email, fields: fieldsByFileName(lead), traits: lead.traits };
 }
 
 export function createScoringService(deps: ScoringDeps): ScoringService {
