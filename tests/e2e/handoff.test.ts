@@ -2,12 +2,12 @@ import { createHmac } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { simpleParser, type ParsedMail } from 'mailparser';
 import request from 'supertest';
 import { startBaton, type RunningBaton } from '../../src/baton.js';
 import { loadConfig } from '../../src/platform/config.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
+import { caughtMail } from '../helpers/caught-mail.js';
 import { until } from '../helpers/until.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 
@@ -134,13 +134,10 @@ afterAll(async () => {
 const auth = { Authorization: `Bearer ${API_KEY}` };
 const PERSON = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 Version/17.5 Safari/605.1.15';
 
-async function mailsTo(email: string): Promise<ParsedMail[]> {
-  const res = await api.get('/api/dev/mail').query({ to: email }).set(auth);
-  const items: Array<{ raw: string }> = res.body.items;
-  return Promise.all(items.reverse().map((item) => simpleParser(item.raw)));
-}
+const mails = () => caughtMail(api, auth);
+const mailsTo = (email: string) => mails().mailsTo(email);
+const waitForMails = (email: string, count: number, timeoutMs?: number) => mails().waitForMails(email, count, timeoutMs);
 
-const waitForMails = (email: string, count: number, timeoutMs?: number) => until(() => mailsTo(email), (mails) => mails.length >= count, timeoutMs);
 const localPath = (url: string) => url.replace('https://baton.test', '');
 
 async function handoffsOf(leadId: string): Promise<Array<{ id: string; status: string; rep: { id: string } }>> {

@@ -1,12 +1,13 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { simpleParser, type ParsedMail } from 'mailparser';
+import type { ParsedMail } from 'mailparser';
 import request from 'supertest';
 import { startBaton, type RunningBaton } from '../../src/baton.js';
 import { loadConfig } from '../../src/platform/config.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
+import { caughtMail } from '../helpers/caught-mail.js';
 
 /*
  * The nurture path end to end, through HTTP, real Postgres, Agenda and the embedded SMTP sink:
@@ -77,20 +78,9 @@ afterAll(async () => {
 const auth = { Authorization: `Bearer ${API_KEY}` };
 const localPath = (url: string) => new URL(url).pathname;
 
-async function mailsTo(email: string): Promise<ParsedMail[]> {
-  const res = await api.get('/api/dev/mail').query({ to: email }).set(auth);
-  const items: Array<{ raw: string }> = res.body.items;
-  return Promise.all(items.reverse().map((item) => simpleParser(item.raw)));
-}
-
-async function waitForMails(email: string, count: number, timeoutMs = 20_000): Promise<ParsedMail[]> {
-  const started = Date.now();
-  for (;;) {
-    const mails = await mailsTo(email);
-    if (mails.length >= count || Date.now() - started > timeoutMs) return mails;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
+const mails = () => caughtMail(api, auth);
+const mailsTo = (email: string) => mails().mailsTo(email);
+const waitForMails = (email: string, count: number, timeoutMs?: number) => mails().waitForMails(email, count, timeoutMs);
 
 describe('a lead through a nurture sequence', () => {
   it('gets email 1, clicks, takes the clicked branch, unsubscribes with one click, and gets nothing more', async () => {
