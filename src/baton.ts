@@ -21,8 +21,15 @@ import { createHandoffNotifier } from './handoff/handoff-notifier.js';
 import { contentPaths, loadContent } from './content/content-loader.js';
 import { createTokenSigner } from './platform/signing.js';
 
-/** Step jobs one worker runs at once. */
+/** Step jobs (other than email) one worker runs at once. */
 const STEP_CONCURRENCY = 10;
+/** Emails a worker leases and sends as one batch, and how many batches it runs at once. */
+const EMAIL_BATCH_SIZE = 50;
+const EMAIL_LANES = 2;
+/** SMTP connections per worker: a batch's emails go out over these in parallel. */
+const SMTP_CONNECTIONS = 10;
+/** How often an idle worker looks for due emails: the floor of enrollment-to-first-email latency. */
+const EMAIL_POLL_MS = 200;
 
 export interface RunningBaton {
   /** Base URL of the HTTP server, when this process serves the API. */
@@ -60,9 +67,9 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
     const sink: MailSink | null = config.smtpUrl ? null : await startMailSink(database.db, logger);
     const smtpUrl = config.smtpUrl ?? sink?.url ?? '';
     logger.info({ smtp: sink ? `embedded sink at ${smtpUrl}` : 'SMTP_URL' }, 'mail ready');
-    // As many SMTP connections as email steps run at once: a claimed send never queues for a
-    // connection, which keeps the window in which a crash leaves it `unknown` short.
-    const transport = createMailTransport(smtpUrl, config.dkim, STEP_CONCURRENCY);
+    // A batch's claimed sends wait for a connection for well under a second: the window in
+    // which a crash leaves a send `unknown` stays short.
+    const transport = createMailTransport(smtpUrl, config.dkim, SMTP_CONNECTIONS);
 
     // The runner schedules through Agenda, and Agenda's job calls the runner: tie the knot late.
     let scheduler: Scheduler | null = null;
@@ -72,6 +79,7 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
         await scheduler.agenda.schedule(at, STEP_JOB, job);
       },
     };
+    const workerName = `baton-${config.role}-${process.pid}`;
     const delivery = createEmailDelivery({
       db: database.db,
       leads: services.leads,
@@ -82,6 +90,8 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
       transport,
       unsubscribeSigner: services.unsubscribeSigner,
       settings: { publicUrl: config.publicUrl, mailFrom: config.mailFrom, company: config.company },
+      logger,
+      worker: workerName,
     });
     const runner = createSequenceRunner({
       db: database.db,
@@ -177,14 +187,14 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
         },
       },
     ];
-    const started = createScheduler(database.pool, logger, `baton-${config.role}-${process.pid}`, config.role === 'api' ? [] : jobDefinitions);
+    const started = createScheduler(database.pool, logger, workerName, config.role === 'api' ? [] : jobDefinitions);
     scheduler = started;
     startedScheduler = started;
     await started.start();
     // Enrollments whose step an edit removed are parked, the rest re-pinned (and their waits re-timed).
     if (config.role !== 'api') await runner.prepare();
     if (config.role !== 'api') await scoring?.activate();
-    const background = config.role === 'api' ? null : startBackgroundWork(runner, logger);
+    const background = config.role === 'api' ? null : startBackgroundWork(runner, logger, workerName);
     const scoringWork = config.role === 'api' || !scoring ? null : startScoringWork(scoring, handoffs, logger);
     if (scoringWork) kickNotifications = scoringWork.kickNotifications;
 
@@ -213,10 +223,14 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
 }
 
 /**
- * A worker's loops besides Agenda's jobs: enrolling leads for queued trigger changes (every
- * second, and at once again while the queue is full), and marking sends interrupted by a crash.
+ * A worker's loops besides Agenda's jobs: sending due emails in batches (every 200 ms, draining the
+ * queue, EMAIL_LANES batches at once), enrolling leads for queued trigger changes (every second,
+ * and at once again while the queue is full), and marking sends interrupted by a crash.
  */
-function startBackgroundWork(runner: SequenceRunner, logger: Logger): { stop(): Promise<void> } {
+function startBackgroundWork(runner: SequenceRunner, logger: Logger, workerName: string): { stop(): Promise<void> } {
+  const lanes = Array.from({ length: EMAIL_LANES }, () => startLoop('email dispatch', EMAIL_POLL_MS, logger, async (stopped) => {
+    while (!stopped() && (await runner.dispatchDueEmails(workerName, EMAIL_BATCH_SIZE, new Date())) > 0);
+  }));
   let running: Promise<void> | null = null;
   let stopped = false;
   let lastSweep = 0;
@@ -239,7 +253,7 @@ function startBackgroundWork(runner: SequenceRunner, logger: Logger): { stop(): 
     async stop() {
       stopped = true;
       clearInterval(timer);
-      await running;
+      await Promise.all([running, ...lanes.map((lane) => lane.stop())]);
     },
   };
 }

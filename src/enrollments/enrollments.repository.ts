@@ -113,11 +113,6 @@ export async function drainTriggerQueue(db: Db, limit: number, staleAfterMs: num
   return rows.length;
 }
 
-/** The lead's other active enrollments and the step each is at. */
-export async function otherActiveEnrollments(db: Db, leadId: string, exceptId: string): Promise<Array<{ id: string; sequence_id: string; current_step: string | null }>> {
-  return db.selectFrom('enrollments').select(['id', 'sequence_id', 'current_step']).where('lead_id', '=', leadId).where('status', '=', 'active').where('id', '!=', exceptId).execute();
-}
-
 export interface ActiveEnrollmentPosition {
   sequence_id: string;
   current_step: string | null;
@@ -160,14 +155,58 @@ export async function repin(db: Db, sequenceId: string, version: number, hash: s
  * Active enrollments that have been at their step for a while with no step job pending: a worker
  * died between moving an enrollment (or creating it) and scheduling its next job.
  */
-export async function orphanedEnrollments(db: Db, olderThan: Date, limit: number): Promise<Array<{ id: string; current_step: string }>> {
-  const { rows } = await sql<{ id: string; current_step: string }>`
-    select e.id, e.current_step from enrollments e
+export async function orphanedEnrollments(db: Db, olderThan: Date, limit: number): Promise<Array<{ id: string; sequence_id: string; current_step: string }>> {
+  const { rows } = await sql<{ id: string; sequence_id: string; current_step: string }>`
+    select e.id, e.sequence_id, e.current_step from enrollments e
     where e.status = 'active' and e.current_step is not null and e.step_entered_at < ${olderThan}
       and not exists (
         select 1 from agenda_jobs j
         where j.name = 'sequence-step' and j.next_run_at is not null and j.data->>'enrollmentId' = e.id::text
       )
+      and not exists (select 1 from email_queue q where q.enrollment_id = e.id)
     limit ${limit}`.execute(db);
   return rows;
+}
+
+export async function findEnrollments(db: Db, ids: string[]): Promise<Map<string, EnrollmentRow>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db.selectFrom('enrollments').selectAll().where('id', 'in', [...new Set(ids)]).execute();
+  return new Map(rows.map((row) => [row.id, row]));
+}
+
+/** moveToStep for a batch: the ids that were still active at their `from` step and moved. */
+export async function moveEnrollments(db: Db, moves: Array<{ id: string; from: string; to: string }>): Promise<Set<string>> {
+  if (moves.length === 0) return new Set();
+  const { rows } = await sql<{ id: string }>`
+    update enrollments e set current_step = r.to_step, step_entered_at = now()
+    from unnest(${moves.map((move) => move.id)}::uuid[], ${moves.map((move) => move.from)}::text[], ${moves.map((move) => move.to)}::text[]) as r(id, from_step, to_step)
+    where e.id = r.id and e.status = 'active' and e.current_step = r.from_step
+    returning e.id`.execute(db);
+  return new Set(rows.map((row) => row.id));
+}
+
+/** endEnrollment for a batch. */
+export async function endEnrollments(db: Db, ends: Array<{ id: string; status: Exclude<EnrollmentStatus, 'active'>; reason: string }>): Promise<void> {
+  if (ends.length === 0) return;
+  await sql`
+    update enrollments e set status = r.status, exit_reason = r.reason, ended_at = now()
+    from unnest(${ends.map((end) => end.id)}::uuid[], ${ends.map((end) => end.status)}::text[], ${ends.map((end) => end.reason)}::text[]) as r(id, status, reason)
+    where e.id = r.id and e.status = 'active'`.execute(db);
+}
+
+/** eventHappened for a batch of checks: the positions (in `checks`) of those that happened. */
+export async function eventsHappened(db: Db, checks: Array<{ leadId: string; type: string; where: Record<string, unknown> | undefined; since: Date }>): Promise<Set<number>> {
+  if (checks.length === 0) return new Set();
+  const { rows } = await sql<{ position: string }>`
+    select r.position from unnest(${checks.map((check) => check.leadId)}::uuid[], ${checks.map((check) => check.type)}::text[],
+                                  ${checks.map((check) => JSON.stringify(check.where ?? {}))}::jsonb[], ${checks.map((check) => check.since)}::timestamptz[])
+      with ordinality as r(lead_id, type, filter, since, position)
+    where exists (select 1 from events e where e.lead_id = r.lead_id and e.type = r.type and e.occurred_at >= r.since and e.properties @> r.filter)`.execute(db);
+  return new Set(rows.map((row) => Number(row.position) - 1));
+}
+
+/** The active enrollments of these leads and the step each is at. */
+export async function activeEnrollmentsOf(db: Db, leadIds: string[]): Promise<Array<{ id: string; lead_id: string; sequence_id: string; current_step: string | null }>> {
+  if (leadIds.length === 0) return [];
+  return db.selectFrom('enrollments').select(['id', 'lead_id', 'sequence_id', 'current_step']).where('lead_id', 'in', [...new Set(leadIds)]).where('status', '=', 'active').execute();
 }

@@ -5,25 +5,29 @@ import type { Database, LifecycleStage } from '../platform/db/schema.js';
 import { isWithSales } from '../scoring/lifecycle.js';
 import type { Logger } from '../platform/logger.js';
 import { retryDelayMs } from '../mail/smtp-replies.js';
-import type { EmailDelivery } from '../sends/email-delivery.js';
+import type { EmailDelivery, EmailStepInput, SendGate } from '../sends/email-delivery.js';
+import { deferEmails, dequeueEmails, enqueueEmails, leaseDueEmails, type QueuedEmail } from '../sends/email-queue.repository.js';
+import { insertJobs } from '../platform/scheduler.js';
 import { evaluateCondition, type LeadFacts, type StepEngagement } from '../sequences/conditions.js';
 import { parseDuration } from '../sequences/duration.js';
 import { nextInWindow } from '../sequences/local-time.js';
-import type { Sequence, Step } from '../sequences/sequence.js';
+import type { EmailStep, Sequence, Step } from '../sequences/sequence.js';
 import { branchTarget, emailDueAt, goalPlan, nextStepId, stepZone, waitEndsAt } from '../sequences/step-plan.js';
 import { fieldsByFileName, LEAD_KEY_OF_FIELD, type LeadFieldName } from '../sequences/lead-fields.js';
 import { nextAllowedSend, type FrequencyCap } from '../sends/frequency-cap.js';
-import { markInterruptedSends, recentMarketingSends } from '../sends/sends.repository.js';
+import { markInterruptedSends, markSendsInterrupted, recentMarketingSendsOf } from '../sends/sends.repository.js';
 import { sequencesStartedBy, triggerInterests, type LeadChange } from '../sequences/triggers.js';
 import {
-  activePositions, drainTriggerQueue, endEnrollment, engagementOf, eventHappened, findEnrollment, insertEnrollment, lastEnrollment, moveToStep,
-  orphanedEnrollments, otherActiveEnrollments, parkAt, replaceTriggerInterests, repin, type EnrollmentRow,
+  activeEnrollmentsOf, activePositions, drainTriggerQueue, endEnrollment, endEnrollments, engagementOf, eventHappened, eventsHappened, findEnrollment,
+  findEnrollments, insertEnrollment, lastEnrollment, moveEnrollments, moveToStep, orphanedEnrollments, parkAt, replaceTriggerInterests, repin, type EnrollmentRow,
 } from './enrollments.repository.js';
 
 /*
- * Runs sequences: enrolls leads and executes one step per job. Agenda decides when a step runs;
- * a step job that is stale (the enrollment moved on, or ended) does nothing, and email steps go
- * through the send ledger, so a job that runs twice never acts twice.
+ * Runs sequences: enrolls leads and executes steps. Agenda decides when a step runs, one job per
+ * step, except email steps: those wait in the email queue, and workers lease and send them in
+ * batches (dispatchDueEmails), since a job per email costs more than the email (docs/architecture.md).
+ * A step that is stale (the enrollment moved on, or ended) does nothing, and email steps go
+ * through the send ledger, so a step that runs twice never acts twice.
  *
  * Automatic triggers arrive through the database's trigger queue (see migration 0005): the
  * runner drains it and enrolls. The frequency cap and priorities are checked under a per-lead
@@ -61,6 +65,10 @@ export interface SequenceRunner {
   sequences(): Sequence[];
   enroll(sequenceId: string, leadId: string, now: Date): Promise<EnrollOutcome>;
   runStep(job: StepJob, now: Date): Promise<void>;
+  /** Leases up to `limit` due emails for `worker` and sends them as one batch; returns how many it leased. */
+  dispatchDueEmails(worker: string, limit: number, now: Date): Promise<number>;
+  /** Runs email steps of the queue as one batch (dispatchDueEmails, once the rows are leased). */
+  runEmailBatch(rows: QueuedEmail[], now: Date): Promise<void>;
   /** Worker start: tells the database which changes to queue, and reconciles enrollments with edited files. */
   prepare(): Promise<ReconcileReport>;
   /** Enrolls leads for queued changes; returns how many changes it handled (0: the queue is empty). */
@@ -87,6 +95,12 @@ async function scoreStanding(db: Kysely<Database>, leadId: string): Promise<{ to
   return (await db.selectFrom('lead_scores').select(['total', 'stage']).where('lead_id', '=', leadId).executeTakeFirst()) ?? null;
 }
 
+async function scoreStandings(db: Kysely<Database>, leadIds: string[]): Promise<Map<string, { total: number; stage: LifecycleStage }>> {
+  if (leadIds.length === 0) return new Map();
+  const rows = await db.selectFrom('lead_scores').select(['lead_id', 'total', 'stage']).where('lead_id', 'in', leadIds).execute();
+  return new Map(rows.map((row) => [row.lead_id, row]));
+}
+
 export interface RunnerDeps {
   db: Kysely<Database>;
   leads: LeadsService;
@@ -109,6 +123,13 @@ const ORPHAN_AFTER_MS = 60_000;
 const PAUSED_RECHECK_MS = 15 * 60_000;
 /** A lower-priority email waiting for a competing higher-priority one looks again this often. */
 const YIELD_RECHECK_MS = 60_000;
+/**
+ * How long a worker owns the email rows it leased. A batch takes well under a second; a worker
+ * that dies leaves its rows to others once this passes (the ledger stops a second send).
+ */
+const EMAIL_LEASE_MS = 60_000;
+/** Waits ending later than this are written straight into Agenda's table, which it polls every 5 s. */
+const AGENDA_POLL_WINDOW_MS = 15_000;
 
 /** What conditions see of a lead; `score` is its stored total, null while it has none (no scoring). */
 function leadFacts(lead: Lead, engagement: Record<string, StepEngagement>, score: number | null = null): LeadFacts {
@@ -135,31 +156,94 @@ export function createSequenceRunner(deps: RunnerDeps): SequenceRunner {
       await endEnrollment(deps.db, enrollment.id, 'completed', 'reached the end');
       return;
     }
-    if (await moveToStep(deps.db, enrollment.id, step.id, next)) await deps.queue.schedule(now, { enrollmentId: enrollment.id, stepId: next });
+    if (await moveToStep(deps.db, enrollment.id, step.id, next)) await scheduleStep(sequence, { enrollmentId: enrollment.id, stepId: next }, now);
+  }
+
+  /** Email steps go to the email queue, every other step to Agenda. */
+  async function scheduleStep(sequence: Sequence | undefined, job: StepJob, at: Date): Promise<void> {
+    const step = sequence?.steps.find((candidate) => candidate.id === job.stepId);
+    if (step?.kind === 'email') await enqueueEmails(deps.db, [{ enrollmentId: job.enrollmentId, stepId: job.stepId, dueAt: at }]);
+    else await deps.queue.schedule(at, job);
   }
 
   /**
-   * The frequency cap and priorities, checked under the lead's lock: a lead at the cap waits
+   * The frequency cap and priorities, checked under the leads' locks: a lead at the cap waits
    * until a slot frees; a lead whose higher-priority sequence has an email due now lets it go
-   * first. Transactional email is never held.
+   * first. Transactional email is never held. An email let through counts against the lead's
+   * later emails in the same batch.
    */
-  function emailGate(cap: FrequencyCap, sequence: Sequence, enrollment: EnrollmentRow, step: Step, leadZone: string | null, now: Date) {
-    return async (trx: Kysely<Database>, marketing: boolean): Promise<Date | null> => {
-      if (!marketing) return null;
-      const recent = await recentMarketingSends(trx, enrollment.lead_id, new Date(now.getTime() - cap.windowMs), { enrollmentId: enrollment.id, stepId: step.id });
-      const capped = nextAllowedSend(cap, recent, now);
-      if (capped) return capped;
-      const competitors = await otherActiveEnrollments(trx, enrollment.lead_id, enrollment.id);
-      const outranked = competitors.some((other) => {
-        const rival = byId.get(other.sequence_id);
-        const rivalStep = rival?.steps.find((candidate) => candidate.id === other.current_step);
-        return rival !== undefined && rival.status === 'active' && rival.priority > sequence.priority
-          && rivalStep?.kind === 'email' && deps.isMarketing(rivalStep.email.template)
-          // A rival outside its own send window is not due: it does not hold this one back.
-          && (!rival.sendWindow || nextInWindow(now, rival.sendWindow, leadZone ?? rival.sendWindow.timezone).getTime() <= now.getTime());
+  function emailGate(cap: FrequencyCap, now: Date): SendGate {
+    return async (trx, candidates) => {
+      const leadIds = candidates.filter((candidate) => candidate.marketing).map((candidate) => candidate.input.leadId);
+      const recent = groupBy(await recentMarketingSendsOf(trx, leadIds, new Date(now.getTime() - cap.windowMs)), (row) => row.lead_id);
+      const active = groupBy(await activeEnrollmentsOf(trx, leadIds), (row) => row.lead_id);
+      const letThrough = new Map<string, Date[]>();
+      return candidates.map(({ input, marketing }) => {
+        if (!marketing) return null;
+        const sends = (recent.get(input.leadId) ?? [])
+          // The step asking is left out: a re-run of a step that already sent is not held by itself.
+          .filter((row) => row.enrollment_id !== input.enrollmentId || row.step_id !== input.stepId)
+          .map((row) => row.claimed_at)
+          .concat(letThrough.get(input.leadId) ?? []);
+        const capped = nextAllowedSend(cap, sends, now);
+        if (capped) return capped;
+        const sequence = byId.get(input.sequence.id);
+        const leadZone = input.lead?.timezone ?? null;
+        const outranked = (active.get(input.leadId) ?? []).some((other) => {
+          if (other.id === input.enrollmentId) return false;
+          const rival = byId.get(other.sequence_id);
+          const rivalStep = rival?.steps.find((candidate) => candidate.id === other.current_step);
+          return rival !== undefined && sequence !== undefined && rival.status === 'active' && rival.priority > sequence.priority
+            && rivalStep?.kind === 'email' && deps.isMarketing(rivalStep.email.template)
+            // A rival outside its own send window is not due: it does not hold this one back.
+            && (!rival.sendWindow || nextInWindow(now, rival.sendWindow, leadZone ?? rival.sendWindow.timezone).getTime() <= now.getTime());
+        });
+        if (outranked) return new Date(now.getTime() + YIELD_RECHECK_MS);
+        letThrough.set(input.leadId, [...(letThrough.get(input.leadId) ?? []), now]);
+        return null;
       });
-      return outranked ? new Date(now.getTime() + YIELD_RECHECK_MS) : null;
     };
+  }
+
+  /**
+   * After a batch: enrollments that ended leave, sent ones move to their next step, and the queue
+   * follows, all in one transaction. The next step is scheduled as it comes: an email into the
+   * queue, a wait as an Agenda job at its end, an end step closes the enrollment; other steps
+   * and short waits go to Agenda after the commit, which wakes a worker for them.
+   */
+  async function finishEmailBatch(
+    advancing: Array<{ row: QueuedEmail; sequence: Sequence; step: EmailStep; lead: Lead }>,
+    ends: Array<{ id: string; status: 'completed' | 'converted' | 'exited' | 'parked'; reason: string }>,
+    done: QueuedEmail[],
+    now: Date,
+  ): Promise<void> {
+    const dueSoon: Array<{ at: Date; job: StepJob }> = [];
+    await deps.db.transaction().execute(async (trx) => {
+      const moves: Array<{ id: string; from: string; to: string; next: Step; sequence: Sequence; lead: Lead }> = [];
+      for (const { row, sequence, step, lead } of advancing) {
+        const nextId = nextStepId(sequence, step);
+        const next = nextId ? sequence.steps.find((candidate) => candidate.id === nextId) : undefined;
+        if (next) moves.push({ id: row.enrollmentId, from: step.id, to: next.id, next, sequence, lead });
+        else ends.push({ id: row.enrollmentId, status: 'completed', reason: 'reached the end' });
+      }
+      const moved = await moveEnrollments(trx, moves);
+      const emails: Array<QueuedEmail & { dueAt: Date }> = [];
+      const waits: Array<{ at: Date; data: StepJob }> = [];
+      for (const move of moves.filter((candidate) => moved.has(candidate.id))) {
+        const job = { enrollmentId: move.id, stepId: move.to };
+        const waitEnd = move.next.kind === 'wait' ? waitEndsAt(move.next, now, stepZone(move.sequence, move.lead.timezone)) : now;
+        if (move.next.kind === 'email') emails.push({ ...job, dueAt: now });
+        else if (move.next.kind === 'end') ends.push({ id: move.id, status: 'completed', reason: 'end step' });
+        // Agenda polls every few seconds: only a job due later than that may skip its wake-up.
+        else if (waitEnd.getTime() - now.getTime() > AGENDA_POLL_WINDOW_MS) waits.push({ at: waitEnd, data: job });
+        else dueSoon.push({ at: waitEnd, job });
+      }
+      await endEnrollments(trx, ends);
+      await dequeueEmails(trx, [...done, ...advancing.map(({ row }) => row)]);
+      await enqueueEmails(trx, emails);
+      await insertJobs(trx, STEP_JOB, waits);
+    });
+    for (const { at, job } of dueSoon) await deps.queue.schedule(at, job);
   }
 
   const runner: SequenceRunner = {
@@ -212,14 +296,14 @@ export function createSequenceRunner(deps: RunnerDeps): SequenceRunner {
 
     async rescheduleOrphans(now) {
       const orphans = await orphanedEnrollments(deps.db, new Date(now.getTime() - ORPHAN_AFTER_MS), 1000);
-      for (const orphan of orphans) await deps.queue.schedule(now, { enrollmentId: orphan.id, stepId: orphan.current_step });
+      for (const orphan of orphans) await scheduleStep(byId.get(orphan.sequence_id), { enrollmentId: orphan.id, stepId: orphan.current_step }, now);
       if (orphans.length > 0) deps.logger.warn({ count: orphans.length }, 'enrollments left without a step job (a worker died between two writes) are scheduled again');
       return orphans.length;
     },
 
     async sweepInterruptedSends(now) {
       const count = await markInterruptedSends(deps.db, new Date(now.getTime() - INTERRUPTED_AFTER_MS));
-      if (count > 0) deps.logger.warn({ count }, 'sends interrupted mid-delivery (the process died) are marked unknown and will not be resent');
+      if (count > 0) deps.logger.warn({ count }, 'sends whose process died are marked: unknown when handed to SMTP (never resent), not_sent otherwise (sent on the next attempt)');
       return count;
     },
 
@@ -247,8 +331,132 @@ export function createSequenceRunner(deps: RunnerDeps): SequenceRunner {
       if (!first) return { kind: 'not_eligible', reason: 'the sequence has no steps' };
       const enrollment = await insertEnrollment(deps.db, { leadId, sequenceId, version: sequence.version, hash: sequence.hash, firstStep: first.id });
       if (!enrollment) return { kind: 'already_enrolled' };
-      await deps.queue.schedule(now, { enrollmentId: enrollment.id, stepId: first.id });
+      await scheduleStep(sequence, { enrollmentId: enrollment.id, stepId: first.id }, now);
       return { kind: 'enrolled', enrollment };
+    },
+
+    async dispatchDueEmails(worker, limit, now) {
+      const rows = await leaseDueEmails(deps.db, worker, limit, EMAIL_LEASE_MS);
+      if (rows.length > 0) await runner.runEmailBatch(rows, now);
+      return rows.length;
+    },
+
+    async runEmailBatch(rows, now) {
+      const enrollments = await findEnrollments(deps.db, rows.map((row) => row.enrollmentId));
+      const done: QueuedEmail[] = [];
+      const deferred: Array<QueuedEmail & { dueAt: Date }> = [];
+      const ends: Array<{ id: string; status: 'converted' | 'exited' | 'parked'; reason: string }> = [];
+      const live: Array<{ row: QueuedEmail; enrollment: EnrollmentRow; sequence: Sequence; step: EmailStep }> = [];
+      for (const row of rows) {
+        const enrollment = enrollments.get(row.enrollmentId);
+        // Stale: the enrollment ended, or moved on (an unsubscribe, a handoff, a goal elsewhere).
+        if (!enrollment || enrollment.status !== 'active' || enrollment.current_step !== row.stepId) {
+          done.push(row);
+          continue;
+        }
+        const sequence = byId.get(enrollment.sequence_id);
+        const step = sequence?.steps.find((candidate) => candidate.id === row.stepId);
+        if (!sequence || !step) {
+          deps.logger.warn({ enrollmentId: enrollment.id, stepId: row.stepId }, 'enrollment parked: its step no longer exists');
+          ends.push({ id: enrollment.id, status: 'parked', reason: `step ${row.stepId} no longer exists in ${enrollment.sequence_id}` });
+          done.push(row);
+        } else if (step.kind !== 'email') {
+          // An edit made this step something else: Agenda runs it.
+          await deps.queue.schedule(now, row);
+          done.push(row);
+        } else if (sequence.status === 'paused') {
+          deferred.push({ ...row, dueAt: new Date(now.getTime() + PAUSED_RECHECK_MS) });
+        } else {
+          live.push({ row, enrollment, sequence, step });
+        }
+      }
+
+      const leads = await deps.leads.getMany(live.map(({ enrollment }) => enrollment.lead_id));
+      const standings = await scoreStandings(deps.db, [...leads.keys()]);
+      const goals = live.flatMap((item) => item.sequence.goals.map((goal) => ({ item, goal })));
+      const reached = await eventsHappened(deps.db, goals.map(({ item, goal }) => ({ leadId: item.enrollment.lead_id, type: goal.event, where: goal.where, since: item.enrollment.entered_at })));
+      const goalReached = new Map<string, string>();
+      goals.forEach(({ item, goal }, position) => {
+        if (reached.has(position) && !goalReached.has(item.enrollment.id)) goalReached.set(item.enrollment.id, `goal ${goal.event}`);
+      });
+
+      const sending: Array<{ row: QueuedEmail; sequence: Sequence; step: EmailStep; lead: Lead }> = [];
+      for (const { row, enrollment, sequence, step } of live) {
+        const lead = leads.get(enrollment.lead_id);
+        const standing = lead ? standings.get(lead.id) : undefined;
+        const exit = !lead ? 'the lead was erased'
+          : lead.unsubscribedAt ? 'the lead unsubscribed'
+            // An enrollment that slipped in while the lead was being handed off still leaves here.
+            : standing && isWithSales(standing.stage) ? 'handed off to sales'
+              : null;
+        const goal = goalReached.get(enrollment.id);
+        if (exit || goal || !lead) {
+          ends.push(exit || !lead ? { id: enrollment.id, status: 'exited', reason: exit ?? 'the lead was erased' } : { id: enrollment.id, status: 'converted', reason: goal ?? 'goal' });
+          done.push(row);
+          continue;
+        }
+        const due = emailDueAt(sequence, now, stepZone(sequence, lead.timezone));
+        if (due.getTime() > now.getTime()) deferred.push({ ...row, dueAt: due });
+        else sending.push({ row, sequence, step, lead });
+      }
+
+      const inputs: EmailStepInput[] = sending.map(({ row, sequence, step, lead }) => ({
+        enrollmentId: row.enrollmentId, leadId: lead.id, lead, sequence: { id: sequence.id, name: sequence.name }, stepId: step.id,
+        template: step.email.template, subject: step.email.subject, from: step.email.from,
+      }));
+      const outcomes = inputs.length > 0 ? await deps.delivery.deliverMany(inputs, {
+        gate: deps.frequencyCap ? emailGate(deps.frequencyCap, now) : undefined,
+        // A claim older than a lease was made by a worker whose lease ran out: it died.
+        takeOverBefore: new Date(now.getTime() - EMAIL_LEASE_MS),
+      }) : [];
+      const advancing: typeof sending = [];
+      const abandoned: string[] = [];
+      outcomes.forEach((outcome, position) => {
+        const item = sending[position];
+        if (!item) return;
+        const later = (ms: number) => deferred.push({ ...item.row, dueAt: new Date(now.getTime() + ms) });
+        switch (outcome.kind) {
+          case 'held':
+            deferred.push({ ...item.row, dueAt: outcome.until });
+            return;
+          case 'retry_later':
+            // Nothing went out; try the same step again later.
+            return later(retryDelayMs(1) ?? 60_000);
+          case 'sender_blocked':
+            // A blocked sender needs a person: wait longer.
+            return later(30 * 60_000);
+          case 'skipped':
+            ends.push({ id: item.row.enrollmentId, status: 'exited', reason: `email skipped: ${outcome.reason}` });
+            done.push(item.row);
+            return;
+          case 'bounced':
+            ends.push({ id: item.row.enrollmentId, status: 'exited', reason: 'hard bounce' });
+            done.push(item.row);
+            return;
+          case 'already_handled':
+            if (outcome.status === 'claimed') {
+              // Claimed longer ago than a lease lasts and handed to SMTP (an unhanded one would have
+              // been taken over): the worker that claimed it died mid-send, or its lease would still
+              // hold this row. The email may or may not have gone: it is marked unknown, never
+              // resent, and the enrollment goes on.
+              if (outcome.claimedAt.getTime() < now.getTime() - EMAIL_LEASE_MS) {
+                abandoned.push(outcome.sendId);
+                advancing.push(item);
+                return;
+              }
+              // Another worker is mid-send: its outcome decides what comes next.
+              return later(EMAIL_LEASE_MS);
+            }
+            advancing.push(item);
+            return;
+          default:
+            advancing.push(item);
+        }
+      });
+      if (abandoned.length > 0) deps.logger.warn({ count: abandoned.length }, 'sends abandoned mid-delivery by a worker that died are marked unknown and will not be resent');
+      await markSendsInterrupted(deps.db, abandoned);
+      await finishEmailBatch(advancing, ends, done, now);
+      await deferEmails(deps.db, deferred);
     },
 
     async runStep(job, now) {
@@ -263,6 +471,8 @@ export function createSequenceRunner(deps: RunnerDeps): SequenceRunner {
         deps.logger.warn({ enrollmentId: enrollment.id, stepId: job.stepId }, 'enrollment parked: its step no longer exists');
         return;
       }
+      // An email step's job (left from before the email queue, or written by hand) hands it to the queue.
+      if (step.kind === 'email') return enqueueEmails(deps.db, [{ enrollmentId: enrollment.id, stepId: step.id, dueAt: now }]);
       // A paused sequence holds its enrollments where they are; they go on when it is active again.
       if (sequence.status === 'paused') return deps.queue.schedule(new Date(now.getTime() + PAUSED_RECHECK_MS), job);
       const lead = await deps.leads.get(enrollment.lead_id);
@@ -278,29 +488,6 @@ export function createSequenceRunner(deps: RunnerDeps): SequenceRunner {
       const later = (at: Date) => deps.queue.schedule(at, job);
 
       switch (step.kind) {
-        case 'email': {
-          const due = emailDueAt(sequence, now, zone);
-          if (due.getTime() > now.getTime()) return later(due);
-          const outcome = await deps.delivery.deliver({
-            enrollmentId: enrollment.id, leadId: lead.id, sequence: { id: sequence.id, name: sequence.name }, stepId: step.id,
-            template: step.email.template, subject: step.email.subject, from: step.email.from,
-            gate: deps.frequencyCap ? emailGate(deps.frequencyCap, sequence, enrollment, step, lead.timezone, now) : undefined,
-          });
-          switch (outcome.kind) {
-            case 'held':
-              return later(outcome.until);
-            case 'retry_later':
-            case 'sender_blocked':
-              // Nothing went out; try the same step again later (a blocked sender needs a person, so wait longer).
-              return later(new Date(now.getTime() + (outcome.kind === 'sender_blocked' ? 30 * 60_000 : retryDelayMs(1) ?? 60_000)));
-            case 'skipped':
-              return endEnrollment(deps.db, enrollment.id, 'exited', `email skipped: ${outcome.reason}`);
-            case 'bounced':
-              return endEnrollment(deps.db, enrollment.id, 'exited', 'hard bounce');
-            default:
-              return advance(sequence, enrollment, step, now);
-          }
-        }
         case 'wait': {
           const until = waitEndsAt(step, enrollment.step_entered_at, zone);
           return until.getTime() > now.getTime() ? later(until) : advance(sequence, enrollment, step, now);
@@ -352,6 +539,17 @@ export function createSequenceRunner(deps: RunnerDeps): SequenceRunner {
     },
   };
   return runner;
+}
+
+function groupBy<Row>(rows: Row[], keyOf: (row: Row) => string): Map<string, Row[]> {
+  const groups = new Map<string, Row[]>();
+  for (const row of rows) {
+    const key = keyOf(row);
+    const group = groups.get(key);
+    if (group) group.push(row);
+    else groups.set(key, [row]);
+  }
+  return groups;
 }
 
 /** The body of a webhook step's POST (Standard Webhooks shape: type, timestamp, data). */

@@ -12,6 +12,11 @@ export async function findLeadById(db: Db, id: string, lock?: 'update'): Promise
   return query.executeTakeFirst();
 }
 
+export async function findLeadsByIds(db: Db, ids: string[]): Promise<LeadRow[]> {
+  if (ids.length === 0) return [];
+  return db.selectFrom('leads').selectAll().where('id', 'in', [...new Set(ids)]).execute();
+}
+
 export async function findLeadsByEmails(db: Db, emails: string[]): Promise<LeadRow[]> {
   if (emails.length === 0) return [];
   const lowered = [...new Set(emails.map((email) => email.toLowerCase()))];

@@ -9,7 +9,7 @@ import { EXPORT_COLUMNS, leadToCsvCells } from './lead-csv.js';
 import { importLeadsCsv, type ImportReport, type ImportRow, type RowRejection } from './lead-import.js';
 import { applyPatch, mergeUpsert, type LeadWrite } from './lead-merge.js';
 import {
-  deleteLead, findLeadById, findLeadsByEmails, leadExists, listLeads, lockExistingLeadIds, markUnsubscribed, updateLead, writeLeads, writeLeadsCounting, type LeadFilter,
+  deleteLead, findLeadById, findLeadsByEmails, findLeadsByIds, leadExists, listLeads, lockExistingLeadIds, markUnsubscribed, updateLead, writeLeads, writeLeadsCounting, type LeadFilter,
 } from './leads.repository.js';
 import type { LeadListQuery } from './leads.schemas.js';
 
@@ -28,6 +28,8 @@ export interface IdentifiedLeads {
 export interface LeadsService {
   upsert(input: LeadInput): Promise<UpsertOutcome>;
   get(id: string): Promise<Lead | null>;
+  /** The leads that exist among `ids`, by id. */
+  getMany(ids: string[]): Promise<Map<string, Lead>>;
   exists(id: string): Promise<boolean>;
   list(query: LeadListQuery): Promise<Page<Lead>>;
   update(id: string, patch: LeadFields & { email?: string }): Promise<UpdateOutcome>;
@@ -63,6 +65,10 @@ export function createLeadsService(db: Db, suppression: SuppressionService, cloc
     async get(id) {
       const row = await findLeadById(db, id);
       return row ? toLead(row) : null;
+    },
+
+    async getMany(ids) {
+      return new Map((await findLeadsByIds(db, ids)).map((row) => [row.id, toLead(row)]));
     },
 
     exists: (id) => leadExists(db, id),

@@ -1,6 +1,8 @@
 import { Agenda, type Job } from 'agenda';
 import { PostgresBackend } from '@agendajs/postgres-backend';
+import { sql, type Kysely } from 'kysely';
 import type pg from 'pg';
+import type { Database } from './db/schema.js';
 import { AGENDA_TABLE } from './db/migrate.js';
 import type { Logger } from './logger.js';
 
@@ -65,4 +67,16 @@ export function createScheduler(pool: pg.Pool, logger: Logger, name: string, def
       await agenda.stop();
     },
   };
+}
+
+/**
+ * One-off jobs written straight into Agenda's table, in the caller's transaction, so that a job
+ * commits together with the change it belongs to, and many cost one statement. Agenda finds them
+ * by polling (every 5 s) and sends no wake-up: for jobs due later, such as the end of a wait.
+ */
+export async function insertJobs(db: Kysely<Database>, name: string, jobs: Array<{ at: Date; data: unknown }>): Promise<void> {
+  if (jobs.length === 0) return;
+  await sql`
+    insert into ${sql.table(AGENDA_TABLE)} (name, next_run_at, data)
+    select ${name}, at, data from unnest(${jobs.map((job) => job.at)}::timestamptz[], ${jobs.map((job) => JSON.stringify(job.data))}::jsonb[]) as j(at, data)`.execute(db);
 }

@@ -1,4 +1,5 @@
 import type { EventsService } from '../events/events.service.js';
+import type { Lead } from '../leads/lead.js';
 import type { LeadsService } from '../leads/leads.service.js';
 import { buildMailOptions } from '../mail/mail-message.js';
 import type { MailTransport } from '../mail/mail-transport.js';
@@ -7,15 +8,17 @@ import type { Database } from '../platform/db/schema.js';
 import type { TokenSigner } from '../platform/signing.js';
 import { unsubscribeUrl } from '../subscriptions/unsubscribe-token.js';
 import type { SuppressionService } from '../suppression/suppression.service.js';
-import type { TemplateStore } from '../templates/template-store.js';
+import type { RenderedEmail, TemplateStore } from '../templates/template-store.js';
+import type { Logger } from '../platform/logger.js';
 import type { TrackingService } from '../tracking/tracking.service.js';
 import type { Kysely } from 'kysely';
-import { claimSend, finishSend, lockLeadSends, type SendRow } from './sends.repository.js';
+import { claimSends, finishSends, lockLeadsSends, markHandedOver, type SendClaim, type SendRow } from './sends.repository.js';
 
 /*
- * Sends the email of one sequence step to one lead, at most once. The ledger row is claimed
- * before anything goes over SMTP; a second attempt finds the claim and stops. Suppression,
- * opt-out and erasure are checked at send time, not when the step was scheduled.
+ * Sends the emails of sequence steps, each at most once, in batches: a batch costs a handful of
+ * queries, not a handful per email. The ledger row is claimed before anything goes over SMTP; a
+ * second attempt finds the claim and stops. Suppression, opt-out and erasure are checked at send
+ * time, not when the step was scheduled.
  */
 
 export interface EmailStepInput {
@@ -27,16 +30,26 @@ export interface EmailStepInput {
   /** The step's own subject (Handlebars) and From, overriding the template's. */
   subject?: string;
   from?: string;
-  /**
-   * Runs under a per-lead lock, in the transaction that claims the ledger row, so that two
-   * workers cannot both pass it: returns when the email may go instead, or null for now.
-   */
-  gate?: (trx: Kysely<Database>, marketing: boolean) => Promise<Date | null>;
+  /** The lead as the caller just read it; read here when absent. */
+  lead?: Lead;
 }
+
+export interface GateCandidate {
+  input: EmailStepInput;
+  marketing: boolean;
+}
+
+/**
+ * Runs under the leads' locks, in the transaction that claims the ledger rows, so that two
+ * workers cannot both pass it. Returns, for each candidate in order, when its email may go
+ * instead, or null for now. A lead's candidates come in input order: the gate must count the
+ * ones it lets through against the ones after them.
+ */
+export type SendGate = (trx: Kysely<Database>, candidates: GateCandidate[]) => Promise<Array<Date | null>>;
 
 export type DeliveryOutcome =
   | { kind: 'sent'; sendId: string }
-  | { kind: 'already_handled'; sendId: string; status: SendRow['status'] }
+  | { kind: 'already_handled'; sendId: string; status: SendRow['status']; claimedAt: Date }
   | { kind: 'skipped'; reason: 'lead_erased' | 'unsubscribed' | 'suppressed' }
   | { kind: 'held'; until: Date }
   | { kind: 'retry_later'; sendId: string; outcome: SmtpOutcome }
@@ -55,88 +68,206 @@ export interface EmailDeliveryDeps {
   transport: MailTransport;
   unsubscribeSigner: TokenSigner;
   settings: { publicUrl: string; mailFrom: string; company: { name: string; postalAddress: string } };
+  logger?: Logger;
+  /** This process's name (its Agenda name), recorded on each claim. */
+  worker?: string;
+}
+
+export interface DeliveryOptions {
+  gate?: SendGate;
+  /** A claim older than this that was never handed to SMTP belongs to a dead worker: take it over. */
+  takeOverBefore?: Date;
 }
 
 export interface EmailDelivery {
-  deliver(input: EmailStepInput): Promise<DeliveryOutcome>;
+  deliver(input: EmailStepInput, options?: DeliveryOptions): Promise<DeliveryOutcome>;
+  /** Outcomes in input order. An (enrollment, step) given twice is sent at most once. */
+  deliverMany(inputs: EmailStepInput[], options?: DeliveryOptions): Promise<DeliveryOutcome[]>;
+}
+
+/**
+ * Claimed sends are handed to SMTP this many at a time, each group marked in the ledger first. A
+ * worker that dies leaves at most two groups ambiguous (`unknown`, never resent); the rest of its
+ * claims never went out, and are sent by the worker that takes them over.
+ */
+const HAND_OVER_GROUP = 5;
+
+/** A claimed send on its way out. */
+interface Claimed {
+  index: number;
+  input: EmailStepInput;
+  lead: Lead;
+  sendId: string;
+  messageId: string;
 }
 
 export function createEmailDelivery(deps: EmailDeliveryDeps): EmailDelivery {
   const messageDomain = new URL(deps.settings.publicUrl).hostname;
-  return {
-    async deliver(input) {
-      const lead = await deps.leads.get(input.leadId);
-      if (!lead) return { kind: 'skipped', reason: 'lead_erased' };
-      // Deterministic per (enrollment, step): a resend, if one ever happened, carries the same id.
-      const messageId = `<${input.enrollmentId}.${input.stepId}@${messageDomain}>`;
-      const marketing = deps.templates.get(input.template)?.meta.category !== 'transactional';
-      const claim = await deps.db.transaction().execute(async (trx) => {
-        if (input.gate) {
-          await lockLeadSends(trx, lead.id);
-          const until = await input.gate(trx, marketing);
-          if (until) return { held: until } as const;
-        }
-        return claimSend(trx, { enrollmentId: input.enrollmentId, stepId: input.stepId, leadId: lead.id, template: input.template, messageId, marketing });
-      });
-      if ('held' in claim) return { kind: 'held', until: claim.held };
-      if (!claim.claimed) return { kind: 'already_handled', sendId: claim.row.id, status: claim.row.status };
-      const sendId = claim.row.id;
+  const isMarketing = (template: string) => deps.templates.get(template)?.meta.category !== 'transactional';
 
-      const skip = lead.unsubscribedAt ? 'unsubscribed' : (await deps.suppression.suppressedAmong(deps.db, [lead.email])).size > 0 ? 'suppressed' : null;
-      if (skip) {
-        await finishSend(deps.db, sendId, { status: 'skipped', outcome: skip, smtpResponse: null });
-        return { kind: 'skipped', reason: skip };
+  async function deliverMany(inputs: EmailStepInput[], { gate, takeOverBefore }: DeliveryOptions = {}): Promise<DeliveryOutcome[]> {
+    const outcomes: Array<DeliveryOutcome | undefined> = new Array<DeliveryOutcome | undefined>(inputs.length);
+    const missing = inputs.filter((input) => !input.lead).map((input) => input.leadId);
+    const read = missing.length > 0 ? await deps.leads.getMany(missing) : new Map<string, Lead>();
+    const candidates: Array<{ index: number; input: EmailStepInput; lead: Lead; marketing: boolean }> = [];
+    inputs.forEach((input, index) => {
+      const lead = input.lead ?? read.get(input.leadId);
+      if (lead) candidates.push({ index, input, lead, marketing: isMarketing(input.template) });
+      else outcomes[index] = { kind: 'skipped', reason: 'lead_erased' };
+    });
+
+    // Deterministic per (enrollment, step): a resend, if one ever happened, carries the same id.
+    const messageIdOf = (input: EmailStepInput) => `<${input.enrollmentId}.${input.stepId}@${messageDomain}>`;
+    const claims = await deps.db.transaction().execute(async (trx) => {
+      let passing = candidates;
+      if (gate && candidates.length > 0) {
+        await lockLeadsSends(trx, candidates.map((candidate) => candidate.lead.id));
+        const holds = await gate(trx, candidates);
+        passing = candidates.filter((candidate, position) => {
+          const until = holds[position];
+          if (until) outcomes[candidate.index] = { kind: 'held', until };
+          return !until;
+        });
       }
+      const requested: SendClaim[] = passing.map(({ input, lead, marketing }) => ({ enrollmentId: input.enrollmentId, stepId: input.stepId, leadId: lead.id, template: input.template, messageId: messageIdOf(input), marketing, claimedBy: deps.worker }));
+      return { passing, results: await claimSends(trx, requested, takeOverBefore) };
+    });
 
-      const unsubscribe = unsubscribeUrl(deps.settings.publicUrl, deps.unsubscribeSigner, { leadId: lead.id, sendId });
-      const rendered = deps.templates.render(input.template, {
-        lead: { ...lead },
-        company: deps.settings.company,
-        links: { unsubscribe },
-        sequence: input.sequence,
-        step: { id: input.stepId },
-      }, { subject: input.subject, from: input.from });
-      const tracked = await deps.tracking.prepareEmail({ sendId, leadId: lead.id, html: rendered.html, text: rendered.text, keepUrls: [unsubscribe] });
+    const claimed: Claimed[] = [];
+    const seen = new Set<string>();
+    for (const { index, input, lead } of claims.passing) {
+      const key = `${input.enrollmentId}:${input.stepId}`;
+      const claim = claims.results.get(key);
+      if (!claim) throw new Error(`no ledger row for ${key}`);
+      if (!claim.claimed || seen.has(key)) outcomes[index] = { kind: 'already_handled', sendId: claim.row.id, status: seen.has(key) ? 'claimed' : claim.row.status, claimedAt: claim.row.claimed_at };
+      else claimed.push({ index, input, lead, sendId: claim.row.id, messageId: messageIdOf(input) });
+      seen.add(key);
+    }
+
+    const suppressed = claimed.length > 0 ? await deps.suppression.suppressedAmong(deps.db, claimed.map((send) => send.lead.email)) : new Set<string>();
+    const skipped: Array<{ send: Claimed; reason: 'unsubscribed' | 'suppressed' }> = [];
+    const sending: Claimed[] = [];
+    for (const send of claimed) {
+      const reason = send.lead.unsubscribedAt ? 'unsubscribed' : suppressed.has(send.lead.email.trim().toLowerCase()) ? 'suppressed' : null;
+      if (reason) skipped.push({ send, reason });
+      else sending.push(send);
+    }
+    await finishSends(deps.db, skipped.map(({ send, reason }) => ({ id: send.sendId, status: 'skipped', outcome: reason, smtpResponse: null })));
+    for (const { send, reason } of skipped) outcomes[send.index] = { kind: 'skipped', reason };
+
+    const results = await sendAll(sending);
+    await record(deps, results);
+    for (const { send, outcome } of results) outcomes[send.index] = outcome;
+    return outcomes.map((outcome, index) => {
+      if (!outcome) throw new Error(`no outcome for email ${index} of the batch`);
+      return outcome;
+    });
+  }
+
+  /** Renders, tracks (one insert for every link of the batch) and sends over the pool at once. */
+  async function sendAll(sends: Claimed[]): Promise<SendResultOf[]> {
+    const rendered: Array<{ send: Claimed; unsubscribe: string; email: RenderedEmail }> = [];
+    const results: Array<Omit<SendResultOf, 'outcome'>> = [];
+    for (const send of sends) {
+      const unsubscribe = unsubscribeUrl(deps.settings.publicUrl, deps.unsubscribeSigner, { leadId: send.lead.id, sendId: send.sendId });
+      try {
+        const email = deps.templates.render(send.input.template, {
+          lead: { ...send.lead },
+          company: deps.settings.company,
+          links: { unsubscribe },
+          sequence: send.input.sequence,
+          step: { id: send.input.stepId },
+        }, { subject: send.input.subject, from: send.input.from });
+        rendered.push({ send, unsubscribe, email });
+      } catch (error) {
+        // The load-time check renders every template for a sample lead, so this is one lead's data:
+        // that email fails alone, and the rest of the batch goes.
+        deps.logger?.error({ err: error, sendId: send.sendId, template: send.input.template }, 'rendering an email failed');
+        results.push({ send, smtp: { kind: 'failed', reason: `rendering failed: ${(error as Error).message.split('\n')[0] ?? ''}` }, response: '' });
+      }
+    }
+    const tracked = await deps.tracking.prepareEmails(rendered.map(({ send, unsubscribe, email }) => ({ sendId: send.sendId, leadId: send.lead.id, html: email.html, text: email.text, keepUrls: [unsubscribe] })));
+    const sendOne = async ({ send, unsubscribe, email }: (typeof rendered)[number], position: number) => {
+      const body = tracked[position] ?? { html: email.html, text: email.text };
       const result = await deps.transport.send(buildMailOptions({
-        rendered: { ...rendered, html: tracked.html, text: tracked.text },
-        to: lead.email,
-        from: rendered.from ?? deps.settings.mailFrom,
-        messageId,
+        rendered: { ...email, html: body.html, text: body.text },
+        to: send.lead.email,
+        from: email.from ?? deps.settings.mailFrom,
+        messageId: send.messageId,
         unsubscribeUrl: unsubscribe,
-        headers: { 'X-Baton-Send': sendId },
+        headers: { 'X-Baton-Send': send.sendId },
       }));
-      return record(deps, input, lead.email, sendId, result.outcome, result.response);
+      return { send, smtp: result.outcome, response: result.response };
+    };
+    // The ledger learns each group's answers as they come: a worker that dies leaves only the
+    // groups on the wire unknown. Group k+1 is marked while group k is on the wire, and goes once
+    // group k is answered (and recorded).
+    const answered = async (group: Array<Omit<SendResultOf, 'outcome'>>) => {
+      await finishSends(deps.db, group.map(({ send, smtp, response }) => ({ id: send.sendId, status: LEDGER_STATUS[smtp.kind], outcome: smtp.kind, smtpResponse: response })));
+      return group;
+    };
+    const groups: Array<Promise<Array<Omit<SendResultOf, 'outcome'>>>> = [answered(results)];
+    for (let start = 0; start < rendered.length; start += HAND_OVER_GROUP) {
+      const group = rendered.slice(start, start + HAND_OVER_GROUP);
+      await markHandedOver(deps.db, group.map(({ send }) => send.sendId));
+      await groups.at(-1);
+      groups.push(Promise.all(group.map((item, offset) => sendOne(item, start + offset))).then(answered));
+    }
+    return (await Promise.all(groups)).flat().map(({ send, smtp, response }) => ({ send, smtp, response, outcome: outcomeOf(send.sendId, smtp) }));
+  }
+
+  return {
+    deliverMany,
+    async deliver(input, options) {
+      const [outcome] = await deliverMany([input], options);
+      if (!outcome) throw new Error('deliverMany returned nothing');
+      return outcome;
     },
   };
 }
 
-async function record(deps: EmailDeliveryDeps, input: EmailStepInput, email: string, sendId: string, outcome: SmtpOutcome, response: string): Promise<DeliveryOutcome> {
-  const finish = (status: SendRow['status']) => finishSend(deps.db, sendId, { status, outcome: outcome.kind, smtpResponse: response });
-  const event = (type: string, extra: Record<string, unknown> = {}) =>
-    deps.events.record([{ leadId: input.leadId, type, occurredAt: new Date(), properties: { sendId, sequenceId: input.sequence.id, stepId: input.stepId, template: input.template, ...extra } }]);
+interface SendResultOf {
+  send: Claimed;
+  smtp: SmtpOutcome;
+  response: string;
+  outcome: DeliveryOutcome;
+}
+
+function outcomeOf(sendId: string, outcome: SmtpOutcome): DeliveryOutcome {
   switch (outcome.kind) {
     case 'sent':
-      await finish('sent');
-      await event('email_sent');
       return { kind: 'sent', sendId };
     case 'hard_bounce':
-      await finish('failed');
-      await deps.suppression.suppress(deps.db, email, 'hard_bounce');
-      await event('email_bounced', { bounce: 'hard', reason: outcome.reason });
       return { kind: 'bounced', sendId };
     case 'retry':
     case 'throttle':
     case 'soft_bounce':
-      await finish('failed');
       return { kind: 'retry_later', sendId, outcome };
     case 'sender_blocked':
-      await finish('failed');
       return { kind: 'sender_blocked', sendId, outcome };
     case 'unknown':
-      await finish('unknown');
       return { kind: 'unknown', sendId };
     case 'failed':
-      await finish('failed');
       return { kind: 'failed', sendId, outcome };
   }
+}
+
+const LEDGER_STATUS: Record<SmtpOutcome['kind'], SendRow['status']> = {
+  sent: 'sent', hard_bounce: 'failed', retry: 'failed', throttle: 'failed', soft_bounce: 'failed', sender_blocked: 'failed', failed: 'failed', unknown: 'unknown',
+};
+
+/** Once the ledger has the answers: events for sends and hard bounces, and bounced addresses suppressed. */
+async function record(deps: EmailDeliveryDeps, results: SendResultOf[]): Promise<void> {
+  if (results.length === 0) return;
+  const now = new Date();
+  const event = ({ send }: SendResultOf, type: string, extra: Record<string, unknown> = {}) => ({
+    leadId: send.lead.id, type, occurredAt: now,
+    properties: { sendId: send.sendId, sequenceId: send.input.sequence.id, stepId: send.input.stepId, template: send.input.template, ...extra },
+  });
+  const bounced = results.filter((result) => result.smtp.kind === 'hard_bounce');
+  for (const { send } of bounced) await deps.suppression.suppress(deps.db, send.lead.email, 'hard_bounce');
+  await deps.events.record([
+    ...results.filter((result) => result.smtp.kind === 'sent').map((result) => event(result, 'email_sent')),
+    ...bounced.map((result) => event(result, 'email_bounced', { bounce: 'hard', reason: result.smtp.kind === 'hard_bounce' ? result.smtp.reason : '' })),
+  ]);
 }

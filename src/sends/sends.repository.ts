@@ -12,61 +12,38 @@ export interface SendClaim {
   messageId: string;
   /** Marketing email counts against the frequency cap; transactional does not. */
   marketing: boolean;
+  /** The process claiming it (its Agenda name), for the record. */
+  claimedBy?: string;
 }
+
+/** Failed sends that may be claimed again: nothing was delivered, and trying again may succeed. */
+const RETRYABLE_OUTCOMES = ['retry', 'soft_bounce', 'throttle', 'not_sent'];
 
 /**
- * Takes the ledger row for (enrollment, step). Exactly one caller gets `claimed: true`; every
- * other (a re-run job, a second worker) gets the row as it stands. A failed, retryable send is
- * claimed again atomically, so two retries cannot both go.
- */
-export async function claimSend(db: Db, claim: SendClaim): Promise<{ claimed: true; row: SendRow } | { claimed: false; row: SendRow }> {
-  const inserted = await db
-    .insertInto('sends')
-    .values({ enrollment_id: claim.enrollmentId, step_id: claim.stepId, lead_id: claim.leadId, template: claim.template, message_id: claim.messageId, marketing: claim.marketing })
-    .onConflict((oc) => oc.columns(['enrollment_id', 'step_id']).doNothing())
-    .returningAll()
-    .executeTakeFirst();
-  if (inserted) return { claimed: true, row: inserted };
-  const retried = await db
-    .updateTable('sends')
-    .set({ status: 'claimed', finished_at: null })
-    .where('enrollment_id', '=', claim.enrollmentId)
-    .where('step_id', '=', claim.stepId)
-    .where('status', '=', 'failed')
-    .where('outcome', 'in', ['retry', 'soft_bounce', 'throttle'])
-    .returningAll()
-    .executeTakeFirst();
-  if (retried) return { claimed: true, row: retried };
-  const existing = await db.selectFrom('sends').selectAll().where('enrollment_id', '=', claim.enrollmentId).where('step_id', '=', claim.stepId).executeTakeFirstOrThrow();
-  return { claimed: false, row: existing };
-}
-
-export async function finishSend(db: Db, id: string, result: { status: SendStatus; outcome: string; smtpResponse: string | null }): Promise<void> {
-  await db
-    .updateTable('sends')
-    .set({ status: result.status, outcome: result.outcome, smtp_response: result.smtpResponse?.slice(0, 1000) ?? null, finished_at: sql`now()` })
-    .where('id', '=', id)
-    .execute();
-}
-
-/**
- * Claims older than `olderThan` whose process died between the claim and the SMTP answer. The
- * message may or may not have gone out, and sending it again could send it twice: they become
- * `unknown` (reported, never resent), and their enrollments move on.
+ * Claims older than `olderThan` that never got their SMTP answer: their process died. One handed
+ * to SMTP may or may not have gone out, and sending it again could send it twice: it becomes
+ * `unknown` (reported, never resent). One never handed over did not go out: it becomes a failed
+ * `not_sent`, which the next attempt claims again.
  */
 export async function markInterruptedSends(db: Db, olderThan: Date): Promise<number> {
-  const result = await db
-    .updateTable('sends')
-    .set({ status: 'unknown', outcome: 'interrupted', finished_at: sql`now()` })
-    .where('status', '=', 'claimed')
-    .where('claimed_at', '<', olderThan)
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows);
+  const result = await sql`
+    update sends set finished_at = now(),
+      status = case when handed_at is null then 'failed' else 'unknown' end,
+      outcome = case when handed_at is null then 'not_sent' else 'interrupted' end
+    where status = 'claimed' and claimed_at < ${olderThan}`.execute(db);
+  return Number(result.numAffectedRows ?? 0);
 }
 
-/** Serialises the frequency-cap check and the ledger claim of one lead's emails across workers. */
-export async function lockLeadSends(db: Db, leadId: string): Promise<void> {
-  await sql`select pg_advisory_xact_lock(hashtext('baton-lead-sends'), hashtext(${leadId}))`.execute(db);
+/** Sends about to go over SMTP: from now on, a crash leaves them `unknown` rather than unsent. */
+export async function markHandedOver(db: Db, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db.updateTable('sends').set({ handed_at: sql`now()` }).where('id', 'in', ids).execute();
+}
+
+/** The same for given claims, known to be abandoned: only those still `claimed` change. */
+export async function markSendsInterrupted(db: Db, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db.updateTable('sends').set({ status: 'unknown', outcome: 'interrupted', finished_at: sql`now()` }).where('id', 'in', ids).where('status', '=', 'claimed').execute();
 }
 
 /** When the lead's marketing emails since `since` were claimed, the (enrollment, step) asking excluded. */
@@ -81,4 +58,76 @@ export async function recentMarketingSends(db: Db, leadId: string, since: Date, 
     .where((eb) => eb.or([eb('enrollment_id', '!=', except.enrollmentId), eb('step_id', '!=', except.stepId)]))
     .execute();
   return rows.map((row) => row.claimed_at);
+}
+
+/**
+ * Takes the ledger rows for (enrollment, step) pairs, in three statements for the whole batch.
+ * Exactly one caller gets `claimed: true` for a pair; every other (a re-run, a second worker)
+ * gets the row as it stands. A failed, retryable send is claimed again atomically, so two retries
+ * cannot both go; so is a claim made before `takeOverBefore` and never handed to SMTP (its worker
+ * died before sending). Results by `${enrollmentId}:${stepId}`; a pair given twice is claimed once.
+ */
+export async function claimSends(db: Db, claims: SendClaim[], takeOverBefore?: Date): Promise<Map<string, { claimed: boolean; row: SendRow }>> {
+  const result = new Map<string, { claimed: boolean; row: SendRow }>();
+  if (claims.length === 0) return result;
+  const key = (row: { enrollment_id: string; step_id: string }) => `${row.enrollment_id}:${row.step_id}`;
+  const { rows: inserted } = await sql<SendRow>`
+    insert into sends (enrollment_id, step_id, lead_id, template, message_id, marketing, claimed_by)
+    select * from unnest(${claims.map((c) => c.enrollmentId)}::uuid[], ${claims.map((c) => c.stepId)}::text[], ${claims.map((c) => c.leadId)}::uuid[],
+                         ${claims.map((c) => c.template)}::text[], ${claims.map((c) => c.messageId)}::text[], ${claims.map((c) => c.marketing)}::boolean[],
+                         ${claims.map((c) => c.claimedBy ?? null)}::text[])
+    on conflict (enrollment_id, step_id) do nothing
+    returning *`.execute(db);
+  for (const row of inserted) result.set(key(row), { claimed: true, row });
+  const rest = claims.filter((c) => !result.has(`${c.enrollmentId}:${c.stepId}`));
+  if (rest.length === 0) return result;
+  const { rows: retried } = await sql<SendRow>`
+    update sends s set status = 'claimed', finished_at = null, claimed_by = r.claimed_by,
+      claimed_at = case when s.status = 'claimed' then now() else s.claimed_at end
+    from unnest(${rest.map((c) => c.enrollmentId)}::uuid[], ${rest.map((c) => c.stepId)}::text[], ${rest.map((c) => c.claimedBy ?? null)}::text[]) as r(enrollment_id, step_id, claimed_by)
+    where s.enrollment_id = r.enrollment_id and s.step_id = r.step_id
+      and ((s.status = 'failed' and s.outcome = any(${RETRYABLE_OUTCOMES}::text[]))
+        or (s.status = 'claimed' and s.handed_at is null and s.claimed_at < ${takeOverBefore ?? new Date(0)}))
+    returning s.*`.execute(db);
+  for (const row of retried) result.set(key(row), { claimed: true, row });
+  const existing = rest.filter((c) => !result.has(`${c.enrollmentId}:${c.stepId}`));
+  if (existing.length === 0) return result;
+  const { rows } = await sql<SendRow>`
+    select s.* from sends s
+    join unnest(${existing.map((c) => c.enrollmentId)}::uuid[], ${existing.map((c) => c.stepId)}::text[]) as r(enrollment_id, step_id)
+      on s.enrollment_id = r.enrollment_id and s.step_id = r.step_id`.execute(db);
+  for (const row of rows) if (!result.has(key(row))) result.set(key(row), { claimed: false, row });
+  return result;
+}
+
+/** finishSend for a batch: one statement. */
+export async function finishSends(db: Db, results: Array<{ id: string; status: SendStatus; outcome: string; smtpResponse: string | null }>): Promise<void> {
+  if (results.length === 0) return;
+  await sql`
+    update sends s set status = r.status, outcome = r.outcome, smtp_response = r.smtp_response, finished_at = now()
+    from unnest(${results.map((r) => r.id)}::uuid[], ${results.map((r) => r.status)}::text[], ${results.map((r) => r.outcome)}::text[],
+                ${results.map((r) => r.smtpResponse?.slice(0, 1000) ?? null)}::text[]) as r(id, status, outcome, smtp_response)
+    where s.id = r.id`.execute(db);
+}
+
+/** lockLeadSends for several leads, always in the same order, so that two batches cannot deadlock. */
+export async function lockLeadsSends(db: Db, leadIds: string[]): Promise<void> {
+  const ids = [...new Set(leadIds)].sort();
+  if (ids.length === 0) return;
+  // offset 0 keeps the sort below the lock calls: the locks are taken in that order.
+  await sql`select pg_advisory_xact_lock(hashtext('baton-lead-sends'), hashtext(id))
+    from (select id from unnest(${ids}::text[]) as id order by id offset 0) as sorted`.execute(db);
+}
+
+/** The marketing sends of these leads claimed since `since`, for the frequency cap. */
+export async function recentMarketingSendsOf(db: Db, leadIds: string[], since: Date): Promise<Array<{ lead_id: string; enrollment_id: string; step_id: string; claimed_at: Date }>> {
+  if (leadIds.length === 0) return [];
+  return db
+    .selectFrom('sends')
+    .select(['lead_id', 'enrollment_id', 'step_id', 'claimed_at'])
+    .where('lead_id', 'in', [...new Set(leadIds)])
+    .where('marketing', '=', true)
+    .where('claimed_at', '>', since)
+    .where('status', 'in', ['claimed', 'sent', 'unknown'])
+    .execute();
 }

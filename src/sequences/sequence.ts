@@ -49,6 +49,7 @@ export type StepAction =
   | { kind: 'end' };
 
 export type Step = StepAction & { id: string; next?: string; line: number };
+export type EmailStep = Extract<Step, { kind: 'email' }>;
 
 export interface Sequence {
   id: string;

@@ -15,11 +15,22 @@ export interface TrackingRequest {
   ip: string | null;
 }
 
+export interface EmailToTrack {
+  sendId: string;
+  leadId: string;
+  html: string;
+  text: string;
+  /** Links left as they are (the unsubscribe URL: it is already signed, and must work without Baton's redirect). */
+  keepUrls: string[];
+}
+
 export type ClickOutcome = { kind: 'redirect'; url: string } | { kind: 'not_found' };
 
 export interface TrackingService {
   /** Rewrites the http(s) links of an email to click-tracking URLs and adds the open pixel. */
-  prepareEmail(input: { sendId: string; leadId: string; html: string; text: string; keepUrls: string[] }): Promise<{ html: string; text: string }>;
+  prepareEmail(input: EmailToTrack): Promise<{ html: string; text: string }>;
+  /** The same for a batch of emails, with one insert for all their links; results in input order. */
+  prepareEmails(inputs: EmailToTrack[]): Promise<Array<{ html: string; text: string }>>;
   click(token: string, request: TrackingRequest, now: Date): Promise<ClickOutcome>;
   /** Records an open if the token is valid; never throws (the pixel is always served). */
   open(token: string, request: TrackingRequest, now: Date): void;
@@ -66,15 +77,13 @@ export function createTrackingService(db: Kysely<Database>, events: EventsServic
     return row;
   }
 
-  return {
-    async prepareEmail({ sendId, leadId, html, text, keepUrls }) {
+  async function prepareEmails(inputs: EmailToTrack[]): Promise<Array<{ html: string; text: string }>> {
+    const urlsPerEmail = inputs.map(({ html, text, keepUrls }) => linksToTrack(html, text, new Set(keepUrls)));
+    const ids = await insertTrackedLinks(db, inputs.flatMap((input, index) => (urlsPerEmail[index] ?? []).map((url) => ({ sendId: input.sendId, leadId: input.leadId, url }))));
+    return inputs.map(({ sendId, leadId, html, text, keepUrls }) => {
       const keep = new Set(keepUrls);
-      const urls = new Set<string>();
-      for (const match of html.matchAll(HTML_LINK)) if (match[2] && !keep.has(unescapeAmp(match[2]))) urls.add(unescapeAmp(match[2]));
-      for (const match of text.matchAll(TEXT_LINK)) if (!keep.has(match[0])) urls.add(match[0]);
-      const ids = await insertTrackedLinks(db, sendId, leadId, [...urls]);
       const tracked = (url: string) => {
-        const id = ids.get(url);
+        const id = ids.get(`${sendId} ${url}`);
         return id ? `${settings.publicUrl}/c/${clickSigner.sign(id)}` : url;
       };
       const pixel = `${settings.publicUrl}/o/${openSigner.sign(JSON.stringify([leadId, sendId]))}.gif`;
@@ -84,7 +93,17 @@ export function createTrackingService(db: Kysely<Database>, events: EventsServic
         html: trackedHtml.includes('</body>') ? trackedHtml.replace('</body>', `${pixelTag}</body>`) : `${trackedHtml}${pixelTag}`,
         text: text.replace(TEXT_LINK, (url) => (keep.has(url) ? url : tracked(url))),
       };
+    });
+  }
+
+  return {
+    async prepareEmail(input) {
+      const [prepared] = await prepareEmails([input]);
+      if (!prepared) throw new Error('prepareEmails returned nothing');
+      return prepared;
     },
+
+    prepareEmails,
 
     async click(token, request, now) {
       const link = await linkForToken(token);
@@ -119,6 +138,14 @@ export function createTrackingService(db: Kysely<Database>, events: EventsServic
 
     close: () => buffer.close(),
   };
+}
+
+/** The distinct http(s) links of an email's HTML and text, except those kept as they are. */
+function linksToTrack(html: string, text: string, keep: Set<string>): string[] {
+  const urls = new Set<string>();
+  for (const match of html.matchAll(HTML_LINK)) if (match[2] && !keep.has(unescapeAmp(match[2]))) urls.add(unescapeAmp(match[2]));
+  for (const match of text.matchAll(TEXT_LINK)) if (!keep.has(match[0])) urls.add(match[0]);
+  return [...urls];
 }
 
 function unescapeAmp(url: string): string {

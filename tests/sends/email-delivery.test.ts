@@ -19,7 +19,7 @@ const settings = { publicUrl: 'https://baton.test', mailFrom: 'Acme <hello@acme.
 
 function deliveryWith(mail: MailTransport): EmailDelivery {
   const { leads, events, suppression, tracking, unsubscribeSigner } = t.services;
-  return createEmailDelivery({ db: t.database.db, leads, events, suppression, templates, tracking, transport: mail, unsubscribeSigner, settings });
+  return createEmailDelivery({ db: t.database.db, leads, events, suppression, templates, tracking, transport: mail, unsubscribeSigner, settings, worker: 'test-worker' });
 }
 
 async function enroll(email: string, firstName = 'Ada'): Promise<{ leadId: string; enrollmentId: string }> {
@@ -118,11 +118,11 @@ describe('the frequency-cap gate and interrupted sends', () => {
   it('claims nothing and sends nothing while the gate holds the email', async () => {
     const ids = await enroll('gated@example.com');
     const later = new Date(Date.now() + 3_600_000);
-    const held = await delivery.deliver({ ...step(ids), gate: async () => later });
+    const held = await delivery.deliver(step(ids), { gate: async () => [later] });
     expect(held).toEqual({ kind: 'held', until: later });
     expect(await t.database.db.selectFrom('sends').selectAll().where('enrollment_id', '=', ids.enrollmentId).execute()).toEqual([]);
     expect(await caught('gated@example.com')).toEqual([]);
-    expect((await delivery.deliver({ ...step(ids), gate: async () => null })).kind).toBe('sent');
+    expect((await delivery.deliver(step(ids), { gate: async () => [null] })).kind).toBe('sent');
   });
 
   it('counts only the other marketing sends of the lead in the window', async () => {
@@ -135,14 +135,48 @@ describe('the frequency-cap gate and interrupted sends', () => {
     expect(await recentMarketingSends(t.database.db, ids.leadId, new Date(Date.now() + 1000), { enrollmentId: ids.enrollmentId, stepId: 'second' })).toHaveLength(0);
   });
 
-  it('marks claims whose process died as unknown, and never sends them again', async () => {
+  const claimLeftBehind = async (ids: { leadId: string; enrollmentId: string }, handedOver: boolean, ageSeconds = 0) => {
+    await t.database.db.insertInto('sends').values({ enrollment_id: ids.enrollmentId, step_id: 'welcome', lead_id: ids.leadId, template: 'welcome', message_id: `<${ids.enrollmentId}@baton.test>`, claimed_by: 'dead-worker' }).execute();
+    await t.database.pool.query(`update sends set claimed_at = now() - make_interval(secs => $2), handed_at = case when $3 then now() end where enrollment_id = $1`, [ids.enrollmentId, ageSeconds, handedOver]);
+  };
+  const ledgerRow = async (enrollmentId: string) => t.database.db.selectFrom('sends').selectAll().where('enrollment_id', '=', enrollmentId).executeTakeFirstOrThrow();
+
+  it('marks a claim handed to SMTP by a process that died as unknown, and never sends it again', async () => {
     const ids = await enroll('interrupted@example.com');
-    await t.database.db.insertInto('sends').values({ enrollment_id: ids.enrollmentId, step_id: 'welcome', lead_id: ids.leadId, template: 'welcome', message_id: '<x@baton.test>' }).execute();
+    await claimLeftBehind(ids, true);
     expect(await markInterruptedSends(t.database.db, new Date(Date.now() - 60_000))).toBe(0);
     expect(await markInterruptedSends(t.database.db, new Date(Date.now() + 1000))).toBeGreaterThanOrEqual(1);
-    const [row] = await t.database.db.selectFrom('sends').selectAll().where('enrollment_id', '=', ids.enrollmentId).execute();
-    expect(row).toMatchObject({ status: 'unknown', outcome: 'interrupted' });
-    expect(await delivery.deliver(step(ids))).toMatchObject({ kind: 'already_handled', status: 'unknown' });
+    expect(await ledgerRow(ids.enrollmentId)).toMatchObject({ status: 'unknown', outcome: 'interrupted' });
+    expect(await delivery.deliver(step(ids), { takeOverBefore: new Date(Date.now() + 1000) })).toMatchObject({ kind: 'already_handled', status: 'unknown' });
     expect(await caught('interrupted@example.com')).toEqual([]);
+  });
+
+  it('sends a claim its dead process never handed to SMTP: it did not go out', async () => {
+    const ids = await enroll('never-handed@example.com');
+    await claimLeftBehind(ids, false);
+    expect(await markInterruptedSends(t.database.db, new Date(Date.now() + 1000))).toBeGreaterThanOrEqual(1);
+    expect(await ledgerRow(ids.enrollmentId)).toMatchObject({ status: 'failed', outcome: 'not_sent' });
+    expect((await delivery.deliver(step(ids))).kind).toBe('sent');
+    expect(await ledgerRow(ids.enrollmentId)).toMatchObject({ status: 'sent', outcome: 'sent' });
+    expect(await caught('never-handed@example.com')).toHaveLength(1);
+  });
+
+  it('takes over a stale claim never handed to SMTP, but neither a fresh one nor one handed over', async () => {
+    const fresh = await enroll('fresh-claim@example.com');
+    await claimLeftBehind(fresh, false, 5);
+    const staleHanded = await enroll('stale-handed@example.com');
+    await claimLeftBehind(staleHanded, true, 120);
+    const staleUnhanded = await enroll('stale-unhanded@example.com');
+    await claimLeftBehind(staleUnhanded, false, 120);
+    const takeOverBefore = new Date(Date.now() - 60_000);
+    const outcomes = await delivery.deliverMany([step(fresh), step(staleHanded), step(staleUnhanded)], { takeOverBefore });
+    expect(outcomes.map((outcome) => [outcome.kind, 'status' in outcome ? outcome.status : null])).toEqual([['already_handled', 'claimed'], ['already_handled', 'claimed'], ['sent', null]]);
+    expect(await caught('fresh-claim@example.com')).toEqual([]);
+    expect(await caught('stale-handed@example.com')).toEqual([]);
+    expect(await caught('stale-unhanded@example.com')).toHaveLength(1);
+    // The claim changed hands: the worker that sent it is on record, and the handover time is set.
+    const taken = await ledgerRow(staleUnhanded.enrollmentId);
+    expect(taken.claimed_by).toBe('test-worker');
+    expect(taken.handed_at).not.toBeNull();
   });
 });

@@ -50,6 +50,10 @@ export async function migrate(pool: pg.Pool, migrations?: Migration[]): Promise<
       name text not null,
       applied_at timestamptz(3) not null default now()
     )`);
+    // Agenda's tables, from the installed backend's own DDL, under the same lock: its built-in
+    // "create if not exists" races when two processes start together (duplicate pg_type). First,
+    // so that migrations may index them.
+    for (const statement of agendaSchemaStatements()) await client.query(statement);
     const { rows } = await client.query<{ id: number }>('select id from baton_migrations');
     const applied = new Set(rows.map((row) => row.id));
     const done: number[] = [];
@@ -59,9 +63,6 @@ export async function migrate(pool: pg.Pool, migrations?: Migration[]): Promise<
       await client.query('insert into baton_migrations (id, name) values ($1, $2)', [migration.id, migration.name]);
       done.push(migration.id);
     }
-    // Agenda's tables, from the installed backend's own DDL, under the same lock: its built-in
-    // "create if not exists" races when two processes start together (duplicate pg_type).
-    for (const statement of agendaSchemaStatements()) await client.query(statement);
     await client.query('commit');
     return done;
   } catch (error) {

@@ -107,6 +107,16 @@ export interface SendsTable {
   claimed_at: ColumnType<Date, Date | undefined, never>;
   finished_at: ColumnType<Date | null, Date | null | undefined, Date | string | null>;
   marketing: ColumnType<boolean, boolean | undefined, boolean>;
+  claimed_by: string | null;
+  handed_at: ColumnType<Date | null, Date | null | undefined, Date | string | null>;
+}
+
+export interface EmailQueueTable {
+  enrollment_id: string;
+  step_id: string;
+  due_at: ColumnType<Date, Date | undefined, Date>;
+  leased_by: string | null;
+  leased_until: Date | null;
 }
 
 export type TriggerKind = 'lead_created' | 'tag_added' | 'event';
@@ -219,6 +229,7 @@ export interface Database {
   tracked_links: TrackedLinksTable;
   enrollments: EnrollmentsTable;
   sends: SendsTable;
+  email_queue: EmailQueueTable;
   trigger_interests: TriggerInterestsTable;
   trigger_queue: TriggerQueueTable;
   enrollment_steps: EnrollmentStepsTable;
