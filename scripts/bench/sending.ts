@@ -1,6 +1,6 @@
 /*
- * Sending benchmark: 10,000 due emails through Baton's whole pipeline (Agenda job → step runner →
- * send ledger → render → tracked links → pooled SMTP → ledger and event) against pooled
+ * Sending benchmark: 10,000 due emails through Baton's whole pipeline (email queue → batched step
+ * runner → send ledger → render → tracked links → pooled SMTP → ledger and event) against pooled
  * Nodemailer sending prebuilt messages, both to the same SMTP sink, measured in the same run.
  *
  *   npm run bench:sending                 # builds, then PostgreSQL server at DATABASE_URL (default: local test server)
@@ -10,7 +10,7 @@
  *   BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" npm run bench:sending   # flags for the worker processes
  *
  * Pipeline: an api process imports the leads (CSV) and enrolls each one over HTTP into a sequence
- * of fixtures/sending/ while no worker runs, so every step job is due. Then the worker processes
+ * of fixtures/sending/ while no worker runs, so every email is due in the queue. Then the workers
  * start, and the clock runs from their spawn until the sink has every message: process start-up
  * is included, and printed apart so the reader can judge. Afterwards the send
  * ledger must say `sent` for every email, and the sink must have seen no Message-ID twice.
@@ -44,8 +44,8 @@ const API_KEY = 'bench-api-key-0123456789abcdef';
 const SECRET = 'bench-secret-0123456789abcdef0123456789';
 const PUBLIC_URL = 'http://localhost:3000';
 const ENROLL_CONCURRENCY = 16;
-// Baton's pool: one connection per concurrent step job (STEP_CONCURRENCY in src/baton.ts), and
-// createMailTransport's 1,000 messages per connection before a reconnect. Keep them in step.
+// Baton's pool: SMTP_CONNECTIONS in src/baton.ts, and createMailTransport's 1,000 messages per
+// connection before a reconnect. Keep them in step.
 const POOL = { maxConnections: 10, maxMessages: 1000 };
 // Enough sends queued that the pool never waits for the benchmark to hand it the next one.
 const BASELINE_IN_FLIGHT = 50;
@@ -273,7 +273,7 @@ async function runPipeline(sink: Sink, db: pg.Pool, env: Record<string, string>,
     sent = await count(db, `select count(*)::int as n from sends where status = 'sent'`);
   }
   const ledgerLagMs = performance.now() - sinkDoneAt;
-  const pendingSteps = await count(db, `select count(*)::int as n from agenda_jobs where next_run_at <= now()`);
+  const pendingSteps = await count(db, `select (select count(*) from agenda_jobs where next_run_at <= now()) + (select count(*) from email_queue)::int as n`);
   await Promise.all(workers.map((worker) => worker.stop()));
   // Backends report their statistics when they go idle or exit.
   await sleep(1500);
@@ -319,8 +319,8 @@ async function main(): Promise<void> {
     const enrollStarted = performance.now();
     await enrollLeads(url, db);
     const enrollSeconds = (performance.now() - enrollStarted) / 1000;
-    const due = await count(db, `select count(*)::int as n from agenda_jobs where locked_at is null and next_run_at <= now()`);
-    if (due !== EMAILS) throw new Error(`expected ${EMAILS} due step jobs, found ${due}`);
+    const due = await count(db, `select count(*)::int as n from email_queue where leased_by is null and due_at <= now()`);
+    if (due !== EMAILS) throw new Error(`expected ${EMAILS} due emails in the queue, found ${due}`);
 
     const baseline = await runBaseline(sink);
     const pipeline = await runPipeline(sink, db, env, workers, api);
@@ -333,7 +333,7 @@ async function main(): Promise<void> {
     console.log(`  steady state:    ${perSecond(EMAILS - 1, (run.lastAt - run.firstAt) / 1000)} (first to last message)`);
     console.log(`ratio:             ${(EMAILS / pipeline.seconds / (EMAILS / baseline.seconds)).toFixed(2)}x of baseline (target >= 0.6x)`);
     console.log(`duplicates:        ${run.duplicates} at the sink (${run.messageIds.size} distinct Message-IDs, ${run.withoutId} without one)`);
-    console.log(`ledger:            ${pipeline.sent} sends marked sent${pipeline.sent === EMAILS ? '' : ` (EXPECTED ${EMAILS})`}, ${Math.round(pipeline.ledgerLagMs)} ms after the last message; ${pipeline.pendingSteps} follow-up step jobs due`);
+    console.log(`ledger:            ${pipeline.sent} sends marked sent${pipeline.sent === EMAILS ? '' : ` (EXPECTED ${EMAILS})`}, ${Math.round(pipeline.ledgerLagMs)} ms after the last message; ${pipeline.pendingSteps} step jobs or emails still due`);
     console.log(`cpu per email:     baseline sender ${perEmail(baseline.cpu)}, sink ${perEmail(baseline.sinkCpu)}; pipeline worker ${perEmail(cpu.worker)} (plus ${(cpu.startup / 1000).toFixed(1)} s at start-up), its postgres backends ${perEmail(cpu.backends)}, sink ${perEmail(cpu.sink)}`);
     console.log(`database:          ${(pipeline.commits / EMAILS).toFixed(1)} commits per email (pg_stat_database, from worker start to stop)`);
     if (run.duplicates > 0 || run.withoutId > 0 || pipeline.sent !== EMAILS || baseline.failed > 0) process.exitCode = 1;
