@@ -155,17 +155,21 @@ export function createEmailDelivery(deps: EmailDeliveryDeps): EmailDelivery {
     await finishSends(deps.db, skipped.map(({ send, reason }) => ({ id: send.sendId, status: 'skipped', outcome: reason, smtpResponse: null })));
     for (const { send, reason } of skipped) outcomes[send.index] = { kind: 'skipped', reason };
 
-    const results = await sendAll(sending);
+    const { results, takenOver } = await sendAll(sending);
     await record(deps, results);
     for (const { send, outcome } of results) outcomes[send.index] = outcome;
+    for (const send of takenOver) outcomes[send.index] = { kind: 'already_handled', sendId: send.sendId, status: 'claimed', claimedAt: new Date() };
     return outcomes.map((outcome, index) => {
       if (!outcome) throw new Error(`no outcome for email ${index} of the batch`);
       return outcome;
     });
   }
 
-  /** Renders, tracks (one insert for every link of the batch) and sends over the pool at once. */
-  async function sendAll(sends: Claimed[]): Promise<SendResultOf[]> {
+  /**
+   * Renders, tracks (one insert for every link of the batch) and sends over the pool. `takenOver`:
+   * claims another worker took over before this one handed them to SMTP, so not sent from here.
+   */
+  async function sendAll(sends: Claimed[]): Promise<{ results: SendResultOf[]; takenOver: Claimed[] }> {
     const rendered: Array<{ send: Claimed; unsubscribe: string; email: RenderedEmail }> = [];
     const results: Array<Omit<SendResultOf, 'outcome'>> = [];
     for (const send of sends) {
@@ -207,13 +211,16 @@ export function createEmailDelivery(deps: EmailDeliveryDeps): EmailDelivery {
       return group;
     };
     const groups: Array<Promise<Array<Omit<SendResultOf, 'outcome'>>>> = [answered(results)];
+    const takenOver: Claimed[] = [];
     for (let start = 0; start < rendered.length; start += HAND_OVER_GROUP) {
-      const group = rendered.slice(start, start + HAND_OVER_GROUP);
-      await markHandedOver(deps.db, group.map(({ send }) => send.sendId));
+      const group = rendered.slice(start, start + HAND_OVER_GROUP).map((item, offset) => ({ item, position: start + offset }));
+      const ours = await markHandedOver(deps.db, group.map(({ item }) => item.send.sendId), deps.worker ?? null);
+      for (const { item } of group) if (!ours.has(item.send.sendId)) takenOver.push(item.send);
       await groups.at(-1);
-      groups.push(Promise.all(group.map((item, offset) => sendOne(item, start + offset))).then(answered));
+      groups.push(Promise.all(group.filter(({ item }) => ours.has(item.send.sendId)).map(({ item, position }) => sendOne(item, position))).then(answered));
     }
-    return (await Promise.all(groups)).flat().map(({ send, smtp, response }) => ({ send, smtp, response, outcome: outcomeOf(send.sendId, smtp) }));
+    const sent = (await Promise.all(groups)).flat();
+    return { results: sent.map(({ send, smtp, response }) => ({ send, smtp, response, outcome: outcomeOf(send.sendId, smtp) })), takenOver };
   }
 
   return {

@@ -34,10 +34,22 @@ export async function markInterruptedSends(db: Db, olderThan: Date): Promise<num
   return Number(result.numAffectedRows ?? 0);
 }
 
-/** Sends about to go over SMTP: from now on, a crash leaves them `unknown` rather than unsent. */
-export async function markHandedOver(db: Db, ids: string[]): Promise<void> {
-  if (ids.length === 0) return;
-  await db.updateTable('sends').set({ handed_at: sql`now()` }).where('id', 'in', ids).execute();
+/**
+ * Sends about to go over SMTP: from now on, a crash leaves them `unknown` rather than unsent.
+ * Returns those still claimed by `worker`: one taken over meanwhile (this worker stalled past its
+ * lease) belongs to the worker that took it, and must not be sent from here as well.
+ */
+export async function markHandedOver(db: Db, ids: string[], worker: string | null): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await db
+    .updateTable('sends')
+    .set({ handed_at: sql`now()` })
+    .where('id', 'in', ids)
+    .where('status', '=', 'claimed')
+    .where(sql<boolean>`claimed_by is not distinct from ${worker}`)
+    .returning('id')
+    .execute();
+  return new Set(rows.map((row) => row.id));
 }
 
 /** The same for given claims, known to be abandoned: only those still `claimed` change. */

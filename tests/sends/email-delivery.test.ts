@@ -5,7 +5,7 @@ import { startMailSink, type MailSink } from '../../src/mail/mail-sink.js';
 import { createMailTransport, type MailTransport } from '../../src/mail/mail-transport.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { createEmailDelivery, type EmailDelivery } from '../../src/sends/email-delivery.js';
-import { markInterruptedSends, recentMarketingSends } from '../../src/sends/sends.repository.js';
+import { claimSends, markHandedOver, markInterruptedSends, recentMarketingSends } from '../../src/sends/sends.repository.js';
 import { loadTemplates, type TemplateStore } from '../../src/templates/template-store.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 
@@ -178,5 +178,18 @@ describe('the frequency-cap gate and interrupted sends', () => {
     const taken = await ledgerRow(staleUnhanded.enrollmentId);
     expect(taken.claimed_by).toBe('test-worker');
     expect(taken.handed_at).not.toBeNull();
+  });
+
+  it('lets a stalled worker hand over none of the claims another took over meanwhile', async () => {
+    const ids = await enroll('stalled@example.com');
+    await claimLeftBehind(ids, false, 120);
+    const [row] = await t.database.db.selectFrom('sends').select('id').where('enrollment_id', '=', ids.enrollmentId).execute();
+    const claim = { enrollmentId: ids.enrollmentId, stepId: 'welcome', leadId: ids.leadId, template: 'welcome', messageId: `<${ids.enrollmentId}@baton.test>`, marketing: true, claimedBy: 'live-worker' };
+    const taken = await claimSends(t.database.db, [claim], new Date(Date.now() - 60_000));
+    expect(taken.get(`${ids.enrollmentId}:welcome`)?.claimed).toBe(true);
+    // The claim changed hands once: a second taker finds it fresh.
+    expect((await claimSends(t.database.db, [{ ...claim, claimedBy: 'third' }], new Date(Date.now() - 60_000))).get(`${ids.enrollmentId}:welcome`)?.claimed).toBe(false);
+    expect(await markHandedOver(t.database.db, [row?.id ?? ''], 'dead-worker')).toEqual(new Set());
+    expect(await markHandedOver(t.database.db, [row?.id ?? ''], 'live-worker')).toEqual(new Set([row?.id]));
   });
 });
