@@ -1,15 +1,12 @@
-import { fileURLToPath } from 'node:url';
 import { simpleParser } from 'mailparser';
 import { createSequenceRunner, STEP_JOB, type JobQueue, type SequenceRunner } from '../../src/enrollments/sequence-runner.js';
-import { startMailSink, type MailSink } from '../../src/mail/mail-sink.js';
-import { createMailTransport, type MailTransport } from '../../src/mail/mail-transport.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { insertJobs } from '../../src/platform/scheduler.js';
-import { createEmailDelivery } from '../../src/sends/email-delivery.js';
 import { parseSequence } from '../../src/sequences/sequence-loader.js';
 import type { Sequence } from '../../src/sequences/sequence.js';
-import { loadTemplates, type TemplateStore } from '../../src/templates/template-store.js';
-import { createTestApp, type TestApp } from '../helpers/test-app.js';
+import type { TemplateStore } from '../../src/templates/template-store.js';
+import { startDeliverySetup, type DeliverySetup } from '../helpers/delivery-setup.js';
+import type { TestApp } from '../helpers/test-app.js';
 
 /*
  * One batch of the email queue (runner.runEmailBatch), the way a worker's dispatch lane runs it,
@@ -17,9 +14,8 @@ import { createTestApp, type TestApp } from '../helpers/test-app.js';
  * queue, the enrollments, Agenda's table and the ledger agree afterwards.
  */
 
+let setup: DeliverySetup;
 let t: TestApp;
-let sink: MailSink;
-let transport: MailTransport;
 let templates: TemplateStore;
 let runner: SequenceRunner;
 
@@ -68,15 +64,11 @@ function sequence(text: string): Sequence {
 }
 
 beforeAll(async () => {
-  t = await createTestApp();
-  sink = await startMailSink(t.database.db, createLogger('silent'));
-  transport = createMailTransport(sink.url, null);
-  const loaded = await loadTemplates(fileURLToPath(new URL('../../templates/', import.meta.url)));
-  if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
-  templates = loaded.store;
-  const { leads, events, suppression, tracking, unsubscribeSigner } = t.services;
-  const settings = { publicUrl: 'https://baton.test', mailFrom: 'Acme <hello@acme.example>', company: { name: 'Acme', postalAddress: '1 Main Street, Springfield' } };
-  const delivery = createEmailDelivery({ db: t.database.db, leads, events, suppression, templates, tracking, transport, unsubscribeSigner, settings, worker: 'batch-test' });
+  setup = await startDeliverySetup();
+  t = setup.t;
+  templates = setup.templates;
+  const delivery = setup.deliveryWith(undefined, 'batch-test');
+  const { leads } = t.services;
   // Step jobs go into Agenda's table as Agenda's own schedule() would put them; no scheduler runs here.
   const queue: JobQueue = { schedule: (at, job) => insertJobs(t.database.db, STEP_JOB, [{ at, data: job }]) };
   runner = createSequenceRunner({
@@ -87,11 +79,7 @@ beforeAll(async () => {
     webhooks: { sender: { send: async () => ({ kind: 'refused', reason: 'no webhooks here' }) }, secrets: {}, retryDelayMs: () => null },
   });
 });
-afterAll(async () => {
-  transport.close();
-  await sink.close();
-  await t.close();
-});
+afterAll(() => setup.close());
 
 async function enrolled(email: string, sequenceId: string): Promise<{ leadId: string; enrollmentId: string }> {
   const lead = await t.api.post('/api/leads').set(t.auth).send({ email, firstName: 'Ada' });

@@ -1,26 +1,15 @@
-import { fileURLToPath } from 'node:url';
 import { simpleParser } from 'mailparser';
 import { startBouncingSmtpServer } from '../helpers/smtp-servers.js';
-import { startMailSink, type MailSink } from '../../src/mail/mail-sink.js';
-import { createMailTransport, type MailTransport } from '../../src/mail/mail-transport.js';
-import { createLogger } from '../../src/platform/logger.js';
-import { createEmailDelivery, type EmailDelivery } from '../../src/sends/email-delivery.js';
+import { createMailTransport } from '../../src/mail/mail-transport.js';
+import type { EmailDelivery } from '../../src/sends/email-delivery.js';
 import { claimSends, markHandedOver, markInterruptedSends, recentMarketingSends } from '../../src/sends/sends.repository.js';
-import { loadTemplates, type TemplateStore } from '../../src/templates/template-store.js';
-import { createTestApp, type TestApp } from '../helpers/test-app.js';
+import { startDeliverySetup, type DeliverySetup } from '../helpers/delivery-setup.js';
+import type { TestApp } from '../helpers/test-app.js';
 
+let setup: DeliverySetup;
 let t: TestApp;
-let sink: MailSink;
-let transport: MailTransport;
-let templates: TemplateStore;
 let delivery: EmailDelivery;
-
-const settings = { publicUrl: 'https://baton.test', mailFrom: 'Acme <hello@acme.example>', company: { name: 'Acme', postalAddress: '1 Main Street, Springfield' } };
-
-function deliveryWith(mail: MailTransport): EmailDelivery {
-  const { leads, events, suppression, tracking, unsubscribeSigner } = t.services;
-  return createEmailDelivery({ db: t.database.db, leads, events, suppression, templates, tracking, transport: mail, unsubscribeSigner, settings, worker: 'test-worker' });
-}
+const deliveryWith = (mail: Parameters<DeliverySetup['deliveryWith']>[0]) => setup.deliveryWith(mail);
 
 async function enroll(email: string, firstName = 'Ada'): Promise<{ leadId: string; enrollmentId: string }> {
   const lead = await t.api.post('/api/leads').set(t.auth).send({ email, firstName, company: 'Initech' });
@@ -34,19 +23,11 @@ const step = (ids: { leadId: string; enrollmentId: string }, stepId = 'welcome')
 const caught = async (to: string) => t.database.db.selectFrom('dev_mail').selectAll().where((eb) => eb.fn('lower', [eb.fn('array_to_string', ['envelope_to', eb.val(',')])]), '=', to).execute();
 
 beforeAll(async () => {
-  t = await createTestApp();
-  sink = await startMailSink(t.database.db, createLogger('silent'));
-  transport = createMailTransport(sink.url, null);
-  const loaded = await loadTemplates(fileURLToPath(new URL('../../templates/', import.meta.url)));
-  if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
-  templates = loaded.store;
-  delivery = deliveryWith(transport);
+  setup = await startDeliverySetup();
+  t = setup.t;
+  delivery = setup.deliveryWith();
 });
-afterAll(async () => {
-  transport.close();
-  await sink.close();
-  await t.close();
-});
+afterAll(() => setup.close());
 
 describe('email delivery for a sequence step', () => {
   it('sends a personalised, tracked email with one-click unsubscribe, and records it in the ledger', async () => {
