@@ -98,8 +98,8 @@ async function main(): Promise<void> {
     const batonUrl = await listen(server);
     const lead = await services.leads.upsert({ email: 'clicker@example.com' });
     if (lead.kind !== 'created') throw new Error('could not create the lead');
-    const prepared = await services.tracking.prepareEmail({ sendId: 'bench', leadId: lead.lead.id, html: `<a href="${TARGET}">x</a>`, text: '', keepUrls: [] });
-    const clickPath = new URL(/href="([^"]+)"/.exec(prepared.html)?.[1] ?? '').pathname;
+    const [prepared] = await services.tracking.prepareEmails([{ sendId: 'bench', leadId: lead.lead.id, html: `<a href="${TARGET}">x</a>`, text: '', keepUrls: [] }]);
+    const clickPath = new URL(/href="([^"]+)"/.exec(prepared?.html ?? '')?.[1] ?? '').pathname;
     await database.pool.query(`update tracked_links set created_at = now() - interval '1 hour'`);
 
     const baton = await wrk(`${batonUrl}${clickPath}`);

@@ -25,19 +25,11 @@ export async function lastEnrollment(db: Db, leadId: string, sequenceId: string)
 
 /** Moves an active enrollment from one step to the next; false if it was not at `from` any more. */
 export async function moveToStep(db: Db, id: string, from: string, to: string): Promise<boolean> {
-  const row = await db
-    .updateTable('enrollments')
-    .set({ current_step: to, step_entered_at: sql`now()` })
-    .where('id', '=', id)
-    .where('status', '=', 'active')
-    .where('current_step', '=', from)
-    .returning('id')
-    .executeTakeFirst();
-  return row !== undefined;
+  return (await moveEnrollments(db, [{ id, from, to }])).has(id);
 }
 
 export async function endEnrollment(db: Db, id: string, status: Exclude<EnrollmentStatus, 'active'>, reason: string): Promise<void> {
-  await db.updateTable('enrollments').set({ status, exit_reason: reason, ended_at: sql`now()` }).where('id', '=', id).where('status', '=', 'active').execute();
+  await endEnrollments(db, [{ id, status, reason }]);
 }
 
 export interface StepEngagementRow {
@@ -62,17 +54,7 @@ export async function engagementOf(db: Db, enrollmentId: string): Promise<StepEn
 
 /** Whether an event of this type (with these properties) happened for the lead since `since`. */
 export async function eventHappened(db: Db, leadId: string, type: string, where: Record<string, unknown> | undefined, since: Date): Promise<boolean> {
-  const filter = JSON.stringify(where ?? {});
-  const row = await db
-    .selectFrom('events')
-    .select('id')
-    .where('lead_id', '=', leadId)
-    .where('type', '=', type)
-    .where('occurred_at', '>=', since)
-    .where(sql<boolean>`properties @> ${filter}::jsonb`)
-    .limit(1)
-    .executeTakeFirst();
-  return row !== undefined;
+  return (await eventsHappened(db, [{ leadId, type, where, since }])).has(0);
 }
 
 /** The lead changes the database queues for triggers: replaced whole by each worker at start. */

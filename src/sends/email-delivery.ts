@@ -80,7 +80,6 @@ export interface DeliveryOptions {
 }
 
 export interface EmailDelivery {
-  deliver(input: EmailStepInput, options?: DeliveryOptions): Promise<DeliveryOutcome>;
   /** Outcomes in input order. An (enrollment, step) given twice is sent at most once. */
   deliverMany(inputs: EmailStepInput[], options?: DeliveryOptions): Promise<DeliveryOutcome[]>;
 }
@@ -223,14 +222,7 @@ export function createEmailDelivery(deps: EmailDeliveryDeps): EmailDelivery {
     return { results: sent.map(({ send, smtp, response }) => ({ send, smtp, response, outcome: outcomeOf(send.sendId, smtp) })), takenOver };
   }
 
-  return {
-    deliverMany,
-    async deliver(input, options) {
-      const [outcome] = await deliverMany([input], options);
-      if (!outcome) throw new Error('deliverMany returned nothing');
-      return outcome;
-    },
-  };
+  return { deliverMany };
 }
 
 interface SendResultOf {

@@ -58,20 +58,6 @@ export async function markSendsInterrupted(db: Db, ids: string[]): Promise<void>
   await db.updateTable('sends').set({ status: 'unknown', outcome: 'interrupted', finished_at: sql`now()` }).where('id', 'in', ids).where('status', '=', 'claimed').execute();
 }
 
-/** When the lead's marketing emails since `since` were claimed, the (enrollment, step) asking excluded. */
-export async function recentMarketingSends(db: Db, leadId: string, since: Date, except: { enrollmentId: string; stepId: string }): Promise<Date[]> {
-  const rows = await db
-    .selectFrom('sends')
-    .select('claimed_at')
-    .where('lead_id', '=', leadId)
-    .where('marketing', '=', true)
-    .where('claimed_at', '>', since)
-    .where('status', 'in', ['claimed', 'sent', 'unknown'])
-    .where((eb) => eb.or([eb('enrollment_id', '!=', except.enrollmentId), eb('step_id', '!=', except.stepId)]))
-    .execute();
-  return rows.map((row) => row.claimed_at);
-}
-
 /**
  * Takes the ledger rows for (enrollment, step) pairs, in three statements for the whole batch.
  * Exactly one caller gets `claimed: true` for a pair; every other (a re-run, a second worker)

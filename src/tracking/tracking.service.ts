@@ -27,9 +27,10 @@ export interface EmailToTrack {
 export type ClickOutcome = { kind: 'redirect'; url: string } | { kind: 'not_found' };
 
 export interface TrackingService {
-  /** Rewrites the http(s) links of an email to click-tracking URLs and adds the open pixel. */
-  prepareEmail(input: EmailToTrack): Promise<{ html: string; text: string }>;
-  /** The same for a batch of emails, with one insert for all their links; results in input order. */
+  /**
+   * Rewrites the http(s) links of each email to click-tracking URLs and adds the open pixel; one
+   * insert stores the links of the whole batch. Results in input order.
+   */
   prepareEmails(inputs: EmailToTrack[]): Promise<Array<{ html: string; text: string }>>;
   click(token: string, request: TrackingRequest, now: Date): Promise<ClickOutcome>;
   /** Records an open if the token is valid; never throws (the pixel is always served). */
@@ -97,12 +98,6 @@ export function createTrackingService(db: Kysely<Database>, events: EventsServic
   }
 
   return {
-    async prepareEmail(input) {
-      const [prepared] = await prepareEmails([input]);
-      if (!prepared) throw new Error('prepareEmails returned nothing');
-      return prepared;
-    },
-
     prepareEmails,
 
     async click(token, request, now) {

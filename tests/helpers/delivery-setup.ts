@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { startMailSink, type MailSink } from '../../src/mail/mail-sink.js';
 import { createMailTransport, type MailTransport } from '../../src/mail/mail-transport.js';
 import { createLogger } from '../../src/platform/logger.js';
-import { createEmailDelivery, type EmailDelivery } from '../../src/sends/email-delivery.js';
+import { createEmailDelivery, type DeliveryOptions, type DeliveryOutcome, type EmailDelivery, type EmailStepInput } from '../../src/sends/email-delivery.js';
 import { loadTemplates, type TemplateStore } from '../../src/templates/template-store.js';
 import { createTestApp, type TestApp } from './test-app.js';
 
@@ -37,4 +37,11 @@ export async function startDeliverySetup(): Promise<DeliverySetup> {
       await t.close();
     },
   };
+}
+
+/** One email through `deliverMany`: its outcome. */
+export async function deliverOne(delivery: EmailDelivery, input: EmailStepInput, options?: DeliveryOptions): Promise<DeliveryOutcome> {
+  const [outcome] = await delivery.deliverMany([input], options);
+  if (!outcome) throw new Error('deliverMany returned no outcome');
+  return outcome;
 }

@@ -138,10 +138,17 @@ describe('a batch from the email queue', () => {
     expect(pause?.next_run_at.toISOString()).toBe('2030-01-04T12:00:00.000Z');
 
     // A second run of the same rows (a lease that ran out), at the time the ledger knows, sends nothing again.
-    await runner.runEmailBatch(queued.map((row) => ({ enrollmentId: row.enrollment_id, stepId: row.step_id })), new Date());
+    // With them, an email whose send a dead worker left unknown: under the cap it is not held by
+    // its own ledger row, and the enrollment goes on without sending.
+    const rerun = await enrolled('batch-rerun@example.com', 'batch');
+    await t.database.pool.query(`insert into sends (enrollment_id, step_id, lead_id, template, message_id, status, outcome, handed_at)
+      values ($1, 'welcome', $2, 'welcome', '<rerun@baton.test>', 'unknown', 'interrupted', now())`, [rerun.enrollmentId, rerun.leadId]);
+    await runner.runEmailBatch([...queued.map((row) => ({ enrollmentId: row.enrollment_id, stepId: row.step_id })), { enrollmentId: rerun.enrollmentId, stepId: 'welcome' }], new Date());
+    expect((await query<{ current_step: string }>('select current_step from enrollments where id = $1', [rerun.enrollmentId]))[0]?.current_step).toBe('pause');
+    expect(await mailTo('batch-rerun@example.com')).toEqual([]);
     expect(await mailTo('batch-sent@example.com')).toHaveLength(1);
     expect(await mailTo('batch-rival@example.com')).toHaveLength(1);
     const ledger = await query<{ status: string; n: number }>('select status, count(*)::int as n from sends group by 1 order by 1');
-    expect(ledger).toEqual([{ status: 'sent', n: 2 }]);
+    expect(ledger).toEqual([{ status: 'sent', n: 2 }, { status: 'unknown', n: 1 }]);
   });
 });

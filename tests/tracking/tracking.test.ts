@@ -16,7 +16,9 @@ afterAll(async () => {
 });
 
 async function prepare(sendId: string) {
-  return t.services.tracking.prepareEmail({ sendId, leadId, html: HTML, text: TEXT, keepUrls: [UNSUBSCRIBE] });
+  const [prepared] = await t.services.tracking.prepareEmails([{ sendId, leadId, html: HTML, text: TEXT, keepUrls: [UNSUBSCRIBE] }]);
+  if (!prepared) throw new Error('prepareEmails returned nothing');
+  return prepared;
 }
 const clickPath = (html: string, index: number) => new URL([...html.matchAll(/href=["'](https:\/\/baton\.test\/c\/[^"']+)["']/g)][index]?.[1] ?? 'https://x/none').pathname;
 const timeline = async (type: string) => (await t.api.get(`/api/leads/${leadId}/timeline`).query({ type }).set(t.auth)).body.items;
@@ -95,7 +97,7 @@ describe('open tracking', () => {
 
   it('drops the buffered events of a lead erased meanwhile without losing the others', async () => {
     const other = (await t.api.post('/api/leads').set(t.auth).send({ email: 'short-lived@example.com' })).body.id;
-    const gone = await t.services.tracking.prepareEmail({ sendId: 'send-f', leadId: other, html: HTML, text: TEXT, keepUrls: [] });
+    const [gone = { html: '', text: '' }] = await t.services.tracking.prepareEmails([{ sendId: 'send-f', leadId: other, html: HTML, text: TEXT, keepUrls: [] }]);
     const kept = await prepare('send-g');
     const gonePixel = new URL(/src="(https:\/\/baton\.test\/o\/[^"]+)"/.exec(gone.html)?.[1] ?? '').pathname;
     const keptPixel = new URL(/src="(https:\/\/baton\.test\/o\/[^"]+)"/.exec(kept.html)?.[1] ?? '').pathname;
