@@ -91,9 +91,10 @@ function createStore(compiled: Map<string, CompiledTemplate>): TemplateStore {
 }
 
 export function renderTemplate(template: CompiledTemplate, context: TemplateContext): RenderedEmail {
-  const links = { ...template.meta.links, ...context.links };
-  const preheader = oneLine(template.preheader({ ...context, links }));
-  const full = { ...context, links, preheader };
+  // One context for every part; the preheader is filled in first (as a placeholder of its own, it is empty).
+  const full = { ...context, links: { ...template.meta.links, ...context.links }, preheader: '' };
+  const preheader = oneLine(template.preheader(full));
+  full.preheader = preheader;
   return {
     template: template.name,
     templateVersion: template.version,
@@ -108,7 +109,7 @@ export function renderTemplate(template: CompiledTemplate, context: TemplateCont
 }
 
 function oneLine(value: string): string {
-  return value.replace(/[\r\n]+/g, ' ').trim();
+  return (/[\r\n]/.test(value) ? value.replace(/[\r\n]+/g, ' ') : value).trim();
 }
 
 /**
