@@ -211,5 +211,3 @@ function helperOf(path: hbs.AST.PathExpression, helpers: FillHelpers): ((...args
   const name = path.parts[0] ?? '';
   return Object.prototype.hasOwnProperty.call(helpers, name) ? (helpers[name] as (...args: unknown[]) => unknown) : null;
 }
-
-export const _forTests = { NeedsHandlebars };
