@@ -34,12 +34,13 @@ export async function insertEvents(db: Db, events: NewEvent[]): Promise<string[]
  */
 export async function insertEventsForExistingLeads(db: Db, events: NewEvent[]): Promise<number> {
   if (events.length === 0) return 0;
+  // One JSON document for the batch: JSON.stringify is native, while pg builds array parameters
+  // element by element in JavaScript, which cost the click path more than the insert itself.
+  const batch = JSON.stringify(events.map((event) => ({ lead_id: event.leadId, type: event.type, properties: event.properties, occurred_at: event.occurredAt })));
   const result = await sql`
     insert into events (lead_id, type, properties, occurred_at)
-    select r.lead_id, r.type, r.properties::jsonb, r.occurred_at
-    from unnest(${events.map((event) => event.leadId)}::uuid[], ${events.map((event) => event.type)}::text[],
-                ${events.map((event) => JSON.stringify(event.properties))}::text[], ${events.map((event) => event.occurredAt)}::timestamptz[])
-      as r(lead_id, type, properties, occurred_at)
+    select r.lead_id, r.type, r.properties, r.occurred_at
+    from jsonb_to_recordset(${batch}::jsonb) as r(lead_id uuid, type text, properties jsonb, occurred_at timestamptz)
     where exists (select 1 from leads where leads.id = r.lead_id)`.execute(db);
   return Number(result.numAffectedRows ?? 0);
 }
