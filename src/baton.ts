@@ -25,7 +25,7 @@ import { createTokenSigner } from './platform/signing.js';
 const STEP_CONCURRENCY = 10;
 /** Emails a worker leases and sends as one batch, and how many batches it runs at once. */
 const EMAIL_BATCH_SIZE = 50;
-const EMAIL_LANES = 2;
+const EMAIL_LANES = 3;
 /** SMTP connections per worker: a batch's emails go out over these in parallel. */
 const SMTP_CONNECTIONS = 10;
 /** How often an idle worker looks for due emails: the floor of enrollment-to-first-email latency. */
