@@ -45,7 +45,7 @@ export interface RunningBaton {
 /** Boots one Baton process in its role: opens and migrates the database, then serves and/or works. */
 export async function startBaton(config: Config, logger: Logger): Promise<RunningBaton> {
   // Content first: a broken file stops Baton before it touches the database.
-  const loaded = await loadContent(contentPaths(config));
+  const loaded = await loadContent(contentPaths(config), path.join(config.dataDir, 'template-cache'));
   if (!loaded.ok) throw new ContentError(loaded.problems);
   const content = loaded.content;
   const missingSecrets = [...webhookSecretProblems(content.sequences, config.webhooks.secrets), ...handoffWebhookProblems(config)];

@@ -48,8 +48,9 @@ function shown(file: string): string {
 
 const where = (file: string, line: number | null, at: string) => `${shown(file)}${line ? `:${line}` : ''} ${at ? `${at}: ` : ''}`;
 
-export async function loadContent(paths: ContentPaths): Promise<LoadContentResult> {
-  const templates = await loadTemplates(paths.templatesDir);
+/** `cacheDir`: where compiled MJML is kept between starts (the server's data directory), or none. */
+export async function loadContent(paths: ContentPaths, cacheDir: string | null = null): Promise<LoadContentResult> {
+  const templates = await loadTemplates(paths.templatesDir, cacheDir);
   if (!templates.ok) return { ok: false, problems: templates.problems.map((problem) => `${where(problem.file, problem.line, '')}${problem.message}`) };
   const sequences = await loadSequences(paths.sequencesDir, templates.store);
   if (!sequences.ok) return { ok: false, problems: sequences.problems.map((problem) => `${where(problem.file, problem.line, problem.path)}${problem.message}`) };

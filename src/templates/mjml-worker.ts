@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 
@@ -43,6 +44,9 @@ parentPort.on('message', async ({ id, mjml }) => {
   }
 });
 `;
+
+/** Changes whenever the worker (and so the compile settings) changes: part of the cache key (mjml-cache.ts). */
+export const MJML_COMPILE_KEY = createHash('sha256').update(WORKER_SOURCE).digest('hex');
 
 export function startMjmlCompiler(): MjmlCompiler {
   const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { root: PROJECT_ROOT } });

@@ -1,7 +1,8 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { compileTemplate, compiledSubject, type CompiledTemplate, type TemplateParts } from './template-compiler.js';
-import { startMjmlCompiler, type MjmlCompiler } from './mjml-worker.js';
+import { cachedMjmlCompiler } from './mjml-cache.js';
+import type { MjmlCompiler } from './mjml-worker.js';
 import { parseTemplateSource, type TemplateCategory, type TemplateProblem } from './template-source.js';
 
 export interface TemplateContext {
@@ -40,13 +41,14 @@ const SAMPLE_POSTAL_ADDRESS = 'Sample Postal Address 0000';
 
 /**
  * Loads and compiles every template under `dir` (layouts in `layouts/`, partials in `partials/`),
- * and reports every problem in every file at once.
+ * and reports every problem in every file at once. With `cacheDir`, compiled MJML is kept there
+ * and reused by later starts (mjml-cache.ts).
  */
-export async function loadTemplates(dir: string): Promise<LoadResult> {
+export async function loadTemplates(dir: string, cacheDir: string | null = null): Promise<LoadResult> {
   const parts: TemplateParts = { layouts: await readMjmlFiles(path.join(dir, 'layouts')), partials: await readMjmlFiles(path.join(dir, 'partials')) };
   const problems: TemplateProblem[] = [];
   const compiled = new Map<string, CompiledTemplate>();
-  const mjml = startMjmlCompiler();
+  const mjml = cachedMjmlCompiler(cacheDir);
   try {
     await compileAll(dir, parts, mjml, compiled, problems);
   } finally {
