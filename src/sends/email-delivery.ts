@@ -86,8 +86,8 @@ export interface EmailDelivery {
 
 /**
  * Claimed sends are handed to SMTP this many at a time, each group marked in the ledger first. A
- * worker that dies leaves at most two groups ambiguous (`unknown`, never resent); the rest of its
- * claims never went out, and are sent by the worker that takes them over.
+ * worker that dies leaves at most one group per lane ambiguous (`unknown`, never resent); the rest
+ * of its claims never went out, and are sent by the worker that takes them over.
  */
 const HAND_OVER_GROUP = 5;
 
@@ -202,9 +202,9 @@ export function createEmailDelivery(deps: EmailDeliveryDeps): EmailDelivery {
       }));
       return { send, smtp: result.outcome, response: result.response };
     };
-    // The ledger learns each group's answers as they come: a worker that dies leaves only the
-    // groups on the wire unknown. Group k+1 is marked while group k is on the wire, and goes once
-    // group k is answered (and recorded).
+    // The ledger learns each group's answers as they come, and a group is marked only once the
+    // one before it is answered and recorded: a worker that dies leaves only the group on the
+    // wire unknown. The other lanes keep the connections busy meanwhile.
     const answered = async (group: Array<Omit<SendResultOf, 'outcome'>>) => {
       await finishSends(deps.db, group.map(({ send, smtp, response }) => ({ id: send.sendId, status: LEDGER_STATUS[smtp.kind], outcome: smtp.kind, smtpResponse: response })));
       return group;
@@ -213,9 +213,9 @@ export function createEmailDelivery(deps: EmailDeliveryDeps): EmailDelivery {
     const takenOver: Claimed[] = [];
     for (let start = 0; start < rendered.length; start += HAND_OVER_GROUP) {
       const group = rendered.slice(start, start + HAND_OVER_GROUP).map((item, offset) => ({ item, position: start + offset }));
+      await groups.at(-1);
       const ours = await markHandedOver(deps.db, group.map(({ item }) => item.send.sendId), deps.worker ?? null);
       for (const { item } of group) if (!ours.has(item.send.sendId)) takenOver.push(item.send);
-      await groups.at(-1);
       groups.push(Promise.all(group.filter(({ item }) => ours.has(item.send.sendId)).map(({ item, position }) => sendOne(item, position))).then(answered));
     }
     const sent = (await Promise.all(groups)).flat();

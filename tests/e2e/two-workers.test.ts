@@ -25,9 +25,9 @@ const LEADS = 2000;
 const API_KEY = 'two-workers-api-key-0123456789';
 const SECRET = 'two-workers-secret-0123456789abcdef0123';
 const PUBLIC_URL = 'https://baton.test';
-// EMAIL_LANES in src/baton.ts × two groups of HAND_OVER_GROUP in src/sends/email-delivery.ts: at
+// EMAIL_LANES in src/baton.ts × one group of HAND_OVER_GROUP in src/sends/email-delivery.ts: at
 // most this many sends of one worker are handed to SMTP and unanswered when it dies.
-const HANDED_OVER_AT_MOST = 3 * 2 * 5;
+const HANDED_OVER_AT_MOST = 3 * 5;
 // EMAIL_LEASE_MS in src/enrollments/sequence-runner.ts: a dead worker's leased emails are taken over once their lease ran out.
 const EMAIL_LEASE_MS = 60_000;
 // A case takes one to two minutes on an idle 2-core machine, and up to twice that next to other
