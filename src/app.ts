@@ -60,7 +60,7 @@ function createExpressApp({ apiKey, companyName, logger, services, pingDatabase,
   app.set('query parser', 'simple');
   app.use(requestLogger(logger));
 
-  app.use(healthRoutes(pingDatabase));
+  app.use(healthRoutes(pingDatabase, () => services.tracking.buffered()));
   // Public: links in emails. No API key, no cookies.
   app.use(subscriptionsRoutes(services.subscriptions, companyName));
   if (scoring?.handoffs) app.use(handoffLinkRoutes(scoring.handoffs));

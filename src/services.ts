@@ -15,6 +15,8 @@ export interface ServiceSettings {
   /** BATON_PUBLIC_URL: base of tracking and unsubscribe links. */
   publicUrl: string;
   logger: Logger;
+  /** BATON_TRACKING_BUFFER_MAX: clicks and opens kept in memory while the database is away. */
+  maxBufferedEvents?: number;
 }
 
 export interface Services {
@@ -40,7 +42,7 @@ export async function createServices(db: Kysely<Database>, settings: ServiceSett
     events,
     privacy: createPrivacyService(leads, events),
     subscriptions: createSubscriptionsService(unsubscribeSigner, leads, events),
-    tracking: createTrackingService(db, events, { secret: settings.secret, publicUrl: settings.publicUrl }, settings.logger),
+    tracking: createTrackingService(db, events, { secret: settings.secret, publicUrl: settings.publicUrl, maxBufferedEvents: settings.maxBufferedEvents }, settings.logger),
     unsubscribeSigner,
   };
 }

@@ -252,6 +252,6 @@ describe('authentication', () => {
   it('serves /health without a key', async () => {
     const res = await t.api.get('/health');
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ status: 'ok' });
+    expect(res.body).toEqual({ status: 'ok', tracking: { pending: 0, dropped: 0 } });
   });
 });

@@ -7,6 +7,8 @@ import type { EventRow } from './event.js';
 type Db = Kysely<Database>;
 
 export interface NewEvent {
+  /** Set by callers that may write the same event twice (a retried batch): the second write is a no-op. */
+  id?: string;
   leadId: string;
   type: string;
   properties: Record<string, unknown>;
@@ -30,18 +32,21 @@ export async function insertEvents(db: Db, events: NewEvent[]): Promise<string[]
 
 /**
  * Appends events whose lead still exists and silently drops the rest: a click that arrives after
- * its lead was erased must not fail the whole batch (or bring the lead's data back).
+ * its lead was erased must not fail the whole batch (or bring the lead's data back). Events with
+ * an id already stored are skipped: a batch whose commit was answered by a dying connection is
+ * written again, and must not count its clicks twice.
  */
 export async function insertEventsForExistingLeads(db: Db, events: NewEvent[]): Promise<number> {
   if (events.length === 0) return 0;
   // One JSON document for the batch: JSON.stringify is native, while pg builds array parameters
   // element by element in JavaScript, which cost the click path more than the insert itself.
-  const batch = JSON.stringify(events.map((event) => ({ lead_id: event.leadId, type: event.type, properties: event.properties, occurred_at: event.occurredAt })));
+  const batch = JSON.stringify(events.map((event) => ({ id: event.id, lead_id: event.leadId, type: event.type, properties: event.properties, occurred_at: event.occurredAt })));
   const result = await sql`
-    insert into events (lead_id, type, properties, occurred_at)
-    select r.lead_id, r.type, r.properties, r.occurred_at
-    from jsonb_to_recordset(${batch}::jsonb) as r(lead_id uuid, type text, properties jsonb, occurred_at timestamptz)
-    where exists (select 1 from leads where leads.id = r.lead_id)`.execute(db);
+    insert into events (id, lead_id, type, properties, occurred_at)
+    select coalesce(r.id, gen_random_uuid()), r.lead_id, r.type, r.properties, r.occurred_at
+    from jsonb_to_recordset(${batch}::jsonb) as r(id uuid, lead_id uuid, type text, properties jsonb, occurred_at timestamptz)
+    where exists (select 1 from leads where leads.id = r.lead_id)
+    on conflict (id) do nothing`.execute(db);
   return Number(result.numAffectedRows ?? 0);
 }
 

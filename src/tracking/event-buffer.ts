@@ -2,30 +2,48 @@
  * Tracking writes events in batches: a click or open answers at once and its event joins the
  * next batch, written at least every second, when the batch is full, and on shutdown. A failed
  * write keeps its events for the next attempt, so a database blip loses nothing.
+ *
+ * Two hazards while the database is away: the queue grows with every click, and the first write
+ * afterwards would be one enormous statement (past ~1.8M events its JSON exceeds V8's longest
+ * string, and it would fail forever). So writes go at most `maxBatch` events at a time, and the
+ * queue holds at most `maxPending`: past that a click still redirects, but its event is dropped
+ * and counted (`dropped()`), never the process's memory.
  */
 
 export interface EventBuffer<Event> {
-  push(event: Event): void;
+  /** Queues an event; false when the queue is full and the event was dropped. */
+  push(event: Event): boolean;
   /** Writes what is queued now (and waits for a write already under way). */
   flush(): Promise<void>;
   /** Stops the timer and writes everything left, retrying a few times before giving up. */
   close(): Promise<void>;
   pending(): number;
+  /** Events dropped because the queue was full, since start. */
+  dropped(): number;
 }
 
 export interface EventBufferOptions {
   maxDelayMs?: number;
   maxBatch?: number;
+  /** The most events kept while writes fail; later ones are dropped and counted. */
+  maxPending?: number;
   onError?: (error: unknown, pending: number) => void;
+  /** Called on the first event dropped after the queue filled up (once per fill, not per event). */
+  onFull?: (maxPending: number) => void;
 }
+
+export const DEFAULT_MAX_PENDING_EVENTS = 100_000;
 
 export function createEventBuffer<Event>(write: (events: Event[]) => Promise<void>, options: EventBufferOptions = {}): EventBuffer<Event> {
   const maxDelayMs = options.maxDelayMs ?? 1000;
   const maxBatch = options.maxBatch ?? 500;
+  const maxPending = options.maxPending ?? DEFAULT_MAX_PENDING_EVENTS;
   let queue: Event[] = [];
   let timer: NodeJS.Timeout | null = null;
   let writing: Promise<void> = Promise.resolve();
   let closed = false;
+  let droppedCount = 0;
+  let full = false;
 
   const schedule = () => {
     if (timer || closed) return;
@@ -37,16 +55,20 @@ export function createEventBuffer<Event>(write: (events: Event[]) => Promise<voi
     timer.unref();
   };
 
+  /** Writes the queue a batch at a time, oldest first; stops at the first failure and retries later. */
   const writeQueued = async () => {
-    if (queue.length === 0) return;
-    const batch = queue;
-    queue = [];
-    try {
-      await write(batch);
-    } catch (error) {
-      queue = [...batch, ...queue];
-      options.onError?.(error, queue.length);
-      schedule();
+    while (queue.length > 0) {
+      const batch = queue.slice(0, maxBatch);
+      try {
+        await write(batch);
+      } catch (error) {
+        options.onError?.(error, queue.length);
+        schedule();
+        return;
+      }
+      // Events pushed meanwhile were appended behind the batch; only the batch leaves.
+      queue = queue.length === batch.length ? [] : queue.slice(batch.length);
+      if (queue.length < maxPending) full = false;
     }
   };
 
@@ -57,9 +79,16 @@ export function createEventBuffer<Event>(write: (events: Event[]) => Promise<voi
 
   return {
     push(event) {
+      if (queue.length >= maxPending) {
+        droppedCount++;
+        if (!full) options.onFull?.(maxPending);
+        full = true;
+        return false;
+      }
       queue.push(event);
-      if (queue.length >= maxBatch) void flush();
+      if (queue.length === maxBatch) void flush();
       else schedule();
+      return true;
     },
     flush,
     async close() {
@@ -72,5 +101,6 @@ export function createEventBuffer<Event>(write: (events: Event[]) => Promise<voi
       }
     },
     pending: () => queue.length,
+    dropped: () => droppedCount,
   };
 }

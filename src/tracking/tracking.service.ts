@@ -1,8 +1,9 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { EventsService } from '../events/events.service.js';
 import type { NewEvent } from '../events/events.repository.js';
 import type { Database } from '../platform/db/schema.js';
+import { isDatabaseDown } from '../platform/db/database-errors.js';
 import type { Logger } from '../platform/logger.js';
 import { createTokenSigner } from '../platform/signing.js';
 import { classifyClick, classifyOpen } from './classify.js';
@@ -35,6 +36,8 @@ export interface TrackingService {
   click(token: string, request: TrackingRequest, now: Date): Promise<ClickOutcome>;
   /** Records an open if the token is valid; never throws (the pixel is always served). */
   open(token: string, request: TrackingRequest, now: Date): void;
+  /** Events waiting to be written, and events dropped because too many were waiting (since start). */
+  buffered(): { pending: number; dropped: number };
   /** Writes the events still buffered. */
   close(): Promise<void>;
 }
@@ -43,7 +46,7 @@ const LINK_CACHE_SIZE = 10_000;
 const HTML_LINK = /href=(["'])(https?:\/\/[^"']+)\1/gi;
 const TEXT_LINK = /https?:\/\/[^\s<>()[\]"']+/g;
 
-export function createTrackingService(db: Kysely<Database>, events: EventsService, settings: { secret: string; publicUrl: string }, logger: Logger): TrackingService {
+export function createTrackingService(db: Kysely<Database>, events: EventsService, settings: { secret: string; publicUrl: string; maxBufferedEvents?: number }, logger: Logger): TrackingService {
   const clickSigner = createTokenSigner(settings.secret, 'click');
   const openSigner = createTokenSigner(settings.secret, 'open');
   const ipKey = createHmac('sha256', settings.secret).update('baton:ip').digest();
@@ -58,8 +61,16 @@ export function createTrackingService(db: Kysely<Database>, events: EventsServic
     }
     return hashed;
   };
+  // Each event has its id from the start, so a batch written twice (its commit's answer lost to a
+  // restart) stores it once.
   const buffer = createEventBuffer<NewEvent>(async (batch) => void (await events.recordIfLeadExists(batch)), {
-    onError: (error, pending) => logger.error({ err: error, pending }, 'tracking events could not be written; keeping them for the next attempt'),
+    maxPending: settings.maxBufferedEvents,
+    onError: (error, pending) => {
+      // A database outage is logged once where it is noticed; here it would be once a second.
+      if (isDatabaseDown(error)) logger.debug({ err: error, pending }, 'tracking events wait for the database');
+      else logger.error({ err: error, pending }, 'tracking events could not be written; keeping them for the next attempt');
+    },
+    onFull: (maxPending) => logger.error({ maxPending }, 'tracking buffer full: clicks still redirect, but their events are dropped (and counted at /health) until the database takes writes again'),
   });
   // Clicks on one email come in bursts (and scanners click every link): keep recent links in
   // memory, by token, so a repeated click costs neither a signature check nor a query.
@@ -105,6 +116,7 @@ export function createTrackingService(db: Kysely<Database>, events: EventsServic
       if (!link) return { kind: 'not_found' };
       const actor = classifyClick({ method: request.method, userAgent: request.userAgent, sentAt: link.created_at, at: now });
       buffer.push({
+        id: randomUUID(),
         leadId: link.lead_id,
         type: 'email_clicked',
         occurredAt: now,
@@ -121,6 +133,7 @@ export function createTrackingService(db: Kysely<Database>, events: EventsServic
         if (!Array.isArray(parsed) || typeof parsed[0] !== 'string' || typeof parsed[1] !== 'string') return;
         const actor = classifyOpen({ userAgent: request.userAgent });
         buffer.push({
+          id: randomUUID(),
           leadId: parsed[0],
           type: 'email_opened',
           occurredAt: now,
@@ -131,6 +144,7 @@ export function createTrackingService(db: Kysely<Database>, events: EventsServic
       }
     },
 
+    buffered: () => ({ pending: buffer.pending(), dropped: buffer.dropped() }),
     close: () => buffer.close(),
   };
 }

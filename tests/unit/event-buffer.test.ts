@@ -36,4 +36,42 @@ describe('event buffer', () => {
     expect(written.flat()).toEqual([1, 2, 3]);
     expect(buffer.pending()).toBe(0);
   });
+
+  it('writes a long backlog a batch at a time, oldest first, never as one statement', async () => {
+    const written: number[][] = [];
+    let down = true;
+    const buffer = createEventBuffer<number>(async (events) => {
+      if (down) throw new Error('database away');
+      written.push(events);
+    }, { maxDelayMs: 10_000, maxBatch: 4 });
+    for (let n = 1; n <= 10; n++) buffer.push(n);
+    await buffer.flush();
+    expect(written).toEqual([]);
+    down = false;
+    await buffer.flush();
+    expect(written).toEqual([[1, 2, 3, 4], [5, 6, 7, 8], [9, 10]]);
+    expect(buffer.pending()).toBe(0);
+    await buffer.close();
+  });
+
+  it('holds at most maxPending events while writes fail, then drops and counts the rest', async () => {
+    const written: number[] = [];
+    let down = true;
+    const fullWarnings: number[] = [];
+    const buffer = createEventBuffer<number>(async (events) => {
+      if (down) throw new Error('database away');
+      written.push(...events);
+    }, { maxDelayMs: 10_000, maxBatch: 2, maxPending: 5, onFull: (max) => fullWarnings.push(max) });
+    const accepted = Array.from({ length: 8 }, (_, index) => buffer.push(index + 1));
+    expect(accepted).toEqual([true, true, true, true, true, false, false, false]);
+    expect({ pending: buffer.pending(), dropped: buffer.dropped(), fullWarnings }).toEqual({ pending: 5, dropped: 3, fullWarnings: [5] });
+    down = false;
+    await buffer.flush();
+    expect(written).toEqual([1, 2, 3, 4, 5]);
+    // Room again: new events are kept, and a later fill warns again.
+    expect(buffer.push(9)).toBe(true);
+    await buffer.close();
+    expect(written).toEqual([1, 2, 3, 4, 5, 9]);
+    expect(buffer.dropped()).toBe(3);
+  });
 });
