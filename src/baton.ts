@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { createApp } from './app.js';
 import type { Config } from './platform/config.js';
 import { openDatabase, type DatabaseHandle } from './platform/db/database.js';
+import { isDatabaseDown } from './platform/db/database-errors.js';
 import { migrate } from './platform/db/migrate.js';
 import type { Logger } from './platform/logger.js';
 import { startMailSink, type MailSink } from './mail/mail-sink.js';
@@ -56,13 +57,18 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
     url: config.databaseUrl,
     embeddedDir: config.dataDir,
     poolSize: config.databasePoolSize,
-    onPoolError: (error) => logger.warn({ err: error }, 'an idle database connection failed; the pool will replace it'),
+    connectTimeoutMs: config.databaseConnectTimeoutMs,
+    onPoolError: (error) => logger.debug({ err: error }, 'a database connection failed; the pool will replace it'),
+    onAvailabilityChange: (state, cause) => {
+      if (state === 'down') logger.warn({ err: cause }, 'the database is not answering: requests get 503 and work waits until it is back');
+      else logger.info('the database answers again');
+    },
   });
   let startedScheduler: Scheduler | null = null;
   try {
     const applied = await migrate(database.pool);
     logger.info({ database: database.kind, migrationsApplied: applied }, 'database ready');
-    const services = await createServices(database.db, { secret: secrets.secret, publicUrl: config.publicUrl, logger });
+    const services = await createServices(database.db, { secret: secrets.secret, publicUrl: config.publicUrl, logger, maxBufferedEvents: config.trackingBufferMax });
     // Without SMTP_URL, mail goes to the embedded sink, which keeps it for GET /api/dev/mail.
     const sink: MailSink | null = config.smtpUrl ? null : await startMailSink(database.db, logger);
     const smtpUrl = config.smtpUrl ?? sink?.url ?? '';
@@ -246,7 +252,7 @@ function startBackgroundWork(runner: SequenceRunner, logger: Logger, workerName:
   const timer = setInterval(() => {
     // One tick at a time: a slow drain is not stacked upon by the next second's tick.
     running ??= tick()
-      .catch((error: unknown) => logger.error({ err: error }, 'background work failed; retrying in a second'))
+      .catch((error: unknown) => logWorkFailure(logger, error, 'background work failed; retrying in a second'))
       .finally(() => (running = null));
   }, 1000);
   return {
@@ -305,7 +311,7 @@ function startLoop(name: string, intervalMs: number, logger: Logger, work: (stop
       return;
     }
     running = work(() => stopped)
-      .catch((error: unknown) => logger.error({ err: error }, `${name} failed; trying again shortly`))
+      .catch((error: unknown) => logWorkFailure(logger, error, `${name} failed; trying again shortly`))
       .finally(() => {
         running = null;
         if (again) {
@@ -323,6 +329,12 @@ function startLoop(name: string, intervalMs: number, logger: Logger, work: (stop
       await running;
     },
   };
+}
+
+/** While the database is away every loop fails each tick: the outage is logged once, by the database handle. */
+function logWorkFailure(logger: Logger, error: unknown, message: string): void {
+  if (isDatabaseDown(error)) logger.debug({ err: error }, message);
+  else logger.error({ err: error }, message);
 }
 
 function isStepJob(data: unknown): data is StepJob {

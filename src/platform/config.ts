@@ -19,6 +19,9 @@ export interface Config {
   /** A PostgreSQL server; null means the embedded PGlite database in dataDir. */
   databaseUrl: string | null;
   databasePoolSize: number;
+  databaseConnectTimeoutMs: number;
+  /** Clicks and opens kept in memory while the database is away. */
+  trackingBufferMax: number;
   dataDir: string;
   /** Null until ensureSecrets fills them (generated in development, required in production). */
   apiKey: string | null;
@@ -67,6 +70,10 @@ const environmentSchema = Joi.object({
     .description('base URL leads and reps reach Baton at (links in emails); default http://localhost:PORT'),
   DATABASE_URL: postgresUrl.description('PostgreSQL server; unset means embedded PGlite in BATON_DATA_DIR'),
   DATABASE_POOL_SIZE: Joi.number().integer().min(2).max(100).default(10).description('connections per process'),
+  DATABASE_CONNECT_TIMEOUT_MS: Joi.number().integer().min(100).max(120_000).default(5000)
+    .description('how long opening a database connection (or waiting for a free one) may take before the request gets 503'),
+  BATON_TRACKING_BUFFER_MAX: Joi.number().integer().min(1000).max(10_000_000).default(100_000)
+    .description('clicks and opens kept in memory while the database is away; later ones still redirect but are not recorded (counted at /health)'),
   BATON_DATA_DIR: Joi.string().default('./.baton').description('embedded database, generated secrets'),
   BATON_API_KEY: Joi.string().min(24).max(512).pattern(/^[\x21-\x7e]+$/, 'printable ASCII without spaces')
     .description('bearer token for /api/*'),
@@ -145,6 +152,8 @@ export function loadConfig(environment: Environment, overrides: Partial<Config> 
     publicUrl: String(value.BATON_PUBLIC_URL ?? `http://localhost:${port}`).replace(/\/+$/, ''),
     databaseUrl: value.DATABASE_URL ?? null,
     databasePoolSize: value.DATABASE_POOL_SIZE,
+    databaseConnectTimeoutMs: value.DATABASE_CONNECT_TIMEOUT_MS,
+    trackingBufferMax: value.BATON_TRACKING_BUFFER_MAX,
     dataDir: path.resolve(value.BATON_DATA_DIR),
     apiKey: value.BATON_API_KEY ?? null,
     secret: value.BATON_SECRET ?? null,

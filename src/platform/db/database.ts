@@ -3,6 +3,7 @@ import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
+import { watchAvailability, type AvailabilityState } from './availability.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { PGliteMultiplexer } from './pglite-multiplexer.js';
 import type { Database } from './schema.js';
@@ -13,8 +14,12 @@ export interface DatabaseOptions {
   /** Where the embedded database keeps its files; 'memory' keeps nothing (tests). */
   embeddedDir: string | 'memory';
   poolSize: number;
-  /** An idle connection failed (server restart, network); the pool replaces it. */
+  /** A connection failed (server restart, network); the pool replaces it. */
   onPoolError?: (error: Error) => void;
+  /** The database stopped or started answering (see availability.ts). */
+  onAvailabilityChange?: (state: AvailabilityState, cause: unknown) => void;
+  /** How long opening a connection may take; the pool's wait for a free one counts too. */
+  connectTimeoutMs?: number;
 }
 
 export interface DatabaseHandle {
@@ -23,6 +28,8 @@ export interface DatabaseHandle {
   /** The pool under it, shared with Agenda so both take the same driver path. */
   pool: pg.Pool;
   kind: 'embedded' | 'server';
+  /** Whether the database answered lately: while 'down', queries through `db` fail at once. */
+  availability(): AvailabilityState;
   ping(): Promise<boolean>;
   close(): Promise<void>;
 }
@@ -32,7 +39,8 @@ export interface DatabaseHandle {
  * PGliteMultiplexer, so repositories and Agenda never know which one they talk to.
  */
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
-  if (options.url) return wrapPool(new pg.Pool({ connectionString: options.url, max: options.poolSize }), 'server', options.onPoolError, async () => undefined);
+  const poolOptions = { max: options.poolSize, connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, keepAlive: true };
+  if (options.url) return wrapPool(new pg.Pool({ connectionString: options.url, ...poolOptions }), 'server', options, async () => undefined);
 
   const dataDir = options.embeddedDir === 'memory' ? undefined : path.join(options.embeddedDir, 'pgdata');
   if (dataDir) await mkdir(dataDir, { recursive: true });
@@ -41,8 +49,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
     const pglite = await PGlite.create(dataDir ? { dataDir } : {});
     const server = new PGliteMultiplexer(pglite);
     const address = await server.listen();
-    const pool = new pg.Pool({ host: address.host, port: address.port, user: 'postgres', database: 'postgres', max: options.poolSize });
-    return wrapPool(pool, 'embedded', options.onPoolError, async () => {
+    const pool = new pg.Pool({ host: address.host, port: address.port, user: 'postgres', database: 'postgres', ...poolOptions });
+    return wrapPool(pool, 'embedded', options, async () => {
       await server.close();
       await pglite.close();
       await lock?.release();
@@ -54,16 +62,26 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
 }
 
 const PING_TIMEOUT_MS = 2000;
+const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
 
-function wrapPool(pool: pg.Pool, kind: DatabaseHandle['kind'], onPoolError: DatabaseOptions['onPoolError'], closeUnderlying: () => Promise<void>): DatabaseHandle {
-  // An idle client that loses its connection must not crash the process; the pool replaces it.
-  pool.on('error', (error) => onPoolError?.(error));
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+function wrapPool(pool: pg.Pool, kind: DatabaseHandle['kind'], options: DatabaseOptions, closeUnderlying: () => Promise<void>): DatabaseHandle {
+  // A connection that fails must never crash the process. pg-pool listens on idle clients only;
+  // a client checked out (by Kysely, by Agenda) that loses its server emits 'error' with nobody
+  // listening, and Node ends the process. So every client gets a listener for its whole life;
+  // the query it was running fails on its own, and the pool drops the broken client.
+  const onClientError = (error: Error) => options.onPoolError?.(error);
+  pool.on('connect', (client) => client.on('error', onClientError));
+  pool.on('error', onClientError);
+  const availability = watchAvailability(pool);
+  if (options.onAvailabilityChange) availability.onChange(options.onAvailabilityChange);
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: availability.pool }) });
   return {
     db,
     pool,
     kind,
+    availability: () => availability.state(),
     async ping() {
+      if (availability.state() === 'down') return false;
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<boolean>((resolve) => {
         timer = setTimeout(() => resolve(false), PING_TIMEOUT_MS);
@@ -74,6 +92,7 @@ function wrapPool(pool: pg.Pool, kind: DatabaseHandle['kind'], onPoolError: Data
       return healthy;
     },
     async close() {
+      availability.close();
       try {
         // Kysely ends the pool only if it ever ran a query; Agenda-only processes may not have.
         await db.destroy();

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from '../logger.js';
+import { isDatabaseDown } from '../db/database-errors.js';
 import { AppError, isAppError } from '../errors.js';
 
 /** Unknown routes answer JSON like every other error. */
@@ -16,16 +17,6 @@ interface BodyParserError {
 
 function isBodyParserError(error: unknown): error is BodyParserError {
   return typeof error === 'object' && error !== null && 'status' in error && 'expose' in error && error.expose === true;
-}
-
-// Connection-level failures (server gone, restarting, pool closed): the request may succeed later.
-const DATABASE_DOWN_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006']);
-const DATABASE_DOWN_MESSAGES = /Connection terminated|after calling end on the pool|timeout exceeded when trying to connect/;
-
-function isDatabaseDown(error: unknown): boolean {
-  if (typeof error !== 'object' || error === null) return false;
-  if ('code' in error && typeof error.code === 'string' && DATABASE_DOWN_CODES.has(error.code)) return true;
-  return error instanceof Error && DATABASE_DOWN_MESSAGES.test(error.message);
 }
 
 /** Maps body-parser and database-connection failures to registry errors; anything else is a bug. */
@@ -69,6 +60,8 @@ export function errorMiddleware(logger: Logger): ErrorRequestHandler {
     }
     const appError = toAppError(error);
     if (appError) {
+      // Clients that honour it wait before retrying a database that is restarting.
+      if (appError.code === 'database_unavailable') res.setHeader('Retry-After', '2');
       res.status(appError.status).json({ error: { code: appError.code, message: appError.message, details: appError.details ?? null } });
       return;
     }

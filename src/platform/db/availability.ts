@@ -1,0 +1,211 @@
+import type { PostgresCursor, PostgresPool, PostgresPoolClient, PostgresQueryResult } from 'kysely';
+import pg from 'pg';
+import { DatabaseUnavailableError, isDatabaseDown } from './database-errors.js';
+
+/*
+ * Knows whether the database answers, and makes Baton's queries fail fast while it does not.
+ *
+ * A server that restarts cuts every connection (57P01): the first query to fail that way marks
+ * the database down. A frozen server (SIGSTOP, a stalled VM, a network partition) cuts nothing:
+ * queries simply never come back. So a watchdog looks at the oldest query in flight, and when one
+ * has waited over half a second it probes the server on a connection of its own; a probe that gets no
+ * answer marks the database down too.
+ *
+ * While down, every query through `pool` (the pool Kysely uses) is refused at once with
+ * DatabaseUnavailableError, and the queries in flight are abandoned (their connections are
+ * destroyed, not reused): HTTP answers 503 within two seconds instead of hanging. A probe every
+ * quarter second notices the server is back. Agenda uses the raw pool and its own retries.
+ */
+
+export type AvailabilityState = 'up' | 'down';
+
+export interface DatabaseAvailability {
+  state(): AvailabilityState;
+  /** The pool for Kysely: the raw pool behind the gate. */
+  pool: PostgresPool;
+  /** Called on each change of state, with the error that took the database down. */
+  onChange(listener: (state: AvailabilityState, cause: unknown) => void): void;
+  close(): void;
+}
+
+export interface AvailabilityOptions {
+  /** A query in flight this long makes the watchdog probe the server. */
+  stallMs?: number;
+  /** How long a probe may take before the server counts as not answering. */
+  probeTimeoutMs?: number;
+  /** How often to probe while down. */
+  probeEveryMs?: number;
+}
+
+interface InFlight {
+  startedAt: number;
+  abandon(error: DatabaseUnavailableError): void;
+}
+
+export function watchAvailability(raw: pg.Pool, options: AvailabilityOptions = {}): DatabaseAvailability {
+  // A request in flight when the server froze gets its 503 after at most stall + tick + probe.
+  const stallMs = options.stallMs ?? 500;
+  const probeTimeoutMs = options.probeTimeoutMs ?? 600;
+  const probeEveryMs = options.probeEveryMs ?? 250;
+  let state: AvailabilityState = 'up';
+  let probing = false;
+  let closed = false;
+  const inFlight = new Set<InFlight>();
+  const listeners: Array<(state: AvailabilityState, cause: unknown) => void> = [];
+  const prober = createProber(raw, probeTimeoutMs);
+
+  const setState = (next: AvailabilityState, cause: unknown) => {
+    if (next === state) return;
+    state = next;
+    if (next === 'down') {
+      const error = new DatabaseUnavailableError();
+      for (const operation of [...inFlight]) operation.abandon(error);
+    }
+    for (const listener of listeners) listener(next, cause);
+  };
+
+  const probe = async () => {
+    if (probing || closed) return;
+    probing = true;
+    try {
+      await prober.probe();
+      setState('up', null);
+    } catch (error) {
+      setState('down', error);
+    } finally {
+      probing = false;
+    }
+  };
+
+  const watchdog = setInterval(() => {
+    if (state === 'down') {
+      void probe();
+      return;
+    }
+    const now = Date.now();
+    for (const operation of inFlight) {
+      if (now - operation.startedAt > stallMs) {
+        void probe();
+        return;
+      }
+    }
+  }, probeEveryMs);
+  watchdog.unref();
+
+  const failed = (error: unknown) => {
+    if (isDatabaseDown(error) && state === 'up') {
+      setState('down', error);
+      void probe();
+    }
+  };
+
+  /** Runs one operation against the database unless it is down, and abandons it if it goes down. */
+  function guarded<T>(start: () => Promise<T>, onAbandon: () => void, onLateResult: (value: T) => void = () => undefined): Promise<T> {
+    if (state === 'down') return Promise.reject(new DatabaseUnavailableError());
+    return new Promise<T>((resolve, reject) => {
+      const operation: InFlight = {
+        startedAt: Date.now(),
+        abandon(error) {
+          inFlight.delete(operation);
+          onAbandon();
+          reject(error);
+        },
+      };
+      inFlight.add(operation);
+      start().then(
+        (value) => {
+          if (!inFlight.delete(operation)) {
+            onLateResult(value);
+            return;
+          }
+          resolve(value);
+        },
+        (error: unknown) => {
+          if (!inFlight.delete(operation)) return;
+          failed(error);
+          reject(isDatabaseDown(error) ? new DatabaseUnavailableError(`the database is not answering (${describe(error)})`) : error);
+        },
+      );
+    });
+  }
+
+  // One wrapper per pg client, so that Kysely's per-client bookkeeping (a WeakMap) still holds.
+  const wrappers = new WeakMap<pg.PoolClient, PostgresPoolClient>();
+  const wrap = (client: pg.PoolClient): PostgresPoolClient => {
+    let wrapper = wrappers.get(client);
+    if (wrapper) return wrapper;
+    let abandoned = false;
+    const query = <R>(sqlOrCursor: string | PostgresCursor<R>, parameters?: ReadonlyArray<unknown>): Promise<PostgresQueryResult<R>> | PostgresCursor<R> => {
+      if (typeof sqlOrCursor !== 'string') return client.query(sqlOrCursor as never) as PostgresCursor<R>;
+      return guarded(() => client.query(sqlOrCursor, parameters ? [...parameters] : []) as unknown as Promise<PostgresQueryResult<R>>, () => (abandoned = true));
+    };
+    wrapper = {
+      query: query as PostgresPoolClient['query'],
+      release(destroy) {
+        // A connection whose query was abandoned may still be waiting on a frozen server: never reuse it.
+        const broken = abandoned || destroy === true;
+        abandoned = false;
+        wrappers.delete(client);
+        client.release(broken ? new DatabaseUnavailableError('connection abandoned') : undefined);
+      },
+    };
+    wrappers.set(client, wrapper);
+    return wrapper;
+  };
+
+  const gated: PostgresPool = {
+    async connect() {
+      // A connection that arrives after its caller was told the database is down goes back, destroyed.
+      const client = await guarded(() => raw.connect(), () => undefined, (late) => late.release(new DatabaseUnavailableError('connection abandoned')));
+      return wrap(client);
+    },
+    end: () => raw.end(),
+  };
+
+  return {
+    state: () => state,
+    pool: gated,
+    onChange: (listener) => void listeners.push(listener),
+    close() {
+      closed = true;
+      clearInterval(watchdog);
+      prober.close();
+    },
+  };
+}
+
+/**
+ * Asks the server `select 1` on a connection of the prober's own (the pool may be full of stuck
+ * ones), kept open between probes so that a probe costs one round trip, not a connection; a
+ * probe that fails or times out throws its connection away.
+ */
+function createProber(raw: pg.Pool, timeoutMs: number): { probe(): Promise<void>; close(): void } {
+  let client: pg.Client | null = null;
+  const discard = () => {
+    const old = client;
+    client = null;
+    void old?.end().catch(() => undefined);
+  };
+  return {
+    async probe() {
+      try {
+        if (!client) {
+          const fresh = new pg.Client({ ...raw.options, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs });
+          fresh.on('error', () => undefined);
+          client = fresh;
+          await fresh.connect();
+        }
+        await client.query('select 1');
+      } catch (error) {
+        discard();
+        throw error;
+      }
+    },
+    close: discard,
+  };
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) return 'code' in error && typeof error.code === 'string' ? `${error.code}: ${error.message}` : error.message;
+  return String(error);
+}
