@@ -35,6 +35,12 @@ export interface AvailabilityOptions {
   probeTimeoutMs?: number;
   /** How often to probe while down. */
   probeEveryMs?: number;
+  /**
+   * Whether a stalled query makes the watchdog probe. Off for embedded PGlite: it lives in this
+   * process, so it cannot freeze on its own, and its one backend serves a long transaction
+   * before anything else, so a probe would wait behind it and call a busy database down.
+   */
+  watchStalls?: boolean;
 }
 
 interface InFlight {
@@ -44,8 +50,9 @@ interface InFlight {
 
 export function watchAvailability(raw: pg.Pool, options: AvailabilityOptions = {}): DatabaseAvailability {
   // A request in flight when the server froze gets its 503 after at most stall + tick + probe.
-  const stallMs = options.stallMs ?? 500;
-  const probeTimeoutMs = options.probeTimeoutMs ?? 600;
+  const stallMs = options.stallMs ?? 400;
+  const probeTimeoutMs = options.probeTimeoutMs ?? 800;
+  const watchStalls = options.watchStalls ?? true;
   const probeEveryMs = options.probeEveryMs ?? 250;
   let state: AvailabilityState = 'up';
   let probing = false;
@@ -82,6 +89,7 @@ export function watchAvailability(raw: pg.Pool, options: AvailabilityOptions = {
       void probe();
       return;
     }
+    if (!watchStalls) return;
     const now = Date.now();
     for (const operation of inFlight) {
       if (now - operation.startedAt > stallMs) {
@@ -101,7 +109,10 @@ export function watchAvailability(raw: pg.Pool, options: AvailabilityOptions = {
 
   /** Runs one operation against the database unless it is down, and abandons it if it goes down. */
   function guarded<T>(start: () => Promise<T>, onAbandon: () => void, onLateResult: (value: T) => void = () => undefined): Promise<T> {
-    if (state === 'down') return Promise.reject(new DatabaseUnavailableError());
+    if (state === 'down') {
+      onAbandon();
+      return Promise.reject(new DatabaseUnavailableError());
+    }
     return new Promise<T>((resolve, reject) => {
       const operation: InFlight = {
         startedAt: Date.now(),
@@ -112,7 +123,15 @@ export function watchAvailability(raw: pg.Pool, options: AvailabilityOptions = {
         },
       };
       inFlight.add(operation);
-      start().then(
+      let started: Promise<T>;
+      try {
+        started = start();
+      } catch (error) {
+        inFlight.delete(operation);
+        reject(error);
+        return;
+      }
+      started.then(
         (value) => {
           if (!inFlight.delete(operation)) {
             onLateResult(value);
@@ -122,6 +141,7 @@ export function watchAvailability(raw: pg.Pool, options: AvailabilityOptions = {
         },
         (error: unknown) => {
           if (!inFlight.delete(operation)) return;
+          if (isDatabaseDown(error)) onAbandon();
           failed(error);
           reject(isDatabaseDown(error) ? new DatabaseUnavailableError(`the database is not answering (${describe(error)})`) : error);
         },
@@ -134,6 +154,8 @@ export function watchAvailability(raw: pg.Pool, options: AvailabilityOptions = {
   const wrap = (client: pg.PoolClient): PostgresPoolClient => {
     let wrapper = wrappers.get(client);
     if (wrapper) return wrapper;
+    // Set when a query on this connection was refused, abandoned or cut: its transaction may still
+    // be open (a refused ROLLBACK), or its server gone, so the connection must not serve anyone else.
     let abandoned = false;
     const query = <R>(sqlOrCursor: string | PostgresCursor<R>, parameters?: ReadonlyArray<unknown>): Promise<PostgresQueryResult<R>> | PostgresCursor<R> => {
       if (typeof sqlOrCursor !== 'string') return client.query(sqlOrCursor as never) as PostgresCursor<R>;

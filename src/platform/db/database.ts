@@ -72,7 +72,7 @@ function wrapPool(pool: pg.Pool, kind: DatabaseHandle['kind'], options: Database
   const onClientError = (error: Error) => options.onPoolError?.(error);
   pool.on('connect', (client) => client.on('error', onClientError));
   pool.on('error', onClientError);
-  const availability = watchAvailability(pool);
+  const availability = watchAvailability(pool, { watchStalls: kind === 'server' });
   if (options.onAvailabilityChange) availability.onChange(options.onAvailabilityChange);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: availability.pool }) });
   return {
