@@ -19,7 +19,7 @@ import { createPageKit, isAdmin, requireAdmin, requireSession } from './dashboar
 import { handoffPagesRoutes } from './handoff-pages.routes.js';
 import { decodeLeadCursor, encodeLeadCursor } from './list-cursor.js';
 import { createDashboardSessions } from './sessions.service.js';
-import { signInRoutes, type SignInLimits } from './sign-in.routes.js';
+import { signInRoutes } from './sign-in.routes.js';
 
 /*
  * The dashboard: server-rendered pages for marketers and reps. The admin signs in with the API
@@ -49,8 +49,6 @@ export interface DashboardDeps {
   logger: Logger;
   /** The embedded sink's mail (development), or false with SMTP_URL. */
   devMail: boolean;
-  /** Sign-in throttling limits, for tests. */
-  signInLimits?: Partial<SignInLimits>;
 }
 
 const PAGE_SIZE = 50;
@@ -67,7 +65,7 @@ export function dashboardRoutes(deps: DashboardDeps): Router {
     res.type('css').set('Cache-Control', 'public, max-age=300').send(css);
   });
 
-  router.use(signInRoutes({ sessions, kit, publicUrl: deps.publicUrl, secureCookies: deps.secureCookies, sendSignInLink: deps.sendSignInLink, logger: deps.logger, limits: deps.signInLimits }));
+  router.use(signInRoutes({ sessions, kit, publicUrl: deps.publicUrl, secureCookies: deps.secureCookies, sendSignInLink: deps.sendSignInLink, logger: deps.logger }));
   router.use(handoffPagesRoutes({ handoffs: deps.scoring?.handoffs ?? null, leads: deps.services.leads, sessions, kit, publicUrl: deps.publicUrl }));
 
   // A rep starts at their handoff inbox; the admin at the sequences.

@@ -20,27 +20,16 @@ export interface SignInDeps {
   /** Sends a rep their link; null when Baton has no way to send mail. */
   sendSignInLink: ((rep: Rep, url: string) => Promise<void>) | null;
   logger: Logger;
-  /** Limits, for tests; the defaults suit people. */
-  limits?: Partial<SignInLimits>;
 }
 
-export interface SignInLimits {
-  /** Wrong API keys and bad sign-in links per IP address per window. */
-  failuresPerIp: number;
-  /** Sign-in links asked per email address per window. */
-  linksPerAddress: number;
-  /** Sign-in links asked per IP address per window. */
-  linksPerIp: number;
-  windowMs: number;
-}
-
-const DEFAULT_LIMITS: SignInLimits = { failuresPerIp: 10, linksPerAddress: 5, linksPerIp: 20, windowMs: 15 * 60_000 };
+/** Per 15 minutes: wrong API keys and bad sign-in links per IP address; links asked per email address and per IP address. */
+export const SIGN_IN_LIMITS = { failuresPerIp: 10, linksPerAddress: 5, linksPerIp: 20, windowMs: 15 * 60_000 } as const;
 const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,189}\.[^\s@]{1,63}$/;
 
 export function signInRoutes(deps: SignInDeps): Router {
   const router = Router();
   const { sessions, kit } = deps;
-  const limits = { ...DEFAULT_LIMITS, ...deps.limits };
+  const limits = SIGN_IN_LIMITS;
   const failures = createThrottle({ limit: limits.failuresPerIp, windowMs: limits.windowMs });
   const linksByAddress = createThrottle({ limit: limits.linksPerAddress, windowMs: limits.windowMs });
   const linksByIp = createThrottle({ limit: limits.linksPerIp, windowMs: limits.windowMs });
