@@ -10,14 +10,14 @@ import { escapeHtml } from '../platform/http/public-page.js';
 export function barChart(rows: Array<{ label: string; value: number }>, title: string): string {
   if (rows.length === 0) return '';
   const width = 400;
-  const rowHeight = 44;
+  const rowHeight = 50;
   const max = Math.max(1, ...rows.map((row) => row.value));
   const bars = rows.map((row, index) => {
     const y = index * rowHeight;
     const length = Math.round(((width - 60) * row.value) / max);
-    return `<text x="0" y="${y + 15}" font-size="15">${escapeHtml(row.label)}</text>`
-      + `<rect x="0" y="${y + 21}" width="${length}" height="16" rx="3" fill="#1d4ed8"></rect>`
-      + `<text x="${length + 6}" y="${y + 35}" font-size="15">${row.value}</text>`;
+    return `<text x="0" y="${y + 17}" font-size="17">${escapeHtml(row.label)}</text>`
+      + `<rect x="0" y="${y + 24}" width="${length}" height="18" rx="3" fill="#1d4ed8"></rect>`
+      + `<text x="${length + 6}" y="${y + 40}" font-size="17">${row.value}</text>`;
   }).join('');
   return `<svg class="chart" role="img" aria-label="${escapeHtml(title)}" viewBox="0 0 ${width} ${rows.length * rowHeight + 4}" width="${width}"><title>${escapeHtml(title)}</title>${bars}</svg>`;
 }

@@ -71,6 +71,7 @@ export function handoffPagesRoutes(deps: HandoffPagesDeps): Router {
     const done = ACTIONS.find((action) => action === req.query.done);
     kit.page(req, res, 200, 'handoff', `${briefing.who.name}${briefing.who.company ? ` · ${briefing.who.company}` : ''}`, 'handoffs', {
       handoff, b: briefing, ...actionsFor(handoff),
+      decidedBy: handoff.decidedBy === `rep:${handoff.rep.id}` && 'name' in handoff.rep ? handoff.rep.name : handoff.decidedBy,
       confirmation: done ? DONE[done] : null,
       contact: {
         email: lead?.email ?? briefing.who.email,
