@@ -4,6 +4,7 @@ import type { Decider, HandoffAction, HandoffService, HandoffView } from '../han
 import type { LeadsService } from '../leads/leads.service.js';
 import type { HandoffStatus } from '../platform/db/schema.js';
 import { decodeCursor } from '../platform/pagination.js';
+import { canonicalTimeZone } from '../platform/time-zones.js';
 import { field, form, requireSession, sameOrigin, viewerOf, type PageKit } from './dashboard-http.js';
 import type { DashboardSessions } from './sessions.service.js';
 import { localTimeIn } from './time-words.js';
@@ -78,7 +79,8 @@ export function handoffPagesRoutes(deps: HandoffPagesDeps): Router {
         phone: lead?.phone ?? null,
         // tel: takes digits and a leading +; the number is shown as the lead gave it.
         tel: lead?.phone ? lead.phone.replace(/[^\d+]/g, '') : null,
-        localTime: lead?.timezone ? localTimeIn(lead.timezone, new Date()) : null,
+        // Stored zones were checked on the way in; a zone this Node does not know shows as unknown.
+        localTime: lead?.timezone && canonicalTimeZone(lead.timezone) ? localTimeIn(lead.timezone, new Date()) : null,
         companySize: companySize(lead?.traits.company_size),
         leadPage: `/dashboard/leads/${handoff.leadId}`,
       },
