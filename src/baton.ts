@@ -21,6 +21,7 @@ import { createHandoffService, type HandoffService } from './handoff/handoff.ser
 import { createHandoffNotifier } from './handoff/handoff-notifier.js';
 import { contentPaths, loadContent } from './content/content-loader.js';
 import { createTokenSigner } from './platform/signing.js';
+import { signInMail } from './dashboard/sign-in-mail.js';
 
 /** Step jobs (other than email) one worker runs at once. */
 const STEP_CONCURRENCY = 10;
@@ -165,8 +166,14 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
     if (config.role !== 'worker') {
       const app = createApp({ apiKey: secrets.apiKey, companyName: config.company.name, logger, services, pingDatabase: database.ping, devMailDb: sink ? database.db : null, sequences: { runner, db: database.db }, scoring: scoring ? { scoring, handoffs } : null,
         dashboard: {
-          apiKey: secrets.apiKey, secret: secrets.secret, secureCookies: config.publicUrl.startsWith('https:'), services, runner, db: database.db,
-          templates: content.templates, company: config.company, scoring: scoring ? { scoring, handoffs } : null, devMail: sink !== null,
+          apiKey: secrets.apiKey, secret: secrets.secret, publicUrl: config.publicUrl, secureCookies: config.publicUrl.startsWith('https:'), services, runner, db: database.db,
+          templates: content.templates, company: config.company, scoring: scoring ? { scoring, handoffs } : null, devMail: sink !== null, logger,
+          reps: content.scoring?.team?.reps ?? [],
+          sendSignInLink: async (rep, link) => {
+            const mail = signInMail({ repName: rep.name, url: link, company: config.company.name });
+            const sent = await transport.send({ from: config.mailFrom, to: rep.email, ...mail });
+            if (sent.outcome.kind !== 'sent') logger.warn({ rep: rep.id, reason: sent.outcome.reason }, 'a sign-in link was not accepted by SMTP');
+          },
         },
       });
       server = http.createServer(app);

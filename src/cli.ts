@@ -17,6 +17,8 @@ import { createServices, type Services } from './services.js';
 import { loadTemplates, type TemplateContext } from './templates/template-store.js';
 import { parsePersona } from './simulate/persona.js';
 import { formatTimeline, simulate } from './simulate/simulate.js';
+import { BRIEFING_TEMPLATE } from './handoff/handoff-notifier.js';
+import { sampleBriefing } from './handoff/sample-briefing.js';
 
 /*
  * `baton` commands for people at a terminal and for CI (`npm run baton -- <command>`). Exit codes:
@@ -162,6 +164,8 @@ async function renderOne(config: Config, values: Values, extra: string[], comman
     links: { unsubscribe: `${config.publicUrl}/u/preview-token` },
     sequence: { id: 'preview', name: 'Preview' },
     step: { id: 'preview' },
+    // The rep's briefing template reads `briefing`, not the lead: give it a realistic one.
+    ...(name === BRIEFING_TEMPLATE ? { briefing: sampleBriefing({ now: new Date(), publicUrl: config.publicUrl }) } : {}),
   };
   return { email: loaded.store.render(name, context) };
 }

@@ -2,21 +2,24 @@ import { escapeHtml } from '../platform/http/public-page.js';
 
 /* Inline SVG charts for the dashboard: pure functions of the numbers, no script, no library. */
 
-/** Horizontal bars, one per row, scaled to the largest value (a funnel when rows are steps in order). */
+/**
+ * Horizontal bars, one per row, scaled to the largest value (a funnel when rows are steps in order).
+ * Each label sits on its own line above its bar, and the drawing is narrow (400 units), so at
+ * phone width it shrinks little and the labels stay readable.
+ */
 export function barChart(rows: Array<{ label: string; value: number }>, title: string): string {
   if (rows.length === 0) return '';
-  const width = 640;
-  const labelWidth = 180;
-  const rowHeight = 28;
+  const width = 400;
+  const rowHeight = 50;
   const max = Math.max(1, ...rows.map((row) => row.value));
   const bars = rows.map((row, index) => {
     const y = index * rowHeight;
-    const length = Math.round(((width - labelWidth - 60) * row.value) / max);
-    return `<text x="0" y="${y + 18}" font-size="13">${escapeHtml(row.label)}</text>`
-      + `<rect x="${labelWidth}" y="${y + 5}" width="${length}" height="18" rx="3" fill="#1d4ed8"></rect>`
-      + `<text x="${labelWidth + length + 6}" y="${y + 18}" font-size="13">${row.value}</text>`;
+    const length = Math.round(((width - 60) * row.value) / max);
+    return `<text x="0" y="${y + 17}" font-size="17">${escapeHtml(row.label)}</text>`
+      + `<rect x="0" y="${y + 24}" width="${length}" height="18" rx="3" fill="#1d4ed8"></rect>`
+      + `<text x="${length + 6}" y="${y + 40}" font-size="17">${row.value}</text>`;
   }).join('');
-  return `<svg role="img" aria-label="${escapeHtml(title)}" viewBox="0 0 ${width} ${rows.length * rowHeight + 4}" width="${width}"><title>${escapeHtml(title)}</title>${bars}</svg>`;
+  return `<svg class="chart" role="img" aria-label="${escapeHtml(title)}" viewBox="0 0 ${width} ${rows.length * rowHeight + 4}" width="${width}"><title>${escapeHtml(title)}</title>${bars}</svg>`;
 }
 
 /** A line over time; points in time order. */

@@ -1,35 +1,39 @@
-import { timingSafeEqual } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import express, { Router, type NextFunction, type Request, type Response } from 'express';
-import Handlebars from 'handlebars';
+import { Router } from 'express';
 import type { Kysely } from 'kysely';
 import { simpleParser } from 'mailparser';
 import type { SequenceRunner } from '../enrollments/sequence-runner.js';
 import { EMPTY_COUNTS, enrollmentTotals, stepCounts } from '../enrollments/sequence-stats.repository.js';
 import type { HandoffService } from '../handoff/handoff.service.js';
-import type { Briefing } from '../handoff/briefing.js';
+import type { Rep } from '../handoff/sales-team.js';
 import { findDevMail, listDevMail } from '../mail/dev-mail.repository.js';
-import type { Database, HandoffStatus } from '../platform/db/schema.js';
+import type { Database } from '../platform/db/schema.js';
 import { escapeHtml } from '../platform/http/public-page.js';
-import { createTokenSigner } from '../platform/signing.js';
+import { textProblem } from '../platform/http/text-safety.js';
+import type { Logger } from '../platform/logger.js';
 import type { ScoringService } from '../scoring/scoring.service.js';
 import type { Services } from '../services.js';
 import type { TemplateStore } from '../templates/template-store.js';
 import { barChart, lineChart } from './charts.js';
+import { listLeadsWithScores, type LeadListRow } from './dashboard-leads.repository.js';
+import { createPageKit, isAdmin, requireAdmin, requireSession } from './dashboard-http.js';
+import { handoffPagesRoutes } from './handoff-pages.routes.js';
+import { decodeLeadCursor, encodeLeadCursor } from './list-cursor.js';
+import { createDashboardSessions } from './sessions.service.js';
+import { signInRoutes } from './sign-in.routes.js';
 
 /*
- * The dashboard: server-rendered pages for marketers and reps, behind a sign-in with the API key.
- * Sequences with their funnels and email previews, leads with score and timeline, the handoff
- * inbox with accept / reject / convert, and (in development) the mail the embedded sink caught.
- * No scripts: forms post, links navigate. The session cookie is signed, HttpOnly and SameSite=Strict,
- * and a POST from another site is refused.
+ * The dashboard: server-rendered pages for marketers and reps. The admin signs in with the API
+ * key; reps of sales-team.yaml sign in with an emailed link and see their own handoffs. Sequences
+ * with their funnels and email previews, leads with score and timeline, the handoff inbox, and (in
+ * development, for the admin) the mail the embedded sink caught. No scripts: forms post, links
+ * navigate. Sessions live in the database and are revoked on sign-out.
  */
 
 export interface DashboardDeps {
   apiKey: string;
   secret: string;
+  /** BATON_PUBLIC_URL: Baton's own origin (form posts) and the base of sign-in links. */
+  publicUrl: string;
   /** Cookies only over https when Baton is served over https. */
   secureCookies: boolean;
   services: Services;
@@ -38,93 +42,36 @@ export interface DashboardDeps {
   templates: TemplateStore;
   company: { name: string; postalAddress: string };
   scoring: { scoring: ScoringService; handoffs: HandoffService | null } | null;
+  /** The reps who may sign in (sales-team.yaml); empty without one. */
+  reps: Rep[];
+  /** Sends a rep their sign-in link; null when Baton cannot send mail. */
+  sendSignInLink: ((rep: Rep, url: string) => Promise<void>) | null;
+  logger: Logger;
   /** The embedded sink's mail (development), or false with SMTP_URL. */
   devMail: boolean;
 }
 
-const SESSION_COOKIE = 'baton_session';
-const SESSION_HOURS = 12;
-// The views stay in src/ (tsc copies no .hbs): from dist/dashboard/ as from src/dashboard/.
-const VIEWS = path.join(fileURLToPath(new URL('../../src/dashboard/views/', import.meta.url)), path.sep);
-const STATUSES: HandoffStatus[] = ['pending', 'accepted', 'rejected', 'converted'];
-
-function loadViews() {
-  const handlebars = Handlebars.create();
-  handlebars.registerHelper('eq', (a: unknown, b: unknown) => a === b);
-  const view = (name: string) => handlebars.compile(readFileSync(`${VIEWS}${name}.hbs`, 'utf8'), { strict: false });
-  const names = ['layout', 'login', 'sequences', 'sequence', 'step', 'leads', 'lead', 'handoffs', 'handoff', 'mail', 'message'] as const;
-  return Object.fromEntries(names.map((name) => [name, view(name)])) as Record<(typeof names)[number], HandlebarsTemplateDelegate>;
-}
+const PAGE_SIZE = 50;
 
 export function dashboardRoutes(deps: DashboardDeps): Router {
   const router = Router();
-  const views = loadViews();
-  const css = readFileSync(`${VIEWS}style.css`, 'utf8');
-  const signer = createTokenSigner(deps.secret, 'dashboard-session');
-  const handoffs = deps.scoring?.handoffs ?? null;
-
-  const page = (res: Response, status: number, view: keyof typeof views, title: string, section: string, data: Record<string, unknown>, signedIn = true) => {
-    const body = views[view](data);
-    res.status(status).set('Cache-Control', 'no-store').set('Content-Security-Policy', "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-src 'self'; form-action 'self'; frame-ancestors 'none'")
-      .type('html').send(views.layout({ title, section, signedIn, devMail: deps.devMail, body }));
-  };
-
-  // An email's HTML, for an <iframe>: its own strict policy (inline styles, no scripts, no remote
-  // images, so a preview never fires a tracking pixel), sandboxed, framed only by the dashboard.
-  const emailHtml = (res: Response, html: string) => {
-    res.set('Cache-Control', 'no-store').set('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; frame-ancestors 'self'; sandbox")
-      .type('html').send(html);
-  };
-
-  const signedIn = (req: Request) => {
-    const cookie = /(?:^|;\s*)baton_session=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
-    const payload = cookie ? signer.verify(decodeURIComponent(cookie)) : null;
-    return payload !== null && /^\d+$/.test(payload) && Number(payload) * 1000 > Date.now();
-  };
-  const requireSession = (req: Request, res: Response, next: NextFunction) => {
-    if (signedIn(req)) return next();
-    res.redirect(303, `/dashboard/login?next=${encodeURIComponent(req.originalUrl)}`);
-  };
-  // A form posted from another site must not act with the user's cookie (SameSite covers most browsers).
-  const sameSite = (req: Request, res: Response, next: NextFunction) => {
-    const site = req.headers['sec-fetch-site'];
-    if (site === 'cross-site' || site === 'same-site') return void res.status(403).type('text').send('Cross-site form posts are refused');
-    next();
-  };
-  const form = express.urlencoded({ extended: false, limit: '10kb', parameterLimit: 20 });
-  const field = (req: Request, name: string) => {
-    const body: unknown = req.body;
-    return typeof body === 'object' && body !== null && name in body && typeof (body as Record<string, unknown>)[name] === 'string' ? String((body as Record<string, unknown>)[name]) : '';
-  };
-  const safeNext = (next: string) => (/^\/dashboard(\/[\w\-./?=&%]*)?$/.test(next) ? next : '/dashboard');
+  const kit = createPageKit(deps.devMail);
+  const sessions = createDashboardSessions({ db: deps.db, apiKey: deps.apiKey, secret: deps.secret, publicUrl: deps.publicUrl, reps: deps.reps });
+  const signedIn = requireSession(sessions);
+  const adminOnly = requireAdmin(kit);
+  const css = kit.css;
 
   router.get('/dashboard/style.css', (_req, res) => {
     res.type('css').set('Cache-Control', 'public, max-age=300').send(css);
   });
 
-  router.get('/dashboard/login', (req, res) => {
-    page(res, 200, 'login', 'Sign in', '', { next: safeNext(String(req.query.next ?? '/dashboard')) }, false);
-  });
+  router.use(signInRoutes({ sessions, kit, publicUrl: deps.publicUrl, secureCookies: deps.secureCookies, sendSignInLink: deps.sendSignInLink, logger: deps.logger }));
+  router.use(handoffPagesRoutes({ handoffs: deps.scoring?.handoffs ?? null, leads: deps.services.leads, sessions, kit, publicUrl: deps.publicUrl }));
 
-  router.post('/dashboard/login', sameSite, form, (req, res) => {
-    const given = Buffer.from(field(req, 'key'));
-    const expected = Buffer.from(deps.apiKey);
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-      return page(res, 401, 'login', 'Sign in', '', { error: 'That is not the API key.', next: safeNext(field(req, 'next')) }, false);
-    }
-    const expires = Math.floor(Date.now() / 1000) + SESSION_HOURS * 3600;
-    res.cookie(SESSION_COOKIE, signer.sign(String(expires)), { httpOnly: true, sameSite: 'strict', secure: deps.secureCookies, path: '/dashboard', maxAge: SESSION_HOURS * 3600_000 });
-    res.redirect(303, safeNext(field(req, 'next')));
-  });
+  // A rep starts at their handoff inbox; the admin at the sequences.
+  router.get('/dashboard', signedIn, (req, res) => res.redirect(303, isAdmin(req) ? '/dashboard/sequences' : '/dashboard/handoffs'));
 
-  router.post('/dashboard/logout', sameSite, (_req, res) => {
-    res.clearCookie(SESSION_COOKIE, { path: '/dashboard' });
-    res.redirect(303, '/dashboard/login');
-  });
-
-  router.get('/dashboard', requireSession, (_req, res) => res.redirect(303, '/dashboard/sequences'));
-
-  router.get('/dashboard/sequences', requireSession, async (_req, res) => {
+  router.get('/dashboard/sequences', signedIn, async (req, res) => {
     const sequences = await Promise.all(deps.runner.sequences().map(async (sequence) => {
       const counts = await stepCounts(deps.db, sequence.id);
       return {
@@ -133,15 +80,15 @@ export function dashboardRoutes(deps: DashboardDeps): Router {
         funnel: barChart(sequence.steps.filter((step) => step.kind === 'email').map((step) => ({ label: step.id, value: counts.get(step.id)?.sent ?? 0 })), `${sequence.name}: emails sent per step`),
       };
     }));
-    page(res, 200, 'sequences', 'Sequences', 'sequences', { sequences });
+    kit.page(req, res, 200, 'sequences', 'Sequences', 'sequences', { sequences });
   });
 
-  router.get('/dashboard/sequences/:id', requireSession, async (req, res) => {
+  router.get('/dashboard/sequences/:id', signedIn, async (req, res) => {
     const sequence = deps.runner.sequences().find((candidate) => candidate.id === req.params.id);
-    if (!sequence) return page(res, 404, 'leads', 'No such sequence', 'sequences', { leads: [] });
+    if (!sequence) return kit.notice(req, res, 404, 'No such sequence', 'There is no sequence with this id.', { href: '/dashboard/sequences', text: 'All sequences' });
     const counts = await stepCounts(deps.db, sequence.id);
     const steps = sequence.steps.map((step) => ({ id: step.id, kind: step.kind, preview: step.kind === 'email', ...(counts.get(step.id) ?? EMPTY_COUNTS) }));
-    page(res, 200, 'sequence', sequence.name, 'sequences', { sequence, steps, funnel: barChart(steps.map((step) => ({ label: step.id, value: step.entered })), `${sequence.name}: leads entering each step`) });
+    kit.page(req, res, 200, 'sequence', sequence.name, 'sequences', { sequence, steps, funnel: barChart(steps.map((step) => ({ label: step.id, value: step.entered })), `${sequence.name}: leads entering each step`) });
   });
 
   const stepPreview = (sequenceId: string, stepId: string) => {
@@ -153,87 +100,82 @@ export function dashboardRoutes(deps: DashboardDeps): Router {
     return { sequence, step, email: { ...email, template: step.email.template } };
   };
 
-  router.get('/dashboard/sequences/:id/steps/:step', requireSession, (req, res) => {
+  router.get('/dashboard/sequences/:id/steps/:step', signedIn, (req, res) => {
     const preview = stepPreview(String(req.params.id), String(req.params.step));
-    if (!preview) return page(res, 404, 'leads', 'No such email step', 'sequences', { leads: [] });
-    page(res, 200, 'step', `${preview.step.id}: ${preview.email.subject}`, 'sequences', { sequenceId: preview.sequence.id, stepId: preview.step.id, email: preview.email });
+    if (!preview) return kit.notice(req, res, 404, 'No such email step', 'This sequence has no email step with this id.', { href: '/dashboard/sequences', text: 'All sequences' });
+    kit.page(req, res, 200, 'step', `${preview.step.id}: ${preview.email.subject}`, 'sequences', { sequenceId: preview.sequence.id, stepId: preview.step.id, email: preview.email });
   });
 
-  router.get('/dashboard/sequences/:id/steps/:step/html', requireSession, (req, res) => {
+  router.get('/dashboard/sequences/:id/steps/:step/html', signedIn, (req, res) => {
     const preview = stepPreview(String(req.params.id), String(req.params.step));
     if (!preview) return void res.status(404).type('text').send('No such email step');
-    emailHtml(res, preview.email.html);
+    kit.emailHtml(res, preview.email.html);
   });
 
-  router.get('/dashboard/leads', requireSession, async (req, res) => {
+  router.get('/dashboard/leads', signedIn, async (req, res) => {
     const q = typeof req.query.q === 'string' ? req.query.q.slice(0, 200) : '';
-    const result = await deps.services.leads.list({ limit: 50, ...(q ? { q } : {}) });
-    page(res, 200, 'leads', 'Leads', 'leads', { q, leads: result.items });
+    const sort = req.query.sort === 'score' ? 'score' : 'created';
+    const cursor = typeof req.query.cursor === 'string' ? req.query.cursor : null;
+    const after = cursor === null ? null : decodeLeadCursor(sort, cursor);
+    const listLink = (extra: Record<string, string>) => `/dashboard/leads?${new URLSearchParams({ ...(q ? { q } : {}), ...extra }).toString()}`;
+    if (textProblem(q, ['q']) || (cursor !== null && after === null)) {
+      return kit.notice(req, res, 400, 'Search not valid', `This ${after === null && cursor !== null ? 'page link (cursor)' : 'search (q)'} is not valid. Start again from the first page.`, { href: '/dashboard/leads', text: 'All leads' });
+    }
+    const rows = await listLeadsWithScores(deps.db, { q, sort, limit: PAGE_SIZE, after });
+    const last = rows.length > PAGE_SIZE ? rows[PAGE_SIZE - 1] : undefined;
+    const nextPage = last ? listLink({ ...(sort === 'score' ? { sort } : {}), cursor: encodeLeadCursor(positionOf(last, sort)) }) : null;
+    kit.page(req, res, 200, 'leads', 'Leads', 'leads', {
+      q, sort, nextPage, byScore: listLink({ sort: 'score' }), byCreated: listLink({}),
+      leads: rows.slice(0, PAGE_SIZE).map((row) => ({
+        id: row.id, email: row.email, name: [row.first_name, row.last_name].filter(Boolean).join(' '), company: row.company, createdAt: row.created_at,
+        score: row.total === null ? '–' : Math.round(row.total * 10) / 10, grade: row.grade ?? '–', stage: row.stage ?? '–',
+      })),
+    });
   });
 
-  router.get('/dashboard/leads/:id', requireSession, async (req, res) => {
+  router.get('/dashboard/leads/:id', signedIn, async (req, res) => {
     const id = String(req.params.id);
-    const lead = /^[0-9a-f-]{36}$/i.test(id) ? await deps.services.leads.get(id) : null;
-    if (!lead) return page(res, 404, 'leads', 'No such lead', 'leads', { leads: [] });
+    const lead = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id) ? await deps.services.leads.get(id) : null;
+    if (!lead) return kit.notice(req, res, 404, 'No such lead', 'There is no lead with this address (it may have been erased).', { href: '/dashboard/leads', text: 'All leads' });
     const score = deps.scoring ? await deps.scoring.scoring.report(id, new Date()) : null;
     const timeline = await deps.services.events.timeline(id, { limit: 50 });
     const events = (timeline?.items ?? []).map((event) => ({ ...event, machine: event.properties.machine === true, summary: summarise(event.properties) }));
     const scoreChart = score ? lineChart([...score.history].reverse().map((entry) => ({ at: new Date(entry.at), value: entry.total })), 'Score over time') : '';
-    page(res, 200, 'lead', lead.email, 'leads', { lead, score, scoreChart, events });
+    kit.page(req, res, 200, 'lead', lead.email, 'leads', { lead, tel: lead.phone?.replace(/[^\d+]/g, '') ?? null, score, scoreChart, events });
   });
-
-  router.get('/dashboard/handoffs', requireSession, async (req, res) => {
-    if (!handoffs) return page(res, 200, 'handoffs', 'Handoffs', 'handoffs', { handoffs: [], statuses: STATUSES });
-    const status = STATUSES.find((candidate) => candidate === req.query.status);
-    const list = await handoffs.list({ ...(status ? { status } : {}), limit: 50 });
-    const withBriefings = await Promise.all(list.items.map(async (item) => ({ ...item, briefing: (await handoffs.get(item.id))?.briefing })));
-    page(res, 200, 'handoffs', 'Handoffs', 'handoffs', { handoffs: withBriefings, status, statuses: STATUSES });
-  });
-
-  router.get('/dashboard/handoffs/:id', requireSession, async (req, res) => {
-    const handoff = handoffs && /^[0-9a-f-]{36}$/i.test(String(req.params.id)) ? await handoffs.get(String(req.params.id)) : null;
-    if (!handoff) return page(res, 404, 'handoffs', 'No such handoff', 'handoffs', { handoffs: [], statuses: STATUSES });
-    const briefing: Briefing = handoff.briefing;
-    page(res, 200, 'handoff', `${briefing.who.name}${briefing.who.company ? ` · ${briefing.who.company}` : ''}`, 'handoffs', { handoff, b: briefing });
-  });
-
-  for (const action of ['accept', 'reject', 'convert'] as const) {
-    router.post(`/dashboard/handoffs/:id/${action}`, requireSession, sameSite, form, async (req, res) => {
-      const id = String(req.params.id ?? '');
-      if (!handoffs || !/^[0-9a-f-]{36}$/i.test(id)) return res.redirect(303, '/dashboard/handoffs');
-      const reason = action === 'reject' ? field(req, 'reason').trim().slice(0, 500) || undefined : undefined;
-      await handoffs.decide(id, action, new Date(), { kind: 'dashboard' }, { reason });
-      res.redirect(303, `/dashboard/handoffs/${id}`);
-    });
-  }
 
   if (deps.devMail) {
-    router.get('/dashboard/mail', requireSession, async (_req, res) => {
+    // Admin only: the sink holds every rep's sign-in links.
+    router.get('/dashboard/mail', signedIn, adminOnly, async (req, res) => {
       const rows = await listDevMail(deps.db, { limit: 100 });
       const messages = await Promise.all(rows.map(async (row) => {
         const parsed = await simpleParser(row.raw, { skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true });
-        return { id: row.id, receivedAt: row.received_at.toISOString(), to: row.envelope_to.join(', '), subject: parsed.subject ?? '(no subject)' };
+        return { id: row.id, receivedAt: row.received_at, to: row.envelope_to.join(', '), subject: parsed.subject ?? '(no subject)' };
       }));
-      page(res, 200, 'mail', 'Mail caught by the embedded sink', 'mail', { messages });
+      kit.page(req, res, 200, 'mail', 'Mail caught by the embedded sink', 'mail', { messages });
     });
 
-    router.get('/dashboard/mail/:id/html', requireSession, async (req, res) => {
+    router.get('/dashboard/mail/:id/html', signedIn, adminOnly, async (req, res) => {
       const row = /^\d{1,18}$/.test(String(req.params.id)) ? await findDevMail(deps.db, String(req.params.id)) : undefined;
       if (!row) return void res.status(404).type('text').send('No such message');
       const parsed = await simpleParser(row.raw);
-      emailHtml(res, parsed.html || `<pre>${escapeHtml(parsed.text ?? '')}</pre>`);
+      kit.emailHtml(res, parsed.html || `<pre>${escapeHtml(parsed.text ?? '')}</pre>`);
     });
 
-    router.get('/dashboard/mail/:id', requireSession, async (req, res) => {
+    router.get('/dashboard/mail/:id', signedIn, adminOnly, async (req, res) => {
       const row = /^\d{1,18}$/.test(String(req.params.id)) ? await findDevMail(deps.db, String(req.params.id)) : undefined;
-      if (!row) return page(res, 404, 'mail', 'No such message', 'mail', { messages: [] });
+      if (!row) return kit.notice(req, res, 404, 'No such message', 'The sink holds no message with this id.', { href: '/dashboard/mail', text: 'All mail' });
       const parsed = await simpleParser(row.raw);
       const to = Array.isArray(parsed.to) ? parsed.to.map((address) => address.text).join(', ') : (parsed.to?.text ?? '');
-      page(res, 200, 'message', parsed.subject ?? '(no subject)', 'mail', { message: { id: row.id, from: parsed.from?.text ?? '', to, receivedAt: row.received_at.toISOString(), raw: row.raw } });
+      kit.page(req, res, 200, 'message', parsed.subject ?? '(no subject)', 'mail', { message: { id: row.id, from: parsed.from?.text ?? '', to, receivedAt: row.received_at, raw: row.raw } });
     });
   }
 
   return router;
+}
+
+function positionOf(row: LeadListRow, sort: 'created' | 'score') {
+  return sort === 'score' ? { sort, score: row.total ?? 0, id: row.id } as const : { sort, at: row.created_at, id: row.id } as const;
 }
 
 function summarise(properties: Record<string, unknown>): string {

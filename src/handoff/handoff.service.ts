@@ -113,7 +113,9 @@ export function createHandoffService(deps: HandoffDeps): HandoffService {
     return `${deps.publicUrl}/h/${deps.linkSigner.sign(`${id}:${action}:${repId}:${expires}`)}`;
   };
   const links = (id: string, leadId: string, repId: string, now: Date) => ({
-    accept: actionLink(id, 'accept', repId, now), reject: actionLink(id, 'reject', repId, now), convert: actionLink(id, 'convert', repId, now), lead: `${deps.publicUrl}/api/leads/${leadId}`,
+    accept: actionLink(id, 'accept', repId, now), reject: actionLink(id, 'reject', repId, now), convert: actionLink(id, 'convert', repId, now),
+    // The dashboard's lead page (a rep signs in first when needed), not the API: a rep has no key.
+    lead: `${deps.publicUrl}/dashboard/leads/${leadId}`,
   });
 
   function notificationsFor(rep: Rep, handoffId: string, kind: 'assigned' | 'reminder') {

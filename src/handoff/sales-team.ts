@@ -3,6 +3,7 @@ import { isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, type Docume
 import { emailSchema } from '../leads/leads.schemas.js';
 import { parseDuration } from '../sequences/duration.js';
 import { formatPath } from '../sequences/sequence-loader.js';
+import { canonicalTimeZone } from '../platform/time-zones.js';
 
 /*
  * The sales team file (sales-team.yaml): who gets hot leads, by territory, and how long a rep has
@@ -16,6 +17,7 @@ import { formatPath } from '../sequences/sequence-loader.js';
  *     - id: alex
  *       name: Alex Kim
  *       email: alex@example.com
+ *       timezone: America/Los_Angeles
  *       capacity: 20
  *       out_of_office: [{ from: 2026-12-20, until: 2027-01-02 }]
  *       territories: [{ countries: [US, CA], regions: [west], company_size: { min: 50 } }]
@@ -38,6 +40,8 @@ export interface Rep {
   name: string;
   email: string;
   slackWebhookUrl: string | null;
+  /** IANA zone the dashboard shows this rep's times in; UTC when the file gives none. */
+  timezone: string;
   /** At most this many open (pending or accepted) handoffs; null = no limit. */
   capacity: number | null;
   /** Half-open periods [from, until): a date-only `until` in the file becomes the next midnight UTC. */
@@ -79,6 +83,8 @@ const duration = Joi.string().custom((value: string, helpers) => (parseDuration(
   .messages({ 'duration.invalid': '{{#label}} "{{#value}}" is not a duration such as 4h (s, m, h, d or w)' });
 const instant = Joi.string().custom((value: string, helpers) => (parseInstant(value, 'from') === null ? helpers.error('instant.invalid') : value))
   .messages({ 'instant.invalid': '{{#label}} "{{#value}}" is not a date such as 2026-12-20 or a date-time with a time zone such as 2026-12-20T09:00Z' });
+const timeZone = Joi.string().custom((value: string, helpers) => canonicalTimeZone(value) ?? helpers.error('zone.invalid'))
+  .messages({ 'zone.invalid': '{{#label}} "{{#value}}" is not an IANA time zone such as Europe/Paris' });
 const notEmpty = { 'array.min': '{{#label}} must not be empty: leave it out to match any value' };
 const words = Joi.array().items(Joi.string().trim().min(1).max(100)).min(1).messages(notEmpty);
 const size = Joi.number().integer().min(0);
@@ -108,6 +114,7 @@ const rep = keys({
   email: emailSchema.required().messages({ 'string.email': '{{#label}} "{{#value}}" is not an email address' }),
   slack_webhook_url: Joi.string().uri({ scheme: ['https'] })
     .messages({ 'string.uriCustomScheme': '{{#label}} "{{#value}}" must be an https URL', 'string.uri': '{{#label}} "{{#value}}" must be an https URL' }),
+  timezone: timeZone,
   capacity: Joi.number().integer().min(0).max(10_000),
   out_of_office: Joi.array().items(keys({ from: instant.required(), until: instant.required() })).default([]),
   territories: Joi.array().items(territory).default([]),
@@ -120,7 +127,7 @@ const salesTeamSchema = keys({
 }).messages({ 'object.base': 'the file must be a map of fallback_owner, sla and reps' });
 
 interface RawTerritory { countries?: string[]; regions?: string[]; company_size?: { min?: number; max?: number }; industries?: string[] }
-interface RawRep { id: string; name: string; email: string; slack_webhook_url?: string; capacity?: number; out_of_office: Array<{ from: string; until: string }>; territories: RawTerritory[] }
+interface RawRep { id: string; name: string; email: string; slack_webhook_url?: string; timezone?: string; capacity?: number; out_of_office: Array<{ from: string; until: string }>; territories: RawTerritory[] }
 interface RawTeam { fallback_owner: string; sla: { remind_after: string; reassign_after: string } | null; reps: RawRep[] }
 
 type LineOf = (segments: Array<string | number>) => number | null;
@@ -153,6 +160,7 @@ function toSalesTeam(raw: RawTeam): SalesTeam {
       name: rep.name,
       email: rep.email,
       slackWebhookUrl: rep.slack_webhook_url ?? null,
+      timezone: rep.timezone ?? 'UTC',
       capacity: rep.capacity ?? null,
       outOfOffice: rep.out_of_office.map((period) => ({ from: validated(parseInstant(period.from, 'from')), until: validated(parseInstant(period.until, 'until')) })),
       territories: rep.territories.map((raw) => ({

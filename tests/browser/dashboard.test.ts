@@ -60,13 +60,13 @@ browserDescribe('the dashboard in a browser', () => {
     await page.goto(`${baton.url}/dashboard/leads`);
     expect(page.url()).toContain('/dashboard/login');
     await page.fill('#key', 'wrong-key-wrong-key-wrong-key');
-    await Promise.all([page.waitForURL(/\/dashboard\/login$/), page.click('button[type=submit]')]);
+    await Promise.all([page.waitForURL(/\/dashboard\/login$/), page.click('button:has-text("Sign in")')]);
     expect(await page.textContent('[role=alert]')).toContain('not the API key');
     // That refusal is a 401, which Chromium logs as a failed load: expected, and the only one.
     expect(errors).toEqual([expect.stringContaining('status of 401')]);
     errors.length = 0;
     await page.fill('#key', API_KEY);
-    await Promise.all([page.waitForURL(/\/dashboard\/leads$/), page.click('button[type=submit]')]);
+    await Promise.all([page.waitForURL(/\/dashboard\/leads$/), page.click('button:has-text("Sign in")')]);
 
     const follow = (url: RegExp, selector: string) => Promise.all([page.waitForURL(url), page.click(selector)]);
     await follow(/\/dashboard\/sequences$/, 'nav >> text=Sequences');
@@ -108,7 +108,7 @@ browserDescribe('the dashboard in a browser', () => {
     await page.setViewportSize({ width: 375, height: 800 });
     await page.goto(`${baton.url}/dashboard/login`);
     // By keyboard alone: Tab past the skip link to the key field, type, Enter.
-    for (let presses = 0; presses < 5 && (await page.evaluate('document.activeElement && document.activeElement.id')) !== 'key'; presses++) await page.keyboard.press('Tab');
+    for (let presses = 0; presses < 8 && (await page.evaluate('document.activeElement && document.activeElement.id')) !== 'key'; presses++) await page.keyboard.press('Tab');
     await page.keyboard.type(API_KEY);
     await Promise.all([page.waitForURL(/\/dashboard\/sequences$/), page.keyboard.press('Enter')]);
     await page.goto(`${baton.url}/dashboard/leads/${leadId}`);

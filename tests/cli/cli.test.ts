@@ -105,6 +105,17 @@ describe('baton preview', () => {
     expect(await readFile(out, 'utf8')).toContain('<!doctype html>');
   }, 30_000);
 
+  it('previews the rep\'s handoff briefing with a realistic sample, not an empty note', async () => {
+    const out = path.join(dir, 'briefing.html');
+    const { stdout } = await baton(['preview', 'handoff-briefing', '--out', out, '--json']);
+    const report = JSON.parse(stdout);
+    expect(report.subject).toBe('Hot lead: Ada Lovelace (Analytical Engines Ltd), score 113.5');
+    const html = await readFile(out, 'utf8');
+    for (const shown of ['VP Engineering', 'Asked for a demo', 'Viewed “Pricing” (/pricing)', 'Submitted form demo', 'Call to confirm the demo', 'B2B nurture', 'Alex Kim']) expect([shown, html.includes(shown)]).toEqual([shown, true]);
+    // The lead link opens the dashboard, not the API.
+    expect(html).toMatch(/href="http:\/\/localhost:\d+\/dashboard\/leads\/[0-9a-f-]{36}"/);
+  }, 30_000);
+
   it('names the templates there are when asked for one that is not', async () => {
     const error = await fails(['preview', 'nope']);
     expect(error.code).toBe(2);

@@ -5,7 +5,7 @@ const NOW = new Date('2026-06-15T12:00:00Z');
 
 const territory = (fields: Partial<Territory>): Territory => ({ countries: null, regions: null, companySize: null, industries: null, ...fields });
 const rep = (id: string, fields: Partial<Rep> = {}): Rep => ({
-  id, name: id, email: `${id}@example.com`, slackWebhookUrl: null, capacity: null, outOfOffice: [], territories: [], ...fields,
+  id, name: id, email: `${id}@example.com`, slackWebhookUrl: null, timezone: 'UTC', capacity: null, outOfOffice: [], territories: [], ...fields,
 });
 const lead = (country: string | null, traits: Record<string, unknown> = {}): AssignableLead => ({ country, traits });
 

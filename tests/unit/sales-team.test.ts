@@ -19,6 +19,7 @@ reps:
     name: " Alex Kim "
     email: alex@example.com
     slack_webhook_url: https://hooks.slack.com/services/T000/B000/XXXX
+    timezone: america/los_angeles
     capacity: 20
     out_of_office:
       - { from: 2026-12-20, until: 2027-01-02 }
@@ -44,6 +45,7 @@ reps:
             name: 'Alex Kim',
             email: 'alex@example.com',
             slackWebhookUrl: 'https://hooks.slack.com/services/T000/B000/XXXX',
+            timezone: 'America/Los_Angeles',
             capacity: 20,
             outOfOffice: [
               // A date until is inclusive: the period ends at the next midnight UTC.
@@ -55,10 +57,15 @@ reps:
               { countries: null, regions: null, companySize: { min: 5000, max: null }, industries: null },
             ],
           },
-          { id: 'dana', name: 'Dana Reyes', email: 'dana@example.com', slackWebhookUrl: null, capacity: null, outOfOffice: [], territories: [] },
+          { id: 'dana', name: 'Dana Reyes', email: 'dana@example.com', slackWebhookUrl: null, timezone: 'UTC', capacity: null, outOfOffice: [], territories: [] },
         ],
       },
     });
+  });
+
+  it('refuses a rep time zone that is not an IANA zone, naming the line', () => {
+    const result = parseSalesTeam('fallback_owner: dana\nreps:\n  - id: dana\n    name: Dana\n    email: dana@example.com\n    timezone: Mars/Olympus\n');
+    expect(result).toEqual({ ok: false, problems: [{ line: 6, path: 'reps[0].timezone', message: '"Mars/Olympus" is not an IANA time zone such as Europe/Paris' }] });
   });
 
   it.each([
@@ -116,7 +123,7 @@ reps:
     territories: [[US]]
 `, [
       '1 fallback_owner: "dana" is not a rep id; expected one of: alex',
-      '3 reps[0]: must be a map of id, name, email, slack_webhook_url, capacity, out_of_office, territories',
+      '3 reps[0]: must be a map of id, name, email, slack_webhook_url, timezone, capacity, out_of_office, territories',
       '7 reps[1].territories[0]: must be a map of countries, regions, company_size, industries',
     ]],
     ['empty territory constraints', `fallback_owner: dana
@@ -154,7 +161,7 @@ reps:
       '1 fallback_owner: "bob" is not a rep id; expected one of: Alex, sam',
       '3 reps[0].id: "Alex" must be lower-case letters, digits, - and _',
       '5 reps[0].email: "not-an-email" is not an email address',
-      '6 reps[0].colour: is not a known key; expected one of: id, name, email, slack_webhook_url, capacity, out_of_office, territories',
+      '6 reps[0].colour: is not a known key; expected one of: id, name, email, slack_webhook_url, timezone, capacity, out_of_office, territories',
       '10 reps[1].slack_webhook_url: "http://hooks.example.com/sam" must be an https URL',
       '11 reps[1].capacity: must be greater than or equal to 0',
       '13 reps[1].out_of_office[0].from: "2026-02-30" is not a date such as 2026-12-20 or a date-time with a time zone such as 2026-12-20T09:00Z',

@@ -219,6 +219,22 @@ export interface HandoffNotificationsTable {
   sent_at: Date | null;
 }
 
+export interface DashboardSessionsTable {
+  token_hash: string;
+  rep_id: string | null;
+  key_fingerprint: string | null;
+  created_at: ColumnType<Date, Date | undefined, never>;
+  expires_at: Timestamp;
+  revoked_at: Date | null;
+}
+
+export interface DashboardUsedLinksTable {
+  nonce: string;
+  rep_id: string;
+  used_at: ColumnType<Date, Date | undefined, never>;
+  expires_at: Timestamp;
+}
+
 export interface Database {
   leads: LeadsTable;
   events: EventsTable;
@@ -239,4 +255,6 @@ export interface Database {
   handoffs: HandoffsTable;
   assignment_cursors: AssignmentCursorsTable;
   handoff_notifications: HandoffNotificationsTable;
+  dashboard_sessions: DashboardSessionsTable;
+  dashboard_used_links: DashboardUsedLinksTable;
 }

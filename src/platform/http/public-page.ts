@@ -1,12 +1,16 @@
 import type { Response } from 'express';
 
-/** A small self-contained HTML page for people following links from emails (no scripts, no cookies). */
+/**
+ * A small self-contained HTML page for people following links from emails (no scripts, no
+ * cookies). Never framed: a framed unsubscribe or accept button could be clicked by trickery.
+ */
 export function publicPage(res: Response, status: number, title: string, body: string): void {
   res
     .status(status)
     .set('Cache-Control', 'no-store')
     .set('Referrer-Policy', 'no-referrer')
-    .set('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'")
+    .set('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
+    .set('X-Frame-Options', 'DENY')
     .type('html')
     .send(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
