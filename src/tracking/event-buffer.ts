@@ -56,18 +56,28 @@ export function createEventBuffer<Event>(write: (events: Event[]) => Promise<voi
   };
 
   /** Writes the queue a batch at a time, oldest first; stops at the first failure and retries later. */
+  // Events before `head` are written; they are cut from the queue once per pass, not per batch,
+  // since a long backlog would otherwise be copied again for every 500 events written.
+  let head = 0;
+  const pendingCount = () => queue.length - head;
+
   const writeQueued = async () => {
-    while (queue.length > 0) {
-      const batch = queue.slice(0, maxBatch);
-      try {
-        await write(batch);
-      } catch (error) {
-        options.onError?.(error, queue.length);
-        schedule();
-        return;
+    try {
+      while (head < queue.length) {
+        const batch = queue.slice(head, head + maxBatch);
+        try {
+          await write(batch);
+        } catch (error) {
+          options.onError?.(error, pendingCount());
+          schedule();
+          return;
+        }
+        head += batch.length;
       }
-      // Events pushed meanwhile were appended behind the batch; only the batch leaves.
-      queue = queue.length === batch.length ? [] : queue.slice(batch.length);
+    } finally {
+      // Events pushed meanwhile were appended behind; only what was written leaves.
+      queue = head === queue.length ? [] : queue.slice(head);
+      head = 0;
       if (queue.length < maxPending) full = false;
     }
   };
@@ -79,14 +89,14 @@ export function createEventBuffer<Event>(write: (events: Event[]) => Promise<voi
 
   return {
     push(event) {
-      if (queue.length >= maxPending) {
+      if (pendingCount() >= maxPending) {
         droppedCount++;
         if (!full) options.onFull?.(maxPending);
         full = true;
         return false;
       }
       queue.push(event);
-      if (queue.length === maxBatch) void flush();
+      if (pendingCount() === maxBatch) void flush();
       else schedule();
       return true;
     },
@@ -95,12 +105,12 @@ export function createEventBuffer<Event>(write: (events: Event[]) => Promise<voi
       closed = true;
       if (timer) clearTimeout(timer);
       timer = null;
-      for (let attempt = 0; attempt < 5 && (queue.length > 0 || attempt === 0); attempt++) {
+      for (let attempt = 0; attempt < 5 && (pendingCount() > 0 || attempt === 0); attempt++) {
         await flush();
-        if (queue.length > 0) await new Promise((resolve) => setTimeout(resolve, 200 * (attempt + 1)));
+        if (pendingCount() > 0) await new Promise((resolve) => setTimeout(resolve, 200 * (attempt + 1)));
       }
     },
-    pending: () => queue.length,
+    pending: pendingCount,
     dropped: () => droppedCount,
   };
 }

@@ -5,11 +5,11 @@ import { DatabaseUnavailableError, isDatabaseDown } from './database-errors.js';
 /*
  * Knows whether the database answers, and makes Baton's queries fail fast while it does not.
  *
- * A server that restarts cuts every connection (57P01): the first query to fail that way marks
- * the database down. A frozen server (SIGSTOP, a stalled VM, a network partition) cuts nothing:
+ * A server that restarts cuts every connection (57P01): the first query to fail that way makes
+ * the watchdog probe at once, and a probe that cannot reach the server marks the database down. A frozen server (SIGSTOP, a stalled VM, a network partition) cuts nothing:
  * queries simply never come back. So a watchdog looks at the oldest query in flight, and when one
- * has waited over half a second it probes the server on a connection of its own; a probe that gets no
- * answer marks the database down too.
+ * has waited 0.4 s it probes the server on a connection of its own; a probe that gets no answer
+ * within 0.8 s marks the database down too.
  *
  * While down, every query through `pool` (the pool Kysely uses) is refused at once with
  * DatabaseUnavailableError, and the queries in flight are abandoned (their connections are
@@ -71,6 +71,8 @@ export function watchAvailability(raw: pg.Pool, options: AvailabilityOptions = {
     for (const listener of listeners) listener(next, cause);
   };
 
+  // Only a probe decides "down": one broken connection, a pool that is merely full, or a server
+  // refusing more clients (53300: busy, not gone) must not fail every request in flight.
   const probe = async () => {
     if (probing || closed) return;
     probing = true;
@@ -78,7 +80,7 @@ export function watchAvailability(raw: pg.Pool, options: AvailabilityOptions = {
       await prober.probe();
       setState('up', null);
     } catch (error) {
-      setState('down', error);
+      if (isDatabaseDown(error)) setState('down', error);
     } finally {
       probing = false;
     }
@@ -101,10 +103,7 @@ export function watchAvailability(raw: pg.Pool, options: AvailabilityOptions = {
   watchdog.unref();
 
   const failed = (error: unknown) => {
-    if (isDatabaseDown(error) && state === 'up') {
-      setState('down', error);
-      void probe();
-    }
+    if (isDatabaseDown(error) && state === 'up') void probe();
   };
 
   /** Runs one operation against the database unless it is down, and abandons it if it goes down. */
@@ -203,29 +202,49 @@ export function watchAvailability(raw: pg.Pool, options: AvailabilityOptions = {
  */
 function createProber(raw: pg.Pool, timeoutMs: number): { probe(): Promise<void>; close(): void } {
   let client: pg.Client | null = null;
-  const discard = () => {
-    const old = client;
-    client = null;
+  let lastAnswerAt = 0;
+  const discard = (old: pg.Client | null) => {
+    if (client === old) client = null;
     void old?.end().catch(() => undefined);
+  };
+  const ask = async (fresh: boolean) => {
+    if (fresh || !client) {
+      discard(client);
+      const opened = new pg.Client({ ...raw.options, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs });
+      // A kept connection that dies while idle (a restart) is forgotten at once.
+      opened.on('error', () => discard(opened));
+      opened.on('end', () => discard(opened));
+      client = opened;
+      await opened.connect();
+    }
+    await client.query('select 1');
+    lastAnswerAt = Date.now();
   };
   return {
     async probe() {
+      // A connection quiet for long may have been cut silently (a NAT's idle timeout): start afresh.
+      const reuse = client !== null && Date.now() - lastAnswerAt < KEPT_PROBE_CONNECTION_MS;
       try {
-        if (!client) {
-          const fresh = new pg.Client({ ...raw.options, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs });
-          fresh.on('error', () => undefined);
-          client = fresh;
-          await fresh.connect();
-        }
-        await client.query('select 1');
+        await ask(!reuse);
       } catch (error) {
-        discard();
-        throw error;
+        discard(client);
+        // A kept connection that was cut (not one that timed out: that is the server not
+        // answering) is tried once more on a fresh one before the database counts as down.
+        if (!reuse || /timeout/i.test(describe(error))) throw error;
+        try {
+          await ask(true);
+        } catch (again) {
+          discard(client);
+          throw again;
+        }
       }
     },
-    close: discard,
+    close: () => discard(client),
   };
 }
+
+/** How long the prober keeps using a connection that last answered this long ago. */
+const KEPT_PROBE_CONNECTION_MS = 30_000;
 
 function describe(error: unknown): string {
   if (error instanceof Error) return 'code' in error && typeof error.code === 'string' ? `${error.code}: ${error.message}` : error.message;
