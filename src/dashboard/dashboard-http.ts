@@ -94,7 +94,8 @@ export function field(req: Request, name: string): string {
 
 /** Only a dashboard path: `next` never sends anyone off-site. */
 export function safeNext(next: unknown): string {
-  return typeof next === 'string' && /^\/dashboard(\/[\w\-./?=&%]*)?$/.test(next) && !next.includes('//') ? next : '/dashboard';
+  // Bounded: it travels signed inside the emailed sign-in link, whose token has a length limit.
+  return typeof next === 'string' && next.length <= 200 && /^\/dashboard(\/[\w\-./?=&%]*)?$/.test(next) && !next.includes('//') ? next : '/dashboard';
 }
 
 export function sessionToken(req: Request): string | null {
@@ -128,7 +129,7 @@ export function requireAdmin(kit: PageKit): RequestHandler {
 }
 
 /**
- * A form posted from another site must not act with the viewer's cookie. SameSite=Strict covers
+ * A form posted from another site must not act with the viewer's cookie. SameSite=Lax covers
  * most browsers; Sec-Fetch-Site the rest of the modern ones; and Origin, when sent, must be
  * Baton's own (BATON_PUBLIC_URL, or the host the request was addressed to).
  */

@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import { Router, type Request } from 'express';
 import type { Kysely } from 'kysely';
 import { simpleParser } from 'mailparser';
 import type { SequenceRunner } from '../enrollments/sequence-runner.js';
@@ -14,8 +14,8 @@ import type { ScoringService } from '../scoring/scoring.service.js';
 import type { Services } from '../services.js';
 import type { TemplateStore } from '../templates/template-store.js';
 import { barChart, lineChart } from './charts.js';
-import { listLeadsWithScores, type LeadListRow } from './dashboard-leads.repository.js';
-import { createPageKit, isAdmin, requireAdmin, requireSession } from './dashboard-http.js';
+import { listLeadsWithScores, wasHandedTo, type LeadListRow } from './dashboard-leads.repository.js';
+import { createPageKit, isAdmin, requireAdmin, requireSession, viewerOf } from './dashboard-http.js';
 import { handoffPagesRoutes } from './handoff-pages.routes.js';
 import { decodeLeadCursor, encodeLeadCursor } from './list-cursor.js';
 import { createDashboardSessions } from './sessions.service.js';
@@ -59,6 +59,10 @@ export function dashboardRoutes(deps: DashboardDeps): Router {
   const sessions = createDashboardSessions({ db: deps.db, apiKey: deps.apiKey, secret: deps.secret, publicUrl: deps.publicUrl, reps: deps.reps });
   const signedIn = requireSession(sessions);
   const adminOnly = requireAdmin(kit);
+  const repOf = (req: Request): string | null => {
+    const viewer = viewerOf(req);
+    return viewer?.kind === 'rep' ? viewer.rep.id : null;
+  };
   const css = kit.css;
 
   router.get('/dashboard/style.css', (_req, res) => {
@@ -121,7 +125,7 @@ export function dashboardRoutes(deps: DashboardDeps): Router {
     if (textProblem(q, ['q']) || (cursor !== null && after === null)) {
       return kit.notice(req, res, 400, 'Search not valid', `This ${after === null && cursor !== null ? 'page link (cursor)' : 'search (q)'} is not valid. Start again from the first page.`, { href: '/dashboard/leads', text: 'All leads' });
     }
-    const rows = await listLeadsWithScores(deps.db, { q, sort, limit: PAGE_SIZE, after });
+    const rows = await listLeadsWithScores(deps.db, { q, sort, limit: PAGE_SIZE, after, repId: repOf(req) });
     const last = rows.length > PAGE_SIZE ? rows[PAGE_SIZE - 1] : undefined;
     const nextPage = last ? listLink({ ...(sort === 'score' ? { sort } : {}), cursor: encodeLeadCursor(positionOf(last, sort)) }) : null;
     kit.page(req, res, 200, 'leads', 'Leads', 'leads', {
@@ -137,6 +141,9 @@ export function dashboardRoutes(deps: DashboardDeps): Router {
     const id = String(req.params.id);
     const lead = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id) ? await deps.services.leads.get(id) : null;
     if (!lead) return kit.notice(req, res, 404, 'No such lead', 'There is no lead with this address (it may have been erased).', { href: '/dashboard/leads', text: 'All leads' });
+    // A rep sees the leads handed to them, not every lead in the database.
+    const rep = repOf(req);
+    if (rep !== null && !(await wasHandedTo(deps.db, id, rep))) return kit.notice(req, res, 403, 'Not your lead', 'This lead was not handed to you. Only its rep, or the admin, can open it.', { href: '/dashboard/leads', text: 'Your leads' });
     const score = deps.scoring ? await deps.scoring.scoring.report(id, new Date()) : null;
     const timeline = await deps.services.events.timeline(id, { limit: 50 });
     const events = (timeline?.items ?? []).map((event) => ({ ...event, machine: event.properties.machine === true, summary: summarise(event.properties) }));

@@ -122,6 +122,21 @@ describe('reps sign in by emailed link', () => {
     expect(all.text).toContain('Marie Curie');
   });
 
+  it('shows a rep only the leads handed to them: another rep\'s lead is 403 and absent from the list and search', async () => {
+    const own = await web().get(`/dashboard/leads/${t.grace.leadId}`).set('Cookie', repCookie);
+    expect(own.status).toBe(200);
+    const theirs = await web().get(`/dashboard/leads/${t.marie.leadId}`).set('Cookie', repCookie);
+    expect(theirs.status).toBe(403);
+    expect(theirs.text).not.toContain('marie@sorbonne.test');
+    const list = await web().get('/dashboard/leads').set('Cookie', repCookie);
+    expect(list.text).toContain('grace@navy.test');
+    expect(list.text).not.toContain('marie@sorbonne.test');
+    const search = await web().get('/dashboard/leads').query({ q: 'sorbonne' }).set('Cookie', repCookie);
+    expect(search.text).not.toContain('marie@sorbonne.test');
+    const admin = await web().get(`/dashboard/leads/${t.marie.leadId}`).set('Cookie', await adminCookie());
+    expect(admin.status).toBe(200);
+  });
+
   it('keeps the sink\'s mail (every rep\'s sign-in links) from reps', async () => {
     expect((await web().get('/dashboard/mail').set('Cookie', repCookie)).status).toBe(403);
   });
