@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { FIXTURE_CONTENT } from './fixture-content.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -13,7 +14,7 @@ export interface BatonProcess {
 
 /**
  * Runs `src/main.ts` as `npm start` does, in a child process with only the environment given
- * (plus PATH and HOME), and waits until it serves HTTP or, for a worker, logs that it started.
+ * (plus PATH and HOME, and the fixture content unless `env` names other), and waits until it serves HTTP or, for a worker, logs that it started.
  * `node --import tsx`, not the tsx CLI: the CLI wraps Baton in a second process that relays
  * signals and SIGKILLs the child (exit 143) when it does not acknowledge one within 30 ms, which
  * a busy event loop on a loaded machine misses. `npm start` runs plain node, as this does.
@@ -21,7 +22,7 @@ export interface BatonProcess {
 export async function startBatonProcess(env: Record<string, string>, args: string[] = []): Promise<BatonProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', BATON_TEMPLATES_DIR: FIXTURE_CONTENT.templates, BATON_SEQUENCES_DIR: FIXTURE_CONTENT.sequences, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
