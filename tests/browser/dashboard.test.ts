@@ -107,7 +107,9 @@ browserDescribe('the dashboard in a browser', () => {
   it('works at 375 px and by keyboard', async () => {
     const { page, errors } = await browser.newPage();
     await page.setViewportSize({ width: 375, height: 800 });
-    await page.goto(`${baton.url}/dashboard/login`);
+    // Where a newcomer starts: the root URL leads to the dashboard, which asks for the key.
+    await page.goto(`${baton.url}/`);
+    expect(page.url()).toMatch(/\/dashboard\/login\?next=%2Fdashboard$|\/dashboard\/login$/);
     // By keyboard alone: Tab past the skip link to the key field, type, Enter.
     for (let presses = 0; presses < 5 && (await page.evaluate('document.activeElement && document.activeElement.id')) !== 'key'; presses++) await page.keyboard.press('Tab');
     await page.keyboard.type(API_KEY);

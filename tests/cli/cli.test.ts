@@ -1,16 +1,15 @@
-import { execFile } from 'node:child_process';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { simpleParser } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
 import { FIXTURE_CONTENT } from '../helpers/fixture-content.js';
+import { CommandFailed, endStartedProcesses, runCommand } from '../helpers/process-group.js';
 
 /* The `baton` command as a marketer or CI runs it: a real process, real files, exit codes. */
 
-const run = promisify(execFile);
+const run = runCommand;
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 let dir: string;
@@ -21,6 +20,8 @@ beforeAll(async () => {
   for (const entry of ['templates', 'sequences', 'scoring.yaml', 'sales-team.yaml']) await cp(path.join(FIXTURE_CONTENT.dir, entry), path.join(dir, entry), { recursive: true });
 });
 
+// A command a failing or timed-out test left running ends here, with whatever it started.
+afterEach(endStartedProcesses);
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
@@ -32,7 +33,7 @@ const baton = (args: string[], env: Record<string, string> = {}) => run(process.
 });
 const fails = (args: string[]) => baton(args).then(
   () => { throw new Error(`baton ${args.join(' ')} succeeded`); },
-  (error: { code: number; stdout: string; stderr: string }) => error,
+  (error: CommandFailed) => error,
 );
 const contentArgs = (overrides: Record<string, string> = {}) => Object.entries({
   '--templates': path.join(dir, 'templates'), '--sequences': path.join(dir, 'sequences'), '--scoring': path.join(dir, 'scoring.yaml'), '--sales-team': path.join(dir, 'sales-team.yaml'), ...overrides,

@@ -1,13 +1,12 @@
-import { execFile } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { contentPaths, loadContent, type Content } from '../../src/content/content-loader.js';
 import { loadConfig } from '../../src/platform/config.js';
 import { parsePersona } from '../../src/simulate/persona.js';
 import { formatTimeline, simulate } from '../../src/simulate/simulate.js';
 import { FIXTURE_CONTENT } from '../helpers/fixture-content.js';
+import { endStartedProcesses, runCommand } from '../helpers/process-group.js';
 
 /*
  * Golden files: the timeline `baton simulate` prints for each example sequence and persona (the
@@ -72,7 +71,8 @@ describe('baton simulate timelines', () => {
 });
 
 describe('baton simulate on the command line', () => {
-  const run = promisify(execFile);
+  const run = runCommand;
+  afterEach(endStartedProcesses);
   const baton = (args: string[]) => run(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...CONTENT_ENV } });
 
   it('prints the timeline and exits 0', async () => {
