@@ -38,7 +38,7 @@ export async function createServices(db: Kysely<Database>, settings: ServiceSett
     suppression,
     leads,
     events,
-    privacy: createPrivacyService(leads, events),
+    privacy: createPrivacyService(db, leads, events),
     subscriptions: createSubscriptionsService(unsubscribeSigner, leads, events),
     tracking: createTrackingService(db, events, { secret: settings.secret, publicUrl: settings.publicUrl }, settings.logger),
     unsubscribeSigner,
