@@ -35,6 +35,10 @@ export interface TrackingService {
   click(token: string, request: TrackingRequest, now: Date): Promise<ClickOutcome>;
   /** Records an open if the token is valid; never throws (the pixel is always served). */
   open(token: string, request: TrackingRequest, now: Date): void;
+  /** Drops a lead's links from the in-memory cache: erased, they must answer 404 at once. */
+  forgetLead(leadId: string): void;
+  /** Drops every cached link (news of erasures may have been missed). */
+  forgetAll(): void;
   /** Writes the events still buffered. */
   close(): Promise<void>;
 }
@@ -62,7 +66,8 @@ export function createTrackingService(db: Kysely<Database>, events: EventsServic
     onError: (error, pending) => logger.error({ err: error, pending }, 'tracking events could not be written; keeping them for the next attempt'),
   });
   // Clicks on one email come in bursts (and scanners click every link): keep recent links in
-  // memory, by token, so a repeated click costs neither a signature check nor a query.
+  // memory, by token, so a repeated click costs neither a signature check nor a query. An
+  // erasure on any process empties the lead's entries (forgetLead, wired in services.ts).
   const linkCache = new Map<string, TrackedLinkRow>();
 
   async function linkForToken(token: string): Promise<TrackedLinkRow | undefined> {
@@ -130,6 +135,12 @@ export function createTrackingService(db: Kysely<Database>, events: EventsServic
         logger.warn({ err: error }, 'could not record an open');
       }
     },
+
+    forgetLead(leadId) {
+      for (const [token, link] of linkCache) if (link.lead_id === leadId) linkCache.delete(token);
+    },
+
+    forgetAll: () => linkCache.clear(),
 
     close: () => buffer.close(),
   };

@@ -67,18 +67,19 @@ export class CommandFailed extends Error {
 }
 
 /**
- * Runs a command to its end, like `execFile`, in its own process group: past `timeoutMs` the
- * whole group is killed (default 55 s) and the promise rejects. Resolves with the output on exit 0.
+ * Runs a command to its end, like `execFile`, in its own process group: past `timeoutMs` (if
+ * given) the whole group is killed and the promise rejects; otherwise the test's own timeout and
+ * `endStartedProcesses` end it. Resolves with the output on exit 0.
  */
 export function runCommand(command: string, args: string[], options: SpawnOptions & { timeoutMs?: number }): Promise<CommandResult> {
-  const timeoutMs = options.timeoutMs ?? 55_000;
+  const { timeoutMs } = options;
   const child = spawnInGroup(command, args, options);
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (chunk) => (stdout += String(chunk)));
   child.stderr?.on('data', (chunk) => (stderr += String(chunk)));
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => signalGroup(child, 'SIGKILL'), timeoutMs);
+    const timer = timeoutMs === undefined ? undefined : setTimeout(() => signalGroup(child, 'SIGKILL'), timeoutMs);
     child.once('error', (error) => {
       clearTimeout(timer);
       reject(error);
@@ -86,7 +87,7 @@ export function runCommand(command: string, args: string[], options: SpawnOption
     child.once('close', (code, signal) => {
       clearTimeout(timer);
       if (code === 0) resolve({ code, stdout, stderr });
-      else reject(new CommandFailed(code, stdout, signal ? `${stderr}\n(ended by ${signal}${signal === 'SIGKILL' ? `, after ${timeoutMs} ms or at the end of its test` : ''})` : stderr));
+      else reject(new CommandFailed(code, stdout, signal ? `${stderr}\n(ended by ${signal}${signal === 'SIGKILL' ? `, ${timeoutMs === undefined ? 'at the end of its test' : `after ${timeoutMs} ms or at the end of its test`}` : ''})` : stderr));
     });
   });
 }
