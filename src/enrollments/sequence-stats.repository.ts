@@ -43,7 +43,10 @@ const scopeFilter = (scope: Scope) => ('sequenceId' in scope ? sql`e.sequence_id
 async function countSteps(db: Db, scope: Scope): Promise<ScopedRow[]> {
   const where = scopeFilter(scope);
   const [entered, ends, sends, engagement] = await Promise.all([
-    sql<ScopedRow>`select st.sequence_id, st.step_id, count(*) as entered from enrollment_steps st join enrollments e on e.id = st.enrollment_id where ${where} group by st.sequence_id, st.step_id`.execute(db),
+    // By sequence, the step log alone (indexed on sequence_id); by lead, through its enrollments.
+    'sequenceId' in scope
+      ? sql<ScopedRow>`select st.sequence_id, st.step_id, count(*) as entered from enrollment_steps st where st.sequence_id = ${scope.sequenceId} group by st.sequence_id, st.step_id`.execute(db)
+      : sql<ScopedRow>`select st.sequence_id, st.step_id, count(*) as entered from enrollment_steps st join enrollments e on e.id = st.enrollment_id where ${where} group by st.sequence_id, st.step_id`.execute(db),
     sql<ScopedRow>`
       select e.sequence_id, e.current_step as step_id,
         count(*) filter (where e.status = 'active') as active,
