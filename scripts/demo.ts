@@ -8,6 +8,7 @@
  *   npm run demo                      # 30 leads, http://localhost:3000/dashboard
  *   DEMO_LEADS=10 PORT=4000 npm run demo
  *   DEMO_EXIT_WHEN_DONE=1 npm run demo   # stop once every lead has played its part (tests)
+ *   BATON_TEMPLATES_DIR=… npm run demo   # templates from elsewhere (default: the checkout's templates/)
  */
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -36,6 +37,7 @@ async function main(): Promise<void> {
   const config = loadConfig({
     PORT: process.env.PORT ?? '3000',
     BATON_DATA_DIR: DATA_DIR,
+    BATON_TEMPLATES_DIR: process.env.BATON_TEMPLATES_DIR ?? path.join(ROOT, 'templates'),
     BATON_SEQUENCES_DIR: path.join(ROOT, 'demo/sequences'),
     BATON_SCORING_FILE: path.join(ROOT, 'scoring.yaml'),
     BATON_SALES_TEAM_FILE: path.join(ROOT, 'sales-team.yaml'),
@@ -63,13 +65,17 @@ async function main(): Promise<void> {
   process.stdout.write(`${LEADS} leads created; the nurture starts for each\n`);
 
   // Each lead plays a part: a third are hot (click, pricing, demo request), a third warm (click,
-  // pricing), the rest only read. Roles follow the index, so every run looks the same.
+  // pricing), the rest only read. Roles follow the index, so every run looks the same. The click
+  // is on the second email, "leaks": the sequence's branch sends the case study to those who
+  // clicked it (a click on the welcome email would leave the case-study step at 0).
   await Promise.all(leads.map(async ({ id, email, index }) => {
     const role = index % 3 === 0 ? 'hot' : index % 3 === 1 ? 'warm' : 'reader';
-    while ((await mailTo(email)).length === 0) await sleep(500);
+    const received = role === 'reader' ? 1 : 2;
+    while ((await mailTo(email)).length < received) await sleep(500);
     await sleep(HUMAN_DELAY_MS);
     if (role === 'reader') return;
-    const mail = (await mailTo(email))[0];
+    // Newest first: the second email received is the second from the end.
+    const mail = (await mailTo(email)).at(-2);
     const message = mail ? await api('GET', `/api/dev/mail/${mail.id}`) : null;
     const link = /href="([^"]*\/c\/[^"]+)"/.exec(String(message?.html ?? ''))?.[1];
     if (link) await fetch(link.replace(config.publicUrl, base), { headers: { 'User-Agent': PERSON }, redirect: 'manual' });
@@ -82,6 +88,17 @@ async function main(): Promise<void> {
   await sleep(3000);
   const handoffs = ((await api('GET', '/api/handoffs?limit=200')).items as unknown[]).length;
   process.stdout.write(`engagement played: ${handoffs} handoffs to sales so far; open ${base}/dashboard\n`);
+  // The branch after "leaks": the warm leads (clickers not handed off) get the case study, the readers the reminder.
+  const entered = async (step: string) => ((await api('GET', '/api/sequences/demo-nurture/stats')).steps as Array<{ id: string; entered: number }>).find((row) => row.id === step)?.entered ?? 0;
+  const branched = leads.filter(({ index }) => index % 3 !== 0).length;
+  const deadline = Date.now() + 90_000;
+  let [caseStudies, reminders] = [0, 0];
+  while (Date.now() < deadline) {
+    [caseStudies, reminders] = await Promise.all([entered('case-study'), entered('reminder')]);
+    if (caseStudies + reminders >= branched) break;
+    await sleep(1000);
+  }
+  process.stdout.write(`branch played: ${caseStudies} case studies to those who clicked "leaks", ${reminders} reminders\n`);
   if (EXIT_WHEN_DONE) {
     await baton.stop();
     // As main.ts does: Agenda leaves a lock-renewal timer behind that would keep the process up.

@@ -64,6 +64,8 @@ function createExpressApp({ apiKey, companyName, logger, services, pingDatabase,
   // Public: links in emails. No API key, no cookies.
   app.use(subscriptionsRoutes(services.subscriptions, companyName));
   if (scoring?.handoffs) app.use(handoffLinkRoutes(scoring.handoffs));
+  // The first URL a newcomer opens leads to the dashboard.
+  if (dashboard) app.get('/', (_req, res) => res.redirect(302, '/dashboard'));
   if (dashboard) app.use(dashboardRoutes(dashboard));
 
   const api = express.Router();

@@ -69,7 +69,7 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
   try {
     const applied = await migrate(database.pool);
     logger.info({ database: database.kind, migrationsApplied: applied }, 'database ready');
-    const services = await createServices(database.db, { secret: secrets.secret, publicUrl: config.publicUrl, logger, maxBufferedEvents: config.trackingBufferMax });
+    const services = await createServices(database.db, { secret: secrets.secret, publicUrl: config.publicUrl, logger, listenPool: database.pool, maxBufferedEvents: config.trackingBufferMax });
     // Without SMTP_URL, mail goes to the embedded sink, which keeps it for GET /api/dev/mail.
     const sink: MailSink | null = config.smtpUrl ? null : await startMailSink(database.db, logger);
     const smtpUrl = config.smtpUrl ?? sink?.url ?? '';

@@ -55,7 +55,7 @@ async function main(): Promise<void> {
       : config.apiKey
         ? '  API key: the BATON_API_KEY you set'
         : `  API key: in ${baton.secrets.file}`;
-    process.stderr.write(`\n  Baton is running at ${baton.url}  (role: ${config.role}, database: ${baton.database.kind})\n${keyLine}\n\n`);
+    process.stderr.write(`\n  Baton is running at ${baton.url}  (role: ${config.role}, database: ${baton.database.kind})\n  Dashboard: ${baton.url}/dashboard\n${keyLine}\n\n`);
   }
 
   const running = baton;

@@ -1,12 +1,14 @@
 import type { Kysely } from 'kysely';
 import type { Database } from './platform/db/schema.js';
 import { createEventsService, type EventsService } from './events/events.service.js';
-import { createLeadsService, type LeadsService } from './leads/leads.service.js';
+import { createLeadsService, LEAD_ERASED_CHANNEL, type LeadsService } from './leads/leads.service.js';
 import { createPrivacyService, type PrivacyService } from './privacy/privacy.service.js';
 import { createSuppressionService, type SuppressionService } from './suppression/suppression.service.js';
 import { createTokenSigner, type TokenSigner } from './platform/signing.js';
 import { createSubscriptionsService, type SubscriptionsService } from './subscriptions/subscriptions.service.js';
 import { createTrackingService, type TrackingService } from './tracking/tracking.service.js';
+import type pg from 'pg';
+import { listenToChannel } from './platform/db/notifications.js';
 import type { Logger } from './platform/logger.js';
 
 export interface ServiceSettings {
@@ -17,6 +19,11 @@ export interface ServiceSettings {
   logger: Logger;
   /** BATON_TRACKING_BUFFER_MAX: clicks and opens kept in memory while the database is away. */
   maxBufferedEvents?: number;
+  /**
+   * A pool to LISTEN on for erasures on other processes, so their tracking links stop
+   * redirecting here too. Without it, only this process's erasures clear its link cache.
+   */
+  listenPool?: pg.Pool | null;
 }
 
 export interface Services {
@@ -36,13 +43,32 @@ export async function createServices(db: Kysely<Database>, settings: ServiceSett
   const leads = createLeadsService(db, suppression);
   const events = createEventsService(db, leads);
   const unsubscribeSigner = createTokenSigner(settings.secret, 'unsubscribe');
+  const tracking = createTrackingService(db, events, { secret: settings.secret, publicUrl: settings.publicUrl, maxBufferedEvents: settings.maxBufferedEvents }, settings.logger);
+  // An erased lead's tracked links answer 404 at once: here when the erasure returns, on other
+  // processes when PostgreSQL delivers its notification (see leads.service.ts erase).
+  const erasures = settings.listenPool
+    ? await listenToChannel(settings.listenPool, LEAD_ERASED_CHANNEL, { onMessage: (leadId) => tracking.forgetLead(leadId), onGap: () => tracking.forgetAll() }, settings.logger)
+    : null;
   return {
     suppression,
-    leads,
+    leads: {
+      ...leads,
+      async erase(id) {
+        const erased = await leads.erase(id);
+        if (erased) tracking.forgetLead(id);
+        return erased;
+      },
+    },
     events,
-    privacy: createPrivacyService(leads, events),
+    privacy: createPrivacyService(db, leads, events),
     subscriptions: createSubscriptionsService(unsubscribeSigner, leads, events),
-    tracking: createTrackingService(db, events, { secret: settings.secret, publicUrl: settings.publicUrl, maxBufferedEvents: settings.maxBufferedEvents }, settings.logger),
+    tracking: {
+      ...tracking,
+      async close() {
+        await erasures?.close();
+        await tracking.close();
+      },
+    },
     unsubscribeSigner,
   };
 }

@@ -2,7 +2,7 @@ import http from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { startBatonProcess } from './helpers/baton-process.js';
+import { endStartedProcesses, startBatonProcess } from './helpers/baton-process.js';
 import { createTestDatabase, SERVER_URL, type TestDatabase } from './helpers/test-database.js';
 
 /* `npm start` as a user runs it: a real process, real signals, the embedded database on disk. */
@@ -15,6 +15,8 @@ let dataDir: string;
 beforeAll(async () => {
   dataDir = await mkdtemp(path.join(os.tmpdir(), 'baton-process-'));
 });
+// A Baton that a failing or timed-out test left running ends here, pass or fail.
+afterEach(endStartedProcesses);
 afterAll(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
@@ -46,6 +48,10 @@ describe('npm start with an empty environment', () => {
     // A generous shutdown timeout: on a loaded machine the upload may take longer than the default 15 s.
     const first = await startBatonProcess({ BATON_DATA_DIR: dataDir, PORT: '0', BATON_API_KEY: API_KEY, SHUTDOWN_TIMEOUT_MS: '120000' });
     expect(first.output()).toContain('database: embedded');
+    // The banner names the dashboard, and the root URL leads there.
+    expect(first.output()).toContain(`Dashboard: ${first.url}/dashboard`);
+    const root = await fetch(`${first.url}/`, { redirect: 'manual' });
+    expect([root.status, root.headers.get('location')]).toEqual([302, '/dashboard']);
     const created = await fetch(`${first.url}/api/leads`, {
       method: 'POST',
       headers: { Authorization: `Bearer ${API_KEY}`, 'Content-Type': 'application/json' },

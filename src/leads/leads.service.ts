@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { stringify } from 'csv-stringify';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
+import { preserveErasedCounts } from '../enrollments/sequence-stats.repository.js';
 import type { Database } from '../platform/db/schema.js';
 import { decodeCursor, toPage, type Page } from '../platform/pagination.js';
 import type { SuppressionService } from '../suppression/suppression.service.js';
@@ -47,6 +48,9 @@ export interface LeadsService {
 }
 
 const EXPORT_PAGE_SIZE = 1000;
+
+/** pg_notify channel: the id of each lead erased, sent when the erasure commits. */
+export const LEAD_ERASED_CHANNEL = 'baton_lead_erased';
 
 export function createLeadsService(db: Db, suppression: SuppressionService, clock: () => Date = () => new Date()): LeadsService {
   const service: LeadsService = {
@@ -104,9 +108,13 @@ export function createLeadsService(db: Db, suppression: SuppressionService, cloc
       if (!current) return false;
       return db.transaction().execute(async (trx) => {
         await suppression.lockAddresses(trx, [current.email]);
+        // Sequence statistics keep the counts the lead made, without the lead.
+        await preserveErasedCounts(trx, id);
         const row = await deleteLead(trx, id);
         if (!row) return false;
         await suppression.suppress(trx, row.email, 'erased');
+        // Every process drops the lead's cached tracking links when this commits (services.ts).
+        await sql`select pg_notify(${LEAD_ERASED_CHANNEL}, ${id})`.execute(trx);
         return true;
       });
     },

@@ -55,18 +55,20 @@ export interface TemplateParts {
 
 export type CompileResult = { ok: true; template: CompiledTemplate } | { ok: false; problems: TemplateProblem[] };
 
-/** Puts the body into its layout and expands `{{> partial}}` tags (not recursively beyond 5 levels). */
-export function composeMjml(source: TemplateSource, parts: TemplateParts): { mjml: string; problems: string[] } {
-  const problems: string[] = [];
-  let mjml = source.body;
-  if (source.meta.layout) {
-    const layout = parts.layouts.get(source.meta.layout);
-    if (layout === undefined) problems.push(`layout "${source.meta.layout}" does not exist (known: ${[...parts.layouts.keys()].join(', ') || 'none'})`);
-    else if (!layout.includes(CONTENT_SLOT)) problems.push(`layout "${source.meta.layout}" has no ${CONTENT_SLOT} slot`);
-    else mjml = layout.replace(CONTENT_SLOT, () => source.body);
-  }
-  for (let depth = 0; depth < 5 && PARTIAL_TAG.test(mjml); depth++) {
-    mjml = mjml.replace(PARTIAL_TAG, (_tag, name: string) => {
+export interface ComposedMjml {
+  mjml: string;
+  problems: string[];
+  /** The template file's line behind a line of `mjml`, or null for a line of the layout's own. */
+  fileLineAt(line: number): number | null;
+}
+
+const HAS_PARTIAL_TAG = /\{\{>\s*[\w-]+\s*\}\}/;
+
+/** Expands `{{> partial}}` tags, not recursively beyond 5 levels. */
+function expandPartials(text: string, parts: TemplateParts, problems: string[]): string {
+  let expanded = text;
+  for (let depth = 0; depth < 5 && HAS_PARTIAL_TAG.test(expanded); depth++) {
+    expanded = expanded.replace(PARTIAL_TAG, (_tag, name: string) => {
       const partial = parts.partials.get(name);
       if (partial === undefined) {
         problems.push(`partial "${name}" does not exist (known: ${[...parts.partials.keys()].join(', ') || 'none'})`);
@@ -75,9 +77,44 @@ export function composeMjml(source: TemplateSource, parts: TemplateParts): { mjm
       return partial;
     });
   }
+  return expanded;
+}
+
+/**
+ * Puts the body into its layout and expands `{{> partial}}` tags. The body is expanded line by
+ * line (a tag never spans lines), so an MJML error in the composed document can be reported on
+ * the line the marketer wrote: a line of an included partial maps to the line that includes it.
+ */
+export function composeMjml(source: TemplateSource, parts: TemplateParts): ComposedMjml {
+  const problems: string[] = [];
+  const bodyLines = source.body.split('\n').map((line) => expandPartials(line, parts, problems));
+  const body = bodyLines.join('\n');
+  let mjml = body;
+  let bodyStart = 1;
+  if (source.meta.layout) {
+    const layout = parts.layouts.get(source.meta.layout);
+    if (layout === undefined) problems.push(`layout "${source.meta.layout}" does not exist (known: ${[...parts.layouts.keys()].join(', ') || 'none'})`);
+    else if (!layout.includes(CONTENT_SLOT)) problems.push(`layout "${source.meta.layout}" has no ${CONTENT_SLOT} slot`);
+    else {
+      const expandedLayout = expandPartials(layout, parts, problems);
+      const slot = expandedLayout.indexOf(CONTENT_SLOT);
+      bodyStart = expandedLayout.slice(0, slot).split('\n').length;
+      mjml = expandedLayout.slice(0, slot) + body + expandedLayout.slice(slot + CONTENT_SLOT.length);
+    }
+  }
   if (/\{\{>/.test(mjml)) problems.push('a partial is included as {{> name}}, without arguments, at most 5 levels deep');
   if (problems.length === 0 && !/^\s*<mjml[\s>]/.test(mjml)) problems.push('the template (with its layout) must be a whole <mjml> document');
-  return { mjml, problems };
+  const heights = bodyLines.map((line) => line.split('\n').length);
+  const fileLineAt = (line: number): number | null => {
+    let offset = line - bodyStart;
+    if (offset < 0) return null;
+    for (const [index, height] of heights.entries()) {
+      if (offset < height) return source.bodyLine + index;
+      offset -= height;
+    }
+    return null;
+  };
+  return { mjml, problems, fileLineAt };
 }
 
 export async function compileTemplate(source: TemplateSource, parts: TemplateParts, mjml: MjmlCompiler): Promise<CompileResult> {
@@ -86,11 +123,9 @@ export async function compileTemplate(source: TemplateSource, parts: TemplatePar
   if (composed.problems.length > 0) return { ok: false, problems: composed.problems.map((message) => problem(message)) };
 
   const problems: TemplateProblem[] = [];
-  // A line inside a layout-composed document does not map back to one file, so none is given.
-  const fileLine = (line: number) => (source.meta.layout ? null : source.bodyLine + line - 1);
   const compiled = await mjml.compile(composed.mjml);
   if (!compiled.ok) {
-    for (const detail of compiled.problems) problems.push(problem(`MJML: ${detail.message}`, detail.line === null ? null : fileLine(detail.line)));
+    for (const detail of compiled.problems) problems.push(problem(`MJML: ${detail.message}`, detail.line === null ? null : composed.fileLineAt(detail.line)));
     return { ok: false, problems };
   }
   const { html } = compiled;

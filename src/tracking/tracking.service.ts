@@ -38,6 +38,10 @@ export interface TrackingService {
   open(token: string, request: TrackingRequest, now: Date): void;
   /** Events waiting to be written, and events dropped because too many were waiting (since start). */
   buffered(): { pending: number; dropped: number };
+  /** Drops a lead's links from the in-memory cache: erased, they must answer 404 at once. */
+  forgetLead(leadId: string): void;
+  /** Drops every cached link (news of erasures may have been missed). */
+  forgetAll(): void;
   /** Writes the events still buffered. */
   close(): Promise<void>;
 }
@@ -73,7 +77,8 @@ export function createTrackingService(db: Kysely<Database>, events: EventsServic
     onFull: (maxPending) => logger.error({ maxPending }, 'tracking buffer full: clicks still redirect, but their events are dropped (and counted at /health) until the database takes writes again'),
   });
   // Clicks on one email come in bursts (and scanners click every link): keep recent links in
-  // memory, by token, so a repeated click costs neither a signature check nor a query.
+  // memory, by token, so a repeated click costs neither a signature check nor a query. An
+  // erasure on any process empties the lead's entries (forgetLead, wired in services.ts).
   const linkCache = new Map<string, TrackedLinkRow>();
 
   async function linkForToken(token: string): Promise<TrackedLinkRow | undefined> {
@@ -145,6 +150,12 @@ export function createTrackingService(db: Kysely<Database>, events: EventsServic
     },
 
     buffered: () => ({ pending: buffer.pending(), dropped: buffer.dropped() }),
+    forgetLead(leadId) {
+      for (const [token, link] of linkCache) if (link.lead_id === leadId) linkCache.delete(token);
+    },
+
+    forgetAll: () => linkCache.clear(),
+
     close: () => buffer.close(),
   };
 }

@@ -8,6 +8,7 @@ import { createLogger } from '../../src/platform/logger.js';
 import { browserDescribe, launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
 import { until } from '../helpers/until.js';
+import { FIXTURE_CONTENT } from '../helpers/fixture-content.js';
 
 /*
  * The dashboard in headless Chromium against a running Baton (real Postgres, Agenda, the SMTP
@@ -32,7 +33,7 @@ beforeAll(async () => {
   await writeFile(path.join(dir, 'sales-team.yaml'), 'fallback_owner: alex\nreps:\n  - { id: alex, name: Alex Kim, email: alex@sales.test }\n');
   if (process.env.DATABASE_URL) database = await createTestDatabase({ migrated: false });
   baton = await startBaton(loadConfig({
-    PORT: '0', BATON_DATA_DIR: dir, BATON_SEQUENCES_DIR: path.join(dir, 'sequences'), BATON_API_KEY: API_KEY,
+    PORT: '0', BATON_DATA_DIR: dir, BATON_SEQUENCES_DIR: path.join(dir, 'sequences'), BATON_TEMPLATES_DIR: FIXTURE_CONTENT.templates, BATON_API_KEY: API_KEY,
     BATON_SECRET: 'dashboard-secret-0123456789abcdef0123456789', ...(database?.url ? { DATABASE_URL: database.url } : {}),
   }), createLogger('silent'));
   const api = request(baton.url ?? '');
@@ -106,7 +107,9 @@ browserDescribe('the dashboard in a browser', () => {
   it('works at 375 px and by keyboard', async () => {
     const { page, errors } = await browser.newPage();
     await page.setViewportSize({ width: 375, height: 800 });
-    await page.goto(`${baton.url}/dashboard/login`);
+    // Where a newcomer starts: the root URL leads to the dashboard, which asks for the key.
+    await page.goto(`${baton.url}/`);
+    expect(page.url()).toMatch(/\/dashboard\/login\?next=%2Fdashboard$|\/dashboard\/login$/);
     // By keyboard alone: Tab past the skip link to the key field, type, Enter.
     for (let presses = 0; presses < 8 && (await page.evaluate('document.activeElement && document.activeElement.id')) !== 'key'; presses++) await page.keyboard.press('Tab');
     await page.keyboard.type(API_KEY);

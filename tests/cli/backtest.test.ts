@@ -1,16 +1,15 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { openDatabase } from '../../src/platform/db/database.js';
 import { migrate } from '../../src/platform/db/migrate.js';
+import { endStartedProcesses, runCommand } from '../helpers/process-group.js';
 import { createTestDatabase, SERVER_URL, type TestDatabase } from '../helpers/test-database.js';
 
 /* `npm run baton -- score backtest` as a person runs it: a real process over a real database. */
 
-const run = promisify(execFile);
+const run = runCommand;
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 let dir: string;
@@ -38,6 +37,7 @@ lifecycle:
 `);
 });
 
+afterEach(endStartedProcesses);
 afterAll(async () => {
   await server?.drop();
   await rm(dir, { recursive: true, force: true });

@@ -1,43 +1,46 @@
-import { execFile } from 'node:child_process';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { simpleParser } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
+import { FIXTURE_CONTENT } from '../helpers/fixture-content.js';
+import { CommandFailed, endStartedProcesses, runCommand } from '../helpers/process-group.js';
 
 /* The `baton` command as a marketer or CI runs it: a real process, real files, exit codes. */
 
-const run = promisify(execFile);
+const run = runCommand;
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 let dir: string;
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'baton-cli-'));
-  // A copy of the example content, to break one file at a time.
-  for (const entry of ['templates', 'sequences', 'scoring.yaml', 'sales-team.yaml']) await cp(path.join(ROOT, entry), path.join(dir, entry), { recursive: true });
+  // A copy of the fixture content, to break one file at a time.
+  for (const entry of ['templates', 'sequences', 'scoring.yaml', 'sales-team.yaml']) await cp(path.join(FIXTURE_CONTENT.dir, entry), path.join(dir, entry), { recursive: true });
 });
 
+// A command a failing or timed-out test left running ends here, with whatever it started.
+afterEach(endStartedProcesses);
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
 const baton = (args: string[], env: Record<string, string> = {}) => run(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
   cwd: ROOT,
-  env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', BATON_DATA_DIR: dir, ...env },
+  // Content from the copy, never the checkout's own (preview and send-test read the configured templates).
+  env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', BATON_DATA_DIR: dir, BATON_TEMPLATES_DIR: path.join(dir, 'templates'), BATON_SEQUENCES_DIR: path.join(dir, 'sequences'), ...env },
 });
 const fails = (args: string[]) => baton(args).then(
   () => { throw new Error(`baton ${args.join(' ')} succeeded`); },
-  (error: { code: number; stdout: string; stderr: string }) => error,
+  (error: CommandFailed) => error,
 );
 const contentArgs = (overrides: Record<string, string> = {}) => Object.entries({
   '--templates': path.join(dir, 'templates'), '--sequences': path.join(dir, 'sequences'), '--scoring': path.join(dir, 'scoring.yaml'), '--sales-team': path.join(dir, 'sales-team.yaml'), ...overrides,
 }).flat();
 
 describe('baton validate', () => {
-  it('passes the example content and says what it checked', async () => {
+  it('passes the fixture content and says what it checked', async () => {
     const { stdout } = await baton(['validate', ...contentArgs(), '--json']);
     expect(JSON.parse(stdout)).toEqual({ ok: true, templates: 10, sequences: ['b2b-nurture@1', 're-engagement@1'], scoring: { rules: 15, handoff: true }, salesTeam: { reps: 4 } });
   }, 30_000);

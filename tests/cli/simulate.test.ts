@@ -1,22 +1,25 @@
-import { execFile } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { contentPaths, loadContent, type Content } from '../../src/content/content-loader.js';
 import { loadConfig } from '../../src/platform/config.js';
 import { parsePersona } from '../../src/simulate/persona.js';
 import { formatTimeline, simulate } from '../../src/simulate/simulate.js';
+import { FIXTURE_CONTENT } from '../helpers/fixture-content.js';
+import { endStartedProcesses, runCommand } from '../helpers/process-group.js';
 
 /*
- * Golden files: the timeline `baton simulate` prints for each example sequence and persona. A
+ * Golden files: the timeline `baton simulate` prints for each example sequence and persona (the
+ * fixture copies in tests/fixtures/content, so a marketer's edits to the checkout's own do not count). A
  * change to a sequence, a template subject, the scoring file or the engine's step rules shows up
  * here as a diff to review. After an intended change: UPDATE_GOLDEN=1 npm test -- simulate.
  */
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const GOLDEN = path.join(ROOT, 'tests/golden/simulate');
-const config = loadConfig({});
+// Scoring and sales team files are found beside the sequences directory, as in a checkout.
+const CONTENT_ENV = { BATON_TEMPLATES_DIR: FIXTURE_CONTENT.templates, BATON_SEQUENCES_DIR: FIXTURE_CONTENT.sequences };
+const config = loadConfig(CONTENT_ENV);
 let content: Content;
 
 beforeAll(async () => {
@@ -26,7 +29,7 @@ beforeAll(async () => {
 });
 
 async function timeline(sequenceId: string, personaFile: string): Promise<string> {
-  const parsed = parsePersona(await readFile(path.join(ROOT, 'personas', personaFile), 'utf8'));
+  const parsed = parsePersona(await readFile(path.join(FIXTURE_CONTENT.personas, personaFile), 'utf8'));
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
   const sequence = content.sequences.find((candidate) => candidate.id === sequenceId);
   if (!sequence) throw new Error(`no sequence ${sequenceId}`);
@@ -68,11 +71,12 @@ describe('baton simulate timelines', () => {
 });
 
 describe('baton simulate on the command line', () => {
-  const run = promisify(execFile);
-  const baton = (args: string[]) => run(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' } });
+  const run = runCommand;
+  afterEach(endStartedProcesses);
+  const baton = (args: string[]) => run(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...CONTENT_ENV } });
 
   it('prints the timeline and exits 0', async () => {
-    const { stdout } = await baton(['simulate', 're-engagement', '--persona', 'personas/dormant-returns.yaml']);
+    const { stdout } = await baton(['simulate', 're-engagement', '--persona', path.join(FIXTURE_CONTENT.personas, 'dormant-returns.yaml')]);
     expect(stdout).toBe(await readFile(path.join(GOLDEN, 're-engagement--dormant-returns.txt'), 'utf8'));
   }, 30_000);
 
@@ -80,7 +84,7 @@ describe('baton simulate on the command line', () => {
     const file = path.join(ROOT, 'tests/golden/simulate/bad-persona.yaml.tmp');
     await writeFile(file, 'lead:\n  email: not-an-address\nbehaviour:\n  - { at: soon, event: page_view }\n');
     try {
-      const error = await run(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'simulate', 'b2b-nurture', '--persona', file], { cwd: ROOT }).then(() => null, (failure: { code: number; stdout: string }) => failure);
+      const error = await run(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'simulate', 'b2b-nurture', '--persona', file], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...CONTENT_ENV } }).then(() => null, (failure: { code: number; stdout: string }) => failure);
       expect(error?.code).toBe(1);
       expect(error?.stdout).toMatch(/bad-persona\.yaml\.tmp:2 lead\.email: must be a valid email/);
       expect(error?.stdout).toMatch(/bad-persona\.yaml\.tmp:4 behaviour\[0\]\.at: "soon" is not a duration/);

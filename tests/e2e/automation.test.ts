@@ -8,6 +8,7 @@ import { loadConfig } from '../../src/platform/config.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
 import { until } from '../helpers/until.js';
+import { FIXTURE_CONTENT } from '../helpers/fixture-content.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 /*
@@ -79,6 +80,7 @@ beforeAll(async () => {
     PORT: '0',
     BATON_DATA_DIR: dir,
     BATON_SEQUENCES_DIR: dir,
+    BATON_TEMPLATES_DIR: FIXTURE_CONTENT.templates,
     BATON_API_KEY: API_KEY,
     BATON_SECRET: 'auto-secret-0123456789abcdef0123456789',
     BATON_PUBLIC_URL: 'https://baton.test',

@@ -9,6 +9,7 @@ import { createLogger } from '../../src/platform/logger.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
 import { caughtMail } from '../helpers/caught-mail.js';
 import { until } from '../helpers/until.js';
+import { FIXTURE_CONTENT } from '../helpers/fixture-content.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 /*
@@ -109,6 +110,7 @@ beforeAll(async () => {
     PORT: '0',
     BATON_DATA_DIR: dir,
     BATON_SEQUENCES_DIR: path.join(dir, 'sequences'),
+    BATON_TEMPLATES_DIR: FIXTURE_CONTENT.templates,
     BATON_SCORING_FILE: path.join(dir, 'scoring.yaml'),
     BATON_SALES_TEAM_FILE: path.join(dir, 'sales-team.yaml'),
     BATON_API_KEY: API_KEY,

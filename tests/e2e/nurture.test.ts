@@ -8,6 +8,7 @@ import { loadConfig } from '../../src/platform/config.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
 import { caughtMail } from '../helpers/caught-mail.js';
+import { FIXTURE_CONTENT } from '../helpers/fixture-content.js';
 
 /*
  * The nurture path end to end, through HTTP, real Postgres, Agenda and the embedded SMTP sink:
@@ -58,6 +59,7 @@ beforeAll(async () => {
     PORT: '0',
     BATON_DATA_DIR: dir,
     BATON_SEQUENCES_DIR: dir,
+    BATON_TEMPLATES_DIR: FIXTURE_CONTENT.templates,
     BATON_API_KEY: API_KEY,
     BATON_SECRET: 'e2e-secret-0123456789abcdef0123456789',
     BATON_PUBLIC_URL: 'https://baton.test',

@@ -7,6 +7,7 @@ import { loadConfig } from '../../src/platform/config.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
 import { until } from '../helpers/until.js';
+import { FIXTURE_CONTENT } from '../helpers/fixture-content.js';
 
 /*
  * Editing a live sequence: Baton restarts with a new version of the file. The enrollment waiting
@@ -66,6 +67,7 @@ async function start(): Promise<{ baton: RunningBaton; api: ReturnType<typeof re
     PORT: '0',
     BATON_DATA_DIR: dir,
     BATON_SEQUENCES_DIR: dir,
+    BATON_TEMPLATES_DIR: FIXTURE_CONTENT.templates,
     BATON_API_KEY: API_KEY,
     BATON_SECRET: 'edit-secret-0123456789abcdef0123456789',
     BATON_PUBLIC_URL: 'https://baton.test',

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SMTPServer } from 'smtp-server';
 import { createTestDatabase, SERVER_URL, type TestDatabase } from '../helpers/test-database.js';
+import { FIXTURE_CONTENT } from '../helpers/fixture-content.js';
 
 /*
  * Acceptance: two worker processes on one PostgreSQL server, 2,000 leads due at once. Every email
@@ -232,6 +233,7 @@ onServer('two worker processes sharing one PostgreSQL server', () => {
       PORT: '0',
       BATON_DATA_DIR: contentDir,
       BATON_SEQUENCES_DIR: contentDir,
+      BATON_TEMPLATES_DIR: FIXTURE_CONTENT.templates,
       BATON_API_KEY: API_KEY,
       BATON_SECRET: SECRET,
       BATON_PUBLIC_URL: PUBLIC_URL,

@@ -1,5 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { FIXTURE_CONTENT } from './fixture-content.js';
+import { signalGroup, spawnInGroup } from './process-group.js';
+
+export { endStartedProcesses } from './process-group.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -13,16 +17,18 @@ export interface BatonProcess {
 
 /**
  * Runs `src/main.ts` as `npm start` does, in a child process with only the environment given
- * (plus PATH and HOME), and waits until it serves HTTP or, for a worker, logs that it started.
+ * (plus PATH and HOME, and the fixture content unless `env` names other), and waits until it
+ * serves HTTP or, for a worker, logs that it started. One that does not start in time is killed
+ * before the promise rejects; one that started is ended by `endStartedProcesses` (every caller
+ * runs it in afterEach) if the test does not stop it.
  * `node --import tsx`, not the tsx CLI: the CLI wraps Baton in a second process that relays
  * signals and SIGKILLs the child (exit 143) when it does not acknowledge one within 30 ms, which
  * a busy event loop on a loaded machine misses. `npm start` runs plain node, as this does.
  */
-export async function startBatonProcess(env: Record<string, string>, args: string[] = []): Promise<BatonProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
+export async function startBatonProcess(env: Record<string, string>, args: string[] = [], options: { startTimeoutMs?: number } = {}): Promise<BatonProcess> {
+  const child = spawnInGroup(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', BATON_TEMPLATES_DIR: FIXTURE_CONTENT.templates, BATON_SEQUENCES_DIR: FIXTURE_CONTENT.sequences, ...env },
   });
   let output = '';
   child.stdout?.on('data', (chunk) => (output += String(chunk)));
@@ -30,7 +36,12 @@ export async function startBatonProcess(env: Record<string, string>, args: strin
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
 
   const url = await new Promise<string | null>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`Baton did not start in time:\n${output}`)), 60_000);
+    let timedOut = false;
+    // Rejected from the exit listener below, once the process has gone.
+    const timer = setTimeout(() => {
+      timedOut = true;
+      signalGroup(child, 'SIGKILL');
+    }, options.startTimeoutMs ?? 60_000);
     const check = () => {
       const match = /Baton is running at (http:\/\/\S+)/.exec(output);
       if (match?.[1] || /"msg":"worker started"/.test(output)) {
@@ -42,7 +53,7 @@ export async function startBatonProcess(env: Record<string, string>, args: strin
     child.stderr?.on('data', check);
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`Baton exited with ${code}:\n${output}`));
+      reject(new Error(timedOut ? `Baton did not start in time (killed):\n${output}` : `Baton exited with ${code}:\n${output}`));
     });
   });
 

@@ -1,12 +1,12 @@
-import { fileURLToPath } from 'node:url';
 import { startMailSink, type MailSink } from '../../src/mail/mail-sink.js';
 import { createMailTransport, type MailTransport } from '../../src/mail/mail-transport.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { createEmailDelivery, type DeliveryOptions, type DeliveryOutcome, type EmailDelivery, type EmailStepInput } from '../../src/sends/email-delivery.js';
 import { loadTemplates, type TemplateStore } from '../../src/templates/template-store.js';
+import { FIXTURE_CONTENT } from './fixture-content.js';
 import { createTestApp, type TestApp } from './test-app.js';
 
-/** What the email delivery tests share: a test app, the embedded SMTP sink, a transport to it and the example templates. */
+/** What the email delivery tests share: a test app, the embedded SMTP sink, a transport to it and the fixture templates. */
 export interface DeliverySetup {
   t: TestApp;
   sink: MailSink;
@@ -23,7 +23,7 @@ export async function startDeliverySetup(): Promise<DeliverySetup> {
   const t = await createTestApp();
   const sink = await startMailSink(t.database.db, createLogger('silent'));
   const transport = createMailTransport(sink.url, null);
-  const loaded = await loadTemplates(fileURLToPath(new URL('../../templates/', import.meta.url)));
+  const loaded = await loadTemplates(FIXTURE_CONTENT.templates);
   if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
   const templates = loaded.store;
   const { leads, events, suppression, tracking, unsubscribeSigner } = t.services;

@@ -58,7 +58,7 @@ describe('docs/sequence.schema.json', () => {
   });
 
   it('accepts the example sequences', async () => {
-    for (const file of ['sequences/b2b-nurture.yaml', 'sequences/re-engagement.yaml']) {
+    for (const file of ['tests/fixtures/content/sequences/b2b-nurture.yaml', 'tests/fixtures/content/sequences/re-engagement.yaml']) {
       expect(validate(parse(await read(file)))).toBe(true);
     }
   });

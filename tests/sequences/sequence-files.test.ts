@@ -1,8 +1,8 @@
-import { fileURLToPath } from 'node:url';
 import { parseSequence, loadSequences } from '../../src/sequences/sequence-loader.js';
 import { parseDuration } from '../../src/sequences/duration.js';
 import { loadTemplates } from '../../src/templates/template-store.js';
 import type { TemplateCatalogue } from '../../src/sequences/sequence-checks.js';
+import { FIXTURE_CONTENT } from '../helpers/fixture-content.js';
 
 const templates: TemplateCatalogue = { has: (name) => ['welcome', 'follow-up'].includes(name), names: () => ['follow-up', 'welcome'] };
 
@@ -164,11 +164,11 @@ describe('parseDuration', () => {
   });
 });
 
-describe('example sequences', () => {
+describe('example sequences (the fixture copy)', () => {
   it('load against the example templates', async () => {
-    const loaded = await loadTemplates(fileURLToPath(new URL('../../templates/', import.meta.url)));
+    const loaded = await loadTemplates(FIXTURE_CONTENT.templates);
     if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
-    const result = await loadSequences(fileURLToPath(new URL('../../sequences/', import.meta.url)), loaded.store);
+    const result = await loadSequences(FIXTURE_CONTENT.sequences, loaded.store);
     if (!result.ok) throw new Error(JSON.stringify(result.problems, null, 2));
     expect(result.sequences.map((sequence) => sequence.id)).toEqual(['b2b-nurture', 're-engagement']);
     const nurture = result.sequences[0];

@@ -1,12 +1,12 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { convert } from 'html-to-text';
 import mjml2html from 'mjml';
 import { compileFill, withFallback } from '../../src/templates/fast-fill.js';
 import { handlebars, INLINE_HELPERS } from '../../src/templates/handlebars-env.js';
 import { composeMjml, guardDynamicHrefs } from '../../src/templates/template-compiler.js';
 import { parseTemplateSource } from '../../src/templates/template-source.js';
+import { FIXTURE_CONTENT } from '../helpers/fixture-content.js';
 
 /*
  * The fast fill must render exactly what Handlebars renders. Checked two ways: targeted cases for
@@ -79,7 +79,7 @@ describe('the fast fill renders what Handlebars renders', () => {
 });
 
 describe('every example template, filled both ways', () => {
-  const dir = fileURLToPath(new URL('../../templates/', import.meta.url));
+  const dir = FIXTURE_CONTENT.templates;
   const leads = [
     { firstName: 'Ada', lastName: 'Lovelace', company: 'Analytical Engines', email: 'ada@example.com', traits: { plan: 'pro' }, tags: ['a'] },
     { firstName: '', company: null, email: 'blank@example.com', traits: {}, tags: [] },

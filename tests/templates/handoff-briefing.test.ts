@@ -1,10 +1,10 @@
-import { fileURLToPath } from 'node:url';
 import { buildBriefing } from '../../src/handoff/briefing.js';
 import { toTopic } from '../../src/handoff/topics.js';
 import type { Lead } from '../../src/leads/lead.js';
 import { loadTemplates, type TemplateStore } from '../../src/templates/template-store.js';
+import { FIXTURE_CONTENT } from '../helpers/fixture-content.js';
 
-const TEMPLATES = fileURLToPath(new URL('../../templates/', import.meta.url));
+const TEMPLATES = FIXTURE_CONTENT.templates;
 const now = new Date('2026-11-27T12:00:00Z');
 const hoursAgo = (hours: number) => new Date(now.getTime() - hours * 3_600_000);
 

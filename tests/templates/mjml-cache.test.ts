@@ -1,16 +1,16 @@
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { cachedMjmlCompiler } from '../../src/templates/mjml-cache.js';
 import { loadTemplates } from '../../src/templates/template-store.js';
+import { FIXTURE_CONTENT } from '../helpers/fixture-content.js';
 
 /*
  * Compiled MJML kept between starts: a second load reads what the first wrote, an entry is found
  * only for the same MJML, a damaged entry is compiled again, and a broken template is never kept.
  */
 
-const TEMPLATES = fileURLToPath(new URL('../../templates/', import.meta.url));
+const TEMPLATES = FIXTURE_CONTENT.templates;
 const MJML = '<mjml><mj-body><mj-section><mj-column><mj-text>Hello {{lead.firstName}}</mj-text></mj-column></mj-section></mj-body></mjml>';
 let cacheDir: string;
 

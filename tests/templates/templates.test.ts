@@ -1,10 +1,10 @@
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { loadTemplates, type TemplateContext, type TemplateStore } from '../../src/templates/template-store.js';
+import { FIXTURE_CONTENT } from '../helpers/fixture-content.js';
 
-const EXAMPLES = fileURLToPath(new URL('../../templates/', import.meta.url));
+const EXAMPLES = FIXTURE_CONTENT.templates;
 
 const FOOTER = '<mj-section><mj-column><mj-text>{{company.postalAddress}} <a href="{{links.unsubscribe}}">Unsubscribe</a></mj-text></mj-column></mj-section>';
 const wrap = (body: string) => `<mjml><mj-body>${body}${FOOTER}</mj-body></mjml>`;
@@ -162,6 +162,15 @@ describe('validation', () => {
       'b.mjml:1 a template starts with YAML front matter between --- lines (at least a subject)',
       'c.mjml:2 front matter: subject is required',
     ]);
+  });
+
+  it('reports an MJML error in a template with a layout on the line of the template file, past included partials', async () => {
+    expect(await problems({
+      'layouts/page.mjml': '<mjml>\n  <mj-body>\n    {{> header}}\n    <!-- content -->\n    {{> footer}}\n  </mj-body>\n</mjml>',
+      'partials/header.mjml': '<mj-section>\n  <mj-column><mj-text>Head</mj-text></mj-column>\n</mj-section>',
+      'partials/footer.mjml': FOOTER,
+      'offer.mjml': file('subject: s\nlayout: page', '{{> header}}\n<mj-section>\n  <mj-column><mj-text padding="lots">x</mj-text></mj-column>\n</mj-section>'),
+    })).toEqual([expect.stringMatching(/^offer\.mjml:7 MJML: Attribute padding has invalid value: lots/)]);
   });
 
   it('reports MJML and Handlebars errors, and unknown layouts and partials', async () => {

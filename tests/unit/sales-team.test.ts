@@ -77,8 +77,8 @@ reps:
     expect(result.ok && result.team.sla).toBeNull();
   });
 
-  it('parses the example sales-team.yaml at the repository root', async () => {
-    const result = parseSalesTeam(await readFile(new URL('../../sales-team.yaml', import.meta.url), 'utf8'));
+  it('parses the example sales-team.yaml (the fixture copy)', async () => {
+    const result = parseSalesTeam(await readFile(new URL('../fixtures/content/sales-team.yaml', import.meta.url), 'utf8'));
     if (!result.ok) throw new Error(JSON.stringify(result.problems));
     expect(result.team.fallbackOwner).toBe('dana');
     expect(result.team.sla).toEqual({ remindAfterMs: 4 * HOUR, reassignAfterMs: 8 * HOUR });

@@ -64,9 +64,9 @@ topics:
     ]);
   });
 
-  it('parses the example scoring.yaml at the repository root', async () => {
+  it('parses the example scoring.yaml (the fixture copy)', async () => {
     const { readFile } = await import('node:fs/promises');
-    const result = parseScoringConfig(await readFile(new URL('../../scoring.yaml', import.meta.url), 'utf8'));
+    const result = parseScoringConfig(await readFile(new URL('../fixtures/content/scoring.yaml', import.meta.url), 'utf8'));
     expect(result.ok && result.config.lifecycle?.mql).toEqual({ engagement: 50, minGrade: 'B' });
     expect(result.ok && result.config.topics.map((topic) => topic.id)).toContain('pricing');
   });

@@ -1,8 +1,7 @@
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { promisify } from 'node:util';
 import { signWebhook } from '../../src/webhooks/webhook-signature.js';
+import { endStartedProcesses, runCommand } from '../helpers/process-group.js';
 
 /*
  * Receivers copy the verification snippet from docs/webhooks.md, so it is run here, as plain
@@ -11,6 +10,8 @@ import { signWebhook } from '../../src/webhooks/webhook-signature.js';
  */
 
 const docs = await readFile(new URL('../../docs/webhooks.md', import.meta.url), 'utf8');
+// The snippet runs as a process of its own: ended here if a test fails or times out first.
+afterEach(endStartedProcesses);
 
 interface Case {
   secret: string;
@@ -25,8 +26,9 @@ async function runSnippet(cases: Case[]): Promise<boolean[]> {
   const harness = `${snippet}
 const cases = JSON.parse(process.env.CASES);
 console.log(JSON.stringify(cases.map((c) => verifyBatonWebhook(c.secret, c.headers, c.body, c.now))));`;
-  const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', harness], {
-    env: { PATH: process.env.PATH, CASES: JSON.stringify(cases) },
+  const { stdout } = await runCommand(process.execPath, ['--input-type=module', '-e', harness], {
+    cwd: process.cwd(),
+    env: { PATH: process.env.PATH ?? '', CASES: JSON.stringify(cases) },
   });
   return JSON.parse(stdout);
 }
