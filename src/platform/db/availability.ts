@@ -80,7 +80,7 @@ export function watchAvailability(raw: pg.Pool, options: AvailabilityOptions = {
       await prober.probe();
       setState('up', null);
     } catch (error) {
-      if (isDatabaseDown(error)) setState('down', error);
+      if (!isServerBusy(error)) setState('down', error);
     } finally {
       probing = false;
     }
@@ -245,6 +245,11 @@ function createProber(raw: pg.Pool, timeoutMs: number): { probe(): Promise<void>
 
 /** How long the prober keeps using a connection that last answered this long ago. */
 const KEPT_PROBE_CONNECTION_MS = 30_000;
+
+/** "Too many clients" (53300): the server answers, it is only full; not a reason to fail every request. */
+function isServerBusy(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && 'code' in error && error.code === '53300';
+}
 
 function describe(error: unknown): string {
   if (error instanceof Error) return 'code' in error && typeof error.code === 'string' ? `${error.code}: ${error.message}` : error.message;
