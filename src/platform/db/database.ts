@@ -3,6 +3,7 @@ import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
+import { embeddedDatabasePassword } from '../secrets.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { PGliteMultiplexer } from './pglite-multiplexer.js';
 import type { Database } from './schema.js';
@@ -39,9 +40,10 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
   const lock = options.embeddedDir === 'memory' ? null : await lockDataDir(options.embeddedDir);
   try {
     const pglite = await PGlite.create(dataDir ? { dataDir } : {});
-    const server = new PGliteMultiplexer(pglite);
+    const password = await embeddedDatabasePassword(options.embeddedDir);
+    const server = new PGliteMultiplexer(pglite, { password });
     const address = await server.listen();
-    const pool = new pg.Pool({ host: address.host, port: address.port, user: 'postgres', database: 'postgres', max: options.poolSize });
+    const pool = new pg.Pool({ host: address.host, port: address.port, user: 'postgres', password, database: 'postgres', max: options.poolSize });
     return wrapPool(pool, 'embedded', options.onPoolError, async () => {
       await server.close();
       await pglite.close();
