@@ -55,6 +55,16 @@ describe('error responses', () => {
     expect(res.body.error.message).toMatch(/^Invalid request: unknown_field_0 is not allowed; .*unknown_field_19 is not allowed; and 59980 more problems$/);
   });
 
+  it('caps the problems of an event batch whose events carry unknown fields', async () => {
+    const batch = Array.from({ length: 500 }, () => Object.fromEntries([['email', 'a@b.co'], ['type', 'page_view'], ...Array.from({ length: 100 }, (_, k) => [`extra_${k}`, k])]));
+    const res = await t.api.post('/api/events').set(t.auth).send(batch);
+    expect(res.status).toBe(400);
+    expect(res.text.length).toBeLessThan(10_000);
+    expect(res.body.error.details).toHaveLength(20);
+    expect(res.body.error.details[0]).toEqual({ field: '[0].extra_0', location: 'body', message: '[0].extra_0 is not allowed' });
+    expect(res.body.error.message).toMatch(/; and 49980 more problems$/);
+  });
+
   it('shortens a huge field name in the error', async () => {
     const name = `k${'y'.repeat(500_000)}`;
     const res = await t.api.post('/api/leads').set(t.auth).set('Content-Type', 'application/json').send(JSON.stringify({ email: 'a@b.co', [name]: 1 }));

@@ -68,9 +68,10 @@ function boundedProblem(problem: FieldProblem): FieldProblem {
   return { ...problem, field, message: shorten(message, MAX_MESSAGE_CHARS) };
 }
 
-export function validationError(problems: FieldProblem[]): AppError {
+/** `total` counts problems beyond those passed, when the caller stopped collecting them. */
+export function validationError(problems: FieldProblem[], total = problems.length): AppError {
   const listed = problems.slice(0, MAX_LISTED_PROBLEMS).map(boundedProblem);
-  const more = problems.length - listed.length;
+  const more = Math.max(total, problems.length) - listed.length;
   const summary = [...listed.map((problem) => problem.message), ...(more > 0 ? [`and ${more} more problem${more === 1 ? '' : 's'}`] : [])].join('; ');
   return new AppError('validation_failed', `Invalid request: ${summary}`, listed);
 }
