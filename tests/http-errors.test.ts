@@ -40,6 +40,39 @@ describe('error responses', () => {
     expect(res.body.error.details[0]).toMatchObject({ field: 'firstName', message: 'firstName length must be less than or equal to 200 characters long' });
   });
 
+  it('caps the problems it lists, so a body of unknown fields cannot make a larger error (issue 16)', async () => {
+    // ~1.2 MB of unknown fields: every one is a problem, but the answer lists only the first 20.
+    const body: Record<string, string> = { email: 'a@b.co' };
+    for (let i = 0; i < 60_000; i += 1) body[`unknown_field_${i}`] = 'x';
+    const sent = JSON.stringify(body);
+    expect(sent.length).toBeGreaterThan(1_200_000);
+    const res = await t.api.post('/api/leads').set(t.auth).set('Content-Type', 'application/json').send(sent);
+    expect(res.status).toBe(400);
+    expect(res.text.length).toBeLessThan(10_000);
+    expect(res.body.error.code).toBe('validation_failed');
+    expect(res.body.error.details).toHaveLength(20);
+    expect(res.body.error.details[0]).toEqual({ field: 'unknown_field_0', location: 'body', message: 'unknown_field_0 is not allowed' });
+    expect(res.body.error.message).toMatch(/^Invalid request: unknown_field_0 is not allowed; .*unknown_field_19 is not allowed; and 59980 more problems$/);
+  });
+
+  it('caps the problems of an event batch whose events carry unknown fields', async () => {
+    const batch = Array.from({ length: 500 }, () => Object.fromEntries([['email', 'a@b.co'], ['type', 'page_view'], ...Array.from({ length: 100 }, (_, k) => [`extra_${k}`, k])]));
+    const res = await t.api.post('/api/events').set(t.auth).send(batch);
+    expect(res.status).toBe(400);
+    expect(res.text.length).toBeLessThan(10_000);
+    expect(res.body.error.details).toHaveLength(20);
+    expect(res.body.error.details[0]).toEqual({ field: '[0].extra_0', location: 'body', message: '[0].extra_0 is not allowed' });
+    expect(res.body.error.message).toMatch(/; and 49980 more problems$/);
+  });
+
+  it('shortens a huge field name in the error', async () => {
+    const name = `k${'y'.repeat(500_000)}`;
+    const res = await t.api.post('/api/leads').set(t.auth).set('Content-Type', 'application/json').send(JSON.stringify({ email: 'a@b.co', [name]: 1 }));
+    expect(res.status).toBe(400);
+    expect(res.text.length).toBeLessThan(2_000);
+    expect(res.body.error.details).toEqual([{ field: `k${'y'.repeat(99)}…`, location: 'body', message: `k${'y'.repeat(99)}… is not allowed` }]);
+  });
+
   it('answers a body in another media type with 415', async () => {
     const res = await t.api.post('/api/leads').set(t.auth).set('Content-Type', 'text/plain').send('email=a@b.co');
     expect(res.status).toBe(415);

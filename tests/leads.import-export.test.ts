@@ -55,6 +55,27 @@ describe('POST /api/leads/import', () => {
     expect(res.body).toMatchObject({ created: 1, rejected: 0 });
   });
 
+  it('imports columns named after Object.prototype members as traits, and ignores __proto__ (issue 16)', async () => {
+    const csv = ['email,constructor,__proto__,toString,hasOwnProperty,traits', 'proto@example.com,c,p,t,h,"{""valueOf"":1,""__proto__"":{""x"":1}}"'].join('\n');
+    const res = await importCsv(csv);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ rows: 1, created: 1, rejected: 0 });
+    const lead = (await t.api.get('/api/leads').query({ email: 'proto@example.com' }).set(t.auth)).body.items[0];
+    expect(lead.traits).toEqual({ constructor: 'c', toString: 't', hasOwnProperty: 'h', valueOf: 1 });
+    expect(Object.keys(lead.traits)).not.toContain('__proto__');
+  });
+
+  it('answers a truncated multipart upload with 400 naming the problem (issue 16)', async () => {
+    const boundary = 'baton-test-boundary';
+    const rows = Array.from({ length: 50 }, (_, i) => `cut${i}@example.com,Cut Co`).join('\r\n');
+    const whole = `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="leads.csv"\r\nContent-Type: text/csv\r\n\r\nemail,company\r\n${rows}\r\n--${boundary}--\r\n`;
+    const cut = whole.slice(0, whole.indexOf('cut30@'));
+    const res = await t.api.post('/api/leads/import').set(t.auth).set('Content-Type', `multipart/form-data; boundary=${boundary}`).send(cut);
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatchObject({ code: 'validation_failed', details: [{ field: 'file', location: 'body', message: expect.stringContaining('ended before the multipart body was complete') }] });
+    expect(res.body.error.message).toMatch(/^Invalid upload: the upload ended before the multipart body was complete; rows before the cut were imported \(\d+ created, 0 updated\)$/);
+  });
+
   it('refuses a header without an email column', async () => {
     const res = await importCsv('name,company\nx,y\n');
     expect(res.status).toBe(400);

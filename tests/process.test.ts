@@ -115,6 +115,23 @@ describe('npm start with an empty environment', () => {
   }, PROCESS_TEST_TIMEOUT_MS);
 });
 
+describe('npm start in production', () => {
+  it('refuses to start without SMTP_URL, rather than catching every email in the development sink (issue 16)', async () => {
+    const started = startBatonProcess({
+      NODE_ENV: 'production',
+      BATON_DATA_DIR: dataDir,
+      PORT: '0',
+      BATON_API_KEY: API_KEY,
+      BATON_SECRET: 's'.repeat(40),
+      BATON_POSTAL_ADDRESS: '2 Real Road, Springfield',
+      BATON_PUBLIC_URL: 'https://baton.example.com',
+    });
+    // Should it start anyway, stop it so the failure is the assertion below, not a stray process.
+    started.then((baton) => baton.terminate(), () => undefined);
+    await expect(started).rejects.toThrow(/Invalid configuration:\n {2}- SMTP_URL is required in production: without it every email/);
+  }, PROCESS_TEST_TIMEOUT_MS);
+});
+
 const onServer = SERVER_URL ? describe : describe.skip;
 onServer('separate api and worker processes on a PostgreSQL server', () => {
   let database: TestDatabase;

@@ -100,6 +100,8 @@ const SEVEN_DAYS_MS = 7 * 24 * 60 * 60_000;
 // Longer than the SMTP socket timeout (mail-transport.ts): a slow send is never taken twice.
 const NOTIFICATION_STALE_MS = 15 * 60_000;
 const ACTIONS: ReadonlySet<string> = new Set(['accept', 'reject', 'convert']);
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 /** How long the links in a rep's email work: a forwarded or leaked email stops deciding after this. */
 export const ACTION_LINK_DAYS = 30;
 
@@ -361,6 +363,9 @@ export function createHandoffService(deps: HandoffDeps): HandoffService {
       const payload = deps.linkSigner.verify(token);
       const [id, action, repId, expires, ...rest] = payload?.split(':') ?? [];
       if (!id || !action || !repId || !expires || rest.length > 0 || !ACTIONS.has(action) || !/^\d+$/.test(expires)) return null;
+      // Signed does not mean well formed (an old secret, a bug elsewhere): a non-UUID id would
+      // reach the uuid column and fail there as a 500 (issue 16), so it is "not recognised".
+      if (!UUID.test(id)) return null;
       return { id, action: action as HandoffAction, repId, expired: Number(expires) * 1000 < now.getTime() };
     },
   };

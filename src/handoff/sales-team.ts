@@ -1,6 +1,7 @@
 import Joi from 'joi';
 import { isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { emailSchema } from '../leads/leads.schemas.js';
+import { yamlValue } from '../platform/yaml-value.js';
 import { parseDuration } from '../sequences/duration.js';
 import { formatPath } from '../sequences/sequence-loader.js';
 import { canonicalTimeZone } from '../platform/time-zones.js';
@@ -137,7 +138,9 @@ export function parseSalesTeam(text: string): ParseSalesTeamResult {
   const document = parseDocument(text, { lineCounter, uniqueKeys: true });
   if (document.errors.length > 0) return { ok: false, problems: document.errors.map((error) => ({ line: error.linePos?.[0]?.line ?? null, path: '', message: `YAML: ${error.message.split('\n')[0]}` })) };
   const lineOf: LineOf = (segments) => nodeLine(document, lineCounter, segments);
-  const input: unknown = document.toJS() ?? {};
+  const plain = yamlValue(document, lineCounter);
+  if (!plain.ok) return { ok: false, problems: [{ line: plain.line, path: '', message: plain.message }] };
+  const input = plain.value;
   const { value, error } = salesTeamSchema.validate(input, { abortEarly: false, errors: { wrap: { label: false } } });
   const problems: SalesTeamProblem[] = (error?.details ?? []).map((detail) => {
     const where = formatPath(detail.path);

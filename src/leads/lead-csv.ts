@@ -12,7 +12,9 @@ export type CsvField =
 
 export type ColumnTarget = { kind: 'field'; field: CsvField } | { kind: 'trait'; name: string } | { kind: 'ignored' };
 
-const FIELD_ALIASES: Record<string, CsvField> = {
+// A Map, not an object literal: a column named constructor or __proto__ must not find
+// Object.prototype's members (issue 16: every row was rejected).
+const FIELD_ALIASES = new Map<string, CsvField>(Object.entries({
   email: 'email', emailaddress: 'email', mail: 'email',
   firstname: 'firstName', givenname: 'firstName',
   lastname: 'lastName', surname: 'lastName', familyname: 'lastName',
@@ -26,7 +28,7 @@ const FIELD_ALIASES: Record<string, CsvField> = {
   traits: 'traits',
   unsubscribed: 'unsubscribed',
   consentstatus: 'consentStatus', consentsource: 'consentSource', consentat: 'consentAt', consenttext: 'consentText',
-};
+} satisfies Record<string, CsvField>));
 
 // Columns Baton writes itself on export; importing them back must not turn them into traits.
 const EXPORT_ONLY = new Set(['id', 'createdat', 'updatedat', 'unsubscribedat']);
@@ -50,9 +52,11 @@ export function mapHeader(header: string[]): HeaderMapping {
     const previous = seen.get(key);
     if (previous !== undefined) problems.push(`columns ${previous + 1} and ${index + 1} are both "${raw.trim()}"`);
     seen.set(key, index);
-    const field = FIELD_ALIASES[key];
+    const field = FIELD_ALIASES.get(key);
     if (field) return { kind: 'field', field };
     if (EXPORT_ONLY.has(key)) return { kind: 'ignored' };
+    // __proto__ cannot be a trait name: validation drops it, as it does in the JSON API.
+    if (raw.trim() === '__proto__') return { kind: 'ignored' };
     return { kind: 'trait', name: raw.trim() };
   });
   if (!targets.some((target) => target.kind === 'field' && target.field === 'email')) {
@@ -79,13 +83,14 @@ export function mapRow(cells: string[], targets: ColumnTarget[]): RowMapping {
     if (problem) return { ok: false, reason: `column ${index + 1} ${problem.message}` };
   }
   const candidate: RowCandidate = {};
-  const traits: Record<string, unknown> = {};
+  // Entries, made into an object at the end: assigning traits['__proto__'] would set the prototype.
+  const traits = new Map<string, unknown>();
   const consent: Record<string, string> = {};
   for (const [index, target] of targets.entries()) {
     const cell = unescapeFormula(cells[index]?.trim() ?? '');
     if (cell === '' || target.kind === 'ignored') continue;
     if (target.kind === 'trait') {
-      traits[target.name] = cell;
+      traits.set(target.name, cell);
       continue;
     }
     switch (target.field) {
@@ -95,7 +100,7 @@ export function mapRow(cells: string[], targets: ColumnTarget[]): RowMapping {
       case 'traits': {
         const parsed = parseJsonObject(cell);
         if (!parsed) return { ok: false, reason: 'traits must be a JSON object' };
-        Object.assign(traits, parsed);
+        for (const [name, value] of Object.entries(parsed)) traits.set(name, value);
         break;
       }
       case 'unsubscribed': {
@@ -112,7 +117,7 @@ export function mapRow(cells: string[], targets: ColumnTarget[]): RowMapping {
         candidate[target.field] = cell;
     }
   }
-  if (Object.keys(traits).length > 0) candidate.traits = traits;
+  if (traits.size > 0) candidate.traits = Object.fromEntries(traits);
   if (Object.keys(consent).length > 0) candidate.consent = consent;
   return { ok: true, candidate };
 }

@@ -1,6 +1,6 @@
 import { pipeline, type Readable } from 'node:stream';
 import { parse, CsvError } from 'csv-parse';
-import { AppError } from '../platform/errors.js';
+import { AppError, isAppError } from '../platform/errors.js';
 import type { LeadInput } from './lead.js';
 import { mapHeader, mapRow, type ColumnTarget } from './lead-csv.js';
 import { leadInputSchema } from './leads.schemas.js';
@@ -124,6 +124,11 @@ export async function importLeadsCsv(input: Readable, writeBatch: WriteBatch): P
       await finish();
       const line = typeof error.lines === 'number' ? error.lines : null;
       throw new AppError('csv_malformed', `CSV cannot be parsed${line ? ` at line ${line}` : ''}: ${error.message}; rows before it were imported`, { line, ...report });
+    }
+    if (isAppError(error) && error.code === 'validation_failed') {
+      // The upload itself broke off (a truncated multipart body): keep what was read, as above.
+      await finish();
+      throw new AppError(error.code, `${error.message}; rows before the cut were imported (${report.created} created, ${report.updated} updated)`, error.details);
     }
     throw error;
   }

@@ -1,6 +1,6 @@
 import type { Request } from 'express';
 import { Router } from 'express';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import busboy from 'busboy';
 import { AppError, validationError } from '../platform/errors.js';
 import { jsonBody } from '../platform/http/json-body.js';
@@ -107,7 +107,12 @@ async function openCsvUpload(req: Request): Promise<Readable> {
     let found = false;
     parser.on('file', (_name, file) => {
       found = true;
-      resolve(file);
+      // Busboy fails a cut-off body with a plain Error ("Unexpected end of form"), which would be
+      // a 500: the import reads this copy, which fails with a 400 naming the problem instead.
+      const upload = new PassThrough();
+      file.on('error', () => upload.destroy(badMultipart('the upload ended before the multipart body was complete')));
+      file.pipe(upload);
+      resolve(upload);
     });
     parser.on('error', () => reject(badMultipart('the multipart body cannot be read')));
     parser.on('close', () => {

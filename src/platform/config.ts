@@ -113,6 +113,10 @@ const environmentSchema = Joi.object({
     then: Joi.object({
       BATON_API_KEY: Joi.required(),
       BATON_SECRET: Joi.required(),
+      // Without a mail server, mail goes to the embedded sink and is counted as sent (issue 16).
+      SMTP_URL: Joi.required().messages({
+        'any.required': 'SMTP_URL is required in production: without it every email, rep notifications included, would go to the embedded development sink and never leave the machine',
+      }),
       BATON_POSTAL_ADDRESS: Joi.required().empty(Joi.any().valid('1 Example Street, Springfield, USA')),
       // RFC 8058: the one-click unsubscribe URL in List-Unsubscribe must be https.
       BATON_PUBLIC_URL: Joi.string().uri({ scheme: ['https'] }).required(),

@@ -4,7 +4,7 @@
  * API clients; internal causes go to the log, never to the response.
  */
 export const ERROR_CODES = {
-  validation_failed: { status: 400, when: 'A body, query or path field is missing, unknown or has a bad value; details list every field.' },
+  validation_failed: { status: 400, when: 'A body, query or path field is missing, unknown or has a bad value; details list the first 20 problems, the message counts the rest.' },
   malformed_json: { status: 400, when: 'The request body is not valid JSON.' },
   invalid_cursor: { status: 400, when: 'A pagination cursor was not produced by Baton or was altered.' },
   csv_malformed: { status: 400, when: 'A CSV upload cannot be parsed (unclosed quote, no header); rows before the fault are kept and counted.' },
@@ -48,9 +48,32 @@ export class AppError extends Error {
   }
 }
 
-export function validationError(problems: FieldProblem[]): AppError {
-  const summary = problems.map((problem) => problem.message).join('; ');
-  return new AppError('validation_failed', `Invalid request: ${summary}`, problems);
+/**
+ * How many problems a validation error lists. A body of 60,000 unknown fields used to get an
+ * error eight times its size (issue 16); the count of the rest is still given.
+ */
+export const MAX_LISTED_PROBLEMS = 20;
+const MAX_FIELD_CHARS = 100;
+const MAX_MESSAGE_CHARS = 300;
+
+function shorten(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+/** Keeps a problem short: a client chooses field names, and one can be a megabyte long. */
+function boundedProblem(problem: FieldProblem): FieldProblem {
+  if (problem.field.length <= MAX_FIELD_CHARS && problem.message.length <= MAX_MESSAGE_CHARS) return problem;
+  const field = shorten(problem.field, MAX_FIELD_CHARS);
+  const message = problem.message.startsWith(problem.field) ? `${field}${problem.message.slice(problem.field.length)}` : problem.message;
+  return { ...problem, field, message: shorten(message, MAX_MESSAGE_CHARS) };
+}
+
+/** `total` counts problems beyond those passed, when the caller stopped collecting them. */
+export function validationError(problems: FieldProblem[], total = problems.length): AppError {
+  const listed = problems.slice(0, MAX_LISTED_PROBLEMS).map(boundedProblem);
+  const more = Math.max(total, problems.length) - listed.length;
+  const summary = [...listed.map((problem) => problem.message), ...(more > 0 ? [`and ${more} more problem${more === 1 ? '' : 's'}`] : [])].join('; ');
+  return new AppError('validation_failed', `Invalid request: ${summary}`, listed);
 }
 
 export function isAppError(error: unknown): error is AppError {

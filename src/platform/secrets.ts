@@ -14,6 +14,7 @@ export interface ResolvedSecrets {
 interface StoredSecrets {
   apiKey?: string;
   secret?: string;
+  databasePassword?: string;
 }
 
 /**
@@ -41,15 +42,30 @@ export async function resolveSecrets(config: Config): Promise<ResolvedSecrets> {
   return { apiKey, secret, generated, file };
 }
 
+/**
+ * The password of the embedded database's loopback socket. Only Baton connects to it, so it is
+ * generated in every environment, production included, and kept with the other generated
+ * secrets; an in-memory database (tests) gets a fresh one.
+ */
+export async function embeddedDatabasePassword(dataDir: string | 'memory'): Promise<string> {
+  const generate = () => randomBytes(24).toString('base64url');
+  if (dataDir === 'memory') return generate();
+  const file = path.join(dataDir, 'secrets.json');
+  const stored = await readStoredSecrets(file);
+  if (stored.databasePassword) return stored.databasePassword;
+  const databasePassword = generate();
+  await mkdir(dataDir, { recursive: true });
+  await writeFile(file, `${JSON.stringify({ ...stored, databasePassword }, null, 2)}\n`, { mode: 0o600 });
+  return databasePassword;
+}
+
 async function readStoredSecrets(file: string): Promise<StoredSecrets> {
   try {
     const parsed: unknown = JSON.parse(await readFile(file, 'utf8'));
     if (typeof parsed !== 'object' || parsed === null) return {};
     const record = parsed as Record<string, unknown>;
-    return {
-      apiKey: typeof record.apiKey === 'string' ? record.apiKey : undefined,
-      secret: typeof record.secret === 'string' ? record.secret : undefined,
-    };
+    const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
+    return { apiKey: text(record.apiKey), secret: text(record.secret), databasePassword: text(record.databasePassword) };
   } catch (error) {
     if (isMissingFile(error)) return {};
     throw new Error(`cannot read generated secrets from ${file}: ${(error as Error).message}`);

@@ -13,6 +13,8 @@ export interface TokenSigner {
 }
 
 const SIGNATURE_BYTES = 16;
+const SIGNATURE_CHARS = Math.ceil((SIGNATURE_BYTES * 8) / 6);
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
 export function createTokenSigner(secret: string, purpose: string): TokenSigner {
   const key = createHmac('sha256', secret).update(`baton:${purpose}`).digest();
@@ -22,14 +24,21 @@ export function createTokenSigner(secret: string, purpose: string): TokenSigner 
       return `${Buffer.from(payload).toString('base64url')}.${mac(payload).toString('base64url')}`;
     },
     verify(token) {
-      const [encoded, signature, ...rest] = token.split('.');
-      if (!encoded || !signature || rest.length > 0 || token.length > 512) return null;
-      const payload = Buffer.from(encoded, 'base64url').toString('utf8');
+      // Exactly one spelling per token: canonical base64url, no padding. Node's decoder skips
+      // padding, stray characters and the spare bits of the last character, so without this check
+      // one signature would have many valid spellings (malleable tokens, issue 16).
+      if (token.length > 512) return null;
+      const parts = token.split('.');
+      const [encoded = '', signature = ''] = parts;
+      if (parts.length !== 2 || !BASE64URL.test(encoded) || signature.length !== SIGNATURE_CHARS || !BASE64URL.test(signature)) return null;
+      const payloadBytes = Buffer.from(encoded, 'base64url');
       const given = Buffer.from(signature, 'base64url');
+      if (payloadBytes.toString('base64url') !== encoded || given.toString('base64url') !== signature) return null;
+      const payload = payloadBytes.toString('utf8');
       const expected = mac(payload);
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
-      // Reject non-canonical encodings so that one payload has exactly one valid token.
-      return Buffer.from(payload).toString('base64url') === encoded ? payload : null;
+      // Bytes that are not valid UTF-8 would decode to a different payload than the one signed.
+      return Buffer.from(payload).equals(payloadBytes) ? payload : null;
     },
   };
 }

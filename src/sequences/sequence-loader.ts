@@ -4,6 +4,7 @@ import path from 'node:path';
 import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import type Joi from 'joi';
 import type { Condition, Sequence, Step, StepAction } from './sequence.js';
+import { yamlValue } from '../platform/yaml-value.js';
 import { sequenceFileSchema, STEP_ACTIONS } from './sequence.schemas.js';
 import { checkSequence, type TemplateCatalogue } from './sequence-checks.js';
 
@@ -56,7 +57,9 @@ export function parseSequence(text: string, file: string, templates: TemplateCat
     return { ok: false, problems: document.errors.map((error) => ({ file, line: error.linePos?.[0]?.line ?? null, path: '', message: `YAML: ${error.message.split('\n')[0]}` })) };
   }
   const lineOf = (segments: Array<string | number>) => nodeLine(document, lineCounter, segments);
-  const { value, error } = sequenceFileSchema.validate(document.toJS() ?? {}, { abortEarly: false, errors: { wrap: { label: false } } });
+  const plain = yamlValue(document, lineCounter);
+  if (!plain.ok) return { ok: false, problems: [{ file, line: plain.line, path: '', message: plain.message }] };
+  const { value, error } = sequenceFileSchema.validate(plain.value, { abortEarly: false, errors: { wrap: { label: false } } });
   if (error) return { ok: false, problems: joiProblems(error, file, lineOf) };
 
   const sequence = toSequence(value, file, createHash('sha256').update(text).digest('hex').slice(0, 16), lineOf);

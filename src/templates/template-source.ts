@@ -1,5 +1,6 @@
 import { parseDocument, LineCounter } from 'yaml';
 import Joi from 'joi';
+import { yamlValue } from '../platform/yaml-value.js';
 
 /*
  * A template file is YAML front matter between `---` lines, then an MJML body:
@@ -63,7 +64,9 @@ export function parseTemplateSource(name: string, file: string, text: string): P
   if (document.errors.length > 0) {
     return { ok: false, problems: document.errors.map((error) => ({ file, line: 1 + (error.linePos?.[0]?.line ?? 1), message: `front matter: ${error.message.split('\n')[0]}` })) };
   }
-  const { value, error } = metaSchema.validate(document.toJS() ?? {}, { abortEarly: false, errors: { wrap: { label: false } } });
+  const plain = yamlValue(document, lineCounter);
+  if (!plain.ok) return { ok: false, problems: [{ file, line: 1 + (plain.line ?? 1), message: `front matter: ${plain.message}` }] };
+  const { value, error } = metaSchema.validate(plain.value, { abortEarly: false, errors: { wrap: { label: false } } });
   if (error) {
     return {
       ok: false,

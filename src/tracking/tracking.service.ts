@@ -8,6 +8,7 @@ import type { Logger } from '../platform/logger.js';
 import { createTokenSigner } from '../platform/signing.js';
 import { classifyClick, classifyOpen } from './classify.js';
 import { createEventBuffer } from './event-buffer.js';
+import { createRecentKeys } from './open-dedupe.js';
 import { findTrackedLink, insertTrackedLinks, type TrackedLinkRow } from './tracking.repository.js';
 
 export interface TrackingRequest {
@@ -47,6 +48,12 @@ export interface TrackingService {
 }
 
 const LINK_CACHE_SIZE = 10_000;
+/**
+ * One open per send per minute, kept apart for people and machines (an Apple privacy prefetch
+ * must not hide the person's own open). Per process: several api processes record one each.
+ */
+const OPEN_DEDUPE_WINDOW_MS = 60_000;
+const OPEN_DEDUPE_MAX_KEYS = 100_000;
 const HTML_LINK = /href=(["'])(https?:\/\/[^"']+)\1/gi;
 const TEXT_LINK = /https?:\/\/[^\s<>()[\]"']+/g;
 
@@ -76,6 +83,7 @@ export function createTrackingService(db: Kysely<Database>, events: EventsServic
     },
     onFull: (maxPending) => logger.error({ maxPending }, 'tracking buffer full: clicks still redirect, but their events are dropped (and counted at /health) until the database takes writes again'),
   });
+  const recentOpens = createRecentKeys({ windowMs: OPEN_DEDUPE_WINDOW_MS, maxKeys: OPEN_DEDUPE_MAX_KEYS });
   // Clicks on one email come in bursts (and scanners click every link): keep recent links in
   // memory, by token, so a repeated click costs neither a signature check nor a query. An
   // erasure on any process empties the lead's entries (forgetLead, wired in services.ts).
@@ -137,6 +145,7 @@ export function createTrackingService(db: Kysely<Database>, events: EventsServic
         const parsed: unknown = JSON.parse(payload);
         if (!Array.isArray(parsed) || typeof parsed[0] !== 'string' || typeof parsed[1] !== 'string') return;
         const actor = classifyOpen({ userAgent: request.userAgent });
+        if (!recentOpens.admit(`${parsed[1]} ${actor.kind}`, now.getTime())) return;
         buffer.push({
           id: randomUUID(),
           leadId: parsed[0],

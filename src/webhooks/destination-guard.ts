@@ -132,24 +132,44 @@ function ipv6Groups(ip: string): number[] {
   return [...front, ...new Array<number>(8 - front.length - back.length).fill(0), ...back];
 }
 
-function embeddedIpv4(groups: number[]): string {
-  const [high = 0, low = 0] = groups.slice(-2);
+/** The IPv4 address held in two 16-bit groups, e.g. the last two of ::ffff:a.b.c.d. */
+function ipv4FromGroups(high: number, low: number): string {
   return [high >> 8, high & 0xff, low >> 8, low & 0xff].join('.');
+}
+
+/*
+ * IPv6 transition prefixes reach an IPv4 host, so an address in them is only as public as the
+ * IPv4 addresses it carries (issue 16: [::ffff:0:127.0.0.1] used to pass). The list follows the
+ * IANA IPv6 special-purpose registry; null means the prefix does not apply.
+ */
+function embeddedIpv4s(groups: readonly number[]): string[] | null {
+  const [g0 = 0, g1 = 0, g2 = 0, g3 = 0, g4 = 0, g5 = 0, g6 = 0, g7 = 0] = groups;
+  const zero = (...some: number[]) => some.every((group) => group === 0);
+  // ::ffff:a.b.c.d, IPv4-mapped (::ffff:0:0/96): the socket connects to a.b.c.d itself.
+  if (zero(g0, g1, g2, g3, g4) && g5 === 0xffff) return [ipv4FromGroups(g6, g7)];
+  // ::ffff:0:a.b.c.d, SIIT IPv4-translated (::ffff:0:0:0/96, RFC 2765).
+  if (zero(g0, g1, g2, g3, g5) && g4 === 0xffff) return [ipv4FromGroups(g6, g7)];
+  // 64:ff9b::a.b.c.d, NAT64 well-known prefix (64:ff9b::/96, RFC 6052).
+  if (g0 === 0x64 && g1 === 0xff9b && zero(g2, g3, g4, g5)) return [ipv4FromGroups(g6, g7)];
+  // 2002:AABB:CCDD::/48, 6to4 (RFC 3056): the relay tunnels to AA.BB.CC.DD.
+  if (g0 === 0x2002) return [ipv4FromGroups(g1, g2)];
+  // 2001:0:SSSS:SSSS:flags:port:CCCC:CCCC, Teredo (2001::/32, RFC 4380): server in the clear,
+  // client inverted bit by bit. Either one being private makes the address unfit.
+  if (g0 === 0x2001 && g1 === 0) return [ipv4FromGroups(g2, g3), ipv4FromGroups(g6 ^ 0xffff, g7 ^ 0xffff)];
+  return null;
 }
 
 function isPublicIpv6(ip: string): boolean {
   const groups = ipv6Groups(ip.replace(/%.*$/, '')); // drop a zone id such as %eth0
-  const [first = 0, second = 0] = groups;
-  const upperZero = (count: number) => groups.slice(0, count).every((group) => group === 0);
+  const [first = 0, second = 0, third = 0] = groups;
 
-  // ::ffff:a.b.c.d reaches the IPv4 address a.b.c.d, so it is judged as that address.
-  if (upperZero(5) && groups[5] === 0xffff) return isPublicIpv4(embeddedIpv4(groups));
+  const carried = embeddedIpv4s(groups);
+  if (carried) return carried.every(isPublicIpv4);
   // ::, ::1 and the deprecated IPv4-compatible ::a.b.c.d: never a real public destination.
-  if (upperZero(6)) return false;
-  // NAT64 (64:ff9b::/96) translates to the embedded IPv4 address.
-  if (first === 0x64 && second === 0xff9b && groups.slice(2, 6).every((group) => group === 0)) {
-    return isPublicIpv4(embeddedIpv4(groups));
-  }
+  if (groups.slice(0, 6).every((group) => group === 0)) return false;
+  // 64:ff9b:1::/48, local-use NAT64 (RFC 8215): not globally reachable, and where the IPv4
+  // address sits depends on the operator's chosen prefix length, so the whole range is refused.
+  if (first === 0x64 && second === 0xff9b && third === 1) return false;
   if ((first & 0xfe00) === 0xfc00) return false; // fc00::/7 unique local
   if ((first & 0xffc0) === 0xfe80) return false; // fe80::/10 link-local
   if ((first & 0xffc0) === 0xfec0) return false; // fec0::/10 deprecated site-local

@@ -85,6 +85,21 @@ describe('baton validate', () => {
     expect(error.stdout).toMatch(message);
   }, 30_000);
 
+  it('reports a YAML alias bomb as file:line among the other problems (issue 16)', async () => {
+    const sequences = path.join(dir, 'bomb-sequences');
+    const { mkdir } = await import('node:fs/promises');
+    await mkdir(sequences, { recursive: true });
+    const levels = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'];
+    const bomb = levels.map((name, index) => `  ${name}: &${name} [${Array.from({ length: 9 }, () => (index === 0 ? '"lol"' : `*${levels[index - 1] ?? ''}`)).join(', ')}]`);
+    await writeFile(path.join(sequences, 'bomb.yaml'), `id: bomb\nname: Bomb\nversion: 1\nx:\n${bomb.join('\n')}\n`);
+    await writeFile(path.join(sequences, 'broken.yaml'), 'id: broken\nname: Broken\nversion: 1\nentry:\n  trigger: { type: manual }\nsteps:\n  - id: a\n    wait: soon\n');
+    const error = await fails(['validate', ...contentArgs({ '--sequences': sequences })]);
+    expect(error.code).toBe(1);
+    expect(error.stderr).not.toContain('ReferenceError');
+    expect(error.stdout).toMatch(/bomb\.yaml:6 YAML: aliases \(\*name\) expand to more than the 100 nodes allowed/);
+    expect(error.stdout).toMatch(/broken\.yaml:8 steps\[0\]\.wait: "soon" is not a duration/);
+  }, 30_000);
+
   it('runs as npx baton from the checkout', async () => {
     const { stdout } = await run('npx', ['--no-install', 'baton', 'validate', ...contentArgs(), '--json'], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', BATON_DATA_DIR: dir } });
     expect(JSON.parse(stdout)).toMatchObject({ ok: true, sequences: ['b2b-nurture@1', 're-engagement@1'] });

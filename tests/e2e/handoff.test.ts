@@ -5,6 +5,7 @@ import path from 'node:path';
 import request from 'supertest';
 import { startBaton, type RunningBaton } from '../../src/baton.js';
 import { loadConfig } from '../../src/platform/config.js';
+import { createTokenSigner } from '../../src/platform/signing.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
 import { caughtMail } from '../helpers/caught-mail.js';
@@ -304,6 +305,12 @@ describe('the handoff to sales', () => {
     expect((await api.get('/api/handoffs').query({ status: 'maybe' }).set(auth)).body.error.details[0].field).toBe('status');
     expect((await api.get('/api/handoffs/not-a-uuid').set(auth)).status).toBe(400);
     expect((await api.get('/h/%E0%A4%A')).status).toBe(400);
+    // A validly signed rep link whose id is not a UUID (issue 16: was a 500 from the database).
+    const forged = createTokenSigner('handoff-secret-0123456789abcdef0123456789', 'handoff').sign(`not-a-uuid:accept:alex:${Math.floor(Date.now() / 1000) + 3600}`);
+    for (const res of [await api.get(`/h/${forged}`), await api.post(`/h/${forged}`).type('form').send('')]) {
+      expect(res.status).toBe(404);
+      expect(res.text).toContain('This link is not valid');
+    }
     expect((await api.get('/api/handoffs/00000000-0000-4000-8000-000000000000').set(auth)).status).toBe(404);
     expect((await api.get('/api/leads/00000000-0000-4000-8000-000000000000/score').set(auth)).status).toBe(404);
     const tooLong = await api.post(`/api/handoffs/${firstHandoff}/reject`).set(auth).send({ reason: 'x'.repeat(501) });

@@ -1,5 +1,12 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
+import { openDatabase } from '../../src/platform/db/database.js';
 import { PGliteMultiplexer } from '../../src/platform/db/pglite-multiplexer.js';
 
 /*
@@ -10,13 +17,14 @@ import { PGliteMultiplexer } from '../../src/platform/db/pglite-multiplexer.js';
 let pglite: PGlite;
 let server: PGliteMultiplexer;
 let pool: pg.Pool;
-let connection: { host: string; port: number; user: string; database: string };
+let connection: { host: string; port: number; user: string; database: string; password: string };
+const PASSWORD = 'test-password-0123456789';
 
 beforeAll(async () => {
   pglite = await PGlite.create();
-  server = new PGliteMultiplexer(pglite);
+  server = new PGliteMultiplexer(pglite, { password: PASSWORD });
   const address = await server.listen();
-  connection = { ...address, user: 'postgres', database: 'postgres' };
+  connection = { ...address, user: 'postgres', database: 'postgres', password: PASSWORD };
   pool = new pg.Pool({ ...connection, max: 10 });
   await pool.query('create table counter (id int primary key, n int not null)');
   await pool.query('insert into counter values (1, 0)');
@@ -84,5 +92,91 @@ describe('PGliteMultiplexer', () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(received).toEqual(['jobs:hello']);
     await listener.end();
+  });
+});
+
+/** Connects and runs one query; the error message when the server refuses. */
+async function tryConnect(options: pg.ClientConfig): Promise<string> {
+  const client = new pg.Client(options);
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    return String((await client.query<{ n: number }>('select 41 + 1 as n')).rows[0]?.n);
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+describe('PGliteMultiplexer authentication (issue 16: psql -U postgres read every lead)', () => {
+  it('refuses a client without the password or with a wrong one, and accepts the right one over SCRAM-SHA-256', async () => {
+    const { password: _password, ...withoutPassword } = connection;
+    expect(await tryConnect(withoutPassword)).toMatch(/SASL: SCRAM-SERVER-FIRST-MESSAGE: client password must be a string/);
+    expect(await tryConnect({ ...connection, password: 'wrong-password' })).toBe('password authentication failed');
+    expect(await tryConnect({ ...connection, password: `${PASSWORD}x` })).toBe('password authentication failed');
+    expect(await tryConnect({ ...connection, user: 'anyone' })).toBe('42');
+    expect(await tryConnect(connection)).toBe('42');
+  });
+
+  it('refuses psql without the password and serves it with the password', async () => {
+    const run = promisify(execFile);
+    const args = ['-h', connection.host, '-p', String(connection.port), '-U', 'postgres', '-w', '-At', '-c', 'select n from counter', 'postgres'];
+    const env = { PATH: process.env.PATH ?? '' };
+    const refused = await run('psql', args, { env }).then(() => null, (error: { code: number; stderr: string }) => error);
+    expect(refused?.code).toBe(2);
+    expect(refused?.stderr).toMatch(/no password supplied|password authentication failed/);
+    expect((await run('psql', args, { env: { ...env, PGPASSWORD: 'wrong' } }).catch((error: { stderr: string }) => error)).stderr).toContain('password authentication failed');
+    const served = await run('psql', args, { env: { ...env, PGPASSWORD: PASSWORD } });
+    expect(served.stdout.trim()).toBe('150');
+  });
+
+  it('answers a client that skips authentication with an error and never runs its query', async () => {
+    // A hand-written startup message followed at once by a query, as if auth were not asked for.
+    const socket = net.connect(connection.port, connection.host);
+    const params = Buffer.from('user\0postgres\0database\0postgres\0\0');
+    const startup = Buffer.alloc(8 + params.length);
+    startup.writeInt32BE(startup.length, 0);
+    startup.writeInt32BE(196608, 4);
+    params.copy(startup, 8);
+    const sql = Buffer.from('update counter set n = -7\0');
+    const query = Buffer.alloc(5 + sql.length);
+    query.write('Q', 0);
+    query.writeInt32BE(4 + sql.length, 1);
+    sql.copy(query, 5);
+    const received: Buffer[] = [];
+    socket.on('data', (chunk) => received.push(chunk));
+    socket.write(Buffer.concat([startup, query]));
+    // Today's answer: the server closes the connection. Were it to wait instead, fail after 10 s.
+    await Promise.race([new Promise((resolve) => socket.on('close', resolve)), new Promise((resolve) => setTimeout(resolve, 10_000))]);
+    socket.destroy();
+    const answer = Buffer.concat(received).toString('latin1');
+    expect(answer.startsWith('R')).toBe(true); // AuthenticationSASL
+    expect(answer).toContain('SCRAM-SHA-256');
+    expect(answer).toContain('C28000');
+    expect((await pool.query('select n from counter')).rows[0].n).toBe(150);
+  });
+});
+
+describe('the embedded database of a data directory', () => {
+  it('keeps a generated password in secrets.json, which Baton\'s own pool uses, across restarts', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'baton-pgpass-'));
+    try {
+      const first = await openDatabase({ url: null, embeddedDir: dir, poolSize: 2 });
+      const { port } = first.pool.options;
+      expect(await first.ping()).toBe(true);
+      const stored = JSON.parse(await readFile(path.join(dir, 'secrets.json'), 'utf8'));
+      expect(stored.databasePassword).toMatch(/^[\w-]{32}$/);
+      expect(await tryConnect({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres' })).toMatch(/client password must be a string/);
+      expect(await tryConnect({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres', password: stored.databasePassword })).toBe('42');
+      await first.close();
+
+      const second = await openDatabase({ url: null, embeddedDir: dir, poolSize: 2 });
+      expect(await second.ping()).toBe(true);
+      expect(JSON.parse(await readFile(path.join(dir, 'secrets.json'), 'utf8')).databasePassword).toBe(stored.databasePassword);
+      await second.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

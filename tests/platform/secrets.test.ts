@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../src/platform/config.js';
-import { resolveSecrets } from '../../src/platform/secrets.js';
+import { embeddedDatabasePassword, resolveSecrets } from '../../src/platform/secrets.js';
 
 let dataDir: string;
 beforeEach(async () => {
@@ -32,6 +32,16 @@ describe('resolveSecrets', () => {
     expect(resolved.generated).toEqual(['BATON_SECRET']);
     const stored = JSON.parse(await readFile(path.join(dataDir, 'secrets.json'), 'utf8'));
     expect(stored.apiKey).not.toBe('k'.repeat(30));
+  });
+
+  it('generates the embedded database password once, and keeps it when other secrets are generated', async () => {
+    const password = await embeddedDatabasePassword(dataDir);
+    expect(password).toMatch(/^[\w-]{32}$/);
+    await resolveSecrets(loadConfig({ BATON_DATA_DIR: dataDir }));
+    expect(await embeddedDatabasePassword(dataDir)).toBe(password);
+    expect(JSON.parse(await readFile(path.join(dataDir, 'secrets.json'), 'utf8'))).toEqual({ apiKey: expect.any(String), secret: expect.any(String), databasePassword: password });
+    expect((await stat(path.join(dataDir, 'secrets.json'))).mode & 0o777).toBe(0o600);
+    expect(await embeddedDatabasePassword('memory')).not.toBe(await embeddedDatabasePassword('memory'));
   });
 
   it('never generates in production', async () => {

@@ -95,6 +95,23 @@ describe('open tracking', () => {
     expect(opens.map((event: { properties: { machine: boolean } }) => event.properties.machine).sort()).toEqual([false, true]);
   });
 
+  it('records one open per send per minute however often the pixel is fetched, and every click (issue 16)', async () => {
+    const { html } = await prepare('send-h');
+    const pixel = new URL(/src="(https:\/\/baton\.test\/o\/[^"]+)"/.exec(html)?.[1] ?? '').pathname;
+    // One token in a loop: 200 fetches as a person's mail client, 100 as Apple's prefetcher.
+    const fetches = [...Array.from({ length: 200 }, () => 'Thunderbird/115.0'), ...Array.from({ length: 100 }, () => 'Mozilla/5.0')];
+    for (let i = 0; i < fetches.length; i += 50) {
+      const answers = await Promise.all(fetches.slice(i, i + 50).map((agent) => t.api.get(pixel).set('User-Agent', agent)));
+      expect(answers.every((res) => res.status === 200 && res.headers['content-type'] === 'image/gif')).toBe(true);
+    }
+    await t.database.pool.query(`update tracked_links set created_at = now() - interval '1 hour' where send_id = 'send-h'`);
+    for (let i = 0; i < 5; i += 1) expect((await t.api.get(clickPath(html, 0)).set('User-Agent', 'Thunderbird/115.0')).status).toBe(302);
+    await t.services.tracking.close();
+    const ofSend = (events: Array<{ properties: { sendId: string; machine: boolean } }>) => events.filter((event) => event.properties.sendId === 'send-h');
+    expect(ofSend(await timeline('email_opened')).map((event) => event.properties.machine).sort()).toEqual([false, true]);
+    expect(ofSend(await timeline('email_clicked'))).toHaveLength(5);
+  });
+
   it('drops the buffered events of a lead erased meanwhile without losing the others', async () => {
     const other = (await t.api.post('/api/leads').set(t.auth).send({ email: 'short-lived@example.com' })).body.id;
     const [gone = { html: '', text: '' }] = await t.services.tracking.prepareEmails([{ sendId: 'send-f', leadId: other, html: HTML, text: TEXT, keepUrls: [] }]);

@@ -15,6 +15,20 @@ describe('mapHeader', () => {
     ]);
   });
 
+  it('maps columns named after Object.prototype members to traits, and ignores __proto__', () => {
+    const { targets, problems } = mapHeader(['email', 'constructor', 'toString', 'hasOwnProperty', '__proto__', 'valueOf']);
+    expect(problems).toEqual([]);
+    expect(targets).toEqual([
+      { kind: 'field', field: 'email' },
+      { kind: 'trait', name: 'constructor' },
+      { kind: 'trait', name: 'toString' },
+      { kind: 'trait', name: 'hasOwnProperty' },
+      { kind: 'ignored' },
+      { kind: 'trait', name: 'valueOf' },
+    ]);
+    expect(mapRow(['a@b.co', 'c', 't', 'h', 'p', 'v'], targets)).toEqual({ ok: true, candidate: { email: 'a@b.co', traits: { constructor: 'c', toString: 't', hasOwnProperty: 'h', valueOf: 'v' } } });
+  });
+
   it('reports a missing email column and duplicate columns', () => {
     expect(mapHeader(['name', 'Company', 'company']).problems).toEqual([
       'columns 2 and 3 are both "company"',

@@ -39,6 +39,22 @@ describe('isPublicAddress', () => {
     ['0:0:0:0:0:ffff:c0a8:101', 'IPv4-mapped 192.168.1.1, written out'],
     ['::127.0.0.1', 'deprecated IPv4-compatible'],
     ['64:ff9b::10.0.0.1', 'NAT64 of a private address'],
+    // IPv6 transition prefixes that carry an IPv4 address: judged by the embedded address
+    ['::ffff:0:127.0.0.1', 'SIIT IPv4-translated ::ffff:0:0/96, loopback'],
+    ['::ffff:0:7f00:1', 'SIIT loopback in hex'],
+    ['0:0:0:0:ffff:0:a9fe:a9fe', 'SIIT metadata address, written out'],
+    ['64:ff9b::127.0.0.1', 'NAT64 well-known prefix, loopback'],
+    ['64:ff9b::7f00:1', 'NAT64 loopback in hex'],
+    ['64:ff9b:1::7f00:1', 'local-use NAT64 64:ff9b:1::/48, not globally reachable'],
+    ['64:ff9b:1:0:0:0:808:808', 'local-use NAT64 even for a public IPv4 (IANA: not globally reachable)'],
+    ['64:ff9b:1:ffff:ffff:ffff:ffff:ffff', 'local-use NAT64, last address'],
+    ['2002:7f00:1::', '6to4 2002::/16 of loopback'],
+    ['2002:a00:1::1', '6to4 of 10.0.0.1'],
+    ['2002:a9fe:a9fe::1', '6to4 of the metadata address'],
+    ['2002:c0a8:101:1::1', '6to4 of 192.168.1.1'],
+    ['2001:0:4136:e378:8000:63bf:80ff:fffe', 'Teredo 2001::/32 whose client is 127.0.0.1'],
+    ['2001:0:4136:e378:8000:63bf:f5ff:fffe', 'Teredo whose client is 10.0.0.1'],
+    ['2001:0:7f00:1:8000:63bf:f7f7:f7f7', 'Teredo whose server is 127.0.0.1 (client 8.8.8.8)'],
     // not addresses at all
     ['localhost', 'a host name'],
     ['', 'empty'],
@@ -67,6 +83,12 @@ describe('isPublicAddress', () => {
     ['::ffff:1.1.1.1', 'IPv4-mapped public'],
     ['::ffff:101:101', 'IPv4-mapped public in hex'],
     ['64:ff9b::8.8.8.8', 'NAT64 of a public address'],
+    ['::ffff:0:8.8.8.8', 'SIIT of a public address'],
+    ['2002:808:808::1', '6to4 of 8.8.8.8'],
+    ['2001:0:4136:e378:8000:63bf:f7f7:f7f7', 'Teredo with server 65.54.227.120 and client 8.8.8.8'],
+    ['2001:4860:4860::8888', 'public IPv6 just outside Teredo 2001::/32'],
+    ['2003::1', 'public IPv6 just outside 6to4 2002::/16'],
+    ['64:ff9b:2::1', 'just outside local-use NAT64'],
     ['fbff:ffff::1', 'just below fc00::/7'],
     ['fe00::1', 'between unique local and link-local'],
   ])('accepts %s (%s)', (ip) => {
@@ -103,6 +125,10 @@ describe('checking a webhook destination', () => {
     ['https://[::ffff:169.254.169.254]/', '::ffff:a9fe:a9fe'],
     ['https://2130706433/', '127.0.0.1'], // an integer host is IPv4 to the URL parser
     ['https://0x7f.1/', '127.0.0.1'],
+    ['https://[::ffff:0:127.0.0.1]/', '::ffff:0:7f00:1'],
+    ['https://[64:ff9b::127.0.0.1]/', '64:ff9b::7f00:1'],
+    ['https://[2002:7f00:1::]/', '2002:7f00:1::'],
+    ['https://[2001:0:4136:e378:8000:63bf:80ff:fffe]/', '2001:0:4136:e378:8000:63bf:80ff:fffe'],
   ])('refuses the literal address in %s without asking DNS', async (url, host) => {
     const destination = await checkDestination(url, strict, neverCalled);
     expect(destination).toEqual({ kind: 'refused', reason: expect.stringContaining(`${host} is a private, loopback or reserved address`) });
@@ -116,6 +142,11 @@ describe('checking a webhook destination', () => {
     ['hooks.example.com/in', strict, 'the webhook URL is not a valid absolute URL'],
   ])('refuses %s before any DNS lookup', async (url, policy, reason) => {
     await expect(checkDestination(url, policy, neverCalled)).resolves.toEqual({ kind: 'refused', reason });
+  });
+
+  it('refuses a name that resolves to a transition address embedding a private IPv4', async () => {
+    const destination = await checkDestination('https://sneaky.example.com/', strict, resolvesTo('2002:a9fe:a9fe::1'));
+    expect(destination).toMatchObject({ kind: 'refused', reason: expect.stringContaining('resolves to 2002:a9fe:a9fe::1, which is a private') });
   });
 
   it('allows plain http only with allowInsecure', async () => {

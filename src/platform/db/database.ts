@@ -3,6 +3,7 @@ import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
+import { embeddedDatabasePassword } from '../secrets.js';
 import { watchAvailability, type AvailabilityState } from './availability.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { PGliteMultiplexer } from './pglite-multiplexer.js';
@@ -39,17 +40,22 @@ export interface DatabaseHandle {
  * PGliteMultiplexer, so repositories and Agenda never know which one they talk to.
  */
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
-  const poolOptions = { max: options.poolSize, connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, keepAlive: true };
-  if (options.url) return wrapPool(new pg.Pool({ connectionString: options.url, ...poolOptions }), 'server', options, async () => undefined);
+  if (options.url) {
+    const serverPool = new pg.Pool({ connectionString: options.url, max: options.poolSize, connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, keepAlive: true });
+    return wrapPool(serverPool, 'server', options, async () => undefined);
+  }
 
   const dataDir = options.embeddedDir === 'memory' ? undefined : path.join(options.embeddedDir, 'pgdata');
   if (dataDir) await mkdir(dataDir, { recursive: true });
   const lock = options.embeddedDir === 'memory' ? null : await lockDataDir(options.embeddedDir);
   try {
     const pglite = await PGlite.create(dataDir ? { dataDir } : {});
-    const server = new PGliteMultiplexer(pglite);
+    const password = await embeddedDatabasePassword(options.embeddedDir);
+    const server = new PGliteMultiplexer(pglite, { password });
     const address = await server.listen();
-    const pool = new pg.Pool({ host: address.host, port: address.port, user: 'postgres', database: 'postgres', ...poolOptions });
+    // No connect timeout: the embedded database lives in this process and cannot go away, and its
+    // one backend makes a wait behind a long transaction (an import) normal, not an outage.
+    const pool = new pg.Pool({ host: address.host, port: address.port, user: 'postgres', password, database: 'postgres', max: options.poolSize });
     return wrapPool(pool, 'embedded', options, async () => {
       await server.close();
       await pglite.close();

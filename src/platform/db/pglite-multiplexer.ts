@@ -1,5 +1,6 @@
 import net from 'node:net';
 import type { PGlite } from '@electric-sql/pglite';
+import { answerClientFinal, answerClientFirst, SCRAM_MECHANISM, scramVerifier, type ScramState, type ScramVerifier } from './scram.js';
 
 /*
  * Serves one embedded PGlite database to many `pg` connections (the app's pool and Agenda's).
@@ -14,6 +15,10 @@ import type { PGlite } from '@electric-sql/pglite';
  * ReadyForQuery) keeps the backend until it is idle again, so transactions never mix. Async
  * notifications (LISTEN/NOTIFY) come out in the output of whoever ran NOTIFY; they are copied to
  * every other connection, and clients that do not listen ignore them.
+ *
+ * Any local user can reach a loopback port, so a client must first prove it knows the password
+ * (SCRAM-SHA-256, as PostgreSQL does) before its startup message reaches PGlite, which has no
+ * authentication of its own (issue 16: `psql -U postgres` read every lead).
  */
 
 const SSL_REQUEST_CODE = 80877103;
@@ -21,6 +26,21 @@ const GSSENC_REQUEST_CODE = 80877104;
 const CANCEL_REQUEST_CODE = 80877102;
 const UNIT_ENDING_MESSAGES = new Set(['S', 'Q']);
 const ROLLBACK_QUERY = simpleQueryMessage('ROLLBACK');
+// Before authentication a client may send only small messages, for a limited time: PostgreSQL's
+// authentication_timeout, generous because PGlite's long statements block this event loop.
+const MAX_UNAUTHENTICATED_MESSAGE = 10_000;
+const AUTHENTICATION_TIMEOUT_MS = 60_000;
+const AUTH_SASL = 10;
+const AUTH_SASL_CONTINUE = 11;
+const AUTH_SASL_FINAL = 12;
+
+/** Where a connection is in the handshake; only `ready` connections reach PGlite. */
+type AuthState =
+  | { step: 'startup' }
+  | { step: 'sasl-first'; startup: Buffer }
+  | { step: 'sasl-final'; startup: Buffer; scram: ScramState }
+  | { step: 'ready' }
+  | { step: 'refused' };
 
 interface Connection {
   readonly id: number;
@@ -29,6 +49,7 @@ interface Connection {
   started: boolean;
   pending: Buffer[];
   closed: boolean;
+  auth: AuthState;
 }
 
 interface Unit {
@@ -41,6 +62,11 @@ export interface MultiplexerAddress {
   port: number;
 }
 
+export interface MultiplexerOptions {
+  /** The password clients must prove they know (SCRAM-SHA-256); any user name is accepted. */
+  password: string;
+}
+
 export class PGliteMultiplexer {
   private readonly server: net.Server;
   private readonly connections = new Set<Connection>();
@@ -48,8 +74,14 @@ export class PGliteMultiplexer {
   private owner: Connection | null = null;
   private pumping = false;
   private nextId = 1;
+  private readonly verifier: ScramVerifier;
 
-  constructor(private readonly db: PGlite) {
+  constructor(
+    private readonly db: PGlite,
+    options: MultiplexerOptions,
+  ) {
+    if (options.password === '') throw new Error('the embedded database needs a password');
+    this.verifier = scramVerifier(options.password);
     this.server = net.createServer((socket) => this.accept(socket));
   }
 
@@ -70,8 +102,13 @@ export class PGliteMultiplexer {
 
   private accept(socket: net.Socket): void {
     socket.setNoDelay(true);
-    const connection: Connection = { id: this.nextId++, socket, buffer: Buffer.alloc(0), started: false, pending: [], closed: false };
+    const connection: Connection = { id: this.nextId++, socket, buffer: Buffer.alloc(0), started: false, pending: [], closed: false, auth: { step: 'startup' } };
     this.connections.add(connection);
+    const timer = setTimeout(() => {
+      if (connection.auth.step !== 'ready') socket.destroy();
+    }, AUTHENTICATION_TIMEOUT_MS);
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
     socket.on('data', (chunk) => this.receive(connection, chunk));
     socket.on('error', () => socket.destroy());
     socket.on('close', () => void this.disconnect(connection));
@@ -79,15 +116,22 @@ export class PGliteMultiplexer {
 
   private receive(connection: Connection, chunk: Buffer): void {
     connection.buffer = connection.buffer.length === 0 ? chunk : Buffer.concat([connection.buffer, chunk]);
-    while (!connection.closed) {
+    while (!connection.closed && connection.auth.step !== 'refused') {
+      if (connection.auth.step !== 'ready' && declaredLength(connection) > MAX_UNAUTHENTICATED_MESSAGE) {
+        this.refuse(connection, '08P01', 'message too long before authentication');
+        return;
+      }
       const message = connection.started ? takeTypedMessage(connection) : takeStartupMessage(connection);
       if (message === null) return;
-      this.handle(connection, message);
+      if (connection.auth.step === 'ready') this.handle(connection, message);
+      else this.authenticate(connection, message);
     }
   }
 
-  private handle(connection: Connection, message: Buffer): void {
-    if (!connection.started) {
+  /** The handshake: startup message, then SCRAM; the startup message goes to PGlite once it passes. */
+  private authenticate(connection: Connection, message: Buffer): void {
+    const { auth } = connection;
+    if (auth.step === 'startup') {
       const code = message.readInt32BE(4);
       if (code === SSL_REQUEST_CODE || code === GSSENC_REQUEST_CODE) {
         connection.socket.write('N');
@@ -98,9 +142,38 @@ export class PGliteMultiplexer {
         return;
       }
       connection.started = true;
-      this.enqueue(connection, message);
+      connection.auth = { step: 'sasl-first', startup: message };
+      connection.socket.write(authenticationMessage(AUTH_SASL, Buffer.from(`${SCRAM_MECHANISM}\0\0`)));
       return;
     }
+    if (auth.step === 'ready' || auth.step === 'refused') return;
+    const data = saslData(message, auth.step === 'sasl-first');
+    if (data === null) {
+      this.refuse(connection, '28000', 'SCRAM-SHA-256 authentication expected');
+      return;
+    }
+    if (auth.step === 'sasl-first') {
+      const first = answerClientFirst(data, this.verifier);
+      if (!first.ok) return this.refuse(connection, '28000', first.reason);
+      connection.auth = { step: 'sasl-final', startup: auth.startup, scram: first.state };
+      connection.socket.write(authenticationMessage(AUTH_SASL_CONTINUE, Buffer.from(first.serverFirst)));
+      return;
+    }
+    const final = answerClientFinal(data, auth.scram, this.verifier);
+    // PostgreSQL's wording, so clients and people recognise it; the reason stays on this side.
+    if (!final.ok) return this.refuse(connection, '28P01', 'password authentication failed');
+    connection.auth = { step: 'ready' };
+    connection.socket.write(authenticationMessage(AUTH_SASL_FINAL, Buffer.from(final.serverFinal)));
+    // PGlite answers the startup message with AuthenticationOk, parameters and ReadyForQuery.
+    this.enqueue(connection, auth.startup);
+  }
+
+  private refuse(connection: Connection, code: string, message: string): void {
+    connection.auth = { step: 'refused' };
+    connection.socket.end(errorResponse(code, message));
+  }
+
+  private handle(connection: Connection, message: Buffer): void {
     const type = String.fromCharCode(message[0] ?? 0);
     if (type === 'X') {
       connection.socket.end();
@@ -182,6 +255,40 @@ export class PGliteMultiplexer {
       this.owner = null;
     }
   }
+}
+
+/** The length the next message announces, so a huge one is refused before it is buffered. */
+function declaredLength(connection: Connection): number {
+  if (connection.started) return connection.buffer.length < 5 ? 0 : 1 + connection.buffer.readInt32BE(1);
+  return connection.buffer.length < 4 ? 0 : connection.buffer.readInt32BE(0);
+}
+
+/** The SCRAM text of a SASLInitialResponse (`first`, naming the mechanism) or a SASLResponse. */
+function saslData(message: Buffer, first: boolean): string | null {
+  if (String.fromCharCode(message[0] ?? 0) !== 'p') return null;
+  if (!first) return message.subarray(5).toString('utf8');
+  const nameEnd = message.indexOf(0, 5);
+  if (nameEnd < 0 || message.subarray(5, nameEnd).toString('utf8') !== SCRAM_MECHANISM || nameEnd + 5 > message.length) return null;
+  const length = message.readInt32BE(nameEnd + 1);
+  return length < 0 ? null : message.subarray(nameEnd + 5, nameEnd + 5 + length).toString('utf8');
+}
+
+function authenticationMessage(code: number, data: Buffer): Buffer {
+  const message = Buffer.alloc(9 + data.length);
+  message.write('R', 0, 'ascii');
+  message.writeInt32BE(8 + data.length, 1);
+  message.writeInt32BE(code, 5);
+  data.copy(message, 9);
+  return message;
+}
+
+function errorResponse(code: string, text: string): Buffer {
+  const fields = Buffer.from(`SFATAL\0VFATAL\0C${code}\0M${text}\0\0`, 'utf8');
+  const message = Buffer.alloc(5 + fields.length);
+  message.write('E', 0, 'ascii');
+  message.writeInt32BE(4 + fields.length, 1);
+  fields.copy(message, 5);
+  return message;
 }
 
 function takeStartupMessage(connection: Connection): Buffer | null {
