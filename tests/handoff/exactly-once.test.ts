@@ -50,7 +50,7 @@ beforeAll(async () => {
     publicUrl: 'https://baton.test',
     logger,
   });
-  scoring = createScoringService({ db: database.db, leads: services.leads, config, logger, onMarketingQualified: (leadId, score, from, now, known) => handoffs.handOff(leadId, score, from, now, known) });
+  scoring = createScoringService({ db: database.db, leads: services.leads, config, logger, onMarketingQualified: (leadId, score, from, now, cause, known) => handoffs.handOff(leadId, score, from, now, cause, known) });
 });
 
 afterAll(async () => {
