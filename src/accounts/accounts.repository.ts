@@ -26,21 +26,27 @@ export interface AccountActivityRow {
 
 /**
  * The other people at `domain` who engaged between `since` and `until`: their most recent
- * `perPerson` actions each, with their count. Leads come from the domain index, events from each
- * lead's timeline index.
+ * `perPerson` actions each, with their count. Bounded for large accounts: only the `maxPeople`
+ * rescored most recently (every human event rescores its lead) are read, then each one's events
+ * from its timeline index.
  */
-export async function accountActivity(db: Db, domain: string, excludeLeadId: string, since: Date, until: Date, perPerson: number): Promise<AccountActivityRow[]> {
+export async function accountActivity(db: Db, domain: string, excludeLeadId: string, since: Date, until: Date, perPerson: number, maxPeople: number): Promise<AccountActivityRow[]> {
   const { rows } = await sql<AccountActivityRow>`
-    select l.id as lead_id, l.email, l.first_name, l.last_name, l.title, a.id, a.type, a.occurred_at, a.properties, a.actions
-    from leads l
+    with people as (
+      select l.id, l.email, l.first_name, l.last_name, l.title
+      from leads l join lead_scores s on s.lead_id = l.id
+      where ${domainOfLead} = ${domain} and l.id <> ${excludeLeadId} and s.scored_at >= ${since}
+      order by s.scored_at desc limit ${maxPeople}
+    )
+    select p.id as lead_id, p.email, p.first_name, p.last_name, p.title, a.id, a.type, a.occurred_at, a.properties, a.actions
+    from people p
     cross join lateral (
       select e.id, e.type, e.occurred_at, e.properties, count(*) over () as actions
       from events e
-      where e.lead_id = l.id and e.occurred_at >= ${since} and e.occurred_at <= ${until} and ${ENGAGEMENT_FILTER}
+      where e.lead_id = p.id and e.occurred_at >= ${since} and e.occurred_at <= ${until} and ${ENGAGEMENT_FILTER}
       order by e.occurred_at desc, e.id desc
       limit ${perPerson}
-    ) a
-    where ${domainOfLead} = ${domain} and l.id <> ${excludeLeadId}`.execute(db);
+    ) a`.execute(db);
   return rows;
 }
 

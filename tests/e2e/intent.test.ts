@@ -44,7 +44,7 @@ beforeAll(async () => {
   });
   baton = await startBaton(config, createLogger('silent'));
   api = request(baton.url ?? '');
-}, 120_000);
+}, 300_000);
 
 afterAll(async () => {
   await baton?.stop();
