@@ -16,7 +16,8 @@ describe('npm run demo', () => {
     });
     expect(stdout).toMatch(/Baton demo at http:\/\/\S+\/dashboard/);
     expect(stdout).toContain('3 leads created');
-    // Lead 0 of every three asks for a demo: one handoff.
+    // Lead 0 of every three asks for a demo: one handoff, and its nurture ends converted, not exited.
     expect(stdout).toMatch(/engagement played: 1 handoffs to sales/);
+    expect(stdout).toMatch(/demo-nurture: 1 converted, 0 exited, /);
   }, 120_000);
 });
