@@ -99,6 +99,9 @@ async function main(): Promise<void> {
     await sleep(1000);
   }
   process.stdout.write(`branch played: ${caseStudies} case studies to those who clicked "leaks", ${reminders} reminders\n`);
+  // A demo request is the nurture's goal and hands the lead to sales: it counts as converted.
+  const totals = (await api('GET', '/api/sequences/demo-nurture/stats')).totals as Record<string, number>;
+  process.stdout.write(`demo-nurture: ${totals.converted ?? 0} converted, ${totals.exited ?? 0} exited, ${totals.active ?? 0} active, ${totals.completed ?? 0} completed\n`);
   if (EXIT_WHEN_DONE) {
     await baton.stop();
     // As main.ts does: Agenda leaves a lock-renewal timer behind that would keep the process up.

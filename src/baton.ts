@@ -157,7 +157,7 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
         leads: services.leads,
         config: scoringConfig,
         logger,
-        onMarketingQualified: handoffService ? (leadId, score, from, now, known) => handoffService.handOff(leadId, score, from, now, known) : null,
+        onMarketingQualified: handoffService ? (leadId, score, from, now, cause, known) => handoffService.handOff(leadId, score, from, now, cause, known) : null,
       });
     }
 

@@ -1,18 +1,22 @@
 /*
  * Handoff benchmark: from a crossing event's POST /api/events to the rep's "Hot lead" email
  * accepted by an SMTP sink, per lead, for 1,000 leads crossing the MQL threshold at a steady rate;
- * p50, p90, p99 and max against a p99 target of 1 s.
+ * p50, p90, p99 and max against a p99 target of 1 s. A second run does the same with intent
+ * events: a demo request under the threshold that hands the lead off as an intent rule.
  *
  *   npm run bench:handoff                     # builds; api + worker processes on a PostgreSQL server at DATABASE_URL
  *   BENCH_LEADS=100 npm run bench:handoff     # fewer leads (default 1000)
  *   BENCH_RATE=50 npm run bench:handoff       # crossing events per second (default 20)
  *   BENCH_ROLE=all npm run bench:handoff      # one process that serves and works, on the server
  *   BENCH_EMBEDDED=1 npm run bench:handoff    # one process on embedded PGlite in a temporary data dir
+ *   BENCH_KIND=intent npm run bench:handoff   # only the intent run (threshold: only the threshold run; default both, one after the other)
  *   BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" npm run bench:handoff   # flags for the process that scores
  *
  * Before any clock: a fresh database, Baton spawned from dist/ with fixtures/handoff/ (one demo
- * request crosses the threshold whoever the lead is; four reps, no SLA, no capacity) and no
- * sequences at all, the leads imported as CSV over HTTP, then idle.
+ * request crosses the threshold whoever the lead is, or, for the intent run, scoring-intent.yaml:
+ * the demo request is an intent rule; four reps, no SLA, no capacity) and no sequences at all,
+ * the leads imported as CSV over HTTP, then idle. The leads share one company domain, so after the
+ * first handoff the account's rep takes every lead and each briefing reads a large buying group.
  *
  * Measured: one crossing event per lead, sent open-loop at BENCH_RATE (a slow Baton cannot slow
  * the sender down and so hide its queueing). A lead's latency runs from just before its POST to
@@ -62,7 +66,11 @@ const POOL = { maxConnections: 10, maxMessages: 1000 };
 const DONE_TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_MS ?? 120_000);
 const SETTLE_MS = 3000;
 const COUNTRIES = ['US', 'FR', 'DE'];
-const HOT_LEAD = /^Hot lead: Lead(\d+) Bench /;
+// "Hot lead: …" for the threshold run, "Demo request: …" (the intent rule's label) for the intent run.
+const HOT_LEAD = /^(?:Hot lead|Demo request): Lead(\d+) Bench /;
+type Kind = 'threshold' | 'intent';
+const KINDS: Kind[] = process.env.BENCH_KIND === 'intent' ? ['intent'] : process.env.BENCH_KIND === 'threshold' ? ['threshold'] : ['threshold', 'intent'];
+const SCORING_FILE: Record<Kind, string> = { threshold: `${FIXTURES}/scoring.yaml`, intent: `${FIXTURES}/scoring-intent.yaml` };
 
 function positiveInteger(name: string, fallback: number): number {
   const value = Number(process.env[name] ?? fallback);
@@ -499,6 +507,13 @@ function printFigures({ importSeconds, loadBefore, run, times, baseline }: Measu
 }
 
 async function main(): Promise<void> {
+  for (const kind of KINDS) {
+    console.log(`\n== ${kind === 'intent' ? 'intent events: a demo request under the threshold, handed off by an intent rule' : 'threshold: a demo request that crosses the MQL threshold'} ==`);
+    await runKind(kind);
+  }
+}
+
+async function runKind(kind: Kind): Promise<void> {
   const sink = await startSink();
   const database = EMBEDDED ? null : await createBenchDatabase(SERVER_URL, 'handoff');
   const db = database ? new pg.Pool({ connectionString: database.url, max: 2 }) : null;
@@ -509,7 +524,7 @@ async function main(): Promise<void> {
   const env: Record<string, string> = {
     ...(database ? { DATABASE_URL: database.url } : {}),
     BATON_DATA_DIR: dataDir, BATON_TEMPLATES_DIR: 'templates', BATON_SEQUENCES_DIR: sequencesDir,
-    BATON_SCORING_FILE: `${FIXTURES}/scoring.yaml`, BATON_SALES_TEAM_FILE: `${FIXTURES}/sales-team.yaml`, SMTP_URL: sink.url, PORT: '0',
+    BATON_SCORING_FILE: SCORING_FILE[kind], BATON_SALES_TEAM_FILE: `${FIXTURES}/sales-team.yaml`, SMTP_URL: sink.url, PORT: '0',
   };
   // The process that scores gets BENCH_NODE_ARGS (e.g. --cpu-prof).
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);

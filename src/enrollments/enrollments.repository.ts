@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
 import type { Database, EnrollmentStatus, EnrollmentsTable } from '../platform/db/schema.js';
+import type { GoalInterest } from '../sequences/triggers.js';
 
 type Db = Kysely<Database>;
 export type EnrollmentRow = Selectable<EnrollmentsTable>;
@@ -64,6 +65,17 @@ export async function replaceTriggerInterests(db: Db, interests: Array<{ kind: '
     await sql`select pg_advisory_xact_lock(hashtext('baton-trigger-interests'))`.execute(trx);
     await trx.deleteFrom('trigger_interests').execute();
     if (interests.length > 0) await trx.insertInto('trigger_interests').values(interests).execute();
+  });
+}
+
+/** The goals the events trigger checks (migration 0009): replaced whole by each worker at start. */
+export async function replaceSequenceGoals(db: Db, goals: GoalInterest[]): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    await sql`select pg_advisory_xact_lock(hashtext('baton-sequence-goals'))`.execute(trx);
+    await trx.deleteFrom('sequence_goals').execute();
+    if (goals.length > 0) {
+      await trx.insertInto('sequence_goals').values(goals.map((goal) => ({ sequence_id: goal.sequenceId, step_id: goal.stepId, event: goal.event, filter: JSON.stringify(goal.where) }))).execute();
+    }
   });
 }
 

@@ -16,10 +16,10 @@ import { branchTarget, emailDueAt, goalPlan, nextStepId, stepZone, waitEndsAt } 
 import { fieldsByFileName, LEAD_KEY_OF_FIELD, type LeadFieldName } from '../sequences/lead-fields.js';
 import { nextAllowedSend, type FrequencyCap } from '../sends/frequency-cap.js';
 import { markInterruptedSends, markSendsInterrupted, recentMarketingSendsOf } from '../sends/sends.repository.js';
-import { sequencesStartedBy, triggerInterests, type LeadChange } from '../sequences/triggers.js';
+import { goalInterests, sequencesStartedBy, triggerInterests, type LeadChange } from '../sequences/triggers.js';
 import {
   activeEnrollmentsOf, activePositions, drainTriggerQueue, endEnrollment, endEnrollments, engagementOf, eventHappened, eventsHappened, findEnrollment,
-  findEnrollments, insertEnrollment, lastEnrollment, moveEnrollments, moveToStep, orphanedEnrollments, parkAt, replaceTriggerInterests, repin, type EnrollmentRow,
+  findEnrollments, insertEnrollment, lastEnrollment, moveEnrollments, moveToStep, orphanedEnrollments, parkAt, replaceSequenceGoals, replaceTriggerInterests, repin, type EnrollmentRow,
 } from './enrollments.repository.js';
 
 /*
@@ -251,6 +251,8 @@ export function createSequenceRunner(deps: RunnerDeps): SequenceRunner {
 
     async prepare() {
       await replaceTriggerInterests(deps.db, triggerInterests(deps.sequences));
+      // Goals are reached in the transaction of their event (migration 0009), not when a step runs.
+      await replaceSequenceGoals(deps.db, goalInterests(deps.sequences));
       const report: ReconcileReport = { repinned: {}, parked: [] };
       const positions = await activePositions(deps.db);
       for (const sequenceId of new Set(positions.map((position) => position.sequence_id))) {

@@ -4,7 +4,9 @@ import type { Rep, SalesTeam, Territory } from './sales-team.js';
  * Which rep gets a hot lead. Pure: the caller passes the clock, each rep's open handoffs and the
  * round-robin cursors, and stores the returned poolKey → repId as the new cursor.
  *
- * The pool is every rep with a territory matching the lead, in file order. Within a pool the lead
+ * First the preferred reps, in order, when available: the rep a disqualified lead had before, then
+ * a rep who already owns an open handoff at the lead's account (one company, one rep). Else the
+ * pool is every rep with a territory matching the lead, in file order. Within a pool the lead
  * goes to the first available rep after the one last assigned, wrapping around. With no pool, or
  * nobody in it available, the fallback owner takes it even when away or full: somebody must own it.
  */
@@ -24,13 +26,22 @@ export interface AssignmentInput {
   lastAssigned: Record<string, string>;
   /** Reps that must not get this lead (e.g. the rep it is being reassigned from). */
   exclude?: string[];
+  /** Reps to try before territory round robin, in order (see above). */
+  preferred?: PreferredRep[];
+}
+
+export interface PreferredRep {
+  repId: string;
+  reason: 'previous_rep' | 'account_owner';
+  /** Why, as the handoff record shows it (e.g. "owns the open handoff of another lead at acme.com"). */
+  detail: string;
 }
 
 export type Assignment = {
   repId: string;
-  /** The reps of the pool joined with ',', or 'fallback': the key of the cursor to store. */
-  poolKey: string;
-  reason: 'territory' | 'fallback';
+  /** The reps of the pool joined with ',', or 'fallback': the key of the cursor to store; null: no round robin took place, store nothing. */
+  poolKey: string | null;
+  reason: 'territory' | 'fallback' | PreferredRep['reason'];
   /** why, for logs and the handoff record */
   detail: string;
 };
@@ -58,10 +69,17 @@ export function chooseRep(input: AssignmentInput): Assignment {
   const { team, lead, now } = input;
   const excluded = new Set(input.exclude ?? []);
   const openCount = (rep: Rep) => input.openCounts[rep.id] ?? 0;
+  const passedOver: string[] = [];
+  for (const wanted of input.preferred ?? []) {
+    const rep = team.reps.find((candidate) => candidate.id === wanted.repId);
+    const why = !rep ? 'no longer in the sales team' : excluded.has(rep.id) ? 'excluded' : unavailability(rep, now, openCount(rep));
+    if (why === null) return { repId: wanted.repId, poolKey: null, reason: wanted.reason, detail: `${wanted.detail}${skippedText(passedOver)}` };
+    passedOver.push(`${wanted.repId} (${wanted.reason === 'previous_rep' ? 'previous rep' : 'account owner'}, ${why})`);
+  }
   const pool = team.reps.filter((rep) => rep.territories.some((territory) => territoryMatches(territory, lead)));
   const poolKey = pool.map((rep) => rep.id).join(',');
 
-  const skipped: string[] = [];
+  const skipped: string[] = [...passedOver];
   const start = pool.findIndex((rep) => rep.id === input.lastAssigned[poolKey]) + 1;
   for (let offset = 0; offset < pool.length; offset += 1) {
     const rep = pool[(start + offset) % pool.length];

@@ -1,6 +1,10 @@
 import { RESERVED_EVENT_TYPE } from '../events/event.js';
 import type { Lead } from '../leads/lead.js';
 import { inScoringOrder, isMachineEvent, type Grade, type Score, type ScoredEvent } from '../scoring/score.js';
+import {
+  accountLine, accountPart, buyerLine, flagsOf, handRaisedPart, returningPart, salesOnlyPart,
+  type AccountInput, type BriefingAccount, type BriefingHandRaised, type BriefingReturning, type BriefingSalesOnly, type HandRaisedInput, type ReturningInput,
+} from './briefing-context.js';
 import { topicsOfUrl, type Topic } from './topics.js';
 
 /*
@@ -43,6 +47,12 @@ export interface BriefingInput {
   rep: { id: string; name: string; email: string };
   links: { accept: string; reject: string; convert: string; lead: string };
   now: Date;
+  /** The intent rule that sent the lead to sales at once; absent: the score crossed the threshold. */
+  handRaised?: HandRaisedInput | null;
+  /** A disqualified lead raising a hand again, back to its previous rep. */
+  returning?: ReturningInput | null;
+  /** The lead's account (company domain) and its buying group; absent for webmail addresses. */
+  account?: AccountInput | null;
 }
 
 export type EngagementKind = 'email_opened' | 'email_clicked' | 'page_view' | 'form_submit' | 'other';
@@ -92,6 +102,15 @@ export interface Briefing {
   rep: { id: string; name: string; email: string };
   links: { accept: string; reject: string; convert: string; lead: string };
   generatedAt: string;
+  /** Set when the lead asked for sales (an intent rule), whatever the score. */
+  handRaised?: BriefingHandRaised | null;
+  /** Set when an unsubscribed lead asked for sales: contact about that request only. */
+  salesOnly?: BriefingSalesOnly | null;
+  /** Set when a disqualified lead came back. */
+  returning?: BriefingReturning | null;
+  account?: BriefingAccount | null;
+  /** What the rep must read first (sales-only contact, a lead disqualified before). */
+  flags?: string[];
 }
 
 export const MAX_ENGAGEMENT = 25;
@@ -108,6 +127,10 @@ export function buildBriefing(input: BriefingInput): Briefing {
   const matched = actions.map((event) => ({ event, topics: topicsOfEvent(event, input.topics) }));
   const topics = countTopics(matched, input.topics);
   const label = (rule: string) => input.ruleLabels?.[rule] ?? humanize(rule);
+  const describe = (event: ScoredEvent) => summarise(event, sends, topicsOfEvent(event, input.topics)[0]);
+  const handRaised = handRaisedPart(input.handRaised, input.events, describe, formatWhen);
+  const salesOnly = salesOnlyPart(lead.unsubscribedAt, handRaised);
+  const returning = returningPart(input.returning);
   return {
     leadId: lead.id,
     who: {
@@ -149,6 +172,11 @@ export function buildBriefing(input: BriefingInput): Briefing {
     rep: { ...input.rep },
     links: { ...input.links },
     generatedAt: now.toISOString(),
+    handRaised,
+    salesOnly,
+    returning,
+    account: accountPart(input.account, score.engagement, describe, formatWhen),
+    flags: flagsOf({ salesOnly, returning }),
   };
 }
 
@@ -159,6 +187,7 @@ export function briefingText(briefing: Briefing): string {
   const lines = [
     headline(briefing),
     `For ${briefing.rep.name} <${briefing.rep.email}>`,
+    ...(briefing.flags && briefing.flags.length > 0 ? ['', 'Read first', ...briefing.flags.map((flag) => `  ! ${flag}`)] : []),
     '',
     'Who',
     `  ${who.name} <${who.email}>`,
@@ -166,12 +195,14 @@ export function briefingText(briefing: Briefing): string {
     `  Fit ${who.fitGrade}${who.fitFacts.length > 0 ? `: ${who.fitFacts.join(', ')}` : ''}`,
     '',
     'Why now',
+    ...(briefing.handRaised ? [`  Asked for sales: ${briefing.handRaised.label} (${briefing.handRaised.summary}, ${briefing.handRaised.when})`] : []),
     `  Score ${whyNow.score} (engagement ${whyNow.engagement}, fit ${whyNow.fit}), ${signed(whyNow.riseLast7Days)} in the last 7 days`,
     ...whyNow.topContributors.map((entry) => `  - ${entry.label}: ${signed(entry.points)}${entry.lastEventAt ? ` (last ${formatWhen(new Date(entry.lastEventAt))})` : ''}`),
     '',
     'What they engaged with',
     ...(briefing.engagement.length > 0 ? briefing.engagement.map((entry) => `  ${entry.when}  ${entry.summary}`) : ['  Nothing recorded']),
     ...(briefing.topics.length > 0 ? ['', `Topics: ${briefing.topics.map((topic) => `${topic.label} (${topic.count})`).join(', ')}`] : []),
+    ...(briefing.account ? ['', `Account ${accountLine(briefing.account)}`, ...briefing.account.buyingGroup.map((buyer) => `  - ${buyerLine(buyer)}`)] : []),
     ...(briefing.sequences.length > 0 ? ['', 'Sequences', ...briefing.sequences.map((sequence) => `  - ${sequenceLine(sequence)}`)] : []),
     '',
     'Talking points',
@@ -204,6 +235,7 @@ export function slackPayload(briefing: Briefing): { text: string; blocks: unknow
     text: escapeMrkdwn(headline(briefing)),
     blocks: [
       section(`*${escapeMrkdwn(headline(briefing))}*`),
+      ...(briefing.flags && briefing.flags.length > 0 ? [section(`*Read first*\n${bullets(briefing.flags)}`)] : []),
       {
         type: 'section',
         fields: [
@@ -217,6 +249,7 @@ export function slackPayload(briefing: Briefing): { text: string; blocks: unknow
       },
       section(`*Why now*\n${bullets(whyNow.topContributors.map((entry) => `${entry.label}: ${signed(entry.points)}`)) || 'No single signal stands out'}`),
       section(`*What they engaged with*\n${recent.length > 0 ? bullets(recent.map((entry) => `${entry.when}: ${entry.summary}`)) : 'Nothing recorded'}${earlier > 0 ? `\n_…and ${earlier} earlier_` : ''}`),
+      ...(briefing.account ? [section(`*Account ${escapeMrkdwn(accountLine(briefing.account))}*${briefing.account.buyingGroup.length > 0 ? `\n${bullets(briefing.account.buyingGroup.map(buyerLine))}` : ''}`)] : []),
       section(`*Talking points*\n${bullets(briefing.talkingPoints)}`),
       section(`*Next step*\n${escapeMrkdwn(briefing.nextStep)}`),
       { type: 'context', elements: [{ type: 'mrkdwn', text: clip(escapeMrkdwn(`For ${briefing.rep.name} · ${briefing.sequences.map(sequenceLine).join('; ') || 'no sequences'} · ${formatWhen(new Date(briefing.generatedAt))}`), SLACK_TEXT_LIMIT) }] },
@@ -232,6 +265,7 @@ export function escapeMrkdwn(value: string): string {
 
 function headline(briefing: Briefing): string {
   const { who, whyNow } = briefing;
+  if (briefing.handRaised) return `${briefing.handRaised.label}: ${who.name}${who.company ? ` (${who.company})` : ''}, score ${whyNow.score}`;
   return `Hot lead: ${who.name}${who.company ? ` (${who.company})` : ''}, score ${whyNow.score}`;
 }
 

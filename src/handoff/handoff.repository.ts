@@ -58,6 +58,11 @@ export async function exitActiveEnrollments(db: Db, leadId: string, reason: stri
   return Number(result.numUpdatedRows);
 }
 
+/** The lead's most recent handoff (for a disqualified lead: the rep who had it, and why it was closed). */
+export async function latestHandoffOf(db: Db, leadId: string): Promise<HandoffRow | undefined> {
+  return db.selectFrom('handoffs').selectAll().where('lead_id', '=', leadId).orderBy('created_at', 'desc').orderBy('id', 'desc').limit(1).executeTakeFirst();
+}
+
 export async function findHandoff(db: Db, id: string): Promise<HandoffRow | undefined> {
   return db.selectFrom('handoffs').selectAll().where('id', '=', id).executeTakeFirst();
 }

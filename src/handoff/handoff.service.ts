@@ -8,16 +8,20 @@ import type { Logger } from '../platform/logger.js';
 import { toPage, type Page } from '../platform/pagination.js';
 import type { TokenSigner } from '../platform/signing.js';
 import type { Score } from '../scoring/score.js';
+import type { HandoffCause } from '../scoring/lifecycle.js';
+import { accountOwners } from '../accounts/accounts.repository.js';
+import { accountAround } from '../accounts/accounts.service.js';
 import type { ScoringConfig } from '../scoring/scoring-config.js';
 import { eventsForScoring, moveStage, resetEngagement } from '../scoring/scoring.repository.js';
 import { scoredLead, type KnownLead, type ScoringService } from '../scoring/scoring.service.js';
 import { scoreLead } from '../scoring/score.js';
 import { webhookRetryDelayMs } from '../webhooks/webhook-outcome.js';
-import { chooseRep, type Assignment } from './assignment.js';
+import { chooseRep, type Assignment, type PreferredRep } from './assignment.js';
+import type { ReturningInput } from './briefing-context.js';
 import { buildBriefing, type Briefing } from './briefing.js';
 import type { HandoffNotifier } from './handoff-notifier.js';
 import {
-  assignmentCursors, decideHandoff, deferSla, enrollmentHistory, exitActiveEnrollments, findHandoff, finishNotification, insertHandoff, listHandoffs, lockAssignments,
+  assignmentCursors, decideHandoff, deferSla, enrollmentHistory, exitActiveEnrollments, findHandoff, finishNotification, insertHandoff, latestHandoffOf, listHandoffs, lockAssignments,
   markReminded, notificationsOf, openHandoffCounts, pendingAssignedBefore, queueNotifications, reassignHandoff, rejectionsByRule, saveAssignmentCursor,
   takeDueNotifications, type HandoffRow,
 } from './handoff.repository.js';
@@ -61,8 +65,8 @@ export interface HandoffView {
 }
 
 export interface HandoffService {
-  /** Moves the lead from `from` to MQL and hands it off; false when it had left `from`. */
-  handOff(leadId: string, score: Score, from: LifecycleStage, now: Date, known?: KnownLead): Promise<boolean>;
+  /** Moves the lead from `from` to MQL and hands it off, for `cause`; false when it had left `from`. */
+  handOff(leadId: string, score: Score, from: LifecycleStage, now: Date, cause: HandoffCause, known?: KnownLead): Promise<boolean>;
   /** Sends due notifications; returns how many were attempted. */
   deliverDue(now: Date): Promise<number>;
   /** Reminders and reassignments for handoffs nobody answered. */
@@ -97,6 +101,8 @@ export interface HandoffDeps {
 }
 
 const SEVEN_DAYS_MS = 7 * 24 * 60 * 60_000;
+/** Actions read per person of a buying group (their count is exact). */
+const BUYER_EVENTS = 3;
 // Longer than the SMTP socket timeout (mail-transport.ts): a slow send is never taken twice.
 const NOTIFICATION_STALE_MS = 15 * 60_000;
 const ACTIONS: ReadonlySet<string> = new Set(['accept', 'reject', 'convert']);
@@ -144,14 +150,25 @@ export function createHandoffService(deps: HandoffDeps): HandoffService {
     const enrollments = history.map((row) => ({
       sequenceId: row.sequence_id, sequenceName: deps.sequenceName(row.sequence_id), status: row.status, enrolledAt: row.entered_at, endedAt: row.ended_at, endReason: row.exit_reason,
     }));
-    return { events, sends, enrollments, scoreSevenDaysAgo: weekAgo?.total ?? 0 };
+    return { events, sends, enrollments, scoreSevenDaysAgo: weekAgo?.total ?? 0, account: await accountAround(db, lead, now, BUYER_EVENTS) };
   }
 
-  function compose(id: string, lead: Lead, score: Score, rep: Rep, inputs: Awaited<ReturnType<typeof briefingInputs>>, now: Date): Briefing {
+  function compose(id: string, lead: Lead, score: Score, rep: Rep, inputs: Awaited<ReturnType<typeof briefingInputs>>, now: Date, context: { cause?: HandoffCause; returning?: ReturningInput | null } = {}): Briefing {
+    const intent = context.cause?.kind === 'intent' ? context.cause.intent : null;
     return buildBriefing({
       lead, score, ...inputs, ruleLabels: deps.config.labels, topics: deps.config.topics,
       rep: { id: rep.id, name: rep.name, email: rep.email }, links: links(id, lead.id, rep.id, now), now,
+      handRaised: intent, returning: context.returning ?? null,
     });
+  }
+
+  /** A disqualified lead raising a hand goes back to the rep who had it, when that rep is still on the team. */
+  async function returningOf(leadId: string, from: LifecycleStage): Promise<ReturningInput | null> {
+    if (from !== 'disqualified') return null;
+    const previous = await latestHandoffOf(db, leadId);
+    const rep = previous ? repById.get(previous.rep_id) : undefined;
+    if (!previous || !rep) return null;
+    return { rep: { id: rep.id, name: rep.name }, disqualifiedAt: previous.decided_at ?? previous.created_at, reason: previous.reject_reason };
   }
 
   function toView(row: HandoffRow): HandoffView {
@@ -210,21 +227,31 @@ export function createHandoffService(deps: HandoffDeps): HandoffService {
   }
 
   return {
-    async handOff(leadId, score, from, now, known) {
+    async handOff(leadId, score, from, now, cause, known) {
       const lead = known?.lead ?? (await deps.leads.get(leadId));
       if (!lead) return false;
-      if (lead.unsubscribedAt) return false;
+      // An unsubscribed lead is handed off only when it asked for sales itself.
+      if (lead.unsubscribedAt && cause.kind !== 'intent') return false;
       const inputs = await briefingInputs(lead, now, known?.events);
+      const returning = await returningOf(leadId, from);
+      const domain = inputs.account?.domain ?? null;
       const id = randomUUID();
       const created = await db.transaction().execute(async (trx) => {
         await lockAssignments(trx);
         if (!(await moveStage(trx, leadId, [from], 'mql', now))) return false;
-        const assignment = chooseRep({ team, lead: { country: lead.country, traits: lead.traits }, now, openCounts: await openHandoffCounts(trx), lastAssigned: await assignmentCursors(trx) });
+        // Read under the assignment lock: two leads of one account handed off together get one rep.
+        const owners = domain ? await accountOwners(trx, domain, leadId) : [];
+        const preferred: PreferredRep[] = [
+          ...(returning ? [{ repId: returning.rep.id, reason: 'previous_rep' as const, detail: `disqualified lead raising a hand again: back to ${returning.rep.id}, who had it before` }] : []),
+          ...owners.map((repId) => ({ repId, reason: 'account_owner' as const, detail: `owns an open handoff at the same account (${domain ?? ''})` })),
+        ];
+        const assignment = chooseRep({ team, lead: { country: lead.country, traits: lead.traits }, now, openCounts: await openHandoffCounts(trx), lastAssigned: await assignmentCursors(trx), preferred });
         const rep = repOf(assignment);
-        const briefing = compose(id, lead, score, rep, inputs, now);
+        // The flag stands only when the lead does go back to its previous rep.
+        const briefing = compose(id, lead, score, rep, inputs, now, { cause, returning: assignment.reason === 'previous_rep' ? returning : null });
         // The unique index refuses a second open handoff: roll the stage change back with it.
         if (!(await insertHandoff(trx, { id, leadId, repId: rep.id, assignment, score, briefing, now }))) throw new AlreadyHandedOff();
-        await saveAssignmentCursor(trx, assignment.poolKey, rep.id);
+        if (assignment.poolKey !== null) await saveAssignmentCursor(trx, assignment.poolKey, rep.id);
         await queueNotifications(trx, notificationsFor(rep, id, 'assigned'));
         await exitActiveEnrollments(trx, leadId, 'handed off to sales');
         return true;
@@ -233,7 +260,7 @@ export function createHandoffService(deps: HandoffDeps): HandoffService {
         throw error;
       });
       if (created) {
-        deps.logger.info({ handoffId: id, leadId, engagement: score.engagement, grade: score.grade }, 'lead handed off to sales');
+        deps.logger.info({ handoffId: id, leadId, engagement: score.engagement, grade: score.grade, cause: cause.kind === 'intent' ? `intent ${cause.intent.rule}` : cause.kind }, 'lead handed off to sales');
         deps.onQueued?.();
       }
       return created;
@@ -266,10 +293,11 @@ export function createHandoffService(deps: HandoffDeps): HandoffService {
           const rep = repOf(assignment);
           if (rep.id === row.rep_id) return false;
           const score = row.score as unknown as Score;
-          const briefing = compose(row.id, lead, score, rep, inputs, now);
+          const first = row.briefing as unknown as Briefing;
+          const briefing = { ...compose(row.id, lead, score, rep, inputs, now), handRaised: first.handRaised ?? null, salesOnly: first.salesOnly ?? null, returning: null, flags: first.salesOnly ? [first.salesOnly.note] : [] };
           const detail = { ...assignment, reassignedFrom: row.rep_id, reassignedBecause: `no answer within ${Math.round(sla.reassignAfterMs / 60_000)} min` };
           if (!(await reassignHandoff(trx, row.id, { repId: row.rep_id, assignedAt: row.assigned_at }, { repId: rep.id, assignment: detail, briefing }, now))) return false;
-          await saveAssignmentCursor(trx, assignment.poolKey, rep.id);
+          if (assignment.poolKey !== null) await saveAssignmentCursor(trx, assignment.poolKey, rep.id);
           await queueNotifications(trx, notificationsFor(rep, row.id, 'assigned'));
           return true;
         });

@@ -1,4 +1,5 @@
 import type { LifecycleStage } from '../platform/db/schema.js';
+import type { IntentMatch } from './intent.js';
 import type { Grade, Score } from './score.js';
 import type { ScoringConfig } from './scoring-config.js';
 
@@ -28,6 +29,21 @@ export function stageAfterScore(current: LifecycleStage, score: Score, lifecycle
   const leadAt = lifecycle?.leadAt ?? 1;
   if (current === 'subscriber' && score.engagement > 0 && score.engagement >= leadAt) return 'lead';
   return current;
+}
+
+/** Why a lead goes to sales: its score crossed the MQL threshold, or it asked (an intent rule). */
+export type HandoffCause = { kind: 'threshold' } | { kind: 'intent'; intent: IntentMatch };
+
+/**
+ * Whether a rescored lead goes to sales now, and why. A raised hand wins over the threshold and
+ * also moves a disqualified lead (back to its previous rep) and an unsubscribed one (the lead
+ * asked, so the objection to marketing does not cover it). The threshold never hands off a lead
+ * that objected to marketing (GDPR art. 21): it is scored, not profiled for sales.
+ */
+export function handoffCause(stage: LifecycleStage, score: Score, lifecycle: ScoringConfig['lifecycle'], intent: IntentMatch | null, unsubscribed: boolean): HandoffCause | null {
+  if (intent && (SCORED_STAGES.has(stage) || stage === 'disqualified')) return { kind: 'intent', intent };
+  if (!unsubscribed && stageAfterScore(stage, score, lifecycle) === 'mql') return { kind: 'threshold' };
+  return null;
 }
 
 /** Whether the lead is with sales: nurture sequences must leave it alone. */

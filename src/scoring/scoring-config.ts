@@ -3,6 +3,7 @@ import { fileId, parseYamlFile, regexPattern, type FileProblem } from '../platfo
 import { parseDuration } from '../sequences/duration.js';
 import { LEAD_FIELDS } from '../sequences/sequence.schemas.js';
 import { toTopic, topicSchema, type Topic } from '../handoff/topics.js';
+import type { IntentRule } from './intent.js';
 import type { BehaviourRule, FitRule, FitTest, Grade, ScoringRules } from './score.js';
 
 /*
@@ -17,6 +18,8 @@ import type { BehaviourRule, FitRule, FitTest, Grade, ScoringRules } from './sco
  *   fit:
  *     - { id: exec, field: title, matches: "\\b(vp|chief)\\b", points: 15 }
  *     - { id: webmail, email_domain_in: [gmail.com], points: -20 }
+ *   intent:
+ *     - { id: demo-request, label: Demo request, event: form_submit, where: { form: demo }, min_grade: C, within: 30d }
  */
 
 const ruleId = fileId;
@@ -29,11 +32,13 @@ const points = Joi.number().integer().min(-1000).max(1000).invalid(0).required()
 
 const label = Joi.string().min(1).max(200);
 
+const eventWhere = Joi.object().pattern(Joi.string(), Joi.alternatives(Joi.string(), Joi.number(), Joi.boolean()));
+
 const behaviourRule = Joi.object({
   id: ruleId.required(),
   label,
   event: Joi.string().min(1).max(100).required(),
-  where: Joi.object().pattern(Joi.string(), Joi.alternatives(Joi.string(), Joi.number(), Joi.boolean())),
+  where: eventWhere,
   points,
   cap: Joi.number().integer().min(1).max(100_000),
   cooldown: duration,
@@ -56,6 +61,18 @@ const fitRule = Joi.object({
   .with('gte', 'trait').with('lte', 'trait')
   .messages({ 'object.missing': '{{#label}} must test one of field (with matches or in), trait (with gte/lte) or email_domain_in' });
 
+/** Default window of an intent rule: a hand raised longer ago no longer hands a lead off. */
+export const DEFAULT_INTENT_WITHIN = '30d';
+
+const intentRule = Joi.object({
+  id: ruleId.required(),
+  label,
+  event: Joi.string().min(1).max(100).required(),
+  where: eventWhere,
+  min_grade: Joi.string().valid('A', 'B', 'C', 'D').default('D'),
+  within: duration.default(DEFAULT_INTENT_WITHIN),
+});
+
 const scoringSchema = Joi.object({
   half_life: duration.allow('none').default('30d'),
   grades: Joi.object({ A: Joi.number().required(), B: Joi.number().required(), C: Joi.number().required() })
@@ -64,6 +81,8 @@ const scoringSchema = Joi.object({
     .default({ A: 30, B: 20, C: 10 }),
   behaviour: Joi.array().items(behaviourRule).default([]).unique('id'),
   fit: Joi.array().items(fitRule).default([]).unique('id'),
+  // Events by which a lead asks for sales: handed off at once, whatever the score.
+  intent: Joi.array().items(intentRule).default([]).unique('id'),
   lifecycle: Joi.object({
     // Engagement points that make a subscriber a lead.
     lead_at: Joi.number().min(0).default(1),
@@ -89,6 +108,8 @@ export interface ScoringConfig {
     recycleSequence: string | null;
   } | null;
   topics: Topic[];
+  /** Raised hands: events that hand a lead to sales at once. */
+  intent: IntentRule[];
 }
 
 export type ScoringProblem = FileProblem;
@@ -113,6 +134,9 @@ export function parseScoringConfig(text: string): ParseScoringResult {
     labels,
     lifecycle: lifecycle ? { leadAt: lifecycle.lead_at, mql: { engagement: lifecycle.mql.engagement, minGrade: lifecycle.mql.min_grade }, recycleSequence: lifecycle.recycle_sequence ?? null } : null,
     topics: (value.topics as Array<{ id: string; label: string; matches: string; talking_point: string }>).map(toTopic),
+    intent: (value.intent as Array<{ id: string; label?: string; event: string; where?: Record<string, unknown>; min_grade: Grade; within: string }>).map((rule) => ({
+      id: rule.id, label: rule.label ?? rule.id, event: rule.event, where: rule.where, minGrade: rule.min_grade, withinMs: parseDuration(rule.within) ?? 0,
+    })),
   };
   return { ok: true, rules, config };
 }

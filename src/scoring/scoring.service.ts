@@ -5,7 +5,8 @@ import type { LeadsService } from '../leads/leads.service.js';
 import type { Database, LifecycleStage } from '../platform/db/schema.js';
 import type { Logger } from '../platform/logger.js';
 import { fieldsByFileName } from '../sequences/lead-fields.js';
-import { stageAfterScore } from './lifecycle.js';
+import { findIntent } from './intent.js';
+import { handoffCause, stageAfterScore, type HandoffCause } from './lifecycle.js';
 import { scoreLead, type Score, type ScoredEvent, type ScoredLead } from './score.js';
 import type { ScoringConfig } from './scoring-config.js';
 import {
@@ -64,7 +65,7 @@ export interface ScoringDeps {
    * between the two cannot leave an MQL nobody was told about); false when the lead had left
    * `from` meanwhile. Null: scores only, no handoff.
    */
-  onMarketingQualified: ((leadId: string, score: Score, from: LifecycleStage, now: Date, known?: KnownLead) => Promise<boolean>) | null;
+  onMarketingQualified: ((leadId: string, score: Score, from: LifecycleStage, now: Date, cause: HandoffCause, known?: KnownLead) => Promise<boolean>) | null;
 }
 
 /** Leads one worker rescores at once. */
@@ -80,27 +81,30 @@ export function scoredLead(lead: Lead): ScoredLead {
 export function createScoringService(deps: ScoringDeps): ScoringService {
   const { db, config } = deps;
 
-  async function compute(leadId: string, at: Date): Promise<{ lead: Lead; events: ScoredEvent[]; score: Score; stage: LifecycleStage; since: Date | null; stored: boolean } | null> {
+  async function compute(leadId: string, at: Date): Promise<{ lead: Lead; events: ScoredEvent[]; score: Score; stage: LifecycleStage; stageChangedAt: Date | null; since: Date | null; stored: boolean } | null> {
     const lead = await deps.leads.get(leadId);
     if (!lead) return null;
     const stored = await findLeadScore(db, leadId);
     const since = stored?.engagement_since ?? null;
     const events = await eventsForScoring(db, leadId, since);
-    return { lead, events, score: scoreLead(scoredLead(lead), events, config.rules, at), stage: stored?.stage ?? 'subscriber', since, stored: stored !== undefined };
+    return { lead, events, score: scoreLead(scoredLead(lead), events, config.rules, at), stage: stored?.stage ?? 'subscriber', stageChangedAt: stored?.stage_changed_at ?? null, since, stored: stored !== undefined };
   }
 
   async function rescore(leadId: string, now: Date, cause: string) {
     const computed = await compute(leadId, now);
     if (!computed) return null;
     const { lead, score, stage } = computed;
-    let next = stageAfterScore(stage, score, config.lifecycle);
-    // A lead that objected is not profiled for sales (GDPR art. 21): scored, never handed off.
-    if (next === 'mql' && (lead.unsubscribedAt || !deps.onMarketingQualified)) next = stageAfterScore(stage, score, null);
+    // A disqualified lead counts only the hands it raised since it was disqualified.
+    const intent = findIntent(computed.events, config.intent, score.grade, now, stage === 'disqualified' ? computed.stageChangedAt : null);
+    const handoff: HandoffCause | null = deps.onMarketingQualified ? handoffCause(stage, score, config.lifecycle, intent, lead.unsubscribedAt !== null) : null;
+    let next = handoff ? 'mql' : stageAfterScore(stage, score, config.lifecycle);
+    // No handoff (no sales team, or a lead that objected to marketing): scored, never an MQL.
+    if (next === 'mql' && !handoff) next = stageAfterScore(stage, score, null);
     let final = stage;
     if (next !== stage) {
       if (!computed.stored) await ensureLeadScore(db, leadId);
-      const moved = next === 'mql' && deps.onMarketingQualified
-        ? await deps.onMarketingQualified(leadId, score, stage, now, computed.since ? undefined : { lead, events: computed.events })
+      const moved = handoff && deps.onMarketingQualified
+        ? await deps.onMarketingQualified(leadId, score, stage, now, handoff, computed.since ? undefined : { lead, events: computed.events })
         : await moveStage(db, leadId, [stage], next, now);
       final = moved ? next : (await findLeadScore(db, leadId))?.stage ?? stage;
     }

@@ -10,9 +10,6 @@ import type { Sequence, Step } from './sequence.js';
  * run on a virtual clock takes the same branches and waits as the real thing.
  */
 
-/** A goal step that has not seen its event looks again this often until its deadline. */
-export const GOAL_RECHECK_MS = 15 * 60_000;
-
 /** The time zone a lead's sends and waits are reckoned in. */
 export function stepZone(sequence: Sequence, leadTimezone: string | null): string {
   return leadTimezone ?? sequence.sendWindow?.timezone ?? 'UTC';
@@ -39,11 +36,15 @@ export function branchTarget(step: Extract<Step, { kind: 'branch' }>, facts: Lea
 
 export type GoalPlan = { kind: 'converted' } | { kind: 'recheck'; at: Date } | { kind: 'timed_out' };
 
-/** A goal step: converted once its event happened, else look again until the deadline, then go on. */
+/**
+ * A goal step: converted once its event happened, else go on at the deadline. Nothing polls in
+ * between: the event itself ends the enrollment when it arrives (the events trigger of
+ * migration 0009, and onEvent in the simulation), so the step only looks again at its deadline.
+ */
 export function goalPlan(step: Extract<Step, { kind: 'goal' }>, enteredAt: Date, now: Date, reached: boolean): GoalPlan {
   if (reached) return { kind: 'converted' };
   const deadline = enteredAt.getTime() + (parseDuration(step.goal.within) ?? 0);
-  if (deadline > now.getTime()) return { kind: 'recheck', at: new Date(Math.min(deadline, now.getTime() + GOAL_RECHECK_MS)) };
+  if (deadline > now.getTime()) return { kind: 'recheck', at: new Date(deadline) };
   return { kind: 'timed_out' };
 }
 

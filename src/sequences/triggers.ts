@@ -27,6 +27,22 @@ export function triggerInterests(sequences: Sequence[]): TriggerInterest[] {
   return [...interests.values()];
 }
 
+/** A goal the database checks as events arrive: stepId null for a sequence goal, else its goal step. */
+export interface GoalInterest {
+  sequenceId: string;
+  stepId: string | null;
+  event: string;
+  where: Record<string, unknown>;
+}
+
+/** Every goal of the loaded sequences (paused ones too: a lead who converts has converted). */
+export function goalInterests(sequences: Sequence[]): GoalInterest[] {
+  return sequences.flatMap((sequence) => [
+    ...sequence.goals.map((goal) => ({ sequenceId: sequence.id, stepId: null, event: goal.event, where: goal.where ?? {} })),
+    ...sequence.steps.flatMap((step) => (step.kind === 'goal' ? [{ sequenceId: sequence.id, stepId: step.id, event: step.goal.event, where: step.goal.where ?? {} }] : [])),
+  ]);
+}
+
 function interestOf(trigger: Trigger): TriggerInterest | null {
   switch (trigger.type) {
     case 'lead_created':

@@ -30,9 +30,10 @@ describe('npm run demo', () => {
     });
     expect(stdout).toMatch(/Baton demo at http:\/\/\S+\/dashboard/);
     expect(stdout).toContain('3 leads created');
-    // Lead 0 of every three asks for a demo: one handoff.
+    // Lead 0 of every three asks for a demo: one handoff, and its nurture ends converted, not exited.
     expect(stdout).toMatch(/engagement played: 1 handoffs to sales/);
     // Lead 1 clicked "leaks" and gets the case study; lead 2 only read and gets the reminder.
     expect(stdout).toContain('branch played: 1 case studies to those who clicked "leaks", 1 reminders');
+    expect(stdout).toMatch(/demo-nurture: 1 converted, 0 exited, /);
   }, 180_000);
 });

@@ -62,11 +62,13 @@ describe('baton simulate timelines', () => {
     expect(await timeline('b2b-nurture', 'engaged-vp.yaml')).toBe(await timeline('b2b-nurture', 'engaged-vp.yaml'));
   });
 
-  it('hands the engaged VP to the rep whose territory matches, when the demo request crosses the threshold', async () => {
+  it('ends the nurture as converted when the VP asks for a demo, and hands them to the rep whose territory matches', async () => {
     const lines = (await timeline('b2b-nurture', 'engaged-vp.yaml')).split('\n');
     expect(lines.some((line) => / branch +clicked-leaks → case-study$/.test(line))).toBe(true);
-    expect(lines.at(-2)).toMatch(/handoff +handed to Sam Ortiz <sam@example.com> \(territory\); the lead leaves the sequence$/);
-    expect(lines.at(-1)).toBe('outcome: handed off to sam');
+    expect(lines.some((line) => / end +converted: goal form_submit$/.test(line))).toBe(true);
+    expect(lines.some((line) => / stage +stage mql \(asked for sales: Demo request\)$/.test(line))).toBe(true);
+    expect(lines.at(-2)).toMatch(/handoff +handed to Sam Ortiz <sam@example.com> \(territory\)$/);
+    expect(lines.at(-1)).toBe('outcome: converted: goal form_submit; handed off to sam');
   });
 });
 

@@ -50,7 +50,7 @@ beforeAll(async () => {
     publicUrl: 'https://baton.test',
     logger,
   });
-  scoring = createScoringService({ db: database.db, leads: services.leads, config, logger, onMarketingQualified: (leadId, score, from, now, known) => handoffs.handOff(leadId, score, from, now, known) });
+  scoring = createScoringService({ db: database.db, leads: services.leads, config, logger, onMarketingQualified: (leadId, score, from, now, cause, known) => handoffs.handOff(leadId, score, from, now, cause, known) });
 });
 
 afterAll(async () => {
@@ -154,7 +154,8 @@ describe('a lead crossing the threshold', () => {
   it('round robins the next lead of the same pool to the other rep', async () => {
     const previous = await database.pool.query<{ rep_id: string }>('select rep_id from handoffs order by created_at desc limit 1');
     const other = previous.rows[0]?.rep_id === 'alex' ? 'sam' : 'alex';
-    const created = await services.leads.upsert({ email: 'next@initech.test', country: 'US' });
+    // Another company: a lead at initech.test would go to the rep who has that account's handoff.
+    const created = await services.leads.upsert({ email: 'next@hooli.test', country: 'US' });
     if (created.kind !== 'created') throw new Error(`lead not created: ${created.kind}`);
     await services.events.record([{ leadId: created.lead.id, type: 'form_submit', properties: { form: 'demo' }, occurredAt: new Date() }]);
     await scoring.rescore(created.lead.id, new Date(), 'event');

@@ -1,4 +1,4 @@
-import { chooseRep, isAvailable, territoryMatches, type AssignableLead, type AssignmentInput } from '../../src/handoff/assignment.js';
+import { chooseRep, isAvailable, territoryMatches, type AssignableLead, type AssignmentInput, type PreferredRep } from '../../src/handoff/assignment.js';
 import type { Rep, SalesTeam, Territory } from '../../src/handoff/sales-team.js';
 
 const NOW = new Date('2026-06-15T12:00:00Z');
@@ -88,7 +88,7 @@ describe('choosing a rep', () => {
     for (let count = 0; count < 7; count += 1) {
       const assignment = chooseRep(input({ lastAssigned }));
       expect(assignment).toMatchObject({ poolKey: 'alex,sam,kim', reason: 'territory' });
-      lastAssigned[assignment.poolKey] = assignment.repId;
+      lastAssigned[assignment.poolKey ?? ''] = assignment.repId;
       chosen.push(assignment.repId);
     }
     expect(chosen).toEqual(['alex', 'sam', 'kim', 'alex', 'sam', 'kim', 'alex']);
@@ -99,7 +99,7 @@ describe('choosing a rep', () => {
     const chosen: string[] = [];
     for (const country of ['US', 'FR', 'FR', 'US', 'FR', 'US']) {
       const assignment = chooseRep(input({ lead: lead(country), lastAssigned }));
-      lastAssigned[assignment.poolKey] = assignment.repId;
+      lastAssigned[assignment.poolKey ?? ''] = assignment.repId;
       chosen.push(`${country} ${assignment.repId}`);
     }
     expect(chosen).toEqual(['US alex', 'FR sam', 'FR lea', 'US sam', 'FR sam', 'US kim']);
@@ -154,5 +154,43 @@ describe('choosing a rep', () => {
     const assignment = chooseRep(input(fields));
     expect(assignment).toMatchObject({ repId: expected, poolKey: 'fallback', reason: 'fallback' });
     expect(assignment.detail.endsWith(detailEnd)).toBe(true);
+  });
+});
+
+describe('assignment preferences before territory round robin', () => {
+  const team: SalesTeam = {
+    fallbackOwner: 'dana',
+    sla: null,
+    reps: [
+      rep('alex', { territories: [territory({ countries: ['US'] })] }),
+      rep('sam', { territories: [territory({ countries: ['US'] })], capacity: 2 }),
+      rep('lea', { territories: [territory({ countries: ['FR'] })], outOfOffice: [{ from: new Date('2026-06-01T00:00:00Z'), until: new Date('2026-07-01T00:00:00Z') }] }),
+      rep('dana'),
+    ],
+  };
+  const owner = (repId: string): PreferredRep => ({ repId, reason: 'account_owner', detail: `owns an open handoff at the same account (globex.com)` });
+  const previous = (repId: string): PreferredRep => ({ repId, reason: 'previous_rep', detail: `back to ${repId}` });
+  const choose = (preferred: PreferredRep[], openCounts: Record<string, number> = {}, exclude: string[] = []) => chooseRep({
+    team, lead: lead('US'), now: NOW, openCounts, lastAssigned: { 'alex,sam': 'sam' }, preferred, exclude,
+  });
+
+  it.each<[string, PreferredRep[], Record<string, number>, string[], string, string, string | null]>([
+    ['the account owner, outside the lead\'s territory', [owner('dana')], {}, [], 'dana', 'account_owner', 'owns an open handoff at the same account (globex.com)'],
+    ['the account owner rather than the next in the pool', [owner('sam')], {}, [], 'sam', 'account_owner', null],
+    ['the previous rep first, then the account owner', [previous('alex'), owner('sam')], {}, [], 'alex', 'previous_rep', null],
+    ['the account owner when the previous rep is full', [previous('sam'), owner('alex')], { sam: 2 }, [], 'alex', 'account_owner', 'owns an open handoff at the same account (globex.com); skipped sam (previous rep, at capacity 2/2)'],
+    ['the pool when the account owner is away', [owner('lea')], {}, [], 'alex', 'territory', 'territory pool alex,sam, after sam; skipped lea (account owner, out of office until 2026-07-01T00:00:00.000Z)'],
+    ['the pool when the account owner is excluded (a reassignment)', [owner('alex')], {}, ['alex'], 'sam', 'territory', null],
+    ['the pool when the preferred rep left the team', [previous('kim')], {}, [], 'alex', 'territory', 'territory pool alex,sam, after sam; skipped kim (previous rep, no longer in the sales team)'],
+    ['round robin as before with no preference', [], {}, [], 'alex', 'territory', 'territory pool alex,sam, after sam'],
+  ])('gives %s', (_case, preferred, openCounts, exclude, repId, reason, detail) => {
+    const assignment = choose(preferred, openCounts, exclude);
+    expect(assignment).toMatchObject({ repId, reason });
+    if (detail !== null) expect(assignment.detail).toBe(detail);
+  });
+
+  it('moves no round-robin cursor for a preferred rep (poolKey null), and the pool\'s otherwise', () => {
+    expect(choose([owner('sam')]).poolKey).toBeNull();
+    expect(choose([owner('lea')]).poolKey).toBe('alex,sam');
   });
 });

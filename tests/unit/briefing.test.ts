@@ -287,3 +287,64 @@ describe('renderers', () => {
     expect(section.text.text.length).toBeLessThanOrEqual(3000);
   });
 });
+
+describe('the circumstances of a handoff', () => {
+  const demo = event('form_submit', 1, { form: 'demo' });
+  const handRaised = { rule: 'demo-request', label: 'Demo request', eventId: demo.id, at: demo.occurredAt };
+  const colleague = (email: string, name: string, title: string | null, actions: number, events: ScoredEvent[]) => ({ leadId: email, name, email, title, actions, events });
+
+  it.each<[string, Partial<BriefingInput>, string[]]>([
+    ['nothing to read first for a lead crossing the threshold', {}, []],
+    ['nothing to read first for a subscribed lead who asked for a demo', { events: [demo], handRaised }, []],
+    ['sales-only contact for an unsubscribed lead who asked for a demo', { lead: { ...lead, unsubscribedAt: '2026-11-02T09:30:00.000Z' }, events: [demo], handRaised }, ['Unsubscribed from marketing email on 2026-11-02: contact about the demo request only']],
+    ['the request named by its label', { lead: { ...lead, unsubscribedAt: '2026-10-31T23:59:00.000Z' }, events: [demo], handRaised: { ...handRaised, label: 'Pricing quote request' } }, ['Unsubscribed from marketing email on 2026-10-31: contact about the pricing quote request only']],
+    ['a previous disqualification, with its reason and the rep it goes back to', { events: [demo], handRaised, returning: { rep: { id: 'lea', name: 'Léa Martin' }, disqualifiedAt: daysAgo(40), reason: 'no budget' } }, ['Previously disqualified on 2026-10-18 (“no budget”); they raised a hand again and go back to Léa Martin, who had them before']],
+    ['a previous disqualification without a reason', { returning: { rep: { id: 'lea', name: 'Léa Martin' }, disqualifiedAt: daysAgo(40), reason: null } }, ['Previously disqualified on 2026-10-18; they raised a hand again and go back to Léa Martin, who had them before']],
+    ['sales-only first, then the disqualification', { lead: { ...lead, unsubscribedAt: '2026-11-02T09:30:00.000Z' }, events: [demo], handRaised, returning: { rep: { id: 'lea', name: 'Léa' }, disqualifiedAt: daysAgo(40), reason: null } }, [
+      'Unsubscribed from marketing email on 2026-11-02: contact about the demo request only',
+      'Previously disqualified on 2026-10-18; they raised a hand again and go back to Léa, who had them before',
+    ]],
+  ])('%s', (_case, overrides, flags) => {
+    const briefing = build(overrides);
+    expect(briefing.flags).toEqual(flags);
+    const text = briefingText(briefing);
+    for (const flag of flags) expect(text).toContain(`  ! ${flag}`);
+    expect(text.includes('Read first')).toBe(flags.length > 0);
+    expect(JSON.stringify(slackPayload(briefing)).includes('Read first')).toBe(flags.length > 0);
+  });
+
+  it('says which request sent the lead to sales, in the headline and under why now', () => {
+    const briefing = build({ events: [demo], handRaised });
+    expect(briefing.handRaised).toEqual({ rule: 'demo-request', label: 'Demo request', at: demo.occurredAt.toISOString(), when: '2026-11-26 12:00 UTC', summary: 'Submitted form demo' });
+    const text = briefingText(briefing);
+    expect(text.split('\n')[0]).toBe('Demo request: Ada Lovelace (Globex), score 0');
+    expect(text).toContain('  Asked for sales: Demo request (Submitted form demo, 2026-11-26 12:00 UTC)');
+    expect(build().handRaised).toBeNull();
+  });
+
+  it.each<[string, BriefingInput['account'], string | null, string[]]>([
+    ['no account section for a webmail address', null, null, []],
+    ['an account where nobody else engaged', { domain: 'globex.com', otherPeople: 2, otherEngagement: 12.5, days: 30, people: [] }, 'Account globex.com: 3 people, engagement 12.5 in all; nobody else engaged in the last 30 days', []],
+    ['the buying group, most recent first, with their latest actions', {
+      domain: 'globex.com', otherPeople: 3, otherEngagement: 60, days: 30, people: [
+        colleague('tim@globex.com', 'Tim Berners-Lee', null, 1, [event('email_opened', 9, { sendId: 's1' })]),
+        colleague('grace@globex.com', 'Grace Hopper', 'CTO', 5, [event('page_view', 4, { path: '/pricing' }), event('form_submit', 2, { form: 'webinar' }), event('page_view', 3, { path: '/docs/api' })]),
+      ],
+    }, 'Account globex.com: 4 people, engagement 60 in all; 6 actions by others in the last 30 days', [
+      '  - Grace Hopper (CTO) <grace@globex.com>: 5 actions, last 2026-11-25 12:00 UTC: Submitted form webinar; Viewed /docs/api; Viewed /pricing',
+      '  - Tim Berners-Lee <tim@globex.com>: 1 action, last 2026-11-18 12:00 UTC: Opened “Your pipeline playbook” (email welcome)',
+    ]],
+  ])('%s', (_case, account, headline, lines) => {
+    const text = briefingText(build({ account }));
+    if (headline === null) {
+      expect(text).not.toContain('Account ');
+      return;
+    }
+    expect(text).toContain(`\n${[headline, ...lines].join('\n')}\n`);
+  });
+
+  it('counts the lead\'s own engagement in the account\'s total', () => {
+    const briefing = build({ score: { engagement: 25, fit: 0, grade: 'D', total: 25, breakdown: [] }, account: { domain: 'globex.com', otherPeople: 1, otherEngagement: 10, days: 30, people: [] } });
+    expect(briefing.account).toMatchObject({ domain: 'globex.com', people: 2, engagement: 35, groupActions: 0, buyingGroup: [] });
+  });
+});

@@ -136,6 +136,14 @@ export interface TriggerQueueTable {
   taken_at: Date | null;
 }
 
+export interface SequenceGoalsTable {
+  sequence_id: string;
+  /** Null: a sequence goal; else the goal step it belongs to. */
+  step_id: string | null;
+  event: string;
+  filter: ColumnType<Record<string, unknown>, string, never>;
+}
+
 export interface EnrollmentStepsTable {
   enrollment_id: string;
   sequence_id: string;
@@ -249,6 +257,7 @@ export interface Database {
   trigger_interests: TriggerInterestsTable;
   trigger_queue: TriggerQueueTable;
   enrollment_steps: EnrollmentStepsTable;
+  sequence_goals: SequenceGoalsTable;
   lead_scores: LeadScoresTable;
   score_history: ScoreHistoryTable;
   score_queue: ScoreQueueTable;
