@@ -54,6 +54,7 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
   if (missingSecrets.length > 0) throw new ContentError(missingSecrets);
   logger.info({ templates: content.templates.names().length, sequences: content.sequences.map((sequence) => `${sequence.id}@${sequence.version}`) }, 'templates and sequences loaded');
   const secrets = await resolveSecrets(config);
+  const previousSecrets = config.previousSecret ? [config.previousSecret] : [];
   const database = await openDatabase({
     url: config.databaseUrl,
     embeddedDir: config.dataDir,
@@ -69,7 +70,7 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
   try {
     const applied = await migrate(database.pool);
     logger.info({ database: database.kind, migrationsApplied: applied }, 'database ready');
-    const services = await createServices(database.db, { secret: secrets.secret, publicUrl: config.publicUrl, logger, listenPool: database.pool, maxBufferedEvents: config.trackingBufferMax });
+    const services = await createServices(database.db, { secret: secrets.secret, previousSecrets, publicUrl: config.publicUrl, logger, listenPool: database.pool, maxBufferedEvents: config.trackingBufferMax });
     // Without SMTP_URL, mail goes to the embedded sink, which keeps it for GET /api/dev/mail.
     const sink: MailSink | null = config.smtpUrl ? null : await startMailSink(database.db, logger);
     const smtpUrl = config.smtpUrl ?? sink?.url ?? '';
@@ -145,7 +146,7 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
             company: config.company,
           }),
           webhooks: config.webhooks.handoff,
-          linkSigner: createTokenSigner(secrets.secret, 'handoff'),
+          linkSigner: createTokenSigner(secrets.secret, 'handoff', previousSecrets),
           publicUrl: config.publicUrl,
           logger,
           onQueued: () => kickNotifications(),

@@ -14,6 +14,8 @@ import type { Logger } from './platform/logger.js';
 export interface ServiceSettings {
   /** BATON_SECRET: keys for signed links. */
   secret: string;
+  /** BATON_SECRET_PREVIOUS: links it signed still verify (during a rotation). */
+  previousSecrets?: string[];
   /** BATON_PUBLIC_URL: base of tracking and unsubscribe links. */
   publicUrl: string;
   logger: Logger;
@@ -42,8 +44,8 @@ export async function createServices(db: Kysely<Database>, settings: ServiceSett
   const suppression = await createSuppressionService(db);
   const leads = createLeadsService(db, suppression);
   const events = createEventsService(db, leads);
-  const unsubscribeSigner = createTokenSigner(settings.secret, 'unsubscribe');
-  const tracking = createTrackingService(db, events, { secret: settings.secret, publicUrl: settings.publicUrl, maxBufferedEvents: settings.maxBufferedEvents }, settings.logger);
+  const unsubscribeSigner = createTokenSigner(settings.secret, 'unsubscribe', settings.previousSecrets);
+  const tracking = createTrackingService(db, events, { secret: settings.secret, previousSecrets: settings.previousSecrets, publicUrl: settings.publicUrl, maxBufferedEvents: settings.maxBufferedEvents }, settings.logger);
   // An erased lead's tracked links answer 404 at once: here when the erasure returns, on other
   // processes when PostgreSQL delivers its notification (see leads.service.ts erase).
   const erasures = settings.listenPool

@@ -26,6 +26,8 @@ export interface Config {
   /** Null until ensureSecrets fills them (generated in development, required in production). */
   apiKey: string | null;
   secret: string | null;
+  /** BATON_SECRET_PREVIOUS: still verifies links during a rotation. */
+  previousSecret: string | null;
   /** Null means the embedded SMTP sink, which keeps every message for GET /api/dev/mail. */
   smtpUrl: string | null;
   mailFrom: string;
@@ -78,6 +80,8 @@ const environmentSchema = Joi.object({
   BATON_API_KEY: Joi.string().min(24).max(512).pattern(/^[\x21-\x7e]+$/, 'printable ASCII without spaces')
     .description('bearer token for /api/*'),
   BATON_SECRET: Joi.string().min(32).max(512).description('signing key for tokens in links'),
+  BATON_SECRET_PREVIOUS: Joi.string().min(32).max(512)
+    .description('during a rotation, the secret before BATON_SECRET: links it signed (in emails already sent) still work (docs/security.md)'),
   SMTP_URL: Joi.string().uri({ scheme: ['smtp', 'smtps'] }).description('outgoing mail server; unset means the embedded sink'),
   BATON_MAIL_FROM: Joi.string().max(300).default('Baton <baton@localhost>').description('default From of marketing email'),
   BATON_COMPANY_NAME: Joi.string().max(200).default('Baton Demo Company').description('sender name shown in emails'),
@@ -161,6 +165,7 @@ export function loadConfig(environment: Environment, overrides: Partial<Config> 
     dataDir: path.resolve(value.BATON_DATA_DIR),
     apiKey: value.BATON_API_KEY ?? null,
     secret: value.BATON_SECRET ?? null,
+    previousSecret: value.BATON_SECRET_PREVIOUS ?? null,
     smtpUrl: value.SMTP_URL ?? null,
     mailFrom: value.BATON_MAIL_FROM,
     company: { name: value.BATON_COMPANY_NAME, postalAddress: value.BATON_POSTAL_ADDRESS },

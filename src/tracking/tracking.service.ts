@@ -57,9 +57,9 @@ const OPEN_DEDUPE_MAX_KEYS = 100_000;
 const HTML_LINK = /href=(["'])(https?:\/\/[^"']+)\1/gi;
 const TEXT_LINK = /https?:\/\/[^\s<>()[\]"']+/g;
 
-export function createTrackingService(db: Kysely<Database>, events: EventsService, settings: { secret: string; publicUrl: string; maxBufferedEvents?: number }, logger: Logger): TrackingService {
-  const clickSigner = createTokenSigner(settings.secret, 'click');
-  const openSigner = createTokenSigner(settings.secret, 'open');
+export function createTrackingService(db: Kysely<Database>, events: EventsService, settings: { secret: string; previousSecrets?: string[]; publicUrl: string; maxBufferedEvents?: number }, logger: Logger): TrackingService {
+  const clickSigner = createTokenSigner(settings.secret, 'click', settings.previousSecrets);
+  const openSigner = createTokenSigner(settings.secret, 'open', settings.previousSecrets);
   const ipKey = createHmac('sha256', settings.secret).update('baton:ip').digest();
   const ipHashes = new Map<string, string>();
   const hashIp = (ip: string | null) => {

@@ -56,4 +56,17 @@ describe('token signing', () => {
     expect(createTokenSigner('s'.repeat(40), 'click').verify(token)).toBeNull();
     expect(createTokenSigner('t'.repeat(40), 'unsubscribe').verify(token)).toBeNull();
   });
+
+  it('verifies links signed with the previous secret during a rotation, and signs only with the new one', () => {
+    const oldSecret = 's'.repeat(40);
+    const newSecret = 'n'.repeat(40);
+    const before = createTokenSigner(oldSecret, 'unsubscribe').sign('lead:7');
+    const rotating = createTokenSigner(newSecret, 'unsubscribe', [oldSecret]);
+    expect(rotating.verify(before)).toBe('lead:7');
+    expect(rotating.sign('lead:7')).toBe(createTokenSigner(newSecret, 'unsubscribe').sign('lead:7'));
+    // Once the previous secret is dropped, its links stop verifying; another purpose never did.
+    expect(createTokenSigner(newSecret, 'unsubscribe').verify(before)).toBeNull();
+    expect(createTokenSigner(newSecret, 'click', [oldSecret]).verify(before)).toBeNull();
+  });
 });
+
