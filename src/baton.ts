@@ -20,6 +20,7 @@ import { createHandoffService, type HandoffService } from './handoff/handoff.ser
 import { createHandoffNotifier } from './handoff/handoff-notifier.js';
 import { contentPaths, loadContent } from './content/content-loader.js';
 import { createTokenSigner } from './platform/signing.js';
+import { createWebhookDeliveriesService, type WebhookDeliveriesService } from './webhooks/webhook-deliveries.service.js';
 
 /** Step jobs (other than email) one worker runs at once. */
 const STEP_CONCURRENCY = 10;
@@ -154,6 +155,13 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
       });
     }
 
+    // Lifecycle webhooks (webhooks.yaml): every role tells the database triggers what to record.
+    const webhookDeliveries = createWebhookDeliveriesService({
+      db: database.db, endpoints: content.webhooks, logger,
+      sender: createWebhookSender({ allowPrivate: config.webhooks.allowPrivate, allowInsecure: config.nodeEnv !== 'production' }),
+    });
+    await webhookDeliveries.activate();
+
     let server: http.Server | null = null;
     let url: string | null = null;
     if (config.role !== 'worker') {
@@ -162,6 +170,7 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
           apiKey: secrets.apiKey, secret: secrets.secret, secureCookies: config.publicUrl.startsWith('https:'), services, runner, db: database.db,
           templates: content.templates, company: config.company, scoring: scoring ? { scoring, handoffs } : null, devMail: sink !== null,
         },
+        webhookDeliveries,
       });
       server = http.createServer(app);
       await new Promise<void>((resolve, reject) => {
@@ -197,6 +206,7 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
     const background = config.role === 'api' ? null : startBackgroundWork(runner, logger, workerName);
     const scoringWork = config.role === 'api' || !scoring ? null : startScoringWork(scoring, handoffs, logger);
     if (scoringWork) kickNotifications = scoringWork.kickNotifications;
+    const webhookWork = config.role === 'api' ? null : startWebhookWork(webhookDeliveries, logger);
 
     let stopping: Promise<void> | null = null;
     const stop = () => {
@@ -206,6 +216,7 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
         await services.tracking.close();
         await background?.stop();
         await scoringWork?.stop();
+        await webhookWork?.stop();
         await started.stop(config.shutdownTimeoutMs);
         transport.close();
         if (sink) await sink.close();
@@ -291,6 +302,15 @@ function startScoringWork(scoring: ScoringService, handoffs: HandoffService | nu
       await Promise.all(loops.map((loop) => loop.stop()));
     },
   };
+}
+
+/** How often a worker looks for due lifecycle webhooks: the floor of change-to-webhook latency. */
+const WEBHOOK_POLL_MS = 500;
+
+function startWebhookWork(deliveries: WebhookDeliveriesService, logger: Logger): { stop(): Promise<void> } {
+  return startLoop('lifecycle webhooks', WEBHOOK_POLL_MS, logger, async (stopped) => {
+    while (!stopped() && (await deliveries.deliverDue(new Date())) > 0);
+  });
 }
 
 /** Runs `work` every `intervalMs`, one run at a time; `kick` runs it now (or right after the current run). */

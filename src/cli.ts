@@ -110,6 +110,7 @@ async function validate(config: Config, values: Values, extra: string[]): Promis
     sequencesDir: values.sequences ? path.resolve(values.sequences) : defaults.sequencesDir,
     scoringFile: values.scoring ? { path: path.resolve(values.scoring), explicit: true } : defaults.scoringFile,
     salesTeamFile: values['sales-team'] ? { path: path.resolve(values['sales-team']), explicit: true } : defaults.salesTeamFile,
+    webhooks: defaults.webhooks,
   };
   // A directory named on the command line must be there (Baton itself starts without sequences).
   const missing = [values.templates && paths.templatesDir, values.sequences && paths.sequencesDir].filter((dir): dir is string => Boolean(dir));
