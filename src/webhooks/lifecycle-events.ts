@@ -125,11 +125,9 @@ function dataOf(event: StoredLifecycleEvent): Record<string, unknown> {
   const group = event.type.slice(0, event.type.indexOf('.'));
   if (event.type === 'lead.unsubscribed') return { lead, unsubscribedAt: time(event.lead, 'unsubscribed_at') };
   if (event.type === 'lead.stage_changed') {
-    return {
-      lead,
-      stage: { from: text(previous, 'stage'), to: text(subject, 'stage'), changedAt: time(subject, 'stage_changed_at') },
-      score: { total: number(subject, 'total'), engagement: number(subject, 'engagement'), fit: number(subject, 'fit'), grade: text(subject, 'grade') },
-    };
+    // No score: a stage moves in the handoff's transaction, before the new score is stored, so
+    // the row's score may be the one from before the event that moved it.
+    return { lead, stage: { from: text(previous, 'stage'), to: text(subject, 'stage'), changedAt: time(subject, 'stage_changed_at') } };
   }
   if (group === 'handoff') {
     const handoff = handoffOf(subject);
