@@ -40,7 +40,7 @@ function endpointsSchema({ secrets, allowInsecure }: WebhooksFileOptions) {
   const url = Joi.string().max(2000).custom((value: string, helpers) => {
     const checked = checkDestinationUrl(value, { allowPrivate: true, allowInsecure });
     return checked.ok ? value : helpers.error('url.invalid', { reason: checked.reason });
-  }).messages({ 'url.invalid': '{{#label}}: {{#reason}}' });
+  }).messages({ 'url.invalid': '{{#label}} {{#reason}}' });
 
   const filter = Joi.string().custom((value: string, helpers) => (expandEventFilter(value).length > 0 ? value : helpers.error('event.unknown')))
     .messages({ 'event.unknown': `{{#label}} "{{#value}}" is not an event; expected one of: ${EVENT_FILTER_CHOICES.join(', ')}` });
@@ -57,9 +57,9 @@ function endpointsSchema({ secrets, allowInsecure }: WebhooksFileOptions) {
     const parsed = parseWebhookSecret(value);
     return parsed.ok ? value : helpers.error('secret.invalid', { reason: parsed.message });
   }).messages({
-    'secret.variable': '{{#label}}: {{#variable}} cannot be used; a secret may name BATON_WEBHOOK_SECRET or BATON_WEBHOOK_SECRET_<NAME>, which are checked at start',
-    'secret.unset': '{{#label}}: {{#variable}} is not set (whsec_ + base64)',
-    'secret.invalid': '{{#label}}: {{#reason}}',
+    'secret.variable': '{{#label}} {{#variable}} cannot be used; a secret may name BATON_WEBHOOK_SECRET or BATON_WEBHOOK_SECRET_<NAME>, which are checked at start',
+    'secret.unset': '{{#label}} {{#variable}} is not set (whsec_ + base64)',
+    'secret.invalid': '{{#label}} {{#reason}}',
   });
 
   const known = 'id, url, events, secret, description';

@@ -131,6 +131,7 @@ interface Hook {
   id: string;
   type: string;
   timestamp: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- received JSON, checked by the expectations
   data: Record<string, any>;
 }
 
