@@ -307,10 +307,17 @@ function startScoringWork(scoring: ScoringService, handoffs: HandoffService | nu
 /** How often a worker looks for due lifecycle webhooks: the floor of change-to-webhook latency. */
 const WEBHOOK_POLL_MS = 500;
 
+/** Sends due lifecycle webhooks; once an hour, forgets finished deliveries past the log's age. */
 function startWebhookWork(deliveries: WebhookDeliveriesService, logger: Logger): { stop(): Promise<void> } {
-  return startLoop('lifecycle webhooks', WEBHOOK_POLL_MS, logger, async (stopped) => {
-    while (!stopped() && (await deliveries.deliverDue(new Date())) > 0);
-  });
+  const loops = [
+    startLoop('lifecycle webhooks', WEBHOOK_POLL_MS, logger, async (stopped) => {
+      while (!stopped() && (await deliveries.deliverDue(new Date())) > 0);
+    }),
+    startLoop('webhook log pruning', 60 * 60_000, logger, async () => {
+      await deliveries.prune(new Date());
+    }),
+  ];
+  return { stop: async () => void (await Promise.all(loops.map((loop) => loop.stop()))) };
 }
 
 /** Runs `work` every `intervalMs`, one run at a time; `kick` runs it now (or right after the current run). */

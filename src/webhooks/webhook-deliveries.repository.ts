@@ -115,3 +115,18 @@ export async function insertRedelivery(db: Db, original: { id: string; eventId: 
   }).returning('id').executeTakeFirstOrThrow();
   return row.id;
 }
+
+/**
+ * Deletes events that happened before `before` and have no delivery still being tried; their
+ * deliveries go with them (on delete cascade). Returns how many events were deleted.
+ */
+export async function deleteFinishedEvents(db: Db, before: Date, limit: number): Promise<number> {
+  const { rows } = await sql<{ id: string }>`
+    delete from webhook_events where id in (
+      select e.id from webhook_events e
+      where e.occurred_at < ${before}
+        and not exists (select 1 from webhook_deliveries d where d.event_id = e.id and d.status = 'pending')
+      limit ${limit}
+    ) returning id`.execute(db);
+  return rows.length;
+}

@@ -4,7 +4,7 @@ import type { Logger } from '../platform/logger.js';
 import type { Page } from '../platform/pagination.js';
 import { lifecyclePayload, type LifecyclePayload } from './lifecycle-events.js';
 import {
-  findDelivery, insertRedelivery, listDeliveries, recordAttempt, saveEndpointInterests, takeDueDeliveries, type AttemptRecord, type DeliveryListQuery, type DeliveryRow,
+  deleteFinishedEvents, findDelivery, insertRedelivery, listDeliveries, recordAttempt, saveEndpointInterests, takeDueDeliveries, type AttemptRecord, type DeliveryListQuery, type DeliveryRow,
 } from './webhook-deliveries.repository.js';
 import { nextAttemptDelayMs, type WebhookOutcome } from './webhook-outcome.js';
 import type { WebhookSender } from './webhook-sender.js';
@@ -52,6 +52,8 @@ export interface WebhookDeliveriesService {
   list(query: Omit<DeliveryListQuery, 'before'> & { cursor?: string }): Promise<Page<DeliveryView>>;
   get(id: string): Promise<(DeliveryView & { payload: LifecyclePayload }) | null>;
   redeliver(id: string, now: Date): Promise<RedeliverOutcome>;
+  /** Forgets events older than DELIVERY_LOG_DAYS whose deliveries are finished; returns how many. */
+  prune(now: Date): Promise<number>;
 }
 
 export interface WebhookDeliveriesDeps {
@@ -63,6 +65,8 @@ export interface WebhookDeliveriesDeps {
   random?: () => number;
 }
 
+/** How long the delivery log keeps finished deliveries (and what they carried: lead data). */
+export const DELIVERY_LOG_DAYS = 30;
 /** Deliveries taken per pass. */
 const BATCH = 50;
 // Longer than a send can take (the sender's 10 s timeout, one endpoint's deliveries in a row).
@@ -130,6 +134,17 @@ export function createWebhookDeliveriesService({ db, endpoints, sender, logger, 
       if (!created) throw new Error(`redelivery ${newId} vanished right after it was written`);
       logger.info({ deliveryId: row.id, redeliveryId: newId, endpoint: row.endpoint }, 'lifecycle webhook redelivery queued');
       return { kind: 'queued', delivery: toView(created) };
+    },
+
+    async prune(now) {
+      const before = new Date(now.getTime() - DELIVERY_LOG_DAYS * 86_400_000);
+      // In chunks, so one pass never holds a long transaction over a large log.
+      let total = 0;
+      for (;;) {
+        const deleted = await deleteFinishedEvents(db, before, 1000);
+        total += deleted;
+        if (deleted < 1000) return total;
+      }
     },
   };
 }

@@ -323,6 +323,23 @@ describe('lifecycle webhooks', () => {
     expect(await withoutEndpoints.redeliver(delivered.body.items[0].id, new Date())).toMatchObject({ kind: 'endpoint_gone' });
   });
 
+  it('forgets finished deliveries after 30 days, but keeps one still being tried', async () => {
+    const { pool } = baton.database;
+    const count = async () => (await pool.query<{ n: number }>('select count(*)::int as n from webhook_deliveries')).rows[0]?.n ?? 0;
+    const before = await count();
+    const old = await pool.query<{ id: string }>(`select id from webhook_events where type = 'lead.created' order by occurred_at limit 2`);
+    const [oldest, second] = old.rows.map((row) => row.id);
+    await pool.query(`update webhook_events set occurred_at = occurred_at - interval '31 days' where id = any($1::uuid[])`, [[oldest, second]]);
+    await pool.query(`update webhook_deliveries set status = 'pending', next_attempt_at = now() + interval '1 day' where event_id = $1`, [second]);
+    const deliveriesOfOldest = Number((await pool.query('select count(*) from webhook_deliveries where event_id = $1', [oldest])).rows[0].count);
+    expect(deliveriesOfOldest).toBeGreaterThan(0);
+
+    const service = createWebhookDeliveriesService({ db: baton.database.db, endpoints: [], logger: createLogger('silent'), sender: createWebhookSender({ allowPrivate: true, allowInsecure: true }) });
+    expect(await service.prune(new Date())).toBe(1);
+    expect(await count()).toBe(before - deliveriesOfOldest);
+    expect((await pool.query('select count(*)::int as n from webhook_events where id = $1', [second])).rows[0].n).toBe(1);
+  });
+
   it('records nothing for a change that rolls back', async () => {
     const client = await baton.database.pool.connect();
     try {
