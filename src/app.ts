@@ -22,6 +22,8 @@ import { scoringRoutes } from './scoring/scoring.routes.js';
 import type { ScoringService } from './scoring/scoring.service.js';
 import { AppError } from './platform/errors.js';
 import { dashboardRoutes, type DashboardDeps } from './dashboard/dashboard.routes.js';
+import { webhookDeliveriesRoutes } from './webhooks/webhook-deliveries.routes.js';
+import type { WebhookDeliveriesService } from './webhooks/webhook-deliveries.service.js';
 
 export interface AppDependencies {
   apiKey: string;
@@ -38,6 +40,8 @@ export interface AppDependencies {
   scoring?: { scoring: ScoringService; handoffs: HandoffService | null } | null;
   /** The web dashboard at /dashboard; absent in tests that do not need it. */
   dashboard?: DashboardDeps | null;
+  /** Lifecycle webhook deliveries (webhooks.yaml); absent in tests that do not need them. */
+  webhookDeliveries?: WebhookDeliveriesService | null;
 }
 
 /**
@@ -52,7 +56,7 @@ export function createApp(deps: AppDependencies): (req: IncomingMessage, res: Se
   };
 }
 
-function createExpressApp({ apiKey, companyName, logger, services, pingDatabase, devMailDb = null, sequences = null, scoring = null, dashboard = null }: AppDependencies): Express {
+function createExpressApp({ apiKey, companyName, logger, services, pingDatabase, devMailDb = null, sequences = null, scoring = null, dashboard = null, webhookDeliveries = null }: AppDependencies): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
@@ -77,6 +81,7 @@ function createExpressApp({ apiKey, companyName, logger, services, pingDatabase,
   if (sequences) api.use(sequencesRoutes(sequences.runner, sequences.db));
   if (scoring) api.use(scoringRoutes(scoring.scoring));
   if (scoring?.handoffs) api.use(handoffApiRoutes(scoring.handoffs));
+  if (webhookDeliveries) api.use(webhookDeliveriesRoutes(webhookDeliveries));
   // Without a scoring file (or its lifecycle section) these routes say why they cannot answer.
   const unconfigured = [...(scoring ? [] : ['/leads/:id/score']), ...(scoring?.handoffs ? [] : ['/handoffs', '/scoring'])];
   if (unconfigured.length > 0) {

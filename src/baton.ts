@@ -22,6 +22,7 @@ import { createHandoffNotifier } from './handoff/handoff-notifier.js';
 import { contentPaths, loadContent } from './content/content-loader.js';
 import { createTokenSigner } from './platform/signing.js';
 import { signInMail } from './dashboard/sign-in-mail.js';
+import { createWebhookDeliveriesService, type WebhookDeliveriesService } from './webhooks/webhook-deliveries.service.js';
 
 /** Step jobs (other than email) one worker runs at once. */
 const STEP_CONCURRENCY = 10;
@@ -162,6 +163,13 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
       });
     }
 
+    // Lifecycle webhooks (webhooks.yaml): every role tells the database triggers what to record.
+    const webhookDeliveries = createWebhookDeliveriesService({
+      db: database.db, endpoints: content.webhooks, logger,
+      sender: createWebhookSender({ allowPrivate: config.webhooks.allowPrivate, allowInsecure: config.nodeEnv !== 'production' }),
+    });
+    await webhookDeliveries.activate();
+
     let server: http.Server | null = null;
     let url: string | null = null;
     if (config.role !== 'worker') {
@@ -176,6 +184,7 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
             if (sent.outcome.kind !== 'sent') logger.warn({ rep: rep.id, reason: sent.outcome.reason }, 'a sign-in link was not accepted by SMTP');
           },
         },
+        webhookDeliveries,
       });
       server = http.createServer(app);
       await new Promise<void>((resolve, reject) => {
@@ -211,6 +220,7 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
     const background = config.role === 'api' ? null : startBackgroundWork(runner, logger, workerName);
     const scoringWork = config.role === 'api' || !scoring ? null : startScoringWork(scoring, handoffs, logger);
     if (scoringWork) kickNotifications = scoringWork.kickNotifications;
+    const webhookWork = config.role === 'api' ? null : startWebhookWork(webhookDeliveries, logger);
 
     let stopping: Promise<void> | null = null;
     const stop = () => {
@@ -220,6 +230,7 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
         await services.tracking.close();
         await background?.stop();
         await scoringWork?.stop();
+        await webhookWork?.stop();
         await started.stop(config.shutdownTimeoutMs);
         transport.close();
         if (sink) await sink.close();
@@ -305,6 +316,22 @@ function startScoringWork(scoring: ScoringService, handoffs: HandoffService | nu
       await Promise.all(loops.map((loop) => loop.stop()));
     },
   };
+}
+
+/** How often a worker looks for due lifecycle webhooks: the floor of change-to-webhook latency. */
+const WEBHOOK_POLL_MS = 500;
+
+/** Sends due lifecycle webhooks; once an hour, forgets finished deliveries past the log's age. */
+function startWebhookWork(deliveries: WebhookDeliveriesService, logger: Logger): { stop(): Promise<void> } {
+  const loops = [
+    startLoop('lifecycle webhooks', WEBHOOK_POLL_MS, logger, async (stopped) => {
+      while (!stopped() && (await deliveries.deliverDue(new Date())) > 0);
+    }),
+    startLoop('webhook log pruning', 60 * 60_000, logger, async () => {
+      await deliveries.prune(new Date());
+    }),
+  ];
+  return { stop: async () => void (await Promise.all(loops.map((loop) => loop.stop()))) };
 }
 
 /** Runs `work` every `intervalMs`, one run at a time; `kick` runs it now (or right after the current run). */

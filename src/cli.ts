@@ -27,7 +27,7 @@ import { sampleBriefing } from './handoff/sample-briefing.js';
 
 const USAGE = `usage: baton <command> [options]
 
-  validate [--templates DIR] [--sequences DIR] [--scoring FILE] [--sales-team FILE] [--json]
+  validate [--templates DIR] [--sequences DIR] [--scoring FILE] [--sales-team FILE] [--webhooks FILE] [--json]
       check templates, sequences, the scoring file and the sales team file together, as Baton
       does at start; every problem as file:line path: message; exit 1 on any
   preview <template> [--lead lead.json] [--out FILE] [--json]
@@ -54,7 +54,7 @@ Baton holds: stop it first.`;
 class UsageError extends Error {}
 
 const OPTIONS = {
-  templates: { type: 'string' }, sequences: { type: 'string' }, scoring: { type: 'string' }, 'sales-team': { type: 'string' },
+  templates: { type: 'string' }, sequences: { type: 'string' }, scoring: { type: 'string' }, 'sales-team': { type: 'string' }, webhooks: { type: 'string' },
   lead: { type: 'string' }, out: { type: 'string' }, to: { type: 'string' }, thresholds: { type: 'string' }, persona: { type: 'string' },
   json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
 } as const;
@@ -105,13 +105,14 @@ async function main(argv: string[]): Promise<number> {
 }
 
 async function validate(config: Config, values: Values, extra: string[]): Promise<number> {
-  if (extra.length > 0) throw new UsageError(`validate takes options, not "${extra.join(' ')}": --templates, --sequences, --scoring, --sales-team`);
+  if (extra.length > 0) throw new UsageError(`validate takes options, not "${extra.join(' ')}": --templates, --sequences, --scoring, --sales-team, --webhooks`);
   const defaults = contentPaths(config);
   const paths: ContentPaths = {
     templatesDir: values.templates ? path.resolve(values.templates) : defaults.templatesDir,
     sequencesDir: values.sequences ? path.resolve(values.sequences) : defaults.sequencesDir,
     scoringFile: values.scoring ? { path: path.resolve(values.scoring), explicit: true } : defaults.scoringFile,
     salesTeamFile: values['sales-team'] ? { path: path.resolve(values['sales-team']), explicit: true } : defaults.salesTeamFile,
+    ...(defaults.webhooks ? { webhooks: values.webhooks ? { ...defaults.webhooks, file: { path: path.resolve(values.webhooks), explicit: true } } : defaults.webhooks } : {}),
   };
   // A directory named on the command line must be there (Baton itself starts without sequences).
   const missing = [values.templates && paths.templatesDir, values.sequences && paths.sequencesDir].filter((dir): dir is string => Boolean(dir));

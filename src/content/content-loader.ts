@@ -7,6 +7,7 @@ import { parseScoringConfig, type ScoringConfig } from '../scoring/scoring-confi
 import type { Sequence } from '../sequences/sequence.js';
 import { loadSequences } from '../sequences/sequence-loader.js';
 import { loadTemplates, type TemplateStore } from '../templates/template-store.js';
+import { parseWebhooksFile, type WebhookEndpoint, type WebhooksFileOptions } from '../webhooks/webhooks-file.js';
 
 /*
  * The files marketers and sales keep in git: templates, sequences, the scoring file and the sales
@@ -20,6 +21,8 @@ export interface ContentPaths {
   /** `explicit`: named by the user, so it must exist; otherwise a missing file means "none". */
   scoringFile: { path: string; explicit: boolean };
   salesTeamFile: { path: string; explicit: boolean };
+  /** webhooks.yaml and what resolves its secrets; absent: no lifecycle webhooks. */
+  webhooks?: { file: { path: string; explicit: boolean } } & WebhooksFileOptions;
 }
 
 export interface LoadedScoring {
@@ -32,12 +35,17 @@ export interface Content {
   templates: TemplateStore;
   sequences: Sequence[];
   scoring: LoadedScoring | null;
+  /** Endpoints of lifecycle webhooks (webhooks.yaml); empty without the file. */
+  webhooks: WebhookEndpoint[];
 }
 
 export type LoadContentResult = { ok: true; content: Content } | { ok: false; problems: string[] };
 
 export function contentPaths(config: Config): ContentPaths {
-  return { templatesDir: config.templatesDir, sequencesDir: config.sequencesDir, scoringFile: config.scoringFile, salesTeamFile: config.salesTeamFile };
+  return {
+    templatesDir: config.templatesDir, sequencesDir: config.sequencesDir, scoringFile: config.scoringFile, salesTeamFile: config.salesTeamFile,
+    webhooks: { file: config.webhooksFile, secrets: config.webhooks.secrets, allowInsecure: config.nodeEnv !== 'production' },
+  };
 }
 
 /** A file as a person finds it: relative to where they are, unless it lies outside. */
@@ -56,7 +64,9 @@ export async function loadContent(paths: ContentPaths, cacheDir: string | null =
   if (!sequences.ok) return { ok: false, problems: sequences.problems.map((problem) => `${where(problem.file, problem.line, problem.path)}${problem.message}`) };
   const scoring = await loadScoring(paths, templates.store, sequences.sequences);
   if (!scoring.ok) return scoring;
-  return { ok: true, content: { templates: templates.store, sequences: sequences.sequences, scoring: scoring.scoring } };
+  const webhooks = await loadWebhooks(paths.webhooks);
+  if (!webhooks.ok) return webhooks;
+  return { ok: true, content: { templates: templates.store, sequences: sequences.sequences, scoring: scoring.scoring, webhooks: webhooks.endpoints } };
 }
 
 /** The scoring file and, when it hands leads to sales, the sales team file; every problem at once. */
@@ -84,6 +94,15 @@ async function loadScoring(paths: ContentPaths, templates: TemplateStore, sequen
   if (!team.ok) problems.push(...team.problems.map((problem) => `${where(paths.salesTeamFile.path, problem.line, problem.path)}${problem.message}`));
   if (problems.length > 0 || !team.ok) return { ok: false, problems };
   return { ok: true, scoring: { config: parsed.config, team: team.team } };
+}
+
+async function loadWebhooks(options: ContentPaths['webhooks']): Promise<{ ok: true; endpoints: WebhookEndpoint[] } | { ok: false; problems: string[] }> {
+  if (!options) return { ok: true, endpoints: [] };
+  const text = await readOptional(options.file.path);
+  if (text === null) return options.file.explicit ? { ok: false, problems: [`${where(options.file.path, null, '')}the webhooks file does not exist`] } : { ok: true, endpoints: [] };
+  const parsed = parseWebhooksFile(text, options);
+  if (!parsed.ok) return { ok: false, problems: parsed.problems.map((problem) => `${where(options.file.path, problem.line, problem.path)}${problem.message}`) };
+  return { ok: true, endpoints: parsed.endpoints };
 }
 
 async function readOptional(file: string): Promise<string | null> {

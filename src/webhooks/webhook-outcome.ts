@@ -99,3 +99,14 @@ export function webhookRetryDelayMs(attempt: number, random: () => number = Math
   if (base === undefined) return null;
   return Math.round(base * (0.9 + 0.2 * random()));
 }
+
+/**
+ * The wait before the next attempt after failed attempt number `attempt`, or null to give up:
+ * the schedule above, or longer when the receiver's `Retry-After` asked for more (never shorter,
+ * so a receiver cannot speed retries up past the schedule).
+ */
+export function nextAttemptDelayMs(attempt: number, retryAfterMs: number | undefined, random: () => number = Math.random): number | null {
+  const scheduled = webhookRetryDelayMs(attempt, random);
+  if (scheduled === null) return null;
+  return Math.max(scheduled, retryAfterMs ?? 0);
+}

@@ -266,4 +266,37 @@ export interface Database {
   handoff_notifications: HandoffNotificationsTable;
   dashboard_sessions: DashboardSessionsTable;
   dashboard_used_links: DashboardUsedLinksTable;
+  webhook_events: WebhookEventsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+}
+
+/** Written only by the triggers of migrations/0011_lifecycle_webhooks.sql. */
+export interface WebhookEventsTable {
+  id: Generated<string>;
+  type: string;
+  lead_id: string | null;
+  lead: Record<string, unknown> | null;
+  subject: Record<string, unknown> | null;
+  previous: Record<string, unknown> | null;
+  occurred_at: ColumnType<Date, Date | undefined, never>;
+}
+
+export type WebhookDeliveryStatus = 'pending' | 'delivered' | 'failed';
+
+export interface WebhookDeliveriesTable {
+  id: Generated<string>;
+  event_id: string;
+  event_type: string;
+  endpoint: string;
+  status: ColumnType<WebhookDeliveryStatus, WebhookDeliveryStatus | undefined, WebhookDeliveryStatus>;
+  attempts: ColumnType<number, number | undefined, number>;
+  next_attempt_at: Timestamp;
+  taken_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  last_attempt_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  last_status: ColumnType<number | null, number | null | undefined, number | null>;
+  last_response: ColumnType<string | null, string | null | undefined, string | null>;
+  last_error: ColumnType<string | null, string | null | undefined, string | null>;
+  redelivery_of: ColumnType<string | null, string | null | undefined, string | null>;
+  created_at: ColumnType<Date, Date | undefined, never>;
+  delivered_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
