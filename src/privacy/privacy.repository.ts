@@ -11,8 +11,8 @@ type Db = Kysely<Database>;
 type Row<T extends keyof Database> = Selectable<Database[T]>;
 
 /** The tables read for a lead: by lead_id, or (children) by their parent's id. */
-export const LEAD_TABLES = ['leads', 'events', 'lead_scores', 'score_history', 'score_queue', 'enrollments', 'sends', 'tracked_links', 'trigger_queue', 'handoffs'] as const;
-export const CHILD_TABLES = { enrollment_steps: 'enrollments', email_queue: 'enrollments', handoff_notifications: 'handoffs' } as const;
+export const LEAD_TABLES = ['leads', 'events', 'lead_scores', 'score_history', 'score_queue', 'enrollments', 'sends', 'tracked_links', 'trigger_queue', 'handoffs', 'webhook_events'] as const;
+export const CHILD_TABLES = { enrollment_steps: 'enrollments', email_queue: 'enrollments', handoff_notifications: 'handoffs', webhook_deliveries: 'webhook_events' } as const;
 
 export interface LeadRows {
   score: Row<'lead_scores'> | null;
@@ -22,13 +22,15 @@ export interface LeadRows {
   trackedLinks: Row<'tracked_links'>[];
   handoffs: Array<Row<'handoffs'> & { notifications: Row<'handoff_notifications'>[] }>;
   pending: { triggers: Row<'trigger_queue'>[]; scoring: Row<'score_queue'> | null };
+  /** Lifecycle events about the lead told to other systems (webhooks.yaml), with each delivery. */
+  webhooks: Array<Row<'webhook_events'> & { deliveries: Row<'webhook_deliveries'>[] }>;
 }
 
 /** Everything but the lead row and its events (read by their own services), in one snapshot. */
 export async function findLeadRows(db: Db, leadId: string): Promise<LeadRows> {
   // Repeatable read: the sections agree with each other even while the lead's sequence moves on.
   return db.transaction().setIsolationLevel('repeatable read').execute(async (trx) => {
-    const [score, scoreHistory, enrollments, sends, trackedLinks, handoffs, triggers, scoring] = await Promise.all([
+    const [score, scoreHistory, enrollments, sends, trackedLinks, handoffs, triggers, scoring, webhookEvents] = await Promise.all([
       trx.selectFrom('lead_scores').selectAll().where('lead_id', '=', leadId).executeTakeFirst(),
       trx.selectFrom('score_history').selectAll().where('lead_id', '=', leadId).orderBy('at').orderBy('id').execute(),
       trx.selectFrom('enrollments').selectAll().where('lead_id', '=', leadId).orderBy('entered_at').execute(),
@@ -37,13 +39,16 @@ export async function findLeadRows(db: Db, leadId: string): Promise<LeadRows> {
       trx.selectFrom('handoffs').selectAll().where('lead_id', '=', leadId).orderBy('created_at').execute(),
       trx.selectFrom('trigger_queue').selectAll().where('lead_id', '=', leadId).execute(),
       trx.selectFrom('score_queue').selectAll().where('lead_id', '=', leadId).executeTakeFirst(),
+      trx.selectFrom('webhook_events').selectAll().where('lead_id', '=', leadId).orderBy('occurred_at').orderBy('id').execute(),
     ]);
     const enrollmentIds = enrollments.map((enrollment) => enrollment.id);
     const handoffIds = handoffs.map((handoff) => handoff.id);
-    const [steps, queued, notifications] = await Promise.all([
+    const webhookEventIds = webhookEvents.map((event) => event.id);
+    const [steps, queued, notifications, deliveries] = await Promise.all([
       enrollmentIds.length ? trx.selectFrom('enrollment_steps').selectAll().where('enrollment_id', 'in', enrollmentIds).orderBy('entered_at').execute() : [],
       enrollmentIds.length ? trx.selectFrom('email_queue').selectAll().where('enrollment_id', 'in', enrollmentIds).execute() : [],
       handoffIds.length ? trx.selectFrom('handoff_notifications').selectAll().where('handoff_id', 'in', handoffIds).orderBy('id').execute() : [],
+      webhookEventIds.length ? trx.selectFrom('webhook_deliveries').selectAll().where('event_id', 'in', webhookEventIds).orderBy('id').execute() : [],
     ]);
     return {
       score: score ?? null,
@@ -57,6 +62,7 @@ export async function findLeadRows(db: Db, leadId: string): Promise<LeadRows> {
       trackedLinks,
       handoffs: handoffs.map((handoff) => ({ ...handoff, notifications: notifications.filter((notification) => notification.handoff_id === handoff.id) })),
       pending: { triggers, scoring: scoring ?? null },
+      webhooks: webhookEvents.map((event) => ({ ...event, deliveries: deliveries.filter((delivery) => delivery.event_id === event.id) })),
     };
   });
 }

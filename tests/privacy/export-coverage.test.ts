@@ -37,7 +37,7 @@ async function leadDataTables(): Promise<string[]> {
 }
 
 // Where each table's rows appear in the export document.
-type ExportDocument = Record<string, unknown> & { enrollments: Array<Record<string, unknown>>; handoffs: Array<Record<string, unknown>>; pending: Record<string, unknown> };
+type ExportDocument = Record<string, unknown> & { enrollments: Array<Record<string, unknown>>; handoffs: Array<Record<string, unknown>>; pending: Record<string, unknown>; webhooks: Array<Record<string, unknown>> };
 const asRows = (value: unknown): unknown[] => (Array.isArray(value) ? value : value === null || value === undefined ? [] : [value]);
 const SECTIONS: Record<string, (document: ExportDocument) => unknown[]> = {
   events: (document) => asRows(document.events),
@@ -52,6 +52,8 @@ const SECTIONS: Record<string, (document: ExportDocument) => unknown[]> = {
   tracked_links: (document) => asRows(document.trackedLinks),
   handoffs: (document) => document.handoffs,
   handoff_notifications: (document) => document.handoffs.flatMap((handoff) => asRows(handoff.notifications)),
+  webhook_events: (document) => document.webhooks,
+  webhook_deliveries: (document) => document.webhooks.flatMap((event) => asRows(event.deliveries)),
 };
 
 describe('the GDPR export', () => {
@@ -76,6 +78,8 @@ describe('the GDPR export', () => {
     await sql(`insert into tracked_links (send_id, lead_id, url) values ($2, $1, 'https://example.com/pricing')`, [lead.id, send.id]);
     const handoff = (await sql(`insert into handoffs (lead_id, rep_id, assignment, score, briefing) values ($1, 'alex', '{"reason":"territory"}', '{"total":72}', '{"who":{"name":"Ev"}}') returning id`)).rows[0] as { id: string };
     await sql(`insert into handoff_notifications (handoff_id, kind, channel, target, rep_id) values ($1, 'assigned', 'email', 'alex@sales.test', 'alex')`, [handoff.id]);
+    const told = (await sql(`insert into webhook_events (type, lead_id, lead) values ('lead.created', $1, '{"email":"everything@example.com"}') returning id`)).rows[0] as { id: string };
+    await sql(`insert into webhook_deliveries (event_id, event_type, endpoint) values ($1, 'lead.created', 'crm')`, [told.id]);
 
     const res = await t.api.get(`/api/leads/${lead.id}/export`).set(t.auth);
     expect(res.status).toBe(200);
