@@ -8,6 +8,7 @@ import { createTokenSigner, type TokenSigner } from './platform/signing.js';
 import { createSubscriptionsService, type SubscriptionsService } from './subscriptions/subscriptions.service.js';
 import { createTrackingService, type TrackingService } from './tracking/tracking.service.js';
 import type { Logger } from './platform/logger.js';
+import { countUnansweredHandedSends } from './sends/sends.repository.js';
 
 export interface ServiceSettings {
   /** BATON_SECRET: keys for signed links. */
@@ -39,7 +40,8 @@ export async function createServices(db: Kysely<Database>, settings: ServiceSett
     leads,
     events,
     privacy: createPrivacyService(leads, events),
-    subscriptions: createSubscriptionsService(unsubscribeSigner, leads, events),
+    // Handed over in the last ten minutes: an older claim is a dead worker's, which the sweep marks.
+    subscriptions: createSubscriptionsService(unsubscribeSigner, leads, events, (leadId) => countUnansweredHandedSends(db, leadId, new Date(Date.now() - 10 * 60_000))),
     tracking: createTrackingService(db, events, { secret: settings.secret, publicUrl: settings.publicUrl }, settings.logger),
     unsubscribeSigner,
   };
