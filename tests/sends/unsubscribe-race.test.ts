@@ -45,7 +45,7 @@ const step = (ids: { leadId: string; enrollmentId: string }) => ({ ...ids, seque
 describe('an unsubscribe racing a batch on its way to SMTP', () => {
   it('lets no email reach the SMTP server after the unsubscribe has answered, and records the withheld ones as skipped', async () => {
     const emails = Array.from({ length: LEADS }, (_, index) => `race-${String(index).padStart(2, '0')}@example.com`);
-    const enrolled = [];
+    const enrolled: Array<{ leadId: string; enrollmentId: string }> = [];
     for (const email of emails) enrolled.push(await enroll(email));
     const delivery = setup.deliveryWith(transport, 'race-worker');
     const batch = delivery.deliverMany(enrolled.map(step));
