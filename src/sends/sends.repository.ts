@@ -58,7 +58,7 @@ export async function markHandedOver(db: Db, sends: HandOver[], worker: string |
   if (sends.length === 0) return new Map();
   // Locking reads see the newest committed version of a row they waited for, so an unsubscribe
   // that committed while this waited is seen here.
-  const { rows } = await sql<{ id: string; outcome: string | null; status: SendStatus }>`
+  const statement = sql<{ id: string; outcome: string | null; status: SendStatus }>`
     with live as (
       select l.id, l.unsubscribed_at from leads l where l.id = any(${sends.map((send) => send.leadId)}::uuid[]) order by l.id for share
     ), verdicts as (
@@ -76,8 +76,18 @@ export async function markHandedOver(db: Db, sends: HandOver[], worker: string |
       finished_at = case when v.reason is null then s.finished_at else now() end
     from verdicts v
     where s.id = v.id and s.status = 'claimed' and s.claimed_by is not distinct from ${worker}
-    returning s.id, s.status, s.outcome`.execute(db);
-  return new Map(rows.map((row) => [row.id, row.status === 'skipped' ? (row.outcome === 'suppressed' ? 'suppressed' : 'unsubscribed') : 'handed']));
+    returning s.id, s.status, s.outcome`;
+  // A write that locks several of these leads in another order (an import batch) can deadlock
+  // with the share locks; PostgreSQL cancels one side, and the statement is simply run again.
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      const { rows } = await statement.execute(db);
+      return new Map(rows.map((row) => [row.id, row.status === 'skipped' ? (row.outcome === 'suppressed' ? 'suppressed' : 'unsubscribed') : 'handed']));
+    } catch (error) {
+      const deadlocked = typeof error === 'object' && error !== null && 'code' in error && error.code === '40P01';
+      if (attempt >= 3 || !deadlocked) throw error;
+    }
+  }
 }
 
 /** Sends of this lead handed to SMTP since `since` and not answered yet: they may still reach the server. */
