@@ -22,7 +22,7 @@ describe('migrations', () => {
     // A second pool stands for a second process; on PGlite both share the embedded server.
     const other = database.url ? await openDatabase({ url: database.url, embeddedDir: 'memory', poolSize: 2 }) : null;
     const [first, second] = await Promise.all([migrate(database.pool), migrate(other?.pool ?? database.pool)]);
-    expect([...first, ...second].sort()).toEqual(all.map((migration) => migration.id));
+    expect([...first, ...second].sort((a, b) => a - b)).toEqual(all.map((migration) => migration.id));
     expect(await migrate(database.pool)).toEqual([]);
     const recorded = await database.pool.query('select id from baton_migrations order by id');
     expect(recorded.rows.map((row) => row.id)).toEqual(all.map((migration) => migration.id));
