@@ -31,6 +31,8 @@ const EMAIL_BATCH_SIZE = 50;
 const EMAIL_LANES = 3;
 /** SMTP connections per worker: a batch's emails go out over these in parallel. */
 const SMTP_CONNECTIONS = 10;
+/** How often every process refreshes its triggers' interests (an interest unrefreshed for an hour is dropped). */
+const TRIGGER_INTERESTS_EVERY_MS = 60_000;
 /** How often an idle worker looks for due emails: the floor of enrollment-to-first-email latency. */
 const EMAIL_POLL_MS = 200;
 
@@ -118,6 +120,10 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
         retryDelayMs: (attempt) => webhookRetryDelayMs(attempt),
       },
     });
+
+    // Every role tells the database what its content's triggers listen to, before it serves: a
+    // lead tagged through an api started before any worker is queued all the same.
+    await runner.registerTriggers(new Date());
 
     // Scoring and the handoff to sales, when a scoring file is there. The two refer to each other
     // (a score crossing the threshold hands off; a rejection resets the score): tied late.
@@ -217,6 +223,7 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
     // Enrollments whose step an edit removed are parked, the rest re-pinned (and their waits re-timed).
     if (config.role !== 'api') await runner.prepare();
     if (config.role !== 'api') await scoring?.activate();
+    const triggerInterests = startLoop('trigger interests', TRIGGER_INTERESTS_EVERY_MS, logger, () => runner.registerTriggers(new Date()));
     const background = config.role === 'api' ? null : startBackgroundWork(runner, logger, workerName);
     const scoringWork = config.role === 'api' || !scoring ? null : startScoringWork(scoring, handoffs, logger);
     if (scoringWork) kickNotifications = scoringWork.kickNotifications;
@@ -229,6 +236,7 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
         // Clicks and opens answered before the server closed are still in the buffer.
         await services.tracking.close();
         await background?.stop();
+        await triggerInterests.stop();
         await scoringWork?.stop();
         await webhookWork?.stop();
         await started.stop(config.shutdownTimeoutMs);
@@ -266,7 +274,7 @@ function startBackgroundWork(runner: SequenceRunner, logger: Logger, workerName:
       await runner.sweepInterruptedSends(now);
       await runner.rescheduleOrphans(now);
     }
-    while (!stopped && (await runner.processTriggers(new Date())) > 0);
+    while (!stopped && (await runner.processTriggers(workerName, new Date())) > 0);
   };
   const timer = setInterval(() => {
     // One tick at a time: a slow drain is not stacked upon by the next second's tick.

@@ -10,6 +10,7 @@ import { createTrackingService, type TrackingService } from './tracking/tracking
 import type pg from 'pg';
 import { listenToChannel } from './platform/db/notifications.js';
 import type { Logger } from './platform/logger.js';
+import { countUnansweredHandedSends } from './sends/sends.repository.js';
 
 export interface ServiceSettings {
   /** BATON_SECRET: keys for signed links. */
@@ -63,7 +64,8 @@ export async function createServices(db: Kysely<Database>, settings: ServiceSett
     },
     events,
     privacy: createPrivacyService(db, leads, events),
-    subscriptions: createSubscriptionsService(unsubscribeSigner, leads, events),
+    // Handed over in the last ten minutes: an older claim is a dead worker's, which the sweep marks.
+    subscriptions: createSubscriptionsService(unsubscribeSigner, leads, events, (leadId) => countUnansweredHandedSends(db, leadId, new Date(Date.now() - 10 * 60_000))),
     tracking: {
       ...tracking,
       async close() {

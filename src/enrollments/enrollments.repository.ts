@@ -58,14 +58,67 @@ export async function eventHappened(db: Db, leadId: string, type: string, where:
   return (await eventsHappened(db, [{ leadId, type, where, since }])).has(0);
 }
 
-/** The lead changes the database queues for triggers: replaced whole by each worker at start. */
-export async function replaceTriggerInterests(db: Db, interests: Array<{ kind: 'lead_created' | 'tag_added' | 'event'; key: string }>): Promise<void> {
-  await db.transaction().execute(async (trx) => {
-    // Workers starting together would each delete, then collide on each other's inserts.
-    await sql`select pg_advisory_xact_lock(hashtext('baton-trigger-interests'))`.execute(trx);
-    await trx.deleteFrom('trigger_interests').execute();
-    if (interests.length > 0) await trx.insertInto('trigger_interests').values(interests).execute();
+export type TriggerInterestRow = { kind: 'lead_created' | 'tag_added' | 'event'; key: string };
+
+/**
+ * Adds the lead changes this process's content listens to (every role, at start and then every
+ * minute), and drops interests no process has refreshed since `pruneBefore`, with the queued
+ * changes only they wanted. Returns the interests that were new.
+ *
+ * A new interest is written under an exclusive lock on trigger_interests. The database triggers
+ * that queue changes read that table, and hold their lock on it until their transaction ends:
+ * taking the lock waits for every write that read the interests without this one, and holds
+ * back the writes after it until the new interest is committed. So the changes that came before
+ * are all committed and visible here, and those since `replaySince` are queued as if the interest
+ * had been known then: the leads created, the leads carrying the tag and changed, the events
+ * received. None is lost, and none is queued twice by the trigger and the replay.
+ */
+export async function registerTriggerInterests(db: Db, interests: TriggerInterestRow[], replaySince: Date, pruneBefore: Date): Promise<TriggerInterestRow[]> {
+  const key = (interest: TriggerInterestRow) => `${interest.kind}\u0000${interest.key}`;
+  const known = new Set((await db.selectFrom('trigger_interests').select(['kind', 'key']).execute()).map(key));
+  const fresh = interests.filter((interest) => !known.has(key(interest)));
+  if (interests.length > 0) {
+    // Refreshing known interests needs no lock: the triggers read the rows, which do not change.
+    await db.updateTable('trigger_interests').set({ refreshed_at: sql`now()` })
+      .where(sql<boolean>`(kind, key) in (select * from unnest(${interests.map((interest) => interest.kind)}::text[], ${interests.map((interest) => interest.key)}::text[]))`)
+      .execute();
+  }
+  const added = fresh.length === 0 ? [] : await db.transaction().execute(async (trx) => {
+    await sql`lock table trigger_interests in access exclusive mode`.execute(trx);
+    const { rows } = await sql<TriggerInterestRow>`
+      insert into trigger_interests (kind, key)
+      select * from unnest(${fresh.map((interest) => interest.kind)}::text[], ${fresh.map((interest) => interest.key)}::text[])
+      on conflict (kind, key) do nothing
+      returning kind, key`.execute(trx);
+    await replayTriggers(trx, rows, replaySince);
+    return rows;
   });
+  const pruned = await db.deleteFrom('trigger_interests').where('refreshed_at', '<', pruneBefore).executeTakeFirst();
+  if (Number(pruned.numDeletedRows) > 0) {
+    await sql`delete from trigger_queue q where not exists (select 1 from trigger_interests i where i.kind = q.kind and i.key = q.key)`.execute(db);
+  }
+  return added;
+}
+
+/** Queues, for newly known interests, the changes since `since` that the database did not queue. */
+async function replayTriggers(trx: Db, interests: TriggerInterestRow[], since: Date): Promise<void> {
+  const keysOf = (kind: TriggerInterestRow['kind']) => interests.filter((interest) => interest.kind === kind).map((interest) => interest.key);
+  if (interests.some((interest) => interest.kind === 'lead_created')) {
+    await sql`insert into trigger_queue (lead_id, kind) select id, 'lead_created' from leads where created_at >= ${since} order by created_at, id`.execute(trx);
+  }
+  const tags = keysOf('tag_added');
+  if (tags.length > 0) {
+    // The tag history is not kept: a lead that has the tag and changed since stands for one tagged since.
+    await sql`insert into trigger_queue (lead_id, kind, key)
+      select l.id, 'tag_added', t.tag from unnest(${tags}::text[]) as t(tag) join leads l on l.tags @> array[t.tag] and l.updated_at >= ${since}
+      order by l.updated_at, l.id`.execute(trx);
+  }
+  const types = keysOf('event');
+  if (types.length > 0) {
+    await sql`insert into trigger_queue (lead_id, kind, key, properties)
+      select e.lead_id, 'event', e.type, e.properties from events e where e.type = any(${types}::text[]) and e.received_at >= ${since}
+      order by e.occurred_at, e.id`.execute(trx);
+  }
 }
 
 /** The goals the events trigger checks (migration 0009): replaced whole by each worker at start. */
@@ -88,22 +141,49 @@ export interface QueuedTrigger {
 }
 
 /**
- * Takes up to `limit` queued lead changes, oldest first, hands them to `handle`, then deletes
- * them. Taking marks the rows instead of holding a transaction open while handling (on embedded
- * PGlite an open transaction would stall every other connection): two workers never take the
- * same row, and rows taken by a worker that died are taken again after `staleAfterMs`.
- * Enrolling is idempotent, so handling a row twice is harmless.
+ * Leases up to `limit` queued lead changes this worker's content listens to (`interests`), oldest
+ * first, hands them to `handle`, then deletes them. A change no interest of this worker matches
+ * is left for a worker whose content has it (during a rolling deploy, one that adds a trigger).
+ *
+ * Leasing marks the rows (taken_by, taken_at) instead of holding a transaction open while
+ * handling (on embedded PGlite an open transaction would stall every other connection). The
+ * lease lasts `leaseMs` and is renewed every third of it while `handle` runs, so a worker that was
+ * killed leaves its rows to the others within `leaseMs`. A worker that finds a renewal refused
+ * (it stalled past its lease, and another took the rows) stops: `held(id)` turns false for those
+ * rows, and it neither handles nor deletes them. Enrolling is idempotent besides.
  */
-export async function drainTriggerQueue(db: Db, limit: number, staleAfterMs: number, handle: (rows: QueuedTrigger[]) => Promise<void>): Promise<number> {
+export async function drainTriggerQueue(
+  db: Db, worker: string, interests: TriggerInterestRow[], limit: number, leaseMs: number,
+  handle: (rows: QueuedTrigger[], held: (id: string) => boolean) => Promise<void>,
+): Promise<number> {
+  if (interests.length === 0) return 0;
   const { rows } = await sql<QueuedTrigger>`
-    update trigger_queue set taken_at = now() where id in (
-      select id from trigger_queue
-      where taken_at is null or taken_at < now() - make_interval(secs => ${staleAfterMs / 1000})
-      order by id limit ${limit} for update skip locked
+    update trigger_queue set taken_at = now(), taken_by = ${worker} where id in (
+      select q.id from trigger_queue q
+      join unnest(${interests.map((interest) => interest.kind)}::text[], ${interests.map((interest) => interest.key)}::text[]) as i(kind, key)
+        on q.kind = i.kind and q.key = i.key
+      where q.taken_at is null or q.taken_at < now() - make_interval(secs => ${leaseMs / 1000})
+      order by q.id limit ${limit} for update of q skip locked
     ) returning id, lead_id, kind, key, properties`.execute(db);
   if (rows.length === 0) return 0;
-  await handle(rows.sort((a, b) => Number(a.id) - Number(b.id)));
-  await db.deleteFrom('trigger_queue').where('id', 'in', rows.map((row) => row.id)).execute();
+  const ids = rows.map((row) => row.id);
+  const lost = new Set<string>();
+  let renewing = Promise.resolve();
+  const timer = setInterval(() => {
+    renewing = renewing.then(async () => {
+      const renewed = new Set((await db.updateTable('trigger_queue').set({ taken_at: sql`now()` })
+        .where('id', 'in', ids).where('taken_by', '=', worker).returning('id').execute()).map((row) => row.id));
+      for (const id of ids) if (!renewed.has(id)) lost.add(id);
+    }).catch(() => undefined);
+  }, leaseMs / 3);
+  try {
+    await handle(rows.sort((a, b) => Number(a.id) - Number(b.id)), (id) => !lost.has(id));
+  } finally {
+    clearInterval(timer);
+    await renewing;
+  }
+  const handled = ids.filter((id) => !lost.has(id));
+  if (handled.length > 0) await db.deleteFrom('trigger_queue').where('id', 'in', handled).where('taken_by', '=', worker).execute();
   return rows.length;
 }
 

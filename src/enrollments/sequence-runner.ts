@@ -19,7 +19,7 @@ import { markInterruptedSends, markSendsInterrupted, recentMarketingSendsOf } fr
 import { goalInterests, sequencesStartedBy, triggerInterests, type LeadChange } from '../sequences/triggers.js';
 import {
   activeEnrollmentsOf, activePositions, drainTriggerQueue, endEnrollment, endEnrollments, engagementOf, eventHappened, eventsHappened, findEnrollment,
-  findEnrollments, insertEnrollment, lastEnrollment, moveEnrollments, moveToStep, orphanedEnrollments, parkAt, replaceSequenceGoals, replaceTriggerInterests, repin, type EnrollmentRow,
+  findEnrollments, insertEnrollment, lastEnrollment, moveEnrollments, moveToStep, orphanedEnrollments, parkAt, registerTriggerInterests, replaceSequenceGoals, repin, type EnrollmentRow,
 } from './enrollments.repository.js';
 
 /*
@@ -29,9 +29,9 @@ import {
  * A step that is stale (the enrollment moved on, or ended) does nothing, and email steps go
  * through the send ledger, so a step that runs twice never acts twice.
  *
- * Automatic triggers arrive through the database's trigger queue (see migration 0005): the
- * runner drains it and enrolls. The frequency cap and priorities are checked under a per-lead
- * lock in the transaction that claims an email's ledger row.
+ * Automatic triggers arrive through the database's trigger queue (see migrations 0005 and 0013):
+ * the runner leases the changes its content listens to, and enrolls. The frequency cap and
+ * priorities are checked under a per-lead lock in the transaction that claims an email's ledger row.
  */
 
 export const STEP_JOB = 'sequence-step';
@@ -69,10 +69,15 @@ export interface SequenceRunner {
   dispatchDueEmails(worker: string, limit: number, now: Date): Promise<number>;
   /** Runs email steps of the queue as one batch (dispatchDueEmails, once the rows are leased). */
   runEmailBatch(rows: QueuedEmail[], now: Date): Promise<void>;
-  /** Worker start: tells the database which changes to queue, and reconciles enrollments with edited files. */
+  /** Worker start: reconciles enrollments with edited files. */
   prepare(): Promise<ReconcileReport>;
-  /** Enrolls leads for queued changes; returns how many changes it handled (0: the queue is empty). */
-  processTriggers(now: Date, limit?: number): Promise<number>;
+  /**
+   * Every role, at start and every minute: tells the database which changes to queue for this
+   * content's triggers, queueing the last hour's changes for a trigger it did not know yet.
+   */
+  registerTriggers(now: Date): Promise<void>;
+  /** Enrolls leads for queued changes `worker` leases; returns how many changes it handled (0: none to take). */
+  processTriggers(worker: string, now: Date, limit?: number): Promise<number>;
   /** Marks sends whose process died mid-send as unknown; returns how many. */
   sweepInterruptedSends(now: Date): Promise<number>;
   /** Schedules a job for active enrollments left without one by a crash; returns how many. */
@@ -128,6 +133,12 @@ const YIELD_RECHECK_MS = 60_000;
  * that dies leaves its rows to others once this passes (the ledger stops a second send).
  */
 const EMAIL_LEASE_MS = 60_000;
+/** How long a worker's lease on queued trigger changes lasts; renewed while it works, so a killed worker's rows wait at most this. */
+const TRIGGER_LEASE_MS = 15_000;
+/** A trigger new to the database has the changes of this last stretch queued for it (docs/architecture.md). */
+const TRIGGER_REPLAY_MS = 60 * 60_000;
+/** An interest no process refreshed for this long (every process does every minute) is dropped. */
+const TRIGGER_INTEREST_TTL_MS = 60 * 60_000;
 /** Waits ending later than this are written straight into Agenda's table, which it polls every 5 s. */
 const AGENDA_POLL_WINDOW_MS = 15_000;
 
@@ -138,6 +149,7 @@ function leadFacts(lead: Lead, engagement: Record<string, StepEngagement>, score
 
 export function createSequenceRunner(deps: RunnerDeps): SequenceRunner {
   const byId = new Map(deps.sequences.map((sequence) => [sequence.id, sequence]));
+  const interests = triggerInterests(deps.sequences);
 
   /** Opens and clicks by people on each email step the enrollment has sent. */
   async function engagementFor(enrollmentId: string): Promise<Record<string, StepEngagement>> {
@@ -249,8 +261,12 @@ export function createSequenceRunner(deps: RunnerDeps): SequenceRunner {
   const runner: SequenceRunner = {
     sequences: () => deps.sequences,
 
+    async registerTriggers(now) {
+      const added = await registerTriggerInterests(deps.db, interests, new Date(now.getTime() - TRIGGER_REPLAY_MS), new Date(now.getTime() - TRIGGER_INTEREST_TTL_MS));
+      if (added.length > 0) deps.logger.info({ triggers: added }, 'triggers new to the database: the changes of the last hour are queued for them');
+    },
+
     async prepare() {
-      await replaceTriggerInterests(deps.db, triggerInterests(deps.sequences));
       // Goals are reached in the transaction of their event (migration 0009), not when a step runs.
       await replaceSequenceGoals(deps.db, goalInterests(deps.sequences));
       const report: ReconcileReport = { repinned: {}, parked: [] };
@@ -284,9 +300,11 @@ export function createSequenceRunner(deps: RunnerDeps): SequenceRunner {
       return report;
     },
 
-    async processTriggers(now, limit = 200) {
-      return drainTriggerQueue(deps.db, limit, 5 * 60_000, async (rows) => {
+    async processTriggers(worker, now, limit = 200) {
+      return drainTriggerQueue(deps.db, worker, interests, limit, TRIGGER_LEASE_MS, async (rows, held) => {
         for (const row of rows) {
+          // Another worker took the rest over (this one stalled past its lease): they are its now.
+          if (!held(row.id)) break;
           const change: LeadChange = row.kind === 'event' ? { kind: 'event', type: row.key, properties: row.properties } : row.kind === 'tag_added' ? { kind: 'tag_added', tag: row.key } : { kind: 'lead_created' };
           for (const sequence of sequencesStartedBy(change, deps.sequences)) {
             const outcome = await runner.enroll(sequence.id, row.lead_id, now);

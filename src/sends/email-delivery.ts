@@ -18,7 +18,8 @@ import { claimSends, finishSends, lockLeadsSends, markHandedOver, type SendClaim
  * Sends the emails of sequence steps, each at most once, in batches: a batch costs a handful of
  * queries, not a handful per email. The ledger row is claimed before anything goes over SMTP; a
  * second attempt finds the claim and stops. Suppression, opt-out and erasure are checked at send
- * time, not when the step was scheduled.
+ * time, not when the step was scheduled: the opt-out and suppression once more as each group is
+ * handed to SMTP, under the lead's row lock that an unsubscribe takes.
  */
 
 export interface EmailStepInput {
@@ -143,20 +144,16 @@ export function createEmailDelivery(deps: EmailDeliveryDeps): EmailDelivery {
       seen.add(key);
     }
 
-    const suppressed = claimed.length > 0 ? await deps.suppression.suppressedAmong(deps.db, claimed.map((send) => send.lead.email)) : new Set<string>();
-    const skipped: Array<{ send: Claimed; reason: 'unsubscribed' | 'suppressed' }> = [];
-    const sending: Claimed[] = [];
-    for (const send of claimed) {
-      const reason = send.lead.unsubscribedAt ? 'unsubscribed' : suppressed.has(send.lead.email.trim().toLowerCase()) ? 'suppressed' : null;
-      if (reason) skipped.push({ send, reason });
-      else sending.push(send);
-    }
-    await finishSends(deps.db, skipped.map(({ send, reason }) => ({ id: send.sendId, status: 'skipped', outcome: reason, smtpResponse: null })));
-    for (const { send, reason } of skipped) outcomes[send.index] = { kind: 'skipped', reason };
+    // An opt-out known already skips the email here; suppression, and an opt-out that comes while
+    // the batch runs, are checked as each group is handed to SMTP (markHandedOver).
+    const skipped = claimed.filter((send) => send.lead.unsubscribedAt);
+    await finishSends(deps.db, skipped.map((send) => ({ id: send.sendId, status: 'skipped', outcome: 'unsubscribed', smtpResponse: null })));
+    for (const send of skipped) outcomes[send.index] = { kind: 'skipped', reason: 'unsubscribed' };
 
-    const { results, takenOver } = await sendAll(sending);
+    const { results, takenOver, withheld } = await sendAll(claimed.filter((send) => !send.lead.unsubscribedAt));
     await record(deps, results);
     for (const { send, outcome } of results) outcomes[send.index] = outcome;
+    for (const { send, reason } of withheld) outcomes[send.index] = { kind: 'skipped', reason };
     for (const send of takenOver) outcomes[send.index] = { kind: 'already_handled', sendId: send.sendId, status: 'claimed', claimedAt: new Date() };
     return outcomes.map((outcome, index) => {
       if (!outcome) throw new Error(`no outcome for email ${index} of the batch`);
@@ -167,8 +164,9 @@ export function createEmailDelivery(deps: EmailDeliveryDeps): EmailDelivery {
   /**
    * Renders, tracks (one insert for every link of the batch) and sends over the pool. `takenOver`:
    * claims another worker took over before this one handed them to SMTP, so not sent from here.
+   * `withheld`: found unsubscribed or suppressed at hand-over, recorded `skipped` and not sent.
    */
-  async function sendAll(sends: Claimed[]): Promise<{ results: SendResultOf[]; takenOver: Claimed[] }> {
+  async function sendAll(sends: Claimed[]): Promise<{ results: SendResultOf[]; takenOver: Claimed[]; withheld: Array<{ send: Claimed; reason: 'unsubscribed' | 'suppressed' }> }> {
     const rendered: Array<{ send: Claimed; unsubscribe: string; email: RenderedEmail }> = [];
     const results: Array<Omit<SendResultOf, 'outcome'>> = [];
     for (const send of sends) {
@@ -211,15 +209,21 @@ export function createEmailDelivery(deps: EmailDeliveryDeps): EmailDelivery {
     };
     const groups: Array<Promise<Array<Omit<SendResultOf, 'outcome'>>>> = [answered(results)];
     const takenOver: Claimed[] = [];
+    const withheld: Array<{ send: Claimed; reason: 'unsubscribed' | 'suppressed' }> = [];
     for (let start = 0; start < rendered.length; start += HAND_OVER_GROUP) {
       const group = rendered.slice(start, start + HAND_OVER_GROUP).map((item, offset) => ({ item, position: start + offset }));
       await groups.at(-1);
-      const ours = await markHandedOver(deps.db, group.map(({ item }) => item.send.sendId), deps.worker ?? null);
-      for (const { item } of group) if (!ours.has(item.send.sendId)) takenOver.push(item.send);
-      groups.push(Promise.all(group.filter(({ item }) => ours.has(item.send.sendId)).map(({ item, position }) => sendOne(item, position))).then(answered));
+      const verdicts = await markHandedOver(deps.db, group.map(({ item }) => ({ id: item.send.sendId, leadId: item.send.lead.id, emailHash: deps.suppression.hash(item.send.lead.email) })), deps.worker ?? null);
+      const handed = group.filter(({ item }) => {
+        const verdict = verdicts.get(item.send.sendId);
+        if (verdict === undefined) takenOver.push(item.send);
+        else if (verdict !== 'handed') withheld.push({ send: item.send, reason: verdict });
+        return verdict === 'handed';
+      });
+      groups.push(Promise.all(handed.map(({ item, position }) => sendOne(item, position))).then(answered));
     }
     const sent = (await Promise.all(groups)).flat();
-    return { results: sent.map(({ send, smtp, response }) => ({ send, smtp, response, outcome: outcomeOf(send.sendId, smtp) })), takenOver };
+    return { results: sent.map(({ send, smtp, response }) => ({ send, smtp, response, outcome: outcomeOf(send.sendId, smtp) })), takenOver, withheld };
   }
 
   return { deliverMany };

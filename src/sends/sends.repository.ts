@@ -34,22 +34,68 @@ export async function markInterruptedSends(db: Db, olderThan: Date): Promise<num
   return Number(result.numAffectedRows ?? 0);
 }
 
+/** A claimed send about to be handed to SMTP: its lead, and the hash of the address it goes to. */
+export interface HandOver {
+  id: string;
+  leadId: string;
+  emailHash: string;
+}
+
+/** What became of a send at hand-over: handed to SMTP, or not sent, and why. */
+export type HandOverVerdict = 'handed' | 'unsubscribed' | 'suppressed';
+
 /**
  * Sends about to go over SMTP: from now on, a crash leaves them `unknown` rather than unsent.
- * Returns those still claimed by `worker`: one taken over meanwhile (this worker stalled past its
- * lease) belongs to the worker that took it, and must not be sent from here as well.
+ * One statement re-checks the opt-out and suppression as they stand now, under a share lock on
+ * each lead's row: an unsubscribe (which updates that row) either committed first, and its
+ * sends are recorded `skipped` with the reason, or waits until this statement commits, and then
+ * waits for their SMTP answers (subscriptions.service.ts). Only claims still held by `worker`
+ * change: one taken over meanwhile (this worker stalled past its lease) belongs to the worker
+ * that took it, and must not be sent from here as well; it is absent from the result, as is a
+ * send whose lead was erased (its ledger row went with it).
  */
-export async function markHandedOver(db: Db, ids: string[], worker: string | null): Promise<Set<string>> {
-  if (ids.length === 0) return new Set();
-  const rows = await db
-    .updateTable('sends')
-    .set({ handed_at: sql`now()` })
-    .where('id', 'in', ids)
-    .where('status', '=', 'claimed')
-    .where(sql<boolean>`claimed_by is not distinct from ${worker}`)
-    .returning('id')
-    .execute();
-  return new Set(rows.map((row) => row.id));
+export async function markHandedOver(db: Db, sends: HandOver[], worker: string | null): Promise<Map<string, HandOverVerdict>> {
+  if (sends.length === 0) return new Map();
+  // Locking reads see the newest committed version of a row they waited for, so an unsubscribe
+  // that committed while this waited is seen here.
+  const statement = sql<{ id: string; outcome: string | null; status: SendStatus }>`
+    with live as (
+      select l.id, l.unsubscribed_at from leads l where l.id = any(${sends.map((send) => send.leadId)}::uuid[]) order by l.id for share
+    ), verdicts as (
+      select r.id, case
+          when l.unsubscribed_at is not null then 'unsubscribed'
+          when exists (select 1 from suppressions x where x.email_hash = r.email_hash) then 'suppressed'
+        end as reason
+      from unnest(${sends.map((send) => send.id)}::uuid[], ${sends.map((send) => send.leadId)}::uuid[], ${sends.map((send) => send.emailHash)}::text[]) as r(id, lead_id, email_hash)
+      join live l on l.id = r.lead_id
+    )
+    update sends s set
+      handed_at = case when v.reason is null then now() end,
+      status = case when v.reason is null then s.status else 'skipped' end,
+      outcome = coalesce(v.reason, s.outcome),
+      finished_at = case when v.reason is null then s.finished_at else now() end
+    from verdicts v
+    where s.id = v.id and s.status = 'claimed' and s.claimed_by is not distinct from ${worker}
+    returning s.id, s.status, s.outcome`;
+  // A write that locks several of these leads in another order (an import batch) can deadlock
+  // with the share locks; PostgreSQL cancels one side, and the statement is simply run again.
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      const { rows } = await statement.execute(db);
+      return new Map(rows.map((row) => [row.id, row.status === 'skipped' ? (row.outcome === 'suppressed' ? 'suppressed' : 'unsubscribed') : 'handed']));
+    } catch (error) {
+      const deadlocked = typeof error === 'object' && error !== null && 'code' in error && error.code === '40P01';
+      if (attempt >= 3 || !deadlocked) throw error;
+    }
+  }
+}
+
+/** Sends of this lead handed to SMTP since `since` and not answered yet: they may still reach the server. */
+export async function countUnansweredHandedSends(db: Db, leadId: string, since: Date): Promise<number> {
+  const { rows } = await sql<{ n: number }>`
+    select count(*)::int as n from sends
+    where lead_id = ${leadId} and claimed_at > ${since} and status = 'claimed' and handed_at is not null`.execute(db);
+  return rows[0]?.n ?? 0;
 }
 
 /** The same for given claims, known to be abandoned: only those still `claimed` change. */

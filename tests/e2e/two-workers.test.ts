@@ -259,14 +259,12 @@ onServer('two worker processes sharing one PostgreSQL server', () => {
   }
 
   /**
-   * The workers start first: a worker's prepare() writes trigger_interests, and only then does
-   * the database queue lead_created changes (an api process registers none). They start one
-   * after the other: two prepare() calls at once can collide on trigger_interests' primary key.
+   * The workers start first and write trigger_interests (every role does: registerTriggers in
+   * sequence-runner.ts). They start one after the other, as a deploy would.
    *
    * While the import creates the leads and the workers enroll them, the sink holds its answers,
    * so the first sends wait and every other step job is due when it lets go: 2,000 due at once.
-   * It also means no worker is killed while enrolling: changes a dead worker had taken from the
-   * trigger queue are taken again only after 5 minutes (processTriggers in sequence-runner.ts).
+   * No worker is killed while enrolling here: tests/e2e/triggers-across-roles.test.ts does that.
    */
   async function enrollAllThenRelease({ database, sink, env, waitFor }: Case, emails: string[]): Promise<[Baton, Baton]> {
     const first = await start('worker', env);

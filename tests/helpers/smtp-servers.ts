@@ -17,3 +17,34 @@ export async function startBouncingSmtpServer(): Promise<{ url: string; close: (
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
+
+export interface SlowSmtpServer {
+  url: string;
+  /** Each recipient as its RCPT TO arrived (the earliest the server learns who a message is for), in order. */
+  recipients: Array<{ to: string; at: number }>;
+  close(): Promise<void>;
+}
+
+/** A real SMTP server that accepts everything but answers each message `delayMs` after its final dot, as a slow relay does. */
+export async function startSlowSmtpServer(delayMs: number): Promise<SlowSmtpServer> {
+  const recipients: SlowSmtpServer['recipients'] = [];
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    logger: false,
+    onRcptTo(address, _session, callback) {
+      recipients.push({ to: address.address.toLowerCase(), at: Date.now() });
+      callback();
+    },
+    onData(stream, _session, callback) {
+      stream.resume();
+      stream.on('end', () => setTimeout(() => callback(), delayMs));
+    },
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `smtp://127.0.0.1:${(server.server.address() as AddressInfo).port}`,
+    recipients,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}

@@ -170,7 +170,8 @@ describe('the frequency-cap gate and interrupted sends', () => {
     expect(taken.get(`${ids.enrollmentId}:welcome`)?.claimed).toBe(true);
     // The claim changed hands once: a second taker finds it fresh.
     expect((await claimSends(t.database.db, [{ ...claim, claimedBy: 'third' }], new Date(Date.now() - 60_000))).get(`${ids.enrollmentId}:welcome`)?.claimed).toBe(false);
-    expect(await markHandedOver(t.database.db, [row?.id ?? ''], 'dead-worker')).toEqual(new Set());
-    expect(await markHandedOver(t.database.db, [row?.id ?? ''], 'live-worker')).toEqual(new Set([row?.id]));
+    const handOver = [{ id: row?.id ?? '', leadId: ids.leadId, emailHash: t.services.suppression.hash('stalled@example.com') }];
+    expect(await markHandedOver(t.database.db, handOver, 'dead-worker')).toEqual(new Map());
+    expect(await markHandedOver(t.database.db, handOver, 'live-worker')).toEqual(new Map([[row?.id, 'handed']]));
   });
 });

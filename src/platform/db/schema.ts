@@ -124,6 +124,7 @@ export type TriggerKind = 'lead_created' | 'tag_added' | 'event';
 export interface TriggerInterestsTable {
   kind: TriggerKind;
   key: string;
+  refreshed_at: ColumnType<Date, Date | undefined, Date>;
 }
 
 export interface TriggerQueueTable {
@@ -134,6 +135,7 @@ export interface TriggerQueueTable {
   properties: ColumnType<Record<string, unknown>, string | undefined, never>;
   queued_at: ColumnType<Date, Date | undefined, never>;
   taken_at: Date | null;
+  taken_by: string | null;
 }
 
 export interface SequenceGoalsTable {
