@@ -29,7 +29,7 @@ import {
  * A step that is stale (the enrollment moved on, or ended) does nothing, and email steps go
  * through the send ledger, so a step that runs twice never acts twice.
  *
- * Automatic triggers arrive through the database's trigger queue (see migrations 0005 and 0013):
+ * Automatic triggers arrive through the database's trigger queue (see migrations 0005 and 0012):
  * the runner leases the changes its content listens to, and enrolls. The frequency cap and
  * priorities are checked under a per-lead lock in the transaction that claims an email's ledger row.
  */
