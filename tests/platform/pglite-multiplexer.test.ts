@@ -156,6 +156,47 @@ describe('PGliteMultiplexer authentication (issue 16: psql -U postgres read ever
     expect(answer).toContain('C28000');
     expect((await pool.query('select n from counter')).rows[0].n).toBe(150);
   });
+  it('refuses messages whose length is shorter than their header, before and after sign-in, and keeps serving', async () => {
+    const answerTo = async (bytes: Buffer) => {
+      const socket = net.connect(connection.port, connection.host);
+      const received: Buffer[] = [];
+      socket.on('data', (chunk) => received.push(chunk));
+      socket.on('error', () => undefined);
+      socket.write(bytes);
+      await Promise.race([new Promise((resolve) => socket.on('close', resolve)), new Promise((resolve) => setTimeout(resolve, 5000))]);
+      socket.destroy();
+      return Buffer.concat(received).toString('latin1');
+    };
+    // A startup message claiming 0 bytes used to throw inside the socket listener and end the process.
+    expect(await answerTo(Buffer.alloc(8))).toContain('C08P01');
+    const tiny = Buffer.alloc(8);
+    tiny.writeInt32BE(5, 0);
+    expect(await answerTo(tiny)).toContain('C08P01');
+    // After sign-in too: a typed message whose length is under 4.
+    const client = new pg.Client(connection);
+    await client.connect();
+    const closed = new Promise((resolve) => client.on('error', () => resolve(null)).on('end', () => resolve(null)));
+    (client as unknown as { connection: { stream: net.Socket } }).connection.stream.write(Buffer.from([0x51, 0, 0, 0, 1]));
+    await closed;
+    expect((await pool.query('select 1 as one')).rows[0].one).toBe(1);
+  });
+
+  it('sends NOTIFY only to signed-in clients, never to one still in the handshake', async () => {
+    const waiting = net.connect(connection.port, connection.host);
+    const received: Buffer[] = [];
+    waiting.on('data', (chunk) => received.push(chunk));
+    const params = Buffer.from('user\0postgres\0database\0postgres\0\0');
+    const startup = Buffer.alloc(8 + params.length);
+    startup.writeInt32BE(startup.length, 0);
+    startup.writeInt32BE(196608, 4);
+    params.copy(startup, 8);
+    waiting.write(startup);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await pool.query(`select pg_notify('baton_lead_erased', 'secret-lead-id')`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    waiting.destroy();
+    expect(Buffer.concat(received).toString('latin1')).not.toContain('secret-lead-id');
+  });
 });
 
 describe('the embedded database of a data directory', () => {

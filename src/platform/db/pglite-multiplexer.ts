@@ -121,6 +121,12 @@ export class PGliteMultiplexer {
         this.refuse(connection, '08P01', 'message too long before authentication');
         return;
       }
+      // A length shorter than the message's own header is no message: parsing it would read past
+      // its end (and throw in a socket listener, taking the process down) or never advance.
+      if (hasImpossibleLength(connection)) {
+        this.refuse(connection, '08P01', 'invalid message length');
+        return;
+      }
       const message = connection.started ? takeTypedMessage(connection) : takeStartupMessage(connection);
       if (message === null) return;
       if (connection.auth.step === 'ready') this.handle(connection, message);
@@ -226,7 +232,8 @@ export class PGliteMultiplexer {
     connection.socket.write(output);
     if (scan.notifications.length > 0) {
       const copies = Buffer.concat(scan.notifications);
-      for (const other of this.connections) if (other !== connection && !other.closed) other.socket.write(copies);
+      // Only to signed-in clients: a client still in the handshake must learn nothing.
+      for (const other of this.connections) if (other !== connection && !other.closed && other.auth.step === 'ready') other.socket.write(copies);
     }
   }
 
@@ -258,6 +265,12 @@ export class PGliteMultiplexer {
 }
 
 /** The length the next message announces, so a huge one is refused before it is buffered. */
+/** A startup message is at least 8 bytes (length, code); a typed message's length counts at least itself (4). */
+function hasImpossibleLength(connection: Connection): boolean {
+  if (connection.started) return connection.buffer.length >= 5 && connection.buffer.readInt32BE(1) < 4;
+  return connection.buffer.length >= 4 && connection.buffer.readInt32BE(0) < 8;
+}
+
 function declaredLength(connection: Connection): number {
   if (connection.started) return connection.buffer.length < 5 ? 0 : 1 + connection.buffer.readInt32BE(1);
   return connection.buffer.length < 4 ? 0 : connection.buffer.readInt32BE(0);
