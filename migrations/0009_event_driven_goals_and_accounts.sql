@@ -16,17 +16,19 @@ create index sequence_goals_event on sequence_goals (event);
 -- Once per statement, over the inserted events: the active enrollments of their leads whose goal
 -- one of them is end `converted`, in the transaction that records the event. A handoff the same
 -- event causes comes after this commits, so it finds the enrollment already converted, not
--- something to exit. Rows are locked in id order, as a batch of events for many leads may meet
+-- something to exit. Machine events (properties.machine true: a mail scanner's click or open)
+-- reach no goal. Rows are locked in id order, as a batch of events for many leads may meet
 -- a batch of emails moving the same enrollments.
 create function reach_goals_for_events() returns trigger language plpgsql as $$
 begin
-  if exists (select 1 from inserted i join sequence_goals g on g.event = i.type) then
+  if exists (select 1 from inserted i join sequence_goals g on g.event = i.type where (i.properties ->> 'machine') is distinct from 'true') then
     with reached as (
       select distinct on (e.id) e.id, g.event
       from inserted i
       join sequence_goals g on g.event = i.type and i.properties @> g.filter
       join enrollments e on e.lead_id = i.lead_id and e.sequence_id = g.sequence_id and e.status = 'active'
-      where case when g.step_id is null then i.occurred_at >= e.entered_at
+      where (i.properties ->> 'machine') is distinct from 'true'
+        and case when g.step_id is null then i.occurred_at >= e.entered_at
                  else e.current_step = g.step_id and i.occurred_at >= e.step_entered_at end
       order by e.id, g.step_id nulls first
     ), locked as (

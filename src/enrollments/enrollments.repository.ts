@@ -268,14 +268,18 @@ export async function endEnrollments(db: Db, ends: Array<{ id: string; status: E
     where e.id = r.id and e.status = 'active'`.execute(db);
 }
 
-/** eventHappened for a batch of checks: the positions (in `checks`) of those that happened. */
+/**
+ * eventHappened for a batch of checks: the positions (in `checks`) of those that happened. Machine
+ * events (a mail scanner's click) reach no goal, as in the events trigger (migration 0009).
+ */
 export async function eventsHappened(db: Db, checks: Array<{ leadId: string; type: string; where: Record<string, unknown> | undefined; since: Date }>): Promise<Set<number>> {
   if (checks.length === 0) return new Set();
   const { rows } = await sql<{ position: string }>`
     select r.position from unnest(${checks.map((check) => check.leadId)}::uuid[], ${checks.map((check) => check.type)}::text[],
                                   ${checks.map((check) => JSON.stringify(check.where ?? {}))}::jsonb[], ${checks.map((check) => check.since)}::timestamptz[])
       with ordinality as r(lead_id, type, filter, since, position)
-    where exists (select 1 from events e where e.lead_id = r.lead_id and e.type = r.type and e.occurred_at >= r.since and e.properties @> r.filter)`.execute(db);
+    where exists (select 1 from events e where e.lead_id = r.lead_id and e.type = r.type and e.occurred_at >= r.since and e.properties @> r.filter
+                    and (e.properties ->> 'machine') is distinct from 'true')`.execute(db);
   return new Set(rows.map((row) => Number(row.position) - 1));
 }
 

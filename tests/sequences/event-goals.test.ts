@@ -1,4 +1,4 @@
-import { replaceSequenceGoals } from '../../src/enrollments/enrollments.repository.js';
+import { eventsHappened, replaceSequenceGoals } from '../../src/enrollments/enrollments.repository.js';
 import { goalInterests } from '../../src/sequences/triggers.js';
 import { parseSequence } from '../../src/sequences/sequence-loader.js';
 import type { TemplateCatalogue } from '../../src/sequences/sequence-checks.js';
@@ -19,6 +19,7 @@ entry:
   trigger: { type: manual }
 goals:
   - { event: form_submit, where: { form: demo } }
+  - { event: email_clicked }
 steps:
   - id: welcome
     email: welcome
@@ -100,6 +101,18 @@ describe('goals reached when their event is recorded', () => {
     expect(await statusOf(first.enrollmentId)).toEqual({ status: 'converted', exit_reason: 'goal form_submit' });
     expect(await statusOf(second.enrollmentId)).toEqual({ status: 'converted', exit_reason: 'goal form_submit' });
     expect(await statusOf(ended.enrollmentId)).toEqual({ status: 'exited', exit_reason: 'the lead unsubscribed' });
+  });
+
+  it('does not convert by a machine event (a mail scanner\'s click), in the trigger nor in the poll', async () => {
+    const { leadId, enrollmentId } = await enrolled('nurture', 'welcome', 10);
+    await query(`insert into events (lead_id, type, properties, occurred_at) values ($1, 'email_clicked', '{"url":"https://example.com","machine":true}', now())`, [leadId]);
+    expect(await statusOf(enrollmentId)).toEqual({ status: 'active', exit_reason: null });
+    const since = new Date(Date.now() - 60 * 60_000);
+    expect(await eventsHappened(database.db, [{ leadId, type: 'email_clicked', where: undefined, since }])).toEqual(new Set());
+
+    await query(`insert into events (lead_id, type, properties, occurred_at) values ($1, 'email_clicked', '{"url":"https://example.com","machine":false}', now())`, [leadId]);
+    expect(await statusOf(enrollmentId)).toEqual({ status: 'converted', exit_reason: 'goal email_clicked' });
+    expect(await eventsHappened(database.db, [{ leadId, type: 'email_clicked', where: undefined, since }])).toEqual(new Set([0]));
   });
 
   it('rolls the conversion back with the event', async () => {
