@@ -116,7 +116,10 @@ export async function stepCounts(db: Db, sequenceId: string): Promise<Map<string
  * enrollment still active is counted as exited at its step: erasure ended it.
  */
 export async function preserveErasedCounts(db: Db, leadId: string): Promise<void> {
-  for (const [sequenceId, steps] of collect(await countSteps(db, { leadId }))) {
+  // Rows are upserted in one sorted order, so two erasures at once cannot deadlock on them.
+  const bySequence = [...collect(await countSteps(db, { leadId }))].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  for (const [sequenceId, stepMap] of bySequence) {
+    const steps = [...stepMap].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     for (const [stepId, counts] of steps) {
       const values = { ...counts, exited: counts.exited + counts.active };
       const columns = Object.entries(ERASED_COLUMNS);
@@ -128,7 +131,7 @@ export async function preserveErasedCounts(db: Db, leadId: string): Promise<void
   }
   await sql`
     insert into erased_enrollment_totals (sequence_id, status, count)
-    select sequence_id, case when status = 'active' then 'exited' else status end, count(*) from enrollments where lead_id = ${leadId} group by 1, 2
+    select sequence_id, case when status = 'active' then 'exited' else status end, count(*) from enrollments where lead_id = ${leadId} group by 1, 2 order by 1, 2
     on conflict (sequence_id, status) do update set count = erased_enrollment_totals.count + excluded.count`.execute(db);
 }
 

@@ -27,16 +27,29 @@ export async function listenToChannel(pool: pg.Pool, channel: string, handlers: 
 
   const connect = async (): Promise<void> => {
     const next = await pool.connect();
+    let released = false;
+    const drop = (error: Error) => {
+      if (released) return;
+      released = true;
+      next.release(error);
+    };
     next.on('notification', (message) => {
       if (message.channel === channel) handlers.onMessage(message.payload ?? '');
     });
     next.on('error', (error) => {
+      if (client !== next) return drop(error);
       logger.warn({ err: error, channel }, 'lost the LISTEN connection; listening again shortly');
-      next.release(error);
-      if (client === next) client = null;
+      drop(error);
+      client = null;
       if (!closed) retry = setTimeout(reconnect, RECONNECT_MS);
     });
-    await next.query(`listen ${channel}`);
+    try {
+      await next.query(`listen ${channel}`);
+    } catch (error) {
+      // Refused (a standby in recovery, say): give the connection back, or each retry leaks one.
+      drop(error instanceof Error ? error : new Error(String(error)));
+      throw error;
+    }
     client = next;
   };
   const reconnect = () => {
