@@ -1,4 +1,5 @@
 import { containsAll } from '../sequences/triggers.js';
+import type { LifecycleStage } from '../platform/db/schema.js';
 import { meetsMinimumGrade } from './lifecycle.js';
 import { isMachineEvent, type Grade, type ScoredEvent } from './score.js';
 
@@ -43,4 +44,15 @@ export function findIntent(events: ScoredEvent[], rules: IntentRule[], grade: Gr
     if (rule) found = { rule: rule.id, label: rule.label, eventId: event.id, at: event.occurredAt };
   }
   return found;
+}
+
+/**
+ * After when a raised hand counts (findIntent's `after`), null for any time: a disqualified lead
+ * counts only hands raised since it was disqualified, and an unsubscribed lead only hands raised
+ * after it unsubscribed (a demo request from before it objected is no request to be called now).
+ * The later of the two when both apply.
+ */
+export function intentCountsAfter(stage: LifecycleStage, stageChangedAt: Date | null, unsubscribedAt: string | null): Date | null {
+  const times = [stage === 'disqualified' ? stageChangedAt : null, unsubscribedAt === null ? null : new Date(unsubscribedAt)].filter((at): at is Date => at !== null);
+  return times.length === 0 ? null : new Date(Math.max(...times.map((at) => at.getTime())));
 }

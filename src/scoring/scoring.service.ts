@@ -5,7 +5,7 @@ import type { LeadsService } from '../leads/leads.service.js';
 import type { Database, LifecycleStage } from '../platform/db/schema.js';
 import type { Logger } from '../platform/logger.js';
 import { fieldsByFileName } from '../sequences/lead-fields.js';
-import { findIntent } from './intent.js';
+import { findIntent, intentCountsAfter } from './intent.js';
 import { handoffCause, stageAfterScore, type HandoffCause } from './lifecycle.js';
 import { scoreLead, type Score, type ScoredEvent, type ScoredLead } from './score.js';
 import type { ScoringConfig } from './scoring-config.js';
@@ -94,8 +94,8 @@ export function createScoringService(deps: ScoringDeps): ScoringService {
     const computed = await compute(leadId, now);
     if (!computed) return null;
     const { lead, score, stage } = computed;
-    // A disqualified lead counts only the hands it raised since it was disqualified.
-    const intent = findIntent(computed.events, config.intent, score.grade, now, stage === 'disqualified' ? computed.stageChangedAt : null);
+    // A disqualified lead counts only the hands it raised since it was disqualified; an unsubscribed one, since it unsubscribed.
+    const intent = findIntent(computed.events, config.intent, score.grade, now, intentCountsAfter(stage, computed.stageChangedAt, lead.unsubscribedAt));
     const handoff: HandoffCause | null = deps.onMarketingQualified ? handoffCause(stage, score, config.lifecycle, intent, lead.unsubscribedAt !== null) : null;
     let next = handoff ? 'mql' : stageAfterScore(stage, score, config.lifecycle);
     // No handoff (no sales team, or a lead that objected to marketing): scored, never an MQL.

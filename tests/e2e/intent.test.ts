@@ -179,4 +179,20 @@ describe('hand-raisers with the shipped example files', () => {
     expect(second.briefing.returning?.note).toMatch(/^Previously disqualified on \d{4}-\d{2}-\d{2} \(“a student project”\); they raised a hand again and go back to Léa Martin, who had them before$/);
     expect(second.briefing.flags).toEqual([second.briefing.returning?.note]);
   });
+
+  it('does not hand an unsubscribed lead to sales for a demo request made before it unsubscribed, and does for one made after', async () => {
+    const leadId = await createLead(vp('linus@hooli.test', { firstName: 'Linus', lastName: 'Torvalds', company: 'Hooli' }));
+    expect((await api.patch(`/api/leads/${leadId}`).set(auth).send({ unsubscribed: true })).status).toBe(200);
+    const unsubscribedAt = new Date(String((await api.get(`/api/leads/${leadId}`).set(auth)).body.unsubscribedAt));
+    // Recorded late (an import, a delayed form tool): it happened an hour before the unsubscribe.
+    const old = await api.post('/api/events').set(auth).send({ leadId, type: 'form_submit', properties: { form: 'demo' }, occurredAt: new Date(unsubscribedAt.getTime() - 3_600_000).toISOString() });
+    expect(old.status).toBeLessThan(300);
+    // Rescored with the request's 40 points, and not handed off.
+    await until(async () => (await baton.database.pool.query<{ engagement: number }>('select engagement from lead_scores where lead_id = $1', [leadId])).rows[0]?.engagement ?? 0, (points) => points >= 40, 15_000);
+    expect((await api.get('/api/handoffs').query({ leadId }).set(auth)).body.items).toEqual([]);
+    expect(await score(leadId)).toMatchObject({ stage: 'lead' });
+
+    await submitForm(leadId, 'demo');
+    expect((await waitForHandoff(leadId)).briefing.salesOnly?.note).toMatch(/contact about the demo request only$/);
+  });
 });

@@ -1,4 +1,4 @@
-import { findIntent, type IntentRule } from '../../src/scoring/intent.js';
+import { findIntent, intentCountsAfter, type IntentRule } from '../../src/scoring/intent.js';
 import { handoffCause } from '../../src/scoring/lifecycle.js';
 import type { Grade, Score, ScoredEvent } from '../../src/scoring/score.js';
 import { parseScoringConfig } from '../../src/scoring/scoring-config.js';
@@ -36,6 +36,24 @@ describe('intent rule matching', () => {
 
   it('reports the rule, its label and when the hand was raised', () => {
     expect(findIntent([event('e1', 'form_submit', 1, { form: 'demo' })], rules, 'A', NOW, null)).toEqual({ rule: 'demo-request', label: 'Demo request', eventId: 'e1', at: daysAgo(1) });
+  });
+});
+
+describe('after when a raised hand counts', () => {
+  it.each<[string, LifecycleStage, Date | null, string | null, Date | null]>([
+    ['any time for a lead', 'lead', daysAgo(9), null, null],
+    ['since disqualification for a disqualified lead', 'disqualified', daysAgo(9), null, daysAgo(9)],
+    ['since unsubscribing for an unsubscribed lead', 'lead', daysAgo(9), daysAgo(4).toISOString(), daysAgo(4)],
+    ['the later of the two when both apply', 'disqualified', daysAgo(9), daysAgo(4).toISOString(), daysAgo(4)],
+    ['the later of the two, disqualified last', 'disqualified', daysAgo(2), daysAgo(4).toISOString(), daysAgo(2)],
+  ])('%s', (_case, stage, changedAt, unsubscribedAt, expected) => {
+    expect(intentCountsAfter(stage, changedAt, unsubscribedAt)).toEqual(expected);
+  });
+
+  it('so a demo request made before unsubscribing does not count, one made after does', () => {
+    const after = intentCountsAfter('lead', null, daysAgo(4).toISOString());
+    expect(findIntent([event('e1', 'form_submit', 5, { form: 'demo' })], rules, 'A', NOW, after)).toBeNull();
+    expect(findIntent([event('e1', 'form_submit', 5, { form: 'demo' }), event('e2', 'form_submit', 3, { form: 'demo' })], rules, 'A', NOW, after)?.eventId).toBe('e2');
   });
 });
 
