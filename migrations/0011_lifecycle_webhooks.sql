@@ -4,8 +4,11 @@
 -- Events are written by triggers, in the transaction of the change they describe: a change that
 -- rolls back announces nothing, and one that commits cannot lose its event, whichever code path
 -- (API, import, scoring, handoff, sequence engine) made it. Each process writes the endpoints it
--- loaded, with the event types each one wants, to settings.webhook_endpoints at start; without
--- that row (no webhooks.yaml, or no endpoints) the triggers do nothing.
+-- loaded, with the event types each one wants, to settings.webhook_endpoints at start (the last
+-- one started wins, and says so in its log when it replaced a different list); without that row
+-- (no webhooks.yaml, or no endpoints) the triggers do nothing. A worker only sends deliveries for
+-- endpoints in its own webhooks.yaml, so during a rolling deploy old and new workers each keep
+-- to the endpoints they know.
 
 -- One row per event. `lead` is the lead row as it was when the event happened; `subject` the
 -- changed row (lead score, handoff or enrollment) after the change and `previous` before it.
@@ -21,6 +24,8 @@ create table webhook_events (
 );
 
 create index webhook_events_lead on webhook_events (lead_id);
+-- Pruning finds events past the log's age by time.
+create index webhook_events_occurred on webhook_events (occurred_at);
 
 -- One row per event and endpoint: the outbox the worker sends from, and the delivery log the API
 -- lists. A redelivery is a new row (`redelivery_of`), so the first one's record stays as it was.
@@ -42,7 +47,8 @@ create table webhook_deliveries (
   delivered_at timestamptz(3)
 );
 
-create index webhook_deliveries_due on webhook_deliveries (next_attempt_at, id) where status = 'pending';
+-- Workers take one endpoint's due deliveries at a time, and check that no other worker holds some.
+create index webhook_deliveries_due on webhook_deliveries (endpoint, next_attempt_at, id) where status = 'pending';
 create index webhook_deliveries_status on webhook_deliveries (status, id desc);
 create index webhook_deliveries_type on webhook_deliveries (event_type, id desc);
 create index webhook_deliveries_event on webhook_deliveries (event_id);
@@ -68,20 +74,29 @@ begin
   insert into webhook_deliveries (event_id, event_type, endpoint) select event, kind, unnest(endpoints);
 end $$;
 
--- lead.created: per statement, because imports insert leads by the thousand.
+-- lead.created: per statement, because imports insert leads by the thousand. A lead created
+-- already unsubscribed (API, CSV import) also announces lead.unsubscribed, after its lead.created.
 create function queue_webhook_leads_created() returns trigger language plpgsql as $$
 declare
   endpoints text[] := webhook_endpoints_for('lead.created');
+  unsubscribed_endpoints text[] := webhook_endpoints_for('lead.unsubscribed');
 begin
-  if cardinality(endpoints) = 0 then
-    return null;
+  if cardinality(endpoints) > 0 then
+    with created as (
+      insert into webhook_events (type, lead_id, lead)
+        select 'lead.created', i.id, to_jsonb(i) from inserted i order by i.created_at, i.id
+        returning id
+    )
+    insert into webhook_deliveries (event_id, event_type, endpoint) select c.id, 'lead.created', e from created c, unnest(endpoints) e;
   end if;
-  with created as (
-    insert into webhook_events (type, lead_id, lead)
-      select 'lead.created', i.id, to_jsonb(i) from inserted i order by i.created_at, i.id
-      returning id
-  )
-  insert into webhook_deliveries (event_id, event_type, endpoint) select c.id, 'lead.created', e from created c, unnest(endpoints) e;
+  if cardinality(unsubscribed_endpoints) > 0 then
+    with unsubscribed as (
+      insert into webhook_events (type, lead_id, lead)
+        select 'lead.unsubscribed', i.id, to_jsonb(i) from inserted i where i.unsubscribed_at is not null order by i.created_at, i.id
+        returning id
+    )
+    insert into webhook_deliveries (event_id, event_type, endpoint) select u.id, 'lead.unsubscribed', e from unsubscribed u, unnest(unsubscribed_endpoints) e;
+  end if;
   return null;
 end $$;
 
@@ -89,7 +104,8 @@ create trigger leads_webhook_created after insert on leads
   referencing new table as inserted
   for each statement execute function queue_webhook_leads_created();
 
--- lead.unsubscribed: opt-outs are only ever set, so this fires once per lead.
+-- lead.unsubscribed of an existing lead: opt-outs are only ever set, so this fires once per lead
+-- (a lead created unsubscribed announced it at insert, above, and is never set again).
 create function queue_webhook_lead_unsubscribed() returns trigger language plpgsql as $$
 begin
   perform queue_webhook_event('lead.unsubscribed', new.id, null, null);

@@ -73,7 +73,7 @@ const time = (row: Row, key: string): string | null => {
   return Number.isNaN(date.getTime()) ? value : date.toISOString();
 };
 
-/** The same lead object as a sequence's webhook step sends, plus phone, source and createdAt. */
+/** The same lead object as a sequence's webhook step sends, plus phone, source, createdAt and unsubscribedAt. */
 function leadOf(row: Row): Record<string, unknown> | null {
   if (!row) return null;
   return {
@@ -90,6 +90,8 @@ function leadOf(row: Row): Record<string, unknown> | null {
     tags: Array.isArray(row.tags) ? row.tags : [],
     traits: typeof row.traits === 'object' && row.traits !== null ? row.traits : {},
     createdAt: time(row, 'created_at'),
+    /** When the lead opted out of marketing email; null while subscribed. */
+    unsubscribedAt: time(row, 'unsubscribed_at'),
   };
 }
 

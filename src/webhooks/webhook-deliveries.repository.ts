@@ -6,6 +6,19 @@ type Db = Kysely<Database>;
 /** The settings row the triggers of migrations/0011 read: which endpoint wants which events. */
 const ENDPOINTS_KEY = 'webhook_endpoints';
 
+export interface EndpointInterest {
+  id: string;
+  events: string[];
+}
+
+/** The endpoint list the triggers read now (written by the last process to start); [] when none. */
+export async function storedEndpointInterests(db: Db): Promise<EndpointInterest[]> {
+  const row = await db.selectFrom('settings').select('value').where('key', '=', ENDPOINTS_KEY).executeTakeFirst();
+  if (!row) return [];
+  const parsed: unknown = JSON.parse(row.value);
+  return Array.isArray(parsed) ? (parsed as EndpointInterest[]) : [];
+}
+
 /** Replaces the endpoint list the triggers read; none: the triggers record nothing. */
 export async function saveEndpointInterests(db: Db, endpoints: Array<{ id: string; events: string[] }>): Promise<void> {
   if (endpoints.length === 0) {
@@ -44,21 +57,36 @@ const DELIVERY_COLUMNS = sql.raw(`d.id, d.event_id, d.event_type, d.endpoint, d.
   d.last_response, d.last_error, d.redelivery_of, d.created_at, d.delivered_at, e.lead_id, e.occurred_at, e.lead, e.subject, e.previous`);
 
 /**
- * Takes due deliveries, oldest first. Marked taken rather than held locked (see drainTriggerQueue):
- * a worker that dies mid-send leaves them to others once `staleAfterMs` has passed.
+ * Takes one endpoint's due deliveries, oldest first, unless another worker holds some of that
+ * endpoint's deliveries (taken and not yet recorded): one endpoint's deliveries are sent by one
+ * worker at a time, so they go out in order. The check and the take run under a per-endpoint
+ * advisory lock, in statements after it (each with a snapshot taken once the lock is held), so two
+ * workers cannot both pass the check. Marked taken rather than held locked (see
+ * drainTriggerQueue): a worker that dies mid-send leaves them to others once `staleAfterMs` has
+ * passed.
  */
-export async function takeDueDeliveries(db: Db, now: Date, limit: number, staleAfterMs: number): Promise<DeliveryRow[]> {
-  const { rows } = await sql<DeliveryRow>`
-    with taken as (
-      update webhook_deliveries set taken_at = clock_timestamp() where id in (
-        select id from webhook_deliveries
-        where status = 'pending' and next_attempt_at <= ${now}
-          and (taken_at is null or taken_at < now() - make_interval(secs => ${staleAfterMs / 1000}))
-        order by next_attempt_at, id limit ${limit} for update skip locked
-      ) returning *
-    )
-    select ${DELIVERY_COLUMNS} from taken d join webhook_events e on e.id = d.event_id order by d.id`.execute(db);
-  return rows;
+export async function takeDueDeliveries(db: Db, endpoint: string, now: Date, limit: number, staleAfterMs: number): Promise<DeliveryRow[]> {
+  return db.transaction().execute(async (trx) => {
+    const { rows: locked } = await sql<{ got: boolean }>`
+      select pg_try_advisory_xact_lock(hashtext('baton-webhook-endpoint'), hashtext(${endpoint})) as got`.execute(trx);
+    if (!locked[0]?.got) return [];
+    const stale = sql`now() - make_interval(secs => ${staleAfterMs / 1000})`;
+    const { rows } = await sql<DeliveryRow>`
+      with taken as (
+        update webhook_deliveries set taken_at = clock_timestamp() where id in (
+          select id from webhook_deliveries
+          where status = 'pending' and endpoint = ${endpoint} and next_attempt_at <= ${now}
+            and (taken_at is null or taken_at < ${stale})
+            and not exists (
+              select 1 from webhook_deliveries busy
+              where busy.status = 'pending' and busy.endpoint = ${endpoint} and busy.taken_at >= ${stale}
+            )
+          order by next_attempt_at, id limit ${limit} for update skip locked
+        ) returning *
+      )
+      select ${DELIVERY_COLUMNS} from taken d join webhook_events e on e.id = d.event_id order by d.next_attempt_at, d.id`.execute(trx);
+    return rows;
+  });
 }
 
 export type AttemptRecord =
@@ -117,15 +145,20 @@ export async function insertRedelivery(db: Db, original: { id: string; eventId: 
 }
 
 /**
- * Deletes events that happened before `before` and have no delivery still being tried; their
- * deliveries go with them (on delete cascade). Returns how many events were deleted.
+ * Deletes events that happened before `before` and have no delivery still being tried for one of
+ * `endpoints` (a pending delivery for an endpoint no longer configured anywhere would otherwise be
+ * kept forever); their deliveries go with them (on delete cascade). Returns how many events were
+ * deleted.
  */
-export async function deleteFinishedEvents(db: Db, before: Date, limit: number): Promise<number> {
+export async function deleteFinishedEvents(db: Db, before: Date, limit: number, endpoints: string[]): Promise<number> {
   const { rows } = await sql<{ id: string }>`
     delete from webhook_events where id in (
       select e.id from webhook_events e
       where e.occurred_at < ${before}
-        and not exists (select 1 from webhook_deliveries d where d.event_id = e.id and d.status = 'pending')
+        and not exists (
+          select 1 from webhook_deliveries d
+          where d.event_id = e.id and d.status = 'pending' and d.endpoint = any(${endpoints}::text[])
+        )
       limit ${limit}
     ) returning id`.execute(db);
   return rows.length;

@@ -4,7 +4,8 @@ import type { Logger } from '../platform/logger.js';
 import type { Page } from '../platform/pagination.js';
 import { lifecyclePayload, type LifecyclePayload } from './lifecycle-events.js';
 import {
-  deleteFinishedEvents, findDelivery, insertRedelivery, listDeliveries, recordAttempt, saveEndpointInterests, takeDueDeliveries, type AttemptRecord, type DeliveryListQuery, type DeliveryRow,
+  deleteFinishedEvents, findDelivery, insertRedelivery, listDeliveries, recordAttempt, saveEndpointInterests, storedEndpointInterests, takeDueDeliveries,
+  type AttemptRecord, type DeliveryListQuery, type DeliveryRow, type EndpointInterest,
 } from './webhook-deliveries.repository.js';
 import { nextAttemptDelayMs, type WebhookOutcome } from './webhook-outcome.js';
 import type { WebhookSender } from './webhook-sender.js';
@@ -45,10 +46,20 @@ export type RedeliverOutcome =
   | { kind: 'endpoint_gone'; delivery: DeliveryView };
 
 export interface WebhookDeliveriesService {
-  /** Tells the triggers which endpoint wants which events; run at start by every process. */
+  /**
+   * Tells the triggers which endpoint wants which events; run at start by every process. The last
+   * process to start wins: it logs a warning when it replaces a different list.
+   */
   activate(): Promise<void>;
-  /** Sends due deliveries; returns how many were attempted. */
+  /**
+   * Sends due deliveries of the endpoints this process knows, each endpoint in a lane of its own:
+   * starts a lane for every endpoint without one, waits until one lane (of this call or an earlier
+   * one) finishes, and returns how many deliveries the lanes finished since the last call
+   * attempted. A slow endpoint's lane goes on in the background, so the others are not held up.
+   */
   deliverDue(now: Date): Promise<number>;
+  /** Waits for the lanes still sending (at stop, and in tests). */
+  settle(): Promise<void>;
   list(query: Omit<DeliveryListQuery, 'before'> & { cursor?: string }): Promise<Page<DeliveryView>>;
   get(id: string): Promise<(DeliveryView & { payload: LifecyclePayload }) | null>;
   redeliver(id: string, now: Date): Promise<RedeliverOutcome>;
@@ -75,11 +86,9 @@ const TAKEN_STALE_MS = 15 * 60_000;
 export function createWebhookDeliveriesService({ db, endpoints, sender, logger, random = Math.random }: WebhookDeliveriesDeps): WebhookDeliveriesService {
   const endpointById = new Map(endpoints.map((endpoint) => [endpoint.id, endpoint]));
 
-  async function deliver(row: DeliveryRow, now: Date): Promise<void> {
-    const endpoint = endpointById.get(row.endpoint);
-    if (!endpoint) {
-      return recordAttempt(db, row.id, { status: 'failed', httpStatus: null, response: null, error: `the endpoint "${row.endpoint}" is no longer in webhooks.yaml` }, now);
-    }
+  // Only deliveries for this process's endpoints are ever taken (the take filters by endpoint), so
+  // an old worker in a rolling deploy leaves a new endpoint's deliveries to the new workers.
+  async function deliver(endpoint: WebhookEndpoint, row: DeliveryRow): Promise<void> {
     let outcome: WebhookOutcome;
     try {
       // The same webhook-id on every attempt and redelivery: receivers drop what they already have.
@@ -88,28 +97,51 @@ export function createWebhookDeliveriesService({ db, endpoints, sender, logger, 
       logger.error({ err: error, deliveryId: row.id, endpoint: row.endpoint }, 'sending a lifecycle webhook threw');
       outcome = { kind: 'retry', reason: 'internal error while sending (logged)' };
     }
-    return recordAttempt(db, row.id, attemptRecord(outcome, row.attempts + 1, now, random), now);
+    const attemptedAt = new Date();
+    return recordAttempt(db, row.id, attemptRecord(outcome, row.attempts + 1, attemptedAt, random), attemptedAt);
   }
 
-  // One endpoint's deliveries go one after another, so a receiver that keeps up gets them in order;
-  // endpoints do not wait for each other.
-  async function deliverAll(rows: DeliveryRow[], now: Date): Promise<void> {
-    const byEndpoint = new Map<string, DeliveryRow[]>();
-    for (const row of rows) byEndpoint.set(row.endpoint, [...(byEndpoint.get(row.endpoint) ?? []), row]);
-    await Promise.all([...byEndpoint.values()].map(async (queue) => {
-      for (const row of queue) await deliver(row, now);
-    }));
+  // One lane per endpoint: its deliveries one after another, so a receiver that keeps up gets them
+  // in order (and across workers, takeDueDeliveries lets one worker at a time hold an endpoint's).
+  const lanes = new Map<string, Promise<void>>();
+  let attemptedSinceLastCall = 0;
+
+  async function runLane(endpoint: WebhookEndpoint, now: Date): Promise<void> {
+    try {
+      const rows = await takeDueDeliveries(db, endpoint.id, now, BATCH, TAKEN_STALE_MS);
+      for (const row of rows) {
+        await deliver(endpoint, row);
+        attemptedSinceLastCall += 1;
+      }
+    } catch (error) {
+      // What was taken and not recorded is taken again once stale.
+      logger.error({ err: error, endpoint: endpoint.id }, 'sending lifecycle webhooks failed');
+    }
   }
 
   return {
     async activate() {
+      const stored = await storedEndpointInterests(db);
+      if (stored.length > 0 && !sameInterests(stored, endpoints)) {
+        logger.warn({ stored: describeInterests(stored), loaded: describeInterests(endpoints) },
+          'the lifecycle webhook endpoints stored by another process differ from this webhooks.yaml; events are now recorded for this list, and each worker only sends to the endpoints in its own webhooks.yaml');
+      }
       await saveEndpointInterests(db, endpoints);
     },
 
     async deliverDue(now) {
-      const rows = await takeDueDeliveries(db, now, BATCH, TAKEN_STALE_MS);
-      await deliverAll(rows, now);
-      return rows.length;
+      for (const endpoint of endpoints) {
+        if (lanes.has(endpoint.id)) continue;
+        lanes.set(endpoint.id, runLane(endpoint, now).finally(() => lanes.delete(endpoint.id)));
+      }
+      if (lanes.size > 0) await Promise.race(lanes.values());
+      const attempted = attemptedSinceLastCall;
+      attemptedSinceLastCall = 0;
+      return attempted;
+    },
+
+    async settle() {
+      while (lanes.size > 0) await Promise.all(lanes.values());
     },
 
     async list({ cursor, ...query }) {
@@ -139,15 +171,27 @@ export function createWebhookDeliveriesService({ db, endpoints, sender, logger, 
     async prune(now) {
       const before = new Date(now.getTime() - DELIVERY_LOG_DAYS * 86_400_000);
       // In chunks, so one pass never holds a long transaction over a large log.
+      // A pending delivery keeps its event while some process may still send it: its endpoint is
+      // in this webhooks.yaml or in the list the last process to start stored.
+      const known = [...new Set([...endpoints.map(({ id }) => id), ...(await storedEndpointInterests(db)).map(({ id }) => id)])];
       let total = 0;
       for (;;) {
-        const deleted = await deleteFinishedEvents(db, before, 1000);
+        const deleted = await deleteFinishedEvents(db, before, 1000, known);
         total += deleted;
         if (deleted < 1000) return total;
       }
     },
   };
 }
+
+const interestKey = (list: readonly EndpointInterest[]) =>
+  JSON.stringify([...list].map(({ id, events }) => [id, [...events].sort()]).sort(([a], [b]) => String(a).localeCompare(String(b))));
+
+function sameInterests(stored: readonly EndpointInterest[], loaded: readonly EndpointInterest[]): boolean {
+  return interestKey(stored) === interestKey(loaded);
+}
+
+const describeInterests = (list: readonly EndpointInterest[]) => list.map(({ id, events }) => `${id}: ${events.join(', ')}`);
 
 /** What to record after an attempt (the `attempt`-th of this delivery). Pure. */
 export function attemptRecord(outcome: WebhookOutcome, attempt: number, now: Date, random: () => number = Math.random): AttemptRecord {

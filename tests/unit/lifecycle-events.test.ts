@@ -11,6 +11,7 @@ const leadRow = {
 const lead = {
   id: 'l-1', email: 'ada@example.com', firstName: 'Ada', lastName: null, company: 'Globex', title: 'VP', phone: '+1 555', country: 'US',
   timezone: 'America/New_York', source: 'form', tags: ['vip'], traits: { plan: 'pro' }, createdAt: '2026-11-29T09:00:00.000Z',
+  unsubscribedAt: '2026-11-30T08:00:00.500Z',
 };
 const handoffRow = {
   id: 'h-1', lead_id: 'l-1', status: 'pending', rep_id: 'sam', assignment: {}, reject_reason: null, decided_by: null, created_at: '2026-11-30T08:00:00+00:00',
@@ -41,11 +42,16 @@ describe('lifecycle event bodies', () => {
     expect(lifecyclePayload(stored)).toEqual({ type, timestamp: '2026-11-30T08:00:00.123Z', data });
   });
 
-  it('leaves out what is not documented: consent, the unsubscribe time on other events, the assignment', () => {
+  it('leaves out what is not documented: consent, the assignment', () => {
     const body = JSON.stringify(lifecyclePayload(event('handoff.assigned', handoffRow)));
     expect(body).not.toContain('consent');
-    expect(body).not.toContain('unsubscribed');
     expect(body).not.toContain('"assignment"');
+  });
+
+  it('says in every lead whether and when it unsubscribed', () => {
+    expect(lifecyclePayload(event('lead.created')).data.lead).toMatchObject({ unsubscribedAt: '2026-11-30T08:00:00.500Z' });
+    const subscribed = { ...event('handoff.assigned', handoffRow), lead: { ...leadRow, unsubscribed_at: null } };
+    expect(lifecyclePayload(subscribed).data.lead).toMatchObject({ unsubscribedAt: null });
   });
 });
 

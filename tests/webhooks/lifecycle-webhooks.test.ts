@@ -169,7 +169,8 @@ describe('lifecycle webhooks', () => {
       type: 'lead.created',
       data: { lead: { id: ids.converted, email: 'grace@example.test', firstName: 'Grace', lastName: 'Hopper', company: 'Navy', title: null, phone: null, country: 'US', timezone: null, tags: ['vip'], traits: { plan: 'pro' } } },
     });
-    expect(Object.keys(created?.data.lead ?? {}).sort()).toEqual(['company', 'country', 'createdAt', 'email', 'firstName', 'id', 'lastName', 'phone', 'source', 'tags', 'timezone', 'title', 'traits']);
+    expect(Object.keys(created?.data.lead ?? {}).sort()).toEqual(['company', 'country', 'createdAt', 'email', 'firstName', 'id', 'lastName', 'phone', 'source', 'tags', 'timezone', 'title', 'traits', 'unsubscribedAt']);
+    expect(created?.data.lead.unsubscribedAt).toBeNull();
     expect(created?.timestamp).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
 
     const [entered] = await waitForHook('enrollment.entered', ids.converted);
@@ -185,6 +186,7 @@ describe('lifecycle webhooks', () => {
     expect((await api.patch(`/api/leads/${ids.converted}`).set(auth).send({ unsubscribed: true })).status).toBe(200);
     const [unsubscribed] = await waitForHook('lead.unsubscribed', ids.converted);
     expect(unsubscribed?.data).toEqual({ lead: expect.objectContaining({ id: ids.converted, email: 'grace@example.test' }), unsubscribedAt: expect.any(String) });
+    expect(unsubscribed?.data.lead.unsubscribedAt).toBe(unsubscribed?.data.unsubscribedAt);
   }, 20_000);
 
   it('announces the handoff, its stage change and the exit from nurture, then accept and convert', async () => {
