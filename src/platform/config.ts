@@ -76,7 +76,7 @@ const environmentSchema = Joi.object({
   DATABASE_POOL_SIZE: Joi.number().integer().min(2).max(100).default(10).description('connections per process'),
   DATABASE_CONNECT_TIMEOUT_MS: Joi.number().integer().min(100).max(120_000).default(5000)
     .description('how long opening a database connection (or waiting for a free one) may take before the request gets 503'),
-  BATON_TRACKING_BUFFER_MAX: Joi.number().integer().min(1000).max(10_000_000).default(100_000)
+  BATON_TRACKING_BUFFER_MAX: Joi.number().integer().min(1000).max(10_000_000).default(50_000)
     .description('clicks and opens kept in memory while the database is away; later ones still redirect but are not recorded (counted at /health)'),
   BATON_DATA_DIR: Joi.string().default('./.baton').description('embedded database, generated secrets'),
   BATON_API_KEY: Joi.string().min(24).max(512).pattern(/^[\x21-\x7e]+$/, 'printable ASCII without spaces')

@@ -32,7 +32,7 @@ export interface EventBufferOptions {
   onFull?: (maxPending: number) => void;
 }
 
-export const DEFAULT_MAX_PENDING_EVENTS = 100_000;
+export const DEFAULT_MAX_PENDING_EVENTS = 50_000;
 
 export function createEventBuffer<Event>(write: (events: Event[]) => Promise<void>, options: EventBufferOptions = {}): EventBuffer<Event> {
   const maxDelayMs = options.maxDelayMs ?? 1000;

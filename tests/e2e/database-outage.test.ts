@@ -17,7 +17,8 @@ import { startThrowawayPostgres, throwawayPostgresUnavailable, type ThrowawayPos
  */
 
 const API_KEY = 'outage-test-key-0123456789';
-const BUFFER_MAX = 100_000;
+// The default bound: the memory test measures what an installation gets.
+const BUFFER_MAX = 50_000;
 const SECRET = 'outage-secret-0123456789abcdef0123456789';
 const unavailable = throwawayPostgresUnavailable();
 if (unavailable) console.warn(`database outage test skipped: ${unavailable}`);
@@ -137,7 +138,6 @@ describeWithCluster('a PostgreSQL server that restarts and freezes under load', 
       BATON_SEQUENCES_DIR: path.join(dir, 'sequences'),
       BATON_API_KEY: API_KEY,
       BATON_SECRET: SECRET,
-      BATON_TRACKING_BUFFER_MAX: String(BUFFER_MAX),
     };
     api = await startBatonProcess(env, ['--role', 'api']);
     worker = await startBatonProcess(env, ['--role', 'worker']);
@@ -289,6 +289,7 @@ describeWithCluster('a PostgreSQL server that restarts and freezes under load', 
     await cluster.stop();
     const clicks = BUFFER_MAX + 30_000;
     const pid = api.child.pid ?? 0;
+    const idleRssMb = await rssMb(pid);
     let peakRssMb = 0;
     const sampler = setInterval(() => void rssMb(pid).then((mb) => (peakRssMb = Math.max(peakRssMb, mb))), 200);
     const statuses = await clickFlood(clickUrlOf(api), clicks, 64);
@@ -303,7 +304,7 @@ describeWithCluster('a PostgreSQL server that restarts and freezes under load', 
       await new Promise((resolve) => setTimeout(resolve, 500));
       stored = await storedCounts();
     }
-    console.log(`click flood with the database away: ${clicks} clicks, peak api RSS ${peakRssMb} MB, ${JSON.stringify(whileDown.tracking)}`);
+    console.log(`click flood with the database away: ${clicks} clicks, api RSS ${idleRssMb} MB before, ${peakRssMb} MB at most, ${JSON.stringify(whileDown.tracking)}`);
     expect({
       redirected: statuses.get(302),
       underLimit: peakRssMb < 300 ? 'under 300 MB' : `${peakRssMb} MB`,
