@@ -101,7 +101,14 @@ export function startWebhookWork(deliveries: WebhookDeliveriesService, logger: L
       await deliveries.prune(new Date());
     }),
   ];
-  return { stop: async () => void (await Promise.all(loops.map((loop) => loop.stop()))) };
+  return {
+    async stop() {
+      await Promise.all(loops.map((loop) => loop.stop()));
+      // An endpoint's lane may still be sending: let it finish before the database closes, or its
+      // delivery is retried after the take expires and the receiver gets it twice.
+      await deliveries.settle();
+    },
+  };
 }
 
 /** Runs `work` every `intervalMs`, one run at a time; `kick` runs it now (or right after the current run). */
