@@ -9,13 +9,32 @@
  * address" reads this list. Lower case.
  */
 export const WEBMAIL_DOMAINS: ReadonlySet<string> = new Set([
-  'gmail.com', 'googlemail.com', 'yahoo.com', 'yahoo.co.uk', 'yahoo.fr', 'yahoo.de', 'ymail.com', 'rocketmail.com',
-  'hotmail.com', 'hotmail.co.uk', 'hotmail.fr', 'hotmail.de', 'outlook.com', 'outlook.fr', 'live.com', 'live.co.uk', 'live.fr', 'msn.com',
-  'aol.com', 'icloud.com', 'me.com', 'mac.com', 'proton.me', 'protonmail.com', 'pm.me', 'tutanota.com', 'tuta.io',
-  'gmx.com', 'gmx.de', 'gmx.net', 'gmx.fr', 'web.de', 't-online.de', 'mail.com', 'email.com', 'zoho.com', 'zohomail.com',
-  'yandex.com', 'yandex.ru', 'mail.ru', 'qq.com', '163.com', '126.com', 'orange.fr', 'wanadoo.fr', 'free.fr', 'laposte.net',
-  'sfr.fr', 'libero.it', 'comcast.net', 'verizon.net', 'att.net', 'sbcglobal.net', 'btinternet.com', 'hey.com', 'fastmail.com',
+  // Google, Yahoo, Microsoft, Apple, AOL
+  'gmail.com', 'googlemail.com', 'yahoo.com', 'yahoo.co.uk', 'yahoo.co.jp', 'yahoo.fr', 'yahoo.de', 'yahoo.es', 'yahoo.it', 'yahoo.ca',
+  'yahoo.com.br', 'yahoo.com.au', 'yahoo.co.in', 'ymail.com', 'rocketmail.com',
+  'hotmail.com', 'hotmail.co.uk', 'hotmail.fr', 'hotmail.de', 'hotmail.it', 'hotmail.es', 'outlook.com', 'outlook.fr', 'outlook.de', 'outlook.es', 'outlook.it',
+  'live.com', 'live.co.uk', 'live.fr', 'live.de', 'live.nl', 'msn.com', 'aol.com', 'icloud.com', 'me.com', 'mac.com',
+  // Private and paid mailboxes
+  'proton.me', 'protonmail.com', 'protonmail.ch', 'pm.me', 'tutanota.com', 'tuta.io', 'posteo.de', 'mailbox.org', 'zoho.com', 'zohomail.com',
+  'fastmail.com', 'hey.com', 'mail.com', 'email.com',
+  // Germany, Austria, Switzerland
+  'gmx.com', 'gmx.de', 'gmx.net', 'gmx.at', 'gmx.ch', 'gmx.fr', 'web.de', 't-online.de', 'freenet.de',
+  // France, Italy, the UK
+  'orange.fr', 'wanadoo.fr', 'free.fr', 'laposte.net', 'sfr.fr', 'libero.it', 'virgilio.it', 'tiscali.it',
+  'btinternet.com', 'sky.com', 'virginmedia.com', 'ntlworld.com',
+  // Eastern Europe and Russia
+  'seznam.cz', 'wp.pl', 'o2.pl', 'onet.pl', 'interia.pl', 'mail.ru', 'inbox.ru', 'bk.ru', 'list.ru', 'yandex.ru', 'yandex.com', 'ya.ru',
+  // Asia
+  'qq.com', 'foxmail.com', '163.com', '126.com', 'sina.com', 'naver.com', 'hanmail.net', 'daum.net', 'rediffmail.com',
+  // North American and Australian ISPs
+  'comcast.net', 'verizon.net', 'att.net', 'sbcglobal.net', 'cox.net', 'charter.net', 'shaw.ca', 'rogers.com', 'sympatico.ca', 'bigpond.com',
 ]);
+
+/**
+ * A domain with more leads than this is not one buyer (a webmail or ISP missing from the list
+ * above, or a university): it never groups, as webmail. Checked when a briefing is composed.
+ */
+export const MAX_ACCOUNT_PEOPLE = 5000;
 
 /** The domain part of an address, lower case; null when there is none. */
 export function emailDomain(email: string): string | null {
