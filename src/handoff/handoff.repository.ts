@@ -184,3 +184,23 @@ export async function enrollmentHistory(db: Db, leadId: string) {
   return db.selectFrom('enrollments').select(['sequence_id', 'status', 'entered_at', 'ended_at', 'exit_reason'])
     .where('lead_id', '=', leadId).orderBy('entered_at').execute();
 }
+
+/**
+ * Erasure: removes the lead from the buying group of every stored briefing (other leads'
+ * handoffs name it there; its own handoffs go with it). Entries are found by lead id, and by
+ * address for briefings stored before buyers carried one. The account's counts drop by the
+ * person and their actions. Returns how many briefings changed.
+ */
+export async function removeFromBuyingGroups(db: Db, leadId: string, email: string): Promise<number> {
+  const group = sql`h.briefing -> 'account' -> 'buyingGroup'`;
+  // Never null (a missing key), so that `not` keeps everyone else.
+  const isTheLead = sql`coalesce(b.value ->> 'leadId' = ${leadId} or (b.value ->> 'leadId' is null and lower(b.value ->> 'email') = lower(${email})), false)`;
+  const result = await sql`
+    update handoffs h set briefing = jsonb_set(h.briefing, '{account}', (h.briefing -> 'account') || jsonb_build_object(
+      'buyingGroup', coalesce((select jsonb_agg(b.value order by b.ordinality) from jsonb_array_elements(${group}) with ordinality b where not ${isTheLead}), '[]'::jsonb),
+      'groupActions', greatest(0, coalesce((h.briefing -> 'account' ->> 'groupActions')::numeric, 0)
+        - (select coalesce(sum((b.value ->> 'actions')::numeric), 0) from jsonb_array_elements(${group}) b where ${isTheLead})),
+      'people', greatest(1, coalesce((h.briefing -> 'account' ->> 'people')::numeric, 1) - 1)))
+    where jsonb_typeof(${group}) = 'array' and exists (select 1 from jsonb_array_elements(${group}) b where ${isTheLead})`.execute(db);
+  return Number(result.numAffectedRows ?? 0);
+}

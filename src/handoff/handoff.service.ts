@@ -15,13 +15,13 @@ import type { ScoringConfig } from '../scoring/scoring-config.js';
 import { eventsForScoring, moveStage, resetEngagement } from '../scoring/scoring.repository.js';
 import { scoredLead, type KnownLead, type ScoringService } from '../scoring/scoring.service.js';
 import { scoreLead } from '../scoring/score.js';
-import { webhookRetryDelayMs } from '../webhooks/webhook-outcome.js';
 import { chooseRep, type Assignment, type PreferredRep } from './assignment.js';
 import type { ReturningInput } from './briefing-context.js';
 import { buildBriefing, type Briefing } from './briefing.js';
+import { handoffDelivery, maskUrl } from './handoff-delivery.js';
 import type { HandoffNotifier } from './handoff-notifier.js';
 import {
-  assignmentCursors, decideHandoff, deferSla, enrollmentHistory, exitActiveEnrollments, findHandoff, finishNotification, insertHandoff, latestHandoffOf, listHandoffs, lockAssignments,
+  assignmentCursors, decideHandoff, deferSla, enrollmentHistory, exitActiveEnrollments, findHandoff, insertHandoff, latestHandoffOf, listHandoffs, lockAssignments,
   markReminded, notificationsOf, openHandoffCounts, pendingAssignedBefore, queueNotifications, reassignHandoff, rejectionsByRule, saveAssignmentCursor,
   takeDueNotifications, type HandoffRow,
 } from './handoff.repository.js';
@@ -126,16 +126,6 @@ export function createHandoffService(deps: HandoffDeps): HandoffService {
     lead: `${deps.publicUrl}/dashboard/leads/${leadId}`,
   });
 
-  function notificationsFor(rep: Rep, handoffId: string, kind: 'assigned' | 'reminder') {
-    const rows: Array<{ handoffId: string; kind: 'assigned' | 'reminder'; channel: 'email' | 'slack' | 'webhook'; target: string; repId: string }> = [
-      { handoffId, kind, channel: 'email', target: rep.email, repId: rep.id },
-    ];
-    if (rep.slackWebhookUrl) rows.push({ handoffId, kind, channel: 'slack', target: rep.slackWebhookUrl, repId: rep.id });
-    // Team-wide receivers hear of new assignments, not of each reminder.
-    if (kind === 'assigned') for (const hook of deps.webhooks) rows.push({ handoffId, kind, channel: hook.format === 'slack' ? 'slack' : 'webhook', target: hook.url, repId: rep.id });
-    return rows;
-  }
-
   /** Everything the briefing needs, read before the transaction (embedded PGlite runs one at a time). */
   async function briefingInputs(lead: Lead, now: Date, knownEvents?: KnownLead['events']) {
     const events = knownEvents ?? (await eventsForScoring(db, lead.id, null));
@@ -196,35 +186,7 @@ export function createHandoffService(deps: HandoffDeps): HandoffService {
     return rep;
   }
 
-  async function deliver(note: Awaited<ReturnType<typeof takeDueNotifications>>[number], now: Date): Promise<void> {
-    const row = await findHandoff(db, note.handoff_id);
-    if (!row) return finishNotification(db, note.id, { status: 'failed', error: 'the handoff is gone (lead erased)' }, now);
-    // What the rep was to be told no longer holds: answered meanwhile, or reassigned to another rep.
-    // Team-wide webhooks still hear of every assignment.
-    const toRep = note.channel === 'email' || note.target === repById.get(note.rep_id)?.slackWebhookUrl;
-    if (toRep && (row.status !== 'pending' || row.rep_id !== note.rep_id)) {
-      return finishNotification(db, note.id, { status: 'failed', error: `not sent: the handoff is ${row.status === 'pending' ? `now with ${row.rep_id}` : row.status}` }, now);
-    }
-    try {
-      const outcome = await deps.notifier.send({
-        id: `handoff_${note.id}`, kind: note.kind, channel: note.channel, target: note.target,
-        handoff: { id: row.id, leadId: row.lead_id, status: row.status, repId: row.rep_id, createdAt: row.created_at.toISOString(), assignedAt: row.assigned_at.toISOString() },
-        briefing: row.briefing as unknown as Briefing, now,
-      });
-      if (outcome.kind === 'sent') return finishNotification(db, note.id, { status: 'sent' }, now);
-      if (outcome.kind === 'failed') {
-        deps.logger.warn({ handoffId: row.id, channel: note.channel, reason: outcome.reason }, 'a handoff notification failed for good');
-        return finishNotification(db, note.id, { status: 'failed', error: outcome.reason }, now);
-      }
-      const delay = outcome.retryAfterMs ?? webhookRetryDelayMs(note.attempts + 1);
-      if (delay === null) return finishNotification(db, note.id, { status: 'failed', error: `gave up after ${note.attempts + 1} attempts: ${outcome.reason}` }, now);
-      return finishNotification(db, note.id, { status: 'pending', retryAt: new Date(now.getTime() + delay), error: outcome.reason }, now);
-    } catch (error) {
-      deps.logger.error({ err: error, handoffId: row.id, channel: note.channel }, 'sending a handoff notification threw');
-      const delay = webhookRetryDelayMs(note.attempts + 1);
-      return finishNotification(db, note.id, delay === null ? { status: 'failed', error: String(error) } : { status: 'pending', retryAt: new Date(now.getTime() + delay), error: String(error) }, now);
-    }
-  }
+  const { notificationsFor, deliver } = handoffDelivery({ db, notifier: deps.notifier, logger: deps.logger, repById, webhooks: deps.webhooks });
 
   return {
     async handOff(leadId, score, from, now, cause, known) {
@@ -400,7 +362,3 @@ export function createHandoffService(deps: HandoffDeps): HandoffService {
 }
 
 class AlreadyHandedOff extends Error {}
-
-function maskUrl(url: string): string {
-  return URL.canParse(url) ? `${new URL(url).origin}/…` : '…';
-}

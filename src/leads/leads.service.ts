@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import { stringify } from 'csv-stringify';
 import { sql, type Kysely } from 'kysely';
 import { preserveErasedCounts } from '../enrollments/sequence-stats.repository.js';
+import { removeFromBuyingGroups } from '../handoff/handoff.repository.js';
 import type { Database } from '../platform/db/schema.js';
 import { decodeCursor, toPage, type Page } from '../platform/pagination.js';
 import type { SuppressionService } from '../suppression/suppression.service.js';
@@ -112,6 +113,8 @@ export function createLeadsService(db: Db, suppression: SuppressionService, cloc
         await preserveErasedCounts(trx, id);
         const row = await deleteLead(trx, id);
         if (!row) return false;
+        // Other leads' stored briefings name the person in their account's buying group.
+        await removeFromBuyingGroups(trx, id, row.email);
         await suppression.suppress(trx, row.email, 'erased');
         // Every process drops the lead's cached tracking links when this commits (services.ts).
         await sql`select pg_notify(${LEAD_ERASED_CHANNEL}, ${id})`.execute(trx);

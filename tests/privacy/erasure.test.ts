@@ -75,4 +75,28 @@ describe('erasing a lead', () => {
     const { rows } = await t.database.pool.query(`select count(*)::int as n from enrollments where lead_id = any($1)`, [[done, active]]);
     expect(rows[0]).toEqual({ n: 0 });
   });
+
+  it('removes the person from the buying group of every other lead\'s stored briefing', async () => {
+    const [erased, kept, handedOff, older] = [await newLead('erased@wayne.test'), await newLead('kept@wayne.test'), await newLead('buyer@wayne.test'), await newLead('earlier@wayne.test')];
+    const buyer = (leadId: string | null, email: string, actions: number) => ({ ...(leadId ? { leadId } : {}), name: email, email, title: 'CTO', actions, lastAt: '2026-11-20T10:00:00.000Z', lastWhen: '2026-11-20 10:00 UTC', did: ['Viewed /pricing'] });
+    const handoff = async (leadId: string, buyingGroup: unknown[]) => ((await t.database.pool.query(
+      `insert into handoffs (lead_id, rep_id, assignment, score, briefing) values ($1, 'sam', '{}', '{}', $2) returning id`,
+      [leadId, JSON.stringify({ leadId, who: { email: `${leadId}@wayne.test` }, account: { domain: 'wayne.test', people: 3, engagement: 50, groupActions: 7, days: 30, buyingGroup } })],
+    )).rows[0] as { id: string }).id;
+    const withIds = await handoff(handedOff, [buyer(erased, 'erased@wayne.test', 4), buyer(kept, 'kept@wayne.test', 3)]);
+    // Stored before buyers carried their lead id: found by the address.
+    const byAddress = await handoff(older, [buyer(null, 'Erased@Wayne.test', 4), buyer(null, 'kept@wayne.test', 3)]);
+    const untouched = await handoff(erased, [buyer(kept, 'kept@wayne.test', 3)]);
+
+    await t.api.delete(`/api/leads/${erased}`).set(t.auth).expect(204);
+
+    const briefingOf = async (id: string) => ((await t.database.pool.query(`select briefing from handoffs where id = $1`, [id])).rows[0] as { briefing: { account: Record<string, unknown> } } | undefined)?.briefing;
+    for (const id of [withIds, byAddress]) {
+      const briefing = await briefingOf(id);
+      expect(briefing?.account).toMatchObject({ domain: 'wayne.test', people: 2, engagement: 50, groupActions: 3, days: 30, buyingGroup: [{ email: 'kept@wayne.test' }] });
+      expect(JSON.stringify(briefing)).not.toMatch(/erased@wayne\.test/i);
+    }
+    // The erased lead's own handoff went with it.
+    expect(await briefingOf(untouched)).toBeUndefined();
+  });
 });

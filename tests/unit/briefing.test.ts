@@ -347,4 +347,16 @@ describe('the circumstances of a handoff', () => {
     const briefing = build({ score: { engagement: 25, fit: 0, grade: 'D', total: 25, breakdown: [] }, account: { domain: 'globex.com', otherPeople: 1, otherEngagement: 10, days: 30, people: [] } });
     expect(briefing.account).toMatchObject({ domain: 'globex.com', people: 2, engagement: 35, groupActions: 0, buyingGroup: [] });
   });
+
+  it('stores each buyer\'s lead id, so that erasing the person finds them in the stored briefing', () => {
+    const people = [
+      { ...colleague('grace@globex.com', 'Grace Hopper', 'CTO', 2, [event('page_view', 4, { path: '/pricing' })]), leadId: 'lead-grace' },
+      { ...colleague('tim@globex.com', 'Tim Berners-Lee', null, 1, [event('email_opened', 2, { sendId: 's1' })]), leadId: 'lead-tim' },
+    ];
+    const briefing = build({ account: { domain: 'globex.com', otherPeople: 2, otherEngagement: 10, days: 30, people } });
+    expect(briefing.account?.buyingGroup.map((buyer) => [buyer.leadId, buyer.email])).toEqual([['lead-tim', 'tim@globex.com'], ['lead-grace', 'grace@globex.com']]);
+    // Stored as JSON: the id survives the round trip, and the rendered note does not show it.
+    expect(JSON.parse(JSON.stringify(briefing)).account.buyingGroup[0].leadId).toBe('lead-tim');
+    expect(briefingText(briefing)).not.toContain('lead-tim');
+  });
 });
