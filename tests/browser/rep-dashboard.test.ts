@@ -35,7 +35,7 @@ async function signInByEmail(page: Page, email: string, landsOn: RegExp): Promis
   await page.fill('#email', email);
   await Promise.all([page.waitForURL(/\/dashboard\/login\/link$/), page.click('button:has-text("Email me a sign-in link")')]);
   expect(await page.textContent('[role=status]')).toContain('a sign-in link is on its way');
-  const mails = await until(async () => (await t.mailsTo(email)).filter((mail) => /sign-in link/i.test(mail.subject ?? '')), (found) => found.length > before, 15_000);
+  const mails = await until(async () => (await t.mailsTo(email)).filter((mail) => /sign-in link/i.test(mail.subject ?? '')), (found) => found.length > before, 40_000);
   await page.goto(onServer(linkIn(mails.at(-1)?.text ?? '', '/dashboard/sign-in/')));
   await Promise.all([page.waitForURL(landsOn), page.click('main button:has-text("Sign in")')]);
 }
@@ -87,7 +87,7 @@ browserDescribe('a rep in the dashboard', () => {
   }, 90_000);
 
   it('opens the lead page from the briefing\'s lead link, signing in first', async () => {
-    const [briefing] = await t.waitForMails('lea@sales.test', 1, 15_000);
+    const [briefing] = await t.waitForMails('lea@sales.test', 1, 40_000);
     const html = briefing?.html || '';
     const leadLink = /href="([^"]+)"[^>]*>Open the lead in Baton/.exec(html)?.[1] ?? '';
     expect(new URL(leadLink).pathname).toBe(`/dashboard/leads/${t.marie.leadId}`);

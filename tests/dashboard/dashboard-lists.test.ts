@@ -74,7 +74,7 @@ describe('the dashboard lists past 50 rows', () => {
   it('pages a rep\'s handoff inbox, only theirs', async () => {
     // Alex signs in with a link from his mail.
     await request(t.url).post('/dashboard/login/link').type('form').send({ email: 'alex@sales.test' });
-    const mail = await t.waitForMails('alex@sales.test', 2, 15_000).then((mails) => mails.find((message) => /sign-in link/i.test(message.subject ?? '')));
+    const mail = await t.waitForMails('alex@sales.test', 2, 40_000).then((mails) => mails.find((message) => /sign-in link/i.test(message.subject ?? '')));
     const link = new URL(/https?:\/\/\S+\/dashboard\/sign-in\/\S+/.exec(mail?.text ?? '')?.[0] ?? '').pathname;
     const signedIn = await request(t.url).post(link);
     const rep = (signedIn.headers['set-cookie'] as unknown as string[])[0]?.split(';')[0] ?? '';

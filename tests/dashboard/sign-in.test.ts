@@ -38,7 +38,7 @@ async function adminCookie(): Promise<string> {
 }
 
 /** The sign-in mails to `email`, oldest first, once there are `count` of them. */
-const signInMails = (email: string, count: number) => until(async () => (await t.mailsTo(email)).filter((message) => /sign-in link/i.test(message.subject ?? '')), (mails) => mails.length >= count, 15_000);
+const signInMails = (email: string, count: number) => until(async () => (await t.mailsTo(email)).filter((message) => /sign-in link/i.test(message.subject ?? '')), (mails) => mails.length >= count, 40_000);
 
 async function signInLinkFor(email: string, count: number): Promise<string> {
   const res = await web().post('/dashboard/login/link').type('form').send({ email, next: '/dashboard/handoffs' });
