@@ -102,8 +102,9 @@ export function watchAvailability(raw: pg.Pool, options: AvailabilityOptions = {
   }, probeEveryMs);
   watchdog.unref();
 
-  const failed = (error: unknown) => {
-    if (isDatabaseDown(error) && state === 'up') void probe();
+  /** A connection-class failure: the probe decides whether the database is down. */
+  const suspectDown = () => {
+    if (state === 'up') void probe();
   };
 
   /** Runs one operation against the database unless it is down, and abandons it if it goes down. */
@@ -140,38 +141,32 @@ export function watchAvailability(raw: pg.Pool, options: AvailabilityOptions = {
         },
         (error: unknown) => {
           if (!inFlight.delete(operation)) return;
-          if (isDatabaseDown(error)) onAbandon();
-          failed(error);
-          reject(isDatabaseDown(error) ? new DatabaseUnavailableError(`the database is not answering (${describe(error)})`) : error);
+          if (!isDatabaseDown(error)) return reject(error);
+          onAbandon();
+          suspectDown();
+          reject(new DatabaseUnavailableError(`the database is not answering (${describe(error)})`));
         },
       );
     });
   }
 
-  // One wrapper per pg client, so that Kysely's per-client bookkeeping (a WeakMap) still holds.
-  const wrappers = new WeakMap<pg.PoolClient, PostgresPoolClient>();
+  // A wrapper per checkout: its `abandoned` flag speaks of this use of the connection only.
   const wrap = (client: pg.PoolClient): PostgresPoolClient => {
-    let wrapper = wrappers.get(client);
-    if (wrapper) return wrapper;
     // Set when a query on this connection was refused, abandoned or cut: its transaction may still
     // be open (a refused ROLLBACK), or its server gone, so the connection must not serve anyone else.
     let abandoned = false;
     const query = <R>(sqlOrCursor: string | PostgresCursor<R>, parameters?: ReadonlyArray<unknown>): Promise<PostgresQueryResult<R>> | PostgresCursor<R> => {
       if (typeof sqlOrCursor !== 'string') return client.query(sqlOrCursor as never) as PostgresCursor<R>;
-      return guarded(() => client.query(sqlOrCursor, parameters ? [...parameters] : []) as unknown as Promise<PostgresQueryResult<R>>, () => (abandoned = true));
+      // Kysely hands over a fresh array already: no second copy on the hot path.
+      return guarded(() => client.query(sqlOrCursor, parameters as unknown[] | undefined) as unknown as Promise<PostgresQueryResult<R>>, () => (abandoned = true));
     };
-    wrapper = {
+    return {
       query: query as PostgresPoolClient['query'],
       release(destroy) {
         // A connection whose query was abandoned may still be waiting on a frozen server: never reuse it.
-        const broken = abandoned || destroy === true;
-        abandoned = false;
-        wrappers.delete(client);
-        client.release(broken ? new DatabaseUnavailableError('connection abandoned') : undefined);
+        client.release(abandoned || destroy === true ? new DatabaseUnavailableError('connection abandoned') : undefined);
       },
     };
-    wrappers.set(client, wrapper);
-    return wrapper;
   };
 
   const gated: PostgresPool = {
