@@ -6,6 +6,7 @@ import pg from 'pg';
 import { embeddedDatabasePassword } from '../secrets.js';
 import { watchAvailability, type AvailabilityState } from './availability.js';
 import { lockDataDir } from './data-dir-lock.js';
+import { createDatabaseInChildProcess, holdsDatabase } from './embedded-initdb.js';
 import { PGliteMultiplexer } from './pglite-multiplexer.js';
 import type { Database } from './schema.js';
 
@@ -49,7 +50,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
   if (dataDir) await mkdir(dataDir, { recursive: true });
   const lock = options.embeddedDir === 'memory' ? null : await lockDataDir(options.embeddedDir);
   try {
-    const pglite = await PGlite.create(dataDir ? { dataDir } : {});
+    if (dataDir && !(await holdsDatabase(dataDir))) await createDatabaseInChildProcess(dataDir, EMBEDDED_SETTINGS);
+    const pglite = await PGlite.create({ ...(dataDir ? { dataDir } : {}), postgresqlconf: [...EMBEDDED_SETTINGS] });
     const password = await embeddedDatabasePassword(options.embeddedDir);
     const server = new PGliteMultiplexer(pglite, { password });
     const address = await server.listen();
@@ -66,6 +68,13 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
     throw error;
   }
 }
+
+/*
+ * PGlite's default shared_buffers (160 MB) is sized for a server; inside this process it is
+ * WebAssembly memory that is never given back. 32 MB holds a development or small production
+ * database's hot pages, and the operating system's file cache holds the rest.
+ */
+const EMBEDDED_SETTINGS = ['shared_buffers=32MB'] as const;
 
 const PING_TIMEOUT_MS = 2000;
 const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
