@@ -12,6 +12,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { requireApiKey } from './platform/http/auth.js';
 import { errorMiddleware, routeNotFound } from './platform/http/error-middleware.js';
 import { requestLogger } from './platform/http/request-logger.js';
+import { buildOpenApiDocument, mountedRoutes, type MountedRoute } from './platform/http/openapi.js';
 import type { Kysely } from 'kysely';
 import type { Database } from './platform/db/schema.js';
 import type { Logger } from './platform/logger.js';
@@ -44,19 +45,31 @@ export interface AppDependencies {
   webhookDeliveries?: WebhookDeliveriesService | null;
 }
 
+const API_INFO = {
+  title: 'Baton API',
+  version: '1',
+  description: 'Leads, events, sequences, scores and handoffs. Every call but this document needs the API key. Errors: { error: { code, message, details } }, validation errors naming each field.',
+};
+
 /**
  * Baton's HTTP handler, built from its dependencies so tests can drive it without a port:
  * click and open tracking first (the hot path, outside Express), then the Express app.
  */
-export function createApp(deps: AppDependencies): (req: IncomingMessage, res: ServerResponse) => void {
+export type BatonHttpHandler = ((req: IncomingMessage, res: ServerResponse) => void) & {
+  /** The routes mounted under /api (with their OpenAPI descriptions, if any). */
+  apiRoutes(): MountedRoute[];
+};
+
+export function createApp(deps: AppDependencies): BatonHttpHandler {
   const tracking = createTrackingHandler(deps.services.tracking, (error) => deps.logger.error({ err: error }, 'click tracking failed'));
-  const app = createExpressApp(deps);
-  return (req, res) => {
+  const { app, api } = createExpressApp(deps);
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     if (!tracking(req, res)) app(req, res);
   };
+  return Object.assign(handler, { apiRoutes: () => mountedRoutes(api) });
 }
 
-function createExpressApp({ apiKey, companyName, logger, services, pingDatabase, devMailDb = null, sequences = null, scoring = null, dashboard = null, webhookDeliveries = null }: AppDependencies): Express {
+function createExpressApp({ apiKey, companyName, logger, services, pingDatabase, devMailDb = null, sequences = null, scoring = null, dashboard = null, webhookDeliveries = null }: AppDependencies): { app: Express; api: express.Router } {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
@@ -89,9 +102,15 @@ function createExpressApp({ apiKey, companyName, logger, services, pingDatabase,
       next(new AppError('scoring_not_configured', 'Baton runs without scoring or handoffs: add scoring.yaml (with a lifecycle section) and sales-team.yaml, or set BATON_SCORING_FILE'));
     });
   }
+  // The API's contract, read off the routes mounted above; public, like any API reference.
+  let apiDocument: Record<string, unknown> | null = null;
+  app.get('/api/openapi.json', (_req, res) => {
+    apiDocument ??= buildOpenApiDocument(api, { prefix: '/api', ...API_INFO }).document;
+    res.json(apiDocument);
+  });
   app.use('/api', api);
 
   app.use(routeNotFound);
   app.use(errorMiddleware(logger));
-  return app;
+  return { app, api };
 }

@@ -2,6 +2,7 @@ import http from 'node:http';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app.js';
+import type { MountedRoute } from './platform/http/openapi.js';
 import type { Config } from './platform/config.js';
 import { openDatabase, type DatabaseHandle } from './platform/db/database.js';
 import { migrate } from './platform/db/migrate.js';
@@ -38,6 +39,8 @@ export interface RunningBaton {
   database: DatabaseHandle;
   /** The composed services, for in-process tests. */
   services: Services;
+  /** The routes this process serves under /api (none in a worker). */
+  apiRoutes(): MountedRoute[];
   /** Graceful stop: no new requests, in-flight work finished, database closed. */
   stop(): Promise<void>;
 }
@@ -173,6 +176,7 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
 
     let server: http.Server | null = null;
     let url: string | null = null;
+    let apiRoutes = (): MountedRoute[] => [];
     if (config.role !== 'worker') {
       const app = createApp({ apiKey: secrets.apiKey, companyName: config.company.name, logger, services, pingDatabase: database.ping, devMailDb: sink ? database.db : null, sequences: { runner, db: database.db }, scoring: scoring ? { scoring, handoffs } : null,
         dashboard: {
@@ -187,6 +191,7 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
         },
         webhookDeliveries,
       });
+      apiRoutes = app.apiRoutes;
       server = http.createServer(app);
       await new Promise<void>((resolve, reject) => {
         server?.once('error', reject);
@@ -241,7 +246,7 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
       })();
       return stopping;
     };
-    return { url, secrets, database, services, stop };
+    return { url, secrets, database, services, apiRoutes: () => apiRoutes(), stop };
   } catch (error) {
     // Agenda holds pool connections: stop it first, or closing the database waits forever.
     await startedScheduler?.stop(0).catch(() => undefined);

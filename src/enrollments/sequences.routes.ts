@@ -3,6 +3,7 @@ import Joi from 'joi';
 import { AppError } from '../platform/errors.js';
 import { jsonBody } from '../platform/http/json-body.js';
 import { validate } from '../platform/http/validate.js';
+import { documented } from '../platform/http/openapi.js';
 import { leadNotFound } from '../leads/lead-errors.js';
 import { uuidSchema } from '../leads/leads.schemas.js';
 import type { Kysely } from 'kysely';
@@ -38,16 +39,16 @@ export function sequencesRoutes(runner: SequenceRunner, db: Kysely<Database>): R
     return sequence;
   };
 
-  router.get('/sequences', (_req, res) => {
+  router.get('/sequences', documented({ tag: 'sequences', summary: 'The loaded sequences', responses: { 200: { description: 'the sequences' } } }), (_req, res) => {
     res.json({ items: runner.sequences().map(describe) });
   });
 
-  router.get('/sequences/:id', (req, res) => {
+  router.get('/sequences/:id', documented({ tag: 'sequences', summary: 'One sequence and its steps', params: sequenceParams, responses: { 200: { description: 'the sequence' } } }), (req, res) => {
     const { id } = validate(sequenceParams, req.params, 'path');
     res.json(describe(find(id)));
   });
 
-  router.get('/sequences/:id/stats', async (req, res) => {
+  router.get('/sequences/:id/stats', documented({ tag: 'sequences', summary: 'Per-step results of a sequence', params: sequenceParams, responses: { 200: { description: 'totals and per-step counts' } } }), async (req, res) => {
     const { id } = validate(sequenceParams, req.params, 'path');
     const sequence = find(id);
     const [counts, totals] = await Promise.all([stepCounts(db, id), enrollmentTotals(db, id)]);
@@ -58,7 +59,7 @@ export function sequencesRoutes(runner: SequenceRunner, db: Kysely<Database>): R
     res.json({ sequence: { id: sequence.id, name: sequence.name, version: sequence.version, status: sequence.status }, totals, steps: [...steps, ...removed] });
   });
 
-  router.post('/sequences/:id/enroll', ...jsonBody('16kb'), async (req, res) => {
+  router.post('/sequences/:id/enroll', documented({ tag: 'sequences', summary: 'Enroll a lead in a sequence', params: sequenceParams, body: enrollBody, responses: { 201: { description: 'the enrollment' } } }), ...jsonBody('16kb'), async (req, res) => {
     const { id } = validate(sequenceParams, req.params, 'path');
     const { leadId } = validate(enrollBody, req.body, 'body');
     const outcome = await runner.enroll(id, leadId, new Date());

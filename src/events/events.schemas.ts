@@ -39,6 +39,9 @@ export const eventInputSchema: Joi.ObjectSchema<EventInput> = Joi.object({
 export const eventBatchSchema: Joi.ArraySchema<EventInput[]> = Joi.array().items(eventInputSchema).min(1).max(MAX_EVENTS_PER_BATCH)
   .messages({ 'array.max': `a batch holds at most ${MAX_EVENTS_PER_BATCH} events`, 'array.min': 'a batch holds at least one event' });
 
+/** What POST /api/events takes, for the API document: one event, or a batch. */
+export const eventsBodySchema = Joi.alternatives(eventInputSchema, eventBatchSchema);
+
 export interface TimelineQuery {
   limit: number;
   cursor?: string;

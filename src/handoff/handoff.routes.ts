@@ -6,6 +6,7 @@ import { AppError } from '../platform/errors.js';
 import { jsonBody } from '../platform/http/json-body.js';
 import { escapeHtml, publicPage } from '../platform/http/public-page.js';
 import { validate } from '../platform/http/validate.js';
+import { documented } from '../platform/http/openapi.js';
 import type { DecisionOutcome, HandoffAction, HandoffService } from './handoff.service.js';
 
 const idParams = Joi.object({ id: uuidSchema.required() });
@@ -33,12 +34,12 @@ function answer(outcome: DecisionOutcome, id: string, action: HandoffAction) {
 export function handoffApiRoutes(handoffs: HandoffService): Router {
   const router = Router();
 
-  router.get('/handoffs', async (req, res) => {
+  router.get('/handoffs', documented({ tag: 'handoffs', summary: 'List handoffs to sales', query: listQuery, responses: { 200: { description: 'a page of handoffs' } } }), async (req, res) => {
     const query = validate(listQuery, req.query, 'query');
     res.json(await handoffs.list({ ...query, after: query.cursor ? decodeCursor(query.cursor) : undefined }));
   });
 
-  router.get('/handoffs/:id', async (req, res) => {
+  router.get('/handoffs/:id', documented({ tag: 'handoffs', summary: 'One handoff with its briefing', params: idParams, responses: { 200: { description: 'the handoff' } } }), async (req, res) => {
     const { id } = validate(idParams, req.params, 'path');
     const handoff = await handoffs.get(id);
     if (!handoff) throw handoffNotFound(id);
@@ -46,20 +47,20 @@ export function handoffApiRoutes(handoffs: HandoffService): Router {
   });
 
   for (const action of ['accept', 'convert'] as const) {
-    router.post(`/handoffs/:id/${action}`, ...jsonBody('10kb'), async (req, res) => {
+    router.post(`/handoffs/:id/${action}`, documented({ tag: 'handoffs', summary: action === 'accept' ? 'Accept a handoff' : 'Mark a handoff as converted', params: idParams, body: emptyBody, responses: { 200: { description: 'the handoff' } } }), ...jsonBody('10kb'), async (req, res) => {
       const { id } = validate(idParams, req.params, 'path');
       validate(emptyBody, req.body, 'body');
       res.json(answer(await handoffs.decide(id, action, new Date(), { kind: 'api' }), id, action));
     });
   }
 
-  router.post('/handoffs/:id/reject', ...jsonBody('10kb'), async (req, res) => {
+  router.post('/handoffs/:id/reject', documented({ tag: 'handoffs', summary: 'Reject a handoff: the lead goes back to nurture (or is disqualified)', params: idParams, body: rejectBody, responses: { 200: { description: 'the handoff' } } }), ...jsonBody('10kb'), async (req, res) => {
     const { id } = validate(idParams, req.params, 'path');
     const { reason, disqualify } = validate(rejectBody, req.body, 'body');
     res.json(answer(await handoffs.decide(id, 'reject', new Date(), { kind: 'api' }, { reason, disqualify }), id, 'reject'));
   });
 
-  router.get('/scoring/rejections', async (_req, res) => {
+  router.get('/scoring/rejections', documented({ tag: 'scoring', summary: 'Rejected handoffs counted by the scoring rules that had fired', responses: { 200: { description: 'counts per rule' } } }), async (_req, res) => {
     res.json({ items: await handoffs.rejectionsByRule() });
   });
 

@@ -5,17 +5,19 @@ import busboy from 'busboy';
 import { AppError, validationError } from '../platform/errors.js';
 import { jsonBody } from '../platform/http/json-body.js';
 import { validate } from '../platform/http/validate.js';
+import { documented } from '../platform/http/openapi.js';
 import { emailSuppressed, leadNotFound } from './lead-errors.js';
 import type { LeadsService, UpdateOutcome, UpsertOutcome } from './leads.service.js';
 import { pipeline } from 'node:stream/promises';
 import { leadIdParamsSchema, leadInputSchema, leadListQuerySchema, leadPatchSchema } from './leads.schemas.js';
 
 const JSON_LIMIT = '2mb';
+const leadExportQuerySchema = leadListQuerySchema.fork(['limit', 'cursor'], (schema) => schema.forbidden());
 
 export function leadsRoutes(leads: LeadsService): Router {
   const router = Router();
 
-  router.post('/leads', ...jsonBody(JSON_LIMIT), async (req, res) => {
+  router.post('/leads', documented({ tag: 'leads', summary: 'Create a lead, or update the lead with this email', body: leadInputSchema, responses: { 201: { description: 'created' }, 200: { description: 'updated' } } }), ...jsonBody(JSON_LIMIT), async (req, res) => {
     const input = validate(leadInputSchema, req.body, 'body');
     const outcome: UpsertOutcome = await leads.upsert(input);
     switch (outcome.kind) {
@@ -30,33 +32,33 @@ export function leadsRoutes(leads: LeadsService): Router {
     }
   });
 
-  router.get('/leads', async (req, res) => {
+  router.get('/leads', documented({ tag: 'leads', summary: 'List leads (keyset pagination with nextCursor)', query: leadListQuerySchema, responses: { 200: { description: 'a page of leads' } } }), async (req, res) => {
     const query = validate(leadListQuerySchema, req.query, 'query');
     res.json(await leads.list(query));
   });
 
   // Registered before /leads/:id so these names are not taken for ids.
-  router.post('/leads/import', async (req, res) => {
+  router.post('/leads/import', documented({ tag: 'leads', summary: 'Import leads from a CSV file (multipart upload or text/csv)', csvUpload: true, responses: { 200: { description: 'the import report: created, updated, rejected rows with reasons' } } }), async (req, res) => {
     const upload = await openCsvUpload(req);
     res.json(await leads.importCsv(upload));
   });
 
-  router.get('/leads/export.csv', async (req, res) => {
-    const { email, tag, q } = validate(leadListQuerySchema.fork(['limit', 'cursor'], (schema) => schema.forbidden()), req.query, 'query');
+  router.get('/leads/export.csv', documented({ tag: 'leads', summary: 'Export the leads matching the filters as CSV', query: leadExportQuerySchema, responses: { 200: { description: 'CSV, one lead per row', body: 'csv' } } }), async (req, res) => {
+    const { email, tag, q } = validate(leadExportQuerySchema, req.query, 'query');
     const csv = await leads.openCsvExport({ email, tag, q });
     res.status(200).type('text/csv; charset=utf-8').attachment('leads.csv');
     // Headers are gone by now: a failure mid-export can only cut the download short.
     await pipeline(csv, res).catch(() => res.destroy());
   });
 
-  router.get('/leads/:id', async (req, res) => {
+  router.get('/leads/:id', documented({ tag: 'leads', summary: 'One lead', params: leadIdParamsSchema, responses: { 200: { description: 'the lead' } } }), async (req, res) => {
     const { id } = validate(leadIdParamsSchema, req.params, 'path');
     const lead = await leads.get(id);
     if (!lead) throw leadNotFound(id);
     res.json(lead);
   });
 
-  router.patch('/leads/:id', ...jsonBody(JSON_LIMIT), async (req, res) => {
+  router.patch('/leads/:id', documented({ tag: 'leads', summary: 'Change some fields of a lead', params: leadIdParamsSchema, body: leadPatchSchema, responses: { 200: { description: 'the updated lead' } } }), ...jsonBody(JSON_LIMIT), async (req, res) => {
     const { id } = validate(leadIdParamsSchema, req.params, 'path');
     const patch = validate(leadPatchSchema, req.body, 'body');
     const outcome: UpdateOutcome = await leads.update(id, patch);
@@ -75,7 +77,7 @@ export function leadsRoutes(leads: LeadsService): Router {
     }
   });
 
-  router.delete('/leads/:id', async (req, res) => {
+  router.delete('/leads/:id', documented({ tag: 'privacy', summary: 'Erase a lead and everything recorded about it (GDPR)', params: leadIdParamsSchema, responses: { 204: { description: 'erased', body: 'none' } } }), async (req, res) => {
     const { id } = validate(leadIdParamsSchema, req.params, 'path');
     if (!(await leads.erase(id))) throw leadNotFound(id);
     res.status(204).end();

@@ -5,6 +5,7 @@ import { simpleParser } from 'mailparser';
 import { AppError } from '../platform/errors.js';
 import type { Database } from '../platform/db/schema.js';
 import { validate } from '../platform/http/validate.js';
+import { documented } from '../platform/http/openapi.js';
 import { emailSchema } from '../leads/leads.schemas.js';
 import { findDevMail, listDevMail, type DevMailRow } from './dev-mail.repository.js';
 
@@ -15,13 +16,13 @@ const idParams = Joi.object({ id: Joi.string().pattern(/^\d{1,18}$/).required().
 export function devMailRoutes(db: Kysely<Database>): Router {
   const router = Router();
 
-  router.get('/dev/mail', async (req, res) => {
+  router.get('/dev/mail', documented({ tag: 'development', summary: 'Mail caught by the embedded SMTP sink (only without SMTP_URL)', query: listQuery, responses: { 200: { description: 'caught messages, newest first' } } }), async (req, res) => {
     const query = validate(listQuery, req.query, 'query');
     const rows = await listDevMail(db, query);
     res.json({ items: await Promise.all(rows.map(describe)) });
   });
 
-  router.get('/dev/mail/:id', async (req, res) => {
+  router.get('/dev/mail/:id', documented({ tag: 'development', summary: 'One caught message, parsed', params: idParams, responses: { 200: { description: 'the message' } } }), async (req, res) => {
     const { id } = validate(idParams, req.params, 'path');
     const row = await findDevMail(db, id);
     if (!row) throw new AppError('mail_not_found', `No caught message has id ${id}`, [{ field: 'id', location: 'path', message: 'no message has this id' }]);

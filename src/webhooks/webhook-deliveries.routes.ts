@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { AppError } from '../platform/errors.js';
 import { jsonBody } from '../platform/http/json-body.js';
 import { validate } from '../platform/http/validate.js';
+import { documented } from '../platform/http/openapi.js';
 import { deliveryListQuery, deliveryParams, redeliverBody } from './webhook-deliveries.schemas.js';
 import type { WebhookDeliveriesService } from './webhook-deliveries.service.js';
 
@@ -11,18 +12,18 @@ const notFound = (id: string) => new AppError('webhook_delivery_not_found', `No 
 export function webhookDeliveriesRoutes(deliveries: WebhookDeliveriesService): Router {
   const router = Router();
 
-  router.get('/webhooks/deliveries', async (req, res) => {
+  router.get('/webhooks/deliveries', documented({ tag: 'webhooks', summary: 'Lifecycle webhook deliveries', query: deliveryListQuery, responses: { 200: { description: 'a page of deliveries' } } }), async (req, res) => {
     res.json(await deliveries.list(validate(deliveryListQuery, req.query, 'query')));
   });
 
-  router.get('/webhooks/deliveries/:id', async (req, res) => {
+  router.get('/webhooks/deliveries/:id', documented({ tag: 'webhooks', summary: 'One delivery with its attempts', params: deliveryParams, responses: { 200: { description: 'the delivery' } } }), async (req, res) => {
     const { id } = validate(deliveryParams, req.params, 'path');
     const delivery = await deliveries.get(id);
     if (!delivery) throw notFound(id);
     res.json(delivery);
   });
 
-  router.post('/webhooks/deliveries/:id/redeliver', ...jsonBody('10kb'), async (req, res) => {
+  router.post('/webhooks/deliveries/:id/redeliver', documented({ tag: 'webhooks', summary: 'Send a delivery again', params: deliveryParams, body: redeliverBody, responses: { 202: { description: 'queued again' } } }), ...jsonBody('10kb'), async (req, res) => {
     const { id } = validate(deliveryParams, req.params, 'path');
     validate(redeliverBody, req.body, 'body');
     const outcome = await deliveries.redeliver(id, new Date());
