@@ -6,6 +6,7 @@ import type { Config } from '../platform/config.js';
 import { parseScoringConfig, type ScoringConfig } from '../scoring/scoring-config.js';
 import type { Sequence } from '../sequences/sequence.js';
 import { loadSequences } from '../sequences/sequence-loader.js';
+import type { TemplateCatalogue } from '../sequences/sequence-checks.js';
 import { loadTemplates, type TemplateStore } from '../templates/template-store.js';
 import { parseWebhooksFile, type WebhookEndpoint, type WebhooksFileOptions } from '../webhooks/webhooks-file.js';
 
@@ -56,21 +57,34 @@ function shown(file: string): string {
 
 const where = (file: string, line: number | null, at: string) => `${shown(file)}${line ? `:${line}` : ''} ${at ? `${at}: ` : ''}`;
 
-/** `cacheDir`: where compiled MJML is kept between starts (the server's data directory), or none. */
+/**
+ * `cacheDir`: where compiled MJML is kept between starts (the server's data directory), or none.
+ * Every file is checked even when another is broken, so one run lists every problem: a broken
+ * template still counts as existing for the sequences that name it, and a sequence file that
+ * does not load is only left out of the scoring file's reference checks.
+ */
 export async function loadContent(paths: ContentPaths, cacheDir: string | null = null): Promise<LoadContentResult> {
+  const problems: string[] = [];
   const templates = await loadTemplates(paths.templatesDir, cacheDir);
-  if (!templates.ok) return { ok: false, problems: templates.problems.map((problem) => `${where(problem.file, problem.line, '')}${problem.message}`) };
-  const sequences = await loadSequences(paths.sequencesDir, templates.store);
-  if (!sequences.ok) return { ok: false, problems: sequences.problems.map((problem) => `${where(problem.file, problem.line, problem.path)}${problem.message}`) };
-  const scoring = await loadScoring(paths, templates.store, sequences.sequences);
-  if (!scoring.ok) return scoring;
+  if (!templates.ok) problems.push(...templates.problems.map((problem) => `${where(problem.file, problem.line, '')}${problem.message}`));
+  const catalogue = templates.ok ? templates.store : namesOnly(templates.names);
+  const sequences = await loadSequences(paths.sequencesDir, catalogue);
+  if (!sequences.ok) problems.push(...sequences.problems.map((problem) => `${where(problem.file, problem.line, problem.path)}${problem.message}`));
+  const scoring = await loadScoring(paths, catalogue, sequences.ok ? sequences.sequences.map((sequence) => sequence.id) : null);
+  if (!scoring.ok) problems.push(...scoring.problems);
   const webhooks = await loadWebhooks(paths.webhooks);
-  if (!webhooks.ok) return webhooks;
+  if (!webhooks.ok) problems.push(...webhooks.problems);
+  if (!templates.ok || !sequences.ok || !scoring.ok || !webhooks.ok) return { ok: false, problems };
   return { ok: true, content: { templates: templates.store, sequences: sequences.sequences, scoring: scoring.scoring, webhooks: webhooks.endpoints } };
 }
 
+/** The templates that exist, broken or not: enough for other files' reference checks. */
+function namesOnly(names: readonly string[]): TemplateCatalogue {
+  return { has: (name) => names.includes(name), names: () => [...names] };
+}
+
 /** The scoring file and, when it hands leads to sales, the sales team file; every problem at once. */
-async function loadScoring(paths: ContentPaths, templates: TemplateStore, sequences: Sequence[]): Promise<{ ok: true; scoring: LoadedScoring | null } | { ok: false; problems: string[] }> {
+async function loadScoring(paths: ContentPaths, templates: TemplateCatalogue, sequenceIds: string[] | null): Promise<{ ok: true; scoring: LoadedScoring | null } | { ok: false; problems: string[] }> {
   const text = await readOptional(paths.scoringFile.path);
   if (text === null) {
     if (paths.scoringFile.explicit) return { ok: false, problems: [`${where(paths.scoringFile.path, null, '')}the scoring file does not exist`] };
@@ -81,8 +95,8 @@ async function loadScoring(paths: ContentPaths, templates: TemplateStore, sequen
   const lifecycle = parsed.config.lifecycle;
   if (!lifecycle) return { ok: true, scoring: { config: parsed.config, team: null } };
   const problems: string[] = [];
-  if (lifecycle.recycleSequence && !sequences.some((sequence) => sequence.id === lifecycle.recycleSequence)) {
-    problems.push(`${where(paths.scoringFile.path, null, 'lifecycle.recycle_sequence')}"${lifecycle.recycleSequence}" is not a loaded sequence; expected one of: ${sequences.map((sequence) => sequence.id).join(', ')}`);
+  if (lifecycle.recycleSequence && sequenceIds && !sequenceIds.includes(lifecycle.recycleSequence)) {
+    problems.push(`${where(paths.scoringFile.path, null, 'lifecycle.recycle_sequence')}"${lifecycle.recycleSequence}" is not a loaded sequence; expected one of: ${sequenceIds.join(', ')}`);
   }
   if (!templates.has(BRIEFING_TEMPLATE)) problems.push(`${where(paths.templatesDir, null, '')}the ${BRIEFING_TEMPLATE} template (the rep's email) is missing; handoffs need it`);
   const teamText = await readOptional(paths.salesTeamFile.path);

@@ -1,7 +1,7 @@
 import Joi from 'joi';
 import { isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { emailSchema } from '../leads/leads.schemas.js';
-import { yamlValue } from '../platform/yaml-value.js';
+import { yamlProblems, yamlValue } from '../platform/yaml-value.js';
 import { parseDuration } from '../sequences/duration.js';
 import { formatPath } from '../sequences/sequence-loader.js';
 import { canonicalTimeZone } from '../platform/time-zones.js';
@@ -136,7 +136,7 @@ type LineOf = (segments: Array<string | number>) => number | null;
 export function parseSalesTeam(text: string): ParseSalesTeamResult {
   const lineCounter = new LineCounter();
   const document = parseDocument(text, { lineCounter, uniqueKeys: true });
-  if (document.errors.length > 0) return { ok: false, problems: document.errors.map((error) => ({ line: error.linePos?.[0]?.line ?? null, path: '', message: `YAML: ${error.message.split('\n')[0]}` })) };
+  if (document.errors.length > 0) return { ok: false, problems: yamlProblems(document.errors, text).map((problem) => ({ ...problem, path: '' })) };
   const lineOf: LineOf = (segments) => nodeLine(document, lineCounter, segments);
   const plain = yamlValue(document, lineCounter);
   if (!plain.ok) return { ok: false, problems: [{ line: plain.line, path: '', message: plain.message }] };

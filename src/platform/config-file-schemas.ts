@@ -1,6 +1,6 @@
 import Joi from 'joi';
 import { LineCounter, parseDocument } from 'yaml';
-import { yamlValue } from './yaml-value.js';
+import { yamlProblems, yamlValue } from './yaml-value.js';
 import { formatPath } from '../sequences/sequence-loader.js';
 
 /* What the marketer-authored YAML files (scoring, topics, personas) share: parsing and Joi pieces. */
@@ -32,7 +32,7 @@ export interface FileProblem {
 export function parseYamlFile<T>(text: string, schema: Joi.Schema<T>): { ok: true; value: T } | { ok: false; problems: FileProblem[] } {
   const lineCounter = new LineCounter();
   const document = parseDocument(text, { lineCounter, uniqueKeys: true });
-  if (document.errors.length > 0) return { ok: false, problems: document.errors.map((error) => ({ line: error.linePos?.[0]?.line ?? null, path: '', message: `YAML: ${error.message.split('\n')[0]}` })) };
+  if (document.errors.length > 0) return { ok: false, problems: yamlProblems(document.errors, text).map((problem) => ({ ...problem, path: '' })) };
   const plain = yamlValue(document, lineCounter);
   if (!plain.ok) return { ok: false, problems: [{ line: plain.line, path: '', message: plain.message }] };
   const { value, error } = schema.validate(plain.value, { abortEarly: false, errors: { wrap: { label: false } } });

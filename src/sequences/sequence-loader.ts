@@ -4,7 +4,7 @@ import path from 'node:path';
 import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import type Joi from 'joi';
 import type { Condition, Sequence, Step, StepAction } from './sequence.js';
-import { yamlValue } from '../platform/yaml-value.js';
+import { yamlProblems, yamlValue } from '../platform/yaml-value.js';
 import { sequenceFileSchema, STEP_ACTIONS } from './sequence.schemas.js';
 import { checkSequence, type TemplateCatalogue } from './sequence-checks.js';
 
@@ -54,7 +54,7 @@ export function parseSequence(text: string, file: string, templates: TemplateCat
   const lineCounter = new LineCounter();
   const document = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
   if (document.errors.length > 0) {
-    return { ok: false, problems: document.errors.map((error) => ({ file, line: error.linePos?.[0]?.line ?? null, path: '', message: `YAML: ${error.message.split('\n')[0]}` })) };
+    return { ok: false, problems: yamlProblems(document.errors, text).map((problem) => ({ file, ...problem, path: '' })) };
   }
   const lineOf = (segments: Array<string | number>) => nodeLine(document, lineCounter, segments);
   const plain = yamlValue(document, lineCounter);

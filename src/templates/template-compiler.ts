@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { convert } from 'html-to-text';
 import { compileFill, withFallback } from './fast-fill.js';
 import { handlebars, INLINE_HELPERS } from './handlebars-env.js';
+import { describeHandlebarsError } from './handlebars-problems.js';
 import type { MjmlCompiler } from './mjml-worker.js';
 import type { TemplateMeta, TemplateProblem, TemplateSource } from './template-source.js';
 
@@ -21,6 +22,9 @@ const COMPILE_OPTIONS: CompileOptions = {
   knownHelpersOnly: true,
   knownHelpers: { url: true, safeHref: true, default: true, upper: true, lower: true, eq: true, if: true, unless: true, each: true, with: true },
 };
+
+/** What a template may call, as listed in error messages (safeHref is Baton's own, added to links). */
+const HELPER_NAMES = Object.keys(COMPILE_OPTIONS.knownHelpers ?? {}).filter((name) => name !== 'safeHref');
 
 /**
  * Compiled once per template: the fill of fast-fill.ts when the text stays within its subset
@@ -119,8 +123,21 @@ export function composeMjml(source: TemplateSource, parts: TemplateParts): Compo
 
 export async function compileTemplate(source: TemplateSource, parts: TemplateParts, mjml: MjmlCompiler): Promise<CompileResult> {
   const problem = (message: string, line: number | null = null): TemplateProblem => ({ file: source.file, line, message });
+  // The marketer's own text first, so a mistake is reported on the line they wrote (the same
+  // mistake in the compiled HTML would carry a position in HTML they never saw).
+  const own = { body: source.body, subject: source.meta.subject, preheader: source.meta.preheader };
+  const ownProblems: TemplateProblem[] = [];
+  for (const [part, text] of Object.entries(own)) {
+    try {
+      handlebars.precompile(text, COMPILE_OPTIONS);
+    } catch (error) {
+      const mistake = describeHandlebarsError(error, HELPER_NAMES, text);
+      const line = part === 'body' && mistake.line !== null ? source.bodyLine + mistake.line - 1 : null;
+      ownProblems.push(problem(part === 'body' ? mistake.message : `${part}: ${mistake.message}`, line));
+    }
+  }
   const composed = composeMjml(source, parts);
-  if (composed.problems.length > 0) return { ok: false, problems: composed.problems.map((message) => problem(message)) };
+  if (composed.problems.length > 0 || ownProblems.length > 0) return { ok: false, problems: [...ownProblems, ...composed.problems.map((message) => problem(message))] };
 
   const problems: TemplateProblem[] = [];
   const compiled = await mjml.compile(composed.mjml);
@@ -136,7 +153,8 @@ export async function compileTemplate(source: TemplateSource, parts: TemplatePar
       // Precompiling with known helpers only catches a misspelt helper now, not at send time.
       handlebars.precompile(text, COMPILE_OPTIONS);
     } catch (error) {
-      problems.push(problem(`Handlebars in ${part}: ${(error as Error).message.split('\n')[0]}`));
+      // Only a layout or partial can still fail here: the template's own text passed above.
+      problems.push(problem(`Handlebars in ${part} (with its layout and partials): ${describeHandlebarsError(error, HELPER_NAMES, text).message}`));
     }
   }
   for (const attribute of unsafeDynamicAttributes(html)) {

@@ -1,6 +1,6 @@
 import { parseDocument, LineCounter } from 'yaml';
 import Joi from 'joi';
-import { yamlValue } from '../platform/yaml-value.js';
+import { yamlProblems, yamlValue } from '../platform/yaml-value.js';
 
 /*
  * A template file is YAML front matter between `---` lines, then an MJML body:
@@ -62,7 +62,7 @@ export function parseTemplateSource(name: string, file: string, text: string): P
   const lineCounter = new LineCounter();
   const document = parseDocument(yamlText, { lineCounter, prettyErrors: true });
   if (document.errors.length > 0) {
-    return { ok: false, problems: document.errors.map((error) => ({ file, line: 1 + (error.linePos?.[0]?.line ?? 1), message: `front matter: ${error.message.split('\n')[0]}` })) };
+    return { ok: false, problems: yamlProblems(document.errors, yamlText).map((problem) => ({ file, line: 1 + (problem.line ?? 1), message: `front matter: ${problem.message}` })) };
   }
   const plain = yamlValue(document, lineCounter);
   if (!plain.ok) return { ok: false, problems: [{ file, line: 1 + (plain.line ?? 1), message: `front matter: ${plain.message}` }] };

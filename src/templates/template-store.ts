@@ -34,7 +34,8 @@ export interface TemplateStore {
   render(name: string, context: TemplateContext, overrides?: { subject?: string; from?: string }): RenderedEmail;
 }
 
-export type LoadResult = { ok: true; store: TemplateStore } | { ok: false; problems: TemplateProblem[] };
+/** On failure, `names` still lists every template found, so other files' references to a broken one are not reported again. */
+export type LoadResult = { ok: true; store: TemplateStore } | { ok: false; problems: TemplateProblem[]; names: string[] };
 
 const SAMPLE_UNSUBSCRIBE = 'https://baton.invalid/unsubscribe/sample-token';
 const SAMPLE_POSTAL_ADDRESS = 'Sample Postal Address 0000';
@@ -49,17 +50,20 @@ export async function loadTemplates(dir: string, cacheDir: string | null = null)
   const problems: TemplateProblem[] = [];
   const compiled = new Map<string, CompiledTemplate>();
   const mjml = cachedMjmlCompiler(cacheDir);
+  let names: string[];
   try {
-    await compileAll(dir, parts, mjml, compiled, problems);
+    names = await compileAll(dir, parts, mjml, compiled, problems);
   } finally {
     await mjml.close();
   }
-  if (problems.length > 0) return { ok: false, problems };
+  if (problems.length > 0) return { ok: false, problems, names };
   return { ok: true, store: createStore(compiled) };
 }
 
-async function compileAll(dir: string, parts: TemplateParts, mjml: MjmlCompiler, compiled: Map<string, CompiledTemplate>, problems: TemplateProblem[]): Promise<void> {
-  for (const [name, text] of await readMjmlFiles(dir)) {
+/** Compiles what it can; returns the names of all templates found. */
+async function compileAll(dir: string, parts: TemplateParts, mjml: MjmlCompiler, compiled: Map<string, CompiledTemplate>, problems: TemplateProblem[]): Promise<string[]> {
+  const files = await readMjmlFiles(dir);
+  for (const [name, text] of files) {
     const file = path.join(dir, `${name}.mjml`);
     const parsed = parseTemplateSource(name, file, text);
     if (!parsed.ok) {
@@ -74,6 +78,7 @@ async function compileAll(dir: string, parts: TemplateParts, mjml: MjmlCompiler,
     problems.push(...checkMarketingRequirements(result.template, file));
     compiled.set(name, result.template);
   }
+  return [...files.keys()].sort();
 }
 
 function createStore(compiled: Map<string, CompiledTemplate>): TemplateStore {

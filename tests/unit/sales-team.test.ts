@@ -88,8 +88,8 @@ reps:
   it.each<[string, string, string[]]>([
     ['an empty file', '', ['- fallback_owner: is required', '- reps: is required']],
     ['a list instead of a map', '- alex\n', ['1 : the file must be a map of fallback_owner, sla and reps']],
-    ['broken YAML', 'reps: [\n', ['2 : YAML: Flow sequence in block collection must be sufficiently indented and end with a ] at line 2, column 1:']],
-    ['a key given twice', 'fallback_owner: a\nfallback_owner: b\n', ['2 : YAML: Map keys must be unique at line 2, column 1:']],
+    ['broken YAML', 'reps: [\n', ['2 : YAML: Flow sequence in block collection must be sufficiently indented and end with a ]']],
+    ['a key given twice', 'fallback_owner: a\nfallback_owner: b\n', ['2 : YAML: this key appears twice in the same block; keep one']],
     ['no reps', 'fallback_owner: dana\nreps: []\n', ['2 reps: must list at least one rep']],
     ['an unknown fallback owner', `fallback_owner: bob
 reps:
