@@ -65,19 +65,27 @@ export function logBeta(a: number, b: number): number {
   return logGamma(a) + logGamma(b) - logGamma(a + b);
 }
 
-export function betaDensity(x: number, a: number, b: number): number {
-  if (x < 0 || x > 1) return 0;
+export function betaDensity(x: number, a: number, b: number, lnBeta = logBeta(a, b)): number {
+  return Math.exp(logBetaDensity(x, a, b, lnBeta));
+}
+
+function logBetaDensity(x: number, a: number, b: number, lnBeta: number): number {
+  if (x < 0 || x > 1) return -Infinity;
   // 0 · log(0) is 0 here: Beta(1, b) has density b at 0.
   const left = a === 1 ? 0 : (a - 1) * Math.log(x);
   const right = b === 1 ? 0 : (b - 1) * Math.log(1 - x);
-  return Math.exp(left + right - logBeta(a, b));
+  return left + right - lnBeta;
 }
 
+// Where a posterior's density is below e^-700, its distribution function is 0 or 1 to double
+// precision (Beta(a ≥ 1, b ≥ 1) is log-concave): no continued fraction needed there.
+const NEGLIGIBLE_LOG_DENSITY = -700;
+
 /** The regularized incomplete beta function I_x(a, b): the Beta(a, b) distribution function. */
-export function betaCdf(x: number, a: number, b: number): number {
+export function betaCdf(x: number, a: number, b: number, lnBeta = logBeta(a, b)): number {
   if (x <= 0) return 0;
   if (x >= 1) return 1;
-  const front = Math.exp(a * Math.log(x) + b * Math.log(1 - x) - logBeta(a, b));
+  const front = Math.exp(a * Math.log(x) + b * Math.log(1 - x) - lnBeta);
   // The continued fraction converges fast below the mean; above it, use the symmetry I_x(a,b) = 1 − I_{1−x}(b,a).
   return x < (a + 1) / (a + b + 2) ? (front * betaContinuedFraction(x, a, b)) / a : 1 - (front * betaContinuedFraction(1 - x, b, a)) / b;
 }
@@ -150,7 +158,7 @@ export function probabilityBest(arms: readonly Proportion[]): number[] {
     const b = 1 + Math.max(0, trials - successes);
     const mean = a / (a + b);
     const sd = Math.sqrt((a * b) / ((a + b) ** 2 * (a + b + 1)));
-    return { a, b, mean, sd };
+    return { a, b, mean, sd, lnBeta: logBeta(a, b) };
   });
   const cuts = new Set<number>([0, 1]);
   for (const { mean, sd } of posteriors) {
@@ -167,13 +175,19 @@ export function probabilityBest(arms: readonly Proportion[]): number[] {
     const half = (to - from) / 2;
     for (const { node, weight } of RULE) {
       const x = from + half * (node + 1);
-      const cdfs = posteriors.map(({ a, b }) => betaCdf(x, a, b));
-      posteriors.forEach(({ a, b }, index) => {
+      const logDensities = posteriors.map(({ a, b, lnBeta }) => logBetaDensity(x, a, b, lnBeta));
+      const cdfs = posteriors.map(({ a, b, mean, lnBeta }, index) => {
+        if ((logDensities[index] ?? 0) < NEGLIGIBLE_LOG_DENSITY) return x < mean ? 0 : 1;
+        return betaCdf(x, a, b, lnBeta);
+      });
+      posteriors.forEach((_, index) => {
+        const logDensity = logDensities[index] ?? -Infinity;
+        if (logDensity < NEGLIGIBLE_LOG_DENSITY) return;
         let others = 1;
         cdfs.forEach((cdf, other) => {
           if (other !== index) others *= cdf;
         });
-        if (others > 0) totals[index] = (totals[index] ?? 0) + half * weight * betaDensity(x, a, b) * others;
+        if (others > 0) totals[index] = (totals[index] ?? 0) + half * weight * Math.exp(logDensity) * others;
       });
     }
   }
