@@ -13,6 +13,17 @@ export const METRIC_LABELS: Record<ExperimentMetric, string> = {
   handoff: 'Handed to sales',
 };
 
+/** A probability as a reader takes it: never "100%" for what is only very likely. */
+export function probabilityText(value: number | null): string {
+  if (value === null) return '–';
+  if (value > 0.999) return '> 99.9%';
+  if (value < 0.001) return '< 0.1%';
+  return percent(value);
+}
+
+/** A threshold as written in the rule: 95%, 97.5%. */
+const thresholdText = (value: number) => percent(value, 1).replace(/\.0%$/, '%');
+
 const cell = (successes: number, rate: number | null, low: number | null, high: number | null) =>
   rate === null ? '–' : `${percent(rate)} (${successes}) · ${percent(low)}–${percent(high)}`;
 
@@ -23,9 +34,9 @@ export function verdictText(verdict: Verdict): string {
         ? `Too early to call: every arm needs ${verdict.minimumPerArm} entrants (${verdict.armsShort.join(', ')} ${verdict.armsShort.length === 1 ? 'has' : 'have'} fewer).`
         : `Too early to call: a comparison needs two arms.`;
     case 'no_clear_leader':
-      return `No clear leader: ${verdict.leader} is best with probability ${percent(verdict.probability)}, below the ${percent(verdict.needed, 0)} needed.`;
+      return `No clear leader: ${verdict.leader} is best with probability ${probabilityText(verdict.probability)}, below the ${thresholdText(verdict.needed)} needed.`;
     case 'leader':
-      return `${verdict.armId} leads: best with probability ${percent(verdict.probability)} (at least ${percent(verdict.needed, 0)} needed).`;
+      return `${verdict.armId} leads: best with probability ${probabilityText(verdict.probability)} (at least ${thresholdText(verdict.needed)} needed).`;
     default: {
       const unreachable: never = verdict;
       throw new Error(`unknown verdict ${JSON.stringify(unreachable)}`);
@@ -42,15 +53,15 @@ function splitView(split: SplitReport, metric: ExperimentMetric) {
     inSequence: split.inSequence,
     entered: split.entered,
     verdict: verdictText(shown.verdict),
-    rule: split.winnerRule ? `${METRIC_LABELS[split.winnerRule.metric]}, after ${split.winnerRule.after} entrants per arm, probability at least ${percent(split.winnerRule.minProbability, 0)}` : null,
-    winner: split.winner ? { armId: split.winner.armId, metric: isExperimentMetric(split.winner.metric) ? METRIC_LABELS[split.winner.metric] : split.winner.metric, probability: percent(split.winner.probability), decidedAt: split.winner.decidedAt } : null,
+    rule: split.winnerRule ? `${METRIC_LABELS[split.winnerRule.metric]}, after ${split.winnerRule.after} entrants per arm, probability at least ${thresholdText(split.winnerRule.minProbability)}` : null,
+    winner: split.winner ? { armId: split.winner.armId, metric: isExperimentMetric(split.winner.metric) ? METRIC_LABELS[split.winner.metric] : split.winner.metric, probability: probabilityText(split.winner.probability), decidedAt: split.winner.decidedAt } : null,
     chart: intervalChart(shown.arms.map((arm) => ({ label: arm.armId, rate: arm.rate, low: arm.interval?.low ?? null, high: arm.interval?.high ?? null, highlight: arm.armId === leader })), `${split.stepId}: ${METRIC_LABELS[metric]} per arm, with 95% intervals`),
     arms: split.arms.map((arm) => ({
       id: arm.id,
       inSplit: arm.inSplit,
       weight: arm.inSplit && split.inSequence ? String(arm.weight) : '–',
       entered: shown.arms.find((figure) => figure.armId === arm.id)?.entered ?? 0,
-      best: percent(shown.arms.find((figure) => figure.armId === arm.id)?.probabilityBest ?? null),
+      best: probabilityText(shown.arms.find((figure) => figure.armId === arm.id)?.probabilityBest ?? null),
       cells: split.metrics.map((result) => {
         const figure = result.arms.find((candidate) => candidate.armId === arm.id);
         return figure ? cell(figure.successes, figure.rate, figure.interval?.low ?? null, figure.interval?.high ?? null) : '–';
@@ -62,14 +73,14 @@ function splitView(split: SplitReport, metric: ExperimentMetric) {
 function holdoutView(holdout: HoldoutReport, metric: ExperimentMetric) {
   const shown = holdout.metrics.find((result) => result.metric === metric);
   return {
-    share: percent(holdout.share, 0),
+    share: holdout.share > 0 ? `${percent(holdout.share, 0)} held out now` : 'nobody held out now',
     chart: shown ? intervalChart([shown.treatment, shown.holdout].map((group) => ({ label: group.armId, rate: group.rate, low: group.interval?.low ?? null, high: group.interval?.high ?? null, highlight: group.armId === 'treatment' })), `Treatment against holdout: ${METRIC_LABELS[metric]}, with 95% intervals`) : '',
     rows: holdout.metrics.map((result) => ({
       metric: METRIC_LABELS[result.metric],
       treatment: cell(result.treatment.successes, result.treatment.rate, result.treatment.interval?.low ?? null, result.treatment.interval?.high ?? null),
       holdout: cell(result.holdout.successes, result.holdout.rate, result.holdout.interval?.low ?? null, result.holdout.interval?.high ?? null),
       lift: result.lift ? `${result.lift.difference >= 0 ? '+' : ''}${percent(result.lift.difference)} (${percent(result.lift.low)} to ${percent(result.lift.high)})` : '–',
-      better: percent(result.probabilityTreatmentBetter),
+      better: probabilityText(result.probabilityTreatmentBetter),
     })),
     entered: { treatment: holdout.metrics[0]?.treatment.entered ?? 0, holdout: holdout.metrics[0]?.holdout.entered ?? 0 },
   };

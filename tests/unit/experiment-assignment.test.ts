@@ -35,7 +35,8 @@ describe('split assignment over 10,000 leads', () => {
     const counts = arms.map(() => 0);
     for (const leadId of leadIds) {
       const arm = armForLead(leadId, 'subject-lines', 'subject-test', arms);
-      counts[arms.findIndex((candidate) => candidate.id === arm)] += 1;
+      const index = arms.findIndex((candidate) => candidate.id === arm);
+      counts[index] = (counts[index] ?? 0) + 1;
     }
     const total = weights.reduce((sum, weight) => sum + weight, 0);
     const shares = weights.map((weight) => weight / total);
