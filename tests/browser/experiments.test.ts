@@ -65,6 +65,8 @@ afterAll(async () => {
   await baton?.stop();
   await database?.drop();
   await rm(dir, { recursive: true, force: true });
+  // Let Agenda's leftover liveness timer (max(processEvery, lockLifetime) / 2) fire, so Jest exits cleanly.
+  await new Promise((resolve) => setTimeout(resolve, 2600));
 });
 
 browserDescribe('the experiment page in a browser', () => {
