@@ -50,8 +50,15 @@ export async function armCounts(db: Db, sequenceId: string, stepId: string): Pro
     handed as (
       select distinct a.lead_id from assigned a join handoffs h on h.lead_id = a.lead_id where h.created_at >= a.assigned_at
     ),
+    -- Became an MQL: a history row at stage mql whose previous row was at another stage. A lead
+    -- already an MQL before its assignment keeps writing mql rows as its score moves: not counted.
+    stages as (
+      select lead_id, at, stage, lag(stage) over (partition by lead_id order by at, id) as previous
+      from score_history where lead_id in (select lead_id from assigned)
+    ),
     qualified as (
-      select a.lead_id from assigned a join score_history s on s.lead_id = a.lead_id where s.stage = 'mql' and s.at >= a.assigned_at
+      select a.lead_id from assigned a join stages s on s.lead_id = a.lead_id
+      where s.stage = 'mql' and s.previous is distinct from 'mql' and s.at >= a.assigned_at
       union
       select lead_id from handed
     )

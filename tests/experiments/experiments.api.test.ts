@@ -54,8 +54,12 @@ const converted = (ids: string[], sequenceId = SEQUENCE_ID) =>
   query(`insert into enrollments (lead_id, sequence_id, sequence_version, status, ended_at, entered_at) select unnest($1::uuid[]), $2, 1, 'converted', now() - interval '2 hours', now() - interval '1 day'`, [ids, sequenceId]);
 const handoffs = (ids: string[], ago = '3 hours') =>
   query(`insert into handoffs (lead_id, rep_id, assignment, score, briefing, status, created_at) select unnest($1::uuid[]), 'alex', '{}', '{}', '{}', 'rejected', now() - $2::interval`, [ids, ago]);
-const becameMql = (ids: string[]) =>
-  query(`insert into score_history (lead_id, total, engagement, fit, grade, stage, cause, at) select unnest($1::uuid[]), 60, 60, 0, 'B', 'mql', 'event', now() - interval '4 hours'`, [ids]);
+const scoreHistory = (ids: string[], stage: string, ago: string) =>
+  query(`insert into score_history (lead_id, total, engagement, fit, grade, stage, cause, at) select unnest($1::uuid[]), 60, 60, 0, 'B', $2, 'event', now() - $3::interval`, [ids, stage, ago]);
+const becameMql = async (ids: string[]) => {
+  await scoreHistory(ids, 'lead', '5 hours');
+  await scoreHistory(ids, 'mql', '4 hours');
+};
 
 let short: string[];
 let long: string[];
@@ -96,6 +100,9 @@ beforeAll(async () => {
   await handoffs(short.slice(110, 111), '3 days'); // before assignment
   await handoffs(long.slice(0, 4));
   await becameMql(short.slice(2, 5));
+  // Already an MQL before its assignment; its score moves after it, still at mql: not a new MQL.
+  await scoreHistory(short.slice(111, 112), 'mql', '2 days');
+  await scoreHistory(short.slice(111, 112), 'mql', '1 hour');
   await handoffs(held.slice(0, 1));
 }, 120_000);
 
