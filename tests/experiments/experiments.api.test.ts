@@ -6,7 +6,9 @@ import { createExperimentsService, type ExperimentsService } from '../../src/exp
 import { errorMiddleware, routeNotFound } from '../../src/platform/http/error-middleware.js';
 import { createLogger } from '../../src/platform/logger.js';
 import type { Sequence, Step } from '../../src/sequences/sequence.js';
+import { startExperimentWork } from '../../src/worker-loops.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
+import { until } from '../helpers/until.js';
 
 /*
  * GET /api/sequences/:id/experiments and the winner rule, on a real database (PGlite, or the
@@ -24,10 +26,10 @@ let api: ReturnType<typeof request>;
  * This branch has no `split` step type yet (the engine adds it); the sequence is built as the
  * engine's loader will build it, and `experimentsOf` reads the raw step. The one cast is here.
  */
-function sequenceWithSplits(): Sequence {
+function sequenceWithSplits(id = SEQUENCE_ID): Sequence {
   const splitStep = (id: string, split: unknown) => ({ id, kind: 'split', line: 1, split }) as unknown as Step;
   return {
-    id: SEQUENCE_ID, name: 'Subject line test', version: 1, description: '', status: 'active', priority: 0,
+    id, name: 'Subject line test', version: 1, description: '', status: 'active', priority: 0,
     entry: { trigger: { type: 'manual' }, conditions: [], reentry: 'never' }, goals: [{ event: 'form_submit' }], sendWindow: null,
     steps: [
       splitStep('subject-test', { arms: [{ id: 'short', weight: 50, next: 'email-short' }, { id: 'long', weight: 50, next: 'email-long' }], winner: { metric: 'click', after: 100, minProbability: 0.95 } }),
@@ -46,8 +48,8 @@ async function leads(prefix: string, count: number): Promise<string[]> {
   const rows = await query(`insert into leads (email) select $1 || '-' || g || '@exp.test' from generate_series(1, $2::int) g returning id`, [prefix, count]);
   return rows.map((row) => String(row.id));
 }
-const assign = (ids: string[], stepId: string, armId: string) =>
-  query(`insert into experiment_assignments (lead_id, sequence_id, step_id, arm_id, assigned_at) select unnest($1::uuid[]), $2, $3, $4, now() - interval '1 day'`, [ids, SEQUENCE_ID, stepId, armId]);
+const assign = (ids: string[], stepId: string, armId: string, sequenceId = SEQUENCE_ID) =>
+  query(`insert into experiment_assignments (lead_id, sequence_id, step_id, arm_id, assigned_at) select unnest($1::uuid[]), $2, $3, $4, now() - interval '1 day'`, [ids, sequenceId, stepId, armId]);
 const events = (ids: string[], type: string, machine: boolean, ago = '1 hour') =>
   query(`insert into events (lead_id, type, properties, occurred_at) select unnest($1::uuid[]), $2, $3::jsonb, now() - $4::interval`, [ids, type, JSON.stringify({ sendId: 'x', machine }), ago]);
 const converted = (ids: string[], sequenceId = SEQUENCE_ID) =>
@@ -186,5 +188,23 @@ describe('the winner rule', () => {
     expect(res.body.splits[0].winner).toMatchObject({ stepId: 'subject-test', armId: 'long', metric: 'click', decidedAt: now.toISOString() });
     expect(res.body.splits[0].winner.probability).toBeGreaterThan(0.999);
     expect(res.body.splits[1].winner).toBeNull();
+  });
+});
+
+describe('the worker loop', () => {
+  it('checks the winner rules as soon as a worker starts, and records the winner', async () => {
+    const a = await leads('loop-a', 100);
+    const b = await leads('loop-b', 100);
+    await assign(a, 'subject-test', 'short', 'loop-test');
+    await assign(b, 'subject-test', 'long', 'loop-test');
+    await events(a.slice(0, 40), 'email_clicked', false);
+    await events(b.slice(0, 5), 'email_clicked', false);
+    const work = startExperimentWork(createExperimentsService({ db: database.db, sequences: () => [sequenceWithSplits('loop-test')], logger: createLogger('silent') }), createLogger('silent'));
+    try {
+      const rows = await until(() => query(`select arm_id, metric from experiment_winners where sequence_id = 'loop-test'`), (found) => found.length > 0, 30_000);
+      expect(rows).toEqual([{ arm_id: 'short', metric: 'click' }]);
+    } finally {
+      await work.stop();
+    }
   });
 });
