@@ -24,6 +24,11 @@ export function probabilityText(value: number | null): string {
 /** A threshold as written in the rule: 95%, 97.5%. */
 const thresholdText = (value: number) => percent(value, 1).replace(/\.0%$/, '%');
 
+/** A difference of two rates, in percentage points (never a relative "+20%"). */
+const points = (value: number) => (value * 100).toFixed(1);
+const liftText = (lift: { difference: number; low: number; high: number }) =>
+  `${lift.difference >= 0 ? '+' : ''}${points(lift.difference)} points (${points(lift.low)} to ${points(lift.high)})`;
+
 const cell = (successes: number, rate: number | null, low: number | null, high: number | null) =>
   rate === null ? '–' : `${percent(rate)} (${successes}) · ${percent(low)}–${percent(high)}`;
 
@@ -79,7 +84,7 @@ function holdoutView(holdout: HoldoutReport, metric: ExperimentMetric) {
       metric: METRIC_LABELS[result.metric],
       treatment: cell(result.treatment.successes, result.treatment.rate, result.treatment.interval?.low ?? null, result.treatment.interval?.high ?? null),
       holdout: cell(result.holdout.successes, result.holdout.rate, result.holdout.interval?.low ?? null, result.holdout.interval?.high ?? null),
-      lift: result.lift ? `${result.lift.difference >= 0 ? '+' : ''}${percent(result.lift.difference)} (${percent(result.lift.low)} to ${percent(result.lift.high)})` : '–',
+      lift: result.lift ? liftText(result.lift) : '–',
       better: probabilityText(result.probabilityTreatmentBetter),
     })),
     entered: { treatment: holdout.metrics[0]?.treatment.entered ?? 0, holdout: holdout.metrics[0]?.holdout.entered ?? 0 },
