@@ -133,13 +133,16 @@ export interface HoldoutMetric {
   lift: (Interval & { difference: number }) | null;
   /** P(the treatment's true rate is above the holdout's). */
   probabilityTreatmentBetter: number;
+  /** The same guard as a split's: too early to call until both groups have the minimum sample. */
+  verdict: Verdict;
 }
 
 /** The sequence against doing nothing: treatment and holdout groups side by side, per metric. */
 export function holdoutComparison(counts: readonly ArmCounts[]): HoldoutMetric[] {
   const rows = armRows([{ id: 'treatment', weight: 1, next: '' }, { id: 'holdout', weight: 1, next: '' }], counts);
   return EXPERIMENT_METRICS.map((metric) => {
-    const [treatment, holdout] = metricResult(rows, metric, guardOf(null)).arms;
+    const result = metricResult(rows, metric, guardOf(null));
+    const [treatment, holdout] = result.arms;
     if (!treatment || !holdout) throw new Error('the holdout comparison has two groups');
     return {
       metric,
@@ -147,6 +150,7 @@ export function holdoutComparison(counts: readonly ArmCounts[]): HoldoutMetric[]
       holdout,
       lift: differenceInterval({ successes: treatment.successes, trials: treatment.entered }, { successes: holdout.successes, trials: holdout.entered }),
       probabilityTreatmentBetter: treatment.probabilityBest ?? 0,
+      verdict: result.verdict,
     };
   });
 }

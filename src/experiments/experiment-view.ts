@@ -78,6 +78,7 @@ function splitView(split: SplitReport, metric: ExperimentMetric) {
 function holdoutView(holdout: HoldoutReport, metric: ExperimentMetric) {
   const shown = holdout.metrics.find((result) => result.metric === metric);
   return {
+    verdict: shown ? verdictText(shown.verdict) : '',
     share: holdout.share > 0 ? `${percent(holdout.share, 0)} held out now` : 'nobody held out now',
     chart: shown ? intervalChart([shown.treatment, shown.holdout].map((group) => ({ label: group.armId, rate: group.rate, low: group.interval?.low ?? null, high: group.interval?.high ?? null, highlight: group.armId === 'treatment' })), `Treatment against holdout: ${METRIC_LABELS[metric]}, with 95% intervals`) : '',
     rows: holdout.metrics.map((result) => ({

@@ -59,6 +59,9 @@ describe('treatment against holdout', () => {
     expect(goal?.lift?.low).toBeLessThan(0.05);
     expect(goal?.probabilityTreatmentBetter).toBeGreaterThan(0.9);
     expect(goal?.holdout).toMatchObject({ entered: 100, successes: 5 });
+    expect(goal?.verdict).toMatchObject({ kind: 'no_clear_leader', leader: 'treatment' });
+    // 60 held out: too early to call, whatever the rates.
+    expect(holdoutComparison([counts('treatment', 900, 0, 90), counts('holdout', 60, 0, 0)])[2]?.verdict).toEqual({ kind: 'too_few_entrants', minimumPerArm: 100, armsShort: ['holdout'] });
   });
 });
 

@@ -32,6 +32,7 @@ describe('the experiment page content', () => {
     expect(split?.winner).toMatchObject({ armId: 'long', probability: '> 99.9%' });
     expect(split?.arms.map((arm) => [arm.id, arm.weight, arm.entered, arm.cells.length])).toEqual([['short', '70', 700, 5], ['long', '30', 300, 5]]);
     // By hand: Wilson 68/1000 is 5.40–8.53%, 0/110 is 0–3.37%; Newcombe: 6.8 − √(1.40² + 3.37²) = 3.1, 6.8 + 1.73 = 8.5.
+    expect(view.holdout?.verdict).toBe('treatment leads: best with probability > 99.9% (at least 95% needed).');
     expect(view.holdout?.rows.find((row) => row.metric === 'Clicked (people)')?.lift).toBe('+6.8 points (3.1 to 8.5)');
   });
 
