@@ -24,6 +24,8 @@ import type { ScoringService } from './scoring/scoring.service.js';
 import { AppError } from './platform/errors.js';
 import { dashboardRoutes, type DashboardDeps } from './dashboard/dashboard.routes.js';
 import { webhookDeliveriesRoutes } from './webhooks/webhook-deliveries.routes.js';
+import { experimentsRoutes } from './experiments/experiments.routes.js';
+import { createExperimentsService } from './experiments/experiments.service.js';
 import type { WebhookDeliveriesService } from './webhooks/webhook-deliveries.service.js';
 
 export interface AppDependencies {
@@ -92,6 +94,7 @@ function createExpressApp({ apiKey, companyName, logger, services, pingDatabase,
   api.use(privacyRoutes(services.privacy));
   if (devMailDb) api.use(devMailRoutes(devMailDb));
   if (sequences) api.use(sequencesRoutes(sequences.runner, sequences.db));
+  if (sequences) api.use(experimentsRoutes(createExperimentsService({ db: sequences.db, sequences: () => sequences.runner.sequences(), logger })));
   if (scoring) api.use(scoringRoutes(scoring.scoring));
   if (scoring?.handoffs) api.use(handoffApiRoutes(scoring.handoffs));
   if (webhookDeliveries) api.use(webhookDeliveriesRoutes(webhookDeliveries));

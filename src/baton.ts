@@ -20,7 +20,8 @@ import { createScoringService, type ScoringService } from './scoring/scoring.ser
 import { createHandoffService, type HandoffService } from './handoff/handoff.service.js';
 import { createHandoffNotifier } from './handoff/handoff-notifier.js';
 import { contentPaths, loadContent } from './content/content-loader.js';
-import { startBackgroundWork, startLoop, startScoringWork, startWebhookWork } from './worker-loops.js';
+import { startBackgroundWork, startExperimentWork, startLoop, startScoringWork, startWebhookWork } from './worker-loops.js';
+import { createExperimentsService } from './experiments/experiments.service.js';
 import { createTokenSigner } from './platform/signing.js';
 import { signInMail } from './dashboard/sign-in-mail.js';
 import { createWebhookDeliveriesService } from './webhooks/webhook-deliveries.service.js';
@@ -228,6 +229,7 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
     const scoringWork = config.role === 'api' || !scoring ? null : startScoringWork(scoring, handoffs, logger);
     if (scoringWork) kickNotifications = scoringWork.kickNotifications;
     const webhookWork = config.role === 'api' ? null : startWebhookWork(webhookDeliveries, logger);
+    const experimentWork = config.role === 'api' ? null : startExperimentWork(createExperimentsService({ db: database.db, sequences: () => runner.sequences(), logger }), logger);
 
     let stopping: Promise<void> | null = null;
     const stop = () => {
@@ -239,6 +241,7 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
         await triggerInterests.stop();
         await scoringWork?.stop();
         await webhookWork?.stop();
+        await experimentWork?.stop();
         await started.stop(config.shutdownTimeoutMs);
         transport.close();
         if (sink) await sink.close();

@@ -4,6 +4,7 @@ import { isDatabaseDown } from './platform/db/database-errors.js';
 import type { Logger } from './platform/logger.js';
 import type { ScoringService } from './scoring/scoring.service.js';
 import type { WebhookDeliveriesService } from './webhooks/webhook-deliveries.service.js';
+import type { ExperimentsService } from './experiments/experiments.service.js';
 
 /*
  * A worker's loops besides Agenda's jobs, each a `startLoop`: one run at a time, a failed run
@@ -109,6 +110,18 @@ export function startWebhookWork(deliveries: WebhookDeliveriesService, logger: L
       await deliveries.settle();
     },
   };
+}
+
+/** How often a worker checks the splits' winner rules (docs/experiments.md). */
+const WINNER_CHECK_MS = 60_000;
+
+/** Records a split's winner once its `winner:` rule is met; exactly once across workers (the table's key). */
+export function startExperimentWork(experiments: ExperimentsService, logger: Logger): { stop(): Promise<void> } {
+  const loop = startLoop('experiment winners', WINNER_CHECK_MS, logger, async () => {
+    await experiments.judgeWinners(new Date());
+  });
+  loop.kick();
+  return loop;
 }
 
 /** Runs `work` every `intervalMs`, one run at a time; `kick` runs it now (or right after the current run). */
