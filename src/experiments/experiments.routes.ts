@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import { AppError } from '../platform/errors.js';
 import { validate } from '../platform/http/validate.js';
+import { documented } from '../platform/http/openapi.js';
 import type { ExperimentsService } from './experiments.service.js';
 import { experimentsParams, experimentsQuery } from './experiments.schemas.js';
 
@@ -9,7 +10,7 @@ import { experimentsParams, experimentsQuery } from './experiments.schemas.js';
 export function experimentsRoutes(experiments: ExperimentsService): Router {
   const router = Router();
 
-  router.get('/sequences/:id/experiments', async (req, res) => {
+  router.get('/sequences/:id/experiments', documented({ tag: 'sequences', summary: "A sequence's splits and holdout: per-arm results with 95% intervals, P(best) and any recorded winner", params: experimentsParams, query: experimentsQuery, responses: { 200: { description: 'the experiment report' } } }), async (req, res) => {
     const { id } = validate(experimentsParams, req.params, 'path');
     validate(experimentsQuery, req.query, 'query');
     const outcome = await experiments.report(id);
