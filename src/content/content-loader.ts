@@ -91,7 +91,14 @@ async function loadScoring(paths: ContentPaths, templates: TemplateCatalogue, se
     return { ok: true, scoring: null };
   }
   const parsed = parseScoringConfig(text);
-  if (!parsed.ok) return { ok: false, problems: parsed.problems.map((problem) => `${where(paths.scoringFile.path, problem.line, problem.path)}${problem.message}`) };
+  if (!parsed.ok) {
+    // Whether a team is needed is unknown, but a team file that is there gets checked too.
+    const problems = parsed.problems.map((problem) => `${where(paths.scoringFile.path, problem.line, problem.path)}${problem.message}`);
+    const teamText = await readOptional(paths.salesTeamFile.path);
+    const team = teamText === null ? null : parseSalesTeam(teamText);
+    if (team && !team.ok) problems.push(...team.problems.map((problem) => `${where(paths.salesTeamFile.path, problem.line, problem.path)}${problem.message}`));
+    return { ok: false, problems };
+  }
   const lifecycle = parsed.config.lifecycle;
   if (!lifecycle) return { ok: true, scoring: { config: parsed.config, team: null } };
   const problems: string[] = [];

@@ -30,13 +30,29 @@ export function describeHandlebarsError(error: unknown, knownHelpers: readonly s
   if (parse) {
     line = Number(parse[1]);
     const expected = raw.split('\n').at(-1) ?? '';
-    if (/got 'EOF'/.test(expected) && /OPEN_ENDBLOCK/.test(expected)) return { message: 'a block opened with {{#…}} is never closed with {{/…}}', line };
+    if (/got 'EOF'/.test(expected) && /OPEN_ENDBLOCK/.test(expected)) {
+      // Handlebars notices at the end of the text; the mistake is where the block opens.
+      const open = unclosedBlock(text);
+      return { message: `{{#${open?.name ?? '…'}}} is never closed: end the block with {{/${open?.name ?? '…'}}}`, line: open?.line ?? line };
+    }
     if (/got 'EOF'/.test(expected)) return { message: 'the text ends inside a placeholder: close it with }}', line };
     if (/got 'INVALID'/.test(expected)) return { message: 'a placeholder is not closed, or holds something that is not a name: write {{name}} or {{helper name}}', line };
     const got = /got '([^']+)'/.exec(expected)?.[1];
     return { message: `the placeholder cannot be read${got ? ` (unexpected ${got.toLowerCase().replace(/_/g, ' ')})` : ''}`, line };
   }
   return { message: withoutPosition, line };
+}
+
+/** The innermost block left open at the end of `text`. */
+function unclosedBlock(text: string): { name: string; line: number } | null {
+  const open: Array<{ name: string; index: number }> = [];
+  for (const tag of text.matchAll(/\{\{~?\s*([#/])\s*([\w.-]+)/g)) {
+    const [, kind, name = ''] = tag;
+    if (kind === '#') open.push({ name, index: tag.index });
+    else if (open.at(-1)?.name === name) open.pop();
+  }
+  const last = open.at(-1);
+  return last ? { name: last.name, line: text.slice(0, last.index).split('\n').length } : null;
 }
 
 function lineOf(text: string, pattern: RegExp): number | null {

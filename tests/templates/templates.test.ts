@@ -181,7 +181,7 @@ describe('validation', () => {
       'd.mjml': file('subject: s', '<mjml><mj-body>{{> missing}}</mj-body></mjml>'),
     })).toEqual([
       expect.stringMatching(/^a\.mjml:5 MJML: Attribute padding has invalid value: lots/),
-      'b.mjml:- subject: a block opened with {{#…}} is never closed with {{/…}}',
+      'b.mjml:- subject: {{#if}} is never closed: end the block with {{/if}}',
       'c.mjml:- layout "nope" does not exist (known: none)',
       'd.mjml:- partial "missing" does not exist (known: none)',
     ]);
