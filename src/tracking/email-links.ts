@@ -17,8 +17,9 @@ export interface HtmlLink {
 }
 
 // The href of an <a> or <area> start tag, quoted or not. Other hrefs (<link> to a web font,
-// <base>) are fetched by mail clients on their own, not clicked, so they are not tracked.
-const ANCHOR_HREF = /<(?:a|area)\b[^>]*?\shref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))/gi;
+// <base>) are fetched by mail clients on their own, not clicked, so they are not tracked. An
+// unquoted value runs to whitespace or `>`, as the HTML tokenizer reads it (`=` included).
+const ANCHOR_HREF = /<(?:a|area)\b[^>]*?\shref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))/gi;
 const HTTP_URL = /^https?:\/\//i;
 // Leading and trailing C0 controls and spaces are stripped by the URL parser (WHATWG URL).
 // eslint-disable-next-line no-control-regex -- the URL parser's own definition of the space it strips
