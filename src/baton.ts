@@ -25,6 +25,7 @@ import { createExperimentsService } from './experiments/experiments.service.js';
 import { createTokenSigner } from './platform/signing.js';
 import { signInMail } from './dashboard/sign-in-mail.js';
 import { createWebhookDeliveriesService } from './webhooks/webhook-deliveries.service.js';
+import { senderIdentityFindings } from './identity/sender-identity.js';
 
 /** Step jobs (other than email) one worker runs at once. */
 const STEP_CONCURRENCY = 10;
@@ -55,6 +56,7 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
   const missingSecrets = [...webhookSecretProblems(content.sequences, config.webhooks.secrets), ...handoffWebhookProblems(config)];
   if (missingSecrets.length > 0) throw new ContentError(missingSecrets);
   logger.info({ templates: content.templates.names().length, sequences: content.sequences.map((sequence) => `${sequence.id}@${sequence.version}`) }, 'templates and sequences loaded');
+  for (const finding of senderIdentityFindings({ mailFrom: config.mailFrom, dkimDomain: config.dkim?.domainName ?? null })) logger.warn(`${finding} (refused in production)`);
   const secrets = await resolveSecrets(config);
   const previousSecrets = config.previousSecret ? [config.previousSecret] : [];
   const database = await openDatabase({
@@ -102,6 +104,7 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
       settings: { publicUrl: config.publicUrl, mailFrom: config.mailFrom, company: config.company },
       logger,
       worker: workerName,
+      utmFor: (sequenceId) => content.sequences.find((sequence) => sequence.id === sequenceId)?.utm,
     });
     const runner = createSequenceRunner({
       db: database.db,

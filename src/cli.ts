@@ -19,6 +19,7 @@ import { parsePersona } from './simulate/persona.js';
 import { formatTimeline, simulate } from './simulate/simulate.js';
 import { BRIEFING_TEMPLATE } from './handoff/handoff-notifier.js';
 import { sampleBriefing } from './handoff/sample-briefing.js';
+import { doctorCommand } from './identity/doctor-command.js';
 
 /*
  * `baton` commands for people at a terminal and for CI (`npm run baton -- <command>`). Exit codes:
@@ -46,6 +47,9 @@ const USAGE = `usage: baton <command> [options]
   score backtest [--scoring FILE] [--thresholds 30,50,70] [--json]
       replay every stored event through a scoring file: per MQL threshold, how many leads would
       have become MQLs and what sales made of them
+  doctor [--dns-server HOST[:PORT],…] [--json]
+      will receivers trust this Baton's mail? SPF, DKIM and DMARC of the From domain and the
+      bounce domain, MX for bounces, TLS of SMTP_URL, the public URL; exit 1 when a check fails
 
 Paths default to Baton's configuration (BATON_TEMPLATES_DIR, BATON_SEQUENCES_DIR, …). Commands
 that read the database use DATABASE_URL, or the embedded one in BATON_DATA_DIR, which a running
@@ -56,7 +60,7 @@ class UsageError extends Error {}
 const OPTIONS = {
   templates: { type: 'string' }, sequences: { type: 'string' }, scoring: { type: 'string' }, 'sales-team': { type: 'string' }, webhooks: { type: 'string' },
   lead: { type: 'string' }, out: { type: 'string' }, to: { type: 'string' }, thresholds: { type: 'string' }, persona: { type: 'string' },
-  json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
+  'dns-server': { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>>['values'];
@@ -96,11 +100,17 @@ async function main(argv: string[]): Promise<number> {
       return importCommand(config, values, rest);
     case 'export':
       return exportCommand(config, values, rest);
+    case 'doctor': {
+      // BATON_BOUNCE_DOMAIN belongs to the bounce handling (issue 12 §1); read here until the config carries it.
+      const report = await doctorCommand(config, { dnsServers: values['dns-server'], bounceDomain: process.env.BATON_BOUNCE_DOMAIN || null, json: values.json, paint: (status, text) => (status === 'pass' ? green(text) : status === 'fail' ? red(text) : paint(33, text)) });
+      print(report.output);
+      return report.code;
+    }
     case 'score':
       if (rest.join(' ') === 'backtest') return backtest(config, values);
       throw new UsageError(`unknown command "score ${rest.join(' ')}"; did you mean "score backtest"?`);
     default:
-      throw new UsageError(`unknown command "${command}"; commands: validate, preview, simulate, send-test, import, export, score backtest`);
+      throw new UsageError(`unknown command "${command}"; commands: validate, preview, simulate, send-test, import, export, score backtest, doctor`);
   }
 }
 

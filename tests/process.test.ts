@@ -125,6 +125,7 @@ describe('npm start in production', () => {
       BATON_SECRET: 's'.repeat(40),
       BATON_POSTAL_ADDRESS: '2 Real Road, Springfield',
       BATON_PUBLIC_URL: 'https://baton.example.com',
+      BATON_MAIL_FROM: 'Example <hello@example.com>',
     });
     // Should it start anyway, stop it so the failure is the assertion below, not a stray process.
     started.then((baton) => baton.terminate(), () => undefined);

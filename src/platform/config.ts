@@ -1,5 +1,8 @@
 import path from 'node:path';
 import Joi from 'joi';
+import { readDkimPrivateKey } from '../identity/dkim-key.js';
+import { senderAddress } from '../identity/sender-address.js';
+import { senderIdentityFindings } from '../identity/sender-identity.js';
 
 /*
  * The one place Baton reads its environment. Every variable is described and defaulted here, the
@@ -85,13 +88,21 @@ const environmentSchema = Joi.object({
   BATON_SECRET_PREVIOUS: Joi.string().min(32).max(512)
     .description('during a rotation, the secret before BATON_SECRET: links it signed (in emails already sent) still work (docs/security.md)'),
   SMTP_URL: Joi.string().uri({ scheme: ['smtp', 'smtps'] }).description('outgoing mail server; unset means the embedded sink'),
-  BATON_MAIL_FROM: Joi.string().max(300).default('Baton <baton@localhost>').description('default From of marketing email'),
+  BATON_MAIL_FROM: Joi.string().max(300).default('Baton <baton@localhost>')
+    .custom((value: string, helpers) => (senderAddress(value) ? value : helpers.error('mailFrom.invalid')))
+    .messages({ 'mailFrom.invalid': 'BATON_MAIL_FROM must be one address, e.g. "Acme <hello@acme.example>" or hello@acme.example' })
+    .description('default From of marketing email; required in production'),
   BATON_COMPANY_NAME: Joi.string().max(200).default('Baton Demo Company').description('sender name shown in emails'),
   BATON_POSTAL_ADDRESS: Joi.string().max(300).default('1 Example Street, Springfield, USA')
     .description('postal address printed in every marketing email (CAN-SPAM)'),
   DKIM_DOMAIN: Joi.string().hostname().description('DKIM signing domain; set with DKIM_SELECTOR and DKIM_PRIVATE_KEY'),
   DKIM_SELECTOR: Joi.string().max(63).description('DKIM selector'),
-  DKIM_PRIVATE_KEY: Joi.string().description('DKIM private key (PEM)'),
+  // Read once here: a key nodemailer cannot sign with would send every email unsigned, silently.
+  DKIM_PRIVATE_KEY: Joi.string().custom((value: string, helpers) => {
+    const key = readDkimPrivateKey(value);
+    return key.ok ? key.pem : helpers.error('dkimKey.invalid', { problem: key.problem });
+  }).messages({ 'dkimKey.invalid': 'DKIM_PRIVATE_KEY {#problem}' })
+    .description('DKIM private key (PEM; one line with \\n for line breaks accepted)'),
   BATON_TEMPLATES_DIR: Joi.string().default('./templates').description('MJML + Handlebars email templates'),
   BATON_SEQUENCES_DIR: Joi.string().default('./sequences').description('nurture sequence YAML files'),
   BATON_SCORING_FILE: Joi.string().description('lead scoring rules and lifecycle (default: scoring.yaml beside the sequences directory; none there: no scoring)'),
@@ -125,6 +136,8 @@ const environmentSchema = Joi.object({
         'any.required': 'SMTP_URL is required in production: without it every email, rep notifications included, would go to the embedded development sink and never leave the machine',
       }),
       BATON_POSTAL_ADDRESS: Joi.required().empty(Joi.any().valid('1 Example Street, Springfield, USA')),
+      // baton@localhost fails SPF, DKIM and DMARC everywhere.
+      BATON_MAIL_FROM: Joi.required().messages({ 'any.required': 'BATON_MAIL_FROM is required in production: the From address of your emails, at a domain whose SPF, DKIM and DMARC you control (npx baton doctor checks them)' }),
       // RFC 8058: the one-click unsubscribe URL in List-Unsubscribe must be https.
       BATON_PUBLIC_URL: Joi.string().uri({ scheme: ['https'] }).required(),
       // Webhooks carry lead data: plain http is for a local receiver while developing.
@@ -154,6 +167,9 @@ export function loadConfig(environment: Environment, overrides: Partial<Config> 
   const present = Object.fromEntries(Object.entries(environment).filter(([, value]) => value !== undefined && value !== ''));
   const { value, error } = environmentSchema.validate(present, { abortEarly: false, convert: true, errors: { wrap: { label: false } } });
   if (error) throw new ConfigError(error.details.map((detail) => detail.message));
+  // DMARC alignment refuses production; in development startBaton logs it as a warning.
+  const identity = senderIdentityFindings({ mailFrom: value.BATON_MAIL_FROM, dkimDomain: value.DKIM_DOMAIN ?? null });
+  if (value.NODE_ENV === 'production' && identity.length > 0) throw new ConfigError(identity);
   const port: number = value.PORT;
   const config: Config = {
     nodeEnv: value.NODE_ENV,

@@ -12,6 +12,7 @@ import type { RenderedEmail, TemplateStore } from '../templates/template-store.j
 import type { Logger } from '../platform/logger.js';
 import type { TrackingService } from '../tracking/tracking.service.js';
 import type { Kysely } from 'kysely';
+import { messageIdDomain } from '../identity/sender-address.js';
 import { claimSends, finishSends, lockLeadsSends, markHandedOver, type SendClaim, type SendRow } from './sends.repository.js';
 
 /*
@@ -70,6 +71,8 @@ export interface EmailDeliveryDeps {
   unsubscribeSigner: TokenSigner;
   settings: { publicUrl: string; mailFrom: string; company: { name: string; postalAddress: string } };
   logger?: Logger;
+  /** A sequence's `utm:` setting (tags on its tracked links), or null for none. */
+  utmFor?: (sequenceId: string) => { source: string; medium: string } | null | undefined;
   /** This process's name (its Agenda name), recorded on each claim. */
   worker?: string;
 }
@@ -102,7 +105,8 @@ interface Claimed {
 }
 
 export function createEmailDelivery(deps: EmailDeliveryDeps): EmailDelivery {
-  const messageDomain = new URL(deps.settings.publicUrl).hostname;
+  // Message-IDs under the sender's domain (DMARC-aligned senders are judged by it), not Baton's host.
+  const messageDomain = messageIdDomain(deps.settings.mailFrom, deps.settings.publicUrl);
   const isMarketing = (template: string) => deps.templates.get(template)?.meta.category !== 'transactional';
 
   async function deliverMany(inputs: EmailStepInput[], { gate, takeOverBefore }: DeliveryOptions = {}): Promise<DeliveryOutcome[]> {
@@ -187,7 +191,11 @@ export function createEmailDelivery(deps: EmailDeliveryDeps): EmailDelivery {
         results.push({ send, smtp: { kind: 'failed', reason: `rendering failed: ${(error as Error).message.split('\n')[0] ?? ''}` }, response: '' });
       }
     }
-    const tracked = await deps.tracking.prepareEmails(rendered.map(({ send, unsubscribe, email }) => ({ sendId: send.sendId, leadId: send.lead.id, html: email.html, text: email.text, keepUrls: [unsubscribe] })));
+    const utmOf = (input: EmailStepInput) => {
+      const utm = deps.utmFor?.(input.sequence.id);
+      return utm ? { ...utm, campaign: input.sequence.id, content: input.stepId } : null;
+    };
+    const tracked = await deps.tracking.prepareEmails(rendered.map(({ send, unsubscribe, email }) => ({ sendId: send.sendId, leadId: send.lead.id, html: email.html, text: email.text, keepUrls: [unsubscribe], utm: utmOf(send.input) })));
     const sendOne = async ({ send, unsubscribe, email }: (typeof rendered)[number], position: number) => {
       const body = tracked[position] ?? { html: email.html, text: email.text };
       const result = await deps.transport.send(buildMailOptions({

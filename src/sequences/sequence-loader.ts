@@ -105,6 +105,7 @@ interface RawSequence {
   entry: Sequence['entry']; goals: Sequence['goals'];
   send_window?: { days: Sequence['sendWindow'] extends infer W ? W extends { days: infer D } ? D : never : never; hours: string; timezone: string };
   steps: RawStep[];
+  utm?: false | { source: string; medium: string };
 }
 
 function toSequence(raw: RawSequence, file: string, hash: string, lineOf: (segments: Array<string | number>) => number | null): Sequence {
@@ -119,6 +120,7 @@ function toSequence(raw: RawSequence, file: string, hash: string, lineOf: (segme
     goals: raw.goals,
     sendWindow: raw.send_window ? { days: raw.send_window.days, hours: raw.send_window.hours, timezone: raw.send_window.timezone } : null,
     hash,
+    utm: raw.utm || null,
     steps: raw.steps.map((step, index) => ({ ...toAction(step), id: step.id, next: step.next, line: lineOf(['steps', index]) ?? 0 }) as Step),
     file,
   };

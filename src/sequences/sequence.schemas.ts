@@ -134,4 +134,7 @@ export const sequenceFileSchema = Joi.object({
   send_window: Joi.object({ days: weekdays.required(), hours: Joi.string().pattern(/^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$/).required()
     .messages({ 'string.pattern.base': '{{#label}} "{{#value}}" must be HH:MM-HH:MM, e.g. 09:00-17:30' }), timezone: timeZone.default('UTC') }),
   steps: Joi.array().items(step).min(1).required(),
+  // UTM tags on the sequence's tracked links (docs/sequences.md); false or absent: none.
+  utm: Joi.alternatives(Joi.boolean().valid(false), Joi.object({ source: Joi.string().min(1).max(100).default('baton'), medium: Joi.string().min(1).max(100).default('email') }))
+    .messages({ 'alternatives.types': '{{#label}} must be false, or source: and medium: (utm_campaign and utm_content are the sequence and step ids)', 'alternatives.match': '{{#label}} must be false, or source: and medium: (utm_campaign and utm_content are the sequence and step ids)' }),
 });

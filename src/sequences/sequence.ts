@@ -63,6 +63,8 @@ export interface Sequence {
   sendWindow: SendWindow | null;
   steps: Step[];
   file: string;
+  /** UTM tags for the sequence's tracked links (utm_campaign = sequence id, utm_content = step id); null: none. */
+  utm?: { source: string; medium: string } | null;
   /** Content hash of the file: what an enrollment pins, alongside the marketer's version number. */
   hash: string;
 }

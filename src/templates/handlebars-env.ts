@@ -1,3 +1,4 @@
+import { decodeHTMLAttribute } from 'entities';
 import Handlebars from 'handlebars';
 
 /*
@@ -32,7 +33,8 @@ export function safeUrl(value: unknown): string {
 
 /** The filled value of a placeholder href: kept when http(s), mailto:, tel: or a #fragment, else `#`. */
 export function guardHref(rendered: string): string {
-  const url = rendered.replace(/&amp;/g, '&').trim();
+  // The filled value is attribute text (Handlebars escaped it): judge the URL a browser would follow.
+  const url = decodeHTMLAttribute(rendered).trim();
   const allowed = url.startsWith('#') || /^(mailto|tel):/i.test(url) || safeUrl(url) !== '';
   return allowed ? rendered : '#';
 }

@@ -40,7 +40,10 @@ export interface TemplateProblem {
   message: string;
 }
 
-const httpUrl = Joi.string().uri({ scheme: ['http', 'https'] });
+// Any URL a browser follows (WHATWG URL): IDN hosts and unicode paths included, which Joi's
+// RFC 3986 check refuses. Kept as written: tracked links redirect to exactly this text.
+const httpUrl = Joi.string().max(2000).custom((value: string, helpers) => (/^https?:\/\/[^\s]+$/i.test(value) && URL.canParse(value) ? value : helpers.error('link.invalid')))
+  .messages({ 'link.invalid': '{{#label}} must be an http(s) URL without spaces, e.g. https://example.com/pricing?utm_source=newsletter' });
 
 const metaSchema = Joi.object({
   subject: Joi.string().min(1).max(300).required(),

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { redirectLocation } from './redirect-location.js';
 import type { TrackingRequest, TrackingService } from './tracking.service.js';
 
 /*
@@ -26,7 +27,7 @@ export function createTrackingHandler(tracking: TrackingService, onError: (error
       tracking.click(token, request, new Date()).then(
         (outcome) => {
           if (outcome.kind === 'redirect') {
-            res.writeHead(302, { Location: outcome.url, 'Cache-Control': 'no-store', 'Referrer-Policy': 'no-referrer', 'Content-Length': '0' });
+            res.writeHead(302, { Location: redirectLocation(outcome.url), 'Cache-Control': 'no-store', 'Referrer-Policy': 'no-referrer', 'Content-Length': '0' });
             res.end();
           } else {
             res.writeHead(404, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });

@@ -10,6 +10,8 @@ import { classifyClick, classifyOpen } from './classify.js';
 import { createEventBuffer } from './event-buffer.js';
 import { createRecentKeys } from './open-dedupe.js';
 import { findTrackedLink, insertTrackedLinks, type TrackedLinkRow } from './tracking.repository.js';
+import { findHtmlLinks, findTextLinks, rewriteHtmlLinks, rewriteTextLinks } from './email-links.js';
+import { withUtmTags, type UtmTags } from './utm.js';
 
 export interface TrackingRequest {
   method: string;
@@ -24,6 +26,8 @@ export interface EmailToTrack {
   text: string;
   /** Links left as they are (the unsubscribe URL: it is already signed, and must work without Baton's redirect). */
   keepUrls: string[];
+  /** Tags added to every tracked link (the sequence's `utm:`), never over a parameter the link has. */
+  utm?: UtmTags | null;
 }
 
 export type ClickOutcome = { kind: 'redirect'; url: string } | { kind: 'not_found' };
@@ -54,8 +58,6 @@ const LINK_CACHE_SIZE = 10_000;
  */
 const OPEN_DEDUPE_WINDOW_MS = 60_000;
 const OPEN_DEDUPE_MAX_KEYS = 100_000;
-const HTML_LINK = /href=(["'])(https?:\/\/[^"']+)\1/gi;
-const TEXT_LINK = /https?:\/\/[^\s<>()[\]"']+/g;
 
 export function createTrackingService(db: Kysely<Database>, events: EventsService, settings: { secret: string; previousSecrets?: string[]; publicUrl: string; maxBufferedEvents?: number }, logger: Logger): TrackingService {
   const clickSigner = createTokenSigner(settings.secret, 'click', settings.previousSecrets);
@@ -103,20 +105,24 @@ export function createTrackingService(db: Kysely<Database>, events: EventsServic
   }
 
   async function prepareEmails(inputs: EmailToTrack[]): Promise<Array<{ html: string; text: string }>> {
-    const urlsPerEmail = inputs.map(({ html, text, keepUrls }) => linksToTrack(html, text, new Set(keepUrls)));
-    const ids = await insertTrackedLinks(db, inputs.flatMap((input, index) => (urlsPerEmail[index] ?? []).map((url) => ({ sendId: input.sendId, leadId: input.leadId, url }))));
-    return inputs.map(({ sendId, leadId, html, text, keepUrls }) => {
+    const found = inputs.map(({ html, text, keepUrls }) => linksToTrack(html, text, new Set(keepUrls)));
+    // Each link is stored as it will be followed: the template's URL exactly, UTM tags added.
+    const destination = (input: EmailToTrack, url: string) => (input.utm ? withUtmTags(url, input.utm) : url);
+    const ids = await insertTrackedLinks(db, inputs.flatMap((input, index) => [...new Set((found[index]?.urls ?? []).map((url) => destination(input, url)))].map((url) => ({ sendId: input.sendId, leadId: input.leadId, url }))));
+    return inputs.map((input, index) => {
+      const { sendId, leadId, html, text, keepUrls } = input;
       const keep = new Set(keepUrls);
       const tracked = (url: string) => {
-        const id = ids.get(`${sendId} ${url}`);
-        return id ? `${settings.publicUrl}/c/${clickSigner.sign(id)}` : url;
+        if (keep.has(url)) return null;
+        const id = ids.get(`${sendId} ${destination(input, url)}`);
+        return id ? `${settings.publicUrl}/c/${clickSigner.sign(id)}` : null;
       };
       const pixel = `${settings.publicUrl}/o/${openSigner.sign(JSON.stringify([leadId, sendId]))}.gif`;
       const pixelTag = `<img src="${pixel}" width="1" height="1" alt="" style="display:block;border:0;height:1px;width:1px" />`;
-      const trackedHtml = html.replace(HTML_LINK, (whole, quote: string, url: string) => (keep.has(unescapeAmp(url)) ? whole : `href=${quote}${tracked(unescapeAmp(url))}${quote}`));
+      const trackedHtml = rewriteHtmlLinks(html, tracked);
       return {
         html: trackedHtml.includes('</body>') ? trackedHtml.replace('</body>', `${pixelTag}</body>`) : `${trackedHtml}${pixelTag}`,
-        text: text.replace(TEXT_LINK, (url) => (keep.has(url) ? url : tracked(url))),
+        text: rewriteTextLinks(text, found[index]?.htmlUrls ?? [], tracked),
       };
     });
   }
@@ -169,14 +175,13 @@ export function createTrackingService(db: Kysely<Database>, events: EventsServic
   };
 }
 
-/** The distinct http(s) links of an email's HTML and text, except those kept as they are. */
-function linksToTrack(html: string, text: string, keep: Set<string>): string[] {
+/**
+ * The distinct http(s) links of an email's HTML and text, except those kept as they are; and the
+ * HTML's own, which the text part (made from the HTML) holds whole.
+ */
+function linksToTrack(html: string, text: string, keep: Set<string>): { urls: string[]; htmlUrls: string[] } {
+  const htmlUrls = [...keep, ...findHtmlLinks(html).map((link) => link.url)];
   const urls = new Set<string>();
-  for (const match of html.matchAll(HTML_LINK)) if (match[2] && !keep.has(unescapeAmp(match[2]))) urls.add(unescapeAmp(match[2]));
-  for (const match of text.matchAll(TEXT_LINK)) if (!keep.has(match[0])) urls.add(match[0]);
-  return [...urls];
-}
-
-function unescapeAmp(url: string): string {
-  return url.replace(/&amp;/g, '&');
+  for (const url of [...htmlUrls, ...findTextLinks(text, htmlUrls).map((link) => link.url)]) if (!keep.has(url)) urls.add(url);
+  return { urls: [...urls], htmlUrls };
 }

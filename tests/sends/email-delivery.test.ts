@@ -40,7 +40,7 @@ describe('email delivery for a sequence step', () => {
     expect(mail.text).toContain('on behalf of Initech');
     expect(mail.html).toMatch(/href="https:\/\/baton\.test\/c\/[^"]+"/);
     expect(mail.html).not.toContain('https://example.com/resources/pipeline-playbook');
-    expect(mail.messageId).toBe(`<${ids.enrollmentId}.welcome@baton.test>`);
+    expect(mail.messageId).toBe(`<${ids.enrollmentId}.welcome@acme.example>`);
     // Long header lines are folded; unfold before comparing.
     const header = (name: string) => mail.headerLines.find((line) => line.key === name)?.line.replace(/\r?\n\s+/g, ' ');
     expect(header('list-unsubscribe')).toMatch(/^List-Unsubscribe:\s+<https:\/\/baton\.test\/u\/[^>]+>$/);

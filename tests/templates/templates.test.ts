@@ -158,7 +158,7 @@ describe('validation', () => {
       'c.mjml': file('preheader: p', wrap('')),
     })).toEqual([
       'a.mjml:3 front matter: category must be one of [marketing, transactional]',
-      'a.mjml:5 front matter: links.bad must be a valid uri with a scheme matching the http|https pattern',
+      'a.mjml:5 front matter: links.bad must be an http(s) URL without spaces, e.g. https://example.com/pricing?utm_source=newsletter',
       'b.mjml:1 a template starts with YAML front matter between --- lines (at least a subject)',
       'c.mjml:2 front matter: subject is required',
     ]);

@@ -56,9 +56,10 @@ describe('loadConfig', () => {
       'BATON_API_KEY is required',
       'BATON_SECRET is required',
       'SMTP_URL is required in production: without it every email, rep notifications included, would go to the embedded development sink and never leave the machine',
+      'BATON_MAIL_FROM is required in production: the From address of your emails, at a domain whose SPF, DKIM and DMARC you control (npx baton doctor checks them)',
       'BATON_POSTAL_ADDRESS is required',
     ]);
-    const production = { NODE_ENV: 'production', BATON_API_KEY: 'k'.repeat(30), BATON_SECRET: 's'.repeat(40), BATON_POSTAL_ADDRESS: 'Acme, 2 Rue Neuve, 75001 Paris', SMTP_URL: 'smtp://mail.acme.example:587' };
+    const production = { NODE_ENV: 'production', BATON_API_KEY: 'k'.repeat(30), BATON_SECRET: 's'.repeat(40), BATON_POSTAL_ADDRESS: 'Acme, 2 Rue Neuve, 75001 Paris', SMTP_URL: 'smtp://mail.acme.example:587', BATON_MAIL_FROM: 'Acme <hello@acme.example>' };
     expect(problemsOf({ ...production, BATON_PUBLIC_URL: 'https://baton.acme.example' })).toEqual([]);
     expect(problemsOf({ ...production, BATON_PUBLIC_URL: 'http://baton.acme.example' })).toEqual(['BATON_PUBLIC_URL must be a valid uri with a scheme matching the https pattern']);
   });
@@ -95,7 +96,7 @@ describe('loadConfig', () => {
       { url: 'https://crm.example.com/hooks/baton', format: 'standard' },
       { url: 'https://hooks.slack.com/services/T/B/X', format: 'slack' },
     ]);
-    const production = { NODE_ENV: 'production', BATON_API_KEY: 'k'.repeat(32), BATON_SECRET: 's'.repeat(40), BATON_POSTAL_ADDRESS: '2 Real Road', BATON_PUBLIC_URL: 'https://baton.example.com', SMTP_URL: 'smtp://mail.example.com' };
+    const production = { NODE_ENV: 'production', BATON_API_KEY: 'k'.repeat(32), BATON_SECRET: 's'.repeat(40), BATON_POSTAL_ADDRESS: '2 Real Road', BATON_PUBLIC_URL: 'https://baton.example.com', SMTP_URL: 'smtp://mail.example.com', BATON_MAIL_FROM: 'hello@example.com' };
     expect(() => loadConfig({ ...production, BATON_HANDOFF_WEBHOOKS: 'https://ok.example.com,http://crm.example.com/hook' })).toThrow(/BATON_HANDOFF_WEBHOOKS must list https URLs in production/);
     expect(loadConfig({ ...production, BATON_HANDOFF_WEBHOOKS: 'https://ok.example.com, slack:https://hooks.slack.com/x' }).webhooks.handoff).toHaveLength(2);
     expect(() => loadConfig({ BATON_HANDOFF_WEBHOOKS: 'https://ok.example.com,ftp://nope' })).toThrow(/BATON_HANDOFF_WEBHOOKS: "ftp:\/\/nope" is not an http\(s\) URL/);
