@@ -46,13 +46,13 @@ beforeAll(async () => {
   const res = await request(baton.url ?? '').get('/api/openapi.json');
   expect(res.status).toBe(200);
   document = res.body as OpenApiDocument;
-});
+}, 120_000);
 
 afterAll(async () => {
   await baton?.stop();
   await database?.drop();
   await rm(dir, { recursive: true, force: true });
-});
+}, 60_000);
 
 test('the document is served without the API key and is valid OpenAPI 3.1 for an independent validator', async () => {
   expect(document.openapi).toBe('3.1.0');
