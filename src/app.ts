@@ -24,6 +24,7 @@ import { AppError } from './platform/errors.js';
 import { dashboardRoutes, type DashboardDeps } from './dashboard/dashboard.routes.js';
 import { webhookDeliveriesRoutes } from './webhooks/webhook-deliveries.routes.js';
 import type { WebhookDeliveriesService } from './webhooks/webhook-deliveries.service.js';
+import type { CaptureHandler } from './capture/capture.http.js';
 
 export interface AppDependencies {
   apiKey: string;
@@ -42,6 +43,8 @@ export interface AppDependencies {
   dashboard?: DashboardDeps | null;
   /** Lifecycle webhook deliveries (webhooks.yaml); absent in tests that do not need them. */
   webhookDeliveries?: WebhookDeliveriesService | null;
+  /** The website snippet and /collect (capture/capture.http.ts); null without a site key. */
+  capture?: CaptureHandler | null;
 }
 
 /**
@@ -51,8 +54,9 @@ export interface AppDependencies {
 export function createApp(deps: AppDependencies): (req: IncomingMessage, res: ServerResponse) => void {
   const tracking = createTrackingHandler(deps.services.tracking, (error) => deps.logger.error({ err: error }, 'click tracking failed'));
   const app = createExpressApp(deps);
+  const capture = deps.capture ?? (() => false);
   return (req, res) => {
-    if (!tracking(req, res)) app(req, res);
+    if (!tracking(req, res) && !capture(req, res)) app(req, res);
   };
 }
 
