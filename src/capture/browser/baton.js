@@ -1,4 +1,4 @@
-/* global window, document, navigator, location, history, localStorage, fetch, Blob */
+/* global window, document, location, history */
 /*
  * Baton's website snippet, served at /js/baton.js (docs/capture.md). No dependencies, no build.
  *
@@ -44,7 +44,7 @@
     try {
       var value = localStorage.getItem(KEY);
       return value && /^[A-Za-z0-9_-]{16,64}$/.test(value) ? value : null;
-    } catch (e) {
+    } catch {
       return null;
     }
   }
@@ -53,7 +53,7 @@
   document.cookie = KEY + '=' + visitor + '; Max-Age=31536000; Path=/; SameSite=Lax' + (location.protocol === 'https:' ? '; Secure' : '');
   try {
     localStorage.setItem(KEY, visitor);
-  } catch (e) { /* storage disabled: the cookie alone */ }
+  } catch { /* storage disabled: the cookie alone */ }
 
   // A tracked email link lands with a signed visitor token: sent once, then taken out of the
   // address bar, so it is neither bookmarked nor shared.
@@ -64,7 +64,7 @@
     current.searchParams.delete('baton_vt');
     try {
       history.replaceState(history.state, '', current.pathname + current.search + current.hash);
-    } catch (e) { /* sandboxed frame: leave the URL */ }
+    } catch { /* sandboxed frame: leave the URL */ }
   }
 
   function send(message) {
