@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { LeadsService } from '../leads/leads.service.js';
 import type { LeadFields } from '../leads/lead.js';
+import { PHONE_PATTERN } from '../leads/leads.schemas.js';
 import { isDatabaseDown } from '../platform/db/database-errors.js';
 import type { Database } from '../platform/db/schema.js';
 import type { Logger } from '../platform/logger.js';
@@ -47,7 +48,6 @@ export interface CaptureServiceOptions {
 }
 
 const PRUNE_BATCH = 1000;
-const PHONE = /^[+0-9 ().\-x/]{1,40}$/;
 
 export function createCaptureService({ db, leads, tokens, logger, retentionMs, maxBufferedEvents }: CaptureServiceOptions): CaptureService {
   const buffer = createEventBuffer<VisitorEvent>((batch) => recordVisitorEvents(db, batch), {
@@ -87,7 +87,7 @@ export function createCaptureService({ db, leads, tokens, logger, retentionMs, m
     if (traits.lastName && lead.lastName === null) patch.lastName = traits.lastName;
     if (traits.company && lead.company === null) patch.company = traits.company;
     if (traits.title && lead.title === null) patch.title = traits.title;
-    if (traits.phone && lead.phone === null && PHONE.test(traits.phone)) patch.phone = traits.phone;
+    if (traits.phone && lead.phone === null && traits.phone.length <= 50 && PHONE_PATTERN.test(traits.phone)) patch.phone = traits.phone;
     if (Object.keys(patch).length > 0) await leads.update(leadId, patch);
   }
 

@@ -8,7 +8,7 @@ import { validate } from '../platform/http/validate.js';
 import { emailSuppressed, leadNotFound } from './lead-errors.js';
 import type { LeadsService, UpdateOutcome, UpsertOutcome } from './leads.service.js';
 import { pipeline } from 'node:stream/promises';
-import { leadIdParamsSchema, leadInputSchema, leadListQuerySchema, leadPatchSchema } from './leads.schemas.js';
+import { exportQuerySchema, leadIdParamsSchema, leadInputSchema, leadListQuerySchema, leadPatchSchema } from './leads.schemas.js';
 
 const JSON_LIMIT = '2mb';
 
@@ -42,8 +42,8 @@ export function leadsRoutes(leads: LeadsService): Router {
   });
 
   router.get('/leads/export.csv', async (req, res) => {
-    const { email, tag, q } = validate(leadListQuerySchema.fork(['limit', 'cursor'], (schema) => schema.forbidden()), req.query, 'query');
-    const csv = await leads.openCsvExport({ email, tag, q });
+    const { email, tag, q, bom } = validate(exportQuerySchema, req.query, 'query');
+    const csv = await leads.openCsvExport({ email, tag, q }, { bom });
     res.status(200).type('text/csv; charset=utf-8').attachment('leads.csv');
     // Headers are gone by now: a failure mid-export can only cut the download short.
     await pipeline(csv, res).catch(() => res.destroy());
