@@ -52,9 +52,18 @@ let countryCodes: Map<string, string> | null = null;
  */
 export function countryCode(cell: string): string | null {
   const text = cell.trim();
-  if (/^[A-Za-z]{2}$/.test(text)) return text.toUpperCase();
+  if (/^[A-Za-z]{2}$/.test(text)) return canonicalRegion(text.toUpperCase());
   countryCodes ??= buildCountryCodes();
   return countryCodes.get(text.toLowerCase().replace(/[.\s]+/g, ' ')) ?? null;
+}
+
+/** UK → GB, DD → DE: ICU's canonical form of a region code. */
+function canonicalRegion(code: string): string {
+  try {
+    return Intl.getCanonicalLocales(`und-${code}`)[0]?.slice(4) || code;
+  } catch {
+    return code;
+  }
 }
 
 function buildCountryCodes(): Map<string, string> {
@@ -64,7 +73,8 @@ function buildCountryCodes(): Map<string, string> {
     for (let second = 65; second <= 90; second++) {
       const code = String.fromCharCode(first, second);
       const name = names.of(code);
-      if (name && name !== code) codes.set(name.toLowerCase(), code);
+      // Retired codes name current countries (DD "Germany", FX "France"): keep the current code.
+      if (name && name !== code && !codes.has(name.toLowerCase())) codes.set(name.toLowerCase(), canonicalRegion(code));
     }
   }
   return codes;
