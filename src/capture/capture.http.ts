@@ -30,6 +30,8 @@ const SNIPPET_CACHE_CONTROL = 'public, max-age=3600';
 export function createCaptureHandler({ capture, config, siteKey, logger }: CaptureHttpOptions): CaptureHandler {
   const snippet = buildSnippet(config.privacySignals);
   const origins = new Set(config.siteOrigins);
+  // The answer to an accepted event, per origin, built once: it is the same for every page view.
+  const acceptedHeaders = new Map(config.siteOrigins.map((origin) => [origin, { 'Access-Control-Allow-Origin': origin, Vary: 'Origin', 'Cache-Control': 'no-store', 'Content-Length': '0' }]));
   const perVisitor = createRateLimiter(config.visitorRate);
   const perIp = createRateLimiter(config.ipRate);
 
@@ -47,7 +49,8 @@ export function createCaptureHandler({ capture, config, siteKey, logger }: Captu
   };
 
   const collect = (req: IncomingMessage, res: ServerResponse) => {
-    const origin = typeof req.headers.origin === 'string' ? req.headers.origin : null;
+    // rawHeaders, scanned once: building req.headers costs more than this whole check.
+    const { origin, contentType, gpc, dnt } = collectHeaders(req.rawHeaders);
     const allowed = origin !== null && origins.has(origin);
     const cors: Record<string, string> = allowed && origin ? { 'Access-Control-Allow-Origin': origin, Vary: 'Origin' } : { Vary: 'Origin' };
     const fail = (code: ErrorCode, message: string, details: unknown = undefined, extra: Record<string, string> = {}) => {
@@ -65,19 +68,20 @@ export function createCaptureHandler({ capture, config, siteKey, logger }: Captu
       return;
     }
     // Global Privacy Control / Do Not Track as configured: accepted, and nothing is stored.
-    if ((config.privacySignals.gpc && req.headers['sec-gpc'] === '1') || (config.privacySignals.dnt && req.headers.dnt === '1')) {
+    if ((config.privacySignals.gpc && gpc) || (config.privacySignals.dnt && dnt)) {
       drain(req);
       res.writeHead(204, { ...cors, 'Cache-Control': 'no-store' });
       res.end();
       return;
     }
-    const type = String(req.headers['content-type'] ?? 'text/plain').split(';')[0]?.trim().toLowerCase();
+    const type = (contentType ?? 'text/plain').split(';')[0]?.trim().toLowerCase();
     if (type !== 'text/plain' && type !== 'application/json') {
       drain(req);
       fail('unsupported_media_type', 'Send the event as JSON, with Content-Type text/plain (as sendBeacon does) or application/json', [{ field: 'Content-Type', location: 'header', message: 'Content-Type must be text/plain or application/json' }]);
       return;
     }
-    readBody(req, MAX_COLLECT_BODY_BYTES).then((body) => {
+    readBody(req, MAX_COLLECT_BODY_BYTES, (body) => {
+      if (body === 'aborted') return;
       if (body === null) {
         fail('payload_too_large', `The event is larger than ${MAX_COLLECT_BODY_BYTES} bytes`, [{ field: '(body)', location: 'body', message: `body must be at most ${MAX_COLLECT_BODY_BYTES} bytes` }]);
         return;
@@ -109,11 +113,17 @@ export function createCaptureHandler({ capture, config, siteKey, logger }: Captu
         fail('rate_limited', `Too many events from this ${visitorOk ? 'address' : 'visitor'}; try again in ${retryAfter} s`, undefined, { 'Retry-After': retryAfter });
         return;
       }
+      const accepted = () => {
+        res.writeHead(202, acceptedHeaders.get(origin ?? ''));
+        res.end();
+      };
+      // A page view without a token only joins the buffer: answered at once, no promise.
+      if (capture.collectAnonymousEvent(message, new Date(now))) {
+        accepted();
+        return;
+      }
       capture.collect(message, new Date(now)).then(
-        () => {
-          res.writeHead(202, { ...cors, 'Cache-Control': 'no-store', 'Content-Length': '0' });
-          res.end();
-        },
+        accepted,
         (error: unknown) => {
           if (isDatabaseDown(error)) {
             fail('database_unavailable', 'The database is not answering; try again shortly', undefined, { 'Retry-After': '5' });
@@ -124,8 +134,6 @@ export function createCaptureHandler({ capture, config, siteKey, logger }: Captu
           sendError(res, new AppError('internal_error', `Internal error; quote ${errorId} when reporting it`, { errorId }), cors);
         },
       );
-    }, () => {
-      fail('malformed_json', 'The request body could not be read', [{ field: '(body)', location: 'body', message: 'body was incomplete' }]);
     });
   };
 
@@ -150,24 +158,38 @@ function sendError(res: ServerResponse, error: AppError, headers: Record<string,
   res.end(body);
 }
 
-/** The body, or null when it is longer than `limit` (the rest is drained, not buffered). */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let over = false;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) over = true;
-      else chunks.push(chunk);
-    });
-    req.on('end', () => resolve(over ? null : Buffer.concat(chunks)));
-    req.on('error', reject);
-    // A client that hangs up mid-body: nothing to answer, nothing kept waiting.
-    req.on('close', () => {
-      if (!req.complete) reject(new Error('request aborted'));
-    });
+/**
+ * Calls back with the body, null when it is longer than `limit` (the rest is drained, not
+ * buffered), or 'aborted' when the client went away (nothing to answer). Callbacks, not a
+ * promise: this runs for every page view.
+ */
+function readBody(req: IncomingMessage, limit: number, done: (body: Buffer | null | 'aborted') => void): void {
+  let first: Buffer | null = null;
+  let more: Buffer[] | null = null;
+  let size = 0;
+  req.on('data', (chunk: Buffer) => {
+    size += chunk.length;
+    if (size > limit) return;
+    if (first === null) first = chunk;
+    else (more ??= [first]).push(chunk);
   });
+  req.on('end', () => done(size > limit ? null : more ? Buffer.concat(more) : first ?? Buffer.alloc(0)));
+  req.on('error', () => done('aborted'));
+}
+
+/** The headers /collect reads, from rawHeaders (name, value, name, value, …). */
+function collectHeaders(raw: string[]): { origin: string | null; contentType: string | null; gpc: boolean; dnt: boolean } {
+  const found = { origin: null as string | null, contentType: null as string | null, gpc: false, dnt: false };
+  for (let index = 0; index + 1 < raw.length; index += 2) {
+    const name = raw[index] ?? '';
+    const value = raw[index + 1] ?? '';
+    // Only the first Origin counts: a second one is a forged or broken request.
+    if (name.length === 6 && name.toLowerCase() === 'origin') found.origin ??= value;
+    else if (name.length === 12 && name.toLowerCase() === 'content-type') found.contentType ??= value;
+    else if (name.length === 7 && name.toLowerCase() === 'sec-gpc') found.gpc = value.trim() === '1';
+    else if (name.length === 3 && name.toLowerCase() === 'dnt') found.dnt = value.trim() === '1';
+  }
+  return found;
 }
 
 function drain(req: IncomingMessage): void {

@@ -28,6 +28,11 @@ export type CollectOutcome =
 
 export interface CaptureService {
   collect(message: CollectMessage, now: Date): Promise<CollectOutcome>;
+  /**
+   * The hot path, without a promise: an event that carries no token only joins the buffer. Null
+   * when the message needs `collect` (an identify, or a token to check).
+   */
+  collectAnonymousEvent(message: CollectMessage, now: Date): CollectOutcome | null;
   /** See visitor-join.ts; what a form submit carrying the visitor id calls. */
   joinVisitorToLead(visitorId: string, leadId: string, now: Date): Promise<JoinOutcome>;
   /** Deletes anonymous visitors unseen for the retention period; returns how many. */
@@ -91,20 +96,24 @@ export function createCaptureService({ db, leads, tokens, logger, retentionMs, m
     if (Object.keys(patch).length > 0) await leads.update(leadId, patch);
   }
 
+  const record = (message: Extract<CollectMessage, { kind: 'event' }>, now: Date, joined: JoinOutcome | null): CollectOutcome => {
+    const pushed = buffer.push({ id: randomUUID(), visitorId: message.visitor, type: message.type, properties: message.properties, occurredAt: now });
+    return pushed ? { kind: 'recorded', joined } : { kind: 'dropped' };
+  };
+
   return {
     async collect(message, now) {
       const joined = await joinByToken(message, now);
       switch (message.kind) {
         case 'identify':
           return identify(message.visitor, message.traits, now);
-        case 'event': {
-          const pushed = buffer.push({ id: randomUUID(), visitorId: message.visitor, type: message.type, properties: message.properties, occurredAt: now });
-          return pushed ? { kind: 'recorded', joined } : { kind: 'dropped' };
-        }
+        case 'event':
+          return record(message, now, joined);
         default:
           return assertUnreachable(message);
       }
     },
+    collectAnonymousEvent: (message, now) => (message.kind === 'event' && message.token === null ? record(message, now, null) : null),
     joinVisitorToLead: join,
     async pruneAnonymousVisitors(now) {
       const before = new Date(now.getTime() - retentionMs);

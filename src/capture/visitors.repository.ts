@@ -12,33 +12,48 @@ export interface VisitorEvent {
   occurredAt: Date;
 }
 
+/** A visitor's last_seen_at is moved on at most this often: retention needs no finer clock, and each move rewrites the row. */
+const LAST_SEEN_STEP = '5 minutes';
+
 /**
- * One statement: each visitor is upserted (its row locked, so a join in flight is waited for and
- * its result seen), the events of visitors joined to a lead go to `events` (and so to scoring,
- * triggers and goals), the others wait in `visitor_events`. Visitors in id order: two batches
- * lock them in the same order and cannot deadlock.
+ * Two statements in one transaction. The first upserts the batch's visitors in id order, which
+ * locks their rows (two batches lock in the same order and cannot deadlock; a join in flight is
+ * waited for), and moves last_seen_at only when it is over five minutes old. The second, with a
+ * snapshot taken after those locks, sends the events of visitors joined to a lead to `events`
+ * (and so to scoring, triggers and goals) and keeps the others in `visitor_events`.
  */
 export async function recordVisitorEvents(db: Db, events: VisitorEvent[]): Promise<void> {
   if (events.length === 0) return;
   const batch = JSON.stringify(events.map((event) => ({ id: event.id, visitor_id: event.visitorId, type: event.type, properties: event.properties, occurred_at: event.occurredAt })));
-  await sql`
-    with batch as (
-      select * from jsonb_to_recordset(${batch}::jsonb) as r(id uuid, visitor_id text, type text, properties jsonb, occurred_at timestamptz)
-    ), seen as (
+  // The first statement needs only each visitor's latest time: a smaller parameter than the batch.
+  const latest = new Map<string, Date>();
+  for (const event of events) {
+    const seen = latest.get(event.visitorId);
+    if (!seen || seen < event.occurredAt) latest.set(event.visitorId, event.occurredAt);
+  }
+  const visitors = JSON.stringify([...latest].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([id, at]) => ({ id, at })));
+  await db.transaction().execute(async (trx) => {
+    await sql`
       insert into visitors (id, first_seen_at, last_seen_at)
-      select visitor_id, min(occurred_at), max(occurred_at) from batch group by visitor_id order by visitor_id
-      on conflict (id) do update set last_seen_at = greatest(visitors.last_seen_at, excluded.last_seen_at)
-      returning id, lead_id
-    ), known as (
-      insert into events (id, lead_id, type, properties, occurred_at)
-      select b.id, s.lead_id, b.type, b.properties, b.occurred_at from batch b join seen s on s.id = b.visitor_id
-      where s.lead_id is not null
-      on conflict (id) do nothing
-    )
-    insert into visitor_events (id, visitor_id, type, properties, occurred_at)
-    select b.id, b.visitor_id, b.type, b.properties, b.occurred_at from batch b join seen s on s.id = b.visitor_id
-    where s.lead_id is null
-    on conflict (id) do nothing`.execute(db);
+      select id, at, at from jsonb_to_recordset(${visitors}::jsonb) as r(id text, at timestamptz) order by id
+      on conflict (id) do update set last_seen_at = excluded.last_seen_at
+      where visitors.last_seen_at < excluded.last_seen_at - ${LAST_SEEN_STEP}::interval`.execute(trx);
+    await sql`
+      with batch as (
+        select * from jsonb_to_recordset(${batch}::jsonb) as r(id uuid, visitor_id text, type text, properties jsonb, occurred_at timestamptz)
+      ), seen as (
+        select id, lead_id from visitors where id in (select visitor_id from batch)
+      ), known as (
+        insert into events (id, lead_id, type, properties, occurred_at)
+        select b.id, s.lead_id, b.type, b.properties, b.occurred_at from batch b join seen s on s.id = b.visitor_id
+        where s.lead_id is not null
+        on conflict (id) do nothing
+      )
+      insert into visitor_events (id, visitor_id, type, properties, occurred_at)
+      select b.id, b.visitor_id, b.type, b.properties, b.occurred_at from batch b join seen s on s.id = b.visitor_id
+      where s.lead_id is null
+      on conflict (id) do nothing`.execute(trx);
+  });
 }
 
 /** The lead the visitor is joined to now, locking the visitor's row (created when new) until the transaction ends. */
