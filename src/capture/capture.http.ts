@@ -50,7 +50,7 @@ export function createCaptureHandler({ capture, config, siteKey, logger }: Captu
 
   const collect = (req: IncomingMessage, res: ServerResponse) => {
     // rawHeaders, scanned once: building req.headers costs more than this whole check.
-    const { origin, contentType, gpc, dnt } = collectHeaders(req.rawHeaders);
+    const { origin, contentType, gpc, dnt, forwardedFor } = collectHeaders(req.rawHeaders);
     const allowed = origin !== null && origins.has(origin);
     const cors: Record<string, string> = allowed && origin ? { 'Access-Control-Allow-Origin': origin, Vary: 'Origin' } : { Vary: 'Origin' };
     const fail = (code: ErrorCode, message: string, details: unknown = undefined, extra: Record<string, string> = {}) => {
@@ -104,7 +104,7 @@ export function createCaptureHandler({ capture, config, siteKey, logger }: Captu
         return;
       }
       const now = Date.now();
-      const ip = req.socket.remoteAddress ?? 'unknown';
+      const ip = clientIp(req.socket.remoteAddress ?? null, forwardedFor);
       // Both counted on every call, so a flood of fresh visitor ids from one address still hits the IP limit.
       const visitorOk = perVisitor.admit(message.visitor, now);
       const ipOk = perIp.admit(ip, now);
@@ -178,8 +178,8 @@ function readBody(req: IncomingMessage, limit: number, done: (body: Buffer | nul
 }
 
 /** The headers /collect reads, from rawHeaders (name, value, name, value, …). */
-function collectHeaders(raw: string[]): { origin: string | null; contentType: string | null; gpc: boolean; dnt: boolean } {
-  const found = { origin: null as string | null, contentType: null as string | null, gpc: false, dnt: false };
+function collectHeaders(raw: string[]): { origin: string | null; contentType: string | null; gpc: boolean; dnt: boolean; forwardedFor: string | null } {
+  const found = { origin: null as string | null, contentType: null as string | null, gpc: false, dnt: false, forwardedFor: null as string | null };
   for (let index = 0; index + 1 < raw.length; index += 2) {
     const name = raw[index] ?? '';
     const value = raw[index + 1] ?? '';
@@ -188,8 +188,19 @@ function collectHeaders(raw: string[]): { origin: string | null; contentType: st
     else if (name.length === 12 && name.toLowerCase() === 'content-type') found.contentType ??= value;
     else if (name.length === 7 && name.toLowerCase() === 'sec-gpc') found.gpc = value.trim() === '1';
     else if (name.length === 3 && name.toLowerCase() === 'dnt') found.dnt = value.trim() === '1';
+    else if (name.length === 15 && name.toLowerCase() === 'x-forwarded-for') found.forwardedFor ??= value;
   }
   return found;
+}
+
+/**
+ * The address rate-limited per IP. Behind the TLS proxy on this machine every request comes from
+ * loopback, so X-Forwarded-For is believed from loopback only (as the click redirect does); from
+ * anywhere else it is the client's own claim and ignored.
+ */
+function clientIp(remote: string | null, forwardedFor: string | null): string {
+  if (remote && forwardedFor && /^(127\.|::1$|::ffff:127\.)/.test(remote)) return forwardedFor.split(',')[0]?.trim() || remote;
+  return remote ?? 'unknown';
 }
 
 function drain(req: IncomingMessage): void {

@@ -185,6 +185,20 @@ describe('POST /collect', () => {
     expect(Number(over.headers['retry-after'])).toBeGreaterThan(0);
   });
 
+  it('limits per client address behind the local proxy (X-Forwarded-For), not per proxy', async () => {
+    const limited = await createCaptureTestApp({ BATON_COLLECT_IP_RATE: '3/1m' });
+    try {
+      const send = (forwardedFor: string) => limited.api.post('/collect').set('Origin', SITE_ORIGIN).set('Content-Type', 'text/plain').set('X-Forwarded-For', forwardedFor)
+        .send(JSON.stringify({ site: SITE_KEY, visitor: newVisitor(), type: 'page_view' }));
+      const first = [];
+      for (let i = 0; i < 4; i++) first.push((await send('198.51.100.7')).status);
+      expect(first).toEqual([202, 202, 202, 429]);
+      expect((await send('203.0.113.9, 10.0.0.1')).status).toBe(202);
+    } finally {
+      await limited.close();
+    }
+  });
+
   it('stores nothing for a browser sending Global Privacy Control', async () => {
     const visitor = newVisitor();
     const res = await view(visitor, '/').set('Sec-GPC', '1');
