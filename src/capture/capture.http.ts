@@ -4,7 +4,7 @@ import { isDatabaseDown } from '../platform/db/database-errors.js';
 import { AppError, validationError, type ErrorCode } from '../platform/errors.js';
 import type { Logger } from '../platform/logger.js';
 import type { CaptureConfig } from './capture-config.js';
-import type { CaptureService } from './capture.service.js';
+import type { CaptureService, CollectOutcome } from './capture.service.js';
 import { MAX_COLLECT_BODY_BYTES, parseCollectMessage } from './collect-message.js';
 import { createRateLimiter } from './rate-limit.js';
 import { buildSnippet } from './snippet.js';
@@ -113,17 +113,30 @@ export function createCaptureHandler({ capture, config, siteKey, logger }: Captu
         fail('rate_limited', `Too many events from this ${visitorOk ? 'address' : 'visitor'}; try again in ${retryAfter} s`, undefined, { 'Retry-After': retryAfter });
         return;
       }
-      const accepted = () => {
-        res.writeHead(202, acceptedHeaders.get(origin ?? ''));
-        res.end();
+      // 202 only for an event that is stored or waiting in the buffer: a full buffer is said so.
+      const answer = (outcome: CollectOutcome) => {
+        switch (outcome.kind) {
+          case 'recorded':
+          case 'identified':
+          case 'suppressed':
+            res.writeHead(202, acceptedHeaders.get(origin ?? ''));
+            res.end();
+            return;
+          case 'dropped':
+            fail('capture_backlogged', 'Baton is behind with writing website events (the database is away or slow); this one was not recorded', undefined, { 'Retry-After': '5' });
+            return;
+          default:
+            assertUnreachable(outcome);
+        }
       };
       // A page view without a token only joins the buffer: answered at once, no promise.
-      if (capture.collectAnonymousEvent(message, new Date(now))) {
-        accepted();
+      const quick = capture.collectAnonymousEvent(message, new Date(now));
+      if (quick) {
+        answer(quick);
         return;
       }
       capture.collect(message, new Date(now)).then(
-        accepted,
+        answer,
         (error: unknown) => {
           if (isDatabaseDown(error)) {
             fail('database_unavailable', 'The database is not answering; try again shortly', undefined, { 'Retry-After': '5' });
@@ -149,6 +162,10 @@ export function createCaptureHandler({ capture, config, siteKey, logger }: Captu
     }
     return false;
   };
+}
+
+function assertUnreachable(value: never): never {
+  throw new Error(`unexpected collect outcome ${JSON.stringify(value)}`);
 }
 
 function sendError(res: ServerResponse, error: AppError, headers: Record<string, string>): void {

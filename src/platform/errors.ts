@@ -29,6 +29,7 @@ export const ERROR_CODES = {
   payload_too_large: { status: 413, when: 'The body is larger than the route accepts.' },
   unsupported_media_type: { status: 415, when: 'The Content-Type is not one the route accepts.' },
   internal_error: { status: 500, when: 'A bug. Logged with the errorId the response carries.' },
+  capture_backlogged: { status: 503, when: 'A snippet event (/collect) arrived while the website event buffer was full (the database away or behind); it was not recorded; Retry-After says when to try again.' },
   database_unavailable: { status: 503, when: 'The database does not answer.' },
 } as const satisfies Record<string, { status: number; when: string }>;
 
