@@ -63,7 +63,7 @@ export function createCaptureService({ db, leads, tokens, logger, retentionMs, m
       if (isDatabaseDown(error)) logger.debug({ err: error, pending }, 'website events wait for the database');
       else logger.error({ err: error, pending }, 'website events could not be written; keeping them for the next attempt');
     },
-    onFull: (maxPending) => logger.error({ maxPending }, 'website event buffer full: later events are dropped until the database takes writes again'),
+    onFull: (maxPending) => logger.error({ maxPending }, 'website event buffer full: later events are refused (503) until the database takes writes again'),
   });
 
   const join = (visitorId: string, leadId: string, now: Date) => joinVisitorToLead(db, visitorId, leadId, now);

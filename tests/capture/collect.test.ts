@@ -199,6 +199,29 @@ describe('POST /collect', () => {
     }
   });
 
+  it('answers 503, not 202, while the buffer of events waiting for the database is full, and records every event it accepted', async () => {
+    const small = await createCaptureTestApp({}, { maxBufferedEvents: 3 });
+    // A transaction holding the visitors table stalls every write, as a slow database would.
+    const blocker = await small.database.pool.connect();
+    try {
+      await blocker.query('begin');
+      await blocker.query('lock table visitors in exclusive mode');
+      const visitor = newVisitor();
+      const statuses: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        statuses.push((await small.api.post('/collect').set('Origin', SITE_ORIGIN).set('Content-Type', 'text/plain').send(JSON.stringify({ site: SITE_KEY, visitor, type: 'page_view', properties: { path: `/p${i}` } }))).status);
+      }
+      expect(statuses.filter((status) => status === 202)).toHaveLength(3);
+      expect(statuses.slice(3)).toEqual([503, 503]);
+      await blocker.query('commit');
+      await small.capture.service.flush();
+      expect(Number((await small.database.pool.query('select count(*) from visitor_events where visitor_id = $1', [visitor])).rows[0].count)).toBe(3);
+    } finally {
+      blocker.release();
+      await small.close();
+    }
+  });
+
   it('stores nothing for a browser sending Global Privacy Control', async () => {
     const visitor = newVisitor();
     const res = await view(visitor, '/').set('Sec-GPC', '1');
