@@ -27,6 +27,7 @@ import { webhookDeliveriesRoutes } from './webhooks/webhook-deliveries.routes.js
 import { experimentsRoutes } from './experiments/experiments.routes.js';
 import { createExperimentsService } from './experiments/experiments.service.js';
 import type { WebhookDeliveriesService } from './webhooks/webhook-deliveries.service.js';
+import type { CaptureHandler } from './capture/capture.http.js';
 
 export interface AppDependencies {
   apiKey: string;
@@ -45,6 +46,8 @@ export interface AppDependencies {
   dashboard?: DashboardDeps | null;
   /** Lifecycle webhook deliveries (webhooks.yaml); absent in tests that do not need them. */
   webhookDeliveries?: WebhookDeliveriesService | null;
+  /** The website snippet and /collect (capture/capture.http.ts); null without a site key. */
+  capture?: CaptureHandler | null;
 }
 
 const API_INFO = {
@@ -65,8 +68,9 @@ export type BatonHttpHandler = ((req: IncomingMessage, res: ServerResponse) => v
 export function createApp(deps: AppDependencies): BatonHttpHandler {
   const tracking = createTrackingHandler(deps.services.tracking, (error) => deps.logger.error({ err: error }, 'click tracking failed'));
   const { app, api } = createExpressApp(deps);
+  const capture = deps.capture ?? (() => false);
   const handler = (req: IncomingMessage, res: ServerResponse) => {
-    if (!tracking(req, res)) app(req, res);
+    if (!tracking(req, res) && !capture(req, res)) app(req, res);
   };
   return Object.assign(handler, { apiRoutes: () => mountedRoutes(api) });
 }

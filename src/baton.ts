@@ -26,6 +26,7 @@ import { createTokenSigner } from './platform/signing.js';
 import { signInMail } from './dashboard/sign-in-mail.js';
 import { createWebhookDeliveriesService } from './webhooks/webhook-deliveries.service.js';
 import { senderIdentityFindings } from './identity/sender-identity.js';
+import { createVisitorTokens, startCapture, visitorLandingUrl } from './capture/capture-setup.js';
 
 /** Step jobs (other than email) one worker runs at once. */
 const STEP_CONCURRENCY = 10;
@@ -74,7 +75,10 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
   try {
     const applied = await migrate(database.pool);
     logger.info({ database: database.kind, migrationsApplied: applied }, 'database ready');
-    const services = await createServices(database.db, { secret: secrets.secret, previousSecrets, publicUrl: config.publicUrl, logger, listenPool: database.pool, maxBufferedEvents: config.trackingBufferMax });
+    const visitorTokens = createVisitorTokens(secrets.secret, previousSecrets);
+    const services = await createServices(database.db, { secret: secrets.secret, previousSecrets, publicUrl: config.publicUrl, logger, listenPool: database.pool, maxBufferedEvents: config.trackingBufferMax, landingUrl: visitorLandingUrl(visitorTokens, config.capture.siteOrigins) });
+    // The website snippet and /collect, when there is a site key (docs/capture.md).
+    const capture = secrets.siteKey ? startCapture({ config: config.capture, siteKey: secrets.siteKey, db: database.db, leads: services.leads, tokens: visitorTokens, logger, worker: config.role !== 'api', maxBufferedEvents: config.trackingBufferMax }) : null;
     // Without SMTP_URL, mail goes to the embedded sink, which keeps it for GET /api/dev/mail.
     const sink: MailSink | null = config.smtpUrl ? null : await startMailSink(database.db, logger);
     const smtpUrl = config.smtpUrl ?? sink?.url ?? '';
@@ -194,6 +198,7 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
           },
         },
         webhookDeliveries,
+        capture: capture?.handler ?? null,
       });
       apiRoutes = app.apiRoutes;
       server = http.createServer(app);
@@ -240,6 +245,7 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
         if (server) await closeHttpServer(server, config.shutdownTimeoutMs);
         // Clicks and opens answered before the server closed are still in the buffer.
         await services.tracking.close();
+        await capture?.stop();
         await background?.stop();
         await triggerInterests.stop();
         await scoringWork?.stop();

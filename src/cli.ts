@@ -42,8 +42,8 @@ const USAGE = `usage: baton <command> [options]
       render and send one test email through SMTP_URL, subject prefixed [test]
   import <leads.csv> [--json]
       create or update leads from a CSV file, as POST /api/leads/import does; a progress bar on a terminal
-  export [--out FILE]
-      every lead as CSV (spreadsheet-safe), to FILE or standard output
+  export [--out FILE] [--bom]
+      every lead as CSV (spreadsheet-safe), to FILE or standard output; --bom for Excel (UTF-8 mark)
   score backtest [--scoring FILE] [--thresholds 30,50,70] [--json]
       replay every stored event through a scoring file: per MQL threshold, how many leads would
       have become MQLs and what sales made of them
@@ -60,7 +60,7 @@ class UsageError extends Error {}
 const OPTIONS = {
   templates: { type: 'string' }, sequences: { type: 'string' }, scoring: { type: 'string' }, 'sales-team': { type: 'string' }, webhooks: { type: 'string' },
   lead: { type: 'string' }, out: { type: 'string' }, to: { type: 'string' }, thresholds: { type: 'string' }, persona: { type: 'string' },
-  'dns-server': { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
+  'dns-server': { type: 'string' }, json: { type: 'boolean', default: false }, bom: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>>['values'];
@@ -317,9 +317,9 @@ async function importCommand(config: Config, values: Values, extra: string[]): P
 }
 
 async function exportCommand(config: Config, values: Values, extra: string[]): Promise<number> {
-  if (extra.length > 0) throw new UsageError(`export takes --out FILE, not "${extra.join(' ')}"`);
+  if (extra.length > 0) throw new UsageError(`export takes --out FILE and --bom, not "${extra.join(' ')}"`);
   await withServices(config, async (services) => {
-    const csv = await services.leads.openCsvExport({});
+    const csv = await services.leads.openCsvExport({}, { bom: values.bom });
     await pipeline(csv, values.out ? createWriteStream(values.out) : process.stdout);
   });
   if (values.out) console.error(`${green('✓')} leads written to ${values.out}`);

@@ -6,7 +6,7 @@ import { createPrivacyService, type PrivacyService } from './privacy/privacy.ser
 import { createSuppressionService, type SuppressionService } from './suppression/suppression.service.js';
 import { createTokenSigner, type TokenSigner } from './platform/signing.js';
 import { createSubscriptionsService, type SubscriptionsService } from './subscriptions/subscriptions.service.js';
-import { createTrackingService, type TrackingService } from './tracking/tracking.service.js';
+import { createTrackingService, type LandingUrl, type TrackingService } from './tracking/tracking.service.js';
 import type pg from 'pg';
 import { listenToChannel } from './platform/db/notifications.js';
 import type { Logger } from './platform/logger.js';
@@ -27,6 +27,8 @@ export interface ServiceSettings {
    * redirecting here too. Without it, only this process's erasures clear its link cache.
    */
   listenPool?: pg.Pool | null;
+  /** Where a person's click lands: the website snippet's signed visitor token added (capture). */
+  landingUrl?: LandingUrl;
 }
 
 export interface Services {
@@ -46,7 +48,7 @@ export async function createServices(db: Kysely<Database>, settings: ServiceSett
   const leads = createLeadsService(db, suppression);
   const events = createEventsService(db, leads);
   const unsubscribeSigner = createTokenSigner(settings.secret, 'unsubscribe', settings.previousSecrets);
-  const tracking = createTrackingService(db, events, { secret: settings.secret, previousSecrets: settings.previousSecrets, publicUrl: settings.publicUrl, maxBufferedEvents: settings.maxBufferedEvents }, settings.logger);
+  const tracking = createTrackingService(db, events, { secret: settings.secret, previousSecrets: settings.previousSecrets, publicUrl: settings.publicUrl, maxBufferedEvents: settings.maxBufferedEvents, landingUrl: settings.landingUrl }, settings.logger);
   // An erased lead's tracked links answer 404 at once: here when the erasure returns, on other
   // processes when PostgreSQL delivers its notification (see leads.service.ts erase).
   const erasures = settings.listenPool

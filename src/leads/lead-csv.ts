@@ -1,41 +1,18 @@
 import { textProblem } from '../platform/http/text-safety.js';
 import type { Lead } from './lead.js';
+import { countryCode, FIELD_ALIASES, normaliseHeader, TRAIT_ALIASES, type CsvField } from './lead-csv-headers.js';
 
 /*
  * Pure CSV mapping for lead import and export: header names to fields, cells to lead input, leads
  * to cells. No I/O here, so the rules are unit-tested on their own.
  */
 
-export type CsvField =
-  | 'email' | 'firstName' | 'lastName' | 'company' | 'title' | 'phone' | 'timezone' | 'country' | 'source'
-  | 'tags' | 'traits' | 'unsubscribed' | 'consentStatus' | 'consentSource' | 'consentAt' | 'consentText';
+export type { CsvField } from './lead-csv-headers.js';
 
 export type ColumnTarget = { kind: 'field'; field: CsvField } | { kind: 'trait'; name: string } | { kind: 'ignored' };
 
-// A Map, not an object literal: a column named constructor or __proto__ must not find
-// Object.prototype's members (issue 16: every row was rejected).
-const FIELD_ALIASES = new Map<string, CsvField>(Object.entries({
-  email: 'email', emailaddress: 'email', mail: 'email',
-  firstname: 'firstName', givenname: 'firstName',
-  lastname: 'lastName', surname: 'lastName', familyname: 'lastName',
-  company: 'company', companyname: 'company', organization: 'company', organisation: 'company',
-  title: 'title', jobtitle: 'title',
-  phone: 'phone', phonenumber: 'phone', telephone: 'phone',
-  timezone: 'timezone', tz: 'timezone',
-  country: 'country', countrycode: 'country',
-  source: 'source', leadsource: 'source',
-  tags: 'tags',
-  traits: 'traits',
-  unsubscribed: 'unsubscribed',
-  consentstatus: 'consentStatus', consentsource: 'consentSource', consentat: 'consentAt', consenttext: 'consentText',
-} satisfies Record<string, CsvField>));
-
 // Columns Baton writes itself on export; importing them back must not turn them into traits.
 const EXPORT_ONLY = new Set(['id', 'createdat', 'updatedat', 'unsubscribedat']);
-
-function normaliseHeader(name: string): string {
-  return name.trim().toLowerCase().replace(/[\s_\-.]+/g, '');
-}
 
 export interface HeaderMapping {
   targets: ColumnTarget[];
@@ -55,6 +32,8 @@ export function mapHeader(header: string[]): HeaderMapping {
     const field = FIELD_ALIASES.get(key);
     if (field) return { kind: 'field', field };
     if (EXPORT_ONLY.has(key)) return { kind: 'ignored' };
+    const trait = TRAIT_ALIASES.get(key);
+    if (trait) return { kind: 'trait', name: trait };
     // __proto__ cannot be a trait name: validation drops it, as it does in the JSON API.
     if (raw.trim() === '__proto__') return { kind: 'ignored' };
     return { kind: 'trait', name: raw.trim() };
@@ -95,7 +74,14 @@ export function mapRow(cells: string[], targets: ColumnTarget[]): RowMapping {
     }
     switch (target.field) {
       case 'tags':
-        candidate.tags = [...new Set(cell.split(/[;|,]/).map((tag) => tag.trim()).filter((tag) => tag !== ''))];
+        candidate.tags = splitTags(cell);
+        break;
+      case 'country':
+        // A name Baton cannot place is passed on as it is, and the row is refused naming it.
+        candidate.country = countryCode(cell) ?? cell;
+        break;
+      case 'unsubscribedAt':
+        candidate.unsubscribed = true;
         break;
       case 'traits': {
         const parsed = parseJsonObject(cell);
@@ -122,6 +108,15 @@ export function mapRow(cells: string[], targets: ColumnTarget[]): RowMapping {
   return { ok: true, candidate };
 }
 
+/**
+ * A tags cell: `webinar;trial`, `webinar, trial`, or Mailchimp's `"webinar","trial"` (each tag
+ * quoted inside the cell), into distinct tags without their quotes.
+ */
+export function splitTags(cell: string): string[] {
+  const tags = cell.split(/[;|,]/).map((tag) => tag.trim().replace(/^(["'])(.*)\1$/, '$2').trim()).filter((tag) => tag !== '');
+  return [...new Set(tags)];
+}
+
 /** Undoes escapeFormula so that an exported file imports back unchanged. */
 function unescapeFormula(cell: string): string {
   return /^'[=+\-@\t\r]/.test(cell) ? cell.slice(1) : cell;
@@ -134,6 +129,26 @@ function parseJsonObject(text: string): Record<string, unknown> | null {
   } catch {
     return null;
   }
+}
+
+export type Delimiter = ',' | ';' | '\t';
+
+/**
+ * The delimiter of a CSV file, read from its first line: Excel in much of Europe writes `;`, some
+ * tools a tab. Excel's own hint line `sep=;` wins (and is then skipped, `hintLine`). Otherwise the
+ * candidate found most often outside quotes; a comma when none is there (a one-column file).
+ */
+export function detectDelimiter(firstLine: string): { delimiter: Delimiter; hintLine: boolean } {
+  const hint = /^sep=([,;\t])\s*$/i.exec(firstLine);
+  if (hint?.[1]) return { delimiter: hint[1] as Delimiter, hintLine: true };
+  const counts: Record<Delimiter, number> = { ',': 0, ';': 0, '\t': 0 };
+  let quoted = false;
+  for (const character of firstLine) {
+    if (character === '"') quoted = !quoted;
+    else if (!quoted && (character === ',' || character === ';' || character === '\t')) counts[character]++;
+  }
+  const best = (Object.entries(counts) as Array<[Delimiter, number]>).reduce((most, entry) => (entry[1] > most[1] ? entry : most));
+  return { delimiter: best[1] > 0 ? best[0] : ',', hintLine: false };
 }
 
 export const EXPORT_COLUMNS = [

@@ -1,8 +1,8 @@
-import { pipeline, type Readable } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import { parse, CsvError } from 'csv-parse';
 import { AppError, isAppError } from '../platform/errors.js';
 import type { LeadInput } from './lead.js';
-import { mapHeader, mapRow, type ColumnTarget } from './lead-csv.js';
+import { detectDelimiter, mapHeader, mapRow, type ColumnTarget } from './lead-csv.js';
 import { leadInputSchema } from './leads.schemas.js';
 
 const BATCH_SIZE = 1000;
@@ -88,11 +88,12 @@ export async function importLeadsCsv(input: Readable, writeBatch: WriteBatch): P
     if (writeFailure) throw writeFailure;
   };
 
-  const parser = parse({ bom: true, relax_column_count: true, skip_empty_lines: true, max_record_size: 65_536, info: true });
-  // pipeline, not pipe: a client that aborts the upload must end the loop below with an error.
-  pipeline(input, parser, () => undefined);
   let targets: ColumnTarget[] | null = null;
   try {
+    const { stream, delimiter, hintLine } = await sniffDelimiter(input);
+    const parser = parse({ bom: true, delimiter, from_line: hintLine ? 2 : 1, relax_column_count: true, skip_empty_lines: true, max_record_size: 65_536, info: true });
+    // pipeline, not pipe: a client that aborts the upload must end the loop below with an error.
+    pipeline(stream, parser, () => undefined);
     for await (const { record, info } of parser as AsyncIterable<ParsedRecord>) {
       if (targets === null) {
         const header = mapHeader(record);
@@ -134,4 +135,29 @@ export async function importLeadsCsv(input: Readable, writeBatch: WriteBatch): P
   }
   if (targets === null) throw new AppError('csv_malformed', 'CSV is empty: expected a header row with an email column', { line: 1, ...report });
   return report;
+}
+
+/** Reads up to the end of the first line to choose the delimiter, then hands on the whole stream. */
+async function sniffDelimiter(input: Readable): Promise<{ stream: Readable } & ReturnType<typeof detectDelimiter>> {
+  const iterator: AsyncIterator<unknown> = input[Symbol.asyncIterator]();
+  const head: Buffer[] = [];
+  let size = 0;
+  for (;;) {
+    const next = await iterator.next();
+    if (next.done) break;
+    const chunk = Buffer.isBuffer(next.value) ? next.value : Buffer.from(String(next.value));
+    head.push(chunk);
+    size += chunk.length;
+    if (chunk.includes(0x0a) || size >= 65_536) break;
+  }
+  const firstLine = Buffer.concat(head).toString('utf8').replace(/^\uFEFF/, '').split(/\r?\n/)[0] ?? '';
+  async function* whole(): AsyncGenerator<Buffer> {
+    yield* head;
+    for (;;) {
+      const next = await iterator.next();
+      if (next.done) return;
+      yield Buffer.isBuffer(next.value) ? next.value : Buffer.from(String(next.value));
+    }
+  }
+  return { stream: Readable.from(whole(), { objectMode: false }), ...detectDelimiter(firstLine) };
 }

@@ -9,10 +9,9 @@ import { documented } from '../platform/http/openapi.js';
 import { emailSuppressed, leadNotFound } from './lead-errors.js';
 import type { LeadsService, UpdateOutcome, UpsertOutcome } from './leads.service.js';
 import { pipeline } from 'node:stream/promises';
-import { leadIdParamsSchema, leadInputSchema, leadListQuerySchema, leadPatchSchema } from './leads.schemas.js';
+import { exportQuerySchema, leadIdParamsSchema, leadInputSchema, leadListQuerySchema, leadPatchSchema } from './leads.schemas.js';
 
 const JSON_LIMIT = '2mb';
-const leadExportQuerySchema = leadListQuerySchema.fork(['limit', 'cursor'], (schema) => schema.forbidden());
 
 export function leadsRoutes(leads: LeadsService): Router {
   const router = Router();
@@ -43,9 +42,9 @@ export function leadsRoutes(leads: LeadsService): Router {
     res.json(await leads.importCsv(upload));
   });
 
-  router.get('/leads/export.csv', documented({ tag: 'leads', summary: 'Export the leads matching the filters as CSV', query: leadExportQuerySchema, responses: { 200: { description: 'CSV, one lead per row', body: 'csv' } } }), async (req, res) => {
-    const { email, tag, q } = validate(leadExportQuerySchema, req.query, 'query');
-    const csv = await leads.openCsvExport({ email, tag, q });
+  router.get('/leads/export.csv', documented({ tag: 'leads', summary: 'Export the leads matching the filters as CSV (bom=true for Excel)', query: exportQuerySchema, responses: { 200: { description: 'CSV, one lead per row', body: 'csv' } } }), async (req, res) => {
+    const { email, tag, q, bom } = validate(exportQuerySchema, req.query, 'query');
+    const csv = await leads.openCsvExport({ email, tag, q }, { bom });
     res.status(200).type('text/csv; charset=utf-8').attachment('leads.csv');
     // Headers are gone by now: a failure mid-export can only cut the download short.
     await pipeline(csv, res).catch(() => res.destroy());

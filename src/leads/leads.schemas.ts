@@ -4,6 +4,9 @@ import type { LeadFields, LeadInput } from './lead.js';
 
 const MAX_TRAITS_BYTES = 16_384;
 
+/** A phone number as people write it, with an optional extension. */
+export const PHONE_PATTERN = /^[+0-9 ().\-/x]+(?:\s*(?:ext\.?|extension|#|,)\s*[0-9]{1,10})?$/i;
+
 export const uuidSchema = Joi.string().guid({ version: ['uuidv4', 'uuidv7'] }).lowercase();
 
 export const emailSchema = Joi.string().trim().max(254).email({ tlds: false, minDomainSegments: 2 });
@@ -35,7 +38,8 @@ const leadFields = {
   lastName: text(200),
   company: text(200),
   title: text(200),
-  phone: text(40).pattern(/^[+0-9 ().\-x/]+$/).messages({ 'string.pattern.base': '{{#label}} may hold digits, spaces and + ( ) . - x / only' }),
+  // Kept as given, extension included: "+1 (555) 010-2030 ext. 42", "020 7946 0958 x7", "…#12".
+  phone: text(50).pattern(PHONE_PATTERN).messages({ 'string.pattern.base': '{{#label}} may hold digits, spaces and + ( ) . - / x, then an extension (ext. 42, x42, #42)' }),
   timezone: timeZone,
   country: Joi.string().trim().uppercase().pattern(/^[A-Z]{2}$/).allow(null)
     .messages({ 'string.pattern.base': '{{#label}} must be a two-letter ISO 3166 country code such as FR' }),
@@ -68,4 +72,19 @@ export const leadListQuerySchema: Joi.ObjectSchema<LeadListQuery> = Joi.object({
   q: Joi.string().trim().min(1).max(200),
   limit: Joi.number().integer().min(1).max(200).default(50),
   cursor: Joi.string().max(500),
+});
+
+/** GET /api/leads/export.csv: the list filters, and `bom=true` for Excel (a UTF-8 byte order mark first). */
+export interface ExportQuery {
+  email?: string;
+  tag?: string;
+  q?: string;
+  bom: boolean;
+}
+
+export const exportQuerySchema: Joi.ObjectSchema<ExportQuery> = Joi.object({
+  email: emailSchema,
+  tag: tagSchema,
+  q: Joi.string().trim().min(1).max(200),
+  bom: Joi.boolean().default(false),
 });

@@ -39,7 +39,7 @@ export interface LeadsService {
   erase(id: string): Promise<boolean>;
   importCsv(input: Readable): Promise<ImportReport>;
   /** Runs the first query before returning, so a failure is still an ordinary error response. */
-  openCsvExport(filter: Omit<LeadListQuery, 'limit' | 'cursor'>): Promise<Readable>;
+  openCsvExport(filter: Omit<LeadListQuery, 'limit' | 'cursor'>, options?: { bom?: boolean }): Promise<Readable>;
   /** Inside the caller's transaction: finds or creates (source) a lead per address, refusing suppressed ones. */
   identify(trx: Db, emails: string[], source: string): Promise<IdentifiedLeads>;
   /** Inside the caller's transaction: the ids that exist, locked against erasure until it ends. */
@@ -126,7 +126,7 @@ export function createLeadsService(db: Db, suppression: SuppressionService, cloc
       return importLeadsCsv(input, (rows) => writeImportBatch(rows));
     },
 
-    async openCsvExport(filter) {
+    async openCsvExport(filter, options = {}) {
       const first = await listLeads(db, { ...filter, limit: EXPORT_PAGE_SIZE });
       async function* rows(): AsyncGenerator<string[]> {
         let page: LeadRow[] = first;
@@ -138,7 +138,8 @@ export function createLeadsService(db: Db, suppression: SuppressionService, cloc
         }
       }
       // Readable.from respects back-pressure: a slow client never makes the export sit in memory.
-      return Readable.from(rows()).pipe(stringify({ header: true, columns: [...EXPORT_COLUMNS], quoted_match: /^'/ }));
+      // A UTF-8 BOM on request: without it Excel reads the file as Windows-1252 and shows "MÃ¼ller".
+      return Readable.from(rows()).pipe(stringify({ header: true, columns: [...EXPORT_COLUMNS], quoted_match: /^'/, bom: options.bom === true }));
     },
 
     async identify(trx, emails, source) {

@@ -3,6 +3,7 @@ import Joi from 'joi';
 import { readDkimPrivateKey } from '../identity/dkim-key.js';
 import { senderAddress } from '../identity/sender-address.js';
 import { senderIdentityFindings } from '../identity/sender-identity.js';
+import { CAPTURE_ENVIRONMENT, captureConfig, type CaptureConfig } from '../capture/capture-config.js';
 
 /*
  * The one place Baton reads its environment. Every variable is described and defaulted here, the
@@ -56,6 +57,8 @@ export interface Config {
     /** Lets webhooks reach private, loopback and link-local addresses (off: SSRF protection). */
     allowPrivate: boolean;
   };
+  /** The website snippet and its collect endpoint (src/capture). */
+  capture: CaptureConfig;
 }
 
 /** Values that must never reach a log line. */
@@ -125,6 +128,7 @@ const environmentSchema = Joi.object({
   BATON_WEBHOOK_SECRET: webhookSecret.description('default signing secret of webhook steps (whsec_ + base64)'),
   BATON_WEBHOOK_ALLOW_PRIVATE: Joi.boolean().default(false)
     .description('let webhooks reach private, loopback and link-local addresses (SSRF protection off)'),
+  ...CAPTURE_ENVIRONMENT,
 })
   .pattern(/^BATON_WEBHOOK_SECRET_[A-Z0-9_]{1,32}$/, webhookSecret)
   .when(Joi.object({ NODE_ENV: Joi.valid('production').required() }).unknown(), {
@@ -199,6 +203,7 @@ export function loadConfig(environment: Environment, overrides: Partial<Config> 
     shutdownTimeoutMs: value.SHUTDOWN_TIMEOUT_MS,
     frequencyCap: parseFrequencyCap(value.BATON_FREQUENCY_CAP),
     webhooks: { secrets: webhookSecrets(value), handoff: handoffWebhooks(value.BATON_HANDOFF_WEBHOOKS), allowPrivate: value.BATON_WEBHOOK_ALLOW_PRIVATE },
+    capture: captureConfig(value),
   };
   return { ...config, ...overrides };
 }

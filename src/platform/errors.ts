@@ -8,6 +8,9 @@ export const ERROR_CODES = {
   malformed_json: { status: 400, when: 'The request body is not valid JSON.' },
   invalid_cursor: { status: 400, when: 'A pagination cursor was not produced by Baton or was altered.' },
   csv_malformed: { status: 400, when: 'A CSV upload cannot be parsed (unclosed quote, no header); rows before the fault are kept and counted.' },
+  origin_not_allowed: { status: 403, when: 'A snippet call (/collect) came from a page whose origin is not in BATON_SITE_ORIGINS, or with no Origin header.' },
+  site_key_unknown: { status: 403, when: 'A snippet call (/collect) carried a site key other than BATON_SITE_KEY (the data-site attribute).' },
+  rate_limited: { status: 429, when: 'Too many snippet calls from one visitor or one IP address (BATON_COLLECT_VISITOR_RATE, BATON_COLLECT_IP_RATE); Retry-After says when to try again.' },
   unauthorized: { status: 401, when: 'An /api route was called without a valid `Authorization: Bearer <BATON_API_KEY>` header.' },
   route_not_found: { status: 404, when: 'No route matches the method and path.' },
   lead_not_found: { status: 404, when: 'No lead has the id in the path or body.' },
@@ -26,6 +29,7 @@ export const ERROR_CODES = {
   payload_too_large: { status: 413, when: 'The body is larger than the route accepts.' },
   unsupported_media_type: { status: 415, when: 'The Content-Type is not one the route accepts.' },
   internal_error: { status: 500, when: 'A bug. Logged with the errorId the response carries.' },
+  capture_backlogged: { status: 503, when: 'A snippet event (/collect) arrived while the website event buffer was full (the database away or behind); it was not recorded; Retry-After says when to try again.' },
   database_unavailable: { status: 503, when: 'The database does not answer.' },
 } as const satisfies Record<string, { status: number; when: string }>;
 

@@ -32,6 +32,9 @@ export interface EmailToTrack {
 
 export type ClickOutcome = { kind: 'redirect'; url: string } | { kind: 'not_found' };
 
+/** The URL a person's click lands on (capture adds a signed visitor token for the marketer's own site). */
+export type LandingUrl = (url: string, leadId: string, now: Date) => string;
+
 export interface TrackingService {
   /**
    * Rewrites the http(s) links of each email to click-tracking URLs and adds the open pixel; one
@@ -59,7 +62,7 @@ const LINK_CACHE_SIZE = 10_000;
 const OPEN_DEDUPE_WINDOW_MS = 60_000;
 const OPEN_DEDUPE_MAX_KEYS = 100_000;
 
-export function createTrackingService(db: Kysely<Database>, events: EventsService, settings: { secret: string; previousSecrets?: string[]; publicUrl: string; maxBufferedEvents?: number }, logger: Logger): TrackingService {
+export function createTrackingService(db: Kysely<Database>, events: EventsService, settings: { secret: string; previousSecrets?: string[]; publicUrl: string; maxBufferedEvents?: number; landingUrl?: LandingUrl }, logger: Logger): TrackingService {
   const clickSigner = createTokenSigner(settings.secret, 'click', settings.previousSecrets);
   const openSigner = createTokenSigner(settings.secret, 'open', settings.previousSecrets);
   const ipKey = createHmac('sha256', settings.secret).update('baton:ip').digest();
@@ -141,7 +144,8 @@ export function createTrackingService(db: Kysely<Database>, events: EventsServic
         occurredAt: now,
         properties: { sendId: link.send_id, linkId: link.id, url: link.url, machine: actor.kind === 'machine', ...(actor.kind === 'machine' ? { reason: actor.reason } : {}), userAgent: request.userAgent, ipHash: hashIp(request.ip) },
       });
-      return { kind: 'redirect', url: link.url };
+      // Only a person's click carries the visitor token: a scanner running the page must not be joined to the lead.
+      return { kind: 'redirect', url: actor.kind === 'human' && settings.landingUrl ? settings.landingUrl(link.url, link.lead_id, now) : link.url };
     },
 
     open(token, request, now) {

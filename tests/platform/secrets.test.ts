@@ -16,20 +16,21 @@ describe('resolveSecrets', () => {
   it('generates missing secrets once in development and reuses them after a restart', async () => {
     const config = loadConfig({ BATON_DATA_DIR: dataDir });
     const first = await resolveSecrets(config);
-    expect(first.generated).toEqual(['BATON_API_KEY', 'BATON_SECRET']);
+    expect(first.generated).toEqual(['BATON_API_KEY', 'BATON_SECRET', 'BATON_SITE_KEY']);
     expect(first.apiKey).toMatch(/^baton_[\w-]{32}$/);
+    expect(first.siteKey).toMatch(/^site_[\w-]{16}$/);
     expect(first.secret.length).toBeGreaterThanOrEqual(40);
     expect((await stat(path.join(dataDir, 'secrets.json'))).mode & 0o777).toBe(0o600);
 
     const second = await resolveSecrets(config);
-    expect(second).toMatchObject({ apiKey: first.apiKey, secret: first.secret, generated: [] });
+    expect(second).toMatchObject({ apiKey: first.apiKey, secret: first.secret, siteKey: first.siteKey, generated: [] });
   });
 
   it('uses configured values and stores only what it had to generate', async () => {
     const config = loadConfig({ BATON_DATA_DIR: dataDir, BATON_API_KEY: 'k'.repeat(30) });
     const resolved = await resolveSecrets(config);
     expect(resolved.apiKey).toBe('k'.repeat(30));
-    expect(resolved.generated).toEqual(['BATON_SECRET']);
+    expect(resolved.generated).toEqual(['BATON_SECRET', 'BATON_SITE_KEY']);
     const stored = JSON.parse(await readFile(path.join(dataDir, 'secrets.json'), 'utf8'));
     expect(stored.apiKey).not.toBe('k'.repeat(30));
   });
@@ -39,9 +40,16 @@ describe('resolveSecrets', () => {
     expect(password).toMatch(/^[\w-]{32}$/);
     await resolveSecrets(loadConfig({ BATON_DATA_DIR: dataDir }));
     expect(await embeddedDatabasePassword(dataDir)).toBe(password);
-    expect(JSON.parse(await readFile(path.join(dataDir, 'secrets.json'), 'utf8'))).toEqual({ apiKey: expect.any(String), secret: expect.any(String), databasePassword: password });
+    expect(JSON.parse(await readFile(path.join(dataDir, 'secrets.json'), 'utf8'))).toEqual({ apiKey: expect.any(String), secret: expect.any(String), siteKey: expect.any(String), databasePassword: password });
     expect((await stat(path.join(dataDir, 'secrets.json'))).mode & 0o777).toBe(0o600);
     expect(await embeddedDatabasePassword('memory')).not.toBe(await embeddedDatabasePassword('memory'));
+  });
+
+  it('has no site key in production unless BATON_SITE_KEY is set (no snippet), and takes the one given', async () => {
+    const base = loadConfig({ BATON_DATA_DIR: dataDir, BATON_API_KEY: 'k'.repeat(30), BATON_SECRET: 's'.repeat(40) });
+    expect((await resolveSecrets({ ...base, nodeEnv: 'production' })).siteKey).toBeNull();
+    const given = loadConfig({ BATON_DATA_DIR: dataDir, BATON_API_KEY: 'k'.repeat(30), BATON_SECRET: 's'.repeat(40), BATON_SITE_KEY: 'site_pasted_key' });
+    expect(await resolveSecrets({ ...given, nodeEnv: 'production' })).toMatchObject({ siteKey: 'site_pasted_key', generated: [] });
   });
 
   it('never generates in production', async () => {

@@ -14,7 +14,8 @@ describe('docs stay in step with the code', () => {
   });
 
   it('docs/configuration.md describes every environment variable the config schema reads', async () => {
-    const [docs, source] = await Promise.all([read('docs/configuration.md'), read('src/platform/config.ts')]);
+    const [docs, config, capture] = await Promise.all([read('docs/configuration.md'), read('src/platform/config.ts'), read('src/capture/capture-config.ts')]);
+    const source = `${config}\n${capture}`;
     const variables = [...source.matchAll(/^ {2}([A-Z][A-Z_]+): Joi\./gm)].map((match) => match[1]);
     expect(variables.length).toBeGreaterThan(10);
     for (const variable of variables) expect(docs).toContain(`| \`${variable}\` |`);

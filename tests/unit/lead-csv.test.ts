@@ -1,4 +1,5 @@
-import { escapeFormula, mapHeader, mapRow } from '../../src/leads/lead-csv.js';
+import { detectDelimiter, escapeFormula, mapHeader, mapRow, splitTags } from '../../src/leads/lead-csv.js';
+import { countryCode } from '../../src/leads/lead-csv-headers.js';
 
 describe('mapHeader', () => {
   it('recognises field names in any case and spelling, and keeps other columns as traits', () => {
@@ -83,5 +84,44 @@ describe('escapeFormula', () => {
     ['', ''],
   ])('%j becomes %j', (cell, expected) => {
     expect(escapeFormula(cell)).toBe(expected);
+  });
+});
+
+describe('other tools\' spellings', () => {
+  it.each([
+    ['United States', 'US'], ['United Kingdom', 'GB'], ['UK', 'GB'], ['France', 'FR'], ['Germany', 'DE'], ['germany', 'DE'], ['Switzerland', 'CH'], ['de', 'DE'], ['Atlantis', null],
+  ])('reads the country %s as %s', (cell, code) => {
+    expect(countryCode(cell)).toBe(code);
+  });
+
+  it.each([
+    ['"webinar","trial"', ['webinar', 'trial']],
+    ['webinar; trial;webinar', ['webinar', 'trial']],
+    ["'vip'|beta", ['vip', 'beta']],
+    ['"newsletter"', ['newsletter']],
+  ])('splits the tags cell %s', (cell, tags) => {
+    expect(splitTags(cell)).toEqual(tags);
+  });
+
+  it.each([
+    ['Email,First Name,Tags', ','],
+    ['Email;First Name;Tags', ';'],
+    ['"Name, full";Email;Company', ';'],
+    ['Email\tFirst Name', '\t'],
+    ['email', ','],
+  ])('detects the delimiter of %j', (line, delimiter) => {
+    expect(detectDelimiter(line)).toEqual({ delimiter, hintLine: false });
+  });
+
+  it('follows Excel\'s sep= hint', () => {
+    expect(detectDelimiter('sep=;')).toEqual({ delimiter: ';', hintLine: true });
+  });
+
+  it('maps HubSpot\'s and Mailchimp\'s usual headers', () => {
+    const { targets } = mapHeader(['Email Address', 'Company Name', 'Phone Number', 'Lifecycle Stage', 'Country/Region', 'Number of Employees', 'TAGS', 'UNSUB_TIME', 'CC']);
+    expect(targets).toEqual([
+      { kind: 'field', field: 'email' }, { kind: 'field', field: 'company' }, { kind: 'field', field: 'phone' }, { kind: 'trait', name: 'lifecycle_stage' },
+      { kind: 'field', field: 'country' }, { kind: 'trait', name: 'company_size' }, { kind: 'field', field: 'tags' }, { kind: 'field', field: 'unsubscribedAt' }, { kind: 'field', field: 'country' },
+    ]);
   });
 });

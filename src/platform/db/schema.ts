@@ -270,6 +270,26 @@ export interface Database {
   dashboard_used_links: DashboardUsedLinksTable;
   webhook_events: WebhookEventsTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  visitors: VisitorsTable;
+  visitor_events: VisitorEventsTable;
+}
+
+/** Website visitors of the tracking snippet (migrations/0019_visitors.sql, src/capture). */
+export interface VisitorsTable {
+  id: string;
+  lead_id: string | null;
+  first_seen_at: ColumnType<Date, Date | undefined, Date>;
+  last_seen_at: ColumnType<Date, Date | undefined, Date>;
+  identified_at: Date | null;
+}
+
+/** Events of a visitor not yet joined to a lead. */
+export interface VisitorEventsTable {
+  id: string;
+  visitor_id: string;
+  type: string;
+  properties: Json<Record<string, unknown>>;
+  occurred_at: Timestamp;
 }
 
 /** Written only by the triggers of migrations/0011_lifecycle_webhooks.sql. */
