@@ -23,6 +23,7 @@ import { startBackgroundWork, startLoop, startScoringWork, startWebhookWork } fr
 import { createTokenSigner } from './platform/signing.js';
 import { signInMail } from './dashboard/sign-in-mail.js';
 import { createWebhookDeliveriesService } from './webhooks/webhook-deliveries.service.js';
+import { feedbackConfigProblems, startFeedback } from './feedback/feedback-runtime.js';
 
 /** Step jobs (other than email) one worker runs at once. */
 const STEP_CONCURRENCY = 10;
@@ -48,7 +49,7 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
   const loaded = await loadContent(contentPaths(config), path.join(config.dataDir, 'template-cache'));
   if (!loaded.ok) throw new ContentError(loaded.problems);
   const content = loaded.content;
-  const missingSecrets = [...webhookSecretProblems(content.sequences, config.webhooks.secrets), ...handoffWebhookProblems(config)];
+  const missingSecrets = [...webhookSecretProblems(content.sequences, config.webhooks.secrets), ...handoffWebhookProblems(config), ...feedbackConfigProblems(config.feedback)];
   if (missingSecrets.length > 0) throw new ContentError(missingSecrets);
   logger.info({ templates: content.templates.names().length, sequences: content.sequences.map((sequence) => `${sequence.id}@${sequence.version}`) }, 'templates and sequences loaded');
   const secrets = await resolveSecrets(config);
@@ -86,6 +87,7 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
       },
     };
     const workerName = `baton-${config.role}-${process.pid}`;
+    const feedback = await startFeedback({ config: config.feedback, db: database.db, suppression: services.suppression, secret: secrets.secret, previousSecrets, logger });
     const delivery = createEmailDelivery({
       db: database.db,
       leads: services.leads,
@@ -98,6 +100,7 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
       settings: { publicUrl: config.publicUrl, mailFrom: config.mailFrom, company: config.company },
       logger,
       worker: workerName,
+      feedbackAddresses: feedback.addresses,
     });
     const runner = createSequenceRunner({
       db: database.db,
@@ -234,6 +237,7 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
         await triggerInterests.stop();
         await scoringWork?.stop();
         await webhookWork?.stop();
+        await feedback.stop();
         await started.stop(config.shutdownTimeoutMs);
         transport.close();
         if (sink) await sink.close();

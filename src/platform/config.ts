@@ -1,5 +1,6 @@
 import path from 'node:path';
 import Joi from 'joi';
+import { FEEDBACK_ENVIRONMENT, feedbackConfigOf, type FeedbackConfig } from '../feedback/feedback-config.js';
 
 /*
  * The one place Baton reads its environment. Every variable is described and defaulted here, the
@@ -53,6 +54,8 @@ export interface Config {
     /** Lets webhooks reach private, loopback and link-local addresses (off: SSRF protection). */
     allowPrivate: boolean;
   };
+  /** Bounces, complaints and their policy (src/feedback). */
+  feedback: FeedbackConfig;
 }
 
 /** Values that must never reach a log line. */
@@ -114,6 +117,7 @@ const environmentSchema = Joi.object({
   BATON_WEBHOOK_SECRET: webhookSecret.description('default signing secret of webhook steps (whsec_ + base64)'),
   BATON_WEBHOOK_ALLOW_PRIVATE: Joi.boolean().default(false)
     .description('let webhooks reach private, loopback and link-local addresses (SSRF protection off)'),
+  ...FEEDBACK_ENVIRONMENT,
 })
   .pattern(/^BATON_WEBHOOK_SECRET_[A-Z0-9_]{1,32}$/, webhookSecret)
   .when(Joi.object({ NODE_ENV: Joi.valid('production').required() }).unknown(), {
@@ -183,6 +187,7 @@ export function loadConfig(environment: Environment, overrides: Partial<Config> 
     shutdownTimeoutMs: value.SHUTDOWN_TIMEOUT_MS,
     frequencyCap: parseFrequencyCap(value.BATON_FREQUENCY_CAP),
     webhooks: { secrets: webhookSecrets(value), handoff: handoffWebhooks(value.BATON_HANDOFF_WEBHOOKS), allowPrivate: value.BATON_WEBHOOK_ALLOW_PRIVATE },
+    feedback: feedbackConfigOf(value),
   };
   return { ...config, ...overrides };
 }

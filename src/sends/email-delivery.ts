@@ -11,6 +11,7 @@ import type { SuppressionService } from '../suppression/suppression.service.js';
 import type { RenderedEmail, TemplateStore } from '../templates/template-store.js';
 import type { Logger } from '../platform/logger.js';
 import type { TrackingService } from '../tracking/tracking.service.js';
+import type { FeedbackAddresses } from '../feedback/bounce-address.js';
 import type { Kysely } from 'kysely';
 import { claimSends, finishSends, lockLeadsSends, markHandedOver, type SendClaim, type SendRow } from './sends.repository.js';
 
@@ -72,6 +73,8 @@ export interface EmailDeliveryDeps {
   logger?: Logger;
   /** This process's name (its Agenda name), recorded on each claim. */
   worker?: string;
+  /** VERP bounce and mailto: unsubscribe addresses per send, when BATON_BOUNCE_DOMAIN is set. */
+  feedbackAddresses?: FeedbackAddresses | null;
 }
 
 export interface DeliveryOptions {
@@ -197,6 +200,8 @@ export function createEmailDelivery(deps: EmailDeliveryDeps): EmailDelivery {
         messageId: send.messageId,
         unsubscribeUrl: unsubscribe,
         headers: { 'X-Baton-Send': send.sendId },
+        envelopeFrom: deps.feedbackAddresses?.bounce(send.sendId),
+        unsubscribeMailto: deps.feedbackAddresses?.unsubscribe(send.sendId),
       }));
       return { send, smtp: result.outcome, response: result.response };
     };

@@ -1,0 +1,53 @@
+import Joi from 'joi';
+
+/*
+ * The environment keys of delivery feedback, spread into the one schema in platform/config.ts
+ * (validated with everything else at boot), and the value they become there.
+ */
+
+export interface FeedbackConfig {
+  /** BATON_BOUNCE_DOMAIN: VERP envelope senders and the mailto: unsubscribe; null keeps From as envelope sender. */
+  bounceDomain: string | null;
+  /** The inbound listener, when BATON_INBOUND_SMTP_PORT is set. */
+  inbound: { host: string; port: number; maxBytes: number } | null;
+  /** Waits before each retry of a soft-bounced or deferred email; after the last, the send fails. */
+  softBounceRetriesMs: number[];
+  /** N consecutive soft-bounced sends suppress the address; 0 never. */
+  softBounceLimit: number;
+}
+
+const UNITS_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const DURATION_LIST = /^\s*\d{1,4}[smhd](\s*,\s*\d{1,4}[smhd]){0,19}\s*$/;
+
+export const FEEDBACK_ENVIRONMENT = {
+  BATON_BOUNCE_DOMAIN: Joi.string().hostname()
+    .description('domain of VERP bounce addresses (bounce+<token>@DOMAIN) and of the mailto: unsubscribe; its MX must reach the inbound listener'),
+  BATON_INBOUND_SMTP_PORT: Joi.number().port()
+    .description('port of the inbound SMTP listener for bounces, complaints and mailto: unsubscribes (needs BATON_BOUNCE_DOMAIN); unset: no listener'),
+  BATON_INBOUND_SMTP_HOST: Joi.string().hostname().default('127.0.0.1').description('interface the inbound SMTP listener binds to'),
+  BATON_INBOUND_MAX_BYTES: Joi.number().integer().min(10_000).max(50_000_000).default(2_000_000)
+    .description('largest message the inbound listener accepts (bigger ones get 552 5.3.4)'),
+  BATON_SOFT_BOUNCE_RETRIES: Joi.string().pattern(DURATION_LIST).default('15m,1h,4h')
+    .messages({ 'string.pattern.base': '{{#label}} must be a comma-separated list of durations, e.g. 15m,1h,4h' })
+    .description('waits before retrying a soft-bounced or deferred email; after the last the send is failed'),
+  BATON_SOFT_BOUNCE_LIMIT: Joi.number().integer().min(0).max(100).default(3)
+    .description('this many consecutive soft-bounced sends suppress the address (0: never)'),
+};
+
+export function feedbackConfigOf(value: Record<string, unknown>): FeedbackConfig {
+  const bounceDomain = typeof value.BATON_BOUNCE_DOMAIN === 'string' ? value.BATON_BOUNCE_DOMAIN.toLowerCase() : null;
+  const port = typeof value.BATON_INBOUND_SMTP_PORT === 'number' ? value.BATON_INBOUND_SMTP_PORT : null;
+  return {
+    bounceDomain,
+    inbound: port === null ? null : { host: String(value.BATON_INBOUND_SMTP_HOST), port, maxBytes: Number(value.BATON_INBOUND_MAX_BYTES) },
+    softBounceRetriesMs: parseDurations(String(value.BATON_SOFT_BOUNCE_RETRIES ?? '15m,1h,4h')),
+    softBounceLimit: Number(value.BATON_SOFT_BOUNCE_LIMIT ?? 3),
+  };
+}
+
+function parseDurations(text: string): number[] {
+  return text.split(',').map((part) => {
+    const match = /^(\d+)([smhd])$/.exec(part.trim());
+    return match ? Number(match[1]) * (UNITS_MS[match[2] ?? 's'] ?? 1000) : 0;
+  });
+}

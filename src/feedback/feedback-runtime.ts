@@ -1,0 +1,45 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../platform/db/schema.js';
+import type { Logger } from '../platform/logger.js';
+import { createTokenSigner } from '../platform/signing.js';
+import type { SuppressionService } from '../suppression/suppression.service.js';
+import { createFeedbackAddresses, type FeedbackAddresses } from './bounce-address.js';
+import type { FeedbackConfig } from './feedback-config.js';
+import { createFeedbackInbox } from './feedback-inbox.js';
+import { startInboundSmtp, type InboundSmtp } from './inbound-smtp.js';
+
+/** Signer purpose of VERP and mailto: unsubscribe tokens: they verify as nothing else. */
+export const FEEDBACK_TOKEN_PURPOSE = 'feedback-address';
+
+export interface FeedbackRuntime {
+  /** Null without BATON_BOUNCE_DOMAIN: the envelope sender stays the From address. */
+  addresses: FeedbackAddresses | null;
+  inbound: InboundSmtp | null;
+  stop(): Promise<void>;
+}
+
+export interface FeedbackRuntimeDeps {
+  config: FeedbackConfig;
+  db: Kysely<Database>;
+  suppression: SuppressionService;
+  secret: string;
+  previousSecrets: string[];
+  logger: Logger;
+}
+
+/** Problems with the feedback settings, each naming its variable (reported at start with the rest). */
+export function feedbackConfigProblems(config: FeedbackConfig): string[] {
+  return config.inbound && !config.bounceDomain ? ['BATON_INBOUND_SMTP_PORT is set without BATON_BOUNCE_DOMAIN: the listener accepts mail only for the bounce domain'] : [];
+}
+
+export async function startFeedback(deps: FeedbackRuntimeDeps): Promise<FeedbackRuntime> {
+  const { config } = deps;
+  const addresses = config.bounceDomain ? createFeedbackAddresses(createTokenSigner(deps.secret, FEEDBACK_TOKEN_PURPOSE, deps.previousSecrets), config.bounceDomain) : null;
+  const inbound = addresses && config.inbound
+    ? await startInboundSmtp({
+      inbox: createFeedbackInbox({ db: deps.db, suppression: deps.suppression, addresses, logger: deps.logger, softBounceLimit: config.softBounceLimit }),
+      host: config.inbound.host, port: config.inbound.port, maxBytes: config.inbound.maxBytes, logger: deps.logger,
+    })
+    : null;
+  return { addresses, inbound, stop: async () => inbound?.close() };
+}
