@@ -45,7 +45,8 @@ export function createFeedbackInbox(deps: FeedbackRecorderDeps & { addresses: Fe
     }
     const report = parsed();
     if (report.kind === 'ignored') return report;
-    const sendId = named?.sendId ?? (await sendOfOriginal(deps.db, addresses, report.original));
+    const quoted = report.kind === 'complaint' ? report.envelopeSender : null;
+    const sendId = named?.sendId ?? (await sendOfOriginal(deps.db, addresses, quoted, report.original));
     if (!sendId) return { kind: 'ignored', reason: `a ${report.kind} naming no send of Baton's` };
     return record(report.kind === 'complaint'
       ? { sendId, kind: 'complaint', status: null, diagnostic: report.feedbackType, source: 'arf' }
@@ -74,12 +75,15 @@ export function createFeedbackInbox(deps: FeedbackRecorderDeps & { addresses: Fe
   };
 }
 
-/** The send a quoted original names: its signed VERP Return-Path first, else its Message-ID. */
-async function sendOfOriginal(db: Kysely<Database>, addresses: FeedbackAddresses, original: Map<string, string> | null): Promise<string | null> {
-  if (!original) return null;
-  const returnPath = (original.get('return-path') ?? '').replace(/^\s*<|>\s*$/g, '');
-  const named = returnPath ? addresses.read(returnPath) : null;
-  if (named?.kind === 'bounce') return named.sendId;
-  const messageId = original.get('message-id')?.trim();
+/**
+ * The send a report names: the signed VERP envelope sender it quotes (ARF Original-Mail-From, the
+ * original's Return-Path) first, else the original's Message-ID.
+ */
+async function sendOfOriginal(db: Kysely<Database>, addresses: FeedbackAddresses, envelopeSender: string | null, original: Map<string, string> | null): Promise<string | null> {
+  for (const candidate of [envelopeSender, original?.get('return-path') ?? null]) {
+    const named = candidate ? addresses.read(candidate.trim().replace(/^<|>$/g, '')) : null;
+    if (named?.kind === 'bounce') return named.sendId;
+  }
+  const messageId = original?.get('message-id')?.trim();
   return messageId && messageId.length <= 300 ? findSendIdByMessageId(db, messageId) : null;
 }

@@ -17,7 +17,8 @@ export interface DsnRecipient {
 
 export type ParsedReport =
   | { kind: 'bounce'; source: 'dsn' | 'plain_bounce'; bounce: 'hard_bounce' | 'soft_bounce'; status: string; diagnostic: string | null; original: Map<string, string> | null }
-  | { kind: 'complaint'; feedbackType: string; original: Map<string, string> | null }
+  /** `envelopeSender`: the report's Original-Mail-From, which is the VERP address of the send. */
+  | { kind: 'complaint'; feedbackType: string; envelopeSender: string | null; original: Map<string, string> | null }
   /** Mail that says nothing Baton acts on: a success DSN, an auto-reply, junk. `reason` is for the log. */
   | { kind: 'ignored'; reason: string };
 
@@ -57,7 +58,7 @@ function fromFeedbackReport(part: MimeEntity, original: Map<string, string> | nu
   const fields = parseHeaderBlock(decodedBody(part));
   const feedbackType = (fields.get('feedback-type') ?? '').toLowerCase();
   if (feedbackType !== 'abuse' && feedbackType !== 'fraud') return { kind: 'ignored', reason: `feedback report of type "${feedbackType || 'none'}" is not a complaint` };
-  return { kind: 'complaint', feedbackType, original };
+  return { kind: 'complaint', feedbackType, envelopeSender: addressOfField(fields.get('original-mail-from')), original };
 }
 
 // Who sends bounces, and what they call them (Postfix, Exim, qmail, Sendmail, Exchange).
