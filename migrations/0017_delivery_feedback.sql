@@ -25,3 +25,12 @@ create table domain_send_windows (
   sent integer not null,
   slowed_until timestamptz(3)
 );
+
+-- ESP webhook calls already processed (provider's event, token or message id): the same call
+-- again is a replay and is refused (src/feedback/esp).
+create table esp_webhook_receipts (
+  provider text not null,
+  receipt_id text not null,
+  received_at timestamptz(3) not null default now(),
+  primary key (provider, receipt_id)
+);

@@ -24,6 +24,8 @@ import { AppError } from './platform/errors.js';
 import { dashboardRoutes, type DashboardDeps } from './dashboard/dashboard.routes.js';
 import { webhookDeliveriesRoutes } from './webhooks/webhook-deliveries.routes.js';
 import type { WebhookDeliveriesService } from './webhooks/webhook-deliveries.service.js';
+import { espWebhookRoutes } from './feedback/esp/esp-webhooks.routes.js';
+import type { EspWebhooks } from './feedback/esp/esp-webhooks.service.js';
 
 export interface AppDependencies {
   apiKey: string;
@@ -42,6 +44,8 @@ export interface AppDependencies {
   dashboard?: DashboardDeps | null;
   /** Lifecycle webhook deliveries (webhooks.yaml); absent in tests that do not need them. */
   webhookDeliveries?: WebhookDeliveriesService | null;
+  /** Bounce and complaint webhooks of ESPs (src/feedback/esp); absent: none configured. */
+  espWebhooks?: EspWebhooks | null;
 }
 
 /**
@@ -56,7 +60,7 @@ export function createApp(deps: AppDependencies): (req: IncomingMessage, res: Se
   };
 }
 
-function createExpressApp({ apiKey, companyName, logger, services, pingDatabase, devMailDb = null, sequences = null, scoring = null, dashboard = null, webhookDeliveries = null }: AppDependencies): Express {
+function createExpressApp({ apiKey, companyName, logger, services, pingDatabase, devMailDb = null, sequences = null, scoring = null, dashboard = null, webhookDeliveries = null, espWebhooks = null }: AppDependencies): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
@@ -71,6 +75,7 @@ function createExpressApp({ apiKey, companyName, logger, services, pingDatabase,
   // The first URL a newcomer opens leads to the dashboard.
   if (dashboard) app.get('/', (_req, res) => res.redirect(302, '/dashboard'));
   if (dashboard) app.use(dashboardRoutes(dashboard));
+  if (espWebhooks) app.use(espWebhookRoutes(espWebhooks));
 
   const api = express.Router();
   api.use(requireApiKey(apiKey));

@@ -189,6 +189,7 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
           },
         },
         webhookDeliveries,
+        espWebhooks: feedback.espWebhooks,
       });
       server = http.createServer(app);
       await new Promise<void>((resolve, reject) => {

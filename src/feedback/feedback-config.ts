@@ -14,6 +14,17 @@ export interface FeedbackConfig {
   softBounceRetriesMs: number[];
   /** N consecutive soft-bounced sends suppress the address; 0 never. */
   softBounceLimit: number;
+  esp: EspWebhookConfig;
+}
+
+/** ESP webhooks at /webhooks/esp/<provider>; each is on only when its secret is set. */
+export interface EspWebhookConfig {
+  ses: { topicArns: string[]; certificateFile: string | null } | null;
+  /** "user:password" of the basic auth put in Postmark's webhook URL. */
+  postmarkCredentials: string | null;
+  /** SendGrid's signed event webhook verification key (base64 DER, or PEM). */
+  sendgridPublicKey: string | null;
+  mailgunSigningKey: string | null;
 }
 
 const UNITS_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -32,6 +43,18 @@ export const FEEDBACK_ENVIRONMENT = {
     .description('waits before retrying a soft-bounced or deferred email; after the last the send is failed'),
   BATON_SOFT_BOUNCE_LIMIT: Joi.number().integer().min(0).max(100).default(3)
     .description('this many consecutive soft-bounced sends suppress the address (0: never)'),
+  BATON_SES_SNS_TOPIC_ARNS: Joi.string().pattern(/^\s*arn:aws[a-z-]*:sns:[^,\s]+(\s*,\s*arn:aws[a-z-]*:sns:[^,\s]+)*\s*$/)
+    .messages({ 'string.pattern.base': '{{#label}} must list SNS topic ARNs (arn:aws:sns:REGION:ACCOUNT:TOPIC), comma-separated' })
+    .description('turns on /webhooks/esp/ses: the SNS topics of your SES notifications (others are refused: any AWS account can sign SNS messages)'),
+  BATON_SES_SNS_CERTIFICATE_FILE: Joi.string()
+    .description('PEM certificate to verify SNS signatures with instead of fetching SigningCertURL (offline installs, tests)'),
+  BATON_POSTMARK_WEBHOOK_AUTH: Joi.string().pattern(/^[^:\s]+:\S{12,}$/)
+    .messages({ 'string.pattern.base': '{{#label}} must be user:password (password at least 12 characters), as put in the Postmark webhook URL' })
+    .description('turns on /webhooks/esp/postmark: the basic-auth user:password in the webhook URL you give Postmark'),
+  BATON_SENDGRID_WEBHOOK_PUBLIC_KEY: Joi.string().max(2000)
+    .description('turns on /webhooks/esp/sendgrid: the signed event webhook verification key from SendGrid'),
+  BATON_MAILGUN_WEBHOOK_SIGNING_KEY: Joi.string().min(16).max(200)
+    .description('turns on /webhooks/esp/mailgun: the HTTP webhook signing key from Mailgun'),
 };
 
 export function feedbackConfigOf(value: Record<string, unknown>): FeedbackConfig {
@@ -42,6 +65,14 @@ export function feedbackConfigOf(value: Record<string, unknown>): FeedbackConfig
     inbound: port === null ? null : { host: String(value.BATON_INBOUND_SMTP_HOST), port, maxBytes: Number(value.BATON_INBOUND_MAX_BYTES) },
     softBounceRetriesMs: parseDurations(String(value.BATON_SOFT_BOUNCE_RETRIES ?? '15m,1h,4h')),
     softBounceLimit: Number(value.BATON_SOFT_BOUNCE_LIMIT ?? 3),
+    esp: {
+      ses: typeof value.BATON_SES_SNS_TOPIC_ARNS === 'string'
+        ? { topicArns: value.BATON_SES_SNS_TOPIC_ARNS.split(',').map((arn) => arn.trim()), certificateFile: optional(value.BATON_SES_SNS_CERTIFICATE_FILE) }
+        : null,
+      postmarkCredentials: optional(value.BATON_POSTMARK_WEBHOOK_AUTH),
+      sendgridPublicKey: optional(value.BATON_SENDGRID_WEBHOOK_PUBLIC_KEY),
+      mailgunSigningKey: optional(value.BATON_MAILGUN_WEBHOOK_SIGNING_KEY),
+    },
   };
 }
 
@@ -51,3 +82,5 @@ function parseDurations(text: string): number[] {
     return match ? Number(match[1]) * (UNITS_MS[match[2] ?? 's'] ?? 1000) : 0;
   });
 }
+
+const optional = (value: unknown): string | null => (typeof value === 'string' && value.trim() !== '' ? value.trim() : null);

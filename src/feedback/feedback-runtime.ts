@@ -7,6 +7,7 @@ import { createFeedbackAddresses, type FeedbackAddresses } from './bounce-addres
 import type { FeedbackConfig } from './feedback-config.js';
 import { createFeedbackInbox } from './feedback-inbox.js';
 import { startInboundSmtp, type InboundSmtp } from './inbound-smtp.js';
+import { createEspWebhooks, type EspWebhooks } from './esp/esp-webhooks.service.js';
 
 /** Signer purpose of VERP and mailto: unsubscribe tokens: they verify as nothing else. */
 export const FEEDBACK_TOKEN_PURPOSE = 'feedback-address';
@@ -15,6 +16,8 @@ export interface FeedbackRuntime {
   /** Null without BATON_BOUNCE_DOMAIN: the envelope sender stays the From address. */
   addresses: FeedbackAddresses | null;
   inbound: InboundSmtp | null;
+  /** Null when no ESP webhook is configured. */
+  espWebhooks: EspWebhooks | null;
   stop(): Promise<void>;
 }
 
@@ -41,5 +44,8 @@ export async function startFeedback(deps: FeedbackRuntimeDeps): Promise<Feedback
       host: config.inbound.host, port: config.inbound.port, maxBytes: config.inbound.maxBytes, logger: deps.logger,
     })
     : null;
-  return { addresses, inbound, stop: async () => inbound?.close() };
+  const esp = config.esp;
+  const anyEsp = esp.ses !== null || esp.postmarkCredentials !== null || esp.sendgridPublicKey !== null || esp.mailgunSigningKey !== null;
+  const espWebhooks = anyEsp ? await createEspWebhooks({ db: deps.db, suppression: deps.suppression, softBounceLimit: config.softBounceLimit, config: esp, logger: deps.logger }) : null;
+  return { addresses, inbound, espWebhooks, stop: async () => inbound?.close() };
 }

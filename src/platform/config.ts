@@ -59,7 +59,7 @@ export interface Config {
 }
 
 /** Values that must never reach a log line. */
-export const SECRET_CONFIG_KEYS = ['apiKey', 'secret', 'databaseUrl', 'smtpUrl', 'dkim', 'webhooks'] as const;
+export const SECRET_CONFIG_KEYS = ['apiKey', 'secret', 'databaseUrl', 'smtpUrl', 'dkim', 'webhooks', 'feedback'] as const;
 
 const postgresUrl = Joi.string().uri({ scheme: ['postgres', 'postgresql'] });
 const webhookSecret = Joi.string().pattern(/^whsec_[A-Za-z0-9+/]{32,}={0,2}$/)

@@ -9,6 +9,7 @@ export const ERROR_CODES = {
   invalid_cursor: { status: 400, when: 'A pagination cursor was not produced by Baton or was altered.' },
   csv_malformed: { status: 400, when: 'A CSV upload cannot be parsed (unclosed quote, no header); rows before the fault are kept and counted.' },
   unauthorized: { status: 401, when: 'An /api route was called without a valid `Authorization: Bearer <BATON_API_KEY>` header.' },
+  esp_webhook_unverified: { status: 401, when: 'An ESP webhook (/webhooks/esp/*) was unsigned, forged, too old or replayed; nothing was recorded.' },
   route_not_found: { status: 404, when: 'No route matches the method and path.' },
   lead_not_found: { status: 404, when: 'No lead has the id in the path or body.' },
   lead_email_taken: { status: 409, when: 'A PATCH gives a lead an email another lead already has.' },

@@ -12,6 +12,7 @@ import type { RenderedEmail, TemplateStore } from '../templates/template-store.j
 import type { Logger } from '../platform/logger.js';
 import type { TrackingService } from '../tracking/tracking.service.js';
 import type { FeedbackAddresses } from '../feedback/bounce-address.js';
+import { espCorrelationHeaders } from '../feedback/esp/esp-event.js';
 import type { Kysely } from 'kysely';
 import { claimSends, finishSends, lockLeadsSends, markHandedOver, type SendClaim, type SendRow } from './sends.repository.js';
 
@@ -199,7 +200,7 @@ export function createEmailDelivery(deps: EmailDeliveryDeps): EmailDelivery {
         from: email.from ?? deps.settings.mailFrom,
         messageId: send.messageId,
         unsubscribeUrl: unsubscribe,
-        headers: { 'X-Baton-Send': send.sendId },
+        headers: { 'X-Baton-Send': send.sendId, ...espCorrelationHeaders(send.sendId) },
         envelopeFrom: deps.feedbackAddresses?.bounce(send.sendId),
         unsubscribeMailto: deps.feedbackAddresses?.unsubscribe(send.sendId),
       }));
