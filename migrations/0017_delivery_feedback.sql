@@ -34,3 +34,10 @@ create table esp_webhook_receipts (
   received_at timestamptz(3) not null default now(),
   primary key (provider, receipt_id)
 );
+
+-- Failed attempts of a send that is retried (4xx, throttling, soft bounces during SMTP): the
+-- ledger row is claimed again for each attempt; this counts them, so the backoff grows and ends.
+create table send_attempts (
+  send_id uuid primary key references sends (id) on delete cascade,
+  failed_attempts integer not null
+);

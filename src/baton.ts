@@ -101,6 +101,7 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
       logger,
       worker: workerName,
       feedbackAddresses: feedback.addresses,
+      smtpFeedback: feedback.smtp,
     });
     const runner = createSequenceRunner({
       db: database.db,

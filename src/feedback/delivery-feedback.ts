@@ -6,8 +6,8 @@
 
 export type FeedbackKind = 'hard_bounce' | 'soft_bounce' | 'complaint' | 'unsubscribe';
 
-/** Where the feedback came from: the inbound listener or an ESP's webhook. */
-export type FeedbackSource = 'dsn' | 'arf' | 'plain_bounce' | 'mailto' | 'ses' | 'postmark' | 'sendgrid' | 'mailgun';
+/** Where the feedback came from: the SMTP conversation itself, the inbound listener, or an ESP's webhook. */
+export type FeedbackSource = 'smtp' | 'dsn' | 'arf' | 'plain_bounce' | 'mailto' | 'ses' | 'postmark' | 'sendgrid' | 'mailgun';
 
 export interface DeliveryFeedback {
   sendId: string;

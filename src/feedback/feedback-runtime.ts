@@ -8,6 +8,7 @@ import type { FeedbackConfig } from './feedback-config.js';
 import { createFeedbackInbox } from './feedback-inbox.js';
 import { startInboundSmtp, type InboundSmtp } from './inbound-smtp.js';
 import { createEspWebhooks, type EspWebhooks } from './esp/esp-webhooks.service.js';
+import { createSmtpFeedback, type SmtpFeedback } from './smtp-feedback.js';
 
 /** Signer purpose of VERP and mailto: unsubscribe tokens: they verify as nothing else. */
 export const FEEDBACK_TOKEN_PURPOSE = 'feedback-address';
@@ -18,6 +19,8 @@ export interface FeedbackRuntime {
   inbound: InboundSmtp | null;
   /** Null when no ESP webhook is configured. */
   espWebhooks: EspWebhooks | null;
+  /** The send path's hook: hard bounces recorded, retries timed and ended. */
+  smtp: SmtpFeedback;
   stop(): Promise<void>;
 }
 
@@ -47,5 +50,6 @@ export async function startFeedback(deps: FeedbackRuntimeDeps): Promise<Feedback
   const esp = config.esp;
   const anyEsp = esp.ses !== null || esp.postmarkCredentials !== null || esp.sendgridPublicKey !== null || esp.mailgunSigningKey !== null;
   const espWebhooks = anyEsp ? await createEspWebhooks({ db: deps.db, suppression: deps.suppression, softBounceLimit: config.softBounceLimit, config: esp, logger: deps.logger }) : null;
-  return { addresses, inbound, espWebhooks, stop: async () => inbound?.close() };
+  const smtp = createSmtpFeedback({ db: deps.db, suppression: deps.suppression, softBounceLimit: config.softBounceLimit, softBounceRetriesMs: config.softBounceRetriesMs, logger: deps.logger });
+  return { addresses, inbound, espWebhooks, smtp, stop: async () => inbound?.close() };
 }

@@ -15,15 +15,16 @@ export interface FeedbackSend {
   email: string;
   sequenceId: string;
   stepId: string;
+  template: string;
 }
 
 export async function findFeedbackSend(db: Db, sendId: string): Promise<FeedbackSend | null> {
-  const { rows } = await sql<{ send_id: string; lead_id: string; email: string; sequence_id: string; step_id: string }>`
-    select s.id as send_id, s.lead_id, l.email, e.sequence_id, s.step_id
+  const { rows } = await sql<{ send_id: string; lead_id: string; email: string; sequence_id: string; step_id: string; template: string }>`
+    select s.id as send_id, s.lead_id, l.email, e.sequence_id, s.step_id, s.template
     from sends s join leads l on l.id = s.lead_id join enrollments e on e.id = s.enrollment_id
     where s.id = ${sendId}::uuid`.execute(db);
   const row = rows[0];
-  return row ? { sendId: row.send_id, leadId: row.lead_id, email: row.email, sequenceId: row.sequence_id, stepId: row.step_id } : null;
+  return row ? { sendId: row.send_id, leadId: row.lead_id, email: row.email, sequenceId: row.sequence_id, stepId: row.step_id, template: row.template } : null;
 }
 
 /** The send whose Message-ID this is (deterministic per send, see email-delivery.ts), if any. */

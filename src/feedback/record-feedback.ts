@@ -37,7 +37,7 @@ export async function recordDeliveryFeedback(deps: FeedbackRecorderDeps, feedbac
     const domain = send.email.slice(send.email.lastIndexOf('@') + 1).toLowerCase();
     if (!(await insertFeedback(trx, feedback, send, domain))) return { kind: 'duplicate', leadId: send.leadId };
 
-    const about = { sendId: send.sendId, sequenceId: send.sequenceId, stepId: send.stepId, source: feedback.source };
+    const about = { sendId: send.sendId, sequenceId: send.sequenceId, stepId: send.stepId, template: send.template, source: feedback.source };
     const events: NewEvent[] = [];
     let suppressed = false;
     let unsubscribeReason: string | null = null;

@@ -13,6 +13,7 @@ import type { Logger } from '../platform/logger.js';
 import type { TrackingService } from '../tracking/tracking.service.js';
 import type { FeedbackAddresses } from '../feedback/bounce-address.js';
 import { espCorrelationHeaders } from '../feedback/esp/esp-event.js';
+import type { SmtpDecision, SmtpFeedback } from '../feedback/smtp-feedback.js';
 import type { Kysely } from 'kysely';
 import { claimSends, finishSends, lockLeadsSends, markHandedOver, type SendClaim, type SendRow } from './sends.repository.js';
 
@@ -55,7 +56,8 @@ export type DeliveryOutcome =
   | { kind: 'already_handled'; sendId: string; status: SendRow['status']; claimedAt: Date }
   | { kind: 'skipped'; reason: 'lead_erased' | 'unsubscribed' | 'suppressed' }
   | { kind: 'held'; until: Date }
-  | { kind: 'retry_later'; sendId: string; outcome: SmtpOutcome }
+  /** `retryAt`: when the feedback policy (src/feedback/retry-policy.ts) says to try again. */
+  | { kind: 'retry_later'; sendId: string; outcome: SmtpOutcome; retryAt?: Date }
   | { kind: 'bounced'; sendId: string }
   | { kind: 'sender_blocked'; sendId: string; outcome: SmtpOutcome }
   | { kind: 'failed'; sendId: string; outcome: SmtpOutcome }
@@ -76,6 +78,8 @@ export interface EmailDeliveryDeps {
   worker?: string;
   /** VERP bounce and mailto: unsubscribe addresses per send, when BATON_BOUNCE_DOMAIN is set. */
   feedbackAddresses?: FeedbackAddresses | null;
+  /** Bounces recorded, retries timed and ended by the feedback policy (src/feedback/smtp-feedback.ts). */
+  smtpFeedback?: SmtpFeedback | null;
 }
 
 export interface DeliveryOptions {
@@ -156,7 +160,8 @@ export function createEmailDelivery(deps: EmailDeliveryDeps): EmailDelivery {
 
     const { results, takenOver, withheld } = await sendAll(claimed.filter((send) => !send.lead.unsubscribedAt));
     await record(deps, results);
-    for (const { send, outcome } of results) outcomes[send.index] = outcome;
+    const decisions = await deps.smtpFeedback?.settle(results.map(({ send, smtp }) => ({ sendId: send.sendId, smtp })), new Date());
+    for (const { send, outcome } of results) outcomes[send.index] = decided(outcome, decisions?.get(send.sendId));
     for (const { send, reason } of withheld) outcomes[send.index] = { kind: 'skipped', reason };
     for (const send of takenOver) outcomes[send.index] = { kind: 'already_handled', sendId: send.sendId, status: 'claimed', claimedAt: new Date() };
     return outcomes.map((outcome, index) => {
@@ -261,6 +266,12 @@ function outcomeOf(sendId: string, outcome: SmtpOutcome): DeliveryOutcome {
   }
 }
 
+/** A retryable outcome with the policy's next attempt, or failed once the policy gives up. */
+function decided(outcome: DeliveryOutcome, decision: SmtpDecision | undefined): DeliveryOutcome {
+  if (outcome.kind !== 'retry_later' || !decision) return outcome;
+  return decision.kind === 'retry_at' ? { ...outcome, retryAt: decision.at } : { kind: 'failed', sendId: outcome.sendId, outcome: outcome.outcome };
+}
+
 const LEDGER_STATUS: Record<SmtpOutcome['kind'], SendRow['status']> = {
   sent: 'sent', hard_bounce: 'failed', retry: 'failed', throttle: 'failed', soft_bounce: 'failed', sender_blocked: 'failed', failed: 'failed', unknown: 'unknown',
 };
@@ -273,7 +284,8 @@ async function record(deps: EmailDeliveryDeps, results: SendResultOf[]): Promise
     leadId: send.lead.id, type, occurredAt: now,
     properties: { sendId: send.sendId, sequenceId: send.input.sequence.id, stepId: send.input.stepId, template: send.input.template, ...extra },
   });
-  const bounced = results.filter((result) => result.smtp.kind === 'hard_bounce');
+  // With the feedback policy, hard bounces go through its recorder (which also opts the lead out).
+  const bounced = deps.smtpFeedback ? [] : results.filter((result) => result.smtp.kind === 'hard_bounce');
   for (const { send } of bounced) await deps.suppression.suppress(deps.db, send.lead.email, 'hard_bounce');
   await deps.events.record([
     ...results.filter((result) => result.smtp.kind === 'sent').map((result) => event(result, 'email_sent')),
