@@ -26,6 +26,7 @@ import { webhookDeliveriesRoutes } from './webhooks/webhook-deliveries.routes.js
 import type { WebhookDeliveriesService } from './webhooks/webhook-deliveries.service.js';
 import { espWebhookRoutes } from './feedback/esp/esp-webhooks.routes.js';
 import type { EspWebhooks } from './feedback/esp/esp-webhooks.service.js';
+import { ratesRoutes } from './feedback/rates.routes.js';
 
 export interface AppDependencies {
   apiKey: string;
@@ -84,6 +85,7 @@ function createExpressApp({ apiKey, companyName, logger, services, pingDatabase,
   api.use(privacyRoutes(services.privacy));
   if (devMailDb) api.use(devMailRoutes(devMailDb));
   if (sequences) api.use(sequencesRoutes(sequences.runner, sequences.db));
+  if (sequences) api.use(ratesRoutes(sequences.db));
   if (scoring) api.use(scoringRoutes(scoring.scoring));
   if (scoring?.handoffs) api.use(handoffApiRoutes(scoring.handoffs));
   if (webhookDeliveries) api.use(webhookDeliveriesRoutes(webhookDeliveries));
