@@ -20,7 +20,6 @@ import { until } from '../helpers/until.js';
 
 const unavailable = postfixUnavailable();
 if (unavailable) {
-  // eslint-disable-next-line no-console
   console.warn(`postfix-bounce.test.ts skipped: ${unavailable}`);
 }
 const describeWithPostfix = unavailable ? describe.skip : describe;

@@ -1,7 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import type { KeyObject } from 'node:crypto';
-import type { Kysely } from 'kysely';
-import type { Database } from '../../platform/db/schema.js';
 import type { Logger } from '../../platform/logger.js';
 import type { FeedbackSource } from '../delivery-feedback.js';
 import type { EspWebhookConfig } from '../feedback-config.js';
