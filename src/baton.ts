@@ -102,6 +102,7 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
       worker: workerName,
       feedbackAddresses: feedback.addresses,
       smtpFeedback: feedback.smtp,
+      domainGate: feedback.domainGate,
     });
     const runner = createSequenceRunner({
       db: database.db,

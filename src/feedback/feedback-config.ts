@@ -1,4 +1,5 @@
 import Joi from 'joi';
+import { DOMAIN_LIMITS_PATTERN, parseDomainLimits, type DomainLimit } from './domain-limits.js';
 
 /*
  * The environment keys of delivery feedback, spread into the one schema in platform/config.ts
@@ -15,6 +16,8 @@ export interface FeedbackConfig {
   /** N consecutive soft-bounced sends suppress the address; 0 never. */
   softBounceLimit: number;
   esp: EspWebhookConfig;
+  /** BATON_DOMAIN_LIMITS: emails per window per recipient domain, across workers. */
+  domainLimits: Map<string, DomainLimit>;
 }
 
 /** ESP webhooks at /webhooks/esp/<provider>; each is on only when its secret is set. */
@@ -43,6 +46,9 @@ export const FEEDBACK_ENVIRONMENT = {
     .description('waits before retrying a soft-bounced or deferred email; after the last the send is failed'),
   BATON_SOFT_BOUNCE_LIMIT: Joi.number().integer().min(0).max(100).default(3)
     .description('this many consecutive soft-bounced sends suppress the address (0: never)'),
+  BATON_DOMAIN_LIMITS: Joi.string().pattern(DOMAIN_LIMITS_PATTERN)
+    .messages({ 'string.pattern.base': '{{#label}} must list DOMAIN:COUNT/s or DOMAIN:COUNT/m, comma-separated, e.g. gmail.com:20/s,yahoo.com:600/m' })
+    .description('sending limits per recipient domain, shared by all workers, e.g. gmail.com:20/s (cut while the domain answers 421 / 4.7.x)'),
   BATON_SES_SNS_TOPIC_ARNS: Joi.string().pattern(/^\s*arn:aws[a-z-]*:sns:[^,\s]+(\s*,\s*arn:aws[a-z-]*:sns:[^,\s]+)*\s*$/)
     .messages({ 'string.pattern.base': '{{#label}} must list SNS topic ARNs (arn:aws:sns:REGION:ACCOUNT:TOPIC), comma-separated' })
     .description('turns on /webhooks/esp/ses: the SNS topics of your SES notifications (others are refused: any AWS account can sign SNS messages)'),
@@ -65,6 +71,7 @@ export function feedbackConfigOf(value: Record<string, unknown>): FeedbackConfig
     inbound: port === null ? null : { host: String(value.BATON_INBOUND_SMTP_HOST), port, maxBytes: Number(value.BATON_INBOUND_MAX_BYTES) },
     softBounceRetriesMs: parseDurations(String(value.BATON_SOFT_BOUNCE_RETRIES ?? '15m,1h,4h')),
     softBounceLimit: Number(value.BATON_SOFT_BOUNCE_LIMIT ?? 3),
+    domainLimits: parseDomainLimits(typeof value.BATON_DOMAIN_LIMITS === 'string' ? value.BATON_DOMAIN_LIMITS : ''),
     esp: {
       ses: typeof value.BATON_SES_SNS_TOPIC_ARNS === 'string'
         ? { topicArns: value.BATON_SES_SNS_TOPIC_ARNS.split(',').map((arn) => arn.trim()), certificateFile: optional(value.BATON_SES_SNS_CERTIFICATE_FILE) }

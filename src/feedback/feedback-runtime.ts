@@ -9,6 +9,7 @@ import { createFeedbackInbox } from './feedback-inbox.js';
 import { startInboundSmtp, type InboundSmtp } from './inbound-smtp.js';
 import { createEspWebhooks, type EspWebhooks } from './esp/esp-webhooks.service.js';
 import { createSmtpFeedback, type SmtpFeedback } from './smtp-feedback.js';
+import { createDomainGate, type DomainGate } from './domain-gate.js';
 
 /** Signer purpose of VERP and mailto: unsubscribe tokens: they verify as nothing else. */
 export const FEEDBACK_TOKEN_PURPOSE = 'feedback-address';
@@ -21,6 +22,8 @@ export interface FeedbackRuntime {
   espWebhooks: EspWebhooks | null;
   /** The send path's hook: hard bounces recorded, retries timed and ended. */
   smtp: SmtpFeedback;
+  /** Always on: without BATON_DOMAIN_LIMITS it only slows domains that answer 421 / 4.7.x. */
+  domainGate: DomainGate;
   stop(): Promise<void>;
 }
 
@@ -50,6 +53,7 @@ export async function startFeedback(deps: FeedbackRuntimeDeps): Promise<Feedback
   const esp = config.esp;
   const anyEsp = esp.ses !== null || esp.postmarkCredentials !== null || esp.sendgridPublicKey !== null || esp.mailgunSigningKey !== null;
   const espWebhooks = anyEsp ? await createEspWebhooks({ db: deps.db, suppression: deps.suppression, softBounceLimit: config.softBounceLimit, config: esp, logger: deps.logger }) : null;
-  const smtp = createSmtpFeedback({ db: deps.db, suppression: deps.suppression, softBounceLimit: config.softBounceLimit, softBounceRetriesMs: config.softBounceRetriesMs, logger: deps.logger });
-  return { addresses, inbound, espWebhooks, smtp, stop: async () => inbound?.close() };
+  const domainGate = createDomainGate(config.domainLimits);
+  const smtp = createSmtpFeedback({ db: deps.db, suppression: deps.suppression, softBounceLimit: config.softBounceLimit, softBounceRetriesMs: config.softBounceRetriesMs, domainGate, logger: deps.logger });
+  return { addresses, inbound, espWebhooks, smtp, domainGate, stop: async () => inbound?.close() };
 }

@@ -4,6 +4,8 @@ import type { Database } from '../platform/db/schema.js';
 import type { Logger } from '../platform/logger.js';
 import { recordDeliveryFeedback, type FeedbackRecorderDeps } from './record-feedback.js';
 import { isRetryable, retryDelayMs } from './retry-policy.js';
+import type { DomainGate } from './domain-gate.js';
+import { domainOf } from './domain-limits.js';
 
 /*
  * The send path's hook into feedback (email-delivery.ts calls `settle` once the ledger has the
@@ -16,13 +18,15 @@ import { isRetryable, retryDelayMs } from './retry-policy.js';
 export type SmtpDecision = { kind: 'retry_at'; at: Date } | { kind: 'give_up' };
 
 export interface SmtpFeedback {
-  settle(results: Array<{ sendId: string; smtp: SmtpOutcome }>, now: Date): Promise<Map<string, SmtpDecision>>;
+  settle(results: Array<{ sendId: string; email: string; smtp: SmtpOutcome }>, now: Date): Promise<Map<string, SmtpDecision>>;
 }
 
-export function createSmtpFeedback(deps: FeedbackRecorderDeps & { softBounceRetriesMs: readonly number[]; logger?: Logger }): SmtpFeedback {
+export function createSmtpFeedback(deps: FeedbackRecorderDeps & { softBounceRetriesMs: readonly number[]; domainGate?: DomainGate | null; logger?: Logger }): SmtpFeedback {
   return {
     async settle(results, now) {
       const decisions = new Map<string, SmtpDecision>();
+      // 421 4.7.28, 450 4.2.1: that domain asks us to slow down, for every worker.
+      await deps.domainGate?.slowDown(deps.db, results.filter((result) => result.smtp.kind === 'throttle').map((result) => domainOf(result.email)), now);
       const retryable = results.filter((result) => isRetryable(result.smtp.kind));
       const attempts = await countFailedAttempts(deps.db, retryable.map((result) => result.sendId));
       for (const { sendId, smtp } of results) {

@@ -14,6 +14,7 @@ import type { TrackingService } from '../tracking/tracking.service.js';
 import type { FeedbackAddresses } from '../feedback/bounce-address.js';
 import { espCorrelationHeaders } from '../feedback/esp/esp-event.js';
 import type { SmtpDecision, SmtpFeedback } from '../feedback/smtp-feedback.js';
+import type { DomainGate } from '../feedback/domain-gate.js';
 import type { Kysely } from 'kysely';
 import { claimSends, finishSends, lockLeadsSends, markHandedOver, type SendClaim, type SendRow } from './sends.repository.js';
 
@@ -80,6 +81,8 @@ export interface EmailDeliveryDeps {
   feedbackAddresses?: FeedbackAddresses | null;
   /** Bounces recorded, retries timed and ended by the feedback policy (src/feedback/smtp-feedback.ts). */
   smtpFeedback?: SmtpFeedback | null;
+  /** Per-domain sending limits shared by all workers (src/feedback/domain-gate.ts), after `gate`. */
+  domainGate?: DomainGate | null;
 }
 
 export interface DeliveryOptions {
@@ -113,7 +116,8 @@ export function createEmailDelivery(deps: EmailDeliveryDeps): EmailDelivery {
   const messageDomain = new URL(deps.settings.publicUrl).hostname;
   const isMarketing = (template: string) => deps.templates.get(template)?.meta.category !== 'transactional';
 
-  async function deliverMany(inputs: EmailStepInput[], { gate, takeOverBefore }: DeliveryOptions = {}): Promise<DeliveryOutcome[]> {
+  async function deliverMany(inputs: EmailStepInput[], { gate: stepGate, takeOverBefore }: DeliveryOptions = {}): Promise<DeliveryOutcome[]> {
+    const gate = withDomainGate(stepGate, deps.domainGate);
     const outcomes: Array<DeliveryOutcome | undefined> = new Array<DeliveryOutcome | undefined>(inputs.length);
     const missing = inputs.filter((input) => !input.lead).map((input) => input.leadId);
     const read = missing.length > 0 ? await deps.leads.getMany(missing) : new Map<string, Lead>();
@@ -160,7 +164,7 @@ export function createEmailDelivery(deps: EmailDeliveryDeps): EmailDelivery {
 
     const { results, takenOver, withheld } = await sendAll(claimed.filter((send) => !send.lead.unsubscribedAt));
     await record(deps, results);
-    const decisions = await deps.smtpFeedback?.settle(results.map(({ send, smtp }) => ({ sendId: send.sendId, smtp })), new Date());
+    const decisions = await deps.smtpFeedback?.settle(results.map(({ send, smtp }) => ({ sendId: send.sendId, email: send.lead.email, smtp })), new Date());
     for (const { send, outcome } of results) outcomes[send.index] = decided(outcome, decisions?.get(send.sendId));
     for (const { send, reason } of withheld) outcomes[send.index] = { kind: 'skipped', reason };
     for (const send of takenOver) outcomes[send.index] = { kind: 'already_handled', sendId: send.sendId, status: 'claimed', claimedAt: new Date() };
@@ -264,6 +268,18 @@ function outcomeOf(sendId: string, outcome: SmtpOutcome): DeliveryOutcome {
     case 'failed':
       return { kind: 'failed', sendId, outcome };
   }
+}
+
+/** The caller's gate, then the domain limits for what it lets through. */
+function withDomainGate(gate: SendGate | undefined, domains: DomainGate | null | undefined): SendGate | undefined {
+  if (!domains) return gate;
+  return async (trx, candidates) => {
+    const first = gate ? await gate(trx, candidates) : candidates.map(() => null);
+    const open = candidates.filter((_candidate, position) => !first[position]);
+    const held = await domains.hold(trx, open.map((candidate) => ({ leadId: candidate.input.leadId, email: candidate.input.lead?.email })), new Date());
+    let next = 0;
+    return first.map((until) => until ?? held[next++] ?? null);
+  };
 }
 
 /** A retryable outcome with the policy's next attempt, or failed once the policy gives up. */
