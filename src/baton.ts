@@ -23,7 +23,7 @@ import { startBackgroundWork, startLoop, startScoringWork, startWebhookWork } fr
 import { createTokenSigner } from './platform/signing.js';
 import { signInMail } from './dashboard/sign-in-mail.js';
 import { createWebhookDeliveriesService } from './webhooks/webhook-deliveries.service.js';
-import { feedbackConfigProblems, startFeedback } from './feedback/feedback-runtime.js';
+import { feedbackConfigProblems, startFeedback, type FeedbackRuntime } from './feedback/feedback-runtime.js';
 
 /** Step jobs (other than email) one worker runs at once. */
 const STEP_CONCURRENCY = 10;
@@ -66,6 +66,7 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
     },
   });
   let startedScheduler: Scheduler | null = null;
+  let startedFeedback: FeedbackRuntime | null = null;
   try {
     const applied = await migrate(database.pool);
     logger.info({ database: database.kind, migrationsApplied: applied }, 'database ready');
@@ -88,6 +89,7 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
     };
     const workerName = `baton-${config.role}-${process.pid}`;
     const feedback = await startFeedback({ config: config.feedback, db: database.db, suppression: services.suppression, secret: secrets.secret, previousSecrets, logger });
+    startedFeedback = feedback;
     const delivery = createEmailDelivery({
       db: database.db,
       leads: services.leads,
@@ -252,6 +254,7 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
   } catch (error) {
     // Agenda holds pool connections: stop it first, or closing the database waits forever.
     await startedScheduler?.stop(0).catch(() => undefined);
+    await startedFeedback?.stop().catch(() => undefined);
     await database.close().catch(() => undefined);
     throw error;
   }
