@@ -37,7 +37,8 @@ export function buildMailOptions(email: OutgoingEmail): Mail.Options {
     html: email.rendered.html,
     text: email.rendered.text,
     messageId: email.messageId,
-    list: email.unsubscribeUrl ? { unsubscribe: email.unsubscribeMailto ? [email.unsubscribeUrl, `mailto:${email.unsubscribeMailto}?subject=unsubscribe`] : email.unsubscribeUrl } : undefined,
+    // One field with both URIs (RFC 2369): Nodemailer writes a flat array as two separate fields.
+    list: email.unsubscribeUrl ? { unsubscribe: email.unsubscribeMailto ? [[email.unsubscribeUrl, `mailto:${email.unsubscribeMailto}?subject=unsubscribe`]] : email.unsubscribeUrl } : undefined,
     envelope: email.envelopeFrom ? { from: email.envelopeFrom, to: email.to } : undefined,
     headers,
     disableFileAccess: true,
