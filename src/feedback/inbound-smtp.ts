@@ -39,6 +39,8 @@ export async function startInboundSmtp(options: InboundSmtpOptions): Promise<Inb
     size: maxBytes,
     logger: false,
     maxClients: 50,
+    // The client's name is not used: no reverse DNS lookup for each connection.
+    disableReverseLookup: true,
     socketTimeout: 60_000,
     // On shutdown, a relay's idle cached connection must not hold Baton up for smtp-server's default 30 s.
     closeTimeout: 2000,
