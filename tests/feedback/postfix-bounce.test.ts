@@ -46,7 +46,7 @@ describeWithPostfix(`late bounces through a real Postfix${unavailable ? ` (skipp
     });
     postfix = await startPostfix({ 'gone.example': (refusing.server.address() as AddressInfo).port, [BOUNCE_DOMAIN]: inbound.port });
     transport = createMailTransport(postfix.url, null);
-  }, 60_000);
+  }, 180_000);
 
   afterAll(async () => {
     // Each part stops even when another failed: a Postfix left running outlives the test run.
@@ -55,7 +55,7 @@ describeWithPostfix(`late bounces through a real Postfix${unavailable ? ` (skipp
     await inbound?.close();
     await new Promise<void>((resolve) => refusing.close(() => resolve()));
     await t?.close();
-  }, 60_000);
+  }, 180_000);
 
   it('suppresses and unsubscribes the lead with the DSN status once Postfix reports the bounce', async () => {
     if (!postfix || !transport) throw new Error('Postfix did not start');
@@ -73,12 +73,12 @@ describeWithPostfix(`late bounces through a real Postfix${unavailable ? ` (skipp
     expect(outcome?.kind).toBe('sent');
     expect(await isSuppressed(t, 'nobody@gone.example')).toBe(false);
 
-    const bounced = await until(() => t.database.db.selectFrom('events').selectAll().where('lead_id', '=', ids.leadId).where('type', '=', 'email_bounced').execute(), (rows) => rows.length > 0, 60_000);
+    const bounced = await until(() => t.database.db.selectFrom('events').selectAll().where('lead_id', '=', ids.leadId).where('type', '=', 'email_bounced').execute(), (rows) => rows.length > 0, 120_000);
     if (bounced.length === 0) throw new Error(`no bounce recorded; Postfix log:\n${await postfix.log()}`);
     expect(bounced).toEqual([expect.objectContaining({ properties: expect.objectContaining({ bounce: 'hard', status: '5.1.1', source: 'dsn', stepId: 'welcome', reason: expect.stringContaining('550 5.1.1') }) })]);
     expect(await isSuppressed(t, 'nobody@gone.example')).toBe(true);
     expect((await leads.getMany([ids.leadId])).get(ids.leadId)?.unsubscribedAt).toBeTruthy();
     // Postfix's log shows the DSN went to the VERP address and was accepted by Baton.
     expect(await postfix.log()).toMatch(/to=<bounce\+[A-Za-z0-9_.-]+@bounces\.acme\.example>.*status=sent \(250/);
-  }, 90_000);
+  }, 180_000);
 });

@@ -114,22 +114,23 @@ export async function startPostfix(routes: Record<string, number>): Promise<Test
     'postlog   unix-dgram n - n - 1 postlogd',
     '',
   ].join('\n'));
-  const postfix = (...args: string[]) => run(POSTFIX, ['-c', dir, ...args], { timeout: 60_000 });
+  const postfix = (...args: string[]) => run(POSTFIX, ['-c', dir, ...args], { timeout: 120_000 });
   const stop = async () => {
-    await postfix('stop').catch(() => undefined);
-    // `stop` returns before every daemon is gone; abort kills what is left of this instance only.
-    await postfix('abort').catch(() => undefined);
+    // Graceful first (the master reaps its daemons); abort if that fails. Under load a stop once
+    // outlasted a 60 s hook and left a master running: the test's hooks now allow 180 s.
+    await postfix('stop').catch(() => postfix('abort')).catch(() => undefined);
     await rm(dir, { recursive: true, force: true }).catch(() => undefined);
   };
   try {
     await postfix('start');
+    await waitForPort(port);
   } catch (error) {
-    // postfix prints its reasons on a terminal only; they are in the maillog.
+    // Whatever failed, this instance must not outlive the test. postfix prints its reasons on a
+    // terminal only; they are in the maillog.
     const log = await readFile(path.join(dir, 'maillog'), 'utf8').catch(() => '');
     await stop();
     throw new Error(`Postfix did not start: ${(error as Error).message}\n${log.split('\n').filter((line) => !line.includes('warning: not owned')).slice(-15).join('\n')}`);
   }
-  await waitForPort(port);
   return {
     url: `smtp://127.0.0.1:${port}`,
     dir,
@@ -139,7 +140,7 @@ export async function startPostfix(routes: Record<string, number>): Promise<Test
 }
 
 async function waitForPort(port: number): Promise<void> {
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + 60_000;
   for (;;) {
     const open = await new Promise<boolean>((resolve) => {
       const socket = net.connect(port, '127.0.0.1', () => {
