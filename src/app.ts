@@ -28,6 +28,9 @@ import { experimentsRoutes } from './experiments/experiments.routes.js';
 import { createExperimentsService } from './experiments/experiments.service.js';
 import type { WebhookDeliveriesService } from './webhooks/webhook-deliveries.service.js';
 import type { CaptureHandler } from './capture/capture.http.js';
+import { espWebhookRoutes } from './feedback/esp/esp-webhooks.routes.js';
+import type { EspWebhooks } from './feedback/esp/esp-webhooks.service.js';
+import { ratesRoutes } from './feedback/rates.routes.js';
 
 export interface AppDependencies {
   apiKey: string;
@@ -48,6 +51,8 @@ export interface AppDependencies {
   webhookDeliveries?: WebhookDeliveriesService | null;
   /** The website snippet and /collect (capture/capture.http.ts); null without a site key. */
   capture?: CaptureHandler | null;
+  /** Bounce and complaint webhooks of ESPs (src/feedback/esp); absent: none configured. */
+  espWebhooks?: EspWebhooks | null;
 }
 
 const API_INFO = {
@@ -75,7 +80,7 @@ export function createApp(deps: AppDependencies): BatonHttpHandler {
   return Object.assign(handler, { apiRoutes: () => mountedRoutes(api) });
 }
 
-function createExpressApp({ apiKey, companyName, logger, services, pingDatabase, devMailDb = null, sequences = null, scoring = null, dashboard = null, webhookDeliveries = null }: AppDependencies): { app: Express; api: express.Router } {
+function createExpressApp({ apiKey, companyName, logger, services, pingDatabase, devMailDb = null, sequences = null, scoring = null, dashboard = null, webhookDeliveries = null, espWebhooks = null }: AppDependencies): { app: Express; api: express.Router } {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
@@ -90,6 +95,7 @@ function createExpressApp({ apiKey, companyName, logger, services, pingDatabase,
   // The first URL a newcomer opens leads to the dashboard.
   if (dashboard) app.get('/', (_req, res) => res.redirect(302, '/dashboard'));
   if (dashboard) app.use(dashboardRoutes(dashboard));
+  if (espWebhooks) app.use(espWebhookRoutes(espWebhooks));
 
   const api = express.Router();
   api.use(requireApiKey(apiKey));
@@ -99,6 +105,7 @@ function createExpressApp({ apiKey, companyName, logger, services, pingDatabase,
   if (devMailDb) api.use(devMailRoutes(devMailDb));
   if (sequences) api.use(sequencesRoutes(sequences.runner, sequences.db));
   if (sequences) api.use(experimentsRoutes(createExperimentsService({ db: sequences.db, sequences: () => sequences.runner.sequences(), logger })));
+  if (sequences) api.use(ratesRoutes(sequences.db));
   if (scoring) api.use(scoringRoutes(scoring.scoring));
   if (scoring?.handoffs) api.use(handoffApiRoutes(scoring.handoffs));
   if (webhookDeliveries) api.use(webhookDeliveriesRoutes(webhookDeliveries));

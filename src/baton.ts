@@ -27,6 +27,7 @@ import { signInMail } from './dashboard/sign-in-mail.js';
 import { createWebhookDeliveriesService } from './webhooks/webhook-deliveries.service.js';
 import { senderIdentityFindings } from './identity/sender-identity.js';
 import { createVisitorTokens, startCapture, visitorLandingUrl } from './capture/capture-setup.js';
+import { feedbackConfigProblems, startFeedback, type FeedbackRuntime } from './feedback/feedback-runtime.js';
 
 /** Step jobs (other than email) one worker runs at once. */
 const STEP_CONCURRENCY = 10;
@@ -54,7 +55,7 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
   const loaded = await loadContent(contentPaths(config), path.join(config.dataDir, 'template-cache'));
   if (!loaded.ok) throw new ContentError(loaded.problems);
   const content = loaded.content;
-  const missingSecrets = [...webhookSecretProblems(content.sequences, config.webhooks.secrets), ...handoffWebhookProblems(config)];
+  const missingSecrets = [...webhookSecretProblems(content.sequences, config.webhooks.secrets), ...handoffWebhookProblems(config), ...feedbackConfigProblems(config.feedback)];
   if (missingSecrets.length > 0) throw new ContentError(missingSecrets);
   logger.info({ templates: content.templates.names().length, sequences: content.sequences.map((sequence) => `${sequence.id}@${sequence.version}`) }, 'templates and sequences loaded');
   for (const finding of senderIdentityFindings({ mailFrom: config.mailFrom, dkimDomain: config.dkim?.domainName ?? null })) logger.warn(`${finding} (refused in production)`);
@@ -72,6 +73,7 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
     },
   });
   let startedScheduler: Scheduler | null = null;
+  let startedFeedback: FeedbackRuntime | null = null;
   try {
     const applied = await migrate(database.pool);
     logger.info({ database: database.kind, migrationsApplied: applied }, 'database ready');
@@ -96,6 +98,8 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
       },
     };
     const workerName = `baton-${config.role}-${process.pid}`;
+    const feedback = await startFeedback({ config: config.feedback, db: database.db, suppression: services.suppression, secret: secrets.secret, previousSecrets, logger });
+    startedFeedback = feedback;
     const delivery = createEmailDelivery({
       db: database.db,
       leads: services.leads,
@@ -109,6 +113,9 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
       logger,
       worker: workerName,
       utmFor: (sequenceId) => content.sequences.find((sequence) => sequence.id === sequenceId)?.utm,
+      feedbackAddresses: feedback.addresses,
+      smtpFeedback: feedback.smtp,
+      domainGate: feedback.domainGate,
     });
     const runner = createSequenceRunner({
       db: database.db,
@@ -199,6 +206,7 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
         },
         webhookDeliveries,
         capture: capture?.handler ?? null,
+        espWebhooks: feedback.espWebhooks,
       });
       apiRoutes = app.apiRoutes;
       server = http.createServer(app);
@@ -251,6 +259,7 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
         await scoringWork?.stop();
         await webhookWork?.stop();
         await experimentWork?.stop();
+        await feedback.stop();
         await started.stop(config.shutdownTimeoutMs);
         transport.close();
         if (sink) await sink.close();
@@ -262,6 +271,7 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
   } catch (error) {
     // Agenda holds pool connections: stop it first, or closing the database waits forever.
     await startedScheduler?.stop(0).catch(() => undefined);
+    await startedFeedback?.stop().catch(() => undefined);
     await database.close().catch(() => undefined);
     throw error;
   }

@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import { simpleParser } from 'mailparser';
 import type { SequenceRunner } from '../enrollments/sequence-runner.js';
 import { EMPTY_COUNTS, enrollmentTotals, stepCounts } from '../enrollments/sequence-stats.repository.js';
+import { deliverabilityView } from '../feedback/rates-view.js';
 import type { HandoffService } from '../handoff/handoff.service.js';
 import type { Rep } from '../handoff/sales-team.js';
 import { findDevMail, listDevMail } from '../mail/dev-mail.repository.js';
@@ -95,7 +96,8 @@ export function dashboardRoutes(deps: DashboardDeps): Router {
     if (!sequence) return kit.notice(req, res, 404, 'No such sequence', 'There is no sequence with this id.', { href: '/dashboard/sequences', text: 'All sequences' });
     const counts = await stepCounts(deps.db, sequence.id);
     const steps = sequence.steps.map((step) => ({ id: step.id, kind: step.kind, preview: step.kind === 'email', ...(counts.get(step.id) ?? EMPTY_COUNTS) }));
-    kit.page(req, res, 200, 'sequence', sequence.name, 'sequences', { sequence, steps, funnel: barChart(steps.map((step) => ({ label: step.id, value: step.entered })), `${sequence.name}: leads entering each step`) });
+    const deliverability = await deliverabilityView(deps.db, sequence.id, new Date());
+    kit.page(req, res, 200, 'sequence', sequence.name, 'sequences', { sequence, steps, deliverability, funnel: barChart(steps.map((step) => ({ label: step.id, value: step.entered })), `${sequence.name}: leads entering each step`) });
   });
 
   const stepPreview = (sequenceId: string, stepId: string) => {

@@ -440,8 +440,8 @@ export function createSequenceRunner(deps: RunnerDeps): SequenceRunner {
             deferred.push({ ...item.row, dueAt: outcome.until });
             return;
           case 'retry_later':
-            // Nothing went out; try the same step again later.
-            return later(retryDelayMs(1) ?? 60_000);
+            // Nothing went out; try the same step again later (when the feedback policy says, if set).
+            return outcome.retryAt ? void deferred.push({ ...item.row, dueAt: outcome.retryAt }) : later(retryDelayMs(1) ?? 60_000);
           case 'sender_blocked':
             // A blocked sender needs a person: wait longer.
             return later(30 * 60_000);

@@ -11,6 +11,7 @@ import type { Database } from '../platform/db/schema.js';
 import type { Sequence } from '../sequences/sequence.js';
 import type { SequenceRunner } from './sequence-runner.js';
 import { EMPTY_COUNTS, enrollmentTotals, stepCounts } from './sequence-stats.repository.js';
+import { deliverabilityReport } from '../feedback/rates.service.js';
 
 const enrollBody = Joi.object({ leadId: uuidSchema.required() });
 const sequenceParams = Joi.object({ id: Joi.string().pattern(/^[a-z0-9][a-z0-9_-]{0,63}$/).required().messages({ 'string.pattern.base': 'id is not a sequence id' }) });
@@ -51,12 +52,12 @@ export function sequencesRoutes(runner: SequenceRunner, db: Kysely<Database>): R
   router.get('/sequences/:id/stats', documented({ tag: 'sequences', summary: 'Per-step results of a sequence', params: sequenceParams, responses: { 200: { description: 'totals and per-step counts' } } }), async (req, res) => {
     const { id } = validate(sequenceParams, req.params, 'path');
     const sequence = find(id);
-    const [counts, totals] = await Promise.all([stepCounts(db, id), enrollmentTotals(db, id)]);
+    const [counts, totals, deliverability] = await Promise.all([stepCounts(db, id), enrollmentTotals(db, id), deliverabilityReport(db, new Date(), 30, id)]);
     const steps = sequence.steps.map((step) => ({ id: step.id, kind: step.kind, ...(counts.get(step.id) ?? EMPTY_COUNTS) }));
     // Steps removed by an edit keep their history: shown after the current ones.
     const current = new Set(sequence.steps.map((step) => step.id));
     const removed = [...counts.entries()].filter(([stepId]) => !current.has(stepId)).map(([stepId, stepCounts]) => ({ id: stepId, kind: null, removed: true, ...stepCounts }));
-    res.json({ sequence: { id: sequence.id, name: sequence.name, version: sequence.version, status: sequence.status }, totals, steps: [...steps, ...removed] });
+    res.json({ sequence: { id: sequence.id, name: sequence.name, version: sequence.version, status: sequence.status }, totals, steps: [...steps, ...removed], deliverability });
   });
 
   router.post('/sequences/:id/enroll', documented({ tag: 'sequences', summary: 'Enroll a lead in a sequence', params: sequenceParams, body: enrollBody, responses: { 201: { description: 'the enrollment' } } }), ...jsonBody('16kb'), async (req, res) => {

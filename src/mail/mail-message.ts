@@ -11,6 +11,10 @@ export interface OutgoingEmail {
   unsubscribeUrl: string | null;
   /** Extra headers Baton sets itself (never from lead data). */
   headers?: Record<string, string>;
+  /** The VERP envelope sender (src/feedback/bounce-address.ts); absent: the From address. */
+  envelopeFrom?: string;
+  /** A mailto: unsubscribe address, listed after the https URL (RFC 8058 wants https first). */
+  unsubscribeMailto?: string;
 }
 
 /**
@@ -33,7 +37,9 @@ export function buildMailOptions(email: OutgoingEmail): Mail.Options {
     html: email.rendered.html,
     text: email.rendered.text,
     messageId: email.messageId,
-    list: email.unsubscribeUrl ? { unsubscribe: email.unsubscribeUrl } : undefined,
+    // One field with both URIs (RFC 2369): Nodemailer writes a flat array as two separate fields.
+    list: email.unsubscribeUrl ? { unsubscribe: email.unsubscribeMailto ? [[email.unsubscribeUrl, `mailto:${email.unsubscribeMailto}?subject=unsubscribe`]] : email.unsubscribeUrl } : undefined,
+    envelope: email.envelopeFrom ? { from: email.envelopeFrom, to: email.to } : undefined,
     headers,
     disableFileAccess: true,
     disableUrlAccess: true,

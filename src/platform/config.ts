@@ -4,6 +4,7 @@ import { readDkimPrivateKey } from '../identity/dkim-key.js';
 import { senderAddress } from '../identity/sender-address.js';
 import { senderIdentityFindings } from '../identity/sender-identity.js';
 import { CAPTURE_ENVIRONMENT, captureConfig, type CaptureConfig } from '../capture/capture-config.js';
+import { FEEDBACK_ENVIRONMENT, feedbackConfigOf, type FeedbackConfig } from '../feedback/feedback-config.js';
 
 /*
  * The one place Baton reads its environment. Every variable is described and defaulted here, the
@@ -59,10 +60,12 @@ export interface Config {
   };
   /** The website snippet and its collect endpoint (src/capture). */
   capture: CaptureConfig;
+  /** Bounces, complaints and their policy (src/feedback). */
+  feedback: FeedbackConfig;
 }
 
 /** Values that must never reach a log line. */
-export const SECRET_CONFIG_KEYS = ['apiKey', 'secret', 'databaseUrl', 'smtpUrl', 'dkim', 'webhooks'] as const;
+export const SECRET_CONFIG_KEYS = ['apiKey', 'secret', 'databaseUrl', 'smtpUrl', 'dkim', 'webhooks', 'feedback'] as const;
 
 const postgresUrl = Joi.string().uri({ scheme: ['postgres', 'postgresql'] });
 const webhookSecret = Joi.string().pattern(/^whsec_[A-Za-z0-9+/]{32,}={0,2}$/)
@@ -129,6 +132,7 @@ const environmentSchema = Joi.object({
   BATON_WEBHOOK_ALLOW_PRIVATE: Joi.boolean().default(false)
     .description('let webhooks reach private, loopback and link-local addresses (SSRF protection off)'),
   ...CAPTURE_ENVIRONMENT,
+  ...FEEDBACK_ENVIRONMENT,
 })
   .pattern(/^BATON_WEBHOOK_SECRET_[A-Z0-9_]{1,32}$/, webhookSecret)
   .when(Joi.object({ NODE_ENV: Joi.valid('production').required() }).unknown(), {
@@ -204,6 +208,7 @@ export function loadConfig(environment: Environment, overrides: Partial<Config> 
     frequencyCap: parseFrequencyCap(value.BATON_FREQUENCY_CAP),
     webhooks: { secrets: webhookSecrets(value), handoff: handoffWebhooks(value.BATON_HANDOFF_WEBHOOKS), allowPrivate: value.BATON_WEBHOOK_ALLOW_PRIVATE },
     capture: captureConfig(value),
+    feedback: feedbackConfigOf(value),
   };
   return { ...config, ...overrides };
 }

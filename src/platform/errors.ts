@@ -12,6 +12,7 @@ export const ERROR_CODES = {
   site_key_unknown: { status: 403, when: 'A snippet call (/collect) carried a site key other than BATON_SITE_KEY (the data-site attribute).' },
   rate_limited: { status: 429, when: 'Too many snippet calls from one visitor or one IP address (BATON_COLLECT_VISITOR_RATE, BATON_COLLECT_IP_RATE); Retry-After says when to try again.' },
   unauthorized: { status: 401, when: 'An /api route was called without a valid `Authorization: Bearer <BATON_API_KEY>` header.' },
+  esp_webhook_unverified: { status: 401, when: 'An ESP webhook (/webhooks/esp/*) was unsigned, forged, too old or replayed; nothing was recorded.' },
   route_not_found: { status: 404, when: 'No route matches the method and path.' },
   lead_not_found: { status: 404, when: 'No lead has the id in the path or body.' },
   lead_email_taken: { status: 409, when: 'A PATCH gives a lead an email another lead already has.' },

@@ -11,6 +11,10 @@ import type { SuppressionService } from '../suppression/suppression.service.js';
 import type { RenderedEmail, TemplateStore } from '../templates/template-store.js';
 import type { Logger } from '../platform/logger.js';
 import type { TrackingService } from '../tracking/tracking.service.js';
+import type { FeedbackAddresses } from '../feedback/bounce-address.js';
+import { espCorrelationHeaders } from '../feedback/esp/esp-event.js';
+import type { SmtpDecision, SmtpFeedback } from '../feedback/smtp-feedback.js';
+import type { DomainGate } from '../feedback/domain-gate.js';
 import type { Kysely } from 'kysely';
 import { messageIdDomain } from '../identity/sender-address.js';
 import { claimSends, finishSends, lockLeadsSends, markHandedOver, type SendClaim, type SendRow } from './sends.repository.js';
@@ -54,7 +58,8 @@ export type DeliveryOutcome =
   | { kind: 'already_handled'; sendId: string; status: SendRow['status']; claimedAt: Date }
   | { kind: 'skipped'; reason: 'lead_erased' | 'unsubscribed' | 'suppressed' }
   | { kind: 'held'; until: Date }
-  | { kind: 'retry_later'; sendId: string; outcome: SmtpOutcome }
+  /** `retryAt`: when the feedback policy (src/feedback/retry-policy.ts) says to try again. */
+  | { kind: 'retry_later'; sendId: string; outcome: SmtpOutcome; retryAt?: Date }
   | { kind: 'bounced'; sendId: string }
   | { kind: 'sender_blocked'; sendId: string; outcome: SmtpOutcome }
   | { kind: 'failed'; sendId: string; outcome: SmtpOutcome }
@@ -75,6 +80,12 @@ export interface EmailDeliveryDeps {
   utmFor?: (sequenceId: string) => { source: string; medium: string } | null | undefined;
   /** This process's name (its Agenda name), recorded on each claim. */
   worker?: string;
+  /** VERP bounce and mailto: unsubscribe addresses per send, when BATON_BOUNCE_DOMAIN is set. */
+  feedbackAddresses?: FeedbackAddresses | null;
+  /** Bounces recorded, retries timed and ended by the feedback policy (src/feedback/smtp-feedback.ts). */
+  smtpFeedback?: SmtpFeedback | null;
+  /** Per-domain sending limits shared by all workers (src/feedback/domain-gate.ts), after `gate`. */
+  domainGate?: DomainGate | null;
 }
 
 export interface DeliveryOptions {
@@ -109,7 +120,8 @@ export function createEmailDelivery(deps: EmailDeliveryDeps): EmailDelivery {
   const messageDomain = messageIdDomain(deps.settings.mailFrom, deps.settings.publicUrl);
   const isMarketing = (template: string) => deps.templates.get(template)?.meta.category !== 'transactional';
 
-  async function deliverMany(inputs: EmailStepInput[], { gate, takeOverBefore }: DeliveryOptions = {}): Promise<DeliveryOutcome[]> {
+  async function deliverMany(inputs: EmailStepInput[], { gate: stepGate, takeOverBefore }: DeliveryOptions = {}): Promise<DeliveryOutcome[]> {
+    const gate = withDomainGate(stepGate, deps.domainGate);
     const outcomes: Array<DeliveryOutcome | undefined> = new Array<DeliveryOutcome | undefined>(inputs.length);
     const missing = inputs.filter((input) => !input.lead).map((input) => input.leadId);
     const read = missing.length > 0 ? await deps.leads.getMany(missing) : new Map<string, Lead>();
@@ -156,7 +168,8 @@ export function createEmailDelivery(deps: EmailDeliveryDeps): EmailDelivery {
 
     const { results, takenOver, withheld } = await sendAll(claimed.filter((send) => !send.lead.unsubscribedAt));
     await record(deps, results);
-    for (const { send, outcome } of results) outcomes[send.index] = outcome;
+    const decisions = await deps.smtpFeedback?.settle(results.map(({ send, smtp }) => ({ sendId: send.sendId, email: send.lead.email, smtp })), new Date());
+    for (const { send, outcome } of results) outcomes[send.index] = decided(outcome, decisions?.get(send.sendId));
     for (const { send, reason } of withheld) outcomes[send.index] = { kind: 'skipped', reason };
     for (const send of takenOver) outcomes[send.index] = { kind: 'already_handled', sendId: send.sendId, status: 'claimed', claimedAt: new Date() };
     return outcomes.map((outcome, index) => {
@@ -204,7 +217,9 @@ export function createEmailDelivery(deps: EmailDeliveryDeps): EmailDelivery {
         from: email.from ?? deps.settings.mailFrom,
         messageId: send.messageId,
         unsubscribeUrl: unsubscribe,
-        headers: { 'X-Baton-Send': send.sendId },
+        headers: { 'X-Baton-Send': send.sendId, ...espCorrelationHeaders(send.sendId) },
+        envelopeFrom: deps.feedbackAddresses?.bounce(send.sendId),
+        unsubscribeMailto: deps.feedbackAddresses?.unsubscribe(send.sendId),
       }));
       return { send, smtp: result.outcome, response: result.response };
     };
@@ -263,6 +278,24 @@ function outcomeOf(sendId: string, outcome: SmtpOutcome): DeliveryOutcome {
   }
 }
 
+/** The caller's gate, then the domain limits for what it lets through. */
+function withDomainGate(gate: SendGate | undefined, domains: DomainGate | null | undefined): SendGate | undefined {
+  if (!domains) return gate;
+  return async (trx, candidates) => {
+    const first = gate ? await gate(trx, candidates) : candidates.map(() => null);
+    const open = candidates.filter((_candidate, position) => !first[position]);
+    const held = await domains.hold(trx, open.map((candidate) => ({ leadId: candidate.input.leadId, email: candidate.input.lead?.email })), new Date());
+    let next = 0;
+    return first.map((until) => until ?? held[next++] ?? null);
+  };
+}
+
+/** A retryable outcome with the policy's next attempt, or failed once the policy gives up. */
+function decided(outcome: DeliveryOutcome, decision: SmtpDecision | undefined): DeliveryOutcome {
+  if (outcome.kind !== 'retry_later' || !decision) return outcome;
+  return decision.kind === 'retry_at' ? { ...outcome, retryAt: decision.at } : { kind: 'failed', sendId: outcome.sendId, outcome: outcome.outcome };
+}
+
 const LEDGER_STATUS: Record<SmtpOutcome['kind'], SendRow['status']> = {
   sent: 'sent', hard_bounce: 'failed', retry: 'failed', throttle: 'failed', soft_bounce: 'failed', sender_blocked: 'failed', failed: 'failed', unknown: 'unknown',
 };
@@ -275,7 +308,8 @@ async function record(deps: EmailDeliveryDeps, results: SendResultOf[]): Promise
     leadId: send.lead.id, type, occurredAt: now,
     properties: { sendId: send.sendId, sequenceId: send.input.sequence.id, stepId: send.input.stepId, template: send.input.template, ...extra },
   });
-  const bounced = results.filter((result) => result.smtp.kind === 'hard_bounce');
+  // With the feedback policy, hard bounces go through its recorder (which also opts the lead out).
+  const bounced = deps.smtpFeedback ? [] : results.filter((result) => result.smtp.kind === 'hard_bounce');
   for (const { send } of bounced) await deps.suppression.suppress(deps.db, send.lead.email, 'hard_bounce');
   await deps.events.record([
     ...results.filter((result) => result.smtp.kind === 'sent').map((result) => event(result, 'email_sent')),

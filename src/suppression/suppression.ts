@@ -8,4 +8,5 @@ export function hashEmail(salt: string, email: string): string {
   return createHash('sha256').update(salt).update('\0').update(email.trim().toLowerCase()).digest('hex');
 }
 
-export type SuppressionReason = 'erased' | 'hard_bounce' | 'complaint';
+/** soft_bounces: BATON_SOFT_BOUNCE_LIMIT consecutive sends soft-bounced (src/feedback). */
+export type SuppressionReason = 'erased' | 'hard_bounce' | 'complaint' | 'soft_bounces';
