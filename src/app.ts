@@ -24,6 +24,8 @@ import { AppError } from './platform/errors.js';
 import { dashboardRoutes, type DashboardDeps } from './dashboard/dashboard.routes.js';
 import { webhookDeliveriesRoutes } from './webhooks/webhook-deliveries.routes.js';
 import type { WebhookDeliveriesService } from './webhooks/webhook-deliveries.service.js';
+import { formsRoutes } from './forms/forms.routes.js';
+import type { FormsService } from './forms/forms.service.js';
 
 export interface AppDependencies {
   apiKey: string;
@@ -42,6 +44,10 @@ export interface AppDependencies {
   dashboard?: DashboardDeps | null;
   /** Lifecycle webhook deliveries (webhooks.yaml); absent in tests that do not need them. */
   webhookDeliveries?: WebhookDeliveriesService | null;
+  /** Public forms (forms/*.yaml) and double opt-in confirmations; absent in tests that do not need them. */
+  forms?: FormsService | null;
+  /** Topics the loaded sequences declare, offered on the preference page. */
+  topics?: string[];
 }
 
 /**
@@ -56,7 +62,7 @@ export function createApp(deps: AppDependencies): (req: IncomingMessage, res: Se
   };
 }
 
-function createExpressApp({ apiKey, companyName, logger, services, pingDatabase, devMailDb = null, sequences = null, scoring = null, dashboard = null, webhookDeliveries = null }: AppDependencies): Express {
+function createExpressApp({ apiKey, companyName, logger, services, pingDatabase, devMailDb = null, sequences = null, scoring = null, dashboard = null, webhookDeliveries = null, forms = null, topics = [] }: AppDependencies): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
@@ -66,7 +72,8 @@ function createExpressApp({ apiKey, companyName, logger, services, pingDatabase,
 
   app.use(healthRoutes(pingDatabase, () => services.tracking.buffered()));
   // Public: links in emails. No API key, no cookies.
-  app.use(subscriptionsRoutes(services.subscriptions, companyName));
+  app.use(subscriptionsRoutes(services.subscriptions, companyName, topics));
+  if (forms) app.use(formsRoutes(forms));
   if (scoring?.handoffs) app.use(handoffLinkRoutes(scoring.handoffs));
   // The first URL a newcomer opens leads to the dashboard.
   if (dashboard) app.get('/', (_req, res) => res.redirect(302, '/dashboard'));

@@ -9,6 +9,7 @@ import type { Logger } from './platform/logger.js';
 import { startMailSink, type MailSink } from './mail/mail-sink.js';
 import { createMailTransport } from './mail/mail-transport.js';
 import { createEmailDelivery } from './sends/email-delivery.js';
+import { createFormsService } from './forms/forms.service.js';
 import { createSequenceRunner, STEP_JOB, type JobQueue, type StepJob } from './enrollments/sequence-runner.js';
 import { createWebhookSender, webhookRetryDelayMs } from './webhooks/webhook-sender.js';
 import { createScheduler, type JobDefinition, type Scheduler } from './platform/scheduler.js';
@@ -98,6 +99,7 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
       settings: { publicUrl: config.publicUrl, mailFrom: config.mailFrom, company: config.company },
       logger,
       worker: workerName,
+      topicOf: (sequenceId) => content.sequences.find((sequence) => sequence.id === sequenceId)?.topic ?? null,
     });
     const runner = createSequenceRunner({
       db: database.db,
@@ -186,6 +188,16 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
           },
         },
         webhookDeliveries,
+        forms: createFormsService({
+          db: database.db, forms: content.forms, leads: services.leads, events: services.events, transport, logger,
+          enroll: (sequenceId, leadId, now) => runner.enroll(sequenceId, leadId, now),
+          startedSigner: createTokenSigner(secrets.secret, 'form-started', previousSecrets),
+          optInSigner: createTokenSigner(secrets.secret, 'opt-in', previousSecrets),
+          settings: { publicUrl: config.publicUrl, mailFrom: config.mailFrom, company: config.company },
+          // The snippet's visitor join (src/capture) is wired here at merge: joinVisitor: …
+          joinVisitor: null,
+        }),
+        topics: [...new Set(content.sequences.flatMap((sequence) => (sequence.topic ? [sequence.topic] : [])))],
       });
       server = http.createServer(app);
       await new Promise<void>((resolve, reject) => {

@@ -7,6 +7,8 @@ import { parseScoringConfig, type ScoringConfig } from '../scoring/scoring-confi
 import type { Sequence } from '../sequences/sequence.js';
 import { loadSequences } from '../sequences/sequence-loader.js';
 import { loadTemplates, type TemplateStore } from '../templates/template-store.js';
+import { loadForms } from '../forms/form-file.js';
+import type { FormDefinition } from '../forms/form.js';
 import { parseWebhooksFile, type WebhookEndpoint, type WebhooksFileOptions } from '../webhooks/webhooks-file.js';
 
 /*
@@ -23,6 +25,8 @@ export interface ContentPaths {
   salesTeamFile: { path: string; explicit: boolean };
   /** webhooks.yaml and what resolves its secrets; absent: no lifecycle webhooks. */
   webhooks?: { file: { path: string; explicit: boolean } } & WebhooksFileOptions;
+  /** forms/*.yaml; absent: no forms. */
+  formsDir?: { path: string; explicit: boolean };
 }
 
 export interface LoadedScoring {
@@ -37,6 +41,8 @@ export interface Content {
   scoring: LoadedScoring | null;
   /** Endpoints of lifecycle webhooks (webhooks.yaml); empty without the file. */
   webhooks: WebhookEndpoint[];
+  /** Public forms (forms/*.yaml); empty without the directory. */
+  forms: FormDefinition[];
 }
 
 export type LoadContentResult = { ok: true; content: Content } | { ok: false; problems: string[] };
@@ -45,6 +51,7 @@ export function contentPaths(config: Config): ContentPaths {
   return {
     templatesDir: config.templatesDir, sequencesDir: config.sequencesDir, scoringFile: config.scoringFile, salesTeamFile: config.salesTeamFile,
     webhooks: { file: config.webhooksFile, secrets: config.webhooks.secrets, allowInsecure: config.nodeEnv !== 'production' },
+    formsDir: config.formsDir,
   };
 }
 
@@ -66,7 +73,9 @@ export async function loadContent(paths: ContentPaths, cacheDir: string | null =
   if (!scoring.ok) return scoring;
   const webhooks = await loadWebhooks(paths.webhooks);
   if (!webhooks.ok) return webhooks;
-  return { ok: true, content: { templates: templates.store, sequences: sequences.sequences, scoring: scoring.scoring, webhooks: webhooks.endpoints } };
+  const forms = paths.formsDir ? await loadForms(paths.formsDir.path, sequences.sequences.map((sequence) => sequence.id)) : { ok: true as const, forms: [] };
+  if (!forms.ok) return { ok: false, problems: forms.problems.map((problem) => `${where(problem.file, problem.line, problem.path)}${problem.message}`) };
+  return { ok: true, content: { templates: templates.store, sequences: sequences.sequences, scoring: scoring.scoring, webhooks: webhooks.endpoints, forms: forms.forms } };
 }
 
 /** The scoring file and, when it hands leads to sales, the sales team file; every problem at once. */

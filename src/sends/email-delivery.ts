@@ -12,6 +12,8 @@ import type { RenderedEmail, TemplateStore } from '../templates/template-store.j
 import type { Logger } from '../platform/logger.js';
 import type { TrackingService } from '../tracking/tracking.service.js';
 import type { Kysely } from 'kysely';
+import { findMarketingBlocks } from '../consent/consent-gate.js';
+import { describeBlock, type MarketingBlockKind } from '../consent/consent-policy.js';
 import { claimSends, finishSends, lockLeadsSends, markHandedOver, type SendClaim, type SendRow } from './sends.repository.js';
 
 /*
@@ -51,7 +53,7 @@ export type SendGate = (trx: Kysely<Database>, candidates: GateCandidate[]) => P
 export type DeliveryOutcome =
   | { kind: 'sent'; sendId: string }
   | { kind: 'already_handled'; sendId: string; status: SendRow['status']; claimedAt: Date }
-  | { kind: 'skipped'; reason: 'lead_erased' | 'unsubscribed' | 'suppressed' }
+  | { kind: 'skipped'; reason: 'lead_erased' | 'unsubscribed' | 'suppressed' | MarketingBlockKind }
   | { kind: 'held'; until: Date }
   | { kind: 'retry_later'; sendId: string; outcome: SmtpOutcome }
   | { kind: 'bounced'; sendId: string }
@@ -72,6 +74,8 @@ export interface EmailDeliveryDeps {
   logger?: Logger;
   /** This process's name (its Agenda name), recorded on each claim. */
   worker?: string;
+  /** The `topic` a sequence declares (the preference centre), or null. */
+  topicOf?: (sequenceId: string) => string | null;
 }
 
 export interface DeliveryOptions {
@@ -150,7 +154,13 @@ export function createEmailDelivery(deps: EmailDeliveryDeps): EmailDelivery {
     await finishSends(deps.db, skipped.map((send) => ({ id: send.sendId, status: 'skipped', outcome: 'unsubscribed', smtpResponse: null })));
     for (const send of skipped) outcomes[send.index] = { kind: 'skipped', reason: 'unsubscribed' };
 
-    const { results, takenOver, withheld } = await sendAll(claimed.filter((send) => !send.lead.unsubscribedAt));
+    // Consent, double opt-in, a pause and left topics (src/consent) stop marketing email here.
+    const subscribed = claimed.filter((send) => !send.lead.unsubscribedAt);
+    const blocks = await findMarketingBlocks(deps.db, subscribed.filter((send) => isMarketing(send.input.template)).map((send) => ({ key: send, lead: send.lead, topic: deps.topicOf?.(send.input.sequence.id) ?? null })), new Date());
+    await finishSends(deps.db, [...blocks].map(([send, block]) => ({ id: send.sendId, status: 'skipped', outcome: describeBlock(block), smtpResponse: null })));
+    for (const [send, block] of blocks) outcomes[send.index] = { kind: 'skipped', reason: block.kind };
+
+    const { results, takenOver, withheld } = await sendAll(subscribed.filter((send) => !blocks.has(send)));
     await record(deps, results);
     for (const { send, outcome } of results) outcomes[send.index] = outcome;
     for (const { send, reason } of withheld) outcomes[send.index] = { kind: 'skipped', reason };

@@ -1,4 +1,5 @@
 import type { ColumnType, Generated } from 'kysely';
+import type { LeadPreferencesTable, OptInRequestsTable } from '../../consent/consent.tables.js';
 
 /*
  * Kysely's view of the tables created by migrations/*.sql. JSON columns are written as JSON
@@ -270,6 +271,8 @@ export interface Database {
   dashboard_used_links: DashboardUsedLinksTable;
   webhook_events: WebhookEventsTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  opt_in_requests: OptInRequestsTable;
+  lead_preferences: LeadPreferencesTable;
 }
 
 /** Written only by the triggers of migrations/0011_lifecycle_webhooks.sql. */
