@@ -37,7 +37,7 @@ function formSchema(sequenceIds: readonly string[]): Joi.ObjectSchema<RawForm> {
     name: Joi.string().pattern(/^[a-z][a-z0-9_]{0,39}$/).invalid(...RESERVED_FIELD_NAMES).required()
       .messages({ 'string.pattern.base': '{{#label}} "{{#value}}" must be lower-case letters, digits and _ (at most 40), starting with a letter', 'any.invalid': `{{#label}} "{{#value}}" is kept for Baton's own use (${RESERVED_FIELD_NAMES.join(', ')})` }),
     label: Joi.string().trim().min(1).max(200).required(),
-    type: Joi.string().valid(...FIELD_TYPES).default('text').messages({ 'any.only': '{{#label}} "{{#value}}" is not a field type; expected one of: {{#valids}}' }),
+    type: Joi.string().valid(...FIELD_TYPES).default('text').messages({ 'any.only': `{{#label}} "{{#value}}" is not a field type; expected one of: ${FIELD_TYPES.join(', ')}` }),
     required: Joi.boolean().default(false),
     max_length: Joi.number().integer().min(1).max(5000).default(200),
     pattern: regexPattern,
