@@ -69,7 +69,7 @@ export function formsRoutes(forms: FormsService): Router {
     const wantsJson = req.is('application/json') === 'application/json';
     const form = forms.forms.get(req.params.id);
     if (!form) return wantsJson ? next(new AppError('form_not_found', `No form has the id "${req.params.id.slice(0, 100)}"`)) : notFoundPage(res);
-    const origin = req.get('origin');
+    const origin = originOf(req.get('origin'));
     const fromAllowedSite = origin !== undefined && form.allowedOrigins.includes(origin);
     if (origin !== undefined && origin !== ownOrigin && !fromAllowedSite) {
       if (wantsJson) return next(new AppError('form_origin_not_allowed', `This form does not accept submits from ${origin.slice(0, 200)}; add the site to the form's allowed_origins`));
@@ -95,7 +95,7 @@ export function formsRoutes(forms: FormsService): Router {
     }
     const body: unknown = req.body;
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw validationError([{ field: 'body', location: 'body', message: 'body must be an object of form fields' }]);
-    const origin = req.get('origin');
+    const origin = originOf(req.get('origin'));
     const outcome = await forms.submit(form, body as Record<string, unknown>, {
       ip: req.ip ?? null, userAgent: req.get('user-agent')?.slice(0, 500) ?? null, now: new Date(), fromAllowedSite: origin !== undefined && form.allowedOrigins.includes(origin),
     });
@@ -105,6 +105,13 @@ export function formsRoutes(forms: FormsService): Router {
 
   return router;
 }
+
+/**
+ * "null" is what a browser sends from a page that hides its referrer (Baton's own pages do:
+ * Referrer-Policy no-referrer) or from a sandboxed frame: no origin known, as for a server's post.
+ * Such a submit needs the fill-time token that only Baton's page carries.
+ */
+const originOf = (header: string | undefined) => (header === undefined || header === 'null' ? undefined : header);
 
 function answerJson(res: Response, form: FormDefinition, outcome: SubmitOutcome): void {
   switch (outcome.kind) {
