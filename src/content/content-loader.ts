@@ -73,7 +73,7 @@ export async function loadContent(paths: ContentPaths, cacheDir: string | null =
   if (!scoring.ok) return scoring;
   const webhooks = await loadWebhooks(paths.webhooks);
   if (!webhooks.ok) return webhooks;
-  const forms = paths.formsDir ? await loadForms(paths.formsDir.path, sequences.sequences.map((sequence) => sequence.id)) : { ok: true as const, forms: [] };
+  const forms = paths.formsDir ? await loadForms(paths.formsDir.path, sequences.sequences.map((sequence) => sequence.id), paths.formsDir.explicit) : { ok: true as const, forms: [] };
   if (!forms.ok) return { ok: false, problems: forms.problems.map((problem) => `${where(problem.file, problem.line, problem.path)}${problem.message}`) };
   return { ok: true, content: { templates: templates.store, sequences: sequences.sequences, scoring: scoring.scoring, webhooks: webhooks.endpoints, forms: forms.forms } };
 }

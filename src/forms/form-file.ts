@@ -110,13 +110,16 @@ export function parseFormFile(text: string, file: string, sequenceIds: readonly 
   };
 }
 
-/** Every *.yaml / *.yml in dir (names starting with _ are not forms); a missing dir means no forms. */
-export async function loadForms(dir: string, sequenceIds: readonly string[]): Promise<LoadFormsResult> {
+/**
+ * Every *.yaml / *.yml in dir (names starting with _ are not forms). A missing dir means no forms,
+ * unless it was named explicitly (BATON_FORMS_DIR).
+ */
+export async function loadForms(dir: string, sequenceIds: readonly string[], mustExist = false): Promise<LoadFormsResult> {
   let files: string[];
   try {
     files = (await readdir(dir)).filter((file) => /\.ya?ml$/.test(file) && !file.startsWith('_')).sort();
   } catch {
-    return { ok: true, forms: [] };
+    return mustExist ? { ok: false, problems: [{ file: dir, line: null, path: '', message: 'the forms directory (BATON_FORMS_DIR) does not exist' }] } : { ok: true, forms: [] };
   }
   const problems: Array<FileProblem & { file: string }> = [];
   const forms: FormDefinition[] = [];
