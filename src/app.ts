@@ -31,6 +31,8 @@ import type { CaptureHandler } from './capture/capture.http.js';
 import { espWebhookRoutes } from './feedback/esp/esp-webhooks.routes.js';
 import type { EspWebhooks } from './feedback/esp/esp-webhooks.service.js';
 import { ratesRoutes } from './feedback/rates.routes.js';
+import { formsRoutes } from './forms/forms.routes.js';
+import type { FormsService } from './forms/forms.service.js';
 
 export interface AppDependencies {
   apiKey: string;
@@ -53,6 +55,10 @@ export interface AppDependencies {
   capture?: CaptureHandler | null;
   /** Bounce and complaint webhooks of ESPs (src/feedback/esp); absent: none configured. */
   espWebhooks?: EspWebhooks | null;
+  /** Public forms (forms/*.yaml) and double opt-in confirmations; absent in tests that do not need them. */
+  forms?: FormsService | null;
+  /** Topics the loaded sequences declare, offered on the preference page. */
+  topics?: string[];
 }
 
 const API_INFO = {
@@ -80,7 +86,7 @@ export function createApp(deps: AppDependencies): BatonHttpHandler {
   return Object.assign(handler, { apiRoutes: () => mountedRoutes(api) });
 }
 
-function createExpressApp({ apiKey, companyName, logger, services, pingDatabase, devMailDb = null, sequences = null, scoring = null, dashboard = null, webhookDeliveries = null, espWebhooks = null }: AppDependencies): { app: Express; api: express.Router } {
+function createExpressApp({ apiKey, companyName, logger, services, pingDatabase, devMailDb = null, sequences = null, scoring = null, dashboard = null, webhookDeliveries = null, espWebhooks = null, forms = null, topics = [] }: AppDependencies): { app: Express; api: express.Router } {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
@@ -90,7 +96,8 @@ function createExpressApp({ apiKey, companyName, logger, services, pingDatabase,
 
   app.use(healthRoutes(pingDatabase, () => services.tracking.buffered()));
   // Public: links in emails. No API key, no cookies.
-  app.use(subscriptionsRoutes(services.subscriptions, companyName));
+  app.use(subscriptionsRoutes(services.subscriptions, companyName, topics));
+  if (forms) app.use(formsRoutes(forms));
   if (scoring?.handoffs) app.use(handoffLinkRoutes(scoring.handoffs));
   // The first URL a newcomer opens leads to the dashboard.
   if (dashboard) app.get('/', (_req, res) => res.redirect(302, '/dashboard'));

@@ -10,6 +10,7 @@ import type { Logger } from './platform/logger.js';
 import { startMailSink, type MailSink } from './mail/mail-sink.js';
 import { createMailTransport } from './mail/mail-transport.js';
 import { createEmailDelivery } from './sends/email-delivery.js';
+import { createFormsService } from './forms/forms.service.js';
 import { createSequenceRunner, STEP_JOB, type JobQueue, type StepJob } from './enrollments/sequence-runner.js';
 import { createWebhookSender, webhookRetryDelayMs } from './webhooks/webhook-sender.js';
 import { createScheduler, type JobDefinition, type Scheduler } from './platform/scheduler.js';
@@ -27,6 +28,8 @@ import { signInMail } from './dashboard/sign-in-mail.js';
 import { createWebhookDeliveriesService } from './webhooks/webhook-deliveries.service.js';
 import { senderIdentityFindings } from './identity/sender-identity.js';
 import { createVisitorTokens, startCapture, visitorLandingUrl } from './capture/capture-setup.js';
+import { isVisitorId } from './capture/collect-message.js';
+import { joinVisitorToLead } from './capture/visitor-join.js';
 import { feedbackConfigProblems, startFeedback, type FeedbackRuntime } from './feedback/feedback-runtime.js';
 
 /** Step jobs (other than email) one worker runs at once. */
@@ -116,6 +119,7 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
       feedbackAddresses: feedback.addresses,
       smtpFeedback: feedback.smtp,
       domainGate: feedback.domainGate,
+      topicOf: (sequenceId) => content.sequences.find((sequence) => sequence.id === sequenceId)?.topic ?? null,
     });
     const runner = createSequenceRunner({
       db: database.db,
@@ -207,6 +211,18 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
         webhookDeliveries,
         capture: capture?.handler ?? null,
         espWebhooks: feedback.espWebhooks,
+        forms: createFormsService({
+          db: database.db, forms: content.forms, leads: services.leads, events: services.events, transport, logger,
+          enroll: (sequenceId, leadId, now) => runner.enroll(sequenceId, leadId, now),
+          startedSigner: createTokenSigner(secrets.secret, 'form-started', previousSecrets),
+          optInSigner: createTokenSigner(secrets.secret, 'opt-in', previousSecrets),
+          settings: { publicUrl: config.publicUrl, mailFrom: config.mailFrom, company: config.company },
+          // A form posted from a page with the snippet carries the visitor id: its earlier page views join the lead.
+          joinVisitor: async (visitorId, leadId, now) => {
+            if (isVisitorId(visitorId)) await joinVisitorToLead(database.db, visitorId, leadId, now);
+          },
+        }),
+        topics: [...new Set(content.sequences.flatMap((sequence) => (sequence.topic ? [sequence.topic] : [])))],
       });
       apiRoutes = app.apiRoutes;
       server = http.createServer(app);

@@ -11,6 +11,7 @@ import type pg from 'pg';
 import { listenToChannel } from './platform/db/notifications.js';
 import type { Logger } from './platform/logger.js';
 import { countUnansweredHandedSends } from './sends/sends.repository.js';
+import { createPreferencesService } from './consent/preferences.service.js';
 
 export interface ServiceSettings {
   /** BATON_SECRET: keys for signed links. */
@@ -67,7 +68,7 @@ export async function createServices(db: Kysely<Database>, settings: ServiceSett
     events,
     privacy: createPrivacyService(db, leads, events),
     // Handed over in the last ten minutes: an older claim is a dead worker's, which the sweep marks.
-    subscriptions: createSubscriptionsService(unsubscribeSigner, leads, events, (leadId) => countUnansweredHandedSends(db, leadId, new Date(Date.now() - 10 * 60_000))),
+    subscriptions: createSubscriptionsService(unsubscribeSigner, leads, events, (leadId) => countUnansweredHandedSends(db, leadId, new Date(Date.now() - 10 * 60_000)), createPreferencesService(db)),
     tracking: {
       ...tracking,
       async close() {

@@ -13,6 +13,9 @@ export const MAX_COLLECT_BODY_BYTES = 8192;
 const MAX_PROPERTIES = 50;
 const MAX_STRING = 1000;
 const VISITOR_ID = /^[A-Za-z0-9_-]{16,64}$/;
+
+/** Whether `value` has the shape of the snippet's visitor id (a form may carry one). */
+export const isVisitorId = (value: string): boolean => VISITOR_ID.test(value);
 const EVENT_TYPE = /^[A-Za-z][A-Za-z0-9_.:-]{0,99}$/;
 const EMAIL = /^[^\s@<>()[\],;:"]{1,64}@[^\s@<>()[\],;:"]+\.[^\s@<>()[\],;:".]{2,}$/;
 /** Lead fields a public page may give; anything else (tags, consent, unsubscribed) only the API sets. */

@@ -8,6 +8,8 @@ import type { Sequence } from '../sequences/sequence.js';
 import { loadSequences } from '../sequences/sequence-loader.js';
 import type { TemplateCatalogue } from '../sequences/sequence-checks.js';
 import { loadTemplates, type TemplateStore } from '../templates/template-store.js';
+import { loadForms } from '../forms/form-file.js';
+import type { FormDefinition } from '../forms/form.js';
 import { parseWebhooksFile, type WebhookEndpoint, type WebhooksFileOptions } from '../webhooks/webhooks-file.js';
 
 /*
@@ -24,6 +26,8 @@ export interface ContentPaths {
   salesTeamFile: { path: string; explicit: boolean };
   /** webhooks.yaml and what resolves its secrets; absent: no lifecycle webhooks. */
   webhooks?: { file: { path: string; explicit: boolean } } & WebhooksFileOptions;
+  /** forms/*.yaml; absent: no forms. */
+  formsDir?: { path: string; explicit: boolean };
 }
 
 export interface LoadedScoring {
@@ -38,6 +42,8 @@ export interface Content {
   scoring: LoadedScoring | null;
   /** Endpoints of lifecycle webhooks (webhooks.yaml); empty without the file. */
   webhooks: WebhookEndpoint[];
+  /** Public forms (forms/*.yaml); empty without the directory. */
+  forms: FormDefinition[];
 }
 
 export type LoadContentResult = { ok: true; content: Content } | { ok: false; problems: string[] };
@@ -46,6 +52,7 @@ export function contentPaths(config: Config): ContentPaths {
   return {
     templatesDir: config.templatesDir, sequencesDir: config.sequencesDir, scoringFile: config.scoringFile, salesTeamFile: config.salesTeamFile,
     webhooks: { file: config.webhooksFile, secrets: config.webhooks.secrets, allowInsecure: config.nodeEnv !== 'production' },
+    formsDir: config.formsDir,
   };
 }
 
@@ -74,8 +81,10 @@ export async function loadContent(paths: ContentPaths, cacheDir: string | null =
   if (!scoring.ok) problems.push(...scoring.problems);
   const webhooks = await loadWebhooks(paths.webhooks);
   if (!webhooks.ok) problems.push(...webhooks.problems);
-  if (!templates.ok || !sequences.ok || !scoring.ok || !webhooks.ok) return { ok: false, problems };
-  return { ok: true, content: { templates: templates.store, sequences: sequences.sequences, scoring: scoring.scoring, webhooks: webhooks.endpoints } };
+  const forms = paths.formsDir ? await loadForms(paths.formsDir.path, sequences.ok ? sequences.sequences.map((sequence) => sequence.id) : null, paths.formsDir.explicit) : { ok: true as const, forms: [] };
+  if (!forms.ok) problems.push(...forms.problems.map((problem) => `${where(problem.file, problem.line, problem.path)}${problem.message}`));
+  if (!templates.ok || !sequences.ok || !scoring.ok || !webhooks.ok || !forms.ok) return { ok: false, problems };
+  return { ok: true, content: { templates: templates.store, sequences: sequences.sequences, scoring: scoring.scoring, webhooks: webhooks.endpoints, forms: forms.forms } };
 }
 
 /** The templates that exist, broken or not: enough for other files' reference checks. */

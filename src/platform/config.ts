@@ -46,6 +46,8 @@ export interface Config {
   salesTeamFile: { path: string; explicit: boolean };
   /** Endpoints told of lifecycle events; a missing default file means none. */
   webhooksFile: { path: string; explicit: boolean };
+  /** forms/*.yaml: the public forms (src/forms); a missing default directory means no forms. */
+  formsDir: { path: string; explicit: boolean };
   logLevel: string;
   shutdownTimeoutMs: number;
   /** At most `count` marketing emails per lead in any `windowMs`, across all sequences; null: no cap. */
@@ -114,6 +116,7 @@ const environmentSchema = Joi.object({
   BATON_SCORING_FILE: Joi.string().description('lead scoring rules and lifecycle (default: scoring.yaml beside the sequences directory; none there: no scoring)'),
   BATON_SALES_TEAM_FILE: Joi.string().description('sales reps, territories and SLA for handoffs (default: sales-team.yaml beside the sequences directory)'),
   BATON_WEBHOOKS_FILE: Joi.string().description('endpoints told of lead, handoff and enrollment events (default: webhooks.yaml beside the sequences directory; none there: no lifecycle webhooks)'),
+  BATON_FORMS_DIR: Joi.string().description('public forms, one YAML file each (default: forms/ beside the sequences directory; none there: no forms)'),
   BATON_HANDOFF_WEBHOOKS: Joi.string().custom((value: string, helpers) => {
     for (const entry of value.split(',').map((part) => part.trim()).filter(Boolean)) {
       const url = entry.startsWith('slack:') ? entry.slice('slack:'.length) : entry;
@@ -203,6 +206,7 @@ export function loadConfig(environment: Environment, overrides: Partial<Config> 
     scoringFile: besideSequences(value.BATON_SCORING_FILE, value.BATON_SEQUENCES_DIR, 'scoring.yaml'),
     salesTeamFile: besideSequences(value.BATON_SALES_TEAM_FILE, value.BATON_SEQUENCES_DIR, 'sales-team.yaml'),
     webhooksFile: besideSequences(value.BATON_WEBHOOKS_FILE, value.BATON_SEQUENCES_DIR, 'webhooks.yaml'),
+    formsDir: besideSequences(value.BATON_FORMS_DIR, value.BATON_SEQUENCES_DIR, 'forms'),
     logLevel: value.LOG_LEVEL,
     shutdownTimeoutMs: value.SHUTDOWN_TIMEOUT_MS,
     frequencyCap: parseFrequencyCap(value.BATON_FREQUENCY_CAP),

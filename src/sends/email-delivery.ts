@@ -17,6 +17,8 @@ import type { SmtpDecision, SmtpFeedback } from '../feedback/smtp-feedback.js';
 import type { DomainGate } from '../feedback/domain-gate.js';
 import type { Kysely } from 'kysely';
 import { messageIdDomain } from '../identity/sender-address.js';
+import { findMarketingBlocks } from '../consent/consent-gate.js';
+import { describeBlock, type MarketingBlockKind } from '../consent/consent-policy.js';
 import { claimSends, finishSends, lockLeadsSends, markHandedOver, type SendClaim, type SendRow } from './sends.repository.js';
 
 /*
@@ -56,7 +58,7 @@ export type SendGate = (trx: Kysely<Database>, candidates: GateCandidate[]) => P
 export type DeliveryOutcome =
   | { kind: 'sent'; sendId: string }
   | { kind: 'already_handled'; sendId: string; status: SendRow['status']; claimedAt: Date }
-  | { kind: 'skipped'; reason: 'lead_erased' | 'unsubscribed' | 'suppressed' }
+  | { kind: 'skipped'; reason: 'lead_erased' | 'unsubscribed' | 'suppressed' | MarketingBlockKind }
   | { kind: 'held'; until: Date }
   /** `retryAt`: when the feedback policy (src/feedback/retry-policy.ts) says to try again. */
   | { kind: 'retry_later'; sendId: string; outcome: SmtpOutcome; retryAt?: Date }
@@ -86,6 +88,8 @@ export interface EmailDeliveryDeps {
   smtpFeedback?: SmtpFeedback | null;
   /** Per-domain sending limits shared by all workers (src/feedback/domain-gate.ts), after `gate`. */
   domainGate?: DomainGate | null;
+  /** The `topic` a sequence declares (the preference centre), or null. */
+  topicOf?: (sequenceId: string) => string | null;
 }
 
 export interface DeliveryOptions {
@@ -166,7 +170,13 @@ export function createEmailDelivery(deps: EmailDeliveryDeps): EmailDelivery {
     await finishSends(deps.db, skipped.map((send) => ({ id: send.sendId, status: 'skipped', outcome: 'unsubscribed', smtpResponse: null })));
     for (const send of skipped) outcomes[send.index] = { kind: 'skipped', reason: 'unsubscribed' };
 
-    const { results, takenOver, withheld } = await sendAll(claimed.filter((send) => !send.lead.unsubscribedAt));
+    // Consent, double opt-in, a pause and left topics (src/consent) stop marketing email here.
+    const subscribed = claimed.filter((send) => !send.lead.unsubscribedAt);
+    const blocks = await findMarketingBlocks(deps.db, subscribed.filter((send) => isMarketing(send.input.template)).map((send) => ({ key: send, lead: send.lead, topic: deps.topicOf?.(send.input.sequence.id) ?? null })), new Date());
+    await finishSends(deps.db, [...blocks].map(([send, block]) => ({ id: send.sendId, status: 'skipped', outcome: describeBlock(block), smtpResponse: null })));
+    for (const [send, block] of blocks) outcomes[send.index] = { kind: 'skipped', reason: block.kind };
+
+    const { results, takenOver, withheld } = await sendAll(subscribed.filter((send) => !blocks.has(send)));
     await record(deps, results);
     const decisions = await deps.smtpFeedback?.settle(results.map(({ send, smtp }) => ({ sendId: send.sendId, email: send.lead.email, smtp })), new Date());
     for (const { send, outcome } of results) outcomes[send.index] = decided(outcome, decisions?.get(send.sendId));

@@ -101,7 +101,7 @@ function nodeLine(document: Document, lineCounter: LineCounter, segments: Array<
 
 type RawStep = Record<string, unknown> & { id: string; next?: string };
 interface RawSequence {
-  id: string; name: string; version: number; description: string; status: 'active' | 'paused'; priority: number;
+  id: string; name: string; version: number; description: string; status: 'active' | 'paused'; priority: number; topic?: string;
   entry: Sequence['entry']; goals: Sequence['goals'];
   send_window?: { days: Sequence['sendWindow'] extends infer W ? W extends { days: infer D } ? D : never : never; hours: string; timezone: string };
   steps: RawStep[];
@@ -116,6 +116,7 @@ function toSequence(raw: RawSequence, file: string, hash: string, lineOf: (segme
     description: raw.description,
     status: raw.status,
     priority: raw.priority,
+    ...(raw.topic ? { topic: raw.topic } : {}),
     entry: raw.entry,
     goals: raw.goals,
     sendWindow: raw.send_window ? { days: raw.send_window.days, hours: raw.send_window.hours, timezone: raw.send_window.timezone } : null,

@@ -124,6 +124,7 @@ export const sequenceFileSchema = Joi.object({
   description: Joi.string().max(2000).allow('').default(''),
   status: Joi.string().valid('active', 'paused').default('active'),
   priority: Joi.number().integer().min(0).max(1000).default(0),
+  topic: id,
   entry: Joi.object({
     trigger: trigger.required(),
     conditions: Joi.array().items(condition).default([]),

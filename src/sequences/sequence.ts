@@ -58,6 +58,8 @@ export interface Sequence {
   description: string;
   status: 'active' | 'paused';
   priority: number;
+  /** What the preference centre lets a lead leave (e.g. product-news); absent when not declared. */
+  topic?: string;
   entry: { trigger: Trigger; conditions: Condition[]; reentry: 'never' | { after: string } };
   goals: Array<{ event: string; where?: Record<string, unknown> }>;
   sendWindow: SendWindow | null;

@@ -33,7 +33,7 @@ browserDescribe('the unsubscribe page in a browser', () => {
 
     await page.goto(url);
     await browser.screenshot(page, 'unsubscribe-confirm-375');
-    expect(await page.textContent('h1')).toBe('Unsubscribe from Acme Test');
+    expect(await page.textContent('h1')).toBe('Email from Acme Test');
     expect((await t.api.get(`/api/leads/${leadId}`).set(t.auth)).body.unsubscribedAt).toBeNull();
     const scrollWidth = await page.evaluate('document.documentElement.scrollWidth');
     expect(scrollWidth).toBeLessThanOrEqual(375);

@@ -14,7 +14,7 @@ import { FIXTURE_CONTENT } from '../helpers/fixture-content.js';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 describe('the content in this checkout', () => {
-  it('loads as Baton loads it at start: templates, sequences, scoring and sales team', async () => {
+  it('loads as Baton loads it at start: templates, sequences, forms, scoring and sales team', async () => {
     const problems = await contentProblems(ROOT);
     if (problems.length > 0) throw new Error(contentReport(problems));
     expect(problems).toEqual([]);
@@ -25,7 +25,7 @@ describe('the content check itself (on a copy of the fixture content)', () => {
   let dir: string;
   beforeEach(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'baton-content-check-'));
-    for (const entry of ['templates', 'sequences', 'scoring.yaml', 'sales-team.yaml']) await cp(path.join(FIXTURE_CONTENT.dir, entry), path.join(dir, entry), { recursive: true });
+    for (const entry of ['templates', 'sequences', 'forms', 'scoring.yaml', 'sales-team.yaml']) await cp(path.join(FIXTURE_CONTENT.dir, entry), path.join(dir, entry), { recursive: true });
   });
   afterEach(async () => {
     await rm(dir, { recursive: true, force: true });
@@ -49,6 +49,24 @@ describe('the content check itself (on a copy of the fixture content)', () => {
       file: 'sequences/typo.yaml',
       text: 'id: typo\nname: Typo\nversion: 1\nentry:\n  trigger: { type: manual }\nsteps:\n  - id: a\n    email: welcom\n',
       expected: /sequences\/typo\.yaml:8 steps\[0\]\.email: .*welcom/,
+    },
+    {
+      what: 'a form that enrolls in a sequence there is not',
+      file: 'forms/webinar.yaml',
+      text: 'id: webinar\ntitle: Webinar\nfields:\n  - { name: email, label: Email, type: email, required: true }\nsequence: webinar-follow-up\nthank_you: { message: Thanks }\n',
+      expected: /forms\/webinar\.yaml:5 sequence: "webinar-follow-up" is not a loaded sequence; expected one of: b2b-nurture, re-engagement/,
+    },
+    {
+      what: 'a form field of a type there is not',
+      file: 'forms/contact.yaml',
+      text: 'id: contact\ntitle: Contact\nfields:\n  - { name: email, label: Email, type: email, required: true }\n  - { name: when, label: When, type: date }\nthank_you: { message: Thanks }\n',
+      expected: /forms\/contact\.yaml:5 fields\[1\]\.type: "date" is not a field type; expected one of: email, text, textarea, tel, select, checkbox/,
+    },
+    {
+      what: 'a double opt-in form without consent wording',
+      file: 'forms/news.yaml',
+      text: 'id: news\ntitle: News\nfields:\n  - { name: email, label: Email, type: email, required: true }\ndouble_opt_in: true\nthank_you: { message: Thanks }\n',
+      expected: /forms\/news\.yaml:1 double_opt_in needs a consent section/,
     },
     {
       what: 'a template whose MJML attribute is invalid',

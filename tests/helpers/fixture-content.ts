@@ -11,6 +11,7 @@ export const FIXTURE_CONTENT = {
   dir: DIR,
   templates: path.join(DIR, 'templates'),
   sequences: path.join(DIR, 'sequences'),
+  forms: path.join(DIR, 'forms'),
   scoring: path.join(DIR, 'scoring.yaml'),
   salesTeam: path.join(DIR, 'sales-team.yaml'),
   personas: path.join(DIR, 'personas'),

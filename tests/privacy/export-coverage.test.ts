@@ -54,6 +54,8 @@ const SECTIONS: Record<string, (document: ExportDocument) => unknown[]> = {
   handoff_notifications: (document) => document.handoffs.flatMap((handoff) => asRows(handoff.notifications)),
   webhook_events: (document) => document.webhooks,
   webhook_deliveries: (document) => document.webhooks.flatMap((event) => asRows(event.deliveries)),
+  opt_in_requests: (document) => asRows(document.optIns),
+  lead_preferences: (document) => asRows(document.preferences),
 };
 
 describe('the GDPR export', () => {
@@ -80,6 +82,8 @@ describe('the GDPR export', () => {
     await sql(`insert into handoff_notifications (handoff_id, kind, channel, target, rep_id) values ($1, 'assigned', 'email', 'alex@sales.test', 'alex')`, [handoff.id]);
     const told = (await sql(`insert into webhook_events (type, lead_id, lead) values ('lead.created', $1, '{"email":"everything@example.com"}') returning id`)).rows[0] as { id: string };
     await sql(`insert into webhook_deliveries (event_id, event_type, endpoint) values ($1, 'lead.created', 'crm')`, [told.id]);
+    await sql(`insert into opt_in_requests (lead_id, form_id, wording_version, wording, requested_ip, requested_user_agent, confirmed_at, confirmed_ip) values ($1, 'newsletter', 'nl-1', 'Send me the newsletter', '203.0.113.7', 'Firefox', now(), '203.0.113.8')`);
+    await sql(`insert into lead_preferences (lead_id, paused_until, left_topics) values ($1, now() + interval '30 days', '{product-news}')`);
 
     const res = await t.api.get(`/api/leads/${lead.id}/export`).set(t.auth);
     expect(res.status).toBe(200);
@@ -87,6 +91,7 @@ describe('the GDPR export', () => {
     expect(document.consent).toMatchObject({ status: 'granted', source: 'signup form', text: 'v3' });
     const missing = (await leadDataTables()).filter((table) => !SECTIONS[table] || (SECTIONS[table]?.(document) ?? []).length === 0);
     expect(missing).toEqual([]);
+    expect(document.optIns).toEqual([expect.objectContaining({ form_id: 'newsletter', wording_version: 'nl-1', requested_ip: '203.0.113.7', requested_user_agent: 'Firefox', confirmed_ip: '203.0.113.8' })]);
     expect(document.handoffs[0]).toMatchObject({ rep_id: 'alex', briefing: { who: { name: 'Ev' } }, notifications: [expect.objectContaining({ target: 'alex@sales.test' })] });
   });
 

@@ -26,6 +26,8 @@ const corpus: Array<[string, unknown]> = [
   ['conditions', { ...HEAD, entry: { trigger: { type: 'event', event: 'signup', where: { plan: 'pro' } }, conditions: [{ all: [{ field: 'country', in: ['US'] }, { not: { tag: 'customer' } }, { trait: 'size', gte: 10 }, { score: { gte: 5 } }] }] }, steps: [{ id: 'a', end: true }] }],
   ['window and goals', { ...HEAD, send_window: { days: ['mon', 'tue'], hours: '09:00-17:00', timezone: 'UTC' }, goals: [{ event: 'x' }], steps: [{ id: 'a', end: true }] }],
   ['reentry after', { ...HEAD, entry: { trigger: { type: 'tag_added', tag: 'vip' }, reentry: { after: '90d' } }, steps: [{ id: 'a', end: true }] }],
+  ['topic', { ...step({ end: true }), topic: 'product-news' }],
+  ['bad topic', { ...step({ end: true }), topic: 'Product News' }],
   ['bad id', { ...step({ end: true }), id: 'Bad Id' }],
   ['no steps', { ...HEAD, steps: [] }],
   ['two actions', step({ wait: '1d', email: 'welcome' })],

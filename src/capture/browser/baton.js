@@ -117,6 +117,22 @@
   });
   window.addEventListener('popstate', pageView);
 
+  // A Baton form on this page (/forms/:id) carries the visitor id, so the lead it makes inherits
+  // this visitor's page views (docs/forms.md).
+  var formsBase = new URL('/forms/', script.src).href;
+  document.addEventListener('submit', function (event) {
+    var form = event.target;
+    if (!form || !form.action || String(form.action).indexOf(formsBase) !== 0) return;
+    var field = form.querySelector('input[name="baton_visitor"]');
+    if (!field) {
+      field = document.createElement('input');
+      field.type = 'hidden';
+      field.name = 'baton_visitor';
+      form.appendChild(field);
+    }
+    field.value = visitor;
+  }, true);
+
   pageView();
   for (var i = 0; i < queued.length; i++) baton.apply(null, queued[i]);
 })();

@@ -1,4 +1,5 @@
 import type { ColumnType, Generated } from 'kysely';
+import type { LeadPreferencesTable, OptInRequestsTable } from '../../consent/consent.tables.js';
 
 /*
  * Kysely's view of the tables created by migrations/*.sql. JSON columns are written as JSON
@@ -272,6 +273,8 @@ export interface Database {
   webhook_deliveries: WebhookDeliveriesTable;
   visitors: VisitorsTable;
   visitor_events: VisitorEventsTable;
+  opt_in_requests: OptInRequestsTable;
+  lead_preferences: LeadPreferencesTable;
 }
 
 /** Website visitors of the tracking snippet (migrations/0019_visitors.sql, src/capture). */

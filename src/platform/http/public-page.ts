@@ -4,12 +4,14 @@ import type { Response } from 'express';
  * A small self-contained HTML page for people following links from emails (no scripts, no
  * cookies). Never framed: a framed unsubscribe or accept button could be clicked by trickery.
  */
-export function publicPage(res: Response, status: number, title: string, body: string): void {
+export function publicPage(res: Response, status: number, title: string, body: string, options: { formActions?: string[] } = {}): void {
+  // A form whose thank-you redirects to another site needs that origin here, or the browser stops the redirect.
+  const formAction = ["'self'", ...(options.formActions ?? [])].join(' ');
   res
     .status(status)
     .set('Cache-Control', 'no-store')
     .set('Referrer-Policy', 'no-referrer')
-    .set('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
+    .set('Content-Security-Policy', `default-src 'none'; style-src 'unsafe-inline'; form-action ${formAction}; frame-ancestors 'none'`)
     .set('X-Frame-Options', 'DENY')
     .type('html')
     .send(`<!doctype html>
