@@ -23,6 +23,7 @@ import type { ScoringService } from './scoring/scoring.service.js';
 import { AppError } from './platform/errors.js';
 import { dashboardRoutes, type DashboardDeps } from './dashboard/dashboard.routes.js';
 import { webhookDeliveriesRoutes } from './webhooks/webhook-deliveries.routes.js';
+import { reportsRoutes } from './reporting/reports.routes.js';
 import type { WebhookDeliveriesService } from './webhooks/webhook-deliveries.service.js';
 
 export interface AppDependencies {
@@ -82,6 +83,7 @@ function createExpressApp({ apiKey, companyName, logger, services, pingDatabase,
   if (scoring) api.use(scoringRoutes(scoring.scoring));
   if (scoring?.handoffs) api.use(handoffApiRoutes(scoring.handoffs));
   if (webhookDeliveries) api.use(webhookDeliveriesRoutes(webhookDeliveries));
+  api.use(reportsRoutes(services.reporting));
   // Without a scoring file (or its lifecycle section) these routes say why they cannot answer.
   const unconfigured = [...(scoring ? [] : ['/leads/:id/score']), ...(scoring?.handoffs ? [] : ['/handoffs', '/scoring'])];
   if (unconfigured.length > 0) {

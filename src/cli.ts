@@ -19,6 +19,8 @@ import { parsePersona } from './simulate/persona.js';
 import { formatTimeline, simulate } from './simulate/simulate.js';
 import { BRIEFING_TEMPLATE } from './handoff/handoff-notifier.js';
 import { sampleBriefing } from './handoff/sample-briefing.js';
+import { parseReportQuery } from './reporting/report-window.js';
+import { formatFunnelTable, funnelCsv } from './reporting/funnel-format.js';
 
 /*
  * `baton` commands for people at a terminal and for CI (`npm run baton -- <command>`). Exit codes:
@@ -45,7 +47,11 @@ const USAGE = `usage: baton <command> [options]
       every lead as CSV (spreadsheet-safe), to FILE or standard output
   score backtest [--scoring FILE] [--thresholds 30,50,70] [--json]
       replay every stored event through a scoring file: per MQL threshold, how many leads would
-      have become MQLs and what sales made of them
+      have become MQLs, what sales made of them, and how many later customers each would have
+      handed off and how early
+  report funnel [--from DATE] [--to DATE] [--by source|sequence|rep|month] [--tz ZONE] [--json | --csv]
+      the lifecycle funnel of the leads created in the period (default: the last 365 days):
+      counts per stage, conversion rates with 95% intervals, time in stage, value, rejections
 
 Paths default to Baton's configuration (BATON_TEMPLATES_DIR, BATON_SEQUENCES_DIR, …). Commands
 that read the database use DATABASE_URL, or the embedded one in BATON_DATA_DIR, which a running
@@ -56,6 +62,7 @@ class UsageError extends Error {}
 const OPTIONS = {
   templates: { type: 'string' }, sequences: { type: 'string' }, scoring: { type: 'string' }, 'sales-team': { type: 'string' }, webhooks: { type: 'string' },
   lead: { type: 'string' }, out: { type: 'string' }, to: { type: 'string' }, thresholds: { type: 'string' }, persona: { type: 'string' },
+  from: { type: 'string' }, by: { type: 'string' }, tz: { type: 'string' }, csv: { type: 'boolean', default: false },
   json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
 } as const;
 
@@ -99,8 +106,11 @@ async function main(argv: string[]): Promise<number> {
     case 'score':
       if (rest.join(' ') === 'backtest') return backtest(config, values);
       throw new UsageError(`unknown command "score ${rest.join(' ')}"; did you mean "score backtest"?`);
+    case 'report':
+      if (rest.join(' ') === 'funnel') return reportFunnel(config, values);
+      throw new UsageError(`unknown command "report ${rest.join(' ')}"; did you mean "report funnel"?`);
     default:
-      throw new UsageError(`unknown command "${command}"; commands: validate, preview, simulate, send-test, import, export, score backtest`);
+      throw new UsageError(`unknown command "${command}"; commands: validate, preview, simulate, send-test, import, export, score backtest, report funnel`);
   }
 }
 
@@ -338,6 +348,15 @@ async function backtest(config: Config, values: Values): Promise<number> {
   } finally {
     await database.close();
   }
+}
+
+async function reportFunnel(config: Config, values: Values): Promise<number> {
+  if (values.json && values.csv) throw new UsageError('report funnel: --json or --csv, not both');
+  const parsed = parseReportQuery(Object.fromEntries(Object.entries({ from: values.from, to: values.to, by: values.by, tz: values.tz }).filter(([, value]) => value !== undefined)), new Date());
+  if (!parsed.ok) throw new UsageError(`report funnel: --${parsed.field}: ${parsed.message}`);
+  const report = await withServices(config, (services) => services.reporting.funnel(parsed.query));
+  process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : values.csv ? funnelCsv(report) : `${formatFunnelTable(report)}\n`);
+  return 0;
 }
 
 function defaultThresholds(mql: number): number[] {

@@ -11,6 +11,7 @@ import type pg from 'pg';
 import { listenToChannel } from './platform/db/notifications.js';
 import type { Logger } from './platform/logger.js';
 import { countUnansweredHandedSends } from './sends/sends.repository.js';
+import { createReportingService, type ReportingService } from './reporting/funnel.service.js';
 
 export interface ServiceSettings {
   /** BATON_SECRET: keys for signed links. */
@@ -38,6 +39,8 @@ export interface Services {
   tracking: TrackingService;
   /** Signs the tokens in unsubscribe links. */
   unsubscribeSigner: TokenSigner;
+  /** The funnel report over the lifecycle history (src/reporting). */
+  reporting: ReportingService;
 }
 
 /** Builds every domain service over one database. The database must be migrated. */
@@ -74,5 +77,6 @@ export async function createServices(db: Kysely<Database>, settings: ServiceSett
       },
     },
     unsubscribeSigner,
+    reporting: createReportingService(db),
   };
 }

@@ -20,6 +20,7 @@ import { handoffPagesRoutes } from './handoff-pages.routes.js';
 import { decodeLeadCursor, encodeLeadCursor } from './list-cursor.js';
 import { createDashboardSessions } from './sessions.service.js';
 import { signInRoutes } from './sign-in.routes.js';
+import { pipelineRoutes } from '../reporting/pipeline.routes.js';
 
 /*
  * The dashboard: server-rendered pages for marketers and reps. The admin signs in with the API
@@ -70,6 +71,7 @@ export function dashboardRoutes(deps: DashboardDeps): Router {
   });
 
   router.use(signInRoutes({ sessions, kit, publicUrl: deps.publicUrl, secureCookies: deps.secureCookies, sendSignInLink: deps.sendSignInLink, logger: deps.logger }));
+  router.use(pipelineRoutes({ reporting: deps.services.reporting, kit, signedIn, adminOnly }));
   router.use(handoffPagesRoutes({ handoffs: deps.scoring?.handoffs ?? null, leads: deps.services.leads, sessions, kit, publicUrl: deps.publicUrl }));
 
   // A rep starts at their handoff inbox; the admin at the sequences.
