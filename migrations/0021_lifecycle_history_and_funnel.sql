@@ -252,6 +252,11 @@ begin
       when new.reminded_at is not null and old.reminded_at is null and not (new.rep_id = any (breached_by)) then breached_by || new.rep_id
       else breached_by end
   where handoff_id = new.id;
+  -- The lead's rep (by=rep) is whoever holds its first handoff, after any reassignment.
+  if new.rep_id is distinct from old.rep_id then
+    update funnel_leads set rep_id = new.rep_id where lead_id = new.lead_id
+      and not exists (select 1 from handoffs h where h.lead_id = new.lead_id and (h.created_at, h.id) < (new.created_at, new.id));
+  end if;
   if new.status = 'converted' and old.status is distinct from 'converted' then
     update funnel_leads set deal_value = coalesce(deal_value, new.deal_value), deal_currency = coalesce(deal_currency, new.deal_currency)
       where lead_id = new.lead_id and deal_value is null;
@@ -271,7 +276,7 @@ declare
 begin
   update lifecycle_changes set subject = anonymous, lead_id = null, handoff_id = null where lead_id = old.id;
   update funnel_handoffs set subject = anonymous, handoff_id = null,
-    reject_reason = case when reject_reason is not null then '(erased lead)' end
+    reject_reason = case when rejected_at is not null then '(erased lead)' end
     where subject = (select subject from funnel_leads where lead_id = old.id);
   -- Touches keep their channel, campaign, sequence and step, and their time (as stage times do),
   -- which say nothing of who the person was.
