@@ -257,8 +257,9 @@ begin
     update funnel_leads set rep_id = new.rep_id where lead_id = new.lead_id
       and not exists (select 1 from handoffs h where h.lead_id = new.lead_id and (h.created_at, h.id) < (new.created_at, new.id));
   end if;
-  if new.status = 'converted' and old.status is distinct from 'converted' then
-    update funnel_leads set deal_value = coalesce(deal_value, new.deal_value), deal_currency = coalesce(deal_currency, new.deal_currency)
+  -- The lead's value: its first converted deal, given with the convert or later.
+  if new.status = 'converted' and new.deal_value is not null then
+    update funnel_leads set deal_value = new.deal_value, deal_currency = new.deal_currency
       where lead_id = new.lead_id and deal_value is null;
   end if;
   return null;
