@@ -213,8 +213,11 @@ begin
   return null;
 end $$;
 
+-- A lead's first row (created, from no stage) changes nothing in its funnel row: skipping it keeps
+-- imports of many leads from updating each funnel row once more.
 create trigger lifecycle_changes_funnel after insert on lifecycle_changes
-  for each row execute function funnel_follow_history();
+  for each row when (new.from_stage is not null)
+  execute function funnel_follow_history();
 
 -- A handoff: its reporting row with the attribution as it stood, and the rep on the MQL change.
 create function funnel_handoff_created() returns trigger language plpgsql as $$
