@@ -26,6 +26,7 @@ import { dashboardRoutes, type DashboardDeps } from './dashboard/dashboard.route
 import { webhookDeliveriesRoutes } from './webhooks/webhook-deliveries.routes.js';
 import { experimentsRoutes } from './experiments/experiments.routes.js';
 import { createExperimentsService } from './experiments/experiments.service.js';
+import { reportsRoutes } from './reporting/reports.routes.js';
 import type { WebhookDeliveriesService } from './webhooks/webhook-deliveries.service.js';
 import type { CaptureHandler } from './capture/capture.http.js';
 import { espWebhookRoutes } from './feedback/esp/esp-webhooks.routes.js';
@@ -116,6 +117,7 @@ function createExpressApp({ apiKey, companyName, logger, services, pingDatabase,
   if (scoring) api.use(scoringRoutes(scoring.scoring));
   if (scoring?.handoffs) api.use(handoffApiRoutes(scoring.handoffs));
   if (webhookDeliveries) api.use(webhookDeliveriesRoutes(webhookDeliveries));
+  api.use(reportsRoutes(services.reporting));
   // Without a scoring file (or its lifecycle section) these routes say why they cannot answer.
   const unconfigured = [...(scoring ? [] : ['/leads/:id/score']), ...(scoring?.handoffs ? [] : ['/handoffs', '/scoring'])];
   if (unconfigured.length > 0) {

@@ -20,6 +20,8 @@ import { formatTimeline, simulate } from './simulate/simulate.js';
 import { BRIEFING_TEMPLATE } from './handoff/handoff-notifier.js';
 import { sampleBriefing } from './handoff/sample-briefing.js';
 import { doctorCommand } from './identity/doctor-command.js';
+import { parseReportQuery } from './reporting/report-window.js';
+import { formatFunnelTable, funnelCsv } from './reporting/funnel-format.js';
 
 /*
  * `baton` commands for people at a terminal and for CI (`npm run baton -- <command>`). Exit codes:
@@ -46,10 +48,14 @@ const USAGE = `usage: baton <command> [options]
       every lead as CSV (spreadsheet-safe), to FILE or standard output; --bom for Excel (UTF-8 mark)
   score backtest [--scoring FILE] [--thresholds 30,50,70] [--json]
       replay every stored event through a scoring file: per MQL threshold, how many leads would
-      have become MQLs and what sales made of them
+      have become MQLs, what sales made of them, and how many later customers each would have
+      handed off and how early
   doctor [--dns-server HOST[:PORT],…] [--json]
       will receivers trust this Baton's mail? SPF, DKIM and DMARC of the From domain and the
       bounce domain, MX for bounces, TLS of SMTP_URL, the public URL; exit 1 when a check fails
+  report funnel [--from DATE] [--to DATE] [--by source|sequence|rep|month] [--tz ZONE] [--json | --csv]
+      the lifecycle funnel of the leads created in the period (default: the last 365 days):
+      counts per stage, conversion rates with 95% intervals, time in stage, value, rejections
 
 Paths default to Baton's configuration (BATON_TEMPLATES_DIR, BATON_SEQUENCES_DIR, …). Commands
 that read the database use DATABASE_URL, or the embedded one in BATON_DATA_DIR, which a running
@@ -60,7 +66,8 @@ class UsageError extends Error {}
 const OPTIONS = {
   templates: { type: 'string' }, sequences: { type: 'string' }, scoring: { type: 'string' }, 'sales-team': { type: 'string' }, webhooks: { type: 'string' },
   lead: { type: 'string' }, out: { type: 'string' }, to: { type: 'string' }, thresholds: { type: 'string' }, persona: { type: 'string' },
-  'dns-server': { type: 'string' }, json: { type: 'boolean', default: false }, bom: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
+  'dns-server': { type: 'string' }, from: { type: 'string' }, by: { type: 'string' }, tz: { type: 'string' }, csv: { type: 'boolean', default: false },
+  json: { type: 'boolean', default: false }, bom: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>>['values'];
@@ -109,8 +116,11 @@ async function main(argv: string[]): Promise<number> {
     case 'score':
       if (rest.join(' ') === 'backtest') return backtest(config, values);
       throw new UsageError(`unknown command "score ${rest.join(' ')}"; did you mean "score backtest"?`);
+    case 'report':
+      if (rest.join(' ') === 'funnel') return reportFunnel(config, values);
+      throw new UsageError(`unknown command "report ${rest.join(' ')}"; did you mean "report funnel"?`);
     default:
-      throw new UsageError(`unknown command "${command}"; commands: validate, preview, simulate, send-test, import, export, score backtest, doctor`);
+      throw new UsageError(`unknown command "${command}"; commands: validate, preview, simulate, send-test, import, export, score backtest, report funnel, doctor`);
   }
 }
 
@@ -348,6 +358,15 @@ async function backtest(config: Config, values: Values): Promise<number> {
   } finally {
     await database.close();
   }
+}
+
+async function reportFunnel(config: Config, values: Values): Promise<number> {
+  if (values.json && values.csv) throw new UsageError('report funnel: --json or --csv, not both');
+  const parsed = parseReportQuery(Object.fromEntries(Object.entries({ from: values.from, to: values.to, by: values.by, tz: values.tz }).filter(([, value]) => value !== undefined)), new Date());
+  if (!parsed.ok) throw new UsageError(`report funnel: --${parsed.field}: ${parsed.message}`);
+  const report = await withServices(config, (services) => services.reporting.funnel(parsed.query));
+  process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : values.csv ? funnelCsv(report) : `${formatFunnelTable(report)}\n`);
+  return 0;
 }
 
 function defaultThresholds(mql: number): number[] {

@@ -12,6 +12,7 @@ import { listenToChannel } from './platform/db/notifications.js';
 import type { Logger } from './platform/logger.js';
 import { countUnansweredHandedSends } from './sends/sends.repository.js';
 import { createPreferencesService } from './consent/preferences.service.js';
+import { createReportingService, type ReportingService } from './reporting/funnel.service.js';
 
 export interface ServiceSettings {
   /** BATON_SECRET: keys for signed links. */
@@ -41,6 +42,8 @@ export interface Services {
   tracking: TrackingService;
   /** Signs the tokens in unsubscribe links. */
   unsubscribeSigner: TokenSigner;
+  /** The funnel report over the lifecycle history (src/reporting). */
+  reporting: ReportingService;
 }
 
 /** Builds every domain service over one database. The database must be migrated. */
@@ -77,5 +80,6 @@ export async function createServices(db: Kysely<Database>, settings: ServiceSett
       },
     },
     unsubscribeSigner,
+    reporting: createReportingService(db),
   };
 }

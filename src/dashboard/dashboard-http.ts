@@ -15,7 +15,7 @@ import { absoluteTime, plural, relativeTime } from './time-words.js';
 export const SESSION_COOKIE = 'baton_session';
 // The views stay in src/ (tsc copies no .hbs): from dist/dashboard/ as from src/dashboard/.
 const VIEWS = path.join(fileURLToPath(new URL('../../src/dashboard/views/', import.meta.url)), path.sep);
-const VIEW_NAMES = ['layout', 'login', 'link-sent', 'sign-in', 'notice', 'sequences', 'sequence', 'step', 'leads', 'lead', 'handoffs', 'handoff', 'mail', 'message', 'experiments'] as const;
+const VIEW_NAMES = ['layout', 'login', 'link-sent', 'sign-in', 'notice', 'sequences', 'sequence', 'step', 'leads', 'lead', 'handoffs', 'handoff', 'mail', 'message', 'experiments', 'pipeline'] as const;
 export type ViewName = (typeof VIEW_NAMES)[number];
 
 // Pages may not be framed anywhere (clickjacking): both headers, for browsers old and new.

@@ -23,6 +23,7 @@ import { createDashboardSessions } from './sessions.service.js';
 import { signInRoutes } from './sign-in.routes.js';
 import { experimentPagesRoutes } from '../experiments/experiment-pages.routes.js';
 import { createExperimentsService } from '../experiments/experiments.service.js';
+import { pipelineRoutes } from '../reporting/pipeline.routes.js';
 
 /*
  * The dashboard: server-rendered pages for marketers and reps. The admin signs in with the API
@@ -74,6 +75,7 @@ export function dashboardRoutes(deps: DashboardDeps): Router {
 
   router.use(signInRoutes({ sessions, kit, publicUrl: deps.publicUrl, secureCookies: deps.secureCookies, sendSignInLink: deps.sendSignInLink, logger: deps.logger }));
   router.use(experimentPagesRoutes({ experiments: createExperimentsService({ db: deps.db, sequences: () => deps.runner.sequences(), logger: deps.logger }), kit, signedIn }));
+  router.use(pipelineRoutes({ reporting: deps.services.reporting, kit, signedIn, adminOnly }));
   router.use(handoffPagesRoutes({ handoffs: deps.scoring?.handoffs ?? null, leads: deps.services.leads, sessions, kit, publicUrl: deps.publicUrl }));
 
   // A rep starts at their handoff inbox; the admin at the sequences.

@@ -8,6 +8,7 @@ import { canonicalTimeZone } from '../platform/time-zones.js';
 import { field, form, requireSession, sameOrigin, viewerOf, type PageKit } from './dashboard-http.js';
 import type { DashboardSessions } from './sessions.service.js';
 import { localTimeIn } from './time-words.js';
+import { parseDeal } from '../reporting/deal-value.js';
 
 /*
  * The handoff inbox and a handoff's page. A rep sees their own handoffs and may open and decide
@@ -96,7 +97,9 @@ export function handoffPagesRoutes(deps: HandoffPagesDeps): Router {
       if (own && current.rep.id !== own) return notYours(req, res);
       const by: Decider = own ? { kind: 'rep', repId: own } : { kind: 'dashboard' };
       const reason = action === 'reject' ? field(req, 'reason').trim().slice(0, 500) || undefined : undefined;
-      const outcome = await handoffs.decide(id, action, new Date(), by, { reason });
+      const parsed = action === 'convert' ? parseDeal(field(req, 'value').trim(), field(req, 'currency').trim()) : { ok: true as const, deal: null };
+      if (!parsed.ok) return kit.notice(req, res, 400, 'Check the deal', `${parsed.message}. Nothing changed.`, { href: `/dashboard/handoffs/${id}`, text: 'Back to the handoff' });
+      const outcome = await handoffs.decide(id, action, new Date(), by, { reason, deal: parsed.deal });
       switch (outcome.kind) {
         case 'done':
           return res.redirect(303, `/dashboard/handoffs/${id}?done=${action}`);

@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
 import type { Database, HandoffsTable, HandoffStatus, NotificationChannel } from '../platform/db/schema.js';
+import type { Deal } from '../reporting/deal-value.js';
 
 type Db = Kysely<Database>;
 
@@ -88,11 +89,18 @@ export async function listHandoffs(db: Db, query: HandoffListQuery): Promise<Han
 }
 
 /** Compare-and-set on the status (and, for a rep's link, the rep): false when it no longer held. */
-export async function decideHandoff(db: Db, id: string, from: HandoffStatus[], to: HandoffStatus, now: Date, reason: string | null, decidedBy: string, onlyRep: string | null): Promise<boolean> {
-  let update = db.updateTable('handoffs').set({ status: to, decided_at: now, decided_by: decidedBy, ...(reason !== null ? { reject_reason: reason } : {}) })
+export async function decideHandoff(db: Db, id: string, from: HandoffStatus[], to: HandoffStatus, now: Date, reason: string | null, decidedBy: string, onlyRep: string | null, deal: Deal | null = null): Promise<boolean> {
+  let update = db.updateTable('handoffs').set({ status: to, decided_at: now, decided_by: decidedBy, ...(reason !== null ? { reject_reason: reason } : {}), ...(deal ? { deal_value: deal.value, deal_currency: deal.currency } : {}) })
     .where('id', '=', id).where('status', 'in', from);
   if (onlyRep) update = update.where('rep_id', '=', onlyRep);
   const result = await update.executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}
+
+/** A converted handoff given its value later (a second convert with a deal): only while it has none. */
+export async function addDealIfMissing(db: Db, id: string, deal: Deal): Promise<boolean> {
+  const result = await db.updateTable('handoffs').set({ deal_value: deal.value, deal_currency: deal.currency })
+    .where('id', '=', id).where('status', '=', 'converted').where('deal_value', 'is', null).executeTakeFirst();
   return result.numUpdatedRows > 0n;
 }
 

@@ -2,7 +2,8 @@ import express, { Router } from 'express';
 import Joi from 'joi';
 import { uuidSchema } from '../leads/leads.schemas.js';
 import { decodeCursor } from '../platform/pagination.js';
-import { AppError } from '../platform/errors.js';
+import { AppError, validationError } from '../platform/errors.js';
+import { parseDeal } from '../reporting/deal-value.js';
 import { jsonBody } from '../platform/http/json-body.js';
 import { escapeHtml, publicPage } from '../platform/http/public-page.js';
 import { validate } from '../platform/http/validate.js';
@@ -19,6 +20,7 @@ const listQuery = Joi.object({
 });
 const rejectBody = Joi.object({ reason: Joi.string().trim().max(500).allow(''), disqualify: Joi.boolean().default(false) }).default({});
 const emptyBody = Joi.object({}).default({});
+const convertBody = Joi.object({ value: Joi.alternatives(Joi.number(), Joi.string().max(40)).allow(null), currency: Joi.string().max(40).allow(null) }).default({});
 
 const handoffNotFound = (id: string) => new AppError('handoff_not_found', `No handoff has id ${id}`, [{ field: 'id', location: 'path', message: 'no handoff has this id' }]);
 
@@ -46,13 +48,20 @@ export function handoffApiRoutes(handoffs: HandoffService): Router {
     res.json(handoff);
   });
 
-  for (const action of ['accept', 'convert'] as const) {
-    router.post(`/handoffs/:id/${action}`, documented({ tag: 'handoffs', summary: action === 'accept' ? 'Accept a handoff' : 'Mark a handoff as converted', params: idParams, body: emptyBody, responses: { 200: { description: 'the handoff' } } }), ...jsonBody('10kb'), async (req, res) => {
-      const { id } = validate(idParams, req.params, 'path');
-      validate(emptyBody, req.body, 'body');
-      res.json(answer(await handoffs.decide(id, action, new Date(), { kind: 'api' }), id, action));
-    });
-  }
+  router.post('/handoffs/:id/accept', documented({ tag: 'handoffs', summary: 'Accept a handoff', params: idParams, body: emptyBody, responses: { 200: { description: 'the handoff' } } }), ...jsonBody('10kb'), async (req, res) => {
+    const { id } = validate(idParams, req.params, 'path');
+    validate(emptyBody, req.body, 'body');
+    res.json(answer(await handoffs.decide(id, 'accept', new Date(), { kind: 'api' }), id, 'accept'));
+  });
+
+  // Optional deal: `{ value, currency }` (ISO 4217), both or neither.
+  router.post('/handoffs/:id/convert', documented({ tag: 'handoffs', summary: 'Mark a handoff as converted, with an optional deal value and ISO 4217 currency (both or neither)', params: idParams, body: convertBody, responses: { 200: { description: 'the handoff' } } }), ...jsonBody('10kb'), async (req, res) => {
+    const { id } = validate(idParams, req.params, 'path');
+    const body = validate(convertBody, req.body, 'body');
+    const parsed = parseDeal(body.value, body.currency);
+    if (!parsed.ok) throw validationError([{ field: parsed.field, location: 'body', message: parsed.message }]);
+    res.json(answer(await handoffs.decide(id, 'convert', new Date(), { kind: 'api' }, { deal: parsed.deal }), id, 'convert'));
+  });
 
   router.post('/handoffs/:id/reject', documented({ tag: 'handoffs', summary: 'Reject a handoff: the lead goes back to nurture (or is disqualified)', params: idParams, body: rejectBody, responses: { 200: { description: 'the handoff' } } }), ...jsonBody('10kb'), async (req, res) => {
     const { id } = validate(idParams, req.params, 'path');
@@ -89,7 +98,8 @@ export function handoffLinkRoutes(handoffs: HandoffService): Router {
     if (!link || !handoff) return publicPage(res, 404, 'Link not recognised', notRecognised);
     if (link.expired) return publicPage(res, 410, 'Link expired', expired);
     const who = `${escapeHtml(handoff.briefing.who.name)}${handoff.briefing.who.company ? ` (${escapeHtml(handoff.briefing.who.company)})` : ''}`;
-    const reason = link.action === 'reject' ? '<p><label>Why? <input name="reason" maxlength="500" placeholder="e.g. student, no budget, competitor"></label></p>' : '';
+    const reason = link.action === 'reject' ? '<p><label>Why? <input name="reason" maxlength="500" placeholder="e.g. student, no budget, competitor"></label></p>'
+      : link.action === 'convert' ? DEAL_FIELDS : '';
     publicPage(res, 200, VERB[link.action].button, `<p>${who}, handed to you ${escapeHtml(handoff.createdAt.slice(0, 10))}; now ${escapeHtml(handoff.status)}.</p>
 <form method="post">${reason}<button type="submit">${VERB[link.action].button}</button></form>`);
   });
@@ -100,7 +110,9 @@ export function handoffLinkRoutes(handoffs: HandoffService): Router {
     if (link.expired) return publicPage(res, 410, 'Link expired', expired);
     const body: unknown = req.body;
     const given = typeof body === 'object' && body !== null && 'reason' in body && typeof body.reason === 'string' ? body.reason.trim().slice(0, 500) : undefined;
-    const outcome = await handoffs.decide(link.id, link.action, new Date(), { kind: 'rep', repId: link.repId }, { reason: given });
+    const parsed = link.action === 'convert' ? parseDeal(formField(body, 'value'), formField(body, 'currency')) : { ok: true as const, deal: null };
+    if (!parsed.ok) return publicPage(res, 400, 'Check the deal', `<p>${escapeHtml(parsed.message)}. Go back and correct the ${parsed.field}.</p>`);
+    const outcome = await handoffs.decide(link.id, link.action, new Date(), { kind: 'rep', repId: link.repId }, { reason: given, deal: parsed.deal });
     if (outcome.kind === 'not_found') return publicPage(res, 404, 'Link not recognised', notRecognised);
     if (outcome.kind === 'not_yours') return publicPage(res, 409, 'Reassigned', '<p>This lead went to another rep after the time to answer passed; nothing changed.</p>');
     if (outcome.kind === 'conflict') return publicPage(res, 409, 'Already decided', `<p>This lead is already ${escapeHtml(outcome.handoff.status)}; nothing changed.</p>`);
@@ -108,4 +120,14 @@ export function handoffLinkRoutes(handoffs: HandoffService): Router {
   });
 
   return router;
+}
+
+/** The deal's value and currency, optional, on the convert confirmation page. */
+const DEAL_FIELDS = '<p><label>Deal value (optional) <input name="value" inputmode="decimal" maxlength="20" placeholder="e.g. 12000"></label> '
+  + '<label>Currency <input name="currency" maxlength="3" size="4" placeholder="EUR" autocapitalize="characters"></label></p>';
+
+function formField(body: unknown, name: string): string | undefined {
+  if (typeof body !== 'object' || body === null) return undefined;
+  const value: unknown = Object.getOwnPropertyDescriptor(body, name)?.value;
+  return typeof value === 'string' ? value.trim() : undefined;
 }

@@ -21,11 +21,12 @@ import { buildBriefing, type Briefing } from './briefing.js';
 import { handoffDelivery, maskUrl } from './handoff-delivery.js';
 import type { HandoffNotifier } from './handoff-notifier.js';
 import {
-  assignmentCursors, decideHandoff, deferSla, enrollmentHistory, exitActiveEnrollments, findHandoff, insertHandoff, latestHandoffOf, listHandoffs, lockAssignments,
+  addDealIfMissing, assignmentCursors, decideHandoff, deferSla, enrollmentHistory, exitActiveEnrollments, findHandoff, insertHandoff, latestHandoffOf, listHandoffs, lockAssignments,
   markReminded, notificationsOf, openHandoffCounts, pendingAssignedBefore, queueNotifications, reassignHandoff, rejectionsByRule, saveAssignmentCursor,
   takeDueNotifications, type HandoffRow,
 } from './handoff.repository.js';
 import type { Rep, SalesTeam } from './sales-team.js';
+import type { Deal } from '../reporting/deal-value.js';
 
 /*
  * The handoff: a lead crossing the MQL threshold is assigned to a rep, a briefing is composed and
@@ -62,6 +63,8 @@ export interface HandoffView {
   remindedAt: string | null;
   reassignments: number;
   decidedAt: string | null;
+  /** The deal's value and ISO 4217 currency, when the convert gave them. */
+  deal: Deal | null;
 }
 
 export interface HandoffService {
@@ -72,7 +75,7 @@ export interface HandoffService {
   /** Reminders and reassignments for handoffs nobody answered. */
   enforceSla(now: Date): Promise<{ reminded: number; reassigned: number }>;
   /** `disqualify` with reject: the lead is `disqualified` (final), not recycled to nurture. */
-  decide(id: string, action: HandoffAction, now: Date, by: Decider, options?: { reason?: string; disqualify?: boolean }): Promise<DecisionOutcome>;
+  decide(id: string, action: HandoffAction, now: Date, by: Decider, options?: { reason?: string; disqualify?: boolean; deal?: Deal | null }): Promise<DecisionOutcome>;
   get(id: string): Promise<(HandoffView & { briefing: Briefing; notifications: unknown[] }) | null>;
   list(query: { status?: HandoffStatus; rep?: string; leadId?: string; limit: number; after?: { at: Date; id: string } }): Promise<Page<HandoffView>>;
   rejectionsByRule(): Promise<Array<{ rule: string; label: string; rejected: number; reasons: Record<string, number> }>>;
@@ -177,6 +180,7 @@ export function createHandoffService(deps: HandoffDeps): HandoffService {
       remindedAt: row.reminded_at?.toISOString() ?? null,
       reassignments: row.reassignments,
       decidedAt: row.decided_at?.toISOString() ?? null,
+      deal: row.deal_value !== null && row.deal_currency !== null ? { value: Number(row.deal_value), currency: row.deal_currency } : null,
     };
   }
 
@@ -289,6 +293,12 @@ export function createHandoffService(deps: HandoffDeps): HandoffService {
       if (!row) return { kind: 'not_found' };
       const target: HandoffStatus = action === 'accept' ? 'accepted' : action === 'reject' ? 'rejected' : 'converted';
       // Repeating a decision is harmless (a double click, a retried request): answer with the state.
+      // A repeated convert may still bring the deal's value, when the first one had none.
+      if (row.status === target && action === 'convert' && options.deal && row.deal_value === null && (by.kind !== 'rep' || by.repId === row.rep_id)) {
+        await addDealIfMissing(db, id, options.deal);
+        const updated = await findHandoff(db, id);
+        return updated ? { kind: 'done', handoff: toView(updated) } : { kind: 'not_found' };
+      }
       if (row.status === target) return { kind: 'done', handoff: toView(row) };
       if (by.kind === 'rep' && by.repId !== row.rep_id) return { kind: 'not_yours', handoff: toView(row) };
       const from: HandoffStatus[] = action === 'accept' ? ['pending'] : ['pending', 'accepted'];
@@ -296,7 +306,7 @@ export function createHandoffService(deps: HandoffDeps): HandoffService {
       const decidedBy = by.kind === 'rep' ? `rep:${by.repId}` : by.kind;
       const decided = await db.transaction().execute(async (trx) => {
         // By a rep's link: only while it is still theirs (a reassignment may have just moved it).
-        if (!(await decideHandoff(trx, id, from, target, now, action === 'reject' ? reason?.trim() || null : null, decidedBy, by.kind === 'rep' ? by.repId : null))) return false;
+        if (!(await decideHandoff(trx, id, from, target, now, action === 'reject' ? reason?.trim() || null : null, decidedBy, by.kind === 'rep' ? by.repId : null, action === 'convert' ? options.deal ?? null : null))) return false;
         await moveStage(trx, row.lead_id, ['mql', 'sql'], stage, now);
         // In the same transaction: a rescore between the two must not see the old engagement
         // with the stage already recycled, or it would hand the lead straight back.

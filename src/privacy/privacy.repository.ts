@@ -11,7 +11,7 @@ type Db = Kysely<Database>;
 type Row<T extends keyof Database> = Selectable<Database[T]>;
 
 /** The tables read for a lead: by lead_id, or (children) by their parent's id. */
-export const LEAD_TABLES = ['leads', 'events', 'lead_scores', 'score_history', 'score_queue', 'enrollments', 'sends', 'tracked_links', 'trigger_queue', 'handoffs', 'webhook_events', 'opt_in_requests', 'lead_preferences'] as const;
+export const LEAD_TABLES = ['leads', 'events', 'lead_scores', 'score_history', 'score_queue', 'enrollments', 'sends', 'tracked_links', 'trigger_queue', 'handoffs', 'webhook_events', 'opt_in_requests', 'lead_preferences', 'lifecycle_changes', 'funnel_leads'] as const;
 export const CHILD_TABLES = { enrollment_steps: 'enrollments', email_queue: 'enrollments', handoff_notifications: 'handoffs', webhook_deliveries: 'webhook_events' } as const;
 
 export interface LeadRows {
@@ -27,13 +27,15 @@ export interface LeadRows {
   /** Double opt-in proof (form, wording version, times, IP, user agent) and preference-centre choices. */
   optIns: Row<'opt_in_requests'>[];
   preferences: Row<'lead_preferences'> | null;
+  /** The lead's stage history and reporting rows (migration 0021): its funnel row and its handoffs' attribution. */
+  lifecycle: { changes: Row<'lifecycle_changes'>[]; funnel: Row<'funnel_leads'> | null; handoffs: Row<'funnel_handoffs'>[] };
 }
 
 /** Everything but the lead row and its events (read by their own services), in one snapshot. */
 export async function findLeadRows(db: Db, leadId: string): Promise<LeadRows> {
   // Repeatable read: the sections agree with each other even while the lead's sequence moves on.
   return db.transaction().setIsolationLevel('repeatable read').execute(async (trx) => {
-    const [score, scoreHistory, enrollments, sends, trackedLinks, handoffs, triggers, scoring, webhookEvents, optIns, preferences] = await Promise.all([
+    const [score, scoreHistory, enrollments, sends, trackedLinks, handoffs, triggers, scoring, webhookEvents, optIns, preferences, changes, funnel, funnelHandoffs] = await Promise.all([
       trx.selectFrom('lead_scores').selectAll().where('lead_id', '=', leadId).executeTakeFirst(),
       trx.selectFrom('score_history').selectAll().where('lead_id', '=', leadId).orderBy('at').orderBy('id').execute(),
       trx.selectFrom('enrollments').selectAll().where('lead_id', '=', leadId).orderBy('entered_at').execute(),
@@ -45,6 +47,9 @@ export async function findLeadRows(db: Db, leadId: string): Promise<LeadRows> {
       trx.selectFrom('webhook_events').selectAll().where('lead_id', '=', leadId).orderBy('occurred_at').orderBy('id').execute(),
       trx.selectFrom('opt_in_requests').selectAll().where('lead_id', '=', leadId).orderBy('requested_at').execute(),
       trx.selectFrom('lead_preferences').selectAll().where('lead_id', '=', leadId).executeTakeFirst(),
+      trx.selectFrom('lifecycle_changes').selectAll().where('lead_id', '=', leadId).orderBy('at').orderBy('id').execute(),
+      trx.selectFrom('funnel_leads').selectAll().where('lead_id', '=', leadId).executeTakeFirst(),
+      trx.selectFrom('funnel_handoffs').selectAll().where('subject', '=', leadId).orderBy('created_at').execute(),
     ]);
     const enrollmentIds = enrollments.map((enrollment) => enrollment.id);
     const handoffIds = handoffs.map((handoff) => handoff.id);
@@ -70,6 +75,7 @@ export async function findLeadRows(db: Db, leadId: string): Promise<LeadRows> {
       webhooks: webhookEvents.map((event) => ({ ...event, deliveries: deliveries.filter((delivery) => delivery.event_id === event.id) })),
       optIns,
       preferences: preferences ?? null,
+      lifecycle: { changes, funnel: funnel ?? null, handoffs: funnelHandoffs },
     };
   });
 }

@@ -17,13 +17,18 @@ export async function* leadsForBacktest(db: Kysely<Database>, pageSize = 500): A
     const { rows: outcomes } = await sql<{ lead_id: string; status: Exclude<SalesOutcome, null> }>`
       select distinct on (lead_id) lead_id, status from handoffs where lead_id = any(${ids}::uuid[]) order by lead_id, created_at desc`.execute(db);
     const outcomeOf = new Map(outcomes.map((row) => [row.lead_id, row.status]));
+    // Leads that became customers, with when sales first got them: how early a threshold would have been.
+    const { rows: customers } = await sql<{ lead_id: string; handed_off_at: Date }>`
+      select lead_id, min(created_at) as handed_off_at from handoffs where lead_id = any(${ids}::uuid[])
+      group by lead_id having bool_or(status = 'converted')`.execute(db);
+    const customerOf = new Map(customers.map((row) => [row.lead_id, { handedOffAt: new Date(row.handed_off_at) }]));
     const eventsOf = new Map<string, BacktestLead['events']>();
     for (const event of events) {
       const list = eventsOf.get(event.lead_id) ?? [];
       list.push({ id: event.id, type: event.type, occurredAt: event.occurred_at, properties: event.properties });
       eventsOf.set(event.lead_id, list);
     }
-    for (const row of leads) yield { lead: scoredLead(toLead(row)), events: eventsOf.get(row.id) ?? [], outcome: outcomeOf.get(row.id) ?? null };
+    for (const row of leads) yield { lead: scoredLead(toLead(row)), events: eventsOf.get(row.id) ?? [], outcome: outcomeOf.get(row.id) ?? null, customer: customerOf.get(row.id) ?? null };
     after = leads[leads.length - 1]?.id ?? null;
   }
 }

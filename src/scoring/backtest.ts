@@ -15,6 +15,8 @@ export interface BacktestLead {
   lead: ScoredLead;
   events: ScoredEvent[];
   outcome: SalesOutcome;
+  /** Set when the lead later became a customer: when it was actually first handed off. */
+  customer?: { handedOffAt: Date } | null;
 }
 
 export interface ThresholdResult {
@@ -27,18 +29,32 @@ export interface ThresholdResult {
   rejected: number;
   /** Accepted leads (accepted or converted) this threshold would have missed. */
   missedAccepted: number;
+  /** Leads that later became customers which this threshold would have handed off, and missed. */
+  customers: number;
+  customersMissed: number;
+  /**
+   * For those customers: the median of (actual first handoff − when the score reached this
+   * threshold), in days. Positive: the threshold would have handed them off that much earlier.
+   */
+  medianDaysEarlier: number | null;
 }
 
-/** The highest engagement a lead reached, scored at each of its events (decay only lowers it in between). */
-export function peakEngagement(entry: BacktestLead, config: ScoringConfig, minGrade: Grade, now: Date): number {
+/**
+ * When the lead's engagement (with the minimum grade) first reached each threshold, scored at each
+ * of its events (decay only lowers it in between); null where it never did. The peak is the same walk.
+ */
+export function crossingTimes(entry: BacktestLead, config: ScoringConfig, minGrade: Grade, thresholds: number[], now: Date): Array<Date | null> {
   let state: EngagementState = {};
-  let peak = 0;
+  const crossed: Array<Date | null> = thresholds.map(() => null);
   for (const event of inScoringOrder(entry.events, now)) {
     state = applyEvent(state, event, config.rules);
     const score = scoreFromState(entry.lead, state, config.rules, event.occurredAt);
-    if (meetsMinimumGrade(score.grade, minGrade)) peak = Math.max(peak, score.engagement);
+    if (!meetsMinimumGrade(score.grade, minGrade)) continue;
+    thresholds.forEach((threshold, index) => {
+      if (crossed[index] === null && score.engagement >= threshold) crossed[index] = event.occurredAt;
+    });
   }
-  return peak;
+  return crossed;
 }
 
 export interface BacktestTally {
@@ -49,25 +65,35 @@ export interface BacktestTally {
 /** Counts leads one at a time, so a large database is replayed page by page. */
 export function createBacktestTally(config: ScoringConfig, thresholds: number[], now: Date): BacktestTally {
   const minGrade = config.lifecycle?.mql.minGrade ?? 'D';
-  const results: ThresholdResult[] = thresholds.map((threshold) => ({ threshold, wouldBeMql: 0, accepted: 0, converted: 0, rejected: 0, missedAccepted: 0 }));
+  const results: ThresholdResult[] = thresholds.map((threshold) => ({ threshold, wouldBeMql: 0, accepted: 0, converted: 0, rejected: 0, missedAccepted: 0, customers: 0, customersMissed: 0, medianDaysEarlier: null }));
+  const earlierMs: number[][] = thresholds.map(() => []);
   let count = 0;
   return {
     add(entry) {
       count++;
-      const peak = peakEngagement(entry, config, minGrade, now);
+      const crossed = crossingTimes(entry, config, minGrade, thresholds, now);
       const accepted = entry.outcome === 'accepted' || entry.outcome === 'converted';
-      for (const result of results) {
-        if (peak >= result.threshold) {
+      results.forEach((result, index) => {
+        const at = crossed[index] ?? null;
+        if (at !== null) {
           result.wouldBeMql++;
           if (accepted) result.accepted++;
           if (entry.outcome === 'converted') result.converted++;
           if (entry.outcome === 'rejected') result.rejected++;
-        } else if (accepted) {
-          result.missedAccepted++;
+          if (entry.customer) {
+            result.customers++;
+            earlierMs[index]?.push(entry.customer.handedOffAt.getTime() - at.getTime());
+          }
+        } else {
+          if (accepted) result.missedAccepted++;
+          if (entry.customer) result.customersMissed++;
         }
-      }
+      });
     },
-    report: () => ({ leads: count, results: results.map((result) => ({ ...result })) }),
+    report: () => ({
+      leads: count,
+      results: results.map((result, index) => ({ ...result, medianDaysEarlier: medianDays(earlierMs[index] ?? []) })),
+    }),
   };
 }
 
@@ -77,10 +103,21 @@ export function backtest(leads: Iterable<BacktestLead>, config: ScoringConfig, t
   return tally.report();
 }
 
+function medianDays(values: number[]): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = (sorted.length - 1) / 2;
+  const median = ((sorted[Math.floor(middle)] ?? 0) + (sorted[Math.ceil(middle)] ?? 0)) / 2;
+  return Math.round((median / 86_400_000) * 10) / 10;
+}
+
 /** A plain-text table of the report, for the terminal. */
 export function formatBacktest(report: { leads: number; results: ThresholdResult[] }): string {
-  const header = ['threshold', 'would be MQL', 'accepted', 'converted', 'rejected', 'accepted missed'];
-  const rows = report.results.map((result) => [result.threshold, result.wouldBeMql, result.accepted, result.converted, result.rejected, result.missedAccepted].map(String));
+  const header = ['threshold', 'would be MQL', 'accepted', 'converted', 'rejected', 'accepted missed', 'customers caught', 'days earlier'];
+  const rows = report.results.map((result) => [
+    ...[result.threshold, result.wouldBeMql, result.accepted, result.converted, result.rejected, result.missedAccepted].map(String),
+    `${result.customers}/${result.customers + result.customersMissed}`, result.medianDaysEarlier === null ? '–' : String(result.medianDaysEarlier),
+  ]);
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
   const line = (cells: string[]) => cells.map((cell, column) => cell.padStart(widths[column] ?? 0)).join('  ');
   return [`${report.leads} leads replayed`, line(header), ...rows.map(line)].join('\n');

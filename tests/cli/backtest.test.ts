@@ -25,7 +25,8 @@ beforeAll(async () => {
     const hot = await lead('hot@acme.test', 'VP Sales');
     const cold = await lead('cold@acme.test', 'VP Ops');
     await database.pool.query(`insert into events (lead_id, type, properties, occurred_at) values ($1, 'form_submit', '{"form":"demo"}', now() - interval '1 day'), ($2, 'page_view', '{"path":"/pricing"}', now() - interval '1 day')`, [hot, cold]);
-    await database.pool.query(`insert into handoffs (lead_id, status, rep_id, assignment, score, briefing) values ($1, 'accepted', 'alex', '{}', '{}', '{}')`, [hot]);
+    // Handed off half a day after the demo request, and converted.
+    await database.pool.query(`insert into handoffs (lead_id, status, rep_id, assignment, score, briefing, created_at) values ($1, 'converted', 'alex', '{}', '{}', '{}', now() - interval '12 hours')`, [hot]);
   } finally {
     await database.close();
   }
@@ -49,14 +50,14 @@ const cli = (args: string[]) => run(process.execPath, ['--import', 'tsx', 'src/c
 });
 
 describe('baton score backtest', () => {
-  it('replays stored events and reports, per threshold, MQLs and what sales made of them', async () => {
+  it('replays stored events and reports, per threshold, MQLs, what sales made of them and how early customers would have come', async () => {
     const { stdout } = await cli(['score', 'backtest', '--scoring', path.join(dir, 'scoring.yaml'), '--thresholds', '25,50,70', '--json']);
     expect(JSON.parse(stdout)).toEqual({
       leads: 2,
       results: [
-        { threshold: 25, wouldBeMql: 2, accepted: 1, converted: 0, rejected: 0, missedAccepted: 0 },
-        { threshold: 50, wouldBeMql: 1, accepted: 1, converted: 0, rejected: 0, missedAccepted: 0 },
-        { threshold: 70, wouldBeMql: 0, accepted: 0, converted: 0, rejected: 0, missedAccepted: 1 },
+        { threshold: 25, wouldBeMql: 2, accepted: 1, converted: 1, rejected: 0, missedAccepted: 0, customers: 1, customersMissed: 0, medianDaysEarlier: 0.5 },
+        { threshold: 50, wouldBeMql: 1, accepted: 1, converted: 1, rejected: 0, missedAccepted: 0, customers: 1, customersMissed: 0, medianDaysEarlier: 0.5 },
+        { threshold: 70, wouldBeMql: 0, accepted: 0, converted: 0, rejected: 0, missedAccepted: 1, customers: 0, customersMissed: 1, medianDaysEarlier: null },
       ],
     });
   }, 60_000);

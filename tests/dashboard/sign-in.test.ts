@@ -140,6 +140,15 @@ describe('reps sign in by emailed link', () => {
   it('keeps the sink\'s mail (every rep\'s sign-in links) from reps', async () => {
     expect((await web().get('/dashboard/mail').set('Cookie', repCookie)).status).toBe(403);
   });
+
+  it('keeps the Pipeline page (every rep\'s outcomes) for the admin: 403 and no link for a rep', async () => {
+    const refused = await web().get('/dashboard/pipeline').set('Cookie', repCookie);
+    expect(refused.status).toBe(403);
+    expect(refused.text).not.toContain('href="/dashboard/pipeline"');
+    const admin = await web().get('/dashboard/pipeline').set('Cookie', await adminCookie());
+    expect(admin.status).toBe(200);
+    expect(admin.text).toContain('Lifecycle funnel');
+  });
 });
 
 describe('dashboard sessions and form posts (issue 16)', () => {

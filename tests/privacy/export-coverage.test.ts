@@ -37,7 +37,7 @@ async function leadDataTables(): Promise<string[]> {
 }
 
 // Where each table's rows appear in the export document.
-type ExportDocument = Record<string, unknown> & { enrollments: Array<Record<string, unknown>>; handoffs: Array<Record<string, unknown>>; pending: Record<string, unknown>; webhooks: Array<Record<string, unknown>> };
+type ExportDocument = Record<string, unknown> & { enrollments: Array<Record<string, unknown>>; handoffs: Array<Record<string, unknown>>; pending: Record<string, unknown>; webhooks: Array<Record<string, unknown>>; lifecycle: Record<string, unknown> };
 const asRows = (value: unknown): unknown[] => (Array.isArray(value) ? value : value === null || value === undefined ? [] : [value]);
 const SECTIONS: Record<string, (document: ExportDocument) => unknown[]> = {
   events: (document) => asRows(document.events),
@@ -56,6 +56,8 @@ const SECTIONS: Record<string, (document: ExportDocument) => unknown[]> = {
   webhook_deliveries: (document) => document.webhooks.flatMap((event) => asRows(event.deliveries)),
   opt_in_requests: (document) => asRows(document.optIns),
   lead_preferences: (document) => asRows(document.preferences),
+  lifecycle_changes: (document) => asRows(document.lifecycle.changes),
+  funnel_leads: (document) => asRows(document.lifecycle.funnel),
 };
 
 describe('the GDPR export', () => {

@@ -205,6 +205,9 @@ export interface HandoffsTable {
   reassignments: ColumnType<number, number | undefined, number>;
   sla_deferred_until: Date | null;
   decided_at: Date | null;
+  /** numeric: read back as a string. Set by a convert that gave the deal's value (migration 0021). */
+  deal_value: ColumnType<string | null, number | null | undefined, number | null>;
+  deal_currency: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface AssignmentCursorsTable {
@@ -275,6 +278,9 @@ export interface Database {
   visitor_events: VisitorEventsTable;
   opt_in_requests: OptInRequestsTable;
   lead_preferences: LeadPreferencesTable;
+  lifecycle_changes: LifecycleChangesTable;
+  funnel_leads: FunnelLeadsTable;
+  funnel_handoffs: FunnelHandoffsTable;
 }
 
 /** Website visitors of the tracking snippet (migrations/0019_visitors.sql, src/capture). */
@@ -324,4 +330,63 @@ export interface WebhookDeliveriesTable {
   redelivery_of: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: ColumnType<Date, Date | undefined, never>;
   delivered_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+}
+
+/*
+ * Written only by the triggers of migrations/0021_lifecycle_history_and_funnel.sql. `subject` is
+ * the lead's id until it is erased, then a random key; lead_id and handoff_id are then null.
+ */
+export interface LifecycleChangesTable {
+  id: Generated<string>;
+  subject: string;
+  lead_id: string | null;
+  from_stage: LifecycleStage | null;
+  to_stage: LifecycleStage;
+  at: Date;
+  cause: string;
+  handoff_id: string | null;
+  rep_id: string | null;
+}
+
+export interface FunnelLeadsTable {
+  subject: string;
+  lead_id: string | null;
+  created_at: Date;
+  source: string | null;
+  sequences: string[];
+  rep_id: string | null;
+  lead_at: Date | null;
+  mql_at: Date | null;
+  sql_at: Date | null;
+  customer_at: Date | null;
+  recycled_at: Date | null;
+  disqualified_at: Date | null;
+  subscriber_left_at: Date | null;
+  lead_left_at: Date | null;
+  mql_left_at: Date | null;
+  sql_left_at: Date | null;
+  deal_value: string | null;
+  deal_currency: string | null;
+  first_touch: Record<string, unknown> | null;
+  last_touch: Record<string, unknown> | null;
+  touched_sequences: string[];
+}
+
+export interface FunnelHandoffsTable {
+  key: Generated<string>;
+  handoff_id: string | null;
+  subject: string;
+  rep_id: string;
+  created_at: Date;
+  accepted_at: Date | null;
+  rejected_at: Date | null;
+  converted_at: Date | null;
+  disqualified: boolean;
+  reject_reason: string | null;
+  breached_by: string[];
+  deal_value: string | null;
+  deal_currency: string | null;
+  first_touch: Record<string, unknown> | null;
+  last_touch: Record<string, unknown> | null;
+  sequences: string[];
 }
