@@ -58,6 +58,11 @@ const SECTIONS: Record<string, (document: ExportDocument) => unknown[]> = {
   lead_preferences: (document) => asRows(document.preferences),
   lifecycle_changes: (document) => asRows(document.lifecycle.changes),
   funnel_leads: (document) => asRows(document.lifecycle.funnel),
+  experiment_assignments: (document) => asRows(document.experiments),
+  delivery_feedback: (document) => asRows(document.deliveryFeedback),
+  send_attempts: (document) => (document.sends as Array<Record<string, unknown>>).flatMap((send) => asRows(send.attempts)),
+  visitors: (document) => asRows(document.visitors),
+  visitor_events: (document) => (document.visitors as Array<Record<string, unknown>>).flatMap((visitor) => asRows(visitor.events)),
 };
 
 describe('the GDPR export', () => {
@@ -85,6 +90,11 @@ describe('the GDPR export', () => {
     const told = (await sql(`insert into webhook_events (type, lead_id, lead) values ('lead.created', $1, '{"email":"everything@example.com"}') returning id`)).rows[0] as { id: string };
     await sql(`insert into webhook_deliveries (event_id, event_type, endpoint) values ($1, 'lead.created', 'crm')`, [told.id]);
     await sql(`insert into opt_in_requests (lead_id, form_id, wording_version, wording, requested_ip, requested_user_agent, confirmed_at, confirmed_ip) values ($1, 'newsletter', 'nl-1', 'Send me the newsletter', '203.0.113.7', 'Firefox', now(), '203.0.113.8')`);
+    await sql(`insert into experiment_assignments (lead_id, sequence_id, step_id, arm_id, enrollment_id) values ($1, 'nurture', 'subject-test', 'short', $2)`, [lead.id, enrollment.id]);
+    await sql(`insert into delivery_feedback (send_id, lead_id, kind, status, source, recipient_domain) values ($2, $1, 'soft_bounce', '4.2.2', 'dsn', 'example.com')`, [lead.id, send.id]);
+    await sql(`insert into send_attempts (send_id, failed_attempts) values ($1, 1)`, [send.id]);
+    await sql(`insert into visitors (id, lead_id) values ('visitor-0123456789abcdef', $1)`);
+    await sql(`insert into visitor_events (id, visitor_id, type, properties, occurred_at) values (gen_random_uuid(), 'visitor-0123456789abcdef', 'page_view', '{"path":"/pricing"}', now())`, []);
     await sql(`insert into lead_preferences (lead_id, paused_until, left_topics) values ($1, now() + interval '30 days', '{product-news}')`);
 
     const res = await t.api.get(`/api/leads/${lead.id}/export`).set(t.auth);
