@@ -56,8 +56,8 @@ steps:
       'test.yaml:1 id: "Bad Id" must be lower-case letters, digits, - and _ (at most 64), starting with a letter or digit',
       'test.yaml:5 entry.trigger.type: "webinar" is not a trigger; use [manual, lead_created, tag_added, event]',
       'test.yaml:8 steps[0].wait: "2 days" is not a duration: use a whole number from 1 and a unit (s, m, h, d or w), e.g. 2d',
-      'test.yaml:9 steps[1]: must have exactly one action: wait, email, branch, goal, update_lead, webhook or end',
-      'test.yaml:12 steps[2]: must have exactly one action: wait, email, branch, goal, update_lead, webhook or end',
+      'test.yaml:9 steps[1]: must have exactly one action: wait, email, branch, goal, update_lead, webhook, split, handoff or end',
+      'test.yaml:12 steps[2]: must have exactly one action: wait, email, branch, goal, update_lead, webhook, split, handoff or end',
     ]);
   });
 
