@@ -203,8 +203,8 @@ export function decideEntry(facts: EntryFacts): EntryDecision {
   const { sequence, lead, previous, now } = facts;
   if (sequence.status !== 'active') return { kind: 'not_eligible', reason: 'the sequence is paused' };
   if (!lead) return { kind: 'unknown_lead' };
-  if (lead.unsubscribed) return { kind: 'not_eligible', reason: 'the lead has unsubscribed' };
-  if (lead.stage !== null && isWithSales(lead.stage)) return { kind: 'not_eligible', reason: `the lead is with sales (stage ${lead.stage})` };
+  // The exit rules keep a lead out as they take one out; said here as an answer to "enroll".
+  if (exitReason(lead)) return { kind: 'not_eligible', reason: lead.unsubscribed ? 'the lead has unsubscribed' : `the lead is with sales (stage ${lead.stage ?? '?'})` };
   // Entry conditions cannot test engagement (the loader refuses it): no emails yet.
   if (!sequence.entry.conditions.every((condition) => evaluateCondition(condition, lead.conditions))) return { kind: 'not_eligible', reason: 'the entry conditions do not hold' };
   if (previous?.status === 'active') return { kind: 'already_enrolled' };

@@ -2,6 +2,7 @@ import Joi from 'joi';
 import { leadInputSchema } from '../leads/leads.schemas.js';
 import type { LeadInput } from '../leads/lead.js';
 import { parseDuration } from '../sequences/duration.js';
+import type { Sequence } from '../sequences/sequence.js';
 import { parseYamlFile, type FileProblem } from '../platform/config-file-schemas.js';
 
 /*
@@ -71,4 +72,17 @@ export function parsePersona(text: string): ParsePersonaResult {
         : { kind: 'event', afterMs: ms(raw.at) ?? 0, type: raw.event ?? '', properties: raw.properties ?? {} })),
     },
   };
+}
+
+/** Arms a persona forces that the sequence lacks: each names a split step and one of its arms. */
+export function forcedArmProblems(persona: Persona, sequence: Sequence): string[] {
+  return Object.entries(persona.arms).flatMap(([stepId, armId]) => {
+    const step = sequence.steps.find((candidate) => candidate.id === stepId);
+    if (step?.kind !== 'split') {
+      const splits = sequence.steps.filter((candidate) => candidate.kind === 'split').map((candidate) => candidate.id);
+      return [`arms: "${stepId}" is not a split step of ${sequence.id} (split steps: ${splits.join(', ') || 'none'})`];
+    }
+    const arms = step.split.arms.map((arm) => arm.id);
+    return arms.includes(armId) ? [] : [`arms.${stepId}: "${armId}" is not an arm of that split (arms: ${arms.join(', ')})`];
+  });
 }

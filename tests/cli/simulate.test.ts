@@ -5,7 +5,7 @@ import { contentPaths, loadContent, type Content } from '../../src/content/conte
 import { loadConfig } from '../../src/platform/config.js';
 import { armForLead } from '../../src/experiments/assignment.js';
 import { parseSequence } from '../../src/sequences/sequence-loader.js';
-import { parsePersona } from '../../src/simulate/persona.js';
+import { forcedArmProblems, parsePersona } from '../../src/simulate/persona.js';
 import { formatTimeline, simulate } from '../../src/simulate/simulate.js';
 import { FIXTURE_CONTENT } from '../helpers/fixture-content.js';
 import { endStartedProcesses, runCommand } from '../helpers/process-group.js';
@@ -116,6 +116,16 @@ steps:
     expect(forced).toContainEqual(expect.stringMatching(/ email +email-long: "case-study" \(case-study\)$/));
     expect(forced).toContainEqual(expect.stringMatching(/ stage +stage mql \(handoff step to-sales \(Took the long track\)\)$/));
     expect(forced.at(-1)).toMatch(/^outcome: handed off to /);
+  });
+
+  it('names a forced arm the sequence lacks, with the choices', () => {
+    const parsedSequence = parseSequence(EXPERIMENT, 'experiment.yaml', content.templates);
+    const persona = parsePersona(`${PERSONA}arms: { subject-test: medium, to-sales: long }\n`);
+    if (!parsedSequence.ok || !persona.ok) throw new Error('fixtures do not parse');
+    expect(forcedArmProblems(persona.persona, parsedSequence.sequence)).toEqual([
+      'arms.subject-test: "medium" is not an arm of that split (arms: short, long)',
+      'arms: "to-sales" is not a split step of experiment (split steps: subject-test)',
+    ]);
   });
 
   it('sends a held-out persona nothing and says so, yet walks it to the handoff', () => {
