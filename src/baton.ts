@@ -20,6 +20,7 @@ import type { Sequence } from './sequences/sequence.js';
 import { createScoringService, type ScoringService } from './scoring/scoring.service.js';
 import { createHandoffService, type HandoffService } from './handoff/handoff.service.js';
 import { createHandoffNotifier } from './handoff/handoff-notifier.js';
+import { stepHandoff } from './handoff/step-handoff.js';
 import { contentPaths, loadContent } from './content/content-loader.js';
 import { startBackgroundWork, startExperimentWork, startLoop, startScoringWork, startWebhookWork } from './worker-loops.js';
 import { createExperimentsService } from './experiments/experiments.service.js';
@@ -136,6 +137,7 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
         secrets: config.webhooks.secrets,
         retryDelayMs: (attempt) => webhookRetryDelayMs(attempt),
       },
+      handoff: () => (handoffs && scoring ? stepHandoff({ db: database.db, handoffs, scoring }) : null),
     });
 
     // Every role tells the database what its content's triggers listen to, before it serves: a

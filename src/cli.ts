@@ -15,7 +15,7 @@ import { createLogger } from './platform/logger.js';
 import { resolveSecrets } from './platform/secrets.js';
 import { createServices, type Services } from './services.js';
 import { loadTemplates, type TemplateContext } from './templates/template-store.js';
-import { parsePersona } from './simulate/persona.js';
+import { forcedArmProblems, parsePersona } from './simulate/persona.js';
 import { formatTimeline, simulate } from './simulate/simulate.js';
 import { BRIEFING_TEMPLATE } from './handoff/handoff-notifier.js';
 import { sampleBriefing } from './handoff/sample-briefing.js';
@@ -249,6 +249,8 @@ async function simulateCommand(config: Config, values: Values, extra: string[]):
   if (!sequence) throw new UsageError(`no sequence "${sequenceId}"; sequences: ${sequences.map((candidate) => candidate.id).join(', ')}`);
   const unknownSteps = parsed.persona.behaviour.filter((action) => action.kind === 'email' && !sequence.steps.some((step) => step.id === action.step && step.kind === 'email'));
   if (unknownSteps.length > 0) throw new UsageError(`--persona ${personaFile}: ${unknownSteps.map((action) => (action.kind === 'email' ? `"${action.step}"` : '')).join(', ')} is not an email step of ${sequence.id}`);
+  const armProblems = forcedArmProblems(parsed.persona, sequence);
+  if (armProblems.length > 0) throw new UsageError(`--persona ${personaFile}: ${armProblems.join('; ')}`);
   const simulation = simulate(parsed.persona, {
     sequence,
     subjectOf: (step, lead) => templates.render(step.email.template, { lead: { ...lead }, company: config.company, links: { unsubscribe: `${config.publicUrl}/u/simulated` }, sequence: { id: sequence.id, name: sequence.name }, step: { id: step.id } }, { subject: step.email.subject }).subject,

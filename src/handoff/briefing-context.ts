@@ -141,9 +141,26 @@ export function accountPart(input: AccountInput | null | undefined, leadEngageme
   };
 }
 
+/** A sequence's handoff step sent the lead: which one, and the reason its author gave. */
+export interface HandedOverInput {
+  sequence: { id: string; name: string };
+  stepId: string;
+  reason: string | null;
+}
+
+export interface BriefingHandedOver extends HandedOverInput {
+  note: string;
+}
+
+export function handedOverPart(input: HandedOverInput | null | undefined): BriefingHandedOver | null {
+  if (!input) return null;
+  const why = input.reason ? `: ${input.reason}` : '';
+  return { sequence: { ...input.sequence }, stepId: input.stepId, reason: input.reason, note: `Handed over by the sequence “${input.sequence.name}” (step ${input.stepId})${why}` };
+}
+
 /** The lines a rep must read before anything else, in the order they matter. */
-export function flagsOf(parts: { salesOnly: BriefingSalesOnly | null; returning: BriefingReturning | null }): string[] {
-  return [parts.salesOnly?.note, parts.returning?.note].filter((note): note is string => typeof note === 'string');
+export function flagsOf(parts: { salesOnly: BriefingSalesOnly | null; returning: BriefingReturning | null; handedOver?: BriefingHandedOver | null }): string[] {
+  return [parts.salesOnly?.note, parts.returning?.note, parts.handedOver?.note].filter((note): note is string => typeof note === 'string');
 }
 
 /** One line per buyer: "Jane Doe (CTO) <jane@acme.com>: 3 actions, last 2026-11-27 10:00 UTC: Viewed /pricing; …". */

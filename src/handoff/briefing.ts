@@ -3,8 +3,9 @@ import type { Lead } from '../leads/lead.js';
 import { inScoringOrder, isMachineEvent, type Grade, type Score, type ScoredEvent } from '../scoring/score.js';
 import { accountWithLeadIds, type BriefingAccountWithIds } from './briefing-account.js';
 import {
-  accountPart, flagsOf, handRaisedPart, returningPart, salesOnlyPart,
-  type AccountInput, type BriefingHandRaised, type BriefingReturning, type BriefingSalesOnly, type HandRaisedInput, type ReturningInput,
+  accountPart, flagsOf, handedOverPart, handRaisedPart, returningPart, salesOnlyPart,
+  type AccountInput, type BriefingHandedOver, type BriefingHandRaised, type BriefingReturning, type BriefingSalesOnly, type HandedOverInput, type HandRaisedInput,
+  type ReturningInput,
 } from './briefing-context.js';
 import { formatWhen, signed } from './briefing-render.js';
 import { topicsOfUrl, type Topic } from './topics.js';
@@ -55,6 +56,8 @@ export interface BriefingInput {
   handRaised?: HandRaisedInput | null;
   /** A disqualified lead raising a hand again, back to its previous rep. */
   returning?: ReturningInput | null;
+  /** A sequence's handoff step sent the lead (with the reason its author wrote). */
+  handedOver?: HandedOverInput | null;
   /** The lead's account (company domain) and its buying group; absent for webmail addresses. */
   account?: AccountInput | null;
 }
@@ -112,6 +115,8 @@ export interface Briefing {
   salesOnly?: BriefingSalesOnly | null;
   /** Set when a disqualified lead came back. */
   returning?: BriefingReturning | null;
+  /** Set when a sequence's handoff step sent the lead. */
+  handedOver?: BriefingHandedOver | null;
   account?: BriefingAccountWithIds | null;
   /** What the rep must read first (sales-only contact, a lead disqualified before). */
   flags?: string[];
@@ -135,6 +140,7 @@ export function buildBriefing(input: BriefingInput): Briefing {
   const handRaised = handRaisedPart(input.handRaised, input.events, describe, formatWhen);
   const salesOnly = salesOnlyPart(lead.unsubscribedAt, handRaised);
   const returning = returningPart(input.returning);
+  const handedOver = handedOverPart(input.handedOver);
   return {
     leadId: lead.id,
     who: {
@@ -179,8 +185,9 @@ export function buildBriefing(input: BriefingInput): Briefing {
     handRaised,
     salesOnly,
     returning,
+    handedOver,
     account: accountWithLeadIds(accountPart(input.account, score.engagement, describe, formatWhen), input.account),
-    flags: flagsOf({ salesOnly, returning }),
+    flags: flagsOf({ salesOnly, returning, handedOver }),
   };
 }
 

@@ -16,7 +16,7 @@ import { eventsForScoring, moveStage, resetEngagement } from '../scoring/scoring
 import { scoredLead, type KnownLead, type ScoringService } from '../scoring/scoring.service.js';
 import { scoreLead } from '../scoring/score.js';
 import { chooseRep, type Assignment, type PreferredRep } from './assignment.js';
-import type { ReturningInput } from './briefing-context.js';
+import { flagsOf, type ReturningInput } from './briefing-context.js';
 import { buildBriefing, type Briefing } from './briefing.js';
 import { handoffDelivery, maskUrl } from './handoff-delivery.js';
 import type { HandoffNotifier } from './handoff-notifier.js';
@@ -152,6 +152,7 @@ export function createHandoffService(deps: HandoffDeps): HandoffService {
       lead, score, ...inputs, ruleLabels: deps.config.labels, topics: deps.config.topics,
       rep: { id: rep.id, name: rep.name, email: rep.email }, links: links(id, lead.id, rep.id, now), now,
       handRaised: intent, returning: context.returning ?? null,
+      handedOver: context.cause?.kind === 'step' ? { sequence: context.cause.sequence, stepId: context.cause.stepId, reason: context.cause.reason } : null,
     });
   }
 
@@ -226,7 +227,7 @@ export function createHandoffService(deps: HandoffDeps): HandoffService {
         throw error;
       });
       if (created) {
-        deps.logger.info({ handoffId: id, leadId, engagement: score.engagement, grade: score.grade, cause: cause.kind === 'intent' ? `intent ${cause.intent.rule}` : cause.kind }, 'lead handed off to sales');
+        deps.logger.info({ handoffId: id, leadId, engagement: score.engagement, grade: score.grade, cause: cause.kind === 'intent' ? `intent ${cause.intent.rule}` : cause.kind === 'step' ? `step ${cause.sequence.id}/${cause.stepId}` : cause.kind }, 'lead handed off to sales');
         deps.onQueued?.();
       }
       return created;
@@ -260,7 +261,10 @@ export function createHandoffService(deps: HandoffDeps): HandoffService {
           if (rep.id === row.rep_id) return false;
           const score = row.score as unknown as Score;
           const first = row.briefing as unknown as Briefing;
-          const briefing = { ...compose(row.id, lead, score, rep, inputs, now), handRaised: first.handRaised ?? null, salesOnly: first.salesOnly ?? null, returning: null, flags: first.salesOnly ? [first.salesOnly.note] : [] };
+          const briefing = {
+            ...compose(row.id, lead, score, rep, inputs, now), handRaised: first.handRaised ?? null, salesOnly: first.salesOnly ?? null, returning: null, handedOver: first.handedOver ?? null,
+            flags: flagsOf({ salesOnly: first.salesOnly ?? null, returning: null, handedOver: first.handedOver ?? null }),
+          };
           const detail = { ...assignment, reassignedFrom: row.rep_id, reassignedBecause: `no answer within ${Math.round(sla.reassignAfterMs / 60_000)} min` };
           if (!(await reassignHandoff(trx, row.id, { repId: row.rep_id, assignedAt: row.assigned_at }, { repId: rep.id, assignment: detail, briefing }, now))) return false;
           if (assignment.poolKey !== null) await saveAssignmentCursor(trx, assignment.poolKey, rep.id);

@@ -31,8 +31,11 @@ export function stageAfterScore(current: LifecycleStage, score: Score, lifecycle
   return current;
 }
 
-/** Why a lead goes to sales: its score crossed the MQL threshold, or it asked (an intent rule). */
-export type HandoffCause = { kind: 'threshold' } | { kind: 'intent'; intent: IntentMatch };
+/** Why a lead goes to sales: its score crossed the MQL threshold, it asked (an intent rule), or a sequence's handoff step sent it. */
+export type HandoffCause =
+  | { kind: 'threshold' }
+  | { kind: 'intent'; intent: IntentMatch }
+  | { kind: 'step'; sequence: { id: string; name: string }; stepId: string; reason: string | null };
 
 /**
  * Whether a rescored lead goes to sales now, and why. A raised hand wins over the threshold and

@@ -30,6 +30,8 @@ export function successors(sequence: Sequence, index: number): string[] {
       return [];
     case 'branch':
       return [...step.branch.map((option) => option.then), step.else];
+    case 'split':
+      return step.split.arms.map((arm) => arm.next);
     default:
       return step.next ? [step.next] : following ? [following] : [];
   }
@@ -78,6 +80,16 @@ function checkSequenceSteps(sequence: Sequence, templates: TemplateCatalogue): C
       });
       reference(step.else, index, '.else');
     }
+    if (step.kind === 'split') {
+      if (step.next) problems.push({ line: step.line, path: at(index, '.next'), message: 'a split goes where its arms say; give each arm a next instead' });
+      const seenArms = new Map<string, number>();
+      step.split.arms.forEach((arm, armIndex) => {
+        const earlier = seenArms.get(arm.id);
+        if (earlier !== undefined) problems.push({ line: step.line, path: at(index, `.split.arms[${armIndex}].id`), message: `arm id "${arm.id}" is already used by arms[${earlier}]` });
+        else seenArms.set(arm.id, armIndex);
+        reference(arm.next, index, `.split.arms[${armIndex}].next`);
+      });
+    }
     if (step.kind === 'email' && !templates.has(step.email.template)) {
       problems.push({ line: step.line, path: at(index, '.email'), message: `template "${step.email.template}" does not exist (templates: ${templates.names().join(', ') || 'none'})` });
     }
@@ -88,7 +100,7 @@ function checkSequenceSteps(sequence: Sequence, templates: TemplateCatalogue): C
     if (engagementReferences(condition).length > 0) problems.push({ line: null, path: `entry.conditions[${index}]`, message: 'entry conditions cannot test opens or clicks: the lead has no emails from this sequence yet' });
   });
   // The graph checks follow references; with a broken one they would report noise.
-  const brokenReferences = problems.some((problem) => problem.message.includes('is not a step of this sequence') || problem.message.includes('is already used by'));
+  const brokenReferences = problems.some((problem) => problem.message.includes('is not a step of this sequence') || problem.message.includes('is already used by steps'));
   if (!brokenReferences) problems.push(...unreachableSteps(sequence, indexById), ...loopsWithoutWait(sequence, indexById), ...engagementBeforeSend(sequence, indexById));
   if (sequence.sendWindow) {
     const [start = '', end = ''] = sequence.sendWindow.hours.split('-');

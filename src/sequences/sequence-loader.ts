@@ -3,7 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import type Joi from 'joi';
-import type { Condition, Sequence, Step, StepAction } from './sequence.js';
+import type { Condition, ExperimentMetric, Sequence, SplitArm, Step, StepAction } from './sequence.js';
 import { yamlProblems, yamlValue } from '../platform/yaml-value.js';
 import { sequenceFileSchema, STEP_ACTIONS } from './sequence.schemas.js';
 import { checkSequence, type TemplateCatalogue } from './sequence-checks.js';
@@ -102,7 +102,7 @@ function nodeLine(document: Document, lineCounter: LineCounter, segments: Array<
 type RawStep = Record<string, unknown> & { id: string; next?: string };
 interface RawSequence {
   id: string; name: string; version: number; description: string; status: 'active' | 'paused'; priority: number; topic?: string;
-  entry: Sequence['entry']; goals: Sequence['goals'];
+  entry: Sequence['entry']; goals: Sequence['goals']; holdout?: string;
   send_window?: { days: Sequence['sendWindow'] extends infer W ? W extends { days: infer D } ? D : never : never; hours: string; timezone: string };
   steps: RawStep[];
   utm?: false | { source: string; medium: string };
@@ -120,6 +120,7 @@ function toSequence(raw: RawSequence, file: string, hash: string, lineOf: (segme
     entry: raw.entry,
     goals: raw.goals,
     sendWindow: raw.send_window ? { days: raw.send_window.days, hours: raw.send_window.hours, timezone: raw.send_window.timezone } : null,
+    holdout: raw.holdout ? Number(raw.holdout.slice(0, -1)) / 100 : 0,
     hash,
     utm: raw.utm || null,
     steps: raw.steps.map((step, index) => ({ ...toAction(step), id: step.id, next: step.next, line: lineOf(['steps', index]) ?? 0 }) as Step),
@@ -144,7 +145,17 @@ function toAction(step: RawStep): StepAction {
       return { kind, update_lead: step.update_lead as { set?: Record<string, unknown>; add_tags?: string[]; remove_tags?: string[] } };
     case 'webhook':
       return { kind, webhook: step.webhook as { url: string; secret?: string } };
-    default:
+    case 'split': {
+      const split = step.split as { arms: SplitArm[]; winner?: { metric: ExperimentMetric; after: number; min_probability: number } };
+      const winner = split.winner ? { metric: split.winner.metric, after: split.winner.after, minProbability: split.winner.min_probability } : undefined;
+      return { kind, split: { arms: split.arms.map((arm) => ({ id: arm.id, weight: arm.weight, next: arm.next })), ...(winner ? { winner } : {}) } };
+    }
+    case 'handoff': {
+      const reason = typeof step.handoff === 'object' && step.handoff !== null ? (step.handoff as { reason?: string }).reason : undefined;
+      return { kind, handoff: reason ? { reason } : {} };
+    }
+    case 'end':
+    case undefined:
       return { kind: 'end' };
   }
 }

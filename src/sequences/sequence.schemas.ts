@@ -1,14 +1,15 @@
 import Joi from 'joi';
 import { canonicalTimeZone } from '../platform/time-zones.js';
 import { DURATION_PATTERN, parseDuration } from './duration.js';
-import { WEEKDAYS } from './sequence.js';
+import { EXPERIMENT_METRICS, WEEKDAYS } from './sequence.js';
 
 /*
  * The structure of a sequence file, as written (snake_case keys). Messages say what is accepted,
  * because the people reading them write YAML, not code.
  */
 
-export const STEP_ACTIONS = ['wait', 'email', 'branch', 'goal', 'update_lead', 'webhook', 'end'] as const;
+export const STEP_ACTIONS = ['wait', 'email', 'branch', 'goal', 'update_lead', 'webhook', 'split', 'handoff', 'end'] as const;
+const ACTION_LIST = 'wait, email, branch, goal, update_lead, webhook, split, handoff or end';
 const CONDITION_KINDS = ['all', 'any', 'not', 'field', 'trait', 'tag', 'score', 'opened', 'clicked'] as const;
 const COMPARISONS = ['equals', 'in', 'matches', 'gte', 'lte', 'exists'] as const;
 export const LEAD_FIELDS = ['email', 'first_name', 'last_name', 'company', 'title', 'phone', 'timezone', 'country', 'source'] as const;
@@ -109,12 +110,28 @@ const step = Joi.object({
   }).or('set', 'add_tags', 'remove_tags'),
   // `secret` names a signing secret configured as BATON_WEBHOOK_SECRET_<NAME>; without it, BATON_WEBHOOK_SECRET signs.
   webhook: Joi.object({ url: Joi.string().uri({ scheme: ['https', 'http'] }).required(), secret: Joi.string().pattern(/^[a-z][a-z0-9_]{0,31}$/).messages({ 'string.pattern.base': '{{#label}} must name a configured secret: lower-case letters, digits and _ (BATON_WEBHOOK_SECRET_<NAME> holds it)' }) }),
+  // Arm ids unique and `next` targets that exist are checked with the other references (sequence-checks.ts).
+  split: Joi.object({
+    arms: Joi.array().items(Joi.object({
+      id: id.required(),
+      weight: Joi.number().positive().max(1_000_000).required().messages({ 'number.positive': '{{#label}} must be a positive number (weights are relative: 50 and 50, or 1 and 3)' }),
+      next: id.required(),
+    })).min(2).max(10).required().messages({ 'array.min': '{{#label}} needs at least 2 arms', 'array.max': '{{#label}} has more than 10 arms' }),
+    winner: Joi.object({
+      metric: Joi.string().valid(...EXPERIMENT_METRICS).required().messages({ 'any.only': '{{#label}} "{{#value}}" is not a metric; use {{#valids}}' }),
+      after: Joi.number().integer().min(1).required(),
+      min_probability: Joi.number().greater(0.5).less(1).default(0.95),
+    }),
+  }),
+  // `handoff: true`, or a map with the reason the rep reads in the briefing.
+  handoff: Joi.alternatives(Joi.boolean().valid(true), Joi.object({ reason: Joi.string().trim().min(1).max(300) }))
+    .messages({ 'alternatives.types': '{{#label}} must be true, or a map with reason: (what the rep reads in the briefing)', 'alternatives.match': '{{#label}} must be true, or a map with reason: (what the rep reads in the briefing)' }),
   end: Joi.boolean().valid(true),
 })
   .xor(...STEP_ACTIONS)
   .messages({
-    'object.xor': '{{#label}} must have exactly one action: wait, email, branch, goal, update_lead, webhook or end',
-    'object.missing': '{{#label}} must have exactly one action: wait, email, branch, goal, update_lead, webhook or end',
+    'object.xor': `{{#label}} must have exactly one action: ${ACTION_LIST}`,
+    'object.missing': `{{#label}} must have exactly one action: ${ACTION_LIST}`,
   });
 
 export const sequenceFileSchema = Joi.object({
@@ -134,6 +151,9 @@ export const sequenceFileSchema = Joi.object({
   goals: Joi.array().items(Joi.object({ event: Joi.string().min(1).max(100).required(), where: propertyFilter })).default([]),
   send_window: Joi.object({ days: weekdays.required(), hours: Joi.string().pattern(/^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$/).required()
     .messages({ 'string.pattern.base': '{{#label}} "{{#value}}" must be HH:MM-HH:MM, e.g. 09:00-17:30' }), timezone: timeZone.default('UTC') }),
+  // "10%": the share of entrants held out of every email of the sequence (experiments, docs/sequences.md).
+  holdout: Joi.string().pattern(/^\d{1,2}(\.\d{1,2})?%$/).custom((value: string, helpers) => (Number(value.slice(0, -1)) > 50 ? helpers.error('holdout.range') : value))
+    .messages({ 'string.pattern.base': '{{#label}} "{{#value}}" must be a percentage such as 10%', 'string.base': '{{#label}} must be a percentage such as 10%', 'holdout.range': '{{#label}} "{{#value}}" is more than 50%: a holdout is the smaller group' }),
   steps: Joi.array().items(step).min(1).required(),
   // UTM tags on the sequence's tracked links (docs/sequences.md); false or absent: none.
   utm: Joi.alternatives(Joi.boolean().valid(false), Joi.object({ source: Joi.string().min(1).max(100).default('baton'), medium: Joi.string().min(1).max(100).default('email') }))

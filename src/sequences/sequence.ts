@@ -46,10 +46,23 @@ export type StepAction =
   | { kind: 'goal'; goal: { event: string; where?: Record<string, unknown>; within: string } }
   | { kind: 'update_lead'; update_lead: { set?: Record<string, unknown>; add_tags?: string[]; remove_tags?: string[] } }
   | { kind: 'webhook'; webhook: { url: string; secret?: string } }
+  | { kind: 'split'; split: { arms: SplitArm[]; winner?: { metric: ExperimentMetric; after: number; minProbability: number } } }
+  | { kind: 'handoff'; handoff: { reason?: string } }
   | { kind: 'end' };
+
+/** What decides a split's winner: per lead, whether it happened at least once after assignment (human opens and clicks only). */
+export type ExperimentMetric = 'open' | 'click' | 'goal' | 'mql' | 'handoff';
+export const EXPERIMENT_METRICS: ExperimentMetric[] = ['open', 'click', 'goal', 'mql', 'handoff'];
+
+export interface SplitArm {
+  id: string;
+  weight: number;
+  next: string;
+}
 
 export type Step = StepAction & { id: string; next?: string; line: number };
 export type EmailStep = Extract<Step, { kind: 'email' }>;
+export type SplitStep = Extract<Step, { kind: 'split' }>;
 
 export interface Sequence {
   id: string;
@@ -63,6 +76,8 @@ export interface Sequence {
   entry: { trigger: Trigger; conditions: Condition[]; reentry: 'never' | { after: string } };
   goals: Array<{ event: string; where?: Record<string, unknown> }>;
   sendWindow: SendWindow | null;
+  /** Share of entrants (0..0.5) held out: enrolled and walked through the steps, but sent no email of this sequence. */
+  holdout: number;
   steps: Step[];
   file: string;
   /** UTM tags for the sequence's tracked links (utm_campaign = sequence id, utm_content = step id); null: none. */

@@ -9,16 +9,21 @@ import type { ScoringConfig } from '../scoring/scoring-config.js';
 import { scoredLead } from '../scoring/scoring.service.js';
 import type { FrequencyCap } from '../sends/frequency-cap.js';
 import { nextAllowedSend } from '../sends/frequency-cap.js';
-import type { LeadFacts, StepEngagement } from '../sequences/conditions.js';
-import type { Sequence, Step } from '../sequences/sequence.js';
-import { branchTarget, emailDueAt, goalPlan, matchesGoal, nextStepId, stepZone, waitEndsAt } from '../sequences/step-plan.js';
+import type { StepEngagement } from '../sequences/conditions.js';
+import type { EmailStep, Sequence, Step } from '../sequences/sequence.js';
+import { matchesGoal, stepZone } from '../sequences/step-plan.js';
+import { leadStanding } from '../enrollments/engine.js';
+import { decide, type LeadStanding, type StepFacts } from '../enrollments/step-decider.js';
+import { holdoutArmForLead } from '../experiments/assignment.js';
+import { assertUnreachable } from '../platform/assert.js';
 import type { Persona } from './persona.js';
 
 /*
  * `baton simulate`: one lead through one sequence on a virtual clock, sending nothing. Steps are
- * decided by the engine's own pure functions (src/sequences/step-plan.ts: send windows, waits,
- * branches, goals), the score by the scoring file's pure function after each of the persona's
- * events, and the handoff by the same assignment as the real one. Deterministic: the same files
+ * decided by the engine's own decider (src/enrollments/step-decider.ts: send windows, waits,
+ * branches, goals, splits, holdouts): this file gathers its facts and logs what it says. The
+ * score comes from the scoring file's pure function after each of the persona's events, and the
+ * handoff from the same assignment as the real one. Deterministic: the same files
  * and persona always print the same timeline, so it can gate a change in CI.
  */
 
@@ -39,7 +44,7 @@ export interface TimelineEntry {
   offset: string;
   /** Wall-clock time in the lead's time zone: "Wed 09:00". */
   local: string;
-  kind: 'enter' | 'email' | 'held' | 'wait' | 'branch' | 'goal' | 'update' | 'webhook' | 'lead' | 'score' | 'stage' | 'handoff' | 'end';
+  kind: 'enter' | 'email' | 'held' | 'wait' | 'branch' | 'split' | 'goal' | 'update' | 'webhook' | 'lead' | 'score' | 'stage' | 'handoff' | 'end';
   text: string;
 }
 
@@ -103,8 +108,7 @@ export function simulate(persona: Persona, context: SimulationContext): Simulati
     nextRun = null;
     step = undefined;
   };
-  const advance = (now: Date, current: Step, target?: string) => {
-    const next = nextStepId(sequence, current, target);
+  const advanceTo = (now: Date, next: string | null) => {
     if (!next) return finish(now, 'completed: reached the end');
     step = sequence.steps.find((candidate) => candidate.id === next);
     stepEnteredAt = now;
@@ -136,7 +140,16 @@ export function simulate(persona: Persona, context: SimulationContext): Simulati
     if (next === stage) return;
     stage = next;
     log(now, 'stage', `stage ${next}${cause?.kind === 'intent' ? ` (asked for sales: ${cause.intent.label})` : ''}`);
-    if (!cause || !context.team) return;
+    if (cause) handOver(now);
+  };
+
+  /** The handoff: the same rep assignment as the real one; the lead leaves the sequence. */
+  const handOver = (now: Date, atStep?: string) => {
+    if (!context.team) return;
+    if (atStep) {
+      stage = 'mql';
+      log(now, 'stage', `stage mql (${atStep})`);
+    }
     const assignment = chooseRep({ team: context.team, lead: { country: lead.country, traits: lead.traits }, now, openCounts: {}, lastAssigned: {} });
     const rep = context.team.reps.find((candidate) => candidate.id === assignment.repId);
     log(now, 'handoff', `handed to ${rep?.name ?? assignment.repId} <${rep?.email ?? '?'}> (${assignment.reason})${step ? '; the lead leaves the sequence' : ''}`);
@@ -145,19 +158,51 @@ export function simulate(persona: Persona, context: SimulationContext): Simulati
     step = undefined;
   };
 
-  const runStep = (now: Date, current: Step) => {
+  const split: { forced: Record<string, string>; taken: Record<string, string> } = { forced: persona.arms, taken: {} };
+  const heldOut = persona.holdout ?? (sequence.holdout > 0 && holdoutArmForLead(lead.email, sequence.id, sequence.holdout) === 'holdout');
+  if (heldOut) log(start, 'held', `in the holdout group (${Math.round(sequence.holdout * 100)}%): no email of ${sequence.id} is sent`);
+
+  const simulatedStanding = (): LeadStanding => {
+    const standing = leadStanding(lead, null, engagement);
+    return { ...standing, id: lead.email, stage: context.scoring ? stage : null, conditions: { ...standing.conditions, score: lastScore } };
+  };
+  const factsAt = (now: Date, current: Step): StepFacts => ({
+    // A dry run shows what the steps would do: a paused file is simulated as if active.
+    now, sequence: { ...sequence, status: 'active' }, stepId: current.id, step: current, enteredAt: start, stepEnteredAt,
+    lead: simulatedStanding(),
     // The engine notices a sequence goal when a step runs: so does the simulation.
-    const goal = sequence.goals.find((candidate) => happened.some((event) => event.at.getTime() >= start.getTime() && matchesGoal(candidate, event)));
-    if (goal) return finish(now, `converted: goal ${goal.event}`);
-    switch (current.kind) {
-      case 'email': {
-        const due = emailDueAt(sequence, now, zone());
-        if (due.getTime() > now.getTime()) {
-          log(now, 'held', `${current.id}: outside the send window until ${when(due)}`);
-          nextRun = due;
-          return;
-        }
-        if (context.frequencyCap && context.isMarketing(current.email.template)) {
+    goalReached: sequence.goals.find((candidate) => happened.some((event) => event.at.getTime() >= start.getTime() && matchesGoal(candidate, event)))?.event ?? null,
+    stepGoalReached: current.kind === 'goal' && happened.some((event) => event.at.getTime() >= stepEnteredAt.getTime() && matchesGoal(current.goal, event)),
+    heldOut,
+    // The lead's email stands for its id in the arm's hash: personas differ, runs agree.
+    split: { stored: split.taken[current.id] ?? null, winner: null, forced: split.forced[current.id] ?? null },
+  });
+
+  const runStep = (now: Date, current: Step) => {
+    const decision = decide(factsAt(now, current));
+    switch (decision.kind) {
+      case 'exit':
+      case 'convert':
+        return finish(now, `${decision.kind === 'exit' ? 'exited' : 'converted'}: ${decision.reason}`);
+      case 'park':
+      case 'end':
+        return finish(now, `completed: ${decision.reason}`);
+      case 'wait': {
+        nextRun = decision.until;
+        if (decision.because === 'send_window') return log(now, 'held', `${current.id}: outside the send window until ${when(decision.until)}`);
+        if (waitingLogged) return;
+        waitingLogged = true;
+        if (current.kind === 'goal') return log(now, 'goal', `${current.id}: waits up to ${current.goal.within} for ${current.goal.event}`);
+        return log(now, 'wait', `${current.id}: until ${when(decision.until)}`);
+      }
+      case 'advance':
+        if (decision.because === 'branch') log(now, 'branch', `${current.id} → ${decision.to ?? '(end)'}${current.kind === 'branch' && decision.to === current.else ? ' (else)' : ''}`);
+        if (decision.because === 'goal_timed_out' && current.kind === 'goal') log(now, 'goal', `${current.id}: ${current.goal.event} did not happen within ${current.goal.within}`);
+        if (decision.because === 'held_out' && current.kind === 'email') log(now, 'held', `${current.id}: held out (holdout group), not sent (${current.email.template})`);
+        return advanceTo(now, decision.to);
+      case 'send': {
+        // The frequency cap is the send gate's (the engine checks it under the lead's lock).
+        if (context.frequencyCap && context.isMarketing(decision.step.email.template)) {
           const allowed = nextAllowedSend(context.frequencyCap, sends, now);
           if (allowed) {
             log(now, 'held', `${current.id}: frequency cap until ${when(allowed)}`);
@@ -165,54 +210,49 @@ export function simulate(persona: Persona, context: SimulationContext): Simulati
             return;
           }
         }
-        log(now, 'email', `${current.id}: "${context.subjectOf(current, lead)}" (${current.email.template})`);
-        sends.push(now);
-        engagement[current.id] = { sentAt: now, humanOpens: [], humanClicks: [] };
-        for (const action of persona.behaviour) {
-          if (action.kind !== 'email' || action.step !== current.id) continue;
-          if (action.openAfterMs !== null) addEvent({ at: new Date(now.getTime() + action.openAfterMs), type: 'email_opened', properties: { sendId: current.id }, label: `opens ${current.id}`, step: current.id });
-          if (action.clickAfterMs !== null) addEvent({ at: new Date(now.getTime() + action.clickAfterMs), type: 'email_clicked', properties: { sendId: current.id, ...(action.url ? { url: action.url } : {}) }, label: `clicks ${current.id}${action.url ? ` (${action.url})` : ''}`, step: current.id });
+        sendEmail(now, decision.step);
+        return advanceTo(now, decision.then);
+      }
+      case 'updateLead': {
+        const set = current.kind === 'update_lead' ? current.update_lead.set ?? {} : {};
+        const added = decision.tags.filter((tag) => !lead.tags.includes(tag));
+        const removed = lead.tags.filter((tag) => !decision.tags.includes(tag));
+        lead.tags = decision.tags;
+        log(now, 'update', `${current.id}: ${[...Object.entries(set).map(([field, value]) => `${field} = ${String(value)}`), ...added.map((tag) => `+${tag}`), ...removed.map((tag) => `-${tag}`)].join(', ')}`);
+        return advanceTo(now, decision.then);
+      }
+      case 'callWebhook':
+        log(now, 'webhook', `${current.id}: would POST to ${decision.url}`);
+        return advanceTo(now, decision.then);
+      case 'handOff': {
+        const reason = decision.reason ? ` (${decision.reason})` : '';
+        if (!context.team) {
+          log(now, 'handoff', `${current.id}: would hand the lead to sales${reason}, but there is no sales team file`);
+          return advanceTo(now, decision.then);
         }
-        return advance(now, current);
+        return handOver(now, `handoff step ${current.id}${reason}`);
       }
-      case 'wait': {
-        const until = waitEndsAt(current, stepEnteredAt, zone());
-        if (until.getTime() <= now.getTime()) return advance(now, current);
-        if (!waitingLogged) log(now, 'wait', `${current.id}: until ${when(until)}`);
-        waitingLogged = true;
-        nextRun = until;
-        return;
+      case 'split': {
+        split.taken[current.id] = decision.arm;
+        const arm = current.kind === 'split' ? current.split.arms.find((candidate) => candidate.id === decision.arm) : undefined;
+        const total = current.kind === 'split' ? current.split.arms.reduce((sum, candidate) => sum + candidate.weight, 0) : 0;
+        const share = arm && total > 0 ? ` ${Math.round((arm.weight / total) * 100)}%` : '';
+        log(now, 'split', `${current.id} → arm ${decision.arm}${share}${decision.source === 'forced' ? ' (forced by the persona)' : ''} → ${decision.to}`);
+        return advanceTo(now, decision.to);
       }
-      case 'branch': {
-        const facts: LeadFacts = { ...scoredLead(lead), tags: lead.tags, score: lastScore, engagement };
-        const target = branchTarget(current, facts);
-        log(now, 'branch', `${current.id} → ${target}${target === current.else ? ' (else)' : ''}`);
-        return advance(now, current, target);
-      }
-      case 'goal': {
-        const reached = happened.some((event) => event.at.getTime() >= stepEnteredAt.getTime() && matchesGoal(current.goal, event));
-        const plan = goalPlan(current, stepEnteredAt, now, reached);
-        if (plan.kind === 'converted') return finish(now, `converted: goal ${current.goal.event}`);
-        if (plan.kind === 'recheck') {
-          if (!waitingLogged) log(now, 'goal', `${current.id}: waits up to ${current.goal.within} for ${current.goal.event}`);
-          waitingLogged = true;
-          nextRun = plan.at;
-          return;
-        }
-        log(now, 'goal', `${current.id}: ${current.goal.event} did not happen within ${current.goal.within}`);
-        return advance(now, current);
-      }
-      case 'update_lead': {
-        const { add_tags: add = [], remove_tags: remove = [], set = {} } = current.update_lead;
-        lead.tags = [...lead.tags.filter((tag) => !remove.includes(tag)), ...add.filter((tag) => !lead.tags.includes(tag))];
-        log(now, 'update', `${current.id}: ${[...Object.entries(set).map(([field, value]) => `${field} = ${String(value)}`), ...add.map((tag) => `+${tag}`), ...remove.map((tag) => `-${tag}`)].join(', ')}`);
-        return advance(now, current);
-      }
-      case 'webhook':
-        log(now, 'webhook', `${current.id}: would POST to ${current.webhook.url}`);
-        return advance(now, current);
-      case 'end':
-        return finish(now, 'completed: end step');
+      default:
+        return assertUnreachable(decision);
+    }
+  };
+
+  const sendEmail = (now: Date, current: EmailStep) => {
+    log(now, 'email', `${current.id}: "${context.subjectOf(current, lead)}" (${current.email.template})`);
+    sends.push(now);
+    engagement[current.id] = { sentAt: now, humanOpens: [], humanClicks: [] };
+    for (const action of persona.behaviour) {
+      if (action.kind !== 'email' || action.step !== current.id) continue;
+      if (action.openAfterMs !== null) addEvent({ at: new Date(now.getTime() + action.openAfterMs), type: 'email_opened', properties: { sendId: current.id }, label: `opens ${current.id}`, step: current.id });
+      if (action.clickAfterMs !== null) addEvent({ at: new Date(now.getTime() + action.clickAfterMs), type: 'email_clicked', properties: { sendId: current.id, ...(action.url ? { url: action.url } : {}) }, label: `clicks ${current.id}${action.url ? ` (${action.url})` : ''}`, step: current.id });
     }
   };
 

@@ -13,11 +13,8 @@ import { createTestDatabase, type TestDatabase } from '../helpers/test-database.
  * The experiment page in headless Chromium against a running Baton (real Postgres, the API and
  * the dashboard as served): both arms of a split side by side with their intervals, the holdout
  * group, a recorded winner; at 375 px without sideways scrolling, and no console errors.
- *
- * This branch cannot load a `split` step from YAML yet (the engine adds the type), so the
- * assignment rows are inserted for a split the file does not have: the page shows it from its
- * stored rows ("no longer in the sequence"). Once the engine is merged, the sequence file below
- * should get the split step, and the assertion on that sentence goes.
+ * The assignment rows are inserted directly (300 leads walking the sequence would take minutes),
+ * for the split and holdout the sequence file declares.
  */
 
 const API_KEY = 'experiments-api-key-0123456789abcdef';
@@ -40,7 +37,7 @@ beforeAll(async () => {
   if (!browserDescribe.available) return;
   dir = await mkdtemp(path.join(os.tmpdir(), 'baton-experiments-'));
   await mkdir(path.join(dir, 'sequences'));
-  await writeFile(path.join(dir, 'sequences', 'subject-lines.yaml'), 'id: subject-lines\nname: Subject line test\nversion: 1\nentry:\n  trigger: { type: manual }\nsteps:\n  - id: hello\n    email: welcome\n  - id: later\n    wait: 30d\n');
+  await writeFile(path.join(dir, 'sequences', 'subject-lines.yaml'), 'id: subject-lines\nname: Subject line test\nversion: 1\nholdout: 10%\nentry:\n  trigger: { type: manual }\nsteps:\n  - id: subject-test\n    split:\n      arms:\n        - { id: short, weight: 50, next: hello }\n        - { id: long, weight: 50, next: later }\n  - id: hello\n    email: welcome\n  - id: later\n    wait: 30d\n');
   if (process.env.DATABASE_URL) database = await createTestDatabase({ migrated: false });
   baton = await startBaton(loadConfig({
     PORT: '0', BATON_DATA_DIR: dir, BATON_SEQUENCES_DIR: path.join(dir, 'sequences'), BATON_TEMPLATES_DIR: FIXTURE_CONTENT.templates, BATON_API_KEY: API_KEY,
@@ -86,7 +83,7 @@ browserDescribe('the experiment page in a browser', () => {
     expect(chart).toContain('short: 10.0% (95%: 6.2%–15.8%)');
     expect(chart).toContain('long: 30.0% (95%: 23.2%–37.8%)');
     expect(await split.textContent()).toContain('long leads: best with probability');
-    expect(await split.textContent()).toContain('no longer in the sequence');
+    expect(await split.textContent()).not.toContain('no longer in the sequence');
     const holdout = page.locator('section.experiment', { hasText: 'Holdout group' });
     expect(await holdout.locator('svg[role=img] line.interval').count()).toBe(2);
     expect(await holdout.textContent()).toContain('300 treatment, 30 holdout');

@@ -3,7 +3,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { contentPaths, loadContent, type Content } from '../../src/content/content-loader.js';
 import { loadConfig } from '../../src/platform/config.js';
-import { parsePersona } from '../../src/simulate/persona.js';
+import { armForLead } from '../../src/experiments/assignment.js';
+import { parseSequence } from '../../src/sequences/sequence-loader.js';
+import { forcedArmProblems, parsePersona } from '../../src/simulate/persona.js';
 import { formatTimeline, simulate } from '../../src/simulate/simulate.js';
 import { FIXTURE_CONTENT } from '../helpers/fixture-content.js';
 import { endStartedProcesses, runCommand } from '../helpers/process-group.js';
@@ -69,6 +71,72 @@ describe('baton simulate timelines', () => {
     expect(lines.some((line) => / stage +stage mql \(asked for sales: Demo request\)$/.test(line))).toBe(true);
     expect(lines.at(-2)).toMatch(/handoff +handed to Sam Ortiz <sam@example.com> \(territory\)$/);
     expect(lines.at(-1)).toBe('outcome: converted: goal form_submit; handed off to sam');
+  });
+});
+
+describe('baton simulate with splits, holdouts and handoff steps', () => {
+  const EXPERIMENT = `id: experiment
+name: Experiment
+version: 1
+holdout: 10%
+entry: { trigger: { type: manual } }
+steps:
+  - id: subject-test
+    split:
+      arms:
+        - { id: short, weight: 50, next: email-short }
+        - { id: long, weight: 50, next: email-long }
+  - id: email-short
+    email: welcome
+    next: to-sales
+  - id: email-long
+    email: case-study
+  - id: to-sales
+    handoff: { reason: Took the long track }
+`;
+  const PERSONA = 'lead: { email: zoe@example.fr, firstName: Zoë, country: FR }\nuntil: 2d\n';
+
+  function run(personaText: string): string[] {
+    const parsedSequence = parseSequence(EXPERIMENT, 'experiment.yaml', content.templates);
+    if (!parsedSequence.ok) throw new Error(JSON.stringify(parsedSequence.problems));
+    const persona = parsePersona(personaText);
+    if (!persona.ok) throw new Error(JSON.stringify(persona.problems));
+    return formatTimeline(simulate(persona.persona, {
+      sequence: parsedSequence.sequence, subjectOf: (step) => step.email.template, isMarketing: () => true,
+      scoring: content.scoring?.config ?? null, team: content.scoring?.team ?? null, frequencyCap: null,
+    })).split('\n');
+  }
+
+  it('shows the arm the hash picks, or the one the persona forces, and the handoff step with its reason', () => {
+    const hashed = armForLead('zoe@example.fr', 'experiment', 'subject-test', [{ id: 'short', weight: 50 }, { id: 'long', weight: 50 }]);
+    const lines = run(`${PERSONA}holdout: false\n`);
+    expect(lines).toContainEqual(expect.stringMatching(new RegExp(` split +subject-test → arm ${hashed} 50% → email-${hashed}$`)));
+    const forced = run(`${PERSONA}holdout: false\narms: { subject-test: long }\n`);
+    expect(forced).toContainEqual(expect.stringMatching(/ split +subject-test → arm long 50% \(forced by the persona\) → email-long$/));
+    expect(forced).toContainEqual(expect.stringMatching(/ email +email-long: "case-study" \(case-study\)$/));
+    expect(forced).toContainEqual(expect.stringMatching(/ stage +stage mql \(handoff step to-sales \(Took the long track\)\)$/));
+    expect(forced.at(-1)).toMatch(/^outcome: handed off to /);
+  });
+
+  it('names a forced arm the sequence lacks, with the choices', () => {
+    const parsedSequence = parseSequence(EXPERIMENT, 'experiment.yaml', content.templates);
+    const persona = parsePersona(`${PERSONA}arms: { subject-test: medium, to-sales: long }\n`);
+    if (!parsedSequence.ok || !persona.ok) throw new Error('fixtures do not parse');
+    expect(forcedArmProblems(persona.persona, parsedSequence.sequence)).toEqual([
+      'arms.subject-test: "medium" is not an arm of that split (arms: short, long)',
+      'arms: "to-sales" is not a split step of experiment (split steps: subject-test)',
+    ]);
+  });
+
+  it('sends a held-out persona nothing and says so, yet walks it to the handoff', () => {
+    const lines = run(`${PERSONA}holdout: true\narms: { subject-test: short }\n`);
+    expect(lines).toContainEqual(expect.stringMatching(/ held +in the holdout group \(10%\): no email of experiment is sent$/));
+    expect(lines).toContainEqual(expect.stringMatching(/ held +email-short: held out \(holdout group\), not sent \(welcome\)$/));
+    // The kind column (after offset and local time) of every line: no email among them.
+    const kinds = lines.slice(0, -1).map((line) => line.split(/ +/)[4]);
+    expect(kinds).toContain('held');
+    expect(kinds).not.toContain('email');
+    expect(lines.at(-1)).toMatch(/^outcome: handed off to /);
   });
 });
 

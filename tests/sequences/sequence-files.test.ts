@@ -56,8 +56,8 @@ steps:
       'test.yaml:1 id: "Bad Id" must be lower-case letters, digits, - and _ (at most 64), starting with a letter or digit',
       'test.yaml:5 entry.trigger.type: "webinar" is not a trigger; use [manual, lead_created, tag_added, event]',
       'test.yaml:8 steps[0].wait: "2 days" is not a duration: use a whole number from 1 and a unit (s, m, h, d or w), e.g. 2d',
-      'test.yaml:9 steps[1]: must have exactly one action: wait, email, branch, goal, update_lead, webhook or end',
-      'test.yaml:12 steps[2]: must have exactly one action: wait, email, branch, goal, update_lead, webhook or end',
+      'test.yaml:9 steps[1]: must have exactly one action: wait, email, branch, goal, update_lead, webhook, split, handoff or end',
+      'test.yaml:12 steps[2]: must have exactly one action: wait, email, branch, goal, update_lead, webhook, split, handoff or end',
     ]);
   });
 
@@ -155,6 +155,96 @@ steps:
       'test.yaml:9 entry.conditions[2]: compares a field or trait with exactly one of equals, in, matches, gte, lte or exists',
       'test.yaml:10 entry.conditions[3]: uses a comparison (equals, in, matches, gte, lte, exists) without a field or trait',
     ]);
+  });
+});
+
+describe('split, holdout and handoff in sequence files', () => {
+  it('reads a split with its arms and winner rule, a holdout and a handoff step', () => {
+    const result = parseSequence(`${HEAD}holdout: 12.5%
+steps:
+  - id: subject-test
+    split:
+      arms:
+        - { id: short, weight: 1, next: email-short }
+        - { id: long, weight: 3, next: email-long }
+      winner: { metric: click, after: 500 }
+  - id: email-short
+    email: welcome
+    next: to-sales
+  - id: email-long
+    email: follow-up
+  - id: to-sales
+    handoff: { reason: "Asked about pricing" }
+  - id: quiet
+    handoff: true
+`, 'test.yaml', templates);
+    if (!result.ok) throw new Error(JSON.stringify(result.problems));
+    expect(result.sequence.holdout).toBe(0.125);
+    expect(result.sequence.steps[0]).toMatchObject({ kind: 'split', split: { arms: [{ id: 'short', weight: 1, next: 'email-short' }, { id: 'long', weight: 3, next: 'email-long' }], winner: { metric: 'click', after: 500, minProbability: 0.95 } } });
+    expect(result.sequence.steps[3]).toMatchObject({ kind: 'handoff', handoff: { reason: 'Asked about pricing' } });
+    expect(result.sequence.steps[4]).toMatchObject({ kind: 'handoff', handoff: {} });
+  });
+
+  it('names file, line and path of a bad split, weight, winner, holdout or handoff', () => {
+    expect(problems(`${HEAD}holdout: 60%
+steps:
+  - id: subject-test
+    next: a
+    split:
+      arms:
+        - { id: short, weight: 50, next: a }
+        - { id: short, weight: 50, next: nowhere }
+  - id: weights
+    split:
+      arms:
+        - { id: x, weight: 0, next: a }
+        - { id: y, weight: -2, next: a }
+      winner: { metric: revenue, after: 10 }
+  - id: one-arm
+    split:
+      arms:
+        - { id: only, weight: 1, next: a }
+  - id: a
+    handoff: { reason: "" }
+`)).toEqual([
+      'test.yaml:6 holdout: "60%" is more than 50%: a holdout is the smaller group',
+      'test.yaml:17 steps[1].split.arms[0].weight: must be a positive number (weights are relative: 50 and 50, or 1 and 3)',
+      'test.yaml:18 steps[1].split.arms[1].weight: must be a positive number (weights are relative: 50 and 50, or 1 and 3)',
+      'test.yaml:19 steps[1].split.winner.metric: "revenue" is not a metric; use [open, click, goal, mql, handoff]',
+      'test.yaml:23 steps[2].split.arms: needs at least 2 arms',
+      'test.yaml:25 steps[3].handoff: must be true, or a map with reason: (what the rep reads in the briefing)',
+    ]);
+    expect(problems(`${HEAD}holdout: 10%
+steps:
+  - id: subject-test
+    next: a
+    split:
+      arms:
+        - { id: short, weight: 50, next: a }
+        - { id: short, weight: 50, next: nowhere }
+  - id: a
+    handoff: true
+`)).toEqual([
+      'test.yaml:9 steps[0].next: a split goes where its arms say; give each arm a next instead',
+      'test.yaml:13 steps[0].split.arms[1].id: arm id "short" is already used by arms[0]',
+      'test.yaml:13 steps[0].split.arms[1].next: "nowhere" is not a step of this sequence (steps: subject-test, a)',
+    ]);
+  });
+
+  it('counts the steps each arm leads to as reachable', () => {
+    expect(problems(`${HEAD}steps:
+  - id: pick
+    split:
+      arms:
+        - { id: one, weight: 1, next: second }
+        - { id: two, weight: 1, next: third }
+  - id: first-unreachable
+    email: welcome
+  - id: second
+    end: true
+  - id: third
+    end: true
+`)).toEqual(['test.yaml:12 steps[1]: step "first-unreachable" can never be reached from the first step']);
   });
 });
 

@@ -65,14 +65,14 @@ describe('treatment against holdout', () => {
   });
 });
 
-describe('experimentsOf (the adapter from a loaded sequence)', () => {
+describe('experimentsOf (from a loaded sequence)', () => {
   const base: Sequence = {
     id: 's', name: 'S', version: 1, description: '', status: 'active', priority: 0, entry: { trigger: { type: 'manual' }, conditions: [], reentry: 'never' },
-    goals: [], sendWindow: null, steps: [{ id: 'end', kind: 'end', line: 3 }], file: 's.yaml', hash: 'h',
+    goals: [], sendWindow: null, steps: [{ id: 'end', kind: 'end', line: 3 }], file: 's.yaml', hash: 'h', holdout: 0,
   };
-  it('reads split steps and the holdout share as the engine will load them, and nothing from other steps', () => {
-    const split = { id: 't', kind: 'split', line: 2, split: { arms: [{ id: 'a', weight: 70, next: 'end' }, { id: 'b', weight: 30, next: 'end' }], winner: { metric: 'goal', after: 500, minProbability: 0.9 } } } as unknown as Step;
-    const sequence = { ...base, steps: [split, ...base.steps], ...{ holdout: 0.1 } };
+  it('reads split steps and the holdout share, and nothing from other steps', () => {
+    const split: Step = { id: 't', kind: 'split', line: 2, split: { arms: [{ id: 'a', weight: 70, next: 'end' }, { id: 'b', weight: 30, next: 'end' }], winner: { metric: 'goal', after: 500, minProbability: 0.9 } } };
+    const sequence: Sequence = { ...base, steps: [split, ...base.steps], holdout: 0.1 };
     expect(experimentsOf(sequence)).toEqual({
       sequenceId: 's', sequenceName: 'S', holdout: 0.1,
       splits: [{ sequenceId: 's', stepId: 't', arms: [{ id: 'a', weight: 70, next: 'end' }, { id: 'b', weight: 30, next: 'end' }], winner: { metric: 'goal', after: 500, minProbability: 0.9 } }],

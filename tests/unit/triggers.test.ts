@@ -3,7 +3,7 @@ import type { Sequence, Trigger } from '../../src/sequences/sequence.js';
 
 const sequence = (id: string, trigger: Trigger, extra: Partial<Sequence> = {}): Sequence => ({
   id, name: id, version: 1, description: '', status: 'active', priority: 0, hash: id,
-  entry: { trigger, conditions: [], reentry: 'never' }, goals: [], sendWindow: null,
+  entry: { trigger, conditions: [], reentry: 'never' }, goals: [], sendWindow: null, holdout: 0,
   steps: [{ id: 'a', kind: 'end', line: 1 }], file: `${id}.yaml`, ...extra,
 });
 
