@@ -14,6 +14,8 @@ export interface DatabaseOptions {
   url: string | null;
   /** Where the embedded database keeps its files; 'memory' keeps nothing (tests). */
   embeddedDir: string | 'memory';
+  /** An embedded database to start from (PGlite's `dumpDataDir`): tests clone a migrated one. */
+  embeddedTemplate?: Blob;
   poolSize: number;
   /** A connection failed (server restart, network); the pool replaces it. */
   onPoolError?: (error: Error) => void;
@@ -49,7 +51,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
   if (dataDir) await mkdir(dataDir, { recursive: true });
   const lock = options.embeddedDir === 'memory' ? null : await lockDataDir(options.embeddedDir);
   try {
-    const pglite = await PGlite.create(dataDir ? { dataDir } : {});
+    const pglite = await PGlite.create({ ...(dataDir ? { dataDir } : {}), ...(options.embeddedTemplate ? { loadDataDir: options.embeddedTemplate } : {}) });
     const password = await embeddedDatabasePassword(options.embeddedDir);
     const server = new PGliteMultiplexer(pglite, { password });
     const address = await server.listen();
