@@ -35,11 +35,12 @@ export function parseYamlFile<T>(text: string, schema: Joi.Schema<T>): { ok: tru
   if (document.errors.length > 0) return { ok: false, problems: document.errors.map((error) => ({ line: error.linePos?.[0]?.line ?? null, path: '', message: `YAML: ${error.message.split('\n')[0]}` })) };
   const plain = yamlValue(document, lineCounter);
   if (!plain.ok) return { ok: false, problems: [{ line: plain.line, path: '', message: plain.message }] };
-  const { value, error } = schema.validate(plain.value, { abortEarly: false, errors: { wrap: { label: false } } });
-  if (!error) return { ok: true, value };
+  // Not destructured: Joi types a failed result's value `any`; narrowed on `error`, it is typed.
+  const validated = schema.validate(plain.value, { abortEarly: false, errors: { wrap: { label: false } } });
+  if (!validated.error) return { ok: true, value: validated.value };
   return {
     ok: false,
-    problems: error.details.map((detail) => {
+    problems: validated.error.details.map((detail) => {
       const where = formatPath(detail.path);
       const node = document.getIn(detail.path, true) as { range?: [number, number, number] } | undefined;
       const message = detail.message.startsWith(`${where} `) ? detail.message.slice(where.length + 1) : detail.message;

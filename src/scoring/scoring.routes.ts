@@ -5,7 +5,7 @@ import { uuidSchema } from '../leads/leads.schemas.js';
 import { validate } from '../platform/http/validate.js';
 import type { ScoringService } from './scoring.service.js';
 
-const idParams = Joi.object({ id: uuidSchema.required() });
+const idParams = Joi.object<{ id: string }>({ id: uuidSchema.required() });
 
 export function scoringRoutes(scoring: ScoringService): Router {
   const router = Router();

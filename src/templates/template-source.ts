@@ -42,7 +42,7 @@ export interface TemplateProblem {
 
 const httpUrl = Joi.string().uri({ scheme: ['http', 'https'] });
 
-const metaSchema = Joi.object({
+const metaSchema = Joi.object<TemplateMeta>({
   subject: Joi.string().min(1).max(300).required(),
   preheader: Joi.string().max(300).allow('').default(''),
   from: Joi.string().max(300).allow(null).default(null),
@@ -66,11 +66,12 @@ export function parseTemplateSource(name: string, file: string, text: string): P
   }
   const plain = yamlValue(document, lineCounter);
   if (!plain.ok) return { ok: false, problems: [{ file, line: 1 + (plain.line ?? 1), message: `front matter: ${plain.message}` }] };
-  const { value, error } = metaSchema.validate(plain.value, { abortEarly: false, errors: { wrap: { label: false } } });
-  if (error) {
+  // Not destructured: Joi types a failed result's value `any`; narrowed on `error`, it is typed.
+  const validated = metaSchema.validate(plain.value, { abortEarly: false, errors: { wrap: { label: false } } });
+  if (validated.error) {
     return {
       ok: false,
-      problems: error.details.map((detail) => {
+      problems: validated.error.details.map((detail) => {
         const node = document.getIn(detail.path, true) as { range?: [number, number] } | undefined;
         const line = node?.range ? 1 + lineCounter.linePos(node.range[0]).line : 2;
         return { file, line, message: `front matter: ${detail.message}` };
@@ -78,5 +79,5 @@ export function parseTemplateSource(name: string, file: string, text: string): P
     };
   }
   const bodyLine = match[0].split('\n').length;
-  return { ok: true, source: { name, file, meta: value, body: text.slice(match[0].length), bodyLine } };
+  return { ok: true, source: { name, file, meta: validated.value, body: text.slice(match[0].length), bodyLine } };
 }
