@@ -3,7 +3,7 @@ import { isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, type Docume
 import { emailSchema } from '../leads/leads.schemas.js';
 import { yamlValue } from '../platform/yaml-value.js';
 import { parseDuration } from '../sequences/duration.js';
-import { formatPath } from '../sequences/sequence-loader.js';
+import { formatPath } from '../platform/config-file-schemas.js';
 import { canonicalTimeZone } from '../platform/time-zones.js';
 
 /*

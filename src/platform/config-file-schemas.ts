@@ -1,7 +1,6 @@
 import Joi from 'joi';
 import { LineCounter, parseDocument } from 'yaml';
 import { yamlValue } from './yaml-value.js';
-import { formatPath } from '../sequences/sequence-loader.js';
 
 /* What the marketer-authored YAML files (scoring, topics, personas) share: parsing and Joi pieces. */
 
@@ -47,4 +46,9 @@ export function parseYamlFile<T>(text: string, schema: Joi.Schema<T>): { ok: tru
       return { line: node?.range ? lineCounter.linePos(node.range[0]).line : null, path: where, message };
     }),
   };
+}
+
+/** A Joi error path as a marketer reads it: `steps[2].wait`. */
+export function formatPath(segments: Array<string | number>): string {
+  return segments.reduce<string>((joined, segment) => (typeof segment === 'number' ? `${joined}[${segment}]` : joined ? `${joined}.${segment}` : segment), '');
 }

@@ -2,7 +2,7 @@ import Joi from 'joi';
 import { fileId, parseYamlFile, regexPattern, type FileProblem } from '../platform/config-file-schemas.js';
 import { parseDuration } from '../sequences/duration.js';
 import { LEAD_FIELDS } from '../sequences/sequence.schemas.js';
-import { toTopic, topicSchema, type Topic } from '../handoff/topics.js';
+import { toTopic, topicSchema, type Topic } from './topics.js';
 import type { IntentRule } from './intent.js';
 import type { BehaviourRule, FitRule, FitTest, Grade, ScoringRules } from './score.js';
 

@@ -7,6 +7,7 @@ import type { Condition, Sequence, Step, StepAction } from './sequence.js';
 import { yamlValue } from '../platform/yaml-value.js';
 import { sequenceFileSchema, STEP_ACTIONS } from './sequence.schemas.js';
 import { checkSequence, type TemplateCatalogue } from './sequence-checks.js';
+import { formatPath } from '../platform/config-file-schemas.js';
 
 /*
  * Reads sequence files: YAML parsed with positions, validated structurally (Joi), then
@@ -75,10 +76,6 @@ function joiProblems(error: Joi.ValidationError, file: string, lineOf: (segments
     const message = detail.message.startsWith(`${where} `) ? detail.message.slice(where.length + 1) : detail.message;
     return { file, line: lineOf(detail.path) ?? lineOf(detail.path.slice(0, -1)), path: where, message };
   });
-}
-
-export function formatPath(segments: Array<string | number>): string {
-  return segments.reduce<string>((joined, segment) => (typeof segment === 'number' ? `${joined}[${segment}]` : joined ? `${joined}.${segment}` : segment), '');
 }
 
 function nodeLine(document: Document, lineCounter: LineCounter, segments: Array<string | number>): number | null {
