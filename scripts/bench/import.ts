@@ -95,7 +95,7 @@ function upload(url: string, file: string): Promise<{ created: number; updated: 
     const req = http.request(`${url}/api/leads/import`, { method: 'POST', headers: { Authorization: `Bearer ${API_KEY}`, 'Content-Type': 'text/csv' } }, (res) => {
       let body = '';
       res.on('data', (chunk) => (body += String(chunk)));
-      res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(body)) : reject(new Error(`${res.statusCode}: ${body.slice(0, 500)}`))));
+      res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(body) as { created: number; updated: number; rejected: number }) : reject(new Error(`${res.statusCode}: ${body.slice(0, 500)}`))));
     });
     req.on('error', reject);
     createReadStream(file).pipe(req);

@@ -40,7 +40,8 @@ export function loadViews(): Record<ViewName, HandlebarsTemplateDelegate> {
   handlebars.registerHelper('when', (value: unknown, options: Handlebars.HelperOptions) => {
     const at = value instanceof Date ? value : typeof value === 'string' ? new Date(value) : null;
     if (!at || Number.isNaN(at.getTime())) return '';
-    const root: unknown = options.data?.root;
+    const data: unknown = options.data;
+    const root = typeof data === 'object' && data !== null && 'root' in data ? data.root : undefined;
     const zone = typeof root === 'object' && root !== null && 'zone' in root && typeof root.zone === 'string' ? root.zone : 'UTC';
     const now = typeof root === 'object' && root !== null && 'now' in root && root.now instanceof Date ? root.now : new Date();
     return new handlebars.SafeString(`<time datetime="${at.toISOString()}">${escapeHtml(absoluteTime(at, zone))}</time> <span class="muted">(${escapeHtml(relativeTime(at, now))})</span>`);

@@ -30,7 +30,8 @@ export function decodeLeadCursor(sort: 'created' | 'score', cursor: string): Lea
     return null;
   }
   if (!Array.isArray(parsed) || parsed.length !== 3 || parsed[0] !== 'score') return null;
-  const [, score, id] = parsed;
+  const fields: unknown[] = parsed;
+  const [, score, id] = fields;
   if (typeof score !== 'number' || !Number.isFinite(score) || typeof id !== 'string' || !UUID.test(id)) return null;
   return { sort, score, id };
 }

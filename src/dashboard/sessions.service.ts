@@ -82,7 +82,8 @@ export function createDashboardSessions(deps: SessionsDeps): DashboardSessions {
       return { kind: 'invalid' };
     }
     if (!Array.isArray(parsed) || parsed.length !== 4) return { kind: 'invalid' };
-    const [repId, nonce, expires, next] = parsed;
+    const fields: unknown[] = parsed;
+    const [repId, nonce, expires, next] = fields;
     const rep = typeof repId === 'string' ? repById.get(repId) : undefined;
     if (!rep || typeof nonce !== 'string' || typeof expires !== 'number' || typeof next !== 'string') return { kind: 'invalid' };
     if (expires * 1000 <= now.getTime()) return { kind: 'expired' };

@@ -13,8 +13,8 @@ import type { SequenceRunner } from './sequence-runner.js';
 import { EMPTY_COUNTS, enrollmentTotals, stepCounts } from './sequence-stats.repository.js';
 import { deliverabilityReport } from '../feedback/rates.service.js';
 
-const enrollBody = Joi.object({ leadId: uuidSchema.required() });
-const sequenceParams = Joi.object({ id: Joi.string().pattern(/^[a-z0-9][a-z0-9_-]{0,63}$/).required().messages({ 'string.pattern.base': 'id is not a sequence id' }) });
+const enrollBody = Joi.object<{ leadId: string }>({ leadId: uuidSchema.required() });
+const sequenceParams = Joi.object<{ id: string }>({ id: Joi.string().pattern(/^[a-z0-9][a-z0-9_-]{0,63}$/).required().messages({ 'string.pattern.base': 'id is not a sequence id' }) });
 
 const sequenceNotFound = (id: string) => new AppError('sequence_not_found', `No sequence has id ${id}`, [{ field: 'id', location: 'path', message: 'no sequence has this id' }]);
 

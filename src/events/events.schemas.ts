@@ -22,7 +22,7 @@ const occurredAt = Joi.date().iso().min('2000-01-01T00:00:00Z')
   .custom((value: Date, helpers) => (value.getTime() - Date.now() > MAX_FUTURE_SKEW_MS ? helpers.error('date.future') : value))
   .messages({ 'date.future': '{{#label}} must not be more than 5 minutes in the future' });
 
-export const eventInputSchema: Joi.ObjectSchema<EventInput> = Joi.object({
+export const eventInputSchema = Joi.object<EventInput>({
   leadId: uuidSchema,
   email: emailSchema,
   type: eventType.required(),
@@ -36,7 +36,7 @@ export const eventInputSchema: Joi.ObjectSchema<EventInput> = Joi.object({
   })
   .required();
 
-export const eventBatchSchema: Joi.ArraySchema<EventInput[]> = Joi.array().items(eventInputSchema).min(1).max(MAX_EVENTS_PER_BATCH)
+export const eventBatchSchema = Joi.array<EventInput[]>().items(eventInputSchema).min(1).max(MAX_EVENTS_PER_BATCH)
   .messages({ 'array.max': `a batch holds at most ${MAX_EVENTS_PER_BATCH} events`, 'array.min': 'a batch holds at least one event' });
 
 /** What POST /api/events takes, for the API document: one event, or a batch. */
@@ -48,7 +48,7 @@ export interface TimelineQuery {
   type?: string;
 }
 
-export const timelineQuerySchema: Joi.ObjectSchema<TimelineQuery> = Joi.object({
+export const timelineQuerySchema = Joi.object<TimelineQuery>({
   limit: Joi.number().integer().min(1).max(200).default(50),
   cursor: Joi.string().max(500),
   type: Joi.string().pattern(/^[A-Za-z][A-Za-z0-9_.:-]{0,99}$/).messages({ 'string.pattern.base': '{{#label}} is not an event type' }),

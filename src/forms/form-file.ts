@@ -57,7 +57,7 @@ function formSchema(sequenceIds: readonly string[] | null): Joi.ObjectSchema<Raw
     'field.emailType': '{{#label}} is the email field, so its type must be email',
   });
 
-  return Joi.object({
+  return Joi.object<RawForm>({
     id: fileId.invalid('confirm').required().messages({ 'any.invalid': '{{#label}} "confirm" is taken by the confirmation links (/forms/confirm/…); choose another id' }),
     title: Joi.string().trim().min(1).max(200).required(),
     description: Joi.string().max(2000).allow('').default(''),

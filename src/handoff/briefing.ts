@@ -8,7 +8,7 @@ import {
   type ReturningInput,
 } from './briefing-context.js';
 import { formatWhen, signed } from './briefing-render.js';
-import { topicsOfUrl, type Topic } from './topics.js';
+import { topicsOfUrl, type Topic } from '../scoring/topics.js';
 
 export { briefingText, escapeMrkdwn, slackPayload } from './briefing-render.js';
 

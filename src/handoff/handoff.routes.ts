@@ -8,19 +8,20 @@ import { jsonBody } from '../platform/http/json-body.js';
 import { escapeHtml, publicPage } from '../platform/http/public-page.js';
 import { validate } from '../platform/http/validate.js';
 import { documented } from '../platform/http/openapi.js';
+import type { HandoffStatus } from '../platform/db/schema.js';
 import type { DecisionOutcome, HandoffAction, HandoffService } from './handoff.service.js';
 
-const idParams = Joi.object({ id: uuidSchema.required() });
-const listQuery = Joi.object({
+const idParams = Joi.object<{ id: string }>({ id: uuidSchema.required() });
+const listQuery = Joi.object<{ status?: HandoffStatus; rep?: string; leadId?: string; limit: number; cursor?: string }>({
   status: Joi.string().valid('pending', 'accepted', 'rejected', 'converted'),
   rep: Joi.string().max(64),
   leadId: uuidSchema,
   limit: Joi.number().integer().min(1).max(200).default(50),
   cursor: Joi.string().max(200),
 });
-const rejectBody = Joi.object({ reason: Joi.string().trim().max(500).allow(''), disqualify: Joi.boolean().default(false) }).default({});
+const rejectBody = Joi.object<{ reason?: string; disqualify: boolean }>({ reason: Joi.string().trim().max(500).allow(''), disqualify: Joi.boolean().default(false) }).default({});
 const emptyBody = Joi.object({}).default({});
-const convertBody = Joi.object({ value: Joi.alternatives(Joi.number(), Joi.string().max(40)).allow(null), currency: Joi.string().max(40).allow(null) }).default({});
+const convertBody = Joi.object<{ value?: number | string | null; currency?: string | null }>({ value: Joi.alternatives(Joi.number(), Joi.string().max(40)).allow(null), currency: Joi.string().max(40).allow(null) }).default({});
 
 const handoffNotFound = (id: string) => new AppError('handoff_not_found', `No handoff has id ${id}`, [{ field: 'id', location: 'path', message: 'no handoff has this id' }]);
 

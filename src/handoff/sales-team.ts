@@ -3,7 +3,7 @@ import { isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, type Docume
 import { emailSchema } from '../leads/leads.schemas.js';
 import { yamlProblems, yamlValue } from '../platform/yaml-value.js';
 import { parseDuration } from '../sequences/duration.js';
-import { formatPath } from '../sequences/sequence-loader.js';
+import { formatPath } from '../platform/config-file-schemas.js';
 import { canonicalTimeZone } from '../platform/time-zones.js';
 
 /*
@@ -94,9 +94,9 @@ const size = Joi.number().integer().min(0);
  * An object whose messages list its keys. Hazard: Joi's messages cascade to sub-schemas, so every
  * object sets its own rather than inheriting its parent's list.
  */
-function keys(schema: Record<string, Joi.Schema>): Joi.ObjectSchema {
+function keys<T = unknown>(schema: Record<string, Joi.Schema>): Joi.ObjectSchema<T> {
   const known = Object.keys(schema).join(', ');
-  return Joi.object(schema).messages({ 'object.base': `{{#label}} must be a map of ${known}`, 'object.unknown': `{{#label}} is not a known key; expected one of: ${known}` });
+  return Joi.object<T>(schema).messages({ 'object.base': `{{#label}} must be a map of ${known}`, 'object.unknown': `{{#label}} is not a known key; expected one of: ${known}` });
 }
 
 const territory = keys({
@@ -121,7 +121,7 @@ const rep = keys({
   territories: Joi.array().items(territory).default([]),
 });
 
-const salesTeamSchema = keys({
+const salesTeamSchema = keys<RawTeam>({
   fallback_owner: Joi.string().required(),
   sla: keys({ remind_after: duration.required(), reassign_after: duration.required() }).allow(null).default(null),
   reps: Joi.array().items(rep).min(1).required().messages({ 'array.min': '{{#label}} must list at least one rep' }),
@@ -141,8 +141,8 @@ export function parseSalesTeam(text: string): ParseSalesTeamResult {
   const plain = yamlValue(document, lineCounter);
   if (!plain.ok) return { ok: false, problems: [{ line: plain.line, path: '', message: plain.message }] };
   const input = plain.value;
-  const { value, error } = salesTeamSchema.validate(input, { abortEarly: false, errors: { wrap: { label: false } } });
-  const problems: SalesTeamProblem[] = (error?.details ?? []).map((detail) => {
+  const validated = salesTeamSchema.validate(input, { abortEarly: false, errors: { wrap: { label: false } } });
+  const problems: SalesTeamProblem[] = (validated.error?.details ?? []).map((detail) => {
     const where = formatPath(detail.path);
     // Joi words messages with the path as label; strip it so the path is said once.
     const message = detail.message.startsWith(`${where} `) ? detail.message.slice(where.length + 1) : detail.message;
@@ -150,8 +150,8 @@ export function parseSalesTeam(text: string): ParseSalesTeamResult {
   });
   // The semantic checks read the raw input, so they also run when the structure has problems.
   problems.push(...checkTeam(input, lineOf));
-  if (problems.length > 0) return { ok: false, problems: sortByLine(problems) };
-  return { ok: true, team: toSalesTeam(value) };
+  if (problems.length > 0 || validated.error) return { ok: false, problems: sortByLine(problems) };
+  return { ok: true, team: toSalesTeam(validated.value) };
 }
 
 function toSalesTeam(raw: RawTeam): SalesTeam {

@@ -1,7 +1,7 @@
 import type { Lead } from '../leads/lead.js';
 import type { RuleContribution, ScoredEvent } from '../scoring/score.js';
 import { buildBriefing, type Briefing } from './briefing.js';
-import type { Topic } from './topics.js';
+import type { Topic } from '../scoring/topics.js';
 
 /*
  * A realistic briefing for previews (`baton preview handoff-briefing`): a VP who read the

@@ -108,11 +108,13 @@ export async function importLeadsCsv(input: Readable, writeBatch: WriteBatch): P
         reject({ line, email: null, reason: mapped.reason });
         continue;
       }
-      const { value, error } = rowSchema.validate(mapped.candidate);
-      if (error) {
-        reject({ line, email: typeof mapped.candidate.email === 'string' ? mapped.candidate.email : null, reason: error.details.map((detail) => detail.message).join('; ') });
+      // Not destructured: Joi types a failed result's value `any`; narrowed on `error`, it is typed.
+      const validated = rowSchema.validate(mapped.candidate);
+      if (validated.error) {
+        reject({ line, email: typeof mapped.candidate.email === 'string' ? mapped.candidate.email : null, reason: validated.error.details.map((detail) => detail.message).join('; ') });
         continue;
       }
+      const { value } = validated;
       const key = value.email.toLowerCase();
       // One statement cannot update the same lead twice: a repeated address waits for the next batch.
       if (batch.has(key)) await flush();

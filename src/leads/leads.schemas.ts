@@ -51,12 +51,12 @@ const leadFields = {
     .messages({ 'any.only': '{{#label}} can only be set to true: an opt-out is never undone through the API' }),
 };
 
-export const leadInputSchema: Joi.ObjectSchema<LeadInput> = Joi.object({ email: emailSchema.required(), ...leadFields }).required();
+export const leadInputSchema = Joi.object<LeadInput>({ email: emailSchema.required(), ...leadFields }).required();
 
-export const leadPatchSchema: Joi.ObjectSchema<LeadFields & { email?: string }> = Joi.object({ email: emailSchema, ...leadFields })
+export const leadPatchSchema = Joi.object<LeadFields & { email?: string }>({ email: emailSchema, ...leadFields })
   .min(1).messages({ 'object.min': 'body must set at least one field' }).required();
 
-export const leadIdParamsSchema = Joi.object({ id: uuidSchema.required() });
+export const leadIdParamsSchema = Joi.object<{ id: string }>({ id: uuidSchema.required() });
 
 export interface LeadListQuery {
   email?: string;
@@ -66,7 +66,7 @@ export interface LeadListQuery {
   cursor?: string;
 }
 
-export const leadListQuerySchema: Joi.ObjectSchema<LeadListQuery> = Joi.object({
+export const leadListQuerySchema = Joi.object<LeadListQuery>({
   email: emailSchema,
   tag: tagSchema,
   q: Joi.string().trim().min(1).max(200),

@@ -9,8 +9,8 @@ import { documented } from '../platform/http/openapi.js';
 import { emailSchema } from '../leads/leads.schemas.js';
 import { findDevMail, listDevMail, type DevMailRow } from './dev-mail.repository.js';
 
-const listQuery = Joi.object({ to: emailSchema, limit: Joi.number().integer().min(1).max(200).default(50) });
-const idParams = Joi.object({ id: Joi.string().pattern(/^\d{1,18}$/).required().messages({ 'string.pattern.base': 'id must be a message number' }) });
+const listQuery = Joi.object<{ to?: string; limit: number }>({ to: emailSchema, limit: Joi.number().integer().min(1).max(200).default(50) });
+const idParams = Joi.object<{ id: string }>({ id: Joi.string().pattern(/^\d{1,18}$/).required().messages({ 'string.pattern.base': 'id must be a message number' }) });
 
 /** Messages caught by the embedded SMTP sink; only mounted when Baton runs without SMTP_URL. */
 export function devMailRoutes(db: Kysely<Database>): Router {

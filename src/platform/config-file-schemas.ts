@@ -1,7 +1,6 @@
 import Joi from 'joi';
 import { LineCounter, parseDocument } from 'yaml';
 import { yamlProblems, yamlValue } from './yaml-value.js';
-import { formatPath } from '../sequences/sequence-loader.js';
 
 /* What the marketer-authored YAML files (scoring, topics, personas) share: parsing and Joi pieces. */
 
@@ -35,15 +34,21 @@ export function parseYamlFile<T>(text: string, schema: Joi.Schema<T>): { ok: tru
   if (document.errors.length > 0) return { ok: false, problems: yamlProblems(document.errors, text).map((problem) => ({ ...problem, path: '' })) };
   const plain = yamlValue(document, lineCounter);
   if (!plain.ok) return { ok: false, problems: [{ line: plain.line, path: '', message: plain.message }] };
-  const { value, error } = schema.validate(plain.value, { abortEarly: false, errors: { wrap: { label: false } } });
-  if (!error) return { ok: true, value };
+  // Not destructured: Joi types a failed result's value `any`; narrowed on `error`, it is typed.
+  const validated = schema.validate(plain.value, { abortEarly: false, errors: { wrap: { label: false } } });
+  if (!validated.error) return { ok: true, value: validated.value };
   return {
     ok: false,
-    problems: error.details.map((detail) => {
+    problems: validated.error.details.map((detail) => {
       const where = formatPath(detail.path);
       const node = document.getIn(detail.path, true) as { range?: [number, number, number] } | undefined;
       const message = detail.message.startsWith(`${where} `) ? detail.message.slice(where.length + 1) : detail.message;
       return { line: node?.range ? lineCounter.linePos(node.range[0]).line : null, path: where, message };
     }),
   };
+}
+
+/** A Joi error path as a marketer reads it: `steps[2].wait`. */
+export function formatPath(segments: Array<string | number>): string {
+  return segments.reduce<string>((joined, segment) => (typeof segment === 'number' ? `${joined}[${segment}]` : joined ? `${joined}.${segment}` : segment), '');
 }

@@ -74,7 +74,47 @@ const webhookSecret = Joi.string().pattern(/^whsec_[A-Za-z0-9+/]{32,}={0,2}$/)
   .messages({ 'string.pattern.base': '{{#label}} must be whsec_ followed by at least 24 random bytes in base64 (e.g. "whsec_$(openssl rand -base64 32)")' });
 const DURATION_UNITS_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-const environmentSchema = Joi.object({
+/**
+ * The environment once validated: defaults applied, numbers and booleans converted. Also holds
+ * the BATON_WEBHOOK_SECRET_<NAME> variables (a pattern) and, unchecked, everything else set.
+ * Typing the schema with it makes a key added to one and not the other a compile error.
+ */
+type ValidatedEnvironment = {
+  NODE_ENV: NodeEnv;
+  BATON_ROLE: Role;
+  HOST: string;
+  PORT: number;
+  BATON_PUBLIC_URL?: string;
+  DATABASE_URL?: string;
+  DATABASE_POOL_SIZE: number;
+  DATABASE_CONNECT_TIMEOUT_MS: number;
+  BATON_TRACKING_BUFFER_MAX: number;
+  BATON_DATA_DIR: string;
+  BATON_API_KEY?: string;
+  BATON_SECRET?: string;
+  BATON_SECRET_PREVIOUS?: string;
+  SMTP_URL?: string;
+  BATON_MAIL_FROM: string;
+  BATON_COMPANY_NAME: string;
+  BATON_POSTAL_ADDRESS: string;
+  DKIM_DOMAIN?: string;
+  DKIM_SELECTOR?: string;
+  DKIM_PRIVATE_KEY?: string;
+  BATON_TEMPLATES_DIR: string;
+  BATON_SEQUENCES_DIR: string;
+  BATON_FORMS_DIR?: string;
+  BATON_SCORING_FILE?: string;
+  BATON_SALES_TEAM_FILE?: string;
+  BATON_WEBHOOKS_FILE?: string;
+  BATON_HANDOFF_WEBHOOKS?: string;
+  LOG_LEVEL: string;
+  SHUTDOWN_TIMEOUT_MS: number;
+  BATON_FREQUENCY_CAP: string;
+  BATON_WEBHOOK_SECRET?: string;
+  BATON_WEBHOOK_ALLOW_PRIVATE: boolean;
+};
+
+const environmentSchema = Joi.object<ValidatedEnvironment, true>({
   NODE_ENV: Joi.string().valid('development', 'production', 'test').default('development')
     .description('development (default) generates missing secrets; production requires them'),
   BATON_ROLE: Joi.string().valid('all', 'api', 'worker').default('all')
@@ -176,18 +216,20 @@ type Environment = Record<string, string | undefined>;
 /** Validates the environment; throws a ConfigError that lists every problem. */
 export function loadConfig(environment: Environment, overrides: Partial<Config> = {}): Config {
   const present = Object.fromEntries(Object.entries(environment).filter(([, value]) => value !== undefined && value !== ''));
-  const { value, error } = environmentSchema.validate(present, { abortEarly: false, convert: true, errors: { wrap: { label: false } } });
-  if (error) throw new ConfigError(error.details.map((detail) => detail.message));
+  // Not destructured: Joi types a failed result's value `any`; narrowed on `error`, it is typed.
+  const result = environmentSchema.validate(present, { abortEarly: false, convert: true, errors: { wrap: { label: false } } });
+  if (result.error) throw new ConfigError(result.error.details.map((detail) => detail.message));
+  const { value } = result;
   // DMARC alignment refuses production; in development startBaton logs it as a warning.
   const identity = senderIdentityFindings({ mailFrom: value.BATON_MAIL_FROM, dkimDomain: value.DKIM_DOMAIN ?? null });
   if (value.NODE_ENV === 'production' && identity.length > 0) throw new ConfigError(identity);
-  const port: number = value.PORT;
+  const port = value.PORT;
   const config: Config = {
     nodeEnv: value.NODE_ENV,
     role: value.BATON_ROLE,
     host: value.HOST,
     port,
-    publicUrl: String(value.BATON_PUBLIC_URL ?? `http://localhost:${port}`).replace(/\/+$/, ''),
+    publicUrl: (value.BATON_PUBLIC_URL ?? `http://localhost:${port}`).replace(/\/+$/, ''),
     databaseUrl: value.DATABASE_URL ?? null,
     databasePoolSize: value.DATABASE_POOL_SIZE,
     databaseConnectTimeoutMs: value.DATABASE_CONNECT_TIMEOUT_MS,
@@ -199,7 +241,8 @@ export function loadConfig(environment: Environment, overrides: Partial<Config> 
     smtpUrl: value.SMTP_URL ?? null,
     mailFrom: value.BATON_MAIL_FROM,
     company: { name: value.BATON_COMPANY_NAME, postalAddress: value.BATON_POSTAL_ADDRESS },
-    dkim: value.DKIM_DOMAIN ? { domainName: value.DKIM_DOMAIN, keySelector: value.DKIM_SELECTOR, privateKey: value.DKIM_PRIVATE_KEY } : null,
+    // The schema's .and() makes these three all set or none.
+    dkim: value.DKIM_DOMAIN && value.DKIM_SELECTOR && value.DKIM_PRIVATE_KEY ? { domainName: value.DKIM_DOMAIN, keySelector: value.DKIM_SELECTOR, privateKey: value.DKIM_PRIVATE_KEY } : null,
     templatesDir: path.resolve(value.BATON_TEMPLATES_DIR),
     sequencesDir: path.resolve(value.BATON_SEQUENCES_DIR),
     // Beside the sequences directory by default, so a sequences directory elsewhere brings its own.

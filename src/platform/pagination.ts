@@ -29,7 +29,8 @@ export function decodeCursor(cursor: string): KeysetPosition {
     throw invalid;
   }
   if (!Array.isArray(parsed) || parsed.length !== 2) throw invalid;
-  const [at, id] = parsed;
+  const fields: unknown[] = parsed;
+  const [at, id] = fields;
   if (typeof at !== 'string' || typeof id !== 'string' || !UUID.test(id)) throw invalid;
   const date = new Date(at);
   // Only what encodeCursor writes: a canonical ISO timestamp in a range Postgres can compare.

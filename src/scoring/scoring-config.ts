@@ -2,7 +2,7 @@ import Joi from 'joi';
 import { fileId, parseYamlFile, regexPattern, type FileProblem } from '../platform/config-file-schemas.js';
 import { parseDuration } from '../sequences/duration.js';
 import { LEAD_FIELDS } from '../sequences/sequence.schemas.js';
-import { toTopic, topicSchema, type Topic } from '../handoff/topics.js';
+import { toTopic, topicSchema, type Topic } from './topics.js';
 import type { IntentRule } from './intent.js';
 import type { BehaviourRule, FitRule, FitTest, Grade, ScoringRules } from './score.js';
 
@@ -73,7 +73,21 @@ const intentRule = Joi.object({
   within: duration.default(DEFAULT_INTENT_WITHIN),
 });
 
-const scoringSchema = Joi.object({
+type RawBehaviourRule = { id: string; label?: string; event: string; where?: Record<string, unknown>; points: number; cap?: number; cooldown?: string };
+type RawIntentRule = { id: string; label?: string; event: string; where?: Record<string, unknown>; min_grade: Grade; within: string };
+type RawTopic = { id: string; label: string; matches: string; talking_point: string };
+/** The scoring file as the schema below leaves it (defaults applied). */
+type RawScoringFile = {
+  half_life: string;
+  grades: { A: number; B: number; C: number };
+  behaviour: RawBehaviourRule[];
+  fit: RawFitRule[];
+  intent: RawIntentRule[];
+  lifecycle?: { lead_at: number; mql: { engagement: number; min_grade: Grade }; recycle_sequence?: string };
+  topics: RawTopic[];
+};
+
+const scoringSchema = Joi.object<RawScoringFile, true>({
   half_life: duration.allow('none').default('30d'),
   grades: Joi.object({ A: Joi.number().required(), B: Joi.number().required(), C: Joi.number().required() })
     .custom((grades: { A: number; B: number; C: number }, helpers) => (grades.A > grades.B && grades.B > grades.C ? grades : helpers.error('grades.order')))
@@ -122,19 +136,19 @@ export function parseScoringConfig(text: string): ParseScoringResult {
   const parsed = parseYamlFile(text, scoringSchema);
   if (!parsed.ok) return parsed;
   const value = parsed.value;
-  const behaviour: BehaviourRule[] = (value.behaviour as Array<{ id: string; event: string; where?: Record<string, unknown>; points: number; cap?: number; cooldown?: string }>).map((rule) => ({
+  const behaviour: BehaviourRule[] = value.behaviour.map((rule) => ({
     id: rule.id, event: rule.event, where: rule.where, points: rule.points, cap: rule.cap, cooldownMs: rule.cooldown ? parseDuration(rule.cooldown) ?? undefined : undefined,
   }));
-  const fit: FitRule[] = (value.fit as RawFitRule[]).map((rule) => ({ id: rule.id, points: rule.points, test: fitTest(rule) }));
+  const fit: FitRule[] = value.fit.map((rule) => ({ id: rule.id, points: rule.points, test: fitTest(rule) }));
   const rules: ScoringRules = { behaviour, fit, grades: value.grades, halfLifeMs: value.half_life === 'none' ? null : parseDuration(value.half_life) };
-  const labels = Object.fromEntries([...value.behaviour, ...value.fit].map((rule: { id: string; label?: string }) => [rule.id, rule.label ?? rule.id]));
-  const lifecycle = value.lifecycle as { lead_at: number; mql: { engagement: number; min_grade: Grade }; recycle_sequence?: string } | undefined;
+  const labels = Object.fromEntries([...value.behaviour, ...value.fit].map((rule) => [rule.id, rule.label ?? rule.id]));
+  const lifecycle = value.lifecycle;
   const config: ScoringConfig = {
     rules,
     labels,
     lifecycle: lifecycle ? { leadAt: lifecycle.lead_at, mql: { engagement: lifecycle.mql.engagement, minGrade: lifecycle.mql.min_grade }, recycleSequence: lifecycle.recycle_sequence ?? null } : null,
-    topics: (value.topics as Array<{ id: string; label: string; matches: string; talking_point: string }>).map(toTopic),
-    intent: (value.intent as Array<{ id: string; label?: string; event: string; where?: Record<string, unknown>; min_grade: Grade; within: string }>).map((rule) => ({
+    topics: value.topics.map(toTopic),
+    intent: value.intent.map((rule) => ({
       id: rule.id, label: rule.label ?? rule.id, event: rule.event, where: rule.where, minGrade: rule.min_grade, withinMs: parseDuration(rule.within) ?? 0,
     })),
   };

@@ -6,7 +6,7 @@ import { validate } from '../platform/http/validate.js';
 import { documented } from '../platform/http/openapi.js';
 import type { ScoringService } from './scoring.service.js';
 
-const idParams = Joi.object({ id: uuidSchema.required() });
+const idParams = Joi.object<{ id: string }>({ id: uuidSchema.required() });
 
 export function scoringRoutes(scoring: ScoringService): Router {
   const router = Router();

@@ -7,6 +7,7 @@ import type { Condition, ExperimentMetric, Sequence, SplitArm, Step, StepAction 
 import { yamlProblems, yamlValue } from '../platform/yaml-value.js';
 import { sequenceFileSchema, STEP_ACTIONS } from './sequence.schemas.js';
 import { checkSequence, type TemplateCatalogue } from './sequence-checks.js';
+import { formatPath } from '../platform/config-file-schemas.js';
 
 /*
  * Reads sequence files: YAML parsed with positions, validated structurally (Joi), then
@@ -59,8 +60,10 @@ export function parseSequence(text: string, file: string, templates: TemplateCat
   const lineOf = (segments: Array<string | number>) => nodeLine(document, lineCounter, segments);
   const plain = yamlValue(document, lineCounter);
   if (!plain.ok) return { ok: false, problems: [{ file, line: plain.line, path: '', message: plain.message }] };
-  const { value, error } = sequenceFileSchema.validate(plain.value, { abortEarly: false, errors: { wrap: { label: false } } });
-  if (error) return { ok: false, problems: joiProblems(error, file, lineOf) };
+  const result = sequenceFileSchema.validate(plain.value, { abortEarly: false, errors: { wrap: { label: false } } });
+  if (result.error) return { ok: false, problems: joiProblems(result.error, file, lineOf) };
+  // The schema above is what makes this shape true.
+  const value = result.value as RawSequence;
 
   const sequence = toSequence(value, file, createHash('sha256').update(text).digest('hex').slice(0, 16), lineOf);
   const semantic = checkSequence(sequence, templates, lineOf);
@@ -75,10 +78,6 @@ function joiProblems(error: Joi.ValidationError, file: string, lineOf: (segments
     const message = detail.message.startsWith(`${where} `) ? detail.message.slice(where.length + 1) : detail.message;
     return { file, line: lineOf(detail.path) ?? lineOf(detail.path.slice(0, -1)), path: where, message };
   });
-}
-
-export function formatPath(segments: Array<string | number>): string {
-  return segments.reduce<string>((joined, segment) => (typeof segment === 'number' ? `${joined}[${segment}]` : joined ? `${joined}.${segment}` : segment), '');
 }
 
 function nodeLine(document: Document, lineCounter: LineCounter, segments: Array<string | number>): number | null {
@@ -123,7 +122,7 @@ function toSequence(raw: RawSequence, file: string, hash: string, lineOf: (segme
     holdout: raw.holdout ? Number(raw.holdout.slice(0, -1)) / 100 : 0,
     hash,
     utm: raw.utm || null,
-    steps: raw.steps.map((step, index) => ({ ...toAction(step), id: step.id, next: step.next, line: lineOf(['steps', index]) ?? 0 }) as Step),
+    steps: raw.steps.map((step, index): Step => ({ ...toAction(step), id: step.id, next: step.next, line: lineOf(['steps', index]) ?? 0 })),
     file,
   };
 }

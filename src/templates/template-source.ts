@@ -45,7 +45,7 @@ export interface TemplateProblem {
 const httpUrl = Joi.string().max(2000).custom((value: string, helpers) => (/^https?:\/\/[^\s]+$/i.test(value) && URL.canParse(value) ? value : helpers.error('link.invalid')))
   .messages({ 'link.invalid': '{{#label}} must be an http(s) URL without spaces, e.g. https://example.com/pricing?utm_source=newsletter' });
 
-const metaSchema = Joi.object({
+const metaSchema = Joi.object<TemplateMeta>({
   subject: Joi.string().min(1).max(300).required(),
   preheader: Joi.string().max(300).allow('').default(''),
   from: Joi.string().max(300).allow(null).default(null),
@@ -69,11 +69,12 @@ export function parseTemplateSource(name: string, file: string, text: string): P
   }
   const plain = yamlValue(document, lineCounter);
   if (!plain.ok) return { ok: false, problems: [{ file, line: 1 + (plain.line ?? 1), message: `front matter: ${plain.message}` }] };
-  const { value, error } = metaSchema.validate(plain.value, { abortEarly: false, errors: { wrap: { label: false } } });
-  if (error) {
+  // Not destructured: Joi types a failed result's value `any`; narrowed on `error`, it is typed.
+  const validated = metaSchema.validate(plain.value, { abortEarly: false, errors: { wrap: { label: false } } });
+  if (validated.error) {
     return {
       ok: false,
-      problems: error.details.map((detail) => {
+      problems: validated.error.details.map((detail) => {
         const node = document.getIn(detail.path, true) as { range?: [number, number] } | undefined;
         const line = node?.range ? 1 + lineCounter.linePos(node.range[0]).line : 2;
         return { file, line, message: `front matter: ${detail.message}` };
@@ -81,5 +82,5 @@ export function parseTemplateSource(name: string, file: string, text: string): P
     };
   }
   const bodyLine = match[0].split('\n').length;
-  return { ok: true, source: { name, file, meta: value, body: text.slice(match[0].length), bodyLine } };
+  return { ok: true, source: { name, file, meta: validated.value, body: text.slice(match[0].length), bodyLine } };
 }

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openDatabase } from '../../src/platform/db/database.js';
 import { migrate } from '../../src/platform/db/migrate.js';
+import { builtBaton } from '../helpers/built-baton.js';
 import { endStartedProcesses, runCommand } from '../helpers/process-group.js';
 import { createTestDatabase, SERVER_URL, type TestDatabase } from '../helpers/test-database.js';
 
@@ -44,7 +45,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const cli = (args: string[]) => run(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
+const cli = async (args: string[]) => run(process.execPath, [...(await builtBaton('cli')), ...args], {
   cwd: ROOT,
   env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', BATON_DATA_DIR: dir, ...(server?.url ? { DATABASE_URL: server.url } : {}) },
 });

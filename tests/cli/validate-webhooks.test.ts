@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { builtBaton } from '../helpers/built-baton.js';
 
 /* webhooks.yaml is checked with the other content files, by `baton validate` as at start. */
 
@@ -35,8 +36,8 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const validate = (file: string, env: Record<string, string> = {}) => run(process.execPath, [
-  '--import', 'tsx', 'src/cli.ts', 'validate', '--templates', path.join(dir, 'templates'), '--webhooks', path.join(dir, file), '--json',
+const validate = async (file: string, env: Record<string, string> = {}) => run(process.execPath, [
+  ...(await builtBaton('cli')), 'validate', '--templates', path.join(dir, 'templates'), '--webhooks', path.join(dir, file), '--json',
 // No scoring file beside this sequences directory: only templates and webhooks.yaml are checked.
 ], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', BATON_DATA_DIR: dir, BATON_SEQUENCES_DIR: path.join(dir, 'sequences'), ...env } }).then(
   ({ stdout }) => ({ code: 0, stdout }),

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SMTPServer } from 'smtp-server';
+import { builtBaton } from '../helpers/built-baton.js';
 import { createTestDatabase, SERVER_URL, type TestDatabase } from '../helpers/test-database.js';
 import { FIXTURE_CONTENT } from '../helpers/fixture-content.js';
 
@@ -128,12 +129,13 @@ interface Baton {
 }
 
 /**
- * Runs src/main.ts with `node --import tsx`, not the tsx CLI (tests/helpers/baton-process.ts):
- * the CLI runs Baton in a child process of its own, so SIGKILL on its pid would kill only the
- * wrapper. Here the child's pid is Baton's, and resolves once it serves or its worker started.
+ * Runs the compiled Baton with plain node, as `npm start` does, not the tsx CLI
+ * (tests/helpers/baton-process.ts): the CLI runs Baton in a child process of its own, so SIGKILL
+ * on its pid would kill only the wrapper. Here the child's pid is Baton's, and resolves once it
+ * serves or its worker started.
  */
 async function startBaton(role: 'api' | 'worker', env: Record<string, string>): Promise<Baton> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--role', role], {
+  const child = spawn(process.execPath, [...(await builtBaton('main')), '--role', role], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { builtBaton } from './built-baton.js';
 import { FIXTURE_CONTENT } from './fixture-content.js';
 import { signalGroup, spawnInGroup } from './process-group.js';
 
@@ -16,17 +17,17 @@ export interface BatonProcess {
 }
 
 /**
- * Runs `src/main.ts` as `npm start` does, in a child process with only the environment given
+ * Runs Baton as `npm start` does (`node dist/main.js`, built first if src/ changed), in a child process with only the environment given
  * (plus PATH and HOME, and the fixture content unless `env` names other), and waits until it
  * serves HTTP or, for a worker, logs that it started. One that does not start in time is killed
  * before the promise rejects; one that started is ended by `endStartedProcesses` (every caller
  * runs it in afterEach) if the test does not stop it.
- * `node --import tsx`, not the tsx CLI: the CLI wraps Baton in a second process that relays
+ * Plain node, as `npm start`: the tsx CLI would wrap Baton in a second process that relays
  * signals and SIGKILLs the child (exit 143) when it does not acknowledge one within 30 ms, which
- * a busy event loop on a loaded machine misses. `npm start` runs plain node, as this does.
+ * a busy event loop on a loaded machine misses.
  */
 export async function startBatonProcess(env: Record<string, string>, args: string[] = [], options: { startTimeoutMs?: number } = {}): Promise<BatonProcess> {
-  const child = spawnInGroup(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
+  const child = spawnInGroup(process.execPath, [...(await builtBaton('main')), ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', BATON_TEMPLATES_DIR: FIXTURE_CONTENT.templates, BATON_SEQUENCES_DIR: FIXTURE_CONTENT.sequences, ...env },
   });

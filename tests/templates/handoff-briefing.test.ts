@@ -1,5 +1,5 @@
 import { buildBriefing } from '../../src/handoff/briefing.js';
-import { toTopic } from '../../src/handoff/topics.js';
+import { toTopic } from '../../src/scoring/topics.js';
 import type { Lead } from '../../src/leads/lead.js';
 import { loadTemplates, type TemplateStore } from '../../src/templates/template-store.js';
 import { FIXTURE_CONTENT } from '../helpers/fixture-content.js';

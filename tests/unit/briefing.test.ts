@@ -1,5 +1,5 @@
 import { buildBriefing, briefingText, escapeMrkdwn, GENERIC_TALKING_POINT, MAX_ENGAGEMENT, slackPayload, type Briefing, type BriefingInput } from '../../src/handoff/briefing.js';
-import { toTopic, topicSchema, topicsOfUrl, type Topic } from '../../src/handoff/topics.js';
+import { toTopic, topicSchema, topicsOfUrl, type Topic } from '../../src/scoring/topics.js';
 import type { Lead } from '../../src/leads/lead.js';
 import type { RuleContribution, ScoredEvent } from '../../src/scoring/score.js';
 

@@ -15,6 +15,8 @@ export interface DatabaseOptions {
   url: string | null;
   /** Where the embedded database keeps its files; 'memory' keeps nothing (tests). */
   embeddedDir: string | 'memory';
+  /** An embedded database to start from (PGlite's `dumpDataDir`): tests clone a migrated one. */
+  embeddedTemplate?: Blob;
   poolSize: number;
   /** A connection failed (server restart, network); the pool replaces it. */
   onPoolError?: (error: Error) => void;
@@ -50,8 +52,9 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
   if (dataDir) await mkdir(dataDir, { recursive: true });
   const lock = options.embeddedDir === 'memory' ? null : await lockDataDir(options.embeddedDir);
   try {
-    if (dataDir && !(await holdsDatabase(dataDir))) await createDatabaseInChildProcess(dataDir, EMBEDDED_SETTINGS);
-    const pglite = await PGlite.create({ ...(dataDir ? { dataDir } : {}), postgresqlconf: [...EMBEDDED_SETTINGS] });
+    // A template (tests) is a whole data directory already; otherwise a new directory is made apart.
+    if (dataDir && !options.embeddedTemplate && !(await holdsDatabase(dataDir))) await createDatabaseInChildProcess(dataDir, EMBEDDED_SETTINGS);
+    const pglite = await PGlite.create({ ...(dataDir ? { dataDir } : {}), ...(options.embeddedTemplate ? { loadDataDir: options.embeddedTemplate } : {}), postgresqlconf: [...EMBEDDED_SETTINGS] });
     const password = await embeddedDatabasePassword(options.embeddedDir);
     const server = new PGliteMultiplexer(pglite, { password });
     const address = await server.listen();

@@ -33,8 +33,9 @@ const closedKeySets = new WeakMap<Joi.Schema, ReadonlySet<string> | null>();
 
 function closedKeys(description: Joi.Description): ReadonlySet<string> | null {
   const unknownAllowed = description.flags !== undefined && 'unknown' in description.flags && description.flags.unknown === true;
-  const closed = description.type === 'object' && description.keys !== undefined && description.patterns === undefined && description.renames === undefined && description.whens === undefined && !unknownAllowed;
-  return closed ? new Set(Object.keys(description.keys)) : null;
+  const keys: unknown = description.keys;
+  const closed = description.type === 'object' && typeof keys === 'object' && keys !== null && description.patterns === undefined && description.renames === undefined && description.whens === undefined && !unknownAllowed;
+  return closed ? new Set(Object.keys(keys)) : null;
 }
 
 /** The keys allowed in the value's objects: the schema's own, or those of its array items. */
