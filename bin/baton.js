@@ -5,5 +5,8 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-execFileSync(process.execPath, [fileURLToPath(new URL('../scripts/build-if-changed.mjs', import.meta.url)), '--quiet'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+execFileSync(process.execPath, [fileURLToPath(new URL('../scripts/build-if-changed.mjs', import.meta.url)), '--quiet'], {
+  cwd: root,
+  stdio: ['ignore', 'ignore', 'inherit'],
+});
 await import('../dist/cli.js');

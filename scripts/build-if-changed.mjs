@@ -57,7 +57,9 @@ if (entryPoints && recorded() === fingerprint() && !flags.has('--force')) {
 
 // Taken before compiling: a source saved during the build makes the next start build again.
 const before = fingerprint();
-const tsc = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(ROOT, 'tsconfig.build.json')], { stdio: 'inherit' });
+const tsc = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(ROOT, 'tsconfig.build.json')], {
+  stdio: 'inherit',
+});
 if (tsc.status !== 0) process.exit(tsc.status ?? 1);
 writeFileSync(STAMP, `${before}\n`);
 process.stderr.write(`build: compiled src/ in ${Date.now() - started} ms\n`);

@@ -50,15 +50,20 @@ async function main(): Promise<void> {
     const res = await fetch(`${base}${route}`, { method, headers: auth, body: body === undefined ? undefined : JSON.stringify(body) });
     return (await res.json()) as Record<string, unknown>;
   };
-  const mailTo = async (email: string) => ((await api('GET', `/api/dev/mail?to=${encodeURIComponent(email)}`)).items as Array<{ id: string; subject: string }>);
+  const mailTo = async (email: string) => (await api('GET', `/api/dev/mail?to=${encodeURIComponent(email)}`)).items as Array<{ id: string; subject: string }>;
 
   process.stdout.write(`Baton demo at ${base}/dashboard  (API key: ${baton.secrets.apiKey})\n`);
   const leads: Array<{ id: string; email: string; index: number }> = [];
   for (let index = 0; index < LEADS; index++) {
     const email = `${FIRST[index % 10]?.toLowerCase()}.${index}@demo-${index % 7}.example.com`;
     const lead = await api('POST', '/api/leads', {
-      email, firstName: FIRST[index % 10], lastName: LAST[(index * 3) % 10], title: TITLES[index % TITLES.length], company: `Demo Co ${index % 7}`,
-      country: COUNTRIES[index % COUNTRIES.length], traits: { company_size: 40 + ((index * 97) % 900), industry: INDUSTRIES[index % 3] },
+      email,
+      firstName: FIRST[index % 10],
+      lastName: LAST[(index * 3) % 10],
+      title: TITLES[index % TITLES.length],
+      company: `Demo Co ${index % 7}`,
+      country: COUNTRIES[index % COUNTRIES.length],
+      traits: { company_size: 40 + ((index * 97) % 900), industry: INDUSTRIES[index % 3] },
     });
     leads.push({ id: String(lead.id), email, index });
   }
@@ -68,28 +73,31 @@ async function main(): Promise<void> {
   // pricing), the rest only read. Roles follow the index, so every run looks the same. The click
   // is on the second email, "leaks": the sequence's branch sends the case study to those who
   // clicked it (a click on the welcome email would leave the case-study step at 0).
-  await Promise.all(leads.map(async ({ id, email, index }) => {
-    const role = index % 3 === 0 ? 'hot' : index % 3 === 1 ? 'warm' : 'reader';
-    const received = role === 'reader' ? 1 : 2;
-    while ((await mailTo(email)).length < received) await sleep(500);
-    await sleep(HUMAN_DELAY_MS);
-    if (role === 'reader') return;
-    // Newest first: the second email received is the second from the end.
-    const mail = (await mailTo(email)).at(-2);
-    const message = mail ? await api('GET', `/api/dev/mail/${mail.id}`) : null;
-    const link = /href="([^"]*\/c\/[^"]+)"/.exec(String(message?.html ?? ''))?.[1];
-    if (link) await fetch(link.replace(config.publicUrl, base), { headers: { 'User-Agent': PERSON }, redirect: 'manual' });
-    await api('POST', '/api/events', { leadId: id, type: 'page_view', properties: { path: '/pricing' } });
-    if (role === 'hot') {
-      await sleep(2000);
-      await api('POST', '/api/events', { leadId: id, type: 'form_submit', properties: { form: 'demo' } });
-    }
-  }));
+  await Promise.all(
+    leads.map(async ({ id, email, index }) => {
+      const role = index % 3 === 0 ? 'hot' : index % 3 === 1 ? 'warm' : 'reader';
+      const received = role === 'reader' ? 1 : 2;
+      while ((await mailTo(email)).length < received) await sleep(500);
+      await sleep(HUMAN_DELAY_MS);
+      if (role === 'reader') return;
+      // Newest first: the second email received is the second from the end.
+      const mail = (await mailTo(email)).at(-2);
+      const message = mail ? await api('GET', `/api/dev/mail/${mail.id}`) : null;
+      const link = /href="([^"]*\/c\/[^"]+)"/.exec(String(message?.html ?? ''))?.[1];
+      if (link) await fetch(link.replace(config.publicUrl, base), { headers: { 'User-Agent': PERSON }, redirect: 'manual' });
+      await api('POST', '/api/events', { leadId: id, type: 'page_view', properties: { path: '/pricing' } });
+      if (role === 'hot') {
+        await sleep(2000);
+        await api('POST', '/api/events', { leadId: id, type: 'form_submit', properties: { form: 'demo' } });
+      }
+    }),
+  );
   await sleep(3000);
   const handoffs = ((await api('GET', '/api/handoffs?limit=200')).items as unknown[]).length;
   process.stdout.write(`engagement played: ${handoffs} handoffs to sales so far; open ${base}/dashboard\n`);
   // The branch after "leaks": the warm leads (clickers not handed off) get the case study, the readers the reminder.
-  const entered = async (step: string) => ((await api('GET', '/api/sequences/demo-nurture/stats')).steps as Array<{ id: string; entered: number }>).find((row) => row.id === step)?.entered ?? 0;
+  const entered = async (step: string) =>
+    ((await api('GET', '/api/sequences/demo-nurture/stats')).steps as Array<{ id: string; entered: number }>).find((row) => row.id === step)?.entered ?? 0;
   const branched = leads.filter(({ index }) => index % 3 !== 0).length;
   const deadline = Date.now() + 90_000;
   let [caseStudies, reminders] = [0, 0];
@@ -101,7 +109,9 @@ async function main(): Promise<void> {
   process.stdout.write(`branch played: ${caseStudies} case studies to those who clicked "leaks", ${reminders} reminders\n`);
   // A demo request is the nurture's goal and hands the lead to sales: it counts as converted.
   const totals = (await api('GET', '/api/sequences/demo-nurture/stats')).totals as Record<string, number>;
-  process.stdout.write(`demo-nurture: ${totals.converted ?? 0} converted, ${totals.exited ?? 0} exited, ${totals.active ?? 0} active, ${totals.completed ?? 0} completed\n`);
+  process.stdout.write(
+    `demo-nurture: ${totals.converted ?? 0} converted, ${totals.exited ?? 0} exited, ${totals.active ?? 0} active, ${totals.completed ?? 0} completed\n`,
+  );
   if (EXIT_WHEN_DONE) {
     await baton.stop();
     // As main.ts does: Agenda leaves a lock-renewal timer behind that would keep the process up.

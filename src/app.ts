@@ -65,7 +65,8 @@ export interface AppDependencies {
 const API_INFO = {
   title: 'Baton API',
   version: '1',
-  description: 'Leads, events, sequences, scores and handoffs. Every call but this document needs the API key. Errors: { error: { code, message, details } }, validation errors naming each field.',
+  description:
+    'Leads, events, sequences, scores and handoffs. Every call but this document needs the API key. Errors: { error: { code, message, details } }, validation errors naming each field.',
 };
 
 /**
@@ -87,7 +88,21 @@ export function createApp(deps: AppDependencies): BatonHttpHandler {
   return Object.assign(handler, { apiRoutes: () => mountedRoutes(api) });
 }
 
-function createExpressApp({ apiKey, companyName, logger, services, pingDatabase, devMailDb = null, sequences = null, scoring = null, dashboard = null, webhookDeliveries = null, espWebhooks = null, forms = null, topics = [] }: AppDependencies): { app: Express; api: express.Router } {
+function createExpressApp({
+  apiKey,
+  companyName,
+  logger,
+  services,
+  pingDatabase,
+  devMailDb = null,
+  sequences = null,
+  scoring = null,
+  dashboard = null,
+  webhookDeliveries = null,
+  espWebhooks = null,
+  forms = null,
+  topics = [],
+}: AppDependencies): { app: Express; api: express.Router } {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
@@ -122,7 +137,12 @@ function createExpressApp({ apiKey, companyName, logger, services, pingDatabase,
   const unconfigured = [...(scoring ? [] : ['/leads/:id/score']), ...(scoring?.handoffs ? [] : ['/handoffs', '/scoring'])];
   if (unconfigured.length > 0) {
     api.use(unconfigured, (_req, _res, next) => {
-      next(new AppError('scoring_not_configured', 'Baton runs without scoring or handoffs: add scoring.yaml (with a lifecycle section) and sales-team.yaml, or set BATON_SCORING_FILE'));
+      next(
+        new AppError(
+          'scoring_not_configured',
+          'Baton runs without scoring or handoffs: add scoring.yaml (with a lifecycle section) and sales-team.yaml, or set BATON_SCORING_FILE',
+        ),
+      );
     });
   }
   // The API's contract, read off the routes mounted above; public, like any API reference.

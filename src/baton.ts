@@ -59,10 +59,18 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
   const loaded = await loadContent(contentPaths(config), path.join(config.dataDir, 'template-cache'));
   if (!loaded.ok) throw new ContentError(loaded.problems);
   const content = loaded.content;
-  const missingSecrets = [...webhookSecretProblems(content.sequences, config.webhooks.secrets), ...handoffWebhookProblems(config), ...feedbackConfigProblems(config.feedback)];
+  const missingSecrets = [
+    ...webhookSecretProblems(content.sequences, config.webhooks.secrets),
+    ...handoffWebhookProblems(config),
+    ...feedbackConfigProblems(config.feedback),
+  ];
   if (missingSecrets.length > 0) throw new ContentError(missingSecrets);
-  logger.info({ templates: content.templates.names().length, sequences: content.sequences.map((sequence) => `${sequence.id}@${sequence.version}`) }, 'templates and sequences loaded');
-  for (const finding of senderIdentityFindings({ mailFrom: config.mailFrom, dkimDomain: config.dkim?.domainName ?? null })) logger.warn(`${finding} (refused in production)`);
+  logger.info(
+    { templates: content.templates.names().length, sequences: content.sequences.map((sequence) => `${sequence.id}@${sequence.version}`) },
+    'templates and sequences loaded',
+  );
+  for (const finding of senderIdentityFindings({ mailFrom: config.mailFrom, dkimDomain: config.dkim?.domainName ?? null }))
+    logger.warn(`${finding} (refused in production)`);
   const secrets = await resolveSecrets(config);
   const previousSecrets = config.previousSecret ? [config.previousSecret] : [];
   const database = await openDatabase({
@@ -82,9 +90,28 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
     const applied = await migrate(database.pool);
     logger.info({ database: database.kind, migrationsApplied: applied }, 'database ready');
     const visitorTokens = createVisitorTokens(secrets.secret, previousSecrets);
-    const services = await createServices(database.db, { secret: secrets.secret, previousSecrets, publicUrl: config.publicUrl, logger, listenPool: database.pool, maxBufferedEvents: config.trackingBufferMax, landingUrl: visitorLandingUrl(visitorTokens, config.capture.siteOrigins) });
+    const services = await createServices(database.db, {
+      secret: secrets.secret,
+      previousSecrets,
+      publicUrl: config.publicUrl,
+      logger,
+      listenPool: database.pool,
+      maxBufferedEvents: config.trackingBufferMax,
+      landingUrl: visitorLandingUrl(visitorTokens, config.capture.siteOrigins),
+    });
     // The website snippet and /collect, when there is a site key (docs/capture.md).
-    const capture = secrets.siteKey ? startCapture({ config: config.capture, siteKey: secrets.siteKey, db: database.db, leads: services.leads, tokens: visitorTokens, logger, worker: config.role !== 'api', maxBufferedEvents: config.trackingBufferMax }) : null;
+    const capture = secrets.siteKey
+      ? startCapture({
+          config: config.capture,
+          siteKey: secrets.siteKey,
+          db: database.db,
+          leads: services.leads,
+          tokens: visitorTokens,
+          logger,
+          worker: config.role !== 'api',
+          maxBufferedEvents: config.trackingBufferMax,
+        })
+      : null;
     // Without SMTP_URL, mail goes to the embedded sink, which keeps it for GET /api/dev/mail.
     const sink: MailSink | null = config.smtpUrl ? null : await startMailSink(database.db, logger);
     const smtpUrl = config.smtpUrl ?? sink?.url ?? '';
@@ -102,7 +129,14 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
       },
     };
     const workerName = `baton-${config.role}-${process.pid}`;
-    const feedback = await startFeedback({ config: config.feedback, db: database.db, suppression: services.suppression, secret: secrets.secret, previousSecrets, logger });
+    const feedback = await startFeedback({
+      config: config.feedback,
+      db: database.db,
+      suppression: services.suppression,
+      secret: secrets.secret,
+      previousSecrets,
+      logger,
+    });
     startedFeedback = feedback;
     const delivery = createEmailDelivery({
       db: database.db,
@@ -153,30 +187,30 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
       const { config: scoringConfig, team } = content.scoring;
       handoffs = team
         ? createHandoffService({
-          db: database.db,
-          leads: services.leads,
-          team,
-          scoring: () => {
-            if (!scoring) throw new Error('scoring not started');
-            return scoring;
-          },
-          config: scoringConfig,
-          sequenceName: (id) => content.sequences.find((sequence) => sequence.id === id)?.name ?? id,
-          enroll: (sequenceId, leadId, now) => runner.enroll(sequenceId, leadId, now),
-          notifier: createHandoffNotifier({
-            templates: content.templates,
-            transport,
-            webhooks: createWebhookSender({ allowPrivate: config.webhooks.allowPrivate, allowInsecure: config.nodeEnv !== 'production' }),
-            webhookSecrets: config.webhooks.secrets[''] ? [config.webhooks.secrets['']] : [],
-            mailFrom: config.mailFrom,
-            company: config.company,
-          }),
-          webhooks: config.webhooks.handoff,
-          linkSigner: createTokenSigner(secrets.secret, 'handoff', previousSecrets),
-          publicUrl: config.publicUrl,
-          logger,
-          onQueued: () => kickNotifications(),
-        })
+            db: database.db,
+            leads: services.leads,
+            team,
+            scoring: () => {
+              if (!scoring) throw new Error('scoring not started');
+              return scoring;
+            },
+            config: scoringConfig,
+            sequenceName: (id) => content.sequences.find((sequence) => sequence.id === id)?.name ?? id,
+            enroll: (sequenceId, leadId, now) => runner.enroll(sequenceId, leadId, now),
+            notifier: createHandoffNotifier({
+              templates: content.templates,
+              transport,
+              webhooks: createWebhookSender({ allowPrivate: config.webhooks.allowPrivate, allowInsecure: config.nodeEnv !== 'production' }),
+              webhookSecrets: config.webhooks.secrets[''] ? [config.webhooks.secrets['']] : [],
+              mailFrom: config.mailFrom,
+              company: config.company,
+            }),
+            webhooks: config.webhooks.handoff,
+            linkSigner: createTokenSigner(secrets.secret, 'handoff', previousSecrets),
+            publicUrl: config.publicUrl,
+            logger,
+            onQueued: () => kickNotifications(),
+          })
         : null;
       const handoffService = handoffs;
       scoring = createScoringService({
@@ -184,13 +218,17 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
         leads: services.leads,
         config: scoringConfig,
         logger,
-        onMarketingQualified: handoffService ? (leadId, score, from, now, cause, known) => handoffService.handOff(leadId, score, from, now, cause, known) : null,
+        onMarketingQualified: handoffService
+          ? (leadId, score, from, now, cause, known) => handoffService.handOff(leadId, score, from, now, cause, known)
+          : null,
       });
     }
 
     // Lifecycle webhooks (webhooks.yaml): every role tells the database triggers what to record.
     const webhookDeliveries = createWebhookDeliveriesService({
-      db: database.db, endpoints: content.webhooks, logger,
+      db: database.db,
+      endpoints: content.webhooks,
+      logger,
       sender: createWebhookSender({ allowPrivate: config.webhooks.allowPrivate, allowInsecure: config.nodeEnv !== 'production' }),
     });
     await webhookDeliveries.activate();
@@ -199,10 +237,28 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
     let url: string | null = null;
     let apiRoutes = (): MountedRoute[] => [];
     if (config.role !== 'worker') {
-      const app = createApp({ apiKey: secrets.apiKey, companyName: config.company.name, logger, services, pingDatabase: database.ping, devMailDb: sink ? database.db : null, sequences: { runner, db: database.db }, scoring: scoring ? { scoring, handoffs } : null,
+      const app = createApp({
+        apiKey: secrets.apiKey,
+        companyName: config.company.name,
+        logger,
+        services,
+        pingDatabase: database.ping,
+        devMailDb: sink ? database.db : null,
+        sequences: { runner, db: database.db },
+        scoring: scoring ? { scoring, handoffs } : null,
         dashboard: {
-          apiKey: secrets.apiKey, secret: secrets.secret, publicUrl: config.publicUrl, secureCookies: config.publicUrl.startsWith('https:'), services, runner, db: database.db,
-          templates: content.templates, company: config.company, scoring: scoring ? { scoring, handoffs } : null, devMail: sink !== null, logger,
+          apiKey: secrets.apiKey,
+          secret: secrets.secret,
+          publicUrl: config.publicUrl,
+          secureCookies: config.publicUrl.startsWith('https:'),
+          services,
+          runner,
+          db: database.db,
+          templates: content.templates,
+          company: config.company,
+          scoring: scoring ? { scoring, handoffs } : null,
+          devMail: sink !== null,
+          logger,
           reps: content.scoring?.team?.reps ?? [],
           sendSignInLink: async (rep, link) => {
             const mail = signInMail({ repName: rep.name, url: link, company: config.company.name });
@@ -214,7 +270,12 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
         capture: capture?.handler ?? null,
         espWebhooks: feedback.espWebhooks,
         forms: createFormsService({
-          db: database.db, forms: content.forms, leads: services.leads, events: services.events, transport, logger,
+          db: database.db,
+          forms: content.forms,
+          leads: services.leads,
+          events: services.events,
+          transport,
+          logger,
           enroll: (sequenceId, leadId, now) => runner.enroll(sequenceId, leadId, now),
           startedSigner: createTokenSigner(secrets.secret, 'form-started', previousSecrets),
           optInSigner: createTokenSigner(secrets.secret, 'opt-in', previousSecrets),
@@ -263,7 +324,8 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
     const scoringWork = config.role === 'api' || !scoring ? null : startScoringWork(scoring, handoffs, logger);
     if (scoringWork) kickNotifications = scoringWork.kickNotifications;
     const webhookWork = config.role === 'api' ? null : startWebhookWork(webhookDeliveries, logger);
-    const experimentWork = config.role === 'api' ? null : startExperimentWork(createExperimentsService({ db: database.db, sequences: () => runner.sequences(), logger }), logger);
+    const experimentWork =
+      config.role === 'api' ? null : startExperimentWork(createExperimentsService({ db: database.db, sequences: () => runner.sequences(), logger }), logger);
 
     let stopping: Promise<void> | null = null;
     const stop = () => {
@@ -295,10 +357,16 @@ export async function startBaton(config: Config, logger: Logger): Promise<Runnin
   }
 }
 
-
 function isStepJob(data: unknown): data is StepJob {
-  return typeof data === 'object' && data !== null && 'enrollmentId' in data && typeof data.enrollmentId === 'string' && 'stepId' in data && typeof data.stepId === 'string'
-    && (!('attempt' in data) || data.attempt === undefined || (typeof data.attempt === 'number' && Number.isInteger(data.attempt) && data.attempt >= 0));
+  return (
+    typeof data === 'object' &&
+    data !== null &&
+    'enrollmentId' in data &&
+    typeof data.enrollmentId === 'string' &&
+    'stepId' in data &&
+    typeof data.stepId === 'string' &&
+    (!('attempt' in data) || data.attempt === undefined || (typeof data.attempt === 'number' && Number.isInteger(data.attempt) && data.attempt >= 0))
+  );
 }
 
 /** Handoff webhooks in the standard format are signed: the secret must be there at start. */
@@ -309,11 +377,15 @@ function handoffWebhookProblems(config: Config): string[] {
 
 /** Every webhook step must be signed with a configured secret; checked at start, not at the first send. */
 function webhookSecretProblems(sequences: Sequence[], secrets: Record<string, string>): string[] {
-  return sequences.flatMap((sequence) => sequence.steps.flatMap((step) => {
-    if (step.kind !== 'webhook' || secrets[step.webhook.secret ?? ''] !== undefined) return [];
-    const variable = step.webhook.secret ? `BATON_WEBHOOK_SECRET_${step.webhook.secret.toUpperCase()}` : 'BATON_WEBHOOK_SECRET';
-    return [`${path.relative(process.cwd(), sequence.file)}:${step.line} steps.${step.id}.webhook: ${variable} is not set; webhook steps are signed with it (whsec_ + base64)`];
-  }));
+  return sequences.flatMap((sequence) =>
+    sequence.steps.flatMap((step) => {
+      if (step.kind !== 'webhook' || secrets[step.webhook.secret ?? ''] !== undefined) return [];
+      const variable = step.webhook.secret ? `BATON_WEBHOOK_SECRET_${step.webhook.secret.toUpperCase()}` : 'BATON_WEBHOOK_SECRET';
+      return [
+        `${path.relative(process.cwd(), sequence.file)}:${step.line} steps.${step.id}.webhook: ${variable} is not set; webhook steps are signed with it (whsec_ + base64)`,
+      ];
+    }),
+  );
 }
 
 export class ContentError extends Error {

@@ -64,10 +64,24 @@ Baton holds: stop it first.`;
 class UsageError extends Error {}
 
 const OPTIONS = {
-  templates: { type: 'string' }, sequences: { type: 'string' }, scoring: { type: 'string' }, 'sales-team': { type: 'string' }, webhooks: { type: 'string' },
-  lead: { type: 'string' }, out: { type: 'string' }, to: { type: 'string' }, thresholds: { type: 'string' }, persona: { type: 'string' },
-  'dns-server': { type: 'string' }, from: { type: 'string' }, by: { type: 'string' }, tz: { type: 'string' }, csv: { type: 'boolean', default: false },
-  json: { type: 'boolean', default: false }, bom: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
+  templates: { type: 'string' },
+  sequences: { type: 'string' },
+  scoring: { type: 'string' },
+  'sales-team': { type: 'string' },
+  webhooks: { type: 'string' },
+  lead: { type: 'string' },
+  out: { type: 'string' },
+  to: { type: 'string' },
+  thresholds: { type: 'string' },
+  persona: { type: 'string' },
+  'dns-server': { type: 'string' },
+  from: { type: 'string' },
+  by: { type: 'string' },
+  tz: { type: 'string' },
+  csv: { type: 'boolean', default: false },
+  json: { type: 'boolean', default: false },
+  bom: { type: 'boolean', default: false },
+  help: { type: 'boolean', default: false },
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>>['values'];
@@ -109,7 +123,12 @@ async function main(argv: string[]): Promise<number> {
       return exportCommand(config, values, rest);
     case 'doctor': {
       // BATON_BOUNCE_DOMAIN belongs to the bounce handling (issue 12 §1); read here until the config carries it.
-      const report = await doctorCommand(config, { dnsServers: values['dns-server'], bounceDomain: process.env.BATON_BOUNCE_DOMAIN || null, json: values.json, paint: (status, text) => (status === 'pass' ? green(text) : status === 'fail' ? red(text) : paint(33, text)) });
+      const report = await doctorCommand(config, {
+        dnsServers: values['dns-server'],
+        bounceDomain: process.env.BATON_BOUNCE_DOMAIN || null,
+        json: values.json,
+        paint: (status, text) => (status === 'pass' ? green(text) : status === 'fail' ? red(text) : paint(33, text)),
+      });
       print(report.output);
       return report.code;
     }
@@ -120,7 +139,9 @@ async function main(argv: string[]): Promise<number> {
       if (rest.join(' ') === 'funnel') return reportFunnel(config, values);
       throw new UsageError(`unknown command "report ${rest.join(' ')}"; did you mean "report funnel"?`);
     default:
-      throw new UsageError(`unknown command "${command}"; commands: validate, preview, simulate, send-test, import, export, score backtest, report funnel, doctor`);
+      throw new UsageError(
+        `unknown command "${command}"; commands: validate, preview, simulate, send-test, import, export, score backtest, report funnel, doctor`,
+      );
   }
 }
 
@@ -132,15 +153,22 @@ async function validate(config: Config, values: Values, extra: string[]): Promis
     sequencesDir: values.sequences ? path.resolve(values.sequences) : defaults.sequencesDir,
     scoringFile: values.scoring ? { path: path.resolve(values.scoring), explicit: true } : defaults.scoringFile,
     salesTeamFile: values['sales-team'] ? { path: path.resolve(values['sales-team']), explicit: true } : defaults.salesTeamFile,
-    ...(defaults.webhooks ? { webhooks: values.webhooks ? { ...defaults.webhooks, file: { path: path.resolve(values.webhooks), explicit: true } } : defaults.webhooks } : {}),
+    ...(defaults.webhooks
+      ? { webhooks: values.webhooks ? { ...defaults.webhooks, file: { path: path.resolve(values.webhooks), explicit: true } } : defaults.webhooks }
+      : {}),
   };
   // A directory named on the command line must be there (Baton itself starts without sequences).
   const missing = [values.templates && paths.templatesDir, values.sequences && paths.sequencesDir].filter((dir): dir is string => Boolean(dir));
-  const absent = (await Promise.all(missing.map(async (dir) => ((await stat(dir).catch(() => null))?.isDirectory() ? null : dir)))).filter((dir): dir is string => dir !== null);
+  const absent = (await Promise.all(missing.map(async (dir) => ((await stat(dir).catch(() => null))?.isDirectory() ? null : dir)))).filter(
+    (dir): dir is string => dir !== null,
+  );
   const result = absent.length > 0 ? { ok: false as const, problems: absent.map((dir) => `${dir}: no such directory`) } : await loadContent(paths);
   if (!result.ok) {
     if (values.json) print(JSON.stringify({ ok: false, problems: result.problems }, null, 2));
-    else print(`${red('✗')} ${result.problems.length} problem${result.problems.length === 1 ? '' : 's'}:\n${result.problems.map((problem) => `  ${red('-')} ${problem}`).join('\n')}`);
+    else
+      print(
+        `${red('✗')} ${result.problems.length} problem${result.problems.length === 1 ? '' : 's'}:\n${result.problems.map((problem) => `  ${red('-')} ${problem}`).join('\n')}`,
+      );
     return 1;
   }
   const { templates, sequences, scoring } = result.content;
@@ -154,12 +182,24 @@ async function validate(config: Config, values: Values, extra: string[]): Promis
   if (values.json) print(JSON.stringify(summary, null, 2));
   else {
     print(`${green('✓')} ${summary.templates} templates, ${summary.sequences.length} sequences (${summary.sequences.join(', ')})`);
-    print(`${green('✓')} ${summary.scoring ? `scoring: ${summary.scoring.rules} rules${summary.salesTeam ? `, sales team: ${summary.salesTeam.reps} reps` : ', no handoff'}` : 'no scoring file'}`);
+    print(
+      `${green('✓')} ${summary.scoring ? `scoring: ${summary.scoring.rules} rules${summary.salesTeam ? `, sales team: ${summary.salesTeam.reps} reps` : ', no handoff'}` : 'no scoring file'}`,
+    );
   }
   return 0;
 }
 
-const SAMPLE_LEAD = { email: 'ada@example.com', firstName: 'Ada', lastName: 'Lovelace', company: 'Analytical Engines Ltd', title: 'VP Engineering', country: 'GB', timezone: 'Europe/London', traits: { company_size: 120 }, tags: [] };
+const SAMPLE_LEAD = {
+  email: 'ada@example.com',
+  firstName: 'Ada',
+  lastName: 'Lovelace',
+  company: 'Analytical Engines Ltd',
+  title: 'VP Engineering',
+  country: 'GB',
+  timezone: 'Europe/London',
+  traits: { company_size: 120 },
+  tags: [],
+};
 
 async function readLead(file: string | undefined): Promise<Record<string, unknown>> {
   if (!file) return SAMPLE_LEAD;
@@ -169,7 +209,8 @@ async function readLead(file: string | undefined): Promise<Record<string, unknow
   } catch (error) {
     throw new UsageError(`--lead ${file}: ${error instanceof Error ? error.message : String(error)}`);
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError(`--lead ${file}: must hold a JSON object (the lead's fields, as the API shows them)`);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new UsageError(`--lead ${file}: must hold a JSON object (the lead's fields, as the API shows them)`);
   return parsed as Record<string, unknown>;
 }
 
@@ -177,7 +218,10 @@ async function renderOne(config: Config, values: Values, extra: string[], comman
   const [name, ...more] = extra;
   if (!name || more.length > 0) throw new UsageError(`${command} takes one template name, e.g. baton ${command} welcome`);
   const loaded = await loadTemplates(values.templates ? path.resolve(values.templates) : config.templatesDir);
-  if (!loaded.ok) return { problems: loaded.problems.map((problem) => `${path.relative(process.cwd(), problem.file)}${problem.line ? `:${problem.line}` : ''} ${problem.message}`) };
+  if (!loaded.ok)
+    return {
+      problems: loaded.problems.map((problem) => `${path.relative(process.cwd(), problem.file)}${problem.line ? `:${problem.line}` : ''} ${problem.message}`),
+    };
   if (!loaded.store.has(name)) throw new UsageError(`no template "${name}"; templates: ${loaded.store.names().join(', ')}`);
   const context: TemplateContext = {
     lead: await readLead(values.lead),
@@ -200,14 +244,32 @@ async function preview(config: Config, values: Values, extra: string[]): Promise
   const { email } = result;
   const out = path.resolve(values.out ?? `preview-${email.template}.html`);
   await writeFile(out, email.html);
-  if (values.json) print(JSON.stringify({ template: email.template, category: email.category, from: email.from, subject: email.subject, preheader: email.preheader, text: email.text, htmlFile: out }, null, 2));
-  else print(`${bold('Subject:')}   ${email.subject}\n${bold('Preheader:')} ${email.preheader}\n${bold('From:')}      ${email.from ?? config.mailFrom}\n${bold('Category:')}  ${email.category}\n${bold('HTML:')}      ${out}\n\n${email.text}`);
+  if (values.json)
+    print(
+      JSON.stringify(
+        {
+          template: email.template,
+          category: email.category,
+          from: email.from,
+          subject: email.subject,
+          preheader: email.preheader,
+          text: email.text,
+          htmlFile: out,
+        },
+        null,
+        2,
+      ),
+    );
+  else
+    print(
+      `${bold('Subject:')}   ${email.subject}\n${bold('Preheader:')} ${email.preheader}\n${bold('From:')}      ${email.from ?? config.mailFrom}\n${bold('Category:')}  ${email.category}\n${bold('HTML:')}      ${out}\n\n${email.text}`,
+    );
   return 0;
 }
 
 async function sendTest(config: Config, values: Values, extra: string[]): Promise<number> {
   if (!values.to) throw new UsageError('send-test needs --to ADDRESS');
-  if (!config.smtpUrl) throw new UsageError('send-test sends through SMTP_URL, which is not set (a running Baton\'s embedded sink is not reachable from here)');
+  if (!config.smtpUrl) throw new UsageError("send-test sends through SMTP_URL, which is not set (a running Baton's embedded sink is not reachable from here)");
   const result = await renderOne(config, values, extra, 'send-test');
   if ('problems' in result) {
     print(`${red('✗')} templates have problems:\n${(result.problems ?? []).map((problem) => `  ${red('-')} ${problem}`).join('\n')}`);
@@ -216,7 +278,13 @@ async function sendTest(config: Config, values: Values, extra: string[]): Promis
   const transport = createMailTransport(config.smtpUrl, config.dkim, 1);
   try {
     const { email } = result;
-    const sent = await transport.send({ from: email.from ?? config.mailFrom, to: values.to, subject: `[test] ${email.subject}`, html: email.html, text: email.text });
+    const sent = await transport.send({
+      from: email.from ?? config.mailFrom,
+      to: values.to,
+      subject: `[test] ${email.subject}`,
+      html: email.html,
+      text: email.text,
+    });
     if (sent.outcome.kind !== 'sent') {
       print(`${red('✗')} not sent: ${sent.outcome.reason}`);
       return 1;
@@ -230,15 +298,22 @@ async function sendTest(config: Config, values: Values, extra: string[]): Promis
 
 async function simulateCommand(config: Config, values: Values, extra: string[]): Promise<number> {
   const [sequenceId, ...more] = extra;
-  if (!sequenceId || more.length > 0 || !values.persona) throw new UsageError('simulate takes one sequence id and --persona FILE, e.g. baton simulate b2b-nurture --persona personas/engaged-vp.yaml');
+  if (!sequenceId || more.length > 0 || !values.persona)
+    throw new UsageError('simulate takes one sequence id and --persona FILE, e.g. baton simulate b2b-nurture --persona personas/engaged-vp.yaml');
   const personaFile = values.persona;
-  const parsed = parsePersona(await readFile(personaFile, 'utf8').catch(() => {
-    throw new UsageError(`--persona ${personaFile}: no such file`);
-  }));
+  const parsed = parsePersona(
+    await readFile(personaFile, 'utf8').catch(() => {
+      throw new UsageError(`--persona ${personaFile}: no such file`);
+    }),
+  );
   const loaded = await loadContent(contentPaths(config));
   const problems = [
     ...(loaded.ok ? [] : loaded.problems),
-    ...(parsed.ok ? [] : parsed.problems.map((problem) => `${personaFile}${problem.line ? `:${problem.line}` : ''} ${problem.path ? `${problem.path}: ` : ''}${problem.message}`)),
+    ...(parsed.ok
+      ? []
+      : parsed.problems.map(
+          (problem) => `${personaFile}${problem.line ? `:${problem.line}` : ''} ${problem.path ? `${problem.path}: ` : ''}${problem.message}`,
+        )),
   ];
   if (!loaded.ok || !parsed.ok) {
     print(`${red('✗')} ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n${problems.map((problem) => `  ${red('-')} ${problem}`).join('\n')}`);
@@ -247,13 +322,29 @@ async function simulateCommand(config: Config, values: Values, extra: string[]):
   const { templates, sequences, scoring } = loaded.content;
   const sequence = sequences.find((candidate) => candidate.id === sequenceId);
   if (!sequence) throw new UsageError(`no sequence "${sequenceId}"; sequences: ${sequences.map((candidate) => candidate.id).join(', ')}`);
-  const unknownSteps = parsed.persona.behaviour.filter((action) => action.kind === 'email' && !sequence.steps.some((step) => step.id === action.step && step.kind === 'email'));
-  if (unknownSteps.length > 0) throw new UsageError(`--persona ${personaFile}: ${unknownSteps.map((action) => (action.kind === 'email' ? `"${action.step}"` : '')).join(', ')} is not an email step of ${sequence.id}`);
+  const unknownSteps = parsed.persona.behaviour.filter(
+    (action) => action.kind === 'email' && !sequence.steps.some((step) => step.id === action.step && step.kind === 'email'),
+  );
+  if (unknownSteps.length > 0)
+    throw new UsageError(
+      `--persona ${personaFile}: ${unknownSteps.map((action) => (action.kind === 'email' ? `"${action.step}"` : '')).join(', ')} is not an email step of ${sequence.id}`,
+    );
   const armProblems = forcedArmProblems(parsed.persona, sequence);
   if (armProblems.length > 0) throw new UsageError(`--persona ${personaFile}: ${armProblems.join('; ')}`);
   const simulation = simulate(parsed.persona, {
     sequence,
-    subjectOf: (step, lead) => templates.render(step.email.template, { lead: { ...lead }, company: config.company, links: { unsubscribe: `${config.publicUrl}/u/simulated` }, sequence: { id: sequence.id, name: sequence.name }, step: { id: step.id } }, { subject: step.email.subject }).subject,
+    subjectOf: (step, lead) =>
+      templates.render(
+        step.email.template,
+        {
+          lead: { ...lead },
+          company: config.company,
+          links: { unsubscribe: `${config.publicUrl}/u/simulated` },
+          sequence: { id: sequence.id, name: sequence.name },
+          step: { id: step.id },
+        },
+        { subject: step.email.subject },
+      ).subject,
     isMarketing: (template) => templates.get(template)?.meta.category !== 'transactional',
     scoring: scoring?.config ?? null,
     team: scoring?.team ?? null,
@@ -321,7 +412,9 @@ async function importCommand(config: Config, values: Values, extra: string[]): P
   });
   if (values.json) print(JSON.stringify(report, null, 2));
   else {
-    print(`${report.rejected === 0 ? green('✓') : red('✗')} ${report.rows} rows: ${report.created} created, ${report.updated} updated, ${report.rejected} rejected`);
+    print(
+      `${report.rejected === 0 ? green('✓') : red('✗')} ${report.rows} rows: ${report.created} created, ${report.updated} updated, ${report.rejected} rejected`,
+    );
     for (const rejection of report.rejections) print(`  ${red('-')} ${file}:${rejection.line} ${rejection.email ?? '(no email)'}: ${rejection.reason}`);
     if (report.rejectionsTruncated) print('  … more rejected rows than listed');
   }
@@ -342,10 +435,14 @@ async function backtest(config: Config, values: Values): Promise<number> {
   const file = values.scoring ?? config.scoringFile.path;
   const parsed = parseScoringConfig(await readFile(file, 'utf8'));
   if (!parsed.ok) {
-    console.error(`${file} has problems:\n${parsed.problems.map((problem) => `  - ${problem.line ? `line ${problem.line} ` : ''}${problem.path ? `${problem.path}: ` : ''}${problem.message}`).join('\n')}`);
+    console.error(
+      `${file} has problems:\n${parsed.problems.map((problem) => `  - ${problem.line ? `line ${problem.line} ` : ''}${problem.path ? `${problem.path}: ` : ''}${problem.message}`).join('\n')}`,
+    );
     return 1;
   }
-  const thresholds = values.thresholds ? values.thresholds.split(',').map((part) => Number(part.trim())) : defaultThresholds(parsed.config.lifecycle?.mql.engagement ?? 50);
+  const thresholds = values.thresholds
+    ? values.thresholds.split(',').map((part) => Number(part.trim()))
+    : defaultThresholds(parsed.config.lifecycle?.mql.engagement ?? 50);
   if (thresholds.length === 0 || thresholds.some((value) => !Number.isFinite(value) || value <= 0)) {
     throw new UsageError(`--thresholds: "${values.thresholds}" must be positive numbers separated by commas, e.g. 30,50,70`);
   }
@@ -364,7 +461,10 @@ async function backtest(config: Config, values: Values): Promise<number> {
 
 async function reportFunnel(config: Config, values: Values): Promise<number> {
   if (values.json && values.csv) throw new UsageError('report funnel: --json or --csv, not both');
-  const parsed = parseReportQuery(Object.fromEntries(Object.entries({ from: values.from, to: values.to, by: values.by, tz: values.tz }).filter(([, value]) => value !== undefined)), new Date());
+  const parsed = parseReportQuery(
+    Object.fromEntries(Object.entries({ from: values.from, to: values.to, by: values.by, tz: values.tz }).filter(([, value]) => value !== undefined)),
+    new Date(),
+  );
   if (!parsed.ok) throw new UsageError(`report funnel: --${parsed.field}: ${parsed.message}`);
   const report = await withServices(config, (services) => services.reporting.funnel(parsed.query));
   process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : values.csv ? funnelCsv(report) : `${formatFunnelTable(report)}\n`);

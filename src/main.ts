@@ -56,8 +56,12 @@ async function main(): Promise<void> {
         ? '  API key: the BATON_API_KEY you set'
         : `  API key: in ${baton.secrets.file}`;
     // The site key is publishable (it is in every page's HTML): always shown (docs/capture.md).
-    const siteLine = baton.secrets.siteKey ? `\n  Site key: ${baton.secrets.siteKey}  (<script async src="${config.publicUrl}/js/baton.js" data-site="…">)` : '';
-    process.stderr.write(`\n  Baton is running at ${baton.url}  (role: ${config.role}, database: ${baton.database.kind})\n  Dashboard: ${baton.url}/dashboard\n${keyLine}${siteLine}\n\n`);
+    const siteLine = baton.secrets.siteKey
+      ? `\n  Site key: ${baton.secrets.siteKey}  (<script async src="${config.publicUrl}/js/baton.js" data-site="…">)`
+      : '';
+    process.stderr.write(
+      `\n  Baton is running at ${baton.url}  (role: ${config.role}, database: ${baton.database.kind})\n  Dashboard: ${baton.url}/dashboard\n${keyLine}${siteLine}\n\n`,
+    );
   }
 
   const running = baton;

@@ -52,11 +52,27 @@ export async function createServices(db: Kysely<Database>, settings: ServiceSett
   const leads = createLeadsService(db, suppression);
   const events = createEventsService(db, leads);
   const unsubscribeSigner = createTokenSigner(settings.secret, 'unsubscribe', settings.previousSecrets);
-  const tracking = createTrackingService(db, events, { secret: settings.secret, previousSecrets: settings.previousSecrets, publicUrl: settings.publicUrl, maxBufferedEvents: settings.maxBufferedEvents, landingUrl: settings.landingUrl }, settings.logger);
+  const tracking = createTrackingService(
+    db,
+    events,
+    {
+      secret: settings.secret,
+      previousSecrets: settings.previousSecrets,
+      publicUrl: settings.publicUrl,
+      maxBufferedEvents: settings.maxBufferedEvents,
+      landingUrl: settings.landingUrl,
+    },
+    settings.logger,
+  );
   // An erased lead's tracked links answer 404 at once: here when the erasure returns, on other
   // processes when PostgreSQL delivers its notification (see leads.service.ts erase).
   const erasures = settings.listenPool
-    ? await listenToChannel(settings.listenPool, LEAD_ERASED_CHANNEL, { onMessage: (leadId) => tracking.forgetLead(leadId), onGap: () => tracking.forgetAll() }, settings.logger)
+    ? await listenToChannel(
+        settings.listenPool,
+        LEAD_ERASED_CHANNEL,
+        { onMessage: (leadId) => tracking.forgetLead(leadId), onGap: () => tracking.forgetAll() },
+        settings.logger,
+      )
     : null;
   return {
     suppression,
@@ -71,7 +87,13 @@ export async function createServices(db: Kysely<Database>, settings: ServiceSett
     events,
     privacy: createPrivacyService(db, leads, events),
     // Handed over in the last ten minutes: an older claim is a dead worker's, which the sweep marks.
-    subscriptions: createSubscriptionsService(unsubscribeSigner, leads, events, (leadId) => countUnansweredHandedSends(db, leadId, new Date(Date.now() - 10 * 60_000)), createPreferencesService(db)),
+    subscriptions: createSubscriptionsService(
+      unsubscribeSigner,
+      leads,
+      events,
+      (leadId) => countUnansweredHandedSends(db, leadId, new Date(Date.now() - 10 * 60_000)),
+      createPreferencesService(db),
+    ),
     tracking: {
       ...tracking,
       async close() {

@@ -24,9 +24,11 @@ const EMAIL_POLL_MS = 200;
  * and at once again while the queue is full), and marking sends interrupted by a crash.
  */
 export function startBackgroundWork(runner: SequenceRunner, logger: Logger, workerName: string): { stop(): Promise<void> } {
-  const lanes = Array.from({ length: EMAIL_LANES }, () => startLoop('email dispatch', EMAIL_POLL_MS, logger, async (stopped) => {
-    while (!stopped() && (await runner.dispatchDueEmails(workerName, EMAIL_BATCH_SIZE, new Date())) > 0);
-  }));
+  const lanes = Array.from({ length: EMAIL_LANES }, () =>
+    startLoop('email dispatch', EMAIL_POLL_MS, logger, async (stopped) => {
+      while (!stopped() && (await runner.dispatchDueEmails(workerName, EMAIL_BATCH_SIZE, new Date())) > 0);
+    }),
+  );
   let running: Promise<void> | null = null;
   let stopped = false;
   let lastSweep = 0;
@@ -63,7 +65,11 @@ const SCORE_DECAY_EVERY_MS = 60 * 60_000;
  * handoff notifications (at once when a handoff commits, and every second for retries), SLA
  * reminders and reassignments, and the hourly decay pass.
  */
-export function startScoringWork(scoring: ScoringService, handoffs: HandoffService | null, logger: Logger): { stop(): Promise<void>; kickNotifications(): void } {
+export function startScoringWork(
+  scoring: ScoringService,
+  handoffs: HandoffService | null,
+  logger: Logger,
+): { stop(): Promise<void>; kickNotifications(): void } {
   const loops = [
     startLoop('rescoring', SCORING_POLL_MS, logger, async (stopped) => {
       while (!stopped() && (await scoring.processQueue(new Date())) > 0);
@@ -75,10 +81,10 @@ export function startScoringWork(scoring: ScoringService, handoffs: HandoffServi
   ];
   const notifications = handoffs
     ? startLoop('handoff notifications', 1000, logger, async (stopped) => {
-      while (!stopped() && (await handoffs.deliverDue(new Date())) > 0);
-      await handoffs.enforceSla(new Date());
-      while (!stopped() && (await handoffs.deliverDue(new Date())) > 0);
-    })
+        while (!stopped() && (await handoffs.deliverDue(new Date())) > 0);
+        await handoffs.enforceSla(new Date());
+        while (!stopped() && (await handoffs.deliverDue(new Date())) > 0);
+      })
     : null;
   if (notifications) loops.push(notifications);
   return {
@@ -125,7 +131,12 @@ export function startExperimentWork(experiments: ExperimentsService, logger: Log
 }
 
 /** Runs `work` every `intervalMs`, one run at a time; `kick` runs it now (or right after the current run). */
-export function startLoop(name: string, intervalMs: number, logger: Logger, work: (stopped: () => boolean) => Promise<void>): { stop(): Promise<void>; kick(): void } {
+export function startLoop(
+  name: string,
+  intervalMs: number,
+  logger: Logger,
+  work: (stopped: () => boolean) => Promise<void>,
+): { stop(): Promise<void>; kick(): void } {
   let running: Promise<void> | null = null;
   let again = false;
   let stopped = false;

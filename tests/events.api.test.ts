@@ -12,7 +12,11 @@ afterAll(async () => {
   await t.close();
 });
 
-const postEvents = (body: unknown) => t.api.post('/api/events').set(t.auth).send(body as object);
+const postEvents = (body: unknown) =>
+  t.api
+    .post('/api/events')
+    .set(t.auth)
+    .send(body as object);
 
 describe('POST /api/events', () => {
   it('stores one event and answers 202 with its id', async () => {
@@ -78,7 +82,11 @@ describe('POST /api/events', () => {
     expect(res.status).toBe(400);
     const fields = res.body.error.details.map((detail: { field: string }) => detail.field);
     expect(fields).toEqual(['[1]', '[2]', '[3].type', '[4].occurredAt', '[5].properties']);
-    const count = await t.database.db.selectFrom('events').select(({ fn }) => fn.countAll<string>().as('n')).where('type', '=', 'ok_event').executeTakeFirstOrThrow();
+    const count = await t.database.db
+      .selectFrom('events')
+      .select(({ fn }) => fn.countAll<string>().as('n'))
+      .where('type', '=', 'ok_event')
+      .executeTakeFirstOrThrow();
     expect(Number(count.n)).toBe(0);
   });
 
@@ -98,18 +106,27 @@ describe('GET /api/leads/:id/timeline', () => {
     const res = await t.api.post('/api/leads').set(t.auth).send({ email: 'timeline@example.com' });
     const id: string = res.body.id;
     const times = ['2026-01-01T00:00:00Z', '2026-01-03T00:00:00Z', '2026-01-02T00:00:00Z', '2026-01-03T00:00:00Z', '2026-01-04T00:00:00Z'];
-    await postEvents(times.map((occurredAt, i) => ({ leadId: id, type: i % 2 === 0 ? 'page_view' : 'form_submit', occurredAt, properties: { i } }))).expect(202);
+    await postEvents(times.map((occurredAt, i) => ({ leadId: id, type: i % 2 === 0 ? 'page_view' : 'form_submit', occurredAt, properties: { i } }))).expect(
+      202,
+    );
 
     const seen: Array<{ occurredAt: string; properties: { i: number } }> = [];
     let cursor: string | null = null;
     do {
-      const page: request.Response = await t.api.get(`/api/leads/${id}/timeline`).query({ limit: 2, ...(cursor ? { cursor } : {}) }).set(t.auth);
+      const page: request.Response = await t.api
+        .get(`/api/leads/${id}/timeline`)
+        .query({ limit: 2, ...(cursor ? { cursor } : {}) })
+        .set(t.auth);
       expect(page.status).toBe(200);
       seen.push(...page.body.items);
       cursor = page.body.nextCursor;
     } while (cursor);
     expect(seen.map((event) => event.occurredAt)).toEqual([
-      '2026-01-04T00:00:00.000Z', '2026-01-03T00:00:00.000Z', '2026-01-03T00:00:00.000Z', '2026-01-02T00:00:00.000Z', '2026-01-01T00:00:00.000Z',
+      '2026-01-04T00:00:00.000Z',
+      '2026-01-03T00:00:00.000Z',
+      '2026-01-03T00:00:00.000Z',
+      '2026-01-02T00:00:00.000Z',
+      '2026-01-01T00:00:00.000Z',
     ]);
     expect(new Set(seen.map((event) => event.properties.i)).size).toBe(5);
 

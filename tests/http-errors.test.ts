@@ -25,17 +25,30 @@ describe('error responses', () => {
   it('answers malformed JSON with 400 malformed_json', async () => {
     const res = await t.api.post('/api/leads').set(t.auth).set('Content-Type', 'application/json').send('{"email": "a@b.co",');
     expect(res.status).toBe(400);
-    expect(res.body).toEqual({ error: { code: 'malformed_json', message: 'The request body is not valid JSON', details: [{ field: '(body)', location: 'body', message: 'body must be valid JSON' }] } });
+    expect(res.body).toEqual({
+      error: {
+        code: 'malformed_json',
+        message: 'The request body is not valid JSON',
+        details: [{ field: '(body)', location: 'body', message: 'body must be valid JSON' }],
+      },
+    });
   });
 
   it('answers an oversized body with 413', async () => {
-    const res = await t.api.post('/api/leads').set(t.auth).set('Content-Type', 'application/json').send(JSON.stringify({ email: 'a@b.co', traits: { blob: 'x'.repeat(3 * 1024 * 1024) } }));
+    const res = await t.api
+      .post('/api/leads')
+      .set(t.auth)
+      .set('Content-Type', 'application/json')
+      .send(JSON.stringify({ email: 'a@b.co', traits: { blob: 'x'.repeat(3 * 1024 * 1024) } }));
     expect(res.status).toBe(413);
     expect(res.body.error.code).toBe('payload_too_large');
   });
 
   it('answers a 1 MB string field with 400 naming the field', async () => {
-    const res = await t.api.post('/api/leads').set(t.auth).send({ email: 'a@b.co', firstName: 'x'.repeat(1024 * 1024) });
+    const res = await t.api
+      .post('/api/leads')
+      .set(t.auth)
+      .send({ email: 'a@b.co', firstName: 'x'.repeat(1024 * 1024) });
     expect(res.status).toBe(400);
     expect(res.body.error.details[0]).toMatchObject({ field: 'firstName', message: 'firstName length must be less than or equal to 200 characters long' });
   });
@@ -56,7 +69,9 @@ describe('error responses', () => {
   });
 
   it('caps the problems of an event batch whose events carry unknown fields', async () => {
-    const batch = Array.from({ length: 500 }, () => Object.fromEntries([['email', 'a@b.co'], ['type', 'page_view'], ...Array.from({ length: 100 }, (_, k) => [`extra_${k}`, k])]));
+    const batch = Array.from({ length: 500 }, () =>
+      Object.fromEntries([['email', 'a@b.co'], ['type', 'page_view'], ...Array.from({ length: 100 }, (_, k) => [`extra_${k}`, k])]),
+    );
     const res = await t.api.post('/api/events').set(t.auth).send(batch);
     expect(res.status).toBe(400);
     expect(res.text.length).toBeLessThan(10_000);
@@ -67,7 +82,11 @@ describe('error responses', () => {
 
   it('shortens a huge field name in the error', async () => {
     const name = `k${'y'.repeat(500_000)}`;
-    const res = await t.api.post('/api/leads').set(t.auth).set('Content-Type', 'application/json').send(JSON.stringify({ email: 'a@b.co', [name]: 1 }));
+    const res = await t.api
+      .post('/api/leads')
+      .set(t.auth)
+      .set('Content-Type', 'application/json')
+      .send(JSON.stringify({ email: 'a@b.co', [name]: 1 }));
     expect(res.status).toBe(400);
     expect(res.text.length).toBeLessThan(2_000);
     expect(res.body.error.details).toEqual([{ field: `k${'y'.repeat(99)}…`, location: 'body', message: `k${'y'.repeat(99)}… is not allowed` }]);

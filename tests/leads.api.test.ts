@@ -9,7 +9,11 @@ afterAll(async () => {
   await t.close();
 });
 
-const post = (body: unknown) => t.api.post('/api/leads').set(t.auth).send(body as object);
+const post = (body: unknown) =>
+  t.api
+    .post('/api/leads')
+    .set(t.auth)
+    .send(body as object);
 
 describe('POST /api/leads', () => {
   it('creates a lead with 201 and returns it', async () => {
@@ -137,7 +141,10 @@ describe('GET /api/leads and /api/leads/:id', () => {
     let cursor: string | null = null;
     let pages = 0;
     do {
-      const res: request.Response = await t.api.get('/api/leads').query({ q: 'list.example.com', limit: 3, ...(cursor ? { cursor } : {}) }).set(t.auth);
+      const res: request.Response = await t.api
+        .get('/api/leads')
+        .query({ q: 'list.example.com', limit: 3, ...(cursor ? { cursor } : {}) })
+        .set(t.auth);
       expect(res.status).toBe(200);
       seen.push(...res.body.items);
       cursor = res.body.nextCursor;
@@ -151,7 +158,11 @@ describe('GET /api/leads and /api/leads/:id', () => {
 
   it('filters by tag and by free text', async () => {
     const byTag = await t.api.get('/api/leads').query({ tag: 'early' }).set(t.auth);
-    expect(byTag.body.items.map((lead: { email: string }) => lead.email).sort()).toEqual(['page0@list.example.com', 'page1@list.example.com', 'page2@list.example.com']);
+    expect(byTag.body.items.map((lead: { email: string }) => lead.email).sort()).toEqual([
+      'page0@list.example.com',
+      'page1@list.example.com',
+      'page2@list.example.com',
+    ]);
     const byText = await t.api.get('/api/leads').query({ q: 'odd ltd' }).set(t.auth);
     expect(byText.body.items).toHaveLength(3);
   });
@@ -176,7 +187,10 @@ describe('PATCH /api/leads/:id', () => {
   it('sets and clears fields, merge-patches traits and replaces tags', async () => {
     const created = await post({ email: 'patch@example.com', company: 'Acme', traits: { a: 1, b: 2 }, tags: ['one', 'two'] });
     await new Promise((resolve) => setTimeout(resolve, 5));
-    const res = await t.api.patch(`/api/leads/${created.body.id}`).set(t.auth).send({ company: null, title: 'CTO', traits: { a: null, c: 3 }, tags: ['three'] });
+    const res = await t.api
+      .patch(`/api/leads/${created.body.id}`)
+      .set(t.auth)
+      .send({ company: null, title: 'CTO', traits: { a: null, c: 3 }, tags: ['three'] });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ company: null, title: 'CTO', traits: { b: 2, c: 3 }, tags: ['three'] });
     expect(new Date(res.body.updatedAt).getTime()).toBeGreaterThan(new Date(created.body.updatedAt).getTime());
@@ -203,7 +217,11 @@ describe('DELETE /api/leads/:id (erasure)', () => {
   it('removes the lead and its events, and refuses the address afterwards', async () => {
     const created = await post({ email: 'Erase.Me@example.com', firstName: 'Erin' });
     const id: string = created.body.id;
-    await t.api.post('/api/events').set(t.auth).send({ leadId: id, type: 'page_view', properties: { path: '/pricing' } }).expect(202);
+    await t.api
+      .post('/api/events')
+      .set(t.auth)
+      .send({ leadId: id, type: 'page_view', properties: { path: '/pricing' } })
+      .expect(202);
 
     await t.api.delete(`/api/leads/${id}`).set(t.auth).expect(204);
 
@@ -225,11 +243,19 @@ describe('DELETE /api/leads/:id (erasure)', () => {
 
 describe('GET /api/leads/:id/export', () => {
   it('returns everything held about the lead as JSON', async () => {
-    const created = await post({ email: 'export@example.com', traits: { plan: 'pro' }, consent: { status: 'granted', source: 'signup', at: '2026-03-01T00:00:00Z' } });
-    await t.api.post('/api/events').set(t.auth).send([
-      { leadId: created.body.id, type: 'page_view', properties: { path: '/a' }, occurredAt: '2026-03-02T00:00:00Z' },
-      { leadId: created.body.id, type: 'form_submit', properties: { form: 'demo' }, occurredAt: '2026-03-03T00:00:00Z' },
-    ]).expect(202);
+    const created = await post({
+      email: 'export@example.com',
+      traits: { plan: 'pro' },
+      consent: { status: 'granted', source: 'signup', at: '2026-03-01T00:00:00Z' },
+    });
+    await t.api
+      .post('/api/events')
+      .set(t.auth)
+      .send([
+        { leadId: created.body.id, type: 'page_view', properties: { path: '/a' }, occurredAt: '2026-03-02T00:00:00Z' },
+        { leadId: created.body.id, type: 'form_submit', properties: { form: 'demo' }, occurredAt: '2026-03-03T00:00:00Z' },
+      ])
+      .expect(202);
     const res = await t.api.get(`/api/leads/${created.body.id}/export`).set(t.auth);
     expect(res.status).toBe(200);
     expect(res.headers['content-disposition']).toContain(`lead-${created.body.id}.json`);

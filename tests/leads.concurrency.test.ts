@@ -52,7 +52,14 @@ describe('erasure racing other writes', () => {
   });
 
   it('keeps one lead per address when the same new address is created many times at once', async () => {
-    const responses = await Promise.all(Array.from({ length: 20 }, (_, i) => t.api.post('/api/leads').set(t.auth).send({ email: 'Same@Example.com', tags: [`t${i}`] })));
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        t.api
+          .post('/api/leads')
+          .set(t.auth)
+          .send({ email: 'Same@Example.com', tags: [`t${i}`] }),
+      ),
+    );
     expect(responses.filter((res) => res.status === 201)).toHaveLength(1);
     expect(responses.filter((res) => res.status === 200)).toHaveLength(19);
     const lead = (await t.api.get('/api/leads').query({ email: 'same@example.com' }).set(t.auth)).body.items;

@@ -56,7 +56,9 @@ describe('POST /api/leads/import', () => {
   });
 
   it('imports columns named after Object.prototype members as traits, and ignores __proto__ (issue 16)', async () => {
-    const csv = ['email,constructor,__proto__,toString,hasOwnProperty,traits', 'proto@example.com,c,p,t,h,"{""valueOf"":1,""__proto__"":{""x"":1}}"'].join('\n');
+    const csv = ['email,constructor,__proto__,toString,hasOwnProperty,traits', 'proto@example.com,c,p,t,h,"{""valueOf"":1,""__proto__"":{""x"":1}}"'].join(
+      '\n',
+    );
     const res = await importCsv(csv);
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ rows: 1, created: 1, rejected: 0 });
@@ -72,8 +74,13 @@ describe('POST /api/leads/import', () => {
     const cut = whole.slice(0, whole.indexOf('cut30@'));
     const res = await t.api.post('/api/leads/import').set(t.auth).set('Content-Type', `multipart/form-data; boundary=${boundary}`).send(cut);
     expect(res.status).toBe(400);
-    expect(res.body.error).toMatchObject({ code: 'validation_failed', details: [{ field: 'file', location: 'body', message: expect.stringContaining('ended before the multipart body was complete') }] });
-    expect(res.body.error.message).toMatch(/^Invalid upload: the upload ended before the multipart body was complete; rows before the cut were imported \(\d+ created, 0 updated\)$/);
+    expect(res.body.error).toMatchObject({
+      code: 'validation_failed',
+      details: [{ field: 'file', location: 'body', message: expect.stringContaining('ended before the multipart body was complete') }],
+    });
+    expect(res.body.error.message).toMatch(
+      /^Invalid upload: the upload ended before the multipart body was complete; rows before the cut were imported \(\d+ created, 0 updated\)$/,
+    );
   });
 
   it('refuses a header without an email column', async () => {
@@ -107,13 +114,23 @@ describe('POST /api/leads/import', () => {
 
 describe('GET /api/leads/export.csv', () => {
   it('escapes cells that a spreadsheet would run as formulas, and imports back unchanged', async () => {
-    await t.api.post('/api/leads').set(t.auth).send({ email: 'formula@example.com', firstName: '=HYPERLINK("http://evil")', company: '@SUM(A1)', phone: '+1 555 0100', tags: ['export'] }).expect(201);
+    await t.api
+      .post('/api/leads')
+      .set(t.auth)
+      .send({ email: 'formula@example.com', firstName: '=HYPERLINK("http://evil")', company: '@SUM(A1)', phone: '+1 555 0100', tags: ['export'] })
+      .expect(201);
     const res = await t.api.get('/api/leads/export.csv').query({ tag: 'export' }).set(t.auth);
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toContain('text/csv');
     const rows: Array<Record<string, string>> = parse(res.text, { columns: true });
     expect(rows).toHaveLength(1);
-    expect(rows[0]).toMatchObject({ email: 'formula@example.com', first_name: `'=HYPERLINK("http://evil")`, company: "'@SUM(A1)", phone: "'+1 555 0100", tags: 'export' });
+    expect(rows[0]).toMatchObject({
+      email: 'formula@example.com',
+      first_name: `'=HYPERLINK("http://evil")`,
+      company: "'@SUM(A1)",
+      phone: "'+1 555 0100",
+      tags: 'export',
+    });
 
     const reimport = await importCsv(res.text);
     expect(reimport.body).toMatchObject({ updated: 1, rejected: 0 });

@@ -54,9 +54,20 @@ const EVENT_WRONG_VALUES: Record<string, unknown[]> = {
   occurredAt: ['yesterday', '2999-01-01T00:00:00Z', '1970-01-01T00:00:00Z', 'x', true],
 };
 const QUERY_CASES: Array<[string, string]> = [
-  ['limit', 'limit=abc'], ['limit', 'limit=-1'], ['limit', 'limit=0'], ['limit', 'limit=1e9'], ['limit', 'limit=2.5'],
-  ['cursor', 'cursor=%%%'], ['cursor', 'cursor=bm9wZQ'], ['cursor', 'cursor=WyJ4IiwieSJd'], ['cursor', `cursor=${'A'.repeat(600)}`],
-  ['email', 'email=not-an-email'], ['tag', 'tag=a,b'], ['tag', 'tag=a&tag=b'], ['q', `q=${'y'.repeat(300)}`], ['unknown', 'unknown=1'],
+  ['limit', 'limit=abc'],
+  ['limit', 'limit=-1'],
+  ['limit', 'limit=0'],
+  ['limit', 'limit=1e9'],
+  ['limit', 'limit=2.5'],
+  ['cursor', 'cursor=%%%'],
+  ['cursor', 'cursor=bm9wZQ'],
+  ['cursor', 'cursor=WyJ4IiwieSJd'],
+  ['cursor', `cursor=${'A'.repeat(600)}`],
+  ['email', 'email=not-an-email'],
+  ['tag', 'tag=a,b'],
+  ['tag', 'tag=a&tag=b'],
+  ['q', `q=${'y'.repeat(300)}`],
+  ['unknown', 'unknown=1'],
 ];
 
 function buildCases(): Case[] {
@@ -70,7 +81,13 @@ function buildCases(): Case[] {
       const value = pick(values);
       const body = field === 'email' ? { email: value } : { ...validLead(), [field]: value };
       cases.push({ name: `lead ${field}`, method: 'POST', path: '/api/leads', body: JSON.stringify(body), field });
-      cases.push({ name: `patch ${field}`, method: 'PATCH', path: '/api/leads/00000000-0000-4000-8000-000000000000', body: JSON.stringify({ [field]: value }), field });
+      cases.push({
+        name: `patch ${field}`,
+        method: 'PATCH',
+        path: '/api/leads/00000000-0000-4000-8000-000000000000',
+        body: JSON.stringify({ [field]: value }),
+        field,
+      });
     }
     for (const field of UNKNOWN_FIELDS) {
       cases.push({ name: `unknown ${field}`, method: 'POST', path: '/api/leads', body: JSON.stringify({ ...validLead(), [field]: 'x' }), field });
@@ -86,7 +103,8 @@ function buildCases(): Case[] {
     }
     for (const [field, query] of QUERY_CASES) {
       cases.push({ name: `list ${field}`, method: 'GET', path: `/api/leads?${query}`, field });
-      if (field === 'limit' || field === 'cursor') cases.push({ name: `timeline ${field}`, method: 'GET', path: `/api/leads/00000000-0000-4000-8000-000000000000/timeline?${query}`, field });
+      if (field === 'limit' || field === 'cursor')
+        cases.push({ name: `timeline ${field}`, method: 'GET', path: `/api/leads/00000000-0000-4000-8000-000000000000/timeline?${query}`, field });
     }
     for (const id of ['42', 'not-a-uuid', '00000000-0000-4000-8000-00000000000Z', 'x'.repeat(300), '%00']) {
       cases.push({ name: 'bad id', method: pick(['GET', 'DELETE']), path: `/api/leads/${encodeURIComponent(id)}`, field: 'id' });
@@ -98,22 +116,76 @@ function buildCases(): Case[] {
     }
     const unstorable = ['nul\u0000byte', 'lone \ud800 surrogate', 'trailing \udc00'];
     const textField = pick(['firstName', 'company', 'source']);
-    cases.push({ name: 'unstorable text', method: 'POST', path: '/api/leads', body: JSON.stringify({ ...validLead(), [textField]: pick(unstorable) }), field: textField });
-    cases.push({ name: 'unstorable trait', method: 'POST', path: '/api/leads', body: JSON.stringify({ ...validLead(), traits: { note: pick(unstorable) } }), field: 'traits.note' });
-    cases.push({ name: 'unstorable trait key', method: 'POST', path: '/api/leads', body: JSON.stringify({ ...validLead(), traits: { ['k\u0000']: 1 } }), field: 'traits' });
-    cases.push({ name: 'unstorable property', method: 'POST', path: '/api/events', body: JSON.stringify({ email: 'p@example.com', type: 'page_view', properties: { path: pick(unstorable) } }), field: 'properties.path' });
-    const [queryField, queryValue] = pick([['q', 'a%00b'], ['tag', 'x%00'], ['email', 'a%00@b.co']]) as [string, string];
+    cases.push({
+      name: 'unstorable text',
+      method: 'POST',
+      path: '/api/leads',
+      body: JSON.stringify({ ...validLead(), [textField]: pick(unstorable) }),
+      field: textField,
+    });
+    cases.push({
+      name: 'unstorable trait',
+      method: 'POST',
+      path: '/api/leads',
+      body: JSON.stringify({ ...validLead(), traits: { note: pick(unstorable) } }),
+      field: 'traits.note',
+    });
+    cases.push({
+      name: 'unstorable trait key',
+      method: 'POST',
+      path: '/api/leads',
+      body: JSON.stringify({ ...validLead(), traits: { ['k\u0000']: 1 } }),
+      field: 'traits',
+    });
+    cases.push({
+      name: 'unstorable property',
+      method: 'POST',
+      path: '/api/events',
+      body: JSON.stringify({ email: 'p@example.com', type: 'page_view', properties: { path: pick(unstorable) } }),
+      field: 'properties.path',
+    });
+    const [queryField, queryValue] = pick([
+      ['q', 'a%00b'],
+      ['tag', 'x%00'],
+      ['email', 'a%00@b.co'],
+    ]) as [string, string];
     cases.push({ name: 'unstorable query', method: 'GET', path: `/api/leads?${queryField}=${queryValue}`, field: queryField });
     let deep: unknown = 'bottom';
     for (let level = 0; level < 40 + round; level++) deep = { next: deep };
     cases.push({ name: 'deep nesting', method: 'POST', path: '/api/leads', body: JSON.stringify({ ...validLead(), traits: { deep } }), field: 'traits' });
-    const farCursor = Buffer.from(JSON.stringify([pick(['-010000-01-01T00:00:00.000Z', '+275760-09-13T00:00:00.000Z', '1969-12-31T23:59:59.999Z', '2026-01-01T00:00:00Z']), '0b9c4bde-2f7e-4d55-9a43-6c8e0c2f1a10'])).toString('base64url');
+    const farCursor = Buffer.from(
+      JSON.stringify([
+        pick(['-010000-01-01T00:00:00.000Z', '+275760-09-13T00:00:00.000Z', '1969-12-31T23:59:59.999Z', '2026-01-01T00:00:00Z']),
+        '0b9c4bde-2f7e-4d55-9a43-6c8e0c2f1a10',
+      ]),
+    ).toString('base64url');
     cases.push({ name: 'cursor out of range', method: 'GET', path: `/api/leads?cursor=${farCursor}`, field: 'cursor' });
     cases.push({ name: 'array as lead', method: 'POST', path: '/api/leads', body: JSON.stringify([validLead()]), field: '(body)' });
     cases.push({ name: 'empty batch', method: 'POST', path: '/api/events', body: '[]', field: '(body)' });
-    cases.push({ name: 'wrong media type', method: 'POST', path: '/api/leads', body: 'email=a@b.co', contentType: 'application/x-www-form-urlencoded', field: 'Content-Type' });
-    cases.push({ name: 'body says gzip but is not', method: 'POST', path: '/api/leads', body: JSON.stringify(validLead()), encoding: pick(['gzip', 'deflate', 'br']), field: '(body)' });
-    cases.push({ name: 'unknown content encoding', method: 'POST', path: '/api/leads', body: JSON.stringify(validLead()), encoding: 'zstd-ish', field: 'Content-Type' });
+    cases.push({
+      name: 'wrong media type',
+      method: 'POST',
+      path: '/api/leads',
+      body: 'email=a@b.co',
+      contentType: 'application/x-www-form-urlencoded',
+      field: 'Content-Type',
+    });
+    cases.push({
+      name: 'body says gzip but is not',
+      method: 'POST',
+      path: '/api/leads',
+      body: JSON.stringify(validLead()),
+      encoding: pick(['gzip', 'deflate', 'br']),
+      field: '(body)',
+    });
+    cases.push({
+      name: 'unknown content encoding',
+      method: 'POST',
+      path: '/api/leads',
+      body: JSON.stringify(validLead()),
+      encoding: 'zstd-ish',
+      field: 'Content-Type',
+    });
   }
   return cases;
 }
@@ -140,31 +212,33 @@ describe('a barrage of malformed requests', () => {
     const statuses = new Map<number, number>();
     const concurrency = 8;
     for (let start = 0; start < cases.length; start += concurrency) {
-      await Promise.all(cases.slice(start, start + concurrency).map(async (testCase) => {
-        const res = await fetch(`${baseUrl}${testCase.path}`, {
-          method: testCase.method,
-          headers: {
-            Authorization: t.auth.Authorization,
-            ...(testCase.body !== undefined ? { 'Content-Type': testCase.contentType ?? 'application/json' } : {}),
-            ...(testCase.encoding ? { 'Content-Encoding': testCase.encoding } : {}),
-          },
-          body: testCase.body,
-        });
-        statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
-        const text = await res.text();
-        const describe = `${testCase.name} ${testCase.method} ${testCase.path.slice(0, 80)} -> ${res.status} ${text.slice(0, 200)}`;
-        if (res.status < 400 || res.status >= 500) {
-          failures.push(describe);
-          return;
-        }
-        const body = JSON.parse(text) as { error?: { code?: string; details?: Array<{ field?: string }> | null } };
-        if (!body.error?.code) failures.push(`no error code: ${describe}`);
-        if (testCase.field !== null) {
-          const fields = (body.error?.details ?? []).map((detail) => detail.field ?? '');
-          const named = fields.some((field) => field === testCase.field || field.startsWith(`${testCase.field}.`) || field.startsWith(`${testCase.field}[`));
-          if (!named) failures.push(`field ${testCase.field} not named: ${describe}`);
-        }
-      }));
+      await Promise.all(
+        cases.slice(start, start + concurrency).map(async (testCase) => {
+          const res = await fetch(`${baseUrl}${testCase.path}`, {
+            method: testCase.method,
+            headers: {
+              Authorization: t.auth.Authorization,
+              ...(testCase.body !== undefined ? { 'Content-Type': testCase.contentType ?? 'application/json' } : {}),
+              ...(testCase.encoding ? { 'Content-Encoding': testCase.encoding } : {}),
+            },
+            body: testCase.body,
+          });
+          statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+          const text = await res.text();
+          const describe = `${testCase.name} ${testCase.method} ${testCase.path.slice(0, 80)} -> ${res.status} ${text.slice(0, 200)}`;
+          if (res.status < 400 || res.status >= 500) {
+            failures.push(describe);
+            return;
+          }
+          const body = JSON.parse(text) as { error?: { code?: string; details?: Array<{ field?: string }> | null } };
+          if (!body.error?.code) failures.push(`no error code: ${describe}`);
+          if (testCase.field !== null) {
+            const fields = (body.error?.details ?? []).map((detail) => detail.field ?? '');
+            const named = fields.some((field) => field === testCase.field || field.startsWith(`${testCase.field}.`) || field.startsWith(`${testCase.field}[`));
+            if (!named) failures.push(`field ${testCase.field} not named: ${describe}`);
+          }
+        }),
+      );
     }
     expect(failures).toEqual([]);
     expect([...statuses.keys()].every((status) => status >= 400 && status < 500)).toBe(true);

@@ -23,11 +23,18 @@ afterEach(endStartedProcesses);
 describe('processes started by tests', () => {
   it('end with everything they started when the test ends', async () => {
     // A parent that starts a child of its own and prints its pid, then runs forever, as a Baton would.
-    const parent = spawnInGroup(process.execPath, ['-e', `
+    const parent = spawnInGroup(
+      process.execPath,
+      [
+        '-e',
+        `
       const child = require('node:child_process').spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
       console.log(child.pid);
       setInterval(() => {}, 1000);
-    `], { cwd: os.tmpdir(), env: ENV });
+    `,
+      ],
+      { cwd: os.tmpdir(), env: ENV },
+    );
     const childPid = await new Promise<number>((resolve) => parent.stdout?.once('data', (chunk) => resolve(Number(String(chunk).trim()))));
     expect([isRunning(parent.pid ?? 0), isRunning(childPid)]).toEqual([true, true]);
 
@@ -41,7 +48,10 @@ describe('processes started by tests', () => {
   });
 
   it('a command past its time limit is killed and reported as failed', async () => {
-    const failure = await runCommand(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { cwd: os.tmpdir(), env: ENV, timeoutMs: 300 }).then(() => null, (error: unknown) => error);
+    const failure = await runCommand(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { cwd: os.tmpdir(), env: ENV, timeoutMs: 300 }).then(
+      () => null,
+      (error: unknown) => error,
+    );
     expect(failure).toBeInstanceOf(CommandFailed);
     expect((failure as CommandFailed).stderr).toContain('ended by SIGKILL, after 300 ms');
     expect(startedProcessCount()).toBe(0);

@@ -44,7 +44,8 @@ interface WrkResult {
 
 async function wrk(url: string): Promise<WrkResult> {
   const { stdout } = await run('wrk', ['-t2', `-c${CONNECTIONS}`, `-d${SECONDS}s`, '--latency', '-s', SCRIPT, url], {
-    maxBuffer: 1 << 20, env: { ...process.env, BENCH_ORIGIN: ORIGIN, BENCH_SITE_KEY: SITE_KEY },
+    maxBuffer: 1 << 20,
+    env: { ...process.env, BENCH_ORIGIN: ORIGIN, BENCH_SITE_KEY: SITE_KEY },
   });
   const requests = Number(/(\d+) requests in/.exec(stdout)?.[1] ?? 0);
   const perSecond = Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? 0);
@@ -87,7 +88,15 @@ async function main(): Promise<void> {
     const secret = 's'.repeat(40);
     const services = await createServices(database.db, { secret, publicUrl: 'http://127.0.0.1', logger });
     const config = captureConfig({ BATON_SITE_ORIGINS: ORIGIN, BATON_COLLECT_VISITOR_RATE: '9999999/1m', BATON_COLLECT_IP_RATE: '9999999/1m' });
-    const capture = startCapture({ config, siteKey: SITE_KEY, db: database.db, leads: services.leads, tokens: createVisitorTokens(secret), logger, worker: false });
+    const capture = startCapture({
+      config,
+      siteKey: SITE_KEY,
+      db: database.db,
+      leads: services.leads,
+      tokens: createVisitorTokens(secret),
+      logger,
+      worker: false,
+    });
     const app = createApp({ apiKey: 'k'.repeat(30), companyName: 'Bench', logger, services, pingDatabase: database.ping, capture: capture.handler });
     const server = http.createServer(app);
     const batonUrl = await listen(server);
@@ -108,16 +117,24 @@ async function main(): Promise<void> {
       const acceptedPerSecond = baton.perSecond * ((baton.requests - baton.non2xx3xx) / Math.max(1, baton.requests));
       const ratio = acceptedPerSecond / baseline.perSecond;
       ratios.push(ratio);
-      console.log(`run ${index}: baseline ${Math.round(baseline.perSecond)} req/s ${JSON.stringify(baseline.latency)} ${baselineCpu} | baton ${Math.round(baton.perSecond)} req/s ${JSON.stringify(baton.latency)} ${batonCpu} non-2xx ${baton.non2xx3xx} | ratio ${ratio.toFixed(2)}x`);
-      if (baton.non2xx3xx > 0) console.log(`  ${baton.non2xx3xx} answers were not 202 (503: the buffer was full, the database behind); the ratio counts accepted events only`);
+      console.log(
+        `run ${index}: baseline ${Math.round(baseline.perSecond)} req/s ${JSON.stringify(baseline.latency)} ${baselineCpu} | baton ${Math.round(baton.perSecond)} req/s ${JSON.stringify(baton.latency)} ${batonCpu} non-2xx ${baton.non2xx3xx} | ratio ${ratio.toFixed(2)}x`,
+      );
+      if (baton.non2xx3xx > 0)
+        console.log(`  ${baton.non2xx3xx} answers were not 202 (503: the buffer was full, the database behind); the ratio counts accepted events only`);
     }
     await new Promise((resolve) => server.close(resolve));
     await capture.stop();
-    const { rows } = await database.pool.query<{ n: number }>(`select (select count(*) from visitor_events where type = 'page_view') + (select count(*) from events where type = 'page_view') as n`);
+    const { rows } = await database.pool.query<{ n: number }>(
+      `select (select count(*) from visitor_events where type = 'page_view') + (select count(*) from events where type = 'page_view') as n`,
+    );
     const recorded = Number(rows[0]?.n ?? 0);
     const sorted = [...ratios].sort((a, b) => a - b);
-    const median = sorted.length % 2 === 1 ? sorted[(sorted.length - 1) / 2] ?? 0 : ((sorted[sorted.length / 2 - 1] ?? 0) + (sorted[sorted.length / 2] ?? 0)) / 2;
-    console.log(`ratio per run: ${ratios.map((ratio) => ratio.toFixed(2)).join(', ')}  (median ${median.toFixed(2)}x of baseline, worst ${sorted[0]?.toFixed(2)}x)`);
+    const median =
+      sorted.length % 2 === 1 ? (sorted[(sorted.length - 1) / 2] ?? 0) : ((sorted[sorted.length / 2 - 1] ?? 0) + (sorted[sorted.length / 2] ?? 0)) / 2;
+    console.log(
+      `ratio per run: ${ratios.map((ratio) => ratio.toFixed(2)).join(', ')}  (median ${median.toFixed(2)}x of baseline, worst ${sorted[0]?.toFixed(2)}x)`,
+    );
     // wrk stops counting at the deadline while the server still answers what was in flight, so recorded >= answered.
     console.log(`events answered 202: ${answered}, recorded after flush: ${recorded}${recorded >= answered ? ' (none lost)' : ' (LOST EVENTS)'}`);
     await services.tracking.close();

@@ -62,7 +62,9 @@ async function main(): Promise<void> {
   const elapsed = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
-  process.stdout.write(`${JSON.stringify({ rate, seconds, sent, answered: latencies.length, errors, wrongStatus, achieved: Math.round(latencies.length / elapsed), p50: at(0.5), p90: at(0.9), p99: at(0.99), max: latencies.at(-1) ?? NaN })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ rate, seconds, sent, answered: latencies.length, errors, wrongStatus, achieved: Math.round(latencies.length / elapsed), p50: at(0.5), p90: at(0.9), p99: at(0.99), max: latencies.at(-1) ?? NaN })}\n`,
+  );
   agent.destroy();
 }
 

@@ -155,7 +155,8 @@ async function listAll(url: string, route: string): Promise<Record<string, unkno
   let cursor: string | null = null;
   do {
     const page = await api(url, 'GET', `${route}?limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
-    if (page.status !== 200 || !isRecord(page.json) || !Array.isArray(page.json.items)) throw new Error(`GET ${route}: ${page.status} ${JSON.stringify(page.json).slice(0, 300)}`);
+    if (page.status !== 200 || !isRecord(page.json) || !Array.isArray(page.json.items))
+      throw new Error(`GET ${route}: ${page.status} ${JSON.stringify(page.json).slice(0, 300)}`);
     items.push(...page.json.items.filter(isRecord));
     cursor = typeof page.json.nextCursor === 'string' ? page.json.nextCursor : null;
   } while (cursor);
@@ -165,9 +166,11 @@ async function listAll(url: string, route: string): Promise<Record<string, unkno
 /** Imports the leads as CSV over HTTP; returns their ids by index. */
 async function importLeads(url: string): Promise<string[]> {
   const rows = ['email,first_name,last_name,company,country'];
-  for (let i = 0; i < LEADS; i++) rows.push(`${leadName(i).toLowerCase()}@bench.example.com,${leadName(i)},Bench,Company ${i},${COUNTRIES[i % COUNTRIES.length]}`);
+  for (let i = 0; i < LEADS; i++)
+    rows.push(`${leadName(i).toLowerCase()}@bench.example.com,${leadName(i)},Bench,Company ${i},${COUNTRIES[i % COUNTRIES.length]}`);
   const imported = await api(url, 'POST', '/api/leads/import', `${rows.join('\n')}\n`, 'text/csv');
-  if (imported.status !== 200 || !isRecord(imported.json) || imported.json.created !== LEADS) throw new Error(`import failed: ${imported.status} ${JSON.stringify(imported.json).slice(0, 500)}`);
+  if (imported.status !== 200 || !isRecord(imported.json) || imported.json.created !== LEADS)
+    throw new Error(`import failed: ${imported.status} ${JSON.stringify(imported.json).slice(0, 500)}`);
   const ids: string[] = [];
   for (const lead of await listAll(url, '/api/leads')) {
     const index = /^Lead(\d+)$/.exec(text(lead.firstName))?.[1];
@@ -183,7 +186,8 @@ async function waitUntilIdle(db: pg.Pool | null): Promise<void> {
     await sleep(2000);
     return;
   }
-  const queued = async () => (await db.query<{ n: number }>('select ((select count(*) from score_queue) + (select count(*) from trigger_queue))::int as n')).rows[0]?.n ?? 0;
+  const queued = async () =>
+    (await db.query<{ n: number }>('select ((select count(*) from score_queue) + (select count(*) from trigger_queue))::int as n')).rows[0]?.n ?? 0;
   const started = performance.now();
   while ((await queued()) > 0) {
     if (performance.now() - started > 60_000) throw new Error('Baton did not go idle after the import');
@@ -248,7 +252,9 @@ async function commitCount(db: pg.Pool | null): Promise<number | null> {
 
 async function backendsCpu(db: pg.Pool | null): Promise<Map<number, number>> {
   if (!db) return new Map();
-  const pids = (await db.query<{ pid: number }>('select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()')).rows.map((row) => row.pid);
+  const pids = (await db.query<{ pid: number }>('select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()')).rows.map(
+    (row) => row.pid,
+  );
   return new Map(await Promise.all(pids.map(async (pid) => [pid, await cpuMs(pid)] as const)));
 }
 
@@ -268,11 +274,17 @@ async function runCrossings(url: string, leadIds: string[], sink: Sink, db: pg.P
     const body = JSON.stringify({ leadId: leadIds[index], type: 'form_submit', properties: { form: 'demo' } });
     const epochMs = Date.now();
     const at = performance.now();
-    const status = await fetch(`${url}/api/events`, { method: 'POST', body, headers: { Authorization: `Bearer ${API_KEY}`, 'Content-Type': 'application/json' } })
-      .then(async (res) => {
+    const status = await fetch(`${url}/api/events`, {
+      method: 'POST',
+      body,
+      headers: { Authorization: `Bearer ${API_KEY}`, 'Content-Type': 'application/json' },
+    }).then(
+      async (res) => {
         await res.arrayBuffer();
         return res.status;
-      }, () => 0);
+      },
+      () => 0,
+    );
     crossings[index] = { at, epochMs, answeredAt: performance.now(), status };
   });
   await Promise.race([phase.reached, deadline(DONE_TIMEOUT_MS), ...processes.map((child) => child.crashed)]);
@@ -285,7 +297,10 @@ async function runCrossings(url: string, leadIds: string[], sink: Sink, db: pg.P
   const commitsAfter = await commitCount(db);
   const backends = [...backendsAfter].reduce((sum, [pid, ms]) => sum + ms - (backendsBefore.get(pid) ?? 0), 0);
   return {
-    crossings, sink: phase, maxLagMs, seconds,
+    crossings,
+    sink: phase,
+    maxLagMs,
+    seconds,
     cpuMs: { baton: batonAfter.map((ms, i) => ms - (batonBefore[i] ?? 0)), backends, sink: (sinkCpu.user + sinkCpu.system) / 1000 },
     commits: commitsBefore === null || commitsAfter === null ? null : commitsAfter - commitsBefore,
   };
@@ -304,22 +319,24 @@ interface HandoffTimes {
 async function handoffTimes(url: string, ids: string[]): Promise<Map<string, HandoffTimes>> {
   const times = new Map<string, HandoffTimes>();
   let next = 0;
-  await Promise.all(Array.from({ length: 8 }, async () => {
-    for (let i = next++; i < ids.length; i = next++) {
-      const id = ids[i] ?? '';
-      const res = await api(url, 'GET', `/api/handoffs/${id}`);
-      if (res.status !== 200 || !isRecord(res.json) || !Array.isArray(res.json.notifications)) throw new Error(`GET /api/handoffs/${id}: ${res.status}`);
-      const email = res.json.notifications.filter(isRecord).find((note) => note.channel === 'email');
-      times.set(id, {
-        leadId: text(res.json.leadId),
-        createdAt: Date.parse(text(res.json.createdAt)),
-        notifiedAt: Date.parse(text(email?.createdAt)),
-        sentAt: Date.parse(text(email?.sentAt)),
-        attempts: Number(email?.attempts ?? 0),
-        briefing: res.json.briefing,
-      });
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      for (let i = next++; i < ids.length; i = next++) {
+        const id = ids[i] ?? '';
+        const res = await api(url, 'GET', `/api/handoffs/${id}`);
+        if (res.status !== 200 || !isRecord(res.json) || !Array.isArray(res.json.notifications)) throw new Error(`GET /api/handoffs/${id}: ${res.status}`);
+        const email = res.json.notifications.filter(isRecord).find((note) => note.channel === 'email');
+        times.set(id, {
+          leadId: text(res.json.leadId),
+          createdAt: Date.parse(text(res.json.createdAt)),
+          notifiedAt: Date.parse(text(email?.createdAt)),
+          sentAt: Date.parse(text(email?.sentAt)),
+          attempts: Number(email?.attempts ?? 0),
+          briefing: res.json.briefing,
+        });
+      }
+    }),
+  );
   return times;
 }
 
@@ -337,14 +354,18 @@ async function runBaseline(sink: Sink, briefing: unknown, handoffId: string): Pr
   const child = fork(fileURLToPath(import.meta.url), ['--baseline-client', sink.url], { cwd: ROOT });
   const exited = new Promise<never>((_resolve, reject) => child.once('exit', (code) => reject(new Error(`baseline client exited with ${code}`))));
   exited.catch(() => undefined);
-  const reply = (kind: string) => Promise.race([exited, new Promise<Record<string, unknown>>((resolve) => {
-    const listener = (message: unknown) => {
-      if (!isRecord(message) || message.kind !== kind) return;
-      child.off('message', listener);
-      resolve(message);
-    };
-    child.on('message', listener);
-  })]);
+  const reply = (kind: string) =>
+    Promise.race([
+      exited,
+      new Promise<Record<string, unknown>>((resolve) => {
+        const listener = (message: unknown) => {
+          if (!isRecord(message) || message.kind !== kind) return;
+          child.off('message', listener);
+          resolve(message);
+        };
+        child.on('message', listener);
+      }),
+    ]);
   const ready = reply('ready');
   child.send({ kind: 'prepare', briefing, handoffId });
   const { renderMs } = await ready;
@@ -397,10 +418,18 @@ async function baselineClient(smtpUrl: string): Promise<void> {
       }
       process.send?.({ kind: 'ready', renderMs });
     } else if (message.kind === 'send' && rendered) {
-      sends.push(transporter.sendMail({
-        from: rendered.from ?? 'Baton <baton@localhost>', to: 'alex@sales.bench.example.com', subject: rendered.subject, html: rendered.html, text: rendered.text,
-        headers: { 'X-Baton-Handoff': handoffId, 'X-Bench-Baseline': String(message.index) },
-      }).catch(() => (failed += 1)));
+      sends.push(
+        transporter
+          .sendMail({
+            from: rendered.from ?? 'Baton <baton@localhost>',
+            to: 'alex@sales.bench.example.com',
+            subject: rendered.subject,
+            html: rendered.html,
+            text: rendered.text,
+            headers: { 'X-Baton-Handoff': handoffId, 'X-Bench-Baseline': String(message.index) },
+          })
+          .catch(() => (failed += 1)),
+      );
     } else if (message.kind === 'close') {
       void Promise.all(sends).then(() => {
         transporter.close();
@@ -426,7 +455,8 @@ function stats(values: number[]): Stats {
 }
 
 const ms = (value: number) => `${value.toFixed(1)} ms`.padStart(10);
-const line = (label: string, s: Stats, note = '') => console.log(`${label.padEnd(38)}p50 ${ms(s.p50)}  p90 ${ms(s.p90)}  p99 ${ms(s.p99)}  max ${ms(s.max)}  n=${s.count}${note ? `  ${note}` : ''}`);
+const line = (label: string, s: Stats, note = '') =>
+  console.log(`${label.padEnd(38)}p50 ${ms(s.p50)}  p90 ${ms(s.p90)}  p99 ${ms(s.p99)}  max ${ms(s.max)}  n=${s.count}${note ? `  ${note}` : ''}`);
 
 /** Everything one run measured, for the checks and the figures. */
 interface Measurements {
@@ -454,31 +484,49 @@ function problemsOf({ run: { crossings, sink }, leadIds, times, baseline, handof
   if (wrongLead > 0) problems.push(`${wrongLead} emails name a lead other than their handoff's`);
   if (handoffCount !== LEADS) problems.push(`${handoffCount} handoffs in Baton for ${LEADS} leads`);
   if (baseline.failed + baseline.duplicates + baseline.strays > 0 || baseline.latencies.length !== LEADS) {
-    problems.push(`baseline: ${baseline.latencies.length} of ${LEADS} arrived, ${baseline.failed} failed, ${baseline.duplicates} duplicates, ${baseline.strays} unexpected`);
+    problems.push(
+      `baseline: ${baseline.latencies.length} of ${LEADS} arrived, ${baseline.failed} failed, ${baseline.duplicates} duplicates, ${baseline.strays} unexpected`,
+    );
   }
   return problems;
 }
 
 function printFigures({ importSeconds, loadBefore, run, times, baseline }: Measurements): void {
   const { crossings, sink } = run;
-  const stage = (pick: (crossing: Crossing, arrival: Arrival, time: HandoffTimes) => number) => stats([...sink.arrivals].map(([index, arrival]) => {
-    const crossing = crossings[index];
-    const time = times.get(arrival.handoffId);
-    return crossing && time ? pick(crossing, arrival, time) : NaN;
-  }));
+  const stage = (pick: (crossing: Crossing, arrival: Arrival, time: HandoffTimes) => number) =>
+    stats(
+      [...sink.arrivals].map(([index, arrival]) => {
+        const crossing = crossings[index];
+        const time = times.get(arrival.handoffId);
+        return crossing && time ? pick(crossing, arrival, time) : NaN;
+      }),
+    );
   const latency = stage((crossing, arrival) => arrival.at - crossing.at);
   const post = stats(crossings.map((crossing) => crossing.answeredAt - crossing.at));
   const smtp = stats(baseline.latencies);
-  const mode = EMBEDDED ? 'one process (role all), embedded PGlite' : ONE_PROCESS ? 'one process (role all), PostgreSQL server' : 'api + worker processes, PostgreSQL server';
+  const mode = EMBEDDED
+    ? 'one process (role all), embedded PGlite'
+    : ONE_PROCESS
+      ? 'one process (role all), PostgreSQL server'
+      : 'api + worker processes, PostgreSQL server';
   const cpuPerLead = (total: number) => `${(total / LEADS).toFixed(2)} ms`;
   const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
   const emailBytes = [...sink.arrivals.values()].reduce((sum, arrival) => sum + arrival.bytes, 0) / Math.max(1, sink.arrivals.size);
   const handoffs = new Set([...sink.arrivals.values()].map((arrival) => arrival.handoffId)).size;
   const retried = [...times.values()].filter((time) => time.attempts !== 1).length;
 
-  console.log(`leads:                 ${LEADS} crossing at ${RATE}/s (${mode}; imported over HTTP in ${importSeconds.toFixed(1)} s, before the clock); sender at most ${run.maxLagMs.toFixed(1)} ms behind schedule`);
-  console.log(`machine:               ${os.cpus().length} cores, load average ${loadBefore.map((load) => load.toFixed(2)).join(' ')} before, ${os.loadavg().map((load) => load.toFixed(2)).join(' ')} after (other work on the machine shows here)`);
-  console.log(`emails:                ${sink.arrivals.size} rep emails for ${LEADS} leads (${kb(emailBytes)} each), ${sink.duplicates} duplicates, ${sink.strays.length} unexpected, ${handoffs} distinct handoffs; ${retried} notifications needed more than one attempt; last one ${run.seconds.toFixed(1)} s after the first POST`);
+  console.log(
+    `leads:                 ${LEADS} crossing at ${RATE}/s (${mode}; imported over HTTP in ${importSeconds.toFixed(1)} s, before the clock); sender at most ${run.maxLagMs.toFixed(1)} ms behind schedule`,
+  );
+  console.log(
+    `machine:               ${os.cpus().length} cores, load average ${loadBefore.map((load) => load.toFixed(2)).join(' ')} before, ${os
+      .loadavg()
+      .map((load) => load.toFixed(2))
+      .join(' ')} after (other work on the machine shows here)`,
+  );
+  console.log(
+    `emails:                ${sink.arrivals.size} rep emails for ${LEADS} leads (${kb(emailBytes)} each), ${sink.duplicates} duplicates, ${sink.strays.length} unexpected, ${handoffs} distinct handoffs; ${retried} notifications needed more than one attempt; last one ${run.seconds.toFixed(1)} s after the first POST`,
+  );
   line('handoff (POST → sink accepted)', latency);
   console.log(`target:                p99 < ${TARGET_P99_MS} ms: ${latency.p99 < TARGET_P99_MS ? 'met' : 'NOT MET'}`);
   line('baseline: event POST → 202', post, '(the crossing POSTs themselves)');
@@ -487,10 +535,26 @@ function printFigures({ importSeconds, loadBefore, run, times, baseline }: Measu
   console.log(`ratio:                 handoff / SMTP alone: ${ratio(smtp)}; handoff / event POST: ${ratio(post)}`);
   console.log('where the time goes, per lead:');
   line('  POST → 202', post);
-  line('  202 → rescoring of the lead starts', stage((crossing, _arrival, time) => time.createdAt - (crossing.epochMs + crossing.answeredAt - crossing.at)), '(a 200 ms poll, then the leads before it, four at a time)');
-  line('  → handoff transaction begins', stage((_crossing, _arrival, time) => time.notifiedAt - time.createdAt), '(rescoring, briefing reads)');
-  line('  → notification pass starts', stage((_crossing, _arrival, time) => time.sentAt - time.notifiedAt), '(the transaction, then the outbox)');
-  line('  → accepted by the sink', stage((_crossing, arrival, time) => arrival.epochMs - time.sentAt), '(render, SMTP)');
+  line(
+    '  202 → rescoring of the lead starts',
+    stage((crossing, _arrival, time) => time.createdAt - (crossing.epochMs + crossing.answeredAt - crossing.at)),
+    '(a 200 ms poll, then the leads before it, four at a time)',
+  );
+  line(
+    '  → handoff transaction begins',
+    stage((_crossing, _arrival, time) => time.notifiedAt - time.createdAt),
+    '(rescoring, briefing reads)',
+  );
+  line(
+    '  → notification pass starts',
+    stage((_crossing, _arrival, time) => time.sentAt - time.notifiedAt),
+    '(the transaction, then the outbox)',
+  );
+  line(
+    '  → accepted by the sink',
+    stage((_crossing, arrival, time) => arrival.epochMs - time.sentAt),
+    '(render, SMTP)',
+  );
   line('  of which rendering alone', stats(baseline.renderMs), '(the briefing email, measured in the baseline child)');
   // A backlog shows as a run of slow leads: the p99 of each tenth of the leads, in sending order.
   const latencyOf = (index: number) => (sink.arrivals.get(index)?.at ?? NaN) - (crossings[index]?.at ?? NaN);
@@ -502,13 +566,17 @@ function printFigures({ importSeconds, loadBefore, run, times, baseline }: Measu
   console.log(`over the run:          p99 of each tenth of the leads, in sending order: ${tenths.map((p99) => p99.toFixed(0)).join(', ')} ms`);
   const [first = 0, second] = run.cpuMs.baton;
   const batonCpu = second === undefined ? `Baton ${cpuPerLead(first)}` : `api ${cpuPerLead(first)}, worker ${cpuPerLead(second)}`;
-  console.log(`cpu per lead:          ${batonCpu}${EMBEDDED ? '' : `, their postgres backends ${cpuPerLead(run.cpuMs.backends)}`}, sink and sender ${cpuPerLead(run.cpuMs.sink)} (first POST to ${SETTLE_MS / 1000} s after the last email, idle polling included)`);
+  console.log(
+    `cpu per lead:          ${batonCpu}${EMBEDDED ? '' : `, their postgres backends ${cpuPerLead(run.cpuMs.backends)}`}, sink and sender ${cpuPerLead(run.cpuMs.sink)} (first POST to ${SETTLE_MS / 1000} s after the last email, idle polling included)`,
+  );
   if (run.commits !== null) console.log(`database:              ${(run.commits / LEADS).toFixed(1)} commits per lead (pg_stat_database, same span)`);
 }
 
 async function main(): Promise<void> {
   for (const kind of KINDS) {
-    console.log(`\n== ${kind === 'intent' ? 'intent events: a demo request under the threshold, handed off by an intent rule' : 'threshold: a demo request that crosses the MQL threshold'} ==`);
+    console.log(
+      `\n== ${kind === 'intent' ? 'intent events: a demo request under the threshold, handed off by an intent rule' : 'threshold: a demo request that crosses the MQL threshold'} ==`,
+    );
     await runKind(kind);
   }
 }
@@ -523,8 +591,13 @@ async function runKind(kind: Kind): Promise<void> {
   await mkdir(sequencesDir);
   const env: Record<string, string> = {
     ...(database ? { DATABASE_URL: database.url } : {}),
-    BATON_DATA_DIR: dataDir, BATON_TEMPLATES_DIR: 'templates', BATON_SEQUENCES_DIR: sequencesDir,
-    BATON_SCORING_FILE: SCORING_FILE[kind], BATON_SALES_TEAM_FILE: `${FIXTURES}/sales-team.yaml`, SMTP_URL: sink.url, PORT: '0',
+    BATON_DATA_DIR: dataDir,
+    BATON_TEMPLATES_DIR: 'templates',
+    BATON_SEQUENCES_DIR: sequencesDir,
+    BATON_SCORING_FILE: SCORING_FILE[kind],
+    BATON_SALES_TEAM_FILE: `${FIXTURES}/sales-team.yaml`,
+    SMTP_URL: sink.url,
+    PORT: '0',
   };
   // The process that scores gets BENCH_NODE_ARGS (e.g. --cpu-prof).
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);

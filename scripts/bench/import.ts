@@ -73,10 +73,11 @@ function startBaton(env: Record<string, string>): Promise<{ url: string; pid: nu
         resolve({
           url: match[1],
           pid: child.pid ?? 0,
-          stop: () => new Promise((done) => {
-            child.once('exit', () => done());
-            child.kill('SIGTERM');
-          }),
+          stop: () =>
+            new Promise((done) => {
+              child.once('exit', () => done());
+              child.kill('SIGTERM');
+            }),
         });
       }
     });
@@ -92,11 +93,19 @@ async function peakRssMb(pid: number): Promise<number> {
 
 function upload(url: string, file: string): Promise<{ created: number; updated: number; rejected: number }> {
   return new Promise((resolve, reject) => {
-    const req = http.request(`${url}/api/leads/import`, { method: 'POST', headers: { Authorization: `Bearer ${API_KEY}`, 'Content-Type': 'text/csv' } }, (res) => {
-      let body = '';
-      res.on('data', (chunk) => (body += String(chunk)));
-      res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(body) as { created: number; updated: number; rejected: number }) : reject(new Error(`${res.statusCode}: ${body.slice(0, 500)}`))));
-    });
+    const req = http.request(
+      `${url}/api/leads/import`,
+      { method: 'POST', headers: { Authorization: `Bearer ${API_KEY}`, 'Content-Type': 'text/csv' } },
+      (res) => {
+        let body = '';
+        res.on('data', (chunk) => (body += String(chunk)));
+        res.on('end', () =>
+          res.statusCode === 200
+            ? resolve(JSON.parse(body) as { created: number; updated: number; rejected: number })
+            : reject(new Error(`${res.statusCode}: ${body.slice(0, 500)}`)),
+        );
+      },
+    );
     req.on('error', reject);
     createReadStream(file).pipe(req);
   });
@@ -112,7 +121,19 @@ async function baseline(url: string): Promise<number> {
     for (let i = start; i < Math.min(ROWS, start + 1000); i++) {
       const cells = csvRow(i, 'baseline.example.com').split(',');
       const offset = values.length;
-      values.push(cells[0], cells[1], cells[2], cells[3], cells[4], cells[5], cells[6], cells[7], cells[8], (cells[9] ?? '').split(';'), JSON.stringify({ plan: cells[10] }));
+      values.push(
+        cells[0],
+        cells[1],
+        cells[2],
+        cells[3],
+        cells[4],
+        cells[5],
+        cells[6],
+        cells[7],
+        cells[8],
+        (cells[9] ?? '').split(';'),
+        JSON.stringify({ plan: cells[10] }),
+      );
       tuples.push(`(${Array.from({ length: 11 }, (_, k) => `$${offset + k + 1}`).join(',')})`);
     }
     await pool.query(

@@ -29,7 +29,8 @@ function contextFor(i: number): TemplateContext {
 
 async function readDir(dir: string): Promise<Map<string, string>> {
   const files = new Map<string, string>();
-  for (const entry of (await readdir(dir)).filter((name) => name.endsWith('.mjml'))) files.set(entry.slice(0, -5), await readFile(path.join(dir, entry), 'utf8'));
+  for (const entry of (await readdir(dir)).filter((name) => name.endsWith('.mjml')))
+    files.set(entry.slice(0, -5), await readFile(path.join(dir, entry), 'utf8'));
   return files;
 }
 
@@ -77,8 +78,12 @@ async function main(): Promise<void> {
   console.log(`templates:      ${names.length}`);
   console.log(`mjml2html, default options: ${defaultMs.toFixed(3)} ms/email (fill + compile, ${NAIVE_EMAILS} emails)`);
   console.log(`naive render:   ${naiveMs.toFixed(3)} ms/email (fill + mjml2html without validation or fonts, ${NAIVE_EMAILS} emails)`);
-  console.log(`cached render:  ${cachedMs.toFixed(4)} ms/email, median of ${CACHED_ROUNDS} rounds (${rounds.map((ms) => ms.toFixed(4)).join(', ')}) (fill only, HTML + text + subject, ${perRound * CACHED_ROUNDS} emails, ${(bytes / (perRound * CACHED_ROUNDS) / 1024).toFixed(1)} KB HTML each)`);
-  console.log(`ratio:          ${(naiveMs / cachedMs).toFixed(0)}x faster than the tuned baseline; ${(defaultMs / cachedMs).toFixed(0)}x faster than mjml2html with default options`);
+  console.log(
+    `cached render:  ${cachedMs.toFixed(4)} ms/email, median of ${CACHED_ROUNDS} rounds (${rounds.map((ms) => ms.toFixed(4)).join(', ')}) (fill only, HTML + text + subject, ${perRound * CACHED_ROUNDS} emails, ${(bytes / (perRound * CACHED_ROUNDS) / 1024).toFixed(1)} KB HTML each)`,
+  );
+  console.log(
+    `ratio:          ${(naiveMs / cachedMs).toFixed(0)}x faster than the tuned baseline; ${(defaultMs / cachedMs).toFixed(0)}x faster than mjml2html with default options`,
+  );
 }
 
 main().catch((error: unknown) => {

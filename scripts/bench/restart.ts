@@ -76,7 +76,12 @@ async function healthy(url: string): Promise<boolean> {
 async function startOnce(env: Record<string, string>, port: number): Promise<{ ms: number; group: number; stop: () => Promise<void> }> {
   if (await healthy(`http://127.0.0.1:${port}`)) throw new Error(`something already answers on port ${port}`);
   const started = performance.now();
-  const child: ChildProcess = spawn('npm', ['start', '--silent'], { cwd: ROOT, env: { ...process.env, ...env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  const child: ChildProcess = spawn('npm', ['start', '--silent'], {
+    cwd: ROOT,
+    env: { ...process.env, ...env, PORT: String(port) },
+    stdio: ['ignore', 'ignore', 'pipe'],
+    detached: true,
+  });
   let output = '';
   child.stderr?.on('data', (chunk) => (output += String(chunk)));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -116,7 +121,9 @@ async function main(): Promise<void> {
     const first = await startOnce(env, port);
     const firstMemory = await settledMemory(first.group);
     await first.stop();
-    console.log(`first start (builds if sources changed, creates the database): ${(first.ms / 1000).toFixed(1)} s; ${firstMemory} (target under ${RSS_TARGET_MB} MB)`);
+    console.log(
+      `first start (builds if sources changed, creates the database): ${(first.ms / 1000).toFixed(1)} s; ${firstMemory} (target under ${RSS_TARGET_MB} MB)`,
+    );
     const times: number[] = [];
     for (let run = 1; run <= RESTARTS; run++) {
       const restart = await startOnce(env, port);
@@ -127,7 +134,12 @@ async function main(): Promise<void> {
     }
     const sorted = [...times].sort((a, b) => a - b);
     const median = sorted[Math.floor(sorted.length / 2)] ?? 0;
-    console.log(`restarts with unchanged sources: median ${(median / 1000).toFixed(1)} s, min ${((sorted[0] ?? 0) / 1000).toFixed(1)} s, max ${((sorted.at(-1) ?? 0) / 1000).toFixed(1)} s (target under ${TARGET_MS / 1000} s: ${median < TARGET_MS ? 'met' : 'missed'}); load average ${os.loadavg().map((load) => load.toFixed(1)).join(' ')}`);
+    console.log(
+      `restarts with unchanged sources: median ${(median / 1000).toFixed(1)} s, min ${((sorted[0] ?? 0) / 1000).toFixed(1)} s, max ${((sorted.at(-1) ?? 0) / 1000).toFixed(1)} s (target under ${TARGET_MS / 1000} s: ${median < TARGET_MS ? 'met' : 'missed'}); load average ${os
+        .loadavg()
+        .map((load) => load.toFixed(1))
+        .join(' ')}`,
+    );
   } finally {
     await rm(dataDir, { recursive: true, force: true });
   }

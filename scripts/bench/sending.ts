@@ -119,19 +119,24 @@ async function api(url: string, method: string, route: string, body: string, con
 /** Imports the leads over HTTP, then enrolls each one, ENROLL_CONCURRENCY requests at a time. */
 async function enrollLeads(url: string, db: pg.Pool): Promise<void> {
   const rows = ['email,first_name,last_name,company,timezone,country'];
-  for (let i = 0; i < EMAILS; i++) rows.push(`lead${i}@bench.example.com,First${i},Last${i},Company ${i % 500},${['Europe/Paris', 'America/New_York', 'Asia/Tokyo'][i % 3]},${['FR', 'US', 'JP'][i % 3]}`);
+  for (let i = 0; i < EMAILS; i++)
+    rows.push(
+      `lead${i}@bench.example.com,First${i},Last${i},Company ${i % 500},${['Europe/Paris', 'America/New_York', 'Asia/Tokyo'][i % 3]},${['FR', 'US', 'JP'][i % 3]}`,
+    );
   const imported = await api(url, 'POST', '/api/leads/import', `${rows.join('\n')}\n`, 'text/csv');
   const created = typeof imported.json === 'object' && imported.json !== null && 'created' in imported.json ? imported.json.created : null;
   if (imported.status !== 200 || created !== EMAILS) throw new Error(`import failed: ${imported.status} ${JSON.stringify(imported.json).slice(0, 500)}`);
 
   const ids = (await db.query<{ id: string }>('select id from leads')).rows.map((row) => row.id);
   let next = 0;
-  await Promise.all(Array.from({ length: ENROLL_CONCURRENCY }, async () => {
-    for (let index = next++; index < ids.length; index = next++) {
-      const enrolled = await api(url, 'POST', `/api/sequences/${SEQUENCE}/enroll`, JSON.stringify({ leadId: ids[index] }), 'application/json');
-      if (enrolled.status !== 201) throw new Error(`enroll failed: ${enrolled.status} ${JSON.stringify(enrolled.json)}`);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: ENROLL_CONCURRENCY }, async () => {
+      for (let index = next++; index < ids.length; index = next++) {
+        const enrolled = await api(url, 'POST', `/api/sequences/${SEQUENCE}/enroll`, JSON.stringify({ leadId: ids[index] }), 'application/json');
+        if (enrolled.status !== 201) throw new Error(`enroll failed: ${enrolled.status} ${JSON.stringify(enrolled.json)}`);
+      }
+    }),
+  );
 }
 
 async function count(db: pg.Pool, query: string): Promise<number> {
@@ -144,14 +149,18 @@ async function runBaseline(sink: Sink): Promise<{ seconds: number; run: SinkRun;
   const exited = new Promise<never>((_resolve, reject) => child.once('exit', (code) => reject(new Error(`baseline client exited with ${code}`))));
   exited.catch(() => undefined);
   type Message = { kind: string; failed?: number; cpuMs?: number };
-  const message = (kind: string) => Promise.race([exited, new Promise<Message>((resolve) => {
-    const listener = (received: Message) => {
-      if (received.kind !== kind) return;
-      child.off('message', listener);
-      resolve(received);
-    };
-    child.on('message', listener);
-  })]);
+  const message = (kind: string) =>
+    Promise.race([
+      exited,
+      new Promise<Message>((resolve) => {
+        const listener = (received: Message) => {
+          if (received.kind !== kind) return;
+          child.off('message', listener);
+          resolve(received);
+        };
+        child.on('message', listener);
+      }),
+    ]);
   await message('ready');
   const { run, done } = sink.expect(EMAILS);
   const sinkCpu = process.cpuUsage();
@@ -188,14 +197,16 @@ async function baselineClient(smtpUrl: string, total: number): Promise<void> {
     const pixel = `<img src="${PUBLIC_URL}/o/${openSigner.sign(JSON.stringify([`lead-${i}`, `send-${i}`]))}.gif" width="1" height="1" alt="" style="display:block;border:0;height:1px;width:1px" />`;
     const html = rendered.html.replace(/href="(https?:\/\/[^"]+)"/g, (_whole, url: string) => `href="${tracked(url)}"`).replace('</body>', `${pixel}</body>`);
     const text = rendered.text.replace(/https?:\/\/[^\s<>()[\]"']+/g, tracked);
-    messages.push(buildMailOptions({
-      rendered: { ...rendered, html, text },
-      to: `lead${i}@bench.example.com`,
-      from: 'Baton <baton@localhost>',
-      messageId: `<baseline-${i}.welcome@localhost>`,
-      unsubscribeUrl: unsubscribe,
-      headers: { 'X-Baton-Send': `send-${i}` },
-    }));
+    messages.push(
+      buildMailOptions({
+        rendered: { ...rendered, html, text },
+        to: `lead${i}@bench.example.com`,
+        from: 'Baton <baton@localhost>',
+        messageId: `<baseline-${i}.welcome@localhost>`,
+        unsubscribeUrl: unsubscribe,
+        headers: { 'X-Baton-Send': `send-${i}` },
+      }),
+    );
   }
   const url = new URL(smtpUrl);
   const transporter = nodemailer.createTransport({ pool: true, ...POOL, host: url.hostname, port: Number(url.port), secure: false, ignoreTLS: true });
@@ -205,12 +216,14 @@ async function baselineClient(smtpUrl: string, total: number): Promise<void> {
   const cpu = process.cpuUsage();
   let next = 0;
   let failed = 0;
-  await Promise.all(Array.from({ length: BASELINE_IN_FLIGHT }, async () => {
-    for (let index = next++; index < messages.length; index = next++) {
-      const options = messages[index];
-      if (options) await transporter.sendMail(options).catch(() => (failed += 1));
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: BASELINE_IN_FLIGHT }, async () => {
+      for (let index = next++; index < messages.length; index = next++) {
+        const options = messages[index];
+        if (options) await transporter.sendMail(options).catch(() => (failed += 1));
+      }
+    }),
+  );
   const used = process.cpuUsage(cpu);
   transporter.close();
   process.send?.({ kind: 'finished', failed, cpuMs: (used.user + used.system) / 1000 });
@@ -254,10 +267,12 @@ async function runPipeline(sink: Sink, db: pg.Pool, env: Record<string, string>,
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const started = performance.now();
   for (let i = 0; i < WORKERS; i++) workers.push(spawnBaton('worker', { ...env, LOG_LEVEL: 'info' }, nodeArgs));
-  const ready = Promise.all(workers.map(async (worker) => {
-    await worker.started;
-    return cpuMs(worker.child.pid);
-  })).then((startupCpu) => ({ at: performance.now(), cpu: startupCpu.reduce((sum, ms) => sum + ms, 0) }));
+  const ready = Promise.all(
+    workers.map(async (worker) => {
+      await worker.started;
+      return cpuMs(worker.child.pid);
+    }),
+  ).then((startupCpu) => ({ at: performance.now(), cpu: startupCpu.reduce((sum, ms) => sum + ms, 0) }));
   await Promise.race([done, api.crashed, ...workers.map((worker) => worker.crashed)]);
   const sinkDoneAt = performance.now();
   const sinkCpuMs = process.cpuUsage(sinkCpu);
@@ -295,7 +310,16 @@ async function main(): Promise<void> {
   const database = await createBenchDatabase(SERVER_URL, 'sending');
   const db = new pg.Pool({ connectionString: database.url, max: 2 });
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'baton-bench-sending-'));
-  const env = { BATON_API_KEY: API_KEY, BATON_SECRET: SECRET, BATON_PUBLIC_URL: PUBLIC_URL, DATABASE_URL: database.url, BATON_DATA_DIR: dataDir, BATON_TEMPLATES_DIR: 'templates', BATON_SEQUENCES_DIR: 'scripts/bench/fixtures/sending', SMTP_URL: sink.url };
+  const env = {
+    BATON_API_KEY: API_KEY,
+    BATON_SECRET: SECRET,
+    BATON_PUBLIC_URL: PUBLIC_URL,
+    DATABASE_URL: database.url,
+    BATON_DATA_DIR: dataDir,
+    BATON_TEMPLATES_DIR: 'templates',
+    BATON_SEQUENCES_DIR: 'scripts/bench/fixtures/sending',
+    SMTP_URL: sink.url,
+  };
   const api = spawnBaton('api', { ...env, PORT: '0', LOG_LEVEL: 'warn' });
   const workers: BatonProcess[] = [];
   let cleaning: Promise<void> | null = null;
@@ -326,15 +350,25 @@ async function main(): Promise<void> {
     const pipeline = await runPipeline(sink, db, env, workers, api);
     const { run, cpu } = pipeline;
     const perEmail = (ms: number) => `${(ms / EMAILS).toFixed(2)} ms`;
-    console.log(`emails:            ${EMAILS} (sequence ${SEQUENCE}, template welcome; leads imported and enrolled over HTTP in ${enrollSeconds.toFixed(1)} s, before the clock)`);
-    console.log(`baseline:          ${perSecond(EMAILS, baseline.seconds)} (${baseline.seconds.toFixed(2)} s; pooled Nodemailer, ${POOL.maxConnections} connections, prebuilt messages of ${(baseline.run.bytes / baseline.run.received / 1024).toFixed(1)} KB; failed ${baseline.failed}, duplicates ${baseline.run.duplicates})`);
-    console.log(`pipeline:          ${perSecond(EMAILS, pipeline.seconds)} (${pipeline.seconds.toFixed(2)} s from spawning ${WORKERS} worker${WORKERS === 1 ? '' : 's'} to the last message, nothing subtracted; ${(run.bytes / run.received / 1024).toFixed(1)} KB each)`);
+    console.log(
+      `emails:            ${EMAILS} (sequence ${SEQUENCE}, template welcome; leads imported and enrolled over HTTP in ${enrollSeconds.toFixed(1)} s, before the clock)`,
+    );
+    console.log(
+      `baseline:          ${perSecond(EMAILS, baseline.seconds)} (${baseline.seconds.toFixed(2)} s; pooled Nodemailer, ${POOL.maxConnections} connections, prebuilt messages of ${(baseline.run.bytes / baseline.run.received / 1024).toFixed(1)} KB; failed ${baseline.failed}, duplicates ${baseline.run.duplicates})`,
+    );
+    console.log(
+      `pipeline:          ${perSecond(EMAILS, pipeline.seconds)} (${pipeline.seconds.toFixed(2)} s from spawning ${WORKERS} worker${WORKERS === 1 ? '' : 's'} to the last message, nothing subtracted; ${(run.bytes / run.received / 1024).toFixed(1)} KB each)`,
+    );
     console.log(`  start-up:        ${pipeline.readySeconds.toFixed(2)} s to "worker started", ${pipeline.firstSeconds.toFixed(2)} s to the first message`);
     console.log(`  steady state:    ${perSecond(EMAILS - 1, (run.lastAt - run.firstAt) / 1000)} (first to last message)`);
     console.log(`ratio:             ${(EMAILS / pipeline.seconds / (EMAILS / baseline.seconds)).toFixed(2)}x of baseline (target >= 0.6x)`);
     console.log(`duplicates:        ${run.duplicates} at the sink (${run.messageIds.size} distinct Message-IDs, ${run.withoutId} without one)`);
-    console.log(`ledger:            ${pipeline.sent} sends marked sent${pipeline.sent === EMAILS ? '' : ` (EXPECTED ${EMAILS})`}, ${Math.round(pipeline.ledgerLagMs)} ms after the last message; ${pipeline.pendingSteps} step jobs or emails still due`);
-    console.log(`cpu per email:     baseline sender ${perEmail(baseline.cpu)}, sink ${perEmail(baseline.sinkCpu)}; pipeline worker ${perEmail(cpu.worker)} (plus ${(cpu.startup / 1000).toFixed(1)} s at start-up), its postgres backends ${perEmail(cpu.backends)}, sink ${perEmail(cpu.sink)}`);
+    console.log(
+      `ledger:            ${pipeline.sent} sends marked sent${pipeline.sent === EMAILS ? '' : ` (EXPECTED ${EMAILS})`}, ${Math.round(pipeline.ledgerLagMs)} ms after the last message; ${pipeline.pendingSteps} step jobs or emails still due`,
+    );
+    console.log(
+      `cpu per email:     baseline sender ${perEmail(baseline.cpu)}, sink ${perEmail(baseline.sinkCpu)}; pipeline worker ${perEmail(cpu.worker)} (plus ${(cpu.startup / 1000).toFixed(1)} s at start-up), its postgres backends ${perEmail(cpu.backends)}, sink ${perEmail(cpu.sink)}`,
+    );
     console.log(`database:          ${(pipeline.commits / EMAILS).toFixed(1)} commits per email (pg_stat_database, from worker start to stop)`);
     if (run.duplicates > 0 || run.withoutId > 0 || pipeline.sent !== EMAILS || baseline.failed > 0) process.exitCode = 1;
   } catch (error) {

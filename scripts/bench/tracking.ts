@@ -98,7 +98,9 @@ async function main(): Promise<void> {
     const batonUrl = await listen(server);
     const lead = await services.leads.upsert({ email: 'clicker@example.com' });
     if (lead.kind !== 'created') throw new Error('could not create the lead');
-    const [prepared] = await services.tracking.prepareEmails([{ sendId: 'bench', leadId: lead.lead.id, html: `<a href="${TARGET}">x</a>`, text: '', keepUrls: [] }]);
+    const [prepared] = await services.tracking.prepareEmails([
+      { sendId: 'bench', leadId: lead.lead.id, html: `<a href="${TARGET}">x</a>`, text: '', keepUrls: [] },
+    ]);
     const clickPath = new URL(/href="([^"]+)"/.exec(prepared?.html ?? '')?.[1] ?? '').pathname;
     await database.pool.query(`update tracked_links set created_at = now() - interval '1 hour'`);
 
@@ -115,7 +117,9 @@ async function main(): Promise<void> {
     // wrk stops counting at the deadline while the server still answers what was in flight, so recorded >= answered.
     const recorded = rows[0]?.n ?? 0;
     const answered = baton.requests + batonFixed.answered;
-    console.log(`clicks answered ${answered} (wrk ${baton.requests}, fixed rate ${batonFixed.answered}), recorded after flush ${recorded}${recorded >= answered ? ' (none lost)' : ' (LOST CLICKS)'}`);
+    console.log(
+      `clicks answered ${answered} (wrk ${baton.requests}, fixed rate ${batonFixed.answered}), recorded after flush ${recorded}${recorded >= answered ? ' (none lost)' : ' (LOST CLICKS)'}`,
+    );
     console.log(`fixed rate ${RATE} req/s for ${SECONDS}s, latency from when each request was due:`);
     console.log(`  baseline:     ${describeFixed(baselineFixed)}`);
     console.log(`  baton click:  ${describeFixed(batonFixed)}`);

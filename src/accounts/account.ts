@@ -10,24 +10,114 @@
  */
 export const WEBMAIL_DOMAINS: ReadonlySet<string> = new Set([
   // Google, Yahoo, Microsoft, Apple, AOL
-  'gmail.com', 'googlemail.com', 'yahoo.com', 'yahoo.co.uk', 'yahoo.co.jp', 'yahoo.fr', 'yahoo.de', 'yahoo.es', 'yahoo.it', 'yahoo.ca',
-  'yahoo.com.br', 'yahoo.com.au', 'yahoo.co.in', 'ymail.com', 'rocketmail.com',
-  'hotmail.com', 'hotmail.co.uk', 'hotmail.fr', 'hotmail.de', 'hotmail.it', 'hotmail.es', 'outlook.com', 'outlook.fr', 'outlook.de', 'outlook.es', 'outlook.it',
-  'live.com', 'live.co.uk', 'live.fr', 'live.de', 'live.nl', 'msn.com', 'aol.com', 'icloud.com', 'me.com', 'mac.com',
+  'gmail.com',
+  'googlemail.com',
+  'yahoo.com',
+  'yahoo.co.uk',
+  'yahoo.co.jp',
+  'yahoo.fr',
+  'yahoo.de',
+  'yahoo.es',
+  'yahoo.it',
+  'yahoo.ca',
+  'yahoo.com.br',
+  'yahoo.com.au',
+  'yahoo.co.in',
+  'ymail.com',
+  'rocketmail.com',
+  'hotmail.com',
+  'hotmail.co.uk',
+  'hotmail.fr',
+  'hotmail.de',
+  'hotmail.it',
+  'hotmail.es',
+  'outlook.com',
+  'outlook.fr',
+  'outlook.de',
+  'outlook.es',
+  'outlook.it',
+  'live.com',
+  'live.co.uk',
+  'live.fr',
+  'live.de',
+  'live.nl',
+  'msn.com',
+  'aol.com',
+  'icloud.com',
+  'me.com',
+  'mac.com',
   // Private and paid mailboxes
-  'proton.me', 'protonmail.com', 'protonmail.ch', 'pm.me', 'tutanota.com', 'tuta.io', 'posteo.de', 'mailbox.org', 'zoho.com', 'zohomail.com',
-  'fastmail.com', 'hey.com', 'mail.com', 'email.com',
+  'proton.me',
+  'protonmail.com',
+  'protonmail.ch',
+  'pm.me',
+  'tutanota.com',
+  'tuta.io',
+  'posteo.de',
+  'mailbox.org',
+  'zoho.com',
+  'zohomail.com',
+  'fastmail.com',
+  'hey.com',
+  'mail.com',
+  'email.com',
   // Germany, Austria, Switzerland
-  'gmx.com', 'gmx.de', 'gmx.net', 'gmx.at', 'gmx.ch', 'gmx.fr', 'web.de', 't-online.de', 'freenet.de',
+  'gmx.com',
+  'gmx.de',
+  'gmx.net',
+  'gmx.at',
+  'gmx.ch',
+  'gmx.fr',
+  'web.de',
+  't-online.de',
+  'freenet.de',
   // France, Italy, the UK
-  'orange.fr', 'wanadoo.fr', 'free.fr', 'laposte.net', 'sfr.fr', 'libero.it', 'virgilio.it', 'tiscali.it',
-  'btinternet.com', 'sky.com', 'virginmedia.com', 'ntlworld.com',
+  'orange.fr',
+  'wanadoo.fr',
+  'free.fr',
+  'laposte.net',
+  'sfr.fr',
+  'libero.it',
+  'virgilio.it',
+  'tiscali.it',
+  'btinternet.com',
+  'sky.com',
+  'virginmedia.com',
+  'ntlworld.com',
   // Eastern Europe and Russia
-  'seznam.cz', 'wp.pl', 'o2.pl', 'onet.pl', 'interia.pl', 'mail.ru', 'inbox.ru', 'bk.ru', 'list.ru', 'yandex.ru', 'yandex.com', 'ya.ru',
+  'seznam.cz',
+  'wp.pl',
+  'o2.pl',
+  'onet.pl',
+  'interia.pl',
+  'mail.ru',
+  'inbox.ru',
+  'bk.ru',
+  'list.ru',
+  'yandex.ru',
+  'yandex.com',
+  'ya.ru',
   // Asia
-  'qq.com', 'foxmail.com', '163.com', '126.com', 'sina.com', 'naver.com', 'hanmail.net', 'daum.net', 'rediffmail.com',
+  'qq.com',
+  'foxmail.com',
+  '163.com',
+  '126.com',
+  'sina.com',
+  'naver.com',
+  'hanmail.net',
+  'daum.net',
+  'rediffmail.com',
   // North American and Australian ISPs
-  'comcast.net', 'verizon.net', 'att.net', 'sbcglobal.net', 'cox.net', 'charter.net', 'shaw.ca', 'rogers.com', 'sympatico.ca', 'bigpond.com',
+  'comcast.net',
+  'verizon.net',
+  'att.net',
+  'sbcglobal.net',
+  'cox.net',
+  'charter.net',
+  'shaw.ca',
+  'rogers.com',
+  'sympatico.ca',
+  'bigpond.com',
 ]);
 
 /**
@@ -39,7 +129,13 @@ export const MAX_ACCOUNT_PEOPLE = 5000;
 /** The domain part of an address, lower case; null when there is none. */
 export function emailDomain(email: string): string | null {
   const at = email.lastIndexOf('@');
-  const domain = at >= 0 ? email.slice(at + 1).trim().toLowerCase() : '';
+  const domain =
+    at >= 0
+      ? email
+          .slice(at + 1)
+          .trim()
+          .toLowerCase()
+      : '';
   return domain === '' ? null : domain;
 }
 

@@ -36,7 +36,15 @@ export interface AccountActivityRow {
  * rescored most recently (every human event rescores its lead) are read, then each one's events
  * from its timeline index.
  */
-export async function accountActivity(db: Db, domain: string, excludeLeadId: string, since: Date, until: Date, perPerson: number, maxPeople: number): Promise<AccountActivityRow[]> {
+export async function accountActivity(
+  db: Db,
+  domain: string,
+  excludeLeadId: string,
+  since: Date,
+  until: Date,
+  perPerson: number,
+  maxPeople: number,
+): Promise<AccountActivityRow[]> {
   const { rows } = await sql<AccountActivityRow>`
     with people as (
       select l.id, l.email, l.first_name, l.last_name, l.title

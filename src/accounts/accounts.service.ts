@@ -13,7 +13,13 @@ const CANDIDATES = 5 * MAX_BUYERS;
  * each with their `perPerson` most recent actions and their count; null for webmail addresses, and
  * for a domain with more than `maxPeople` leads (MAX_ACCOUNT_PEOPLE), which is treated as webmail.
  */
-export async function accountAround(db: Kysely<Database>, lead: Lead, now: Date, perPerson: number, maxPeople = MAX_ACCOUNT_PEOPLE): Promise<AccountInput | null> {
+export async function accountAround(
+  db: Kysely<Database>,
+  lead: Lead,
+  now: Date,
+  perPerson: number,
+  maxPeople = MAX_ACCOUNT_PEOPLE,
+): Promise<AccountInput | null> {
   const domain = accountDomainOf(lead.email);
   if (!domain || (await accountSize(db, domain, maxPeople)) > maxPeople) return null;
   const since = new Date(now.getTime() - BUYING_GROUP_DAYS * 86_400_000);
@@ -21,7 +27,12 @@ export async function accountAround(db: Kysely<Database>, lead: Lead, now: Date,
   const people = new Map<string, AccountPersonInput>();
   for (const row of rows) {
     const person = people.get(row.lead_id) ?? {
-      leadId: row.lead_id, name: [row.first_name, row.last_name].filter(Boolean).join(' ') || row.email, email: row.email, title: row.title, actions: Number(row.actions), events: [],
+      leadId: row.lead_id,
+      name: [row.first_name, row.last_name].filter(Boolean).join(' ') || row.email,
+      email: row.email,
+      title: row.title,
+      actions: Number(row.actions),
+      events: [],
     };
     person.events.push({ id: row.id, type: row.type, occurredAt: row.occurred_at, properties: row.properties });
     people.set(row.lead_id, person);

@@ -33,16 +33,23 @@ export interface RunningCapture {
 }
 
 export function startCapture(options: {
-  config: CaptureConfig; siteKey: string; db: Kysely<Database>; leads: LeadsService; tokens: VisitorTokens; logger: Logger; worker: boolean; maxBufferedEvents?: number;
+  config: CaptureConfig;
+  siteKey: string;
+  db: Kysely<Database>;
+  leads: LeadsService;
+  tokens: VisitorTokens;
+  logger: Logger;
+  worker: boolean;
+  maxBufferedEvents?: number;
 }): RunningCapture {
   const { config, siteKey, db, leads, tokens, logger } = options;
   const service = createCaptureService({ db, leads, tokens, logger, retentionMs: config.visitorRetentionMs, maxBufferedEvents: options.maxBufferedEvents });
   const handler = createCaptureHandler({ capture: service, config, siteKey, logger });
   const pruning = options.worker
     ? startLoop('anonymous visitor pruning', PRUNE_EVERY_MS, logger, async () => {
-      const deleted = await service.pruneAnonymousVisitors(new Date());
-      if (deleted > 0) logger.info({ visitors: deleted }, 'anonymous visitors past their retention deleted');
-    })
+        const deleted = await service.pruneAnonymousVisitors(new Date());
+        if (deleted > 0) logger.info({ visitors: deleted }, 'anonymous visitors past their retention deleted');
+      })
     : null;
   pruning?.kick();
   return {

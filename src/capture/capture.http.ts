@@ -31,12 +31,20 @@ export function createCaptureHandler({ capture, config, siteKey, logger }: Captu
   const snippet = buildSnippet(config.privacySignals);
   const origins = new Set(config.siteOrigins);
   // The answer to an accepted event, per origin, built once: it is the same for every page view.
-  const acceptedHeaders = new Map(config.siteOrigins.map((origin) => [origin, { 'Access-Control-Allow-Origin': origin, Vary: 'Origin', 'Cache-Control': 'no-store', 'Content-Length': '0' }]));
+  const acceptedHeaders = new Map(
+    config.siteOrigins.map((origin) => [origin, { 'Access-Control-Allow-Origin': origin, Vary: 'Origin', 'Cache-Control': 'no-store', 'Content-Length': '0' }]),
+  );
   const perVisitor = createRateLimiter(config.visitorRate);
   const perIp = createRateLimiter(config.ipRate);
 
   const serveSnippet = (req: IncomingMessage, res: ServerResponse) => {
-    const headers: Record<string, string> = { 'Content-Type': 'text/javascript; charset=utf-8', 'Cache-Control': SNIPPET_CACHE_CONTROL, ETag: snippet.etag, Vary: 'Accept-Encoding', 'X-Content-Type-Options': 'nosniff' };
+    const headers: Record<string, string> = {
+      'Content-Type': 'text/javascript; charset=utf-8',
+      'Cache-Control': SNIPPET_CACHE_CONTROL,
+      ETag: snippet.etag,
+      Vary: 'Accept-Encoding',
+      'X-Content-Type-Options': 'nosniff',
+    };
     if (req.headers['if-none-match'] === snippet.etag) {
       res.writeHead(304, headers);
       res.end();
@@ -58,12 +66,22 @@ export function createCaptureHandler({ capture, config, siteKey, logger }: Captu
     };
     if (!allowed) {
       drain(req);
-      fail('origin_not_allowed', origin ? `Pages at ${origin.slice(0, 200)} may not send events: add the origin to BATON_SITE_ORIGINS` : 'Events come only from pages of the origins in BATON_SITE_ORIGINS (no Origin header)');
+      fail(
+        'origin_not_allowed',
+        origin
+          ? `Pages at ${origin.slice(0, 200)} may not send events: add the origin to BATON_SITE_ORIGINS`
+          : 'Events come only from pages of the origins in BATON_SITE_ORIGINS (no Origin header)',
+      );
       return;
     }
     if (req.method === 'OPTIONS') {
       drain(req);
-      res.writeHead(204, { ...cors, 'Access-Control-Allow-Methods': 'POST', 'Access-Control-Allow-Headers': 'Content-Type', 'Access-Control-Max-Age': '86400' });
+      res.writeHead(204, {
+        ...cors,
+        'Access-Control-Allow-Methods': 'POST',
+        'Access-Control-Allow-Headers': 'Content-Type',
+        'Access-Control-Max-Age': '86400',
+      });
       res.end();
       return;
     }
@@ -77,13 +95,17 @@ export function createCaptureHandler({ capture, config, siteKey, logger }: Captu
     const type = (contentType ?? 'text/plain').split(';')[0]?.trim().toLowerCase();
     if (type !== 'text/plain' && type !== 'application/json') {
       drain(req);
-      fail('unsupported_media_type', 'Send the event as JSON, with Content-Type text/plain (as sendBeacon does) or application/json', [{ field: 'Content-Type', location: 'header', message: 'Content-Type must be text/plain or application/json' }]);
+      fail('unsupported_media_type', 'Send the event as JSON, with Content-Type text/plain (as sendBeacon does) or application/json', [
+        { field: 'Content-Type', location: 'header', message: 'Content-Type must be text/plain or application/json' },
+      ]);
       return;
     }
     readBody(req, MAX_COLLECT_BODY_BYTES, (body) => {
       if (body === 'aborted') return;
       if (body === null) {
-        fail('payload_too_large', `The event is larger than ${MAX_COLLECT_BODY_BYTES} bytes`, [{ field: '(body)', location: 'body', message: `body must be at most ${MAX_COLLECT_BODY_BYTES} bytes` }]);
+        fail('payload_too_large', `The event is larger than ${MAX_COLLECT_BODY_BYTES} bytes`, [
+          { field: '(body)', location: 'body', message: `body must be at most ${MAX_COLLECT_BODY_BYTES} bytes` },
+        ]);
         return;
       }
       let json: unknown;
@@ -100,7 +122,9 @@ export function createCaptureHandler({ capture, config, siteKey, logger }: Captu
       }
       const { message } = parsed;
       if (message.site !== siteKey) {
-        fail('site_key_unknown', 'site is not this Baton\'s site key: copy data-site from BATON_SITE_KEY', [{ field: 'site', location: 'body', message: 'site must be BATON_SITE_KEY' }]);
+        fail('site_key_unknown', "site is not this Baton's site key: copy data-site from BATON_SITE_KEY", [
+          { field: 'site', location: 'body', message: 'site must be BATON_SITE_KEY' },
+        ]);
         return;
       }
       const now = Date.now();
@@ -110,7 +134,9 @@ export function createCaptureHandler({ capture, config, siteKey, logger }: Captu
       const ipOk = perIp.admit(ip, now);
       if (!visitorOk || !ipOk) {
         const retryAfter = String(Math.max(visitorOk ? 0 : perVisitor.retryAfterSeconds(message.visitor, now), ipOk ? 0 : perIp.retryAfterSeconds(ip, now)));
-        fail('rate_limited', `Too many events from this ${visitorOk ? 'address' : 'visitor'}; try again in ${retryAfter} s`, undefined, { 'Retry-After': retryAfter });
+        fail('rate_limited', `Too many events from this ${visitorOk ? 'address' : 'visitor'}; try again in ${retryAfter} s`, undefined, {
+          'Retry-After': retryAfter,
+        });
         return;
       }
       // 202 only for an event that is stored or waiting in the buffer: a full buffer is said so.
@@ -123,7 +149,9 @@ export function createCaptureHandler({ capture, config, siteKey, logger }: Captu
             res.end();
             return;
           case 'dropped':
-            fail('capture_backlogged', 'Baton is behind with writing website events (the database is away or slow); this one was not recorded', undefined, { 'Retry-After': '5' });
+            fail('capture_backlogged', 'Baton is behind with writing website events (the database is away or slow); this one was not recorded', undefined, {
+              'Retry-After': '5',
+            });
             return;
           default:
             assertUnreachable(outcome);
@@ -135,18 +163,15 @@ export function createCaptureHandler({ capture, config, siteKey, logger }: Captu
         answer(quick);
         return;
       }
-      capture.collect(message, new Date(now)).then(
-        answer,
-        (error: unknown) => {
-          if (isDatabaseDown(error)) {
-            fail('database_unavailable', 'The database is not answering; try again shortly', undefined, { 'Retry-After': '5' });
-            return;
-          }
-          const errorId = randomUUID();
-          logger.error({ err: error, errorId }, 'a snippet call failed');
-          sendError(res, new AppError('internal_error', `Internal error; quote ${errorId} when reporting it`, { errorId }), cors);
-        },
-      );
+      capture.collect(message, new Date(now)).then(answer, (error: unknown) => {
+        if (isDatabaseDown(error)) {
+          fail('database_unavailable', 'The database is not answering; try again shortly', undefined, { 'Retry-After': '5' });
+          return;
+        }
+        const errorId = randomUUID();
+        logger.error({ err: error, errorId }, 'a snippet call failed');
+        sendError(res, new AppError('internal_error', `Internal error; quote ${errorId} when reporting it`, { errorId }), cors);
+      });
     });
   };
 
@@ -171,7 +196,12 @@ function assertUnreachable(value: never): never {
 function sendError(res: ServerResponse, error: AppError, headers: Record<string, string>): void {
   if (res.headersSent) return;
   const body = JSON.stringify({ error: { code: error.code, message: error.message, ...(error.details === undefined ? {} : { details: error.details }) } });
-  res.writeHead(error.status, { ...headers, 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', 'Content-Length': String(Buffer.byteLength(body)) });
+  res.writeHead(error.status, {
+    ...headers,
+    'Content-Type': 'application/json; charset=utf-8',
+    'Cache-Control': 'no-store',
+    'Content-Length': String(Buffer.byteLength(body)),
+  });
   res.end(body);
 }
 
@@ -190,7 +220,7 @@ function readBody(req: IncomingMessage, limit: number, done: (body: Buffer | nul
     if (first === null) first = chunk;
     else (more ??= [first]).push(chunk);
   });
-  req.on('end', () => done(size > limit ? null : more ? Buffer.concat(more) : first ?? Buffer.alloc(0)));
+  req.on('end', () => done(size > limit ? null : more ? Buffer.concat(more) : (first ?? Buffer.alloc(0))));
   req.on('error', () => done('aborted'));
 }
 

@@ -49,8 +49,10 @@ export function parseCollectMessage(body: unknown): ParsedCollect {
   let message: CollectMessage | null = null;
   const base = { site: String(site), visitor: String(visitor), token: typeof token === 'string' ? token : null };
   if (type !== undefined) {
-    if (typeof type !== 'string' || !EVENT_TYPE.test(type)) problems.push(problem('type', 'must start with a letter and hold only letters, digits and _ . : - (at most 100 characters)'));
-    else if (RESERVED_EVENT_TYPE.test(type)) problems.push(problem('type', `${type} is recorded by Baton itself; types starting with email_, handoff_ or baton_, and unsubscribed, are reserved`));
+    if (typeof type !== 'string' || !EVENT_TYPE.test(type))
+      problems.push(problem('type', 'must start with a letter and hold only letters, digits and _ . : - (at most 100 characters)'));
+    else if (RESERVED_EVENT_TYPE.test(type))
+      problems.push(problem('type', `${type} is recorded by Baton itself; types starting with email_, handoff_ or baton_, and unsubscribed, are reserved`));
     const checked = checkProperties(properties, problems);
     if (checked) message = { kind: 'event', ...base, type: String(type), properties: checked };
   } else if (identify !== undefined) {

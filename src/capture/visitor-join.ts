@@ -16,11 +16,7 @@ import { lockVisitor, moveVisitorEventsToLead, setVisitorLead } from './visitors
  *   go to the new lead, and those already recorded stay with the lead they were recorded for.
  */
 
-export type JoinOutcome =
-  | { kind: 'joined'; moved: number }
-  | { kind: 'already_joined' }
-  | { kind: 'switched'; from: string }
-  | { kind: 'lead_not_found' };
+export type JoinOutcome = { kind: 'joined'; moved: number } | { kind: 'already_joined' } | { kind: 'switched'; from: string } | { kind: 'lead_not_found' };
 
 /**
  * One transaction: the lead is share-locked (an erasure waits, or it is gone and nothing is

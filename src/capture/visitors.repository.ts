@@ -24,7 +24,9 @@ const LAST_SEEN_STEP = '5 minutes';
  */
 export async function recordVisitorEvents(db: Db, events: VisitorEvent[]): Promise<void> {
   if (events.length === 0) return;
-  const batch = JSON.stringify(events.map((event) => ({ id: event.id, visitor_id: event.visitorId, type: event.type, properties: event.properties, occurred_at: event.occurredAt })));
+  const batch = JSON.stringify(
+    events.map((event) => ({ id: event.id, visitor_id: event.visitorId, type: event.type, properties: event.properties, occurred_at: event.occurredAt })),
+  );
   // The first statement needs only each visitor's latest time: a smaller parameter than the batch.
   const latest = new Map<string, Date>();
   for (const event of events) {
@@ -58,7 +60,11 @@ export async function recordVisitorEvents(db: Db, events: VisitorEvent[]): Promi
 
 /** The lead the visitor is joined to now, locking the visitor's row (created when new) until the transaction ends. */
 export async function lockVisitor(trx: Db, visitorId: string, now: Date): Promise<{ leadId: string | null }> {
-  await trx.insertInto('visitors').values({ id: visitorId, first_seen_at: now, last_seen_at: now }).onConflict((conflict) => conflict.column('id').doNothing()).execute();
+  await trx
+    .insertInto('visitors')
+    .values({ id: visitorId, first_seen_at: now, last_seen_at: now })
+    .onConflict((conflict) => conflict.column('id').doNothing())
+    .execute();
   const row = await trx.selectFrom('visitors').select('lead_id').where('id', '=', visitorId).forUpdate().executeTakeFirstOrThrow();
   return { leadId: row.lead_id };
 }

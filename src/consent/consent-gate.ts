@@ -19,10 +19,17 @@ export interface MarketingCandidate<K> {
 export async function findMarketingBlocks<K>(db: Kysely<Database>, candidates: Array<MarketingCandidate<K>>, now: Date): Promise<Map<K, MarketingBlock>> {
   const blocks = new Map<K, MarketingBlock>();
   if (candidates.length === 0) return blocks;
-  const states = await findSendingStates(db, candidates.map((candidate) => candidate.lead.id));
+  const states = await findSendingStates(
+    db,
+    candidates.map((candidate) => candidate.lead.id),
+  );
   for (const { key, lead, topic } of candidates) {
     const state = states.get(lead.id);
-    const block = marketingBlock({ consent: lead.consent, awaitingOptIn: state?.awaitingOptIn ?? false, pausedUntil: state?.pausedUntil ?? null, leftTopics: state?.leftTopics ?? [] }, topic, now);
+    const block = marketingBlock(
+      { consent: lead.consent, awaitingOptIn: state?.awaitingOptIn ?? false, pausedUntil: state?.pausedUntil ?? null, leftTopics: state?.leftTopics ?? [] },
+      topic,
+      now,
+    );
     if (block) blocks.set(key, block);
   }
   return blocks;

@@ -61,10 +61,18 @@ export interface OptInProof {
 }
 
 export async function insertOptInRequest(db: Db, proof: OptInProof): Promise<string> {
-  const row = await db.insertInto('opt_in_requests').values({
-    lead_id: proof.leadId, form_id: proof.formId, wording_version: proof.wordingVersion, wording: proof.wording,
-    requested_ip: proof.ip, requested_user_agent: proof.userAgent,
-  }).returning('id').executeTakeFirstOrThrow();
+  const row = await db
+    .insertInto('opt_in_requests')
+    .values({
+      lead_id: proof.leadId,
+      form_id: proof.formId,
+      wording_version: proof.wordingVersion,
+      wording: proof.wording,
+      requested_ip: proof.ip,
+      requested_user_agent: proof.userAgent,
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
   return row.id;
 }
 
@@ -78,13 +86,30 @@ export interface OptInRequestRow {
 }
 
 export async function findOptInRequest(db: Db, id: string): Promise<OptInRequestRow | null> {
-  const row = await db.selectFrom('opt_in_requests').select(['id', 'lead_id', 'form_id', 'wording_version', 'requested_at', 'confirmed_at']).where('id', '=', id).executeTakeFirst();
-  return row ? { id: row.id, leadId: row.lead_id, formId: row.form_id, wordingVersion: row.wording_version, requestedAt: row.requested_at, confirmedAt: row.confirmed_at } : null;
+  const row = await db
+    .selectFrom('opt_in_requests')
+    .select(['id', 'lead_id', 'form_id', 'wording_version', 'requested_at', 'confirmed_at'])
+    .where('id', '=', id)
+    .executeTakeFirst();
+  return row
+    ? {
+        id: row.id,
+        leadId: row.lead_id,
+        formId: row.form_id,
+        wordingVersion: row.wording_version,
+        requestedAt: row.requested_at,
+        confirmedAt: row.confirmed_at,
+      }
+    : null;
 }
 
 /** Records the confirmation once: true the first time, false when it was already confirmed (or is gone). */
 export async function confirmOptInRequest(db: Db, id: string, at: Date, ip: string | null, userAgent: string | null): Promise<boolean> {
-  const result = await db.updateTable('opt_in_requests').set({ confirmed_at: at, confirmed_ip: ip, confirmed_user_agent: userAgent })
-    .where('id', '=', id).where('confirmed_at', 'is', null).executeTakeFirst();
+  const result = await db
+    .updateTable('opt_in_requests')
+    .set({ confirmed_at: at, confirmed_ip: ip, confirmed_user_agent: userAgent })
+    .where('id', '=', id)
+    .where('confirmed_at', 'is', null)
+    .executeTakeFirst();
   return Number(result.numUpdatedRows) > 0;
 }

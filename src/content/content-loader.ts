@@ -50,7 +50,10 @@ export type LoadContentResult = { ok: true; content: Content } | { ok: false; pr
 
 export function contentPaths(config: Config): ContentPaths {
   return {
-    templatesDir: config.templatesDir, sequencesDir: config.sequencesDir, scoringFile: config.scoringFile, salesTeamFile: config.salesTeamFile,
+    templatesDir: config.templatesDir,
+    sequencesDir: config.sequencesDir,
+    scoringFile: config.scoringFile,
+    salesTeamFile: config.salesTeamFile,
     webhooks: { file: config.webhooksFile, secrets: config.webhooks.secrets, allowInsecure: config.nodeEnv !== 'production' },
     formsDir: config.formsDir,
   };
@@ -81,10 +84,15 @@ export async function loadContent(paths: ContentPaths, cacheDir: string | null =
   if (!scoring.ok) problems.push(...scoring.problems);
   const webhooks = await loadWebhooks(paths.webhooks);
   if (!webhooks.ok) problems.push(...webhooks.problems);
-  const forms = paths.formsDir ? await loadForms(paths.formsDir.path, sequences.ok ? sequences.sequences.map((sequence) => sequence.id) : null, paths.formsDir.explicit) : { ok: true as const, forms: [] };
+  const forms = paths.formsDir
+    ? await loadForms(paths.formsDir.path, sequences.ok ? sequences.sequences.map((sequence) => sequence.id) : null, paths.formsDir.explicit)
+    : { ok: true as const, forms: [] };
   if (!forms.ok) problems.push(...forms.problems.map((problem) => `${where(problem.file, problem.line, problem.path)}${problem.message}`));
   if (!templates.ok || !sequences.ok || !scoring.ok || !webhooks.ok || !forms.ok) return { ok: false, problems };
-  return { ok: true, content: { templates: templates.store, sequences: sequences.sequences, scoring: scoring.scoring, webhooks: webhooks.endpoints, forms: forms.forms } };
+  return {
+    ok: true,
+    content: { templates: templates.store, sequences: sequences.sequences, scoring: scoring.scoring, webhooks: webhooks.endpoints, forms: forms.forms },
+  };
 }
 
 /** The templates that exist, broken or not: enough for other files' reference checks. */
@@ -93,7 +101,11 @@ function namesOnly(names: readonly string[]): TemplateCatalogue {
 }
 
 /** The scoring file and, when it hands leads to sales, the sales team file; every problem at once. */
-async function loadScoring(paths: ContentPaths, templates: TemplateCatalogue, sequenceIds: string[] | null): Promise<{ ok: true; scoring: LoadedScoring | null } | { ok: false; problems: string[] }> {
+async function loadScoring(
+  paths: ContentPaths,
+  templates: TemplateCatalogue,
+  sequenceIds: string[] | null,
+): Promise<{ ok: true; scoring: LoadedScoring | null } | { ok: false; problems: string[] }> {
   const text = await readOptional(paths.scoringFile.path);
   if (text === null) {
     if (paths.scoringFile.explicit) return { ok: false, problems: [`${where(paths.scoringFile.path, null, '')}the scoring file does not exist`] };
@@ -112,12 +124,17 @@ async function loadScoring(paths: ContentPaths, templates: TemplateCatalogue, se
   if (!lifecycle) return { ok: true, scoring: { config: parsed.config, team: null } };
   const problems: string[] = [];
   if (lifecycle.recycleSequence && sequenceIds && !sequenceIds.includes(lifecycle.recycleSequence)) {
-    problems.push(`${where(paths.scoringFile.path, null, 'lifecycle.recycle_sequence')}"${lifecycle.recycleSequence}" is not a loaded sequence; expected one of: ${sequenceIds.join(', ')}`);
+    problems.push(
+      `${where(paths.scoringFile.path, null, 'lifecycle.recycle_sequence')}"${lifecycle.recycleSequence}" is not a loaded sequence; expected one of: ${sequenceIds.join(', ')}`,
+    );
   }
-  if (!templates.has(BRIEFING_TEMPLATE)) problems.push(`${where(paths.templatesDir, null, '')}the ${BRIEFING_TEMPLATE} template (the rep's email) is missing; handoffs need it`);
+  if (!templates.has(BRIEFING_TEMPLATE))
+    problems.push(`${where(paths.templatesDir, null, '')}the ${BRIEFING_TEMPLATE} template (the rep's email) is missing; handoffs need it`);
   const teamText = await readOptional(paths.salesTeamFile.path);
   if (teamText === null) {
-    problems.push(`${where(paths.salesTeamFile.path, null, '')}the scoring file hands leads to sales (lifecycle.mql), so a sales team file is needed (BATON_SALES_TEAM_FILE)`);
+    problems.push(
+      `${where(paths.salesTeamFile.path, null, '')}the scoring file hands leads to sales (lifecycle.mql), so a sales team file is needed (BATON_SALES_TEAM_FILE)`,
+    );
     return { ok: false, problems };
   }
   const team = parseSalesTeam(teamText);
@@ -129,7 +146,10 @@ async function loadScoring(paths: ContentPaths, templates: TemplateCatalogue, se
 async function loadWebhooks(options: ContentPaths['webhooks']): Promise<{ ok: true; endpoints: WebhookEndpoint[] } | { ok: false; problems: string[] }> {
   if (!options) return { ok: true, endpoints: [] };
   const text = await readOptional(options.file.path);
-  if (text === null) return options.file.explicit ? { ok: false, problems: [`${where(options.file.path, null, '')}the webhooks file does not exist`] } : { ok: true, endpoints: [] };
+  if (text === null)
+    return options.file.explicit
+      ? { ok: false, problems: [`${where(options.file.path, null, '')}the webhooks file does not exist`] }
+      : { ok: true, endpoints: [] };
   const parsed = parseWebhooksFile(text, options);
   if (!parsed.ok) return { ok: false, problems: parsed.problems.map((problem) => `${where(options.file.path, problem.line, problem.path)}${problem.message}`) };
   return { ok: true, endpoints: parsed.endpoints };

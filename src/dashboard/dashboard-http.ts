@@ -15,7 +15,24 @@ import { absoluteTime, plural, relativeTime } from './time-words.js';
 export const SESSION_COOKIE = 'baton_session';
 // The views stay in src/ (tsc copies no .hbs): from dist/dashboard/ as from src/dashboard/.
 const VIEWS = path.join(fileURLToPath(new URL('../../src/dashboard/views/', import.meta.url)), path.sep);
-const VIEW_NAMES = ['layout', 'login', 'link-sent', 'sign-in', 'notice', 'sequences', 'sequence', 'step', 'leads', 'lead', 'handoffs', 'handoff', 'mail', 'message', 'experiments', 'pipeline'] as const;
+const VIEW_NAMES = [
+  'layout',
+  'login',
+  'link-sent',
+  'sign-in',
+  'notice',
+  'sequences',
+  'sequence',
+  'step',
+  'leads',
+  'lead',
+  'handoffs',
+  'handoff',
+  'mail',
+  'message',
+  'experiments',
+  'pipeline',
+] as const;
 export type ViewName = (typeof VIEW_NAMES)[number];
 
 // Pages may not be framed anywhere (clickjacking): both headers, for browsers old and new.
@@ -35,7 +52,9 @@ export function isAdmin(req: Request): boolean {
 export function loadViews(): Record<ViewName, HandlebarsTemplateDelegate> {
   const handlebars = Handlebars.create();
   handlebars.registerHelper('eq', (a: unknown, b: unknown) => a === b);
-  handlebars.registerHelper('plural', (count: unknown, one: unknown, many: unknown) => plural(Number(count), String(one), typeof many === 'string' ? many : undefined));
+  handlebars.registerHelper('plural', (count: unknown, one: unknown, many: unknown) =>
+    plural(Number(count), String(one), typeof many === 'string' ? many : undefined),
+  );
   // {{when at}}: in the viewer's zone and in words; the ISO instant only in the machine-readable attribute.
   handlebars.registerHelper('when', (value: unknown, options: Handlebars.HelperOptions) => {
     const at = value instanceof Date ? value : typeof value === 'string' ? new Date(value) : null;
@@ -44,7 +63,9 @@ export function loadViews(): Record<ViewName, HandlebarsTemplateDelegate> {
     const root = typeof data === 'object' && data !== null && 'root' in data ? data.root : undefined;
     const zone = typeof root === 'object' && root !== null && 'zone' in root && typeof root.zone === 'string' ? root.zone : 'UTC';
     const now = typeof root === 'object' && root !== null && 'now' in root && root.now instanceof Date ? root.now : new Date();
-    return new handlebars.SafeString(`<time datetime="${at.toISOString()}">${escapeHtml(absoluteTime(at, zone))}</time> <span class="muted">(${escapeHtml(relativeTime(at, now))})</span>`);
+    return new handlebars.SafeString(
+      `<time datetime="${at.toISOString()}">${escapeHtml(absoluteTime(at, zone))}</time> <span class="muted">(${escapeHtml(relativeTime(at, now))})</span>`,
+    );
   });
   const view = (name: string) => handlebars.compile(readFileSync(`${VIEWS}${name}.hbs`, 'utf8'), { strict: false });
   return Object.fromEntries(VIEW_NAMES.map((name) => [name, view(name)])) as Record<ViewName, HandlebarsTemplateDelegate>;
@@ -66,8 +87,23 @@ export function createPageKit(devMail: boolean): PageKit {
     const viewer = viewerOf(req);
     const zone = viewer?.kind === 'rep' ? viewer.rep.timezone : 'UTC';
     const body = views[view]({ ...data, zone, now: new Date() });
-    res.status(status).set('Cache-Control', 'no-store').set('Content-Security-Policy', PAGE_POLICY).set('X-Frame-Options', 'DENY')
-      .type('html').send(views.layout({ title, section, signedIn: viewer !== null, admin: viewer?.kind === 'admin', who: viewer?.kind === 'rep' ? viewer.rep.name : 'admin', devMail: devMail && viewer?.kind === 'admin', body }));
+    res
+      .status(status)
+      .set('Cache-Control', 'no-store')
+      .set('Content-Security-Policy', PAGE_POLICY)
+      .set('X-Frame-Options', 'DENY')
+      .type('html')
+      .send(
+        views.layout({
+          title,
+          section,
+          signedIn: viewer !== null,
+          admin: viewer?.kind === 'admin',
+          who: viewer?.kind === 'rep' ? viewer.rep.name : 'admin',
+          devMail: devMail && viewer?.kind === 'admin',
+          body,
+        }),
+      );
   };
   return {
     page,
@@ -78,8 +114,12 @@ export function createPageKit(devMail: boolean): PageKit {
     // Its own strict policy: inline styles, no scripts, no remote images (a preview never fires a
     // tracking pixel), sandboxed, framed only by the dashboard itself.
     emailHtml(res, html) {
-      res.set('Cache-Control', 'no-store').set('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; frame-ancestors 'self'; sandbox")
-        .set('X-Frame-Options', 'SAMEORIGIN').type('html').send(html);
+      res
+        .set('Cache-Control', 'no-store')
+        .set('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; frame-ancestors 'self'; sandbox")
+        .set('X-Frame-Options', 'SAMEORIGIN')
+        .type('html')
+        .send(html);
     },
   };
 }

@@ -21,17 +21,40 @@ export interface LeadListRow {
 
 /** One page of leads with their score, grade and stage; `limit + 1` rows, so the caller knows if more exist. */
 /** `repId`: only the leads handed to that rep (a rep's view); null for every lead (the admin's). */
-export async function listLeadsWithScores(db: Db, query: { q: string; sort: 'created' | 'score'; limit: number; after: LeadListPosition | null; repId: string | null }): Promise<LeadListRow[]> {
-  let select = db.selectFrom('leads').leftJoin('lead_scores', 'lead_scores.lead_id', 'leads.id')
-    .select(['leads.id', 'leads.email', 'leads.first_name', 'leads.last_name', 'leads.company', 'leads.created_at', 'lead_scores.total', 'lead_scores.grade', 'lead_scores.stage']);
+export async function listLeadsWithScores(
+  db: Db,
+  query: { q: string; sort: 'created' | 'score'; limit: number; after: LeadListPosition | null; repId: string | null },
+): Promise<LeadListRow[]> {
+  let select = db
+    .selectFrom('leads')
+    .leftJoin('lead_scores', 'lead_scores.lead_id', 'leads.id')
+    .select([
+      'leads.id',
+      'leads.email',
+      'leads.first_name',
+      'leads.last_name',
+      'leads.company',
+      'leads.created_at',
+      'lead_scores.total',
+      'lead_scores.grade',
+      'lead_scores.stage',
+    ]);
   const repId = query.repId;
-  if (repId !== null) select = select.where(({ exists, selectFrom }) => exists(selectFrom('handoffs').select('handoffs.id').whereRef('handoffs.lead_id', '=', 'leads.id').where('handoffs.rep_id', '=', repId)));
+  if (repId !== null)
+    select = select.where(({ exists, selectFrom }) =>
+      exists(selectFrom('handoffs').select('handoffs.id').whereRef('handoffs.lead_id', '=', 'leads.id').where('handoffs.rep_id', '=', repId)),
+    );
   if (query.q) {
     const pattern = `%${query.q.replace(/[\\%_]/g, (char) => `\\${char}`)}%`;
-    select = select.where((eb) => eb.or([
-      eb('leads.email', 'ilike', pattern), eb('leads.first_name', 'ilike', pattern), eb('leads.last_name', 'ilike', pattern), eb('leads.company', 'ilike', pattern),
-      eb(sql<string>`coalesce(leads.first_name, '') || ' ' || coalesce(leads.last_name, '')`, 'ilike', pattern),
-    ]));
+    select = select.where((eb) =>
+      eb.or([
+        eb('leads.email', 'ilike', pattern),
+        eb('leads.first_name', 'ilike', pattern),
+        eb('leads.last_name', 'ilike', pattern),
+        eb('leads.company', 'ilike', pattern),
+        eb(sql<string>`coalesce(leads.first_name, '') || ' ' || coalesce(leads.last_name, '')`, 'ilike', pattern),
+      ]),
+    );
   }
   // An unscored lead sorts as score 0: the same expression orders and pages.
   const score = sql<number>`coalesce(lead_scores.total, 0)`;
@@ -39,7 +62,10 @@ export async function listLeadsWithScores(db: Db, query: { q: string; sort: 'cre
   if (after?.sort === 'score') select = select.where(sql<boolean>`(${score}, leads.id) < (${after.score}, ${after.id}::uuid)`);
   if (after?.sort === 'created') select = select.where(sql<boolean>`(leads.created_at, leads.id) < (${after.at}, ${after.id}::uuid)`);
   const ordered = query.sort === 'score' ? select.orderBy(score, 'desc') : select.orderBy('leads.created_at', 'desc');
-  return ordered.orderBy('leads.id', 'desc').limit(query.limit + 1).execute();
+  return ordered
+    .orderBy('leads.id', 'desc')
+    .limit(query.limit + 1)
+    .execute();
 }
 
 /** Whether the lead was ever handed to the rep: what a rep may open. */

@@ -27,7 +27,11 @@ export interface HandoffPagesDeps {
 const STATUSES: HandoffStatus[] = ['pending', 'accepted', 'rejected', 'converted'];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const PAGE_SIZE = 50;
-const DONE: Record<HandoffAction, string> = { accept: 'Accepted: the lead is yours to work.', convert: 'Marked as converted. Well done.', reject: 'Rejected: the lead goes back to marketing.' };
+const DONE: Record<HandoffAction, string> = {
+  accept: 'Accepted: the lead is yours to work.',
+  convert: 'Marked as converted. Well done.',
+  reject: 'Rejected: the lead goes back to marketing.',
+};
 const ACTIONS: HandoffAction[] = ['accept', 'convert', 'reject'];
 
 export function handoffPagesRoutes(deps: HandoffPagesDeps): Router {
@@ -41,8 +45,13 @@ export function handoffPagesRoutes(deps: HandoffPagesDeps): Router {
     const viewer = viewerOf(req);
     return viewer?.kind === 'rep' ? viewer.rep.id : null;
   };
-  const notYours = (req: Request, res: Response) => kit.notice(req, res, 403, 'Not your handoff', 'This handoff belongs to another rep. Only they, or the admin, can open it.', { href: '/dashboard/handoffs', text: 'Your handoffs' });
-  const noSuch = (req: Request, res: Response) => kit.notice(req, res, 404, 'No such handoff', 'There is no handoff with this address.', { href: '/dashboard/handoffs', text: 'Your handoffs' });
+  const notYours = (req: Request, res: Response) =>
+    kit.notice(req, res, 403, 'Not your handoff', 'This handoff belongs to another rep. Only they, or the admin, can open it.', {
+      href: '/dashboard/handoffs',
+      text: 'Your handoffs',
+    });
+  const noSuch = (req: Request, res: Response) =>
+    kit.notice(req, res, 404, 'No such handoff', 'There is no handoff with this address.', { href: '/dashboard/handoffs', text: 'Your handoffs' });
 
   router.get('/dashboard/handoffs', signedIn, async (req, res) => {
     const status = STATUSES.find((candidate) => candidate === req.query.status);
@@ -53,12 +62,17 @@ export function handoffPagesRoutes(deps: HandoffPagesDeps): Router {
       try {
         after = decodeCursor(req.query.cursor);
       } catch {
-        return kit.notice(req, res, 400, 'Page link not valid', 'This page link is not valid (cursor). Start again from the first page.', { href: '/dashboard/handoffs', text: 'First page' });
+        return kit.notice(req, res, 400, 'Page link not valid', 'This page link is not valid (cursor). Start again from the first page.', {
+          href: '/dashboard/handoffs',
+          text: 'First page',
+        });
       }
     }
     const list = await handoffs.list({ ...(status ? { status } : {}), ...(own ? { rep: own } : {}), limit: PAGE_SIZE, ...(after ? { after } : {}) });
     const items = await Promise.all(list.items.map(async (item) => ({ ...item, briefing: (await handoffs.get(item.id))?.briefing })));
-    const nextPage = list.nextCursor ? `/dashboard/handoffs?${new URLSearchParams({ ...(status ? { status } : {}), cursor: list.nextCursor }).toString()}` : null;
+    const nextPage = list.nextCursor
+      ? `/dashboard/handoffs?${new URLSearchParams({ ...(status ? { status } : {}), cursor: list.nextCursor }).toString()}`
+      : null;
     kit.page(req, res, 200, 'handoffs', own ? 'Your handoffs' : 'Handoffs', 'handoffs', { handoffs: items, status, statuses: STATUSES, own, nextPage });
   });
 
@@ -72,7 +86,9 @@ export function handoffPagesRoutes(deps: HandoffPagesDeps): Router {
     const lead = await deps.leads.get(handoff.leadId);
     const done = ACTIONS.find((action) => action === req.query.done);
     kit.page(req, res, 200, 'handoff', `${briefing.who.name}${briefing.who.company ? ` · ${briefing.who.company}` : ''}`, 'handoffs', {
-      handoff, b: briefing, ...actionsFor(handoff),
+      handoff,
+      b: briefing,
+      ...actionsFor(handoff),
       decidedBy: handoff.decidedBy === `rep:${handoff.rep.id}` && 'name' in handoff.rep ? handoff.rep.name : handoff.decidedBy,
       confirmation: done ? DONE[done] : null,
       contact: {
@@ -98,7 +114,11 @@ export function handoffPagesRoutes(deps: HandoffPagesDeps): Router {
       const by: Decider = own ? { kind: 'rep', repId: own } : { kind: 'dashboard' };
       const reason = action === 'reject' ? field(req, 'reason').trim().slice(0, 500) || undefined : undefined;
       const parsed = action === 'convert' ? parseDeal(field(req, 'value').trim(), field(req, 'currency').trim()) : { ok: true as const, deal: null };
-      if (!parsed.ok) return kit.notice(req, res, 400, 'Check the deal', `${parsed.message}. Nothing changed.`, { href: `/dashboard/handoffs/${id}`, text: 'Back to the handoff' });
+      if (!parsed.ok)
+        return kit.notice(req, res, 400, 'Check the deal', `${parsed.message}. Nothing changed.`, {
+          href: `/dashboard/handoffs/${id}`,
+          text: 'Back to the handoff',
+        });
       const outcome = await handoffs.decide(id, action, new Date(), by, { reason, deal: parsed.deal });
       switch (outcome.kind) {
         case 'done':
@@ -108,7 +128,10 @@ export function handoffPagesRoutes(deps: HandoffPagesDeps): Router {
         case 'not_yours':
           return notYours(req, res);
         case 'conflict':
-          return kit.notice(req, res, 409, 'Already decided', `This handoff is already ${outcome.handoff.status}; nothing changed.`, { href: `/dashboard/handoffs/${id}`, text: 'Back to the handoff' });
+          return kit.notice(req, res, 409, 'Already decided', `This handoff is already ${outcome.handoff.status}; nothing changed.`, {
+            href: `/dashboard/handoffs/${id}`,
+            text: 'Back to the handoff',
+          });
       }
     });
   }

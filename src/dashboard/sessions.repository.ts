@@ -11,11 +11,18 @@ export interface SessionRow {
 }
 
 export async function insertSession(db: Db, row: { tokenHash: string; repId: string | null; keyFingerprint: string | null; expiresAt: Date }): Promise<void> {
-  await db.insertInto('dashboard_sessions').values({ token_hash: row.tokenHash, rep_id: row.repId, key_fingerprint: row.keyFingerprint, expires_at: row.expiresAt }).execute();
+  await db
+    .insertInto('dashboard_sessions')
+    .values({ token_hash: row.tokenHash, rep_id: row.repId, key_fingerprint: row.keyFingerprint, expires_at: row.expiresAt })
+    .execute();
 }
 
 export async function findSession(db: Db, tokenHash: string): Promise<SessionRow | undefined> {
-  return db.selectFrom('dashboard_sessions').select(['rep_id', 'key_fingerprint', 'expires_at', 'revoked_at']).where('token_hash', '=', tokenHash).executeTakeFirst();
+  return db
+    .selectFrom('dashboard_sessions')
+    .select(['rep_id', 'key_fingerprint', 'expires_at', 'revoked_at'])
+    .where('token_hash', '=', tokenHash)
+    .executeTakeFirst();
 }
 
 export async function revokeSession(db: Db, tokenHash: string, now: Date): Promise<void> {
@@ -24,8 +31,12 @@ export async function revokeSession(db: Db, tokenHash: string, now: Date): Promi
 
 /** False when the nonce was already used: the primary key decides, so two clicks cannot both win. */
 export async function markLinkUsed(db: Db, nonce: string, repId: string, expiresAt: Date): Promise<boolean> {
-  const inserted = await db.insertInto('dashboard_used_links').values({ nonce, rep_id: repId, expires_at: expiresAt })
-    .onConflict((conflict) => conflict.column('nonce').doNothing()).returning('nonce').executeTakeFirst();
+  const inserted = await db
+    .insertInto('dashboard_used_links')
+    .values({ nonce, rep_id: repId, expires_at: expiresAt })
+    .onConflict((conflict) => conflict.column('nonce').doNothing())
+    .returning('nonce')
+    .executeTakeFirst();
   return inserted !== undefined;
 }
 
@@ -39,4 +50,3 @@ export async function deleteExpired(db: Db, now: Date): Promise<void> {
   await db.deleteFrom('dashboard_sessions').where('expires_at', '<', before).execute();
   await db.deleteFrom('dashboard_used_links').where('expires_at', '<', before).execute();
 }
-

@@ -21,11 +21,7 @@ export type SignInLink =
   | { kind: 'expired' }
   | { kind: 'used' };
 
-export type Redeemed =
-  | { kind: 'signed_in'; token: string; rep: Rep; next: string }
-  | { kind: 'invalid' }
-  | { kind: 'expired' }
-  | { kind: 'used' };
+export type Redeemed = { kind: 'signed_in'; token: string; rep: Rep; next: string } | { kind: 'invalid' } | { kind: 'expired' } | { kind: 'used' };
 
 export interface DashboardSessions {
   /** Constant time, and no length leak: the digests are compared, not the keys. */
@@ -68,11 +64,19 @@ export function createDashboardSessions(deps: SessionsDeps): DashboardSessions {
   const start = async (repId: string | null, now: Date) => {
     const token = randomBytes(32).toString('base64url');
     await deleteExpired(db, now);
-    await insertSession(db, { tokenHash: sha256(token).toString('hex'), repId, keyFingerprint: repId === null ? keyFingerprint : null, expiresAt: new Date(now.getTime() + SESSION_HOURS * 3_600_000) });
+    await insertSession(db, {
+      tokenHash: sha256(token).toString('hex'),
+      repId,
+      keyFingerprint: repId === null ? keyFingerprint : null,
+      expiresAt: new Date(now.getTime() + SESSION_HOURS * 3_600_000),
+    });
     return token;
   };
 
-  const parseLink = (token: string, now: Date): { kind: 'valid'; rep: Rep; next: string; nonce: string; expiresAt: Date } | { kind: 'invalid' } | { kind: 'expired' } => {
+  const parseLink = (
+    token: string,
+    now: Date,
+  ): { kind: 'valid'; rep: Rep; next: string; nonce: string; expiresAt: Date } | { kind: 'invalid' } | { kind: 'expired' } => {
     const payload = linkSigner.verify(token);
     if (payload === null) return { kind: 'invalid' };
     let parsed: unknown;

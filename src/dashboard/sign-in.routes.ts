@@ -43,7 +43,10 @@ export function signInRoutes(deps: SignInDeps): Router {
     if (waits.length === 0) return false;
     const seconds = Math.ceil(Math.max(...waits) / 1000);
     res.set('Retry-After', String(seconds));
-    kit.notice(req, res, 429, 'Too many attempts', `Too many sign-in attempts from here. Try again in ${Math.ceil(seconds / 60)} minutes.`, { href: '/dashboard/login', text: 'Back to sign-in' });
+    kit.notice(req, res, 429, 'Too many attempts', `Too many sign-in attempts from here. Try again in ${Math.ceil(seconds / 60)} minutes.`, {
+      href: '/dashboard/login',
+      text: 'Back to sign-in',
+    });
     return true;
   };
 
@@ -76,14 +79,22 @@ export function signInRoutes(deps: SignInDeps): Router {
     const next = safeNext(field(req, 'next'));
     if (email.length > 254 || !EMAIL.test(email)) return login(req, res, 400, next, 'Enter your work email address, such as alex@example.com.');
     const ip = ipOf(req);
-    if (throttled(req, res, [[linksByIp, ip], [linksByAddress, email]])) return;
+    if (
+      throttled(req, res, [
+        [linksByIp, ip],
+        [linksByAddress, email],
+      ])
+    )
+      return;
     const now = new Date();
     linksByIp.count(ip, now);
     linksByAddress.count(email, now);
     kit.page(req, res, 200, 'link-sent', 'Check your email', '', { email });
     const rep = sessions.repByEmail(email);
     if (rep && deps.sendSignInLink) {
-      deps.sendSignInLink(rep, sessions.signInLink(rep, next, now)).catch((error: unknown) => deps.logger.error({ err: error, rep: rep.id }, 'a sign-in link could not be sent'));
+      deps
+        .sendSignInLink(rep, sessions.signInLink(rep, next, now))
+        .catch((error: unknown) => deps.logger.error({ err: error, rep: rep.id }, 'a sign-in link could not be sent'));
     }
   });
 
@@ -91,7 +102,14 @@ export function signInRoutes(deps: SignInDeps): Router {
     const again = { href: '/dashboard/login', text: 'Ask for a new sign-in link' };
     switch (kind) {
       case 'invalid':
-        return kit.notice(req, res, 404, 'Sign-in link not valid', 'This sign-in link is not valid. If you copied it, check that it is complete, or ask for a new one.', again);
+        return kit.notice(
+          req,
+          res,
+          404,
+          'Sign-in link not valid',
+          'This sign-in link is not valid. If you copied it, check that it is complete, or ask for a new one.',
+          again,
+        );
       case 'expired':
         return kit.notice(req, res, 410, 'Sign-in link expired', 'This sign-in link has expired: links work for 15 minutes.', again);
       case 'used':

@@ -17,11 +17,16 @@ export function relativeTime(at: Date, now: Date): string {
   const delta = now.getTime() - at.getTime();
   const span = Math.abs(delta);
   if (span < 45_000) return 'just now';
-  const words = span < HOUR ? plural(Math.max(1, Math.round(span / MINUTE)), 'minute')
-    : span < DAY ? plural(Math.round(span / HOUR), 'hour')
-      : span < 30 * DAY ? plural(Math.round(span / DAY), 'day')
-        : span < 365 * DAY ? plural(Math.round(span / (30 * DAY)), 'month')
-          : plural(Math.round(span / (365 * DAY)), 'year');
+  const words =
+    span < HOUR
+      ? plural(Math.max(1, Math.round(span / MINUTE)), 'minute')
+      : span < DAY
+        ? plural(Math.round(span / HOUR), 'hour')
+        : span < 30 * DAY
+          ? plural(Math.round(span / DAY), 'day')
+          : span < 365 * DAY
+            ? plural(Math.round(span / (30 * DAY)), 'month')
+            : plural(Math.round(span / (365 * DAY)), 'year');
   return delta >= 0 ? `${words} ago` : `in ${words}`;
 }
 
@@ -31,7 +36,16 @@ const formatters = new Map<string, Intl.DateTimeFormat>();
 export function absoluteTime(at: Date, zone: string): string {
   let format = formatters.get(zone);
   if (!format) {
-    format = new Intl.DateTimeFormat('en-GB', { timeZone: zone, day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZoneName: 'short' });
+    format = new Intl.DateTimeFormat('en-GB', {
+      timeZone: zone,
+      day: 'numeric',
+      month: 'short',
+      year: 'numeric',
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+      timeZoneName: 'short',
+    });
     formatters.set(zone, format);
   }
   const parts = Object.fromEntries(format.formatToParts(at).map((part) => [part.type, part.value]));

@@ -28,11 +28,17 @@ export async function winningArm(db: Db, sequenceId: string, stepId: string): Pr
  * Records an assignment. `replace`: the stored arm is gone from the edited file, so the new one
  * takes its place; otherwise a row already there wins (a first decision is kept for good).
  */
-export async function recordAssignment(db: Db, row: { leadId: string; sequenceId: string; stepId: string; armId: string; enrollmentId: string; at: Date }, replace: boolean): Promise<void> {
+export async function recordAssignment(
+  db: Db,
+  row: { leadId: string; sequenceId: string; stepId: string; armId: string; enrollmentId: string; at: Date },
+  replace: boolean,
+): Promise<void> {
   const values = sql`(${row.leadId}, ${row.sequenceId}, ${row.stepId}, ${row.armId}, ${row.enrollmentId}, ${row.at})`;
   if (replace) {
     await sql`insert into experiment_assignments (lead_id, sequence_id, step_id, arm_id, enrollment_id, assigned_at) values ${values}
-      on conflict (lead_id, sequence_id, step_id) do update set arm_id = excluded.arm_id, enrollment_id = excluded.enrollment_id, assigned_at = excluded.assigned_at`.execute(db);
+      on conflict (lead_id, sequence_id, step_id) do update set arm_id = excluded.arm_id, enrollment_id = excluded.enrollment_id, assigned_at = excluded.assigned_at`.execute(
+      db,
+    );
   } else {
     await sql`insert into experiment_assignments (lead_id, sequence_id, step_id, arm_id, enrollment_id, assigned_at) values ${values}
       on conflict (lead_id, sequence_id, step_id) do nothing`.execute(db);

@@ -32,7 +32,13 @@ const EMAIL_LEASE_MS = 60_000;
 const AGENDA_POLL_WINDOW_MS = 15_000;
 
 type Ending = { id: string; status: 'completed' | 'converted' | 'exited' | 'parked'; reason: string };
-interface Moving { row: QueuedEmail; sequence: Sequence; step: EmailStep; lead: Lead; then: string | null }
+interface Moving {
+  row: QueuedEmail;
+  sequence: Sequence;
+  step: EmailStep;
+  lead: Lead;
+  then: string | null;
+}
 
 export async function dispatchDueEmails(engine: Engine, worker: string, limit: number, now: Date): Promise<number> {
   const rows = await leaseDueEmails(engine.deps.db, worker, limit, EMAIL_LEASE_MS);
@@ -42,7 +48,10 @@ export async function dispatchDueEmails(engine: Engine, worker: string, limit: n
 
 export async function runEmailBatch(engine: Engine, rows: QueuedEmail[], now: Date): Promise<void> {
   const { deps } = engine;
-  const enrollments = await findEnrollments(deps.db, rows.map((row) => row.enrollmentId));
+  const enrollments = await findEnrollments(
+    deps.db,
+    rows.map((row) => row.enrollmentId),
+  );
   const done: QueuedEmail[] = [];
   const deferred: Array<QueuedEmail & { dueAt: Date }> = [];
   const ends: Ending[] = [];
@@ -71,8 +80,13 @@ export async function runEmailBatch(engine: Engine, rows: QueuedEmail[], now: Da
   // The facts of the whole batch, read together.
   const leads = await deps.leads.getMany(live.map(({ enrollment }) => enrollment.lead_id));
   const standings = await engine.standingsOf([...leads.values()]);
-  const goals = await engine.goalsReached(live.map(({ enrollment, sequence }) => ({ key: enrollment.id, leadId: enrollment.lead_id, sequence, since: enrollment.entered_at })));
-  const heldOut = await heldOutPairs(deps.db, live.filter(({ sequence }) => sequence.holdout > 0).map(({ enrollment }) => ({ leadId: enrollment.lead_id, sequenceId: enrollment.sequence_id })));
+  const goals = await engine.goalsReached(
+    live.map(({ enrollment, sequence }) => ({ key: enrollment.id, leadId: enrollment.lead_id, sequence, since: enrollment.entered_at })),
+  );
+  const heldOut = await heldOutPairs(
+    deps.db,
+    live.filter(({ sequence }) => sequence.holdout > 0).map(({ enrollment }) => ({ leadId: enrollment.lead_id, sequenceId: enrollment.sequence_id })),
+  );
 
   const sending: Moving[] = [];
   const advancing: Moving[] = [];
@@ -80,9 +94,17 @@ export async function runEmailBatch(engine: Engine, rows: QueuedEmail[], now: Da
   for (const { row, enrollment, sequence, step } of live) {
     const lead = leads.get(enrollment.lead_id);
     const decision = decide({
-      now, sequence, stepId: row.stepId, step, enteredAt: enrollment.entered_at, stepEnteredAt: enrollment.step_entered_at,
-      lead: standings.get(enrollment.lead_id) ?? null, goalReached: goals.get(enrollment.id) ?? null, stepGoalReached: false,
-      heldOut: heldOut.has(heldOutKey(enrollment.lead_id, enrollment.sequence_id)), split: { stored: null, winner: null },
+      now,
+      sequence,
+      stepId: row.stepId,
+      step,
+      enteredAt: enrollment.entered_at,
+      stepEnteredAt: enrollment.step_entered_at,
+      lead: standings.get(enrollment.lead_id) ?? null,
+      goalReached: goals.get(enrollment.id) ?? null,
+      stepGoalReached: false,
+      heldOut: heldOut.has(heldOutKey(enrollment.lead_id, enrollment.sequence_id)),
+      split: { stored: null, winner: null },
     });
     switch (decision.kind) {
       case 'park':
@@ -104,7 +126,12 @@ export async function runEmailBatch(engine: Engine, rows: QueuedEmail[], now: Da
       case 'advance':
         // Held out: the lead walks on without the email, and its timeline says so.
         if (lead && step?.kind === 'email') advancing.push({ row, sequence, step, lead, then: decision.to });
-        notes.push({ leadId: enrollment.lead_id, type: 'baton_email_held_out', properties: { sequenceId: sequence.id, stepId: row.stepId, template: step?.kind === 'email' ? step.email.template : null }, at: now });
+        notes.push({
+          leadId: enrollment.lead_id,
+          type: 'baton_email_held_out',
+          properties: { sequenceId: sequence.id, stepId: row.stepId, template: step?.kind === 'email' ? step.email.template : null },
+          at: now,
+        });
         break;
       default:
         // An email step decides none of the others; were it to, Agenda's runner handles every decision.
@@ -115,14 +142,20 @@ export async function runEmailBatch(engine: Engine, rows: QueuedEmail[], now: Da
   await engine.note(notes);
 
   const messages: ChannelMessage[] = sending.map(({ row, sequence, step, lead }) => ({
-    enrollmentId: row.enrollmentId, lead, sequence: { id: sequence.id, name: sequence.name }, stepId: step.id,
+    enrollmentId: row.enrollmentId,
+    lead,
+    sequence: { id: sequence.id, name: sequence.name },
+    stepId: step.id,
     content: { template: step.email.template, subject: step.email.subject, from: step.email.from },
   }));
-  const outcomes = messages.length > 0 ? await engine.channel.sendMany(messages, {
-    gate: deps.frequencyCap ? emailGate(engine, deps.frequencyCap, now) : undefined,
-    // A claim older than a lease was made by a worker whose lease ran out: it died.
-    takeOverBefore: new Date(now.getTime() - EMAIL_LEASE_MS),
-  }) : [];
+  const outcomes =
+    messages.length > 0
+      ? await engine.channel.sendMany(messages, {
+          gate: deps.frequencyCap ? emailGate(engine, deps.frequencyCap, now) : undefined,
+          // A claim older than a lease was made by a worker whose lease ran out: it died.
+          takeOverBefore: new Date(now.getTime() - EMAIL_LEASE_MS),
+        })
+      : [];
   const abandoned: string[] = [];
   outcomes.forEach((outcome, position) => {
     const item = sending[position];
@@ -166,7 +199,8 @@ export async function runEmailBatch(engine: Engine, rows: QueuedEmail[], now: Da
         advancing.push(item);
     }
   });
-  if (abandoned.length > 0) deps.logger.warn({ count: abandoned.length }, 'sends abandoned mid-delivery by a worker that died are marked unknown and will not be resent');
+  if (abandoned.length > 0)
+    deps.logger.warn({ count: abandoned.length }, 'sends abandoned mid-delivery by a worker that died are marked unknown and will not be resent');
   await markSendsInterrupted(deps.db, abandoned);
   await finishEmailBatch(engine, advancing, ends, done, now);
   await deferEmails(deps.db, deferred);
@@ -200,10 +234,16 @@ function emailGate(engine: Engine, cap: FrequencyCap, now: Date): SendGate {
         if (other.id === input.enrollmentId) return false;
         const rival = byId.get(other.sequence_id);
         const rivalStep = engine.stepOf(rival, other.current_step ?? '');
-        return rival !== undefined && sequence !== undefined && rival.status === 'active' && rival.priority > sequence.priority
-          && rivalStep?.kind === 'email' && deps.isMarketing(rivalStep.email.template)
+        return (
+          rival !== undefined &&
+          sequence !== undefined &&
+          rival.status === 'active' &&
+          rival.priority > sequence.priority &&
+          rivalStep?.kind === 'email' &&
+          deps.isMarketing(rivalStep.email.template) &&
           // A rival outside its own send window is not due: it does not hold this one back.
-          && (!rival.sendWindow || nextInWindow(now, rival.sendWindow, leadZone ?? rival.sendWindow.timezone).getTime() <= now.getTime());
+          (!rival.sendWindow || nextInWindow(now, rival.sendWindow, leadZone ?? rival.sendWindow.timezone).getTime() <= now.getTime())
+        );
       });
       if (outranked) return new Date(now.getTime() + YIELD_RECHECK_MS);
       letThrough.set(input.leadId, [...(letThrough.get(input.leadId) ?? []), now]);

@@ -47,13 +47,19 @@ export function createEngine(deps: RunnerDeps): Engine {
     },
 
     async standingsOf(leads) {
-      const scores = await scoreStandings(deps.db, leads.map((lead) => lead.id));
+      const scores = await scoreStandings(
+        deps.db,
+        leads.map((lead) => lead.id),
+      );
       return new Map(leads.map((lead) => [lead.id, leadStanding(lead, scores.get(lead.id) ?? null)]));
     },
 
     async goalsReached(checks) {
       const goals = checks.flatMap((check) => check.sequence.goals.map((goal) => ({ check, goal })));
-      const reached = await eventsHappened(deps.db, goals.map(({ check, goal }) => ({ leadId: check.leadId, type: goal.event, where: goal.where, since: check.since })));
+      const reached = await eventsHappened(
+        deps.db,
+        goals.map(({ check, goal }) => ({ leadId: check.leadId, type: goal.event, where: goal.where, since: check.since })),
+      );
       const found = new Map<string, string>();
       goals.forEach(({ check, goal }, position) => {
         if (reached.has(position) && !found.has(check.key)) found.set(check.key, goal.event);
@@ -72,15 +78,26 @@ export function createEngine(deps: RunnerDeps): Engine {
     },
 
     async note(entries) {
-      await insertEvents(deps.db, entries.map((entry) => ({ leadId: entry.leadId, type: entry.type, properties: entry.properties, occurredAt: entry.at })));
+      await insertEvents(
+        deps.db,
+        entries.map((entry) => ({ leadId: entry.leadId, type: entry.type, properties: entry.properties, occurredAt: entry.at })),
+      );
     },
   };
 }
 
 /** What the decider knows of a lead; `score` is its stored total, null while it has none (no scoring). */
-export function leadStanding(lead: Lead, score: { total: number; stage: LeadStanding['stage'] } | null, engagement: Record<string, StepEngagement> = {}): LeadStanding {
+export function leadStanding(
+  lead: Lead,
+  score: { total: number; stage: LeadStanding['stage'] } | null,
+  engagement: Record<string, StepEngagement> = {},
+): LeadStanding {
   return {
-    id: lead.id, unsubscribed: lead.unsubscribedAt !== null, stage: score?.stage ?? null, timezone: lead.timezone, tags: lead.tags,
+    id: lead.id,
+    unsubscribed: lead.unsubscribedAt !== null,
+    stage: score?.stage ?? null,
+    timezone: lead.timezone,
+    tags: lead.tags,
     conditions: { fields: fieldsByFileName(lead), traits: lead.traits, tags: lead.tags, score: score?.total ?? null, engagement },
   };
 }

@@ -17,11 +17,17 @@ export async function enrollLead(engine: Engine, sequenceId: string, leadId: str
   const sequence = engine.byId.get(sequenceId);
   if (!sequence) return { kind: 'unknown_sequence' };
   const lead = sequence.status === 'active' ? await deps.leads.get(leadId) : null;
-  const standing = lead ? (await engine.standingsOf([lead])).get(lead.id) ?? null : null;
+  const standing = lead ? ((await engine.standingsOf([lead])).get(lead.id) ?? null) : null;
   const previous = standing ? await lastEnrollment(deps.db, leadId, sequenceId) : undefined;
   // Decided once per lead and sequence: a re-entry keeps the group it had.
   const held = standing && sequence.holdout > 0 ? await storedHoldout(deps.db, leadId, sequenceId) : null;
-  const decision = decideEntry({ now, sequence, lead: standing, previous: previous ? { status: previous.status, enteredAt: previous.entered_at } : null, storedHoldout: held });
+  const decision = decideEntry({
+    now,
+    sequence,
+    lead: standing,
+    previous: previous ? { status: previous.status, enteredAt: previous.entered_at } : null,
+    storedHoldout: held,
+  });
   switch (decision.kind) {
     case 'unknown_lead':
     case 'already_enrolled':
@@ -31,11 +37,13 @@ export async function enrollLead(engine: Engine, sequenceId: string, leadId: str
     case 'enroll': {
       const { holdout } = decision;
       const values = { leadId, sequenceId, version: sequence.version, hash: sequence.hash, firstStep: decision.firstStep };
-      const enrollment = !holdout?.record ? await insertEnrollment(deps.db, values) : await deps.db.transaction().execute(async (trx) => {
-        const row = await insertEnrollment(trx, values);
-        if (row) await recordAssignment(trx, { leadId, sequenceId, stepId: HOLDOUT_STEP_ID, armId: holdout.arm, enrollmentId: row.id, at: now }, false);
-        return row;
-      });
+      const enrollment = !holdout?.record
+        ? await insertEnrollment(deps.db, values)
+        : await deps.db.transaction().execute(async (trx) => {
+            const row = await insertEnrollment(trx, values);
+            if (row) await recordAssignment(trx, { leadId, sequenceId, stepId: HOLDOUT_STEP_ID, armId: holdout.arm, enrollmentId: row.id, at: now }, false);
+            return row;
+          });
       if (!enrollment) return { kind: 'already_enrolled' };
       await engine.scheduleStep(sequence, { enrollmentId: enrollment.id, stepId: decision.firstStep }, now);
       return { kind: 'enrolled', enrollment };

@@ -6,7 +6,10 @@ type Db = Kysely<Database>;
 export type EnrollmentRow = Selectable<EnrollmentsTable>;
 
 /** Null when the lead already has an active enrollment in the sequence. */
-export async function insertEnrollment(db: Db, input: { leadId: string; sequenceId: string; version: number; hash: string; firstStep: string }): Promise<EnrollmentRow | null> {
+export async function insertEnrollment(
+  db: Db,
+  input: { leadId: string; sequenceId: string; version: number; hash: string; firstStep: string },
+): Promise<EnrollmentRow | null> {
   const row = await db
     .insertInto('enrollments')
     .values({ lead_id: input.leadId, sequence_id: input.sequenceId, sequence_version: input.version, sequence_hash: input.hash, current_step: input.firstStep })
@@ -21,7 +24,14 @@ export async function findEnrollment(db: Db, id: string): Promise<EnrollmentRow 
 }
 
 export async function lastEnrollment(db: Db, leadId: string, sequenceId: string): Promise<EnrollmentRow | undefined> {
-  return db.selectFrom('enrollments').selectAll().where('lead_id', '=', leadId).where('sequence_id', '=', sequenceId).orderBy('entered_at', 'desc').limit(1).executeTakeFirst();
+  return db
+    .selectFrom('enrollments')
+    .selectAll()
+    .where('lead_id', '=', leadId)
+    .where('sequence_id', '=', sequenceId)
+    .orderBy('entered_at', 'desc')
+    .limit(1)
+    .executeTakeFirst();
 }
 
 /** Moves an active enrollment from one step to the next; false if it was not at `from` any more. */
@@ -79,20 +89,27 @@ export async function registerTriggerInterests(db: Db, interests: TriggerInteres
   const fresh = interests.filter((interest) => !known.has(key(interest)));
   if (interests.length > 0) {
     // Refreshing known interests needs no lock: the triggers read the rows, which do not change.
-    await db.updateTable('trigger_interests').set({ refreshed_at: sql`now()` })
-      .where(sql<boolean>`(kind, key) in (select * from unnest(${interests.map((interest) => interest.kind)}::text[], ${interests.map((interest) => interest.key)}::text[]))`)
+    await db
+      .updateTable('trigger_interests')
+      .set({ refreshed_at: sql`now()` })
+      .where(
+        sql<boolean>`(kind, key) in (select * from unnest(${interests.map((interest) => interest.kind)}::text[], ${interests.map((interest) => interest.key)}::text[]))`,
+      )
       .execute();
   }
-  const added = fresh.length === 0 ? [] : await db.transaction().execute(async (trx) => {
-    await sql`lock table trigger_interests in access exclusive mode`.execute(trx);
-    const { rows } = await sql<TriggerInterestRow>`
+  const added =
+    fresh.length === 0
+      ? []
+      : await db.transaction().execute(async (trx) => {
+          await sql`lock table trigger_interests in access exclusive mode`.execute(trx);
+          const { rows } = await sql<TriggerInterestRow>`
       insert into trigger_interests (kind, key)
       select * from unnest(${fresh.map((interest) => interest.kind)}::text[], ${fresh.map((interest) => interest.key)}::text[])
       on conflict (kind, key) do nothing
       returning kind, key`.execute(trx);
-    await replayTriggers(trx, rows, replaySince);
-    return rows;
-  });
+          await replayTriggers(trx, rows, replaySince);
+          return rows;
+        });
   const pruned = await db.deleteFrom('trigger_interests').where('refreshed_at', '<', pruneBefore).executeTakeFirst();
   if (Number(pruned.numDeletedRows) > 0) {
     await sql`delete from trigger_queue q where not exists (select 1 from trigger_interests i where i.kind = q.kind and i.key = q.key)`.execute(db);
@@ -127,7 +144,10 @@ export async function replaceSequenceGoals(db: Db, goals: GoalInterest[]): Promi
     await sql`select pg_advisory_xact_lock(hashtext('baton-sequence-goals'))`.execute(trx);
     await trx.deleteFrom('sequence_goals').execute();
     if (goals.length > 0) {
-      await trx.insertInto('sequence_goals').values(goals.map((goal) => ({ sequence_id: goal.sequenceId, step_id: goal.stepId, event: goal.event, filter: JSON.stringify(goal.where) }))).execute();
+      await trx
+        .insertInto('sequence_goals')
+        .values(goals.map((goal) => ({ sequence_id: goal.sequenceId, step_id: goal.stepId, event: goal.event, filter: JSON.stringify(goal.where) })))
+        .execute();
     }
   });
 }
@@ -153,7 +173,11 @@ export interface QueuedTrigger {
  * rows, and it neither handles nor deletes them. Enrolling is idempotent besides.
  */
 export async function drainTriggerQueue(
-  db: Db, worker: string, interests: TriggerInterestRow[], limit: number, leaseMs: number,
+  db: Db,
+  worker: string,
+  interests: TriggerInterestRow[],
+  limit: number,
+  leaseMs: number,
   handle: (rows: QueuedTrigger[], held: (id: string) => boolean) => Promise<void>,
 ): Promise<number> {
   if (interests.length === 0) return 0;
@@ -170,14 +194,28 @@ export async function drainTriggerQueue(
   const lost = new Set<string>();
   let renewing = Promise.resolve();
   const timer = setInterval(() => {
-    renewing = renewing.then(async () => {
-      const renewed = new Set((await db.updateTable('trigger_queue').set({ taken_at: sql`now()` })
-        .where('id', 'in', ids).where('taken_by', '=', worker).returning('id').execute()).map((row) => row.id));
-      for (const id of ids) if (!renewed.has(id)) lost.add(id);
-    }).catch(() => undefined);
+    renewing = renewing
+      .then(async () => {
+        const renewed = new Set(
+          (
+            await db
+              .updateTable('trigger_queue')
+              .set({ taken_at: sql`now()` })
+              .where('id', 'in', ids)
+              .where('taken_by', '=', worker)
+              .returning('id')
+              .execute()
+          ).map((row) => row.id),
+        );
+        for (const id of ids) if (!renewed.has(id)) lost.add(id);
+      })
+      .catch(() => undefined);
   }, leaseMs / 3);
   try {
-    await handle(rows.sort((a, b) => Number(a.id) - Number(b.id)), (id) => !lost.has(id));
+    await handle(
+      rows.sort((a, b) => Number(a.id) - Number(b.id)),
+      (id) => !lost.has(id),
+    );
   } finally {
     clearInterval(timer);
     await renewing;
@@ -207,7 +245,11 @@ export async function activePositions(db: Db): Promise<ActiveEnrollmentPosition[
 
 /** Parks the active enrollments at a step (or of a sequence) that no longer exists. */
 export async function parkAt(db: Db, sequenceId: string, step: string | null, reason: string): Promise<number> {
-  let query = db.updateTable('enrollments').set({ status: 'parked', exit_reason: reason, ended_at: sql`now()` }).where('sequence_id', '=', sequenceId).where('status', '=', 'active');
+  let query = db
+    .updateTable('enrollments')
+    .set({ status: 'parked', exit_reason: reason, ended_at: sql`now()` })
+    .where('sequence_id', '=', sequenceId)
+    .where('status', '=', 'active');
   if (step !== null) query = query.where('current_step', '=', step);
   const result = await query.executeTakeFirst();
   return Number(result.numUpdatedRows);
@@ -244,7 +286,11 @@ export async function orphanedEnrollments(db: Db, olderThan: Date, limit: number
 
 export async function findEnrollments(db: Db, ids: string[]): Promise<Map<string, EnrollmentRow>> {
   if (ids.length === 0) return new Map();
-  const rows = await db.selectFrom('enrollments').selectAll().where('id', 'in', [...new Set(ids)]).execute();
+  const rows = await db
+    .selectFrom('enrollments')
+    .selectAll()
+    .where('id', 'in', [...new Set(ids)])
+    .execute();
   return new Map(rows.map((row) => [row.id, row]));
 }
 
@@ -272,7 +318,10 @@ export async function endEnrollments(db: Db, ends: Array<{ id: string; status: E
  * eventHappened for a batch of checks: the positions (in `checks`) of those that happened. Machine
  * events (a mail scanner's click) reach no goal, as in the events trigger (migration 0009).
  */
-export async function eventsHappened(db: Db, checks: Array<{ leadId: string; type: string; where: Record<string, unknown> | undefined; since: Date }>): Promise<Set<number>> {
+export async function eventsHappened(
+  db: Db,
+  checks: Array<{ leadId: string; type: string; where: Record<string, unknown> | undefined; since: Date }>,
+): Promise<Set<number>> {
   if (checks.length === 0) return new Set();
   const { rows } = await sql<{ position: string }>`
     select r.position from unnest(${checks.map((check) => check.leadId)}::uuid[], ${checks.map((check) => check.type)}::text[],
@@ -284,7 +333,15 @@ export async function eventsHappened(db: Db, checks: Array<{ leadId: string; typ
 }
 
 /** The active enrollments of these leads and the step each is at. */
-export async function activeEnrollmentsOf(db: Db, leadIds: string[]): Promise<Array<{ id: string; lead_id: string; sequence_id: string; current_step: string | null }>> {
+export async function activeEnrollmentsOf(
+  db: Db,
+  leadIds: string[],
+): Promise<Array<{ id: string; lead_id: string; sequence_id: string; current_step: string | null }>> {
   if (leadIds.length === 0) return [];
-  return db.selectFrom('enrollments').select(['id', 'lead_id', 'sequence_id', 'current_step']).where('lead_id', 'in', [...new Set(leadIds)]).where('status', '=', 'active').execute();
+  return db
+    .selectFrom('enrollments')
+    .select(['id', 'lead_id', 'sequence_id', 'current_step'])
+    .where('lead_id', 'in', [...new Set(leadIds)])
+    .where('status', '=', 'active')
+    .execute();
 }

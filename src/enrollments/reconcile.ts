@@ -1,7 +1,13 @@
 import { markInterruptedSends } from '../sends/sends.repository.js';
 import { goalInterests, sequencesStartedBy, triggerInterests, type LeadChange } from '../sequences/triggers.js';
 import {
-  activePositions, drainTriggerQueue, orphanedEnrollments, parkAt, registerTriggerInterests, replaceSequenceGoals, repin,
+  activePositions,
+  drainTriggerQueue,
+  orphanedEnrollments,
+  parkAt,
+  registerTriggerInterests,
+  replaceSequenceGoals,
+  repin,
 } from './enrollments.repository.js';
 import type { Engine } from './engine.js';
 import type { EnrollOutcome, ReconcileReport, SequenceRunner } from './sequence-runner.js';
@@ -31,7 +37,12 @@ export function createReconciler(engine: Engine, enroll: (sequenceId: string, le
   const interests = triggerInterests(deps.sequences);
   return {
     async registerTriggers(now) {
-      const added = await registerTriggerInterests(deps.db, interests, new Date(now.getTime() - TRIGGER_REPLAY_MS), new Date(now.getTime() - TRIGGER_INTEREST_TTL_MS));
+      const added = await registerTriggerInterests(
+        deps.db,
+        interests,
+        new Date(now.getTime() - TRIGGER_REPLAY_MS),
+        new Date(now.getTime() - TRIGGER_INTEREST_TTL_MS),
+      );
       if (added.length > 0) deps.logger.info({ triggers: added }, 'triggers new to the database: the changes of the last hour are queued for them');
     },
 
@@ -61,11 +72,16 @@ export function createReconciler(engine: Engine, enroll: (sequenceId: string, le
         // step already left, or simply re-checks the same deadline).
         const timed = new Set(sequence.steps.filter((step) => step.kind === 'wait' || step.kind === 'goal').map((step) => step.id));
         for (const enrollment of moved) {
-          if (enrollment.current_step && timed.has(enrollment.current_step)) await deps.queue.schedule(new Date(), { enrollmentId: enrollment.id, stepId: enrollment.current_step });
+          if (enrollment.current_step && timed.has(enrollment.current_step))
+            await deps.queue.schedule(new Date(), { enrollmentId: enrollment.id, stepId: enrollment.current_step });
         }
       }
       for (const parked of report.parked) deps.logger.warn(parked, 'enrollments parked: their step is gone from the edited sequence');
-      for (const [sequenceId, count] of Object.entries(report.repinned)) deps.logger.info({ sequenceId, count, version: byId.get(sequenceId)?.version }, 'in-flight enrollments continue on the edited sequence at the same step ids');
+      for (const [sequenceId, count] of Object.entries(report.repinned))
+        deps.logger.info(
+          { sequenceId, count, version: byId.get(sequenceId)?.version },
+          'in-flight enrollments continue on the edited sequence at the same step ids',
+        );
       return report;
     },
 
@@ -74,7 +90,12 @@ export function createReconciler(engine: Engine, enroll: (sequenceId: string, le
         for (const row of rows) {
           // Another worker took the rest over (this one stalled past its lease): they are its now.
           if (!held(row.id)) break;
-          const change: LeadChange = row.kind === 'event' ? { kind: 'event', type: row.key, properties: row.properties } : row.kind === 'tag_added' ? { kind: 'tag_added', tag: row.key } : { kind: 'lead_created' };
+          const change: LeadChange =
+            row.kind === 'event'
+              ? { kind: 'event', type: row.key, properties: row.properties }
+              : row.kind === 'tag_added'
+                ? { kind: 'tag_added', tag: row.key }
+                : { kind: 'lead_created' };
           for (const sequence of sequencesStartedBy(change, deps.sequences)) {
             const outcome = await enroll(sequence.id, row.lead_id, now);
             if (outcome.kind === 'enrolled') deps.logger.debug({ sequenceId: sequence.id, leadId: row.lead_id, trigger: row.kind }, 'lead enrolled by trigger');
@@ -86,13 +107,18 @@ export function createReconciler(engine: Engine, enroll: (sequenceId: string, le
     async rescheduleOrphans(now) {
       const orphans = await orphanedEnrollments(deps.db, new Date(now.getTime() - ORPHAN_AFTER_MS), 1000);
       for (const orphan of orphans) await engine.scheduleStep(byId.get(orphan.sequence_id), { enrollmentId: orphan.id, stepId: orphan.current_step }, now);
-      if (orphans.length > 0) deps.logger.warn({ count: orphans.length }, 'enrollments left without a step job (a worker died between two writes) are scheduled again');
+      if (orphans.length > 0)
+        deps.logger.warn({ count: orphans.length }, 'enrollments left without a step job (a worker died between two writes) are scheduled again');
       return orphans.length;
     },
 
     async sweepInterruptedSends(now) {
       const count = await markInterruptedSends(deps.db, new Date(now.getTime() - INTERRUPTED_AFTER_MS));
-      if (count > 0) deps.logger.warn({ count }, 'sends whose process died are marked: unknown when handed to SMTP (never resent), not_sent otherwise (sent on the next attempt)');
+      if (count > 0)
+        deps.logger.warn(
+          { count },
+          'sends whose process died are marked: unknown when handed to SMTP (never resent), not_sent otherwise (sent on the next attempt)',
+        );
       return count;
     },
   };

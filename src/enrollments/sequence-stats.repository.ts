@@ -27,8 +27,20 @@ export interface StepCounts {
 }
 
 export const EMPTY_COUNTS: StepCounts = {
-  entered: 0, active: 0, sent: 0, bounced: 0, unknown: 0, humanOpens: 0, humanClicks: 0, machineOpens: 0, machineClicks: 0,
-  unsubscribed: 0, exited: 0, converted: 0, completed: 0, parked: 0,
+  entered: 0,
+  active: 0,
+  sent: 0,
+  bounced: 0,
+  unknown: 0,
+  humanOpens: 0,
+  humanClicks: 0,
+  machineOpens: 0,
+  machineClicks: 0,
+  unsubscribed: 0,
+  exited: 0,
+  converted: 0,
+  completed: 0,
+  parked: 0,
 };
 
 type Db = Kysely<Database>;
@@ -45,8 +57,12 @@ async function countSteps(db: Db, scope: Scope): Promise<ScopedRow[]> {
   const [entered, ends, sends, engagement] = await Promise.all([
     // By sequence, the step log alone (indexed on sequence_id); by lead, through its enrollments.
     'sequenceId' in scope
-      ? sql<ScopedRow>`select st.sequence_id, st.step_id, count(*) as entered from enrollment_steps st where st.sequence_id = ${scope.sequenceId} group by st.sequence_id, st.step_id`.execute(db)
-      : sql<ScopedRow>`select st.sequence_id, st.step_id, count(*) as entered from enrollment_steps st join enrollments e on e.id = st.enrollment_id where ${where} group by st.sequence_id, st.step_id`.execute(db),
+      ? sql<ScopedRow>`select st.sequence_id, st.step_id, count(*) as entered from enrollment_steps st where st.sequence_id = ${scope.sequenceId} group by st.sequence_id, st.step_id`.execute(
+          db,
+        )
+      : sql<ScopedRow>`select st.sequence_id, st.step_id, count(*) as entered from enrollment_steps st join enrollments e on e.id = st.enrollment_id where ${where} group by st.sequence_id, st.step_id`.execute(
+          db,
+        ),
     sql<ScopedRow>`
       select e.sequence_id, e.current_step as step_id,
         count(*) filter (where e.status = 'active') as active,
@@ -95,8 +111,19 @@ function collect(rows: Array<Record<string, string | number | null>>): Map<strin
 
 // erased_step_counts columns, by StepCounts key ("active" is never kept: see preserveErasedCounts).
 const ERASED_COLUMNS = {
-  entered: 'entered', sent: 'sent', bounced: 'bounced', unknown: 'unknown', humanOpens: 'human_opens', humanClicks: 'human_clicks', machineOpens: 'machine_opens',
-  machineClicks: 'machine_clicks', unsubscribed: 'unsubscribed', exited: 'exited', converted: 'converted', completed: 'completed', parked: 'parked',
+  entered: 'entered',
+  sent: 'sent',
+  bounced: 'bounced',
+  unknown: 'unknown',
+  humanOpens: 'human_opens',
+  humanClicks: 'human_clicks',
+  machineOpens: 'machine_opens',
+  machineClicks: 'machine_clicks',
+  unsubscribed: 'unsubscribed',
+  exited: 'exited',
+  converted: 'converted',
+  completed: 'completed',
+  parked: 'parked',
 } as const satisfies Partial<Record<keyof StepCounts, string>>;
 
 /** Counts by step id for one sequence, erased leads' included; steps with no activity are absent. */
@@ -126,7 +153,9 @@ export async function preserveErasedCounts(db: Db, leadId: string): Promise<void
       await sql`
         insert into erased_step_counts (sequence_id, step_id, ${sql.join(columns.map(([, column]) => sql.ref(column)))})
         values (${sequenceId}, ${stepId}, ${sql.join(columns.map(([key]) => sql`${values[key as keyof typeof ERASED_COLUMNS]}`))})
-        on conflict (sequence_id, step_id) do update set ${sql.join(columns.map(([, column]) => sql`${sql.ref(column)} = erased_step_counts.${sql.ref(column)} + excluded.${sql.ref(column)}`))}`.execute(db);
+        on conflict (sequence_id, step_id) do update set ${sql.join(columns.map(([, column]) => sql`${sql.ref(column)} = erased_step_counts.${sql.ref(column)} + excluded.${sql.ref(column)}`))}`.execute(
+        db,
+      );
     }
   }
   await sql`

@@ -117,7 +117,9 @@ export function decide(facts: StepFacts): Decision {
     }
     case 'update_lead': {
       const set = step.update_lead.set ?? {};
-      const patch = Object.fromEntries(Object.entries(set).map(([field, value]) => [LEAD_KEY_OF_FIELD[field as LeadFieldName] ?? field, value === null ? null : String(value)]));
+      const patch = Object.fromEntries(
+        Object.entries(set).map(([field, value]) => [LEAD_KEY_OF_FIELD[field as LeadFieldName] ?? field, value === null ? null : String(value)]),
+      );
       const remove = step.update_lead.remove_tags ?? [];
       const tags = [...lead.tags.filter((tag) => !remove.includes(tag)), ...(step.update_lead.add_tags ?? []).filter((tag) => !lead.tags.includes(tag))];
       return { kind: 'updateLead', patch, tags, then };
@@ -142,9 +144,12 @@ export function decide(facts: StepFacts): Decision {
 export function splitDecision(sequence: Sequence, step: SplitStep, leadId: string, known: StepFacts['split']): Extract<Decision, { kind: 'split' }> {
   const arms = step.split.arms;
   const exists = (id: string | null | undefined): id is string => typeof id === 'string' && arms.some((arm) => arm.id === id);
-  const chosen: { arm: string; source: SplitSource } = exists(known.stored) ? { arm: known.stored, source: 'stored' }
-    : exists(known.forced) ? { arm: known.forced, source: 'forced' }
-      : exists(known.winner) ? { arm: known.winner, source: 'winner' }
+  const chosen: { arm: string; source: SplitSource } = exists(known.stored)
+    ? { arm: known.stored, source: 'stored' }
+    : exists(known.forced)
+      ? { arm: known.forced, source: 'forced' }
+      : exists(known.winner)
+        ? { arm: known.winner, source: 'winner' }
         : { arm: armForLead(leadId, sequence.id, step.id, arms), source: 'hash' };
   const arm = arms.find((candidate) => candidate.id === chosen.arm) ?? arms[0];
   if (!arm) throw new Error(`split ${step.id} has no arms`);
@@ -204,19 +209,25 @@ export function decideEntry(facts: EntryFacts): EntryDecision {
   if (sequence.status !== 'active') return { kind: 'not_eligible', reason: 'the sequence is paused' };
   if (!lead) return { kind: 'unknown_lead' };
   // The exit rules keep a lead out as they take one out; said here as an answer to "enroll".
-  if (exitReason(lead)) return { kind: 'not_eligible', reason: lead.unsubscribed ? 'the lead has unsubscribed' : `the lead is with sales (stage ${lead.stage ?? '?'})` };
+  if (exitReason(lead))
+    return { kind: 'not_eligible', reason: lead.unsubscribed ? 'the lead has unsubscribed' : `the lead is with sales (stage ${lead.stage ?? '?'})` };
   // Entry conditions cannot test engagement (the loader refuses it): no emails yet.
-  if (!sequence.entry.conditions.every((condition) => evaluateCondition(condition, lead.conditions))) return { kind: 'not_eligible', reason: 'the entry conditions do not hold' };
+  if (!sequence.entry.conditions.every((condition) => evaluateCondition(condition, lead.conditions)))
+    return { kind: 'not_eligible', reason: 'the entry conditions do not hold' };
   if (previous?.status === 'active') return { kind: 'already_enrolled' };
   if (previous) {
     const reentry = sequence.entry.reentry;
     if (reentry === 'never') return { kind: 'not_eligible', reason: 'the sequence does not allow re-entry' };
     const cooldown = parseDuration(reentry.after) ?? 0;
-    if (previous.enteredAt.getTime() + cooldown > now.getTime()) return { kind: 'not_eligible', reason: `re-entry is allowed ${reentry.after} after the last entry` };
+    if (previous.enteredAt.getTime() + cooldown > now.getTime())
+      return { kind: 'not_eligible', reason: `re-entry is allowed ${reentry.after} after the last entry` };
   }
   const first = sequence.steps[0];
   if (!first) return { kind: 'not_eligible', reason: 'the sequence has no steps' };
-  const holdout = facts.storedHoldout ? { arm: facts.storedHoldout, record: false }
-    : sequence.holdout > 0 ? { arm: holdoutArmForLead(lead.id, sequence.id, sequence.holdout), record: true } : null;
+  const holdout = facts.storedHoldout
+    ? { arm: facts.storedHoldout, record: false }
+    : sequence.holdout > 0
+      ? { arm: holdoutArmForLead(lead.id, sequence.id, sequence.holdout), record: true }
+      : null;
   return { kind: 'enroll', firstStep: first.id, holdout };
 }

@@ -39,21 +39,37 @@ export async function runStep(engine: Engine, job: StepJob, now: Date): Promise<
   return apply({ engine, job, enrollment, sequence, step, lead, now }, decide(facts));
 }
 
-async function gatherFacts(engine: Engine, enrollment: EnrollmentRow, sequence: Sequence, step: Step | undefined, lead: Lead | null, now: Date): Promise<StepFacts> {
+async function gatherFacts(
+  engine: Engine,
+  enrollment: EnrollmentRow,
+  sequence: Sequence,
+  step: Step | undefined,
+  lead: Lead | null,
+  now: Date,
+): Promise<StepFacts> {
   const { db } = engine.deps;
-  const standing = lead ? (await engine.standingsOf([lead])).get(lead.id) ?? null : null;
+  const standing = lead ? ((await engine.standingsOf([lead])).get(lead.id) ?? null) : null;
   // Only a branch reads engagement, and only a split its assignment: the other steps skip those reads.
   if (standing && step?.kind === 'branch') standing.conditions.engagement = await engine.engagementFor(enrollment.id);
-  const goal = standing ? (await engine.goalsReached([{ key: enrollment.id, leadId: enrollment.lead_id, sequence, since: enrollment.entered_at }])).get(enrollment.id) ?? null : null;
-  const split = standing && step?.kind === 'split'
-    ? { stored: await storedArm(db, enrollment.lead_id, sequence.id, step.id), winner: await winningArm(db, sequence.id, step.id) }
-    : { stored: null, winner: null };
+  const goal = standing
+    ? ((await engine.goalsReached([{ key: enrollment.id, leadId: enrollment.lead_id, sequence, since: enrollment.entered_at }])).get(enrollment.id) ?? null)
+    : null;
+  const split =
+    standing && step?.kind === 'split'
+      ? { stored: await storedArm(db, enrollment.lead_id, sequence.id, step.id), winner: await winningArm(db, sequence.id, step.id) }
+      : { stored: null, winner: null };
   return {
-    now, sequence, stepId: enrollment.current_step ?? '', step, enteredAt: enrollment.entered_at, stepEnteredAt: enrollment.step_entered_at,
+    now,
+    sequence,
+    stepId: enrollment.current_step ?? '',
+    step,
+    enteredAt: enrollment.entered_at,
+    stepEnteredAt: enrollment.step_entered_at,
     // Unread for a missing step or a paused sequence: the decider settles those before it looks at the lead.
     lead: standing,
     goalReached: goal,
-    stepGoalReached: standing !== null && step?.kind === 'goal' && (await eventHappened(db, enrollment.lead_id, step.goal.event, step.goal.where, enrollment.step_entered_at)),
+    stepGoalReached:
+      standing !== null && step?.kind === 'goal' && (await eventHappened(db, enrollment.lead_id, step.goal.event, step.goal.where, enrollment.step_entered_at)),
     heldOut: false,
     split,
   };
@@ -80,7 +96,8 @@ async function apply(run: Running, decision: Decision): Promise<void> {
       return enqueueEmails(deps.db, [{ enrollmentId: enrollment.id, stepId: decision.step.id, dueAt: now }]);
     case 'updateLead': {
       const result = await deps.leads.update(enrollment.lead_id, { ...decision.patch, tags: decision.tags });
-      if (result.kind !== 'updated') deps.logger.warn({ enrollmentId: enrollment.id, stepId: job.stepId, result: result.kind }, 'update_lead step could not update the lead');
+      if (result.kind !== 'updated')
+        deps.logger.warn({ enrollmentId: enrollment.id, stepId: job.stepId, result: result.kind }, 'update_lead step could not update the lead');
       return advance(run, decision.then);
     }
     case 'callWebhook':
@@ -88,17 +105,37 @@ async function apply(run: Running, decision: Decision): Promise<void> {
     case 'handOff': {
       const port = deps.handoff?.() ?? null;
       const outcome = port
-        ? await port.handOverAtStep({ leadId: enrollment.lead_id, sequence: { id: sequence.id, name: sequence.name }, stepId: job.stepId, reason: decision.reason, now })
+        ? await port.handOverAtStep({
+            leadId: enrollment.lead_id,
+            sequence: { id: sequence.id, name: sequence.name },
+            stepId: job.stepId,
+            reason: decision.reason,
+            now,
+          })
         : { kind: 'not_handed_off' as const, reason: 'no sales team is configured (sales-team.yaml)' };
       // Handed off: the handoff's own transaction ended this enrollment with the lead's others.
       if (outcome.kind === 'handed_off') return;
-      deps.logger.warn({ enrollmentId: enrollment.id, stepId: job.stepId, reason: outcome.reason }, 'handoff step did not hand the lead off; the enrollment goes on');
+      deps.logger.warn(
+        { enrollmentId: enrollment.id, stepId: job.stepId, reason: outcome.reason },
+        'handoff step did not hand the lead off; the enrollment goes on',
+      );
       return advance(run, decision.then);
     }
     case 'split': {
       if (decision.record) {
-        await recordAssignment(deps.db, { leadId: enrollment.lead_id, sequenceId: sequence.id, stepId: job.stepId, armId: decision.arm, enrollmentId: enrollment.id, at: now }, true);
-        await engine.note([{ leadId: enrollment.lead_id, type: 'baton_split_assigned', properties: { sequenceId: sequence.id, stepId: job.stepId, arm: decision.arm, source: decision.source }, at: now }]);
+        await recordAssignment(
+          deps.db,
+          { leadId: enrollment.lead_id, sequenceId: sequence.id, stepId: job.stepId, armId: decision.arm, enrollmentId: enrollment.id, at: now },
+          true,
+        );
+        await engine.note([
+          {
+            leadId: enrollment.lead_id,
+            type: 'baton_split_assigned',
+            properties: { sequenceId: sequence.id, stepId: job.stepId, arm: decision.arm, source: decision.source },
+            at: now,
+          },
+        ]);
       }
       return advance(run, decision.to);
     }
@@ -139,7 +176,11 @@ async function callWebhook(run: Running, decision: Extract<Decision, { kind: 'ca
     const delay = deps.webhooks.retryDelayMs(attempt + 1);
     if (delay !== null) return deps.queue.schedule(new Date(now.getTime() + Math.max(delay, result.retryAfterMs ?? 0)), { ...job, attempt: attempt + 1 });
   }
-  if (result.kind !== 'delivered') deps.logger.warn({ enrollmentId: enrollment.id, stepId: job.stepId, url: decision.url, result, attempts: attempt + 1 }, 'webhook step not delivered; the enrollment goes on');
+  if (result.kind !== 'delivered')
+    deps.logger.warn(
+      { enrollmentId: enrollment.id, stepId: job.stepId, url: decision.url, result, attempts: attempt + 1 },
+      'webhook step not delivered; the enrollment goes on',
+    );
   return advance(run, decision.then);
 }
 
@@ -153,8 +194,16 @@ function webhookPayload(sequence: Sequence, stepId: string, enrollment: Enrollme
       step: { id: stepId },
       enrollment: { id: enrollment.id, enteredAt: enrollment.entered_at.toISOString() },
       lead: {
-        id: lead.id, email: lead.email, firstName: lead.firstName, lastName: lead.lastName, company: lead.company, title: lead.title,
-        country: lead.country, timezone: lead.timezone, tags: lead.tags, traits: lead.traits,
+        id: lead.id,
+        email: lead.email,
+        firstName: lead.firstName,
+        lastName: lead.lastName,
+        company: lead.company,
+        title: lead.title,
+        country: lead.country,
+        timezone: lead.timezone,
+        tags: lead.tags,
+        traits: lead.traits,
       },
     },
   };

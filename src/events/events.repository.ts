@@ -40,7 +40,9 @@ export async function insertEventsForExistingLeads(db: Db, events: NewEvent[]): 
   if (events.length === 0) return 0;
   // One JSON document for the batch: JSON.stringify is native, while pg builds array parameters
   // element by element in JavaScript, which cost the click path more than the insert itself.
-  const batch = JSON.stringify(events.map((event) => ({ id: event.id, lead_id: event.leadId, type: event.type, properties: event.properties, occurred_at: event.occurredAt })));
+  const batch = JSON.stringify(
+    events.map((event) => ({ id: event.id, lead_id: event.leadId, type: event.type, properties: event.properties, occurred_at: event.occurredAt })),
+  );
   const result = await sql`
     insert into events (id, lead_id, type, properties, occurred_at)
     select coalesce(r.id, gen_random_uuid()), r.lead_id, r.type, r.properties, r.occurred_at
@@ -62,7 +64,11 @@ export async function listTimeline(db: Db, filter: TimelineFilter): Promise<Even
   let query = db.selectFrom('events').selectAll().where('lead_id', '=', filter.leadId);
   if (filter.type) query = query.where('type', '=', filter.type);
   if (filter.before) query = query.where(sql<boolean>`(occurred_at, id) < (${filter.before.at}, ${filter.before.id}::uuid)`);
-  return query.orderBy('occurred_at', 'desc').orderBy('id', 'desc').limit(filter.limit + 1).execute();
+  return query
+    .orderBy('occurred_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(filter.limit + 1)
+    .execute();
 }
 
 export async function listEventsForLead(db: Db, leadId: string): Promise<EventRow[]> {

@@ -15,24 +15,44 @@ export function eventsRoutes(events: EventsService): Router {
   const router = Router();
 
   /** One event object, or an array of up to 1,000. Stored append-only; answers 202 with ids. */
-  router.post('/events', documented({ tag: 'events', summary: 'Record one event, or a batch of up to 1,000 (an array)', body: eventsBodySchema, responses: { 202: { description: 'recorded' } } }), ...jsonBody(EVENTS_BODY_LIMIT), async (req, res) => {
-    const single = !Array.isArray(req.body);
-    const inputs = single ? [validate(eventInputSchema, req.body, 'body')] : validate(eventBatchSchema, req.body, 'body');
-    const result = await events.ingest(inputs);
-    const [problem] = result.rejected;
-    if (single && problem) {
-      throw new AppError(problem.code, problem.message, [{ field: problem.field, location: 'body', message: problem.message }]);
-    }
-    res.status(202).json(result);
-  });
+  router.post(
+    '/events',
+    documented({
+      tag: 'events',
+      summary: 'Record one event, or a batch of up to 1,000 (an array)',
+      body: eventsBodySchema,
+      responses: { 202: { description: 'recorded' } },
+    }),
+    ...jsonBody(EVENTS_BODY_LIMIT),
+    async (req, res) => {
+      const single = !Array.isArray(req.body);
+      const inputs = single ? [validate(eventInputSchema, req.body, 'body')] : validate(eventBatchSchema, req.body, 'body');
+      const result = await events.ingest(inputs);
+      const [problem] = result.rejected;
+      if (single && problem) {
+        throw new AppError(problem.code, problem.message, [{ field: problem.field, location: 'body', message: problem.message }]);
+      }
+      res.status(202).json(result);
+    },
+  );
 
-  router.get('/leads/:id/timeline', documented({ tag: 'events', summary: "A lead's events, newest first", params: leadIdParamsSchema, query: timelineQuerySchema, responses: { 200: { description: 'a page of events' } } }), async (req, res) => {
-    const { id } = validate(leadIdParamsSchema, req.params, 'path');
-    const query = validate(timelineQuerySchema, req.query, 'query');
-    const page = await events.timeline(id, query);
-    if (!page) throw leadNotFound(id);
-    res.json(page);
-  });
+  router.get(
+    '/leads/:id/timeline',
+    documented({
+      tag: 'events',
+      summary: "A lead's events, newest first",
+      params: leadIdParamsSchema,
+      query: timelineQuerySchema,
+      responses: { 200: { description: 'a page of events' } },
+    }),
+    async (req, res) => {
+      const { id } = validate(leadIdParamsSchema, req.params, 'path');
+      const query = validate(timelineQuerySchema, req.query, 'query');
+      const page = await events.timeline(id, query);
+      if (!page) throw leadNotFound(id);
+      res.json(page);
+    },
+  );
 
   return router;
 }

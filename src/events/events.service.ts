@@ -42,15 +42,16 @@ export function createEventsService(db: Kysely<Database>, leads: LeadsService): 
       return db.transaction().execute(async (trx) => {
         const emails = events.flatMap((event) => (event.email ? [event.email] : []));
         const { idByEmail } = await leads.identify(trx, emails, 'event');
-        const existingIds = await leads.lockIds(trx, events.flatMap((event) => (event.leadId ? [event.leadId] : [])));
+        const existingIds = await leads.lockIds(
+          trx,
+          events.flatMap((event) => (event.leadId ? [event.leadId] : [])),
+        );
 
         const rejected: EventRejection[] = [];
         const accepted: NewEvent[] = [];
         const positions: number[] = [];
         events.forEach((event, index) => {
-          const leadId = event.leadId
-            ? existingIds.has(event.leadId) ? event.leadId : null
-            : idByEmail.get((event.email ?? '').toLowerCase()) ?? null;
+          const leadId = event.leadId ? (existingIds.has(event.leadId) ? event.leadId : null) : (idByEmail.get((event.email ?? '').toLowerCase()) ?? null);
           if (leadId) {
             accepted.push({ leadId, type: event.type, properties: event.properties, occurredAt: event.occurredAt });
             positions.push(index);

@@ -12,7 +12,10 @@ export function experimentPagesRoutes({ experiments, kit, signedIn }: { experime
   router.get('/dashboard/sequences/:id/experiments', signedIn, async (req, res) => {
     const asked: unknown = req.query.metric;
     if (asked !== undefined && !isExperimentMetric(asked)) {
-      return kit.notice(req, res, 400, 'No such metric', `metric must be one of ${EXPERIMENT_METRICS.join(', ')}.`, { href: `/dashboard/sequences/${encodeURIComponent(String(req.params.id))}/experiments`, text: 'Experiments' });
+      return kit.notice(req, res, 400, 'No such metric', `metric must be one of ${EXPERIMENT_METRICS.join(', ')}.`, {
+        href: `/dashboard/sequences/${encodeURIComponent(String(req.params.id))}/experiments`,
+        text: 'Experiments',
+      });
     }
     const outcome = await experiments.report(String(req.params.id));
     switch (outcome.kind) {

@@ -83,7 +83,14 @@ export function metricResult(rows: readonly ArmRow[], metric: ExperimentMetric, 
     interval: wilsonInterval({ successes: counts[metric], trials: counts.entered }),
     probabilityBest: probabilityOf.get(counts.armId) ?? null,
   }));
-  return { metric, arms, verdict: verdictOf(arms.filter((arm) => arm.inSplit), guard) };
+  return {
+    metric,
+    arms,
+    verdict: verdictOf(
+      arms.filter((arm) => arm.inSplit),
+      guard,
+    ),
+  };
 }
 
 function verdictOf(compared: readonly ArmFigure[], guard: Guard): Verdict {
@@ -100,9 +107,7 @@ export function allMetricResults(rows: readonly ArmRow[], guard: Guard): MetricR
   return EXPERIMENT_METRICS.map((metric) => metricResult(rows, metric, guard));
 }
 
-export type WinnerDecision =
-  | { kind: 'winner'; armId: string; probability: number; figures: WinnerFigures }
-  | { kind: 'not_yet'; verdict: Verdict };
+export type WinnerDecision = { kind: 'winner'; armId: string; probability: number; figures: WinnerFigures } | { kind: 'not_yet'; verdict: Verdict };
 
 export interface WinnerFigures {
   metric: ExperimentMetric;
@@ -120,7 +125,15 @@ export function decideWinner(rows: readonly ArmRow[], rule: WinnerRule): WinnerD
     metric: rule.metric,
     minimumPerArm: guard.minimumPerArm,
     minProbability: guard.minProbability,
-    arms: result.arms.map((arm) => ({ id: arm.armId, entered: arm.entered, successes: arm.successes, rate: arm.rate, low: arm.interval?.low ?? null, high: arm.interval?.high ?? null, probabilityBest: arm.probabilityBest })),
+    arms: result.arms.map((arm) => ({
+      id: arm.armId,
+      entered: arm.entered,
+      successes: arm.successes,
+      rate: arm.rate,
+      low: arm.interval?.low ?? null,
+      high: arm.interval?.high ?? null,
+      probabilityBest: arm.probabilityBest,
+    })),
   };
   return { kind: 'winner', armId: result.verdict.armId, probability: result.verdict.probability, figures };
 }
@@ -139,7 +152,13 @@ export interface HoldoutMetric {
 
 /** The sequence against doing nothing: treatment and holdout groups side by side, per metric. */
 export function holdoutComparison(counts: readonly ArmCounts[]): HoldoutMetric[] {
-  const rows = armRows([{ id: 'treatment', weight: 1, next: '' }, { id: 'holdout', weight: 1, next: '' }], counts);
+  const rows = armRows(
+    [
+      { id: 'treatment', weight: 1, next: '' },
+      { id: 'holdout', weight: 1, next: '' },
+    ],
+    counts,
+  );
   return EXPERIMENT_METRICS.map((metric) => {
     const result = metricResult(rows, metric, guardOf(null));
     const [treatment, holdout] = result.arms;

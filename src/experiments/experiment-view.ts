@@ -58,9 +58,27 @@ function splitView(split: SplitReport, metric: ExperimentMetric) {
     inSequence: split.inSequence,
     entered: split.entered,
     verdict: verdictText(shown.verdict),
-    rule: split.winnerRule ? `${METRIC_LABELS[split.winnerRule.metric]}, after ${split.winnerRule.after} entrants per arm, probability at least ${thresholdText(split.winnerRule.minProbability)}` : null,
-    winner: split.winner ? { armId: split.winner.armId, metric: isExperimentMetric(split.winner.metric) ? METRIC_LABELS[split.winner.metric] : split.winner.metric, probability: probabilityText(split.winner.probability), decidedAt: split.winner.decidedAt } : null,
-    chart: intervalChart(shown.arms.map((arm) => ({ label: arm.armId, rate: arm.rate, low: arm.interval?.low ?? null, high: arm.interval?.high ?? null, highlight: arm.armId === leader })), `${split.stepId}: ${METRIC_LABELS[metric]} per arm, with 95% intervals`),
+    rule: split.winnerRule
+      ? `${METRIC_LABELS[split.winnerRule.metric]}, after ${split.winnerRule.after} entrants per arm, probability at least ${thresholdText(split.winnerRule.minProbability)}`
+      : null,
+    winner: split.winner
+      ? {
+          armId: split.winner.armId,
+          metric: isExperimentMetric(split.winner.metric) ? METRIC_LABELS[split.winner.metric] : split.winner.metric,
+          probability: probabilityText(split.winner.probability),
+          decidedAt: split.winner.decidedAt,
+        }
+      : null,
+    chart: intervalChart(
+      shown.arms.map((arm) => ({
+        label: arm.armId,
+        rate: arm.rate,
+        low: arm.interval?.low ?? null,
+        high: arm.interval?.high ?? null,
+        highlight: arm.armId === leader,
+      })),
+      `${split.stepId}: ${METRIC_LABELS[metric]} per arm, with 95% intervals`,
+    ),
     arms: split.arms.map((arm) => ({
       id: arm.id,
       inSplit: arm.inSplit,
@@ -80,7 +98,18 @@ function holdoutView(holdout: HoldoutReport, metric: ExperimentMetric) {
   return {
     verdict: shown ? verdictText(shown.verdict) : '',
     share: holdout.share > 0 ? `${percent(holdout.share, 0)} held out now` : 'nobody held out now',
-    chart: shown ? intervalChart([shown.treatment, shown.holdout].map((group) => ({ label: group.armId, rate: group.rate, low: group.interval?.low ?? null, high: group.interval?.high ?? null, highlight: group.armId === 'treatment' })), `Treatment against holdout: ${METRIC_LABELS[metric]}, with 95% intervals`) : '',
+    chart: shown
+      ? intervalChart(
+          [shown.treatment, shown.holdout].map((group) => ({
+            label: group.armId,
+            rate: group.rate,
+            low: group.interval?.low ?? null,
+            high: group.interval?.high ?? null,
+            highlight: group.armId === 'treatment',
+          })),
+          `Treatment against holdout: ${METRIC_LABELS[metric]}, with 95% intervals`,
+        )
+      : '',
     rows: holdout.metrics.map((result) => ({
       metric: METRIC_LABELS[result.metric],
       treatment: cell(result.treatment.successes, result.treatment.rate, result.treatment.interval?.low ?? null, result.treatment.interval?.high ?? null),

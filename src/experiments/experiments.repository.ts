@@ -83,7 +83,9 @@ export async function armCounts(db: Db, sequenceId: string, stepId: string): Pro
 
 /** The step ids (and '$holdout') that have assignment rows in a sequence, edits notwithstanding. */
 export async function assignedStepIds(db: Db, sequenceId: string): Promise<string[]> {
-  const { rows } = await sql<{ step_id: string }>`select distinct step_id from experiment_assignments where sequence_id = ${sequenceId} order by step_id`.execute(db);
+  const { rows } = await sql<{
+    step_id: string;
+  }>`select distinct step_id from experiment_assignments where sequence_id = ${sequenceId} order by step_id`.execute(db);
   return rows.map((row) => row.step_id);
 }
 
@@ -105,7 +107,14 @@ interface StoredWinnerRow {
   decided_at: Date;
 }
 
-const toWinner = (row: StoredWinnerRow): WinnerRow => ({ stepId: row.step_id, armId: row.arm_id, metric: row.metric, probability: row.probability, figures: row.figures, decidedAt: row.decided_at });
+const toWinner = (row: StoredWinnerRow): WinnerRow => ({
+  stepId: row.step_id,
+  armId: row.arm_id,
+  metric: row.metric,
+  probability: row.probability,
+  figures: row.figures,
+  decidedAt: row.decided_at,
+});
 
 export async function winnersOf(db: Db, sequenceId: string): Promise<WinnerRow[]> {
   const { rows } = await sql<StoredWinnerRow>`
@@ -118,7 +127,10 @@ export async function winnersOf(db: Db, sequenceId: string): Promise<WinnerRow[]
  * Records a split's winner unless one is already recorded: the primary key makes the first
  * decision the only one, whichever worker gets there first. Null when another was there before.
  */
-export async function recordWinner(db: Db, winner: { sequenceId: string; stepId: string; armId: string; metric: ExperimentMetric; probability: number; figures: unknown; decidedAt: Date }): Promise<WinnerRow | null> {
+export async function recordWinner(
+  db: Db,
+  winner: { sequenceId: string; stepId: string; armId: string; metric: ExperimentMetric; probability: number; figures: unknown; decidedAt: Date },
+): Promise<WinnerRow | null> {
   const { rows } = await sql<StoredWinnerRow>`
     insert into experiment_winners (sequence_id, step_id, arm_id, metric, probability, figures, decided_at)
     values (${winner.sequenceId}, ${winner.stepId}, ${winner.armId}, ${winner.metric}, ${winner.probability}, ${JSON.stringify(winner.figures)}::jsonb, ${winner.decidedAt})

@@ -3,7 +3,16 @@ import type { Database } from '../platform/db/schema.js';
 import type { Logger } from '../platform/logger.js';
 import type { Sequence } from '../sequences/sequence.js';
 import { HOLDOUT_STEP_ID } from './assignment.js';
-import { allMetricResults, armRows, decideWinner, guardOf, holdoutComparison, type Guard, type HoldoutMetric, type MetricResult } from './experiment-results.js';
+import {
+  allMetricResults,
+  armRows,
+  decideWinner,
+  guardOf,
+  holdoutComparison,
+  type Guard,
+  type HoldoutMetric,
+  type MetricResult,
+} from './experiment-results.js';
 import { armCounts, assignedStepIds, recordWinner, winnersOf, type WinnerRow } from './experiments.repository.js';
 import { experimentsOf, type SplitArm, type WinnerRule } from './split-definition.js';
 
@@ -53,14 +62,24 @@ export interface ExperimentsDeps {
 }
 
 export function createExperimentsService({ db, sequences, logger }: ExperimentsDeps): ExperimentsService {
-  async function splitReport(sequenceId: string, stepId: string, defined: { arms: SplitArm[]; winner: WinnerRule | null } | null, winner: WinnerRow | null): Promise<SplitReport> {
+  async function splitReport(
+    sequenceId: string,
+    stepId: string,
+    defined: { arms: SplitArm[]; winner: WinnerRule | null } | null,
+    winner: WinnerRow | null,
+  ): Promise<SplitReport> {
     const rows = armRows(defined?.arms ?? null, await armCounts(db, sequenceId, stepId));
     const guard = guardOf(defined?.winner ?? null);
     const weightOf = new Map(defined?.arms.map((arm) => [arm.id, arm]) ?? []);
     return {
       stepId,
       inSequence: defined !== null,
-      arms: rows.map((row) => ({ id: row.counts.armId, weight: weightOf.get(row.counts.armId)?.weight ?? 0, next: weightOf.get(row.counts.armId)?.next ?? '', inSplit: row.inSplit })),
+      arms: rows.map((row) => ({
+        id: row.counts.armId,
+        weight: weightOf.get(row.counts.armId)?.weight ?? 0,
+        next: weightOf.get(row.counts.armId)?.next ?? '',
+        inSplit: row.inSplit,
+      })),
       winnerRule: defined?.winner ?? null,
       guard,
       winner,
@@ -79,7 +98,11 @@ export function createExperimentsService({ db, sequences, logger }: ExperimentsD
       const definedIds = new Set(experiments.splits.map((split) => split.stepId));
       const splits = [
         ...(await Promise.all(experiments.splits.map((split) => splitReport(sequenceId, split.stepId, split, winnerOf(split.stepId))))),
-        ...(await Promise.all(stored.filter((stepId) => stepId !== HOLDOUT_STEP_ID && !definedIds.has(stepId)).map((stepId) => splitReport(sequenceId, stepId, null, winnerOf(stepId))))),
+        ...(await Promise.all(
+          stored
+            .filter((stepId) => stepId !== HOLDOUT_STEP_ID && !definedIds.has(stepId))
+            .map((stepId) => splitReport(sequenceId, stepId, null, winnerOf(stepId))),
+        )),
       ];
       const hasHoldout = experiments.holdout > 0 || stored.includes(HOLDOUT_STEP_ID);
       const holdout = hasHoldout ? { share: experiments.holdout, metrics: holdoutComparison(await armCounts(db, sequenceId, HOLDOUT_STEP_ID)) } : null;
@@ -99,11 +122,22 @@ export function createExperimentsService({ db, sequences, logger }: ExperimentsD
             case 'not_yet':
               break;
             case 'winner': {
-              const row = await recordWinner(db, { sequenceId: sequence.id, stepId: split.stepId, armId: decision.armId, metric: split.winner.metric, probability: decision.probability, figures: decision.figures, decidedAt: now });
+              const row = await recordWinner(db, {
+                sequenceId: sequence.id,
+                stepId: split.stepId,
+                armId: decision.armId,
+                metric: split.winner.metric,
+                probability: decision.probability,
+                figures: decision.figures,
+                decidedAt: now,
+              });
               // Null: another worker recorded it first; its decision stands.
               if (row) {
                 recorded += 1;
-                logger.info({ sequenceId: sequence.id, stepId: split.stepId, armId: decision.armId, metric: split.winner.metric, probability: decision.probability }, 'split winner decided: new entrants take this arm');
+                logger.info(
+                  { sequenceId: sequence.id, stepId: split.stepId, armId: decision.armId, metric: split.winner.metric, probability: decision.probability },
+                  'split winner decided: new entrants take this arm',
+                );
               }
               break;
             }

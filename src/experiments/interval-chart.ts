@@ -42,20 +42,24 @@ export function intervalChart(rows: readonly IntervalRow[], title: string): stri
   const top = scaleTop(rows.flatMap((row) => [row.high ?? 0, row.rate ?? 0]));
   const span = WIDTH - LEFT - RIGHT;
   const x = (value: number) => (LEFT + (span * value) / top).toFixed(1);
-  const drawn = rows.map((row, index) => {
-    const y = index * ROW_HEIGHT;
-    const colour = row.highlight ? '#1d4ed8' : '#627d98';
-    const interval = row.low !== null && row.high !== null ? `${percent(row.low)}–${percent(row.high)}` : 'no entrants yet';
-    const label = `<text x="0" y="${y + 17}" font-size="16">${escapeHtml(row.label)}: ${percent(row.rate)} (95%: ${interval})</text>`;
-    const axis = `<line x1="${LEFT}" y1="${y + 36}" x2="${WIDTH - RIGHT}" y2="${y + 36}" stroke="#d9e2ec" stroke-width="2"></line>`;
-    const bar = row.low !== null && row.high !== null
-      ? `<line class="interval" x1="${x(row.low)}" y1="${y + 36}" x2="${x(row.high)}" y2="${y + 36}" stroke="${colour}" stroke-width="8" stroke-linecap="round"><title>${escapeHtml(`${row.label}: 95% interval ${interval}`)}</title></line>`
-      : '';
-    const dot = row.rate !== null ? `<circle cx="${x(row.rate)}" cy="${y + 36}" r="7" fill="#fff" stroke="${colour}" stroke-width="3"></circle>` : '';
-    return label + axis + bar + dot;
-  }).join('');
+  const drawn = rows
+    .map((row, index) => {
+      const y = index * ROW_HEIGHT;
+      const colour = row.highlight ? '#1d4ed8' : '#627d98';
+      const interval = row.low !== null && row.high !== null ? `${percent(row.low)}–${percent(row.high)}` : 'no entrants yet';
+      const label = `<text x="0" y="${y + 17}" font-size="16">${escapeHtml(row.label)}: ${percent(row.rate)} (95%: ${interval})</text>`;
+      const axis = `<line x1="${LEFT}" y1="${y + 36}" x2="${WIDTH - RIGHT}" y2="${y + 36}" stroke="#d9e2ec" stroke-width="2"></line>`;
+      const bar =
+        row.low !== null && row.high !== null
+          ? `<line class="interval" x1="${x(row.low)}" y1="${y + 36}" x2="${x(row.high)}" y2="${y + 36}" stroke="${colour}" stroke-width="8" stroke-linecap="round"><title>${escapeHtml(`${row.label}: 95% interval ${interval}`)}</title></line>`
+          : '';
+      const dot = row.rate !== null ? `<circle cx="${x(row.rate)}" cy="${y + 36}" r="7" fill="#fff" stroke="${colour}" stroke-width="3"></circle>` : '';
+      return label + axis + bar + dot;
+    })
+    .join('');
   const height = rows.length * ROW_HEIGHT;
-  const scale = `<text x="${LEFT}" y="${height + 14}" font-size="13" fill="#52606d">0%</text>`
-    + `<text x="${WIDTH - RIGHT}" y="${height + 14}" font-size="13" fill="#52606d" text-anchor="end">${percent(top, 0)}</text>`;
+  const scale =
+    `<text x="${LEFT}" y="${height + 14}" font-size="13" fill="#52606d">0%</text>` +
+    `<text x="${WIDTH - RIGHT}" y="${height + 14}" font-size="13" fill="#52606d" text-anchor="end">${percent(top, 0)}</text>`;
   return `<svg class="chart" role="img" aria-label="${escapeHtml(title)}" viewBox="0 0 ${WIDTH} ${height + 20}" width="${WIDTH}"><title>${escapeHtml(title)}</title>${drawn}${scale}</svg>`;
 }

@@ -43,8 +43,17 @@ export function isExperimentMetric(value: unknown): value is ExperimentMetric {
 
 /** The splits and holdout of a loaded sequence, in the small shapes the results are written against. */
 export function experimentsOf(sequence: Sequence): SequenceExperiments {
-  const splits: SplitDefinition[] = sequence.steps.flatMap((step) => (step.kind === 'split'
-    ? [{ sequenceId: sequence.id, stepId: step.id, arms: step.split.arms.map((arm) => ({ id: arm.id, weight: arm.weight, next: arm.next })), winner: step.split.winner ?? null }]
-    : []));
+  const splits: SplitDefinition[] = sequence.steps.flatMap((step) =>
+    step.kind === 'split'
+      ? [
+          {
+            sequenceId: sequence.id,
+            stepId: step.id,
+            arms: step.split.arms.map((arm) => ({ id: arm.id, weight: arm.weight, next: arm.next })),
+            winner: step.split.winner ?? null,
+          },
+        ]
+      : [],
+  );
   return { sequenceId: sequence.id, sequenceName: sequence.name, holdout: sequence.holdout, splits };
 }

@@ -24,7 +24,10 @@ export function createDomainGate(limits: ReadonlyMap<string, DomainLimit>): Doma
       const holds: Array<Date | null> = candidates.map(() => null);
       if (candidates.length === 0) return holds;
       const unknown = [...new Set(candidates.filter((c) => !c.email).map((c) => c.leadId))];
-      const { rows: leads } = unknown.length > 0 ? await sql<{ id: string; email: string }>`select id, email from leads where id = any(${unknown}::uuid[])`.execute(trx) : { rows: [] };
+      const { rows: leads } =
+        unknown.length > 0
+          ? await sql<{ id: string; email: string }>`select id, email from leads where id = any(${unknown}::uuid[])`.execute(trx)
+          : { rows: [] };
       const emailOf = new Map(leads.map((lead) => [lead.id, lead.email]));
       const byDomain = new Map<string, number[]>();
       candidates.forEach((candidate, position) => {
@@ -41,7 +44,9 @@ export function createDomainGate(limits: ReadonlyMap<string, DomainLimit>): Doma
       for (const domain of [...byDomain.keys()].filter((d) => limits.has(d) || slowed.has(d)).sort()) {
         const positions = byDomain.get(domain) ?? [];
         // The row exists before it is locked: two first-ever batches for a domain must not both count from zero.
-        await sql`insert into domain_send_windows (domain, window_start, sent) values (${domain}, ${new Date(0)}, 0) on conflict (domain) do nothing`.execute(trx);
+        await sql`insert into domain_send_windows (domain, window_start, sent) values (${domain}, ${new Date(0)}, 0) on conflict (domain) do nothing`.execute(
+          trx,
+        );
         const { rows } = await sql<{ window_start: Date; sent: number; slowed_until: Date | null }>`
           select window_start, sent, slowed_until from domain_send_windows where domain = ${domain} for update`.execute(trx);
         const row = rows[0];

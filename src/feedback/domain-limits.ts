@@ -18,9 +18,13 @@ export const DOMAIN_LIMITS_PATTERN = /^\s*[a-z0-9.-]+\.[a-z]{2,}\s*:\s*\d{1,6}\/
 
 export function parseDomainLimits(text: string): Map<string, DomainLimit> {
   const limits = new Map<string, DomainLimit>();
-  for (const entry of text.split(',').map((part) => part.trim()).filter(Boolean)) {
+  for (const entry of text
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean)) {
     const match = /^([a-z0-9.-]+)\s*:\s*(\d+)\/([sm])$/i.exec(entry);
-    if (match?.[1] && match[2] && Number(match[2]) > 0) limits.set(match[1].toLowerCase(), { count: Number(match[2]), windowMs: match[3] === 'm' ? 60_000 : 1000 });
+    if (match?.[1] && match[2] && Number(match[2]) > 0)
+      limits.set(match[1].toLowerCase(), { count: Number(match[2]), windowMs: match[3] === 'm' ? 60_000 : 1000 });
   }
   return limits;
 }
@@ -50,5 +54,8 @@ export function allot(limit: DomainLimit, state: WindowState | null, wanted: num
 }
 
 export function domainOf(email: string): string {
-  return email.slice(email.lastIndexOf('@') + 1).trim().toLowerCase();
+  return email
+    .slice(email.lastIndexOf('@') + 1)
+    .trim()
+    .toLowerCase();
 }

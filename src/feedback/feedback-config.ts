@@ -34,33 +34,49 @@ const UNITS_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 
 const DURATION_LIST = /^\s*\d{1,4}[smhd](\s*,\s*\d{1,4}[smhd]){0,19}\s*$/;
 
 export const FEEDBACK_ENVIRONMENT = {
-  BATON_BOUNCE_DOMAIN: Joi.string().hostname()
+  BATON_BOUNCE_DOMAIN: Joi.string()
+    .hostname()
     .description('domain of VERP bounce addresses (bounce+<token>@DOMAIN) and of the mailto: unsubscribe; its MX must reach the inbound listener'),
-  BATON_INBOUND_SMTP_PORT: Joi.number().port()
+  BATON_INBOUND_SMTP_PORT: Joi.number()
+    .port()
     .description('port of the inbound SMTP listener for bounces, complaints and mailto: unsubscribes (needs BATON_BOUNCE_DOMAIN); unset: no listener'),
   BATON_INBOUND_SMTP_HOST: Joi.string().hostname().default('127.0.0.1').description('interface the inbound SMTP listener binds to'),
-  BATON_INBOUND_MAX_BYTES: Joi.number().integer().min(10_000).max(50_000_000).default(2_000_000)
+  BATON_INBOUND_MAX_BYTES: Joi.number()
+    .integer()
+    .min(10_000)
+    .max(50_000_000)
+    .default(2_000_000)
     .description('largest message the inbound listener accepts (bigger ones get 552 5.3.4)'),
-  BATON_SOFT_BOUNCE_RETRIES: Joi.string().pattern(DURATION_LIST).default('15m,1h,4h')
+  BATON_SOFT_BOUNCE_RETRIES: Joi.string()
+    .pattern(DURATION_LIST)
+    .default('15m,1h,4h')
     .messages({ 'string.pattern.base': '{{#label}} must be a comma-separated list of durations, e.g. 15m,1h,4h' })
     .description('waits before retrying a soft-bounced or deferred email; after the last the send is failed'),
-  BATON_SOFT_BOUNCE_LIMIT: Joi.number().integer().min(0).max(100).default(3)
+  BATON_SOFT_BOUNCE_LIMIT: Joi.number()
+    .integer()
+    .min(0)
+    .max(100)
+    .default(3)
     .description('this many consecutive soft-bounced sends suppress the address (0: never)'),
-  BATON_DOMAIN_LIMITS: Joi.string().pattern(DOMAIN_LIMITS_PATTERN)
+  BATON_DOMAIN_LIMITS: Joi.string()
+    .pattern(DOMAIN_LIMITS_PATTERN)
     .messages({ 'string.pattern.base': '{{#label}} must list DOMAIN:COUNT/s or DOMAIN:COUNT/m, comma-separated, e.g. gmail.com:20/s,yahoo.com:600/m' })
     .description('sending limits per recipient domain, shared by all workers, e.g. gmail.com:20/s (cut while the domain answers 421 / 4.7.x)'),
-  BATON_SES_SNS_TOPIC_ARNS: Joi.string().pattern(/^\s*arn:aws[a-z-]*:sns:[^,\s]+(\s*,\s*arn:aws[a-z-]*:sns:[^,\s]+)*\s*$/)
+  BATON_SES_SNS_TOPIC_ARNS: Joi.string()
+    .pattern(/^\s*arn:aws[a-z-]*:sns:[^,\s]+(\s*,\s*arn:aws[a-z-]*:sns:[^,\s]+)*\s*$/)
     .messages({ 'string.pattern.base': '{{#label}} must list SNS topic ARNs (arn:aws:sns:REGION:ACCOUNT:TOPIC), comma-separated' })
     .description('turns on /webhooks/esp/ses: the SNS topics of your SES notifications (others are refused: any AWS account can sign SNS messages)'),
-  BATON_SES_SNS_CERTIFICATE_FILE: Joi.string()
-    .description('PEM certificate to verify SNS signatures with instead of fetching SigningCertURL (offline installs, tests)'),
-  BATON_POSTMARK_WEBHOOK_AUTH: Joi.string().pattern(/^[^:\s]+:\S{12,}$/)
+  BATON_SES_SNS_CERTIFICATE_FILE: Joi.string().description(
+    'PEM certificate to verify SNS signatures with instead of fetching SigningCertURL (offline installs, tests)',
+  ),
+  BATON_POSTMARK_WEBHOOK_AUTH: Joi.string()
+    .pattern(/^[^:\s]+:\S{12,}$/)
     .messages({ 'string.pattern.base': '{{#label}} must be user:password (password at least 12 characters), as put in the Postmark webhook URL' })
     .description('turns on /webhooks/esp/postmark: the basic-auth user:password in the webhook URL you give Postmark'),
-  BATON_SENDGRID_WEBHOOK_PUBLIC_KEY: Joi.string().max(2000)
+  BATON_SENDGRID_WEBHOOK_PUBLIC_KEY: Joi.string()
+    .max(2000)
     .description('turns on /webhooks/esp/sendgrid: the signed event webhook verification key from SendGrid'),
-  BATON_MAILGUN_WEBHOOK_SIGNING_KEY: Joi.string().min(16).max(200)
-    .description('turns on /webhooks/esp/mailgun: the HTTP webhook signing key from Mailgun'),
+  BATON_MAILGUN_WEBHOOK_SIGNING_KEY: Joi.string().min(16).max(200).description('turns on /webhooks/esp/mailgun: the HTTP webhook signing key from Mailgun'),
 };
 
 export function feedbackConfigOf(value: Record<string, unknown>): FeedbackConfig {
@@ -73,9 +89,10 @@ export function feedbackConfigOf(value: Record<string, unknown>): FeedbackConfig
     softBounceLimit: Number(value.BATON_SOFT_BOUNCE_LIMIT ?? 3),
     domainLimits: parseDomainLimits(typeof value.BATON_DOMAIN_LIMITS === 'string' ? value.BATON_DOMAIN_LIMITS : ''),
     esp: {
-      ses: typeof value.BATON_SES_SNS_TOPIC_ARNS === 'string'
-        ? { topicArns: value.BATON_SES_SNS_TOPIC_ARNS.split(',').map((arn) => arn.trim()), certificateFile: optional(value.BATON_SES_SNS_CERTIFICATE_FILE) }
-        : null,
+      ses:
+        typeof value.BATON_SES_SNS_TOPIC_ARNS === 'string'
+          ? { topicArns: value.BATON_SES_SNS_TOPIC_ARNS.split(',').map((arn) => arn.trim()), certificateFile: optional(value.BATON_SES_SNS_CERTIFICATE_FILE) }
+          : null,
       postmarkCredentials: optional(value.BATON_POSTMARK_WEBHOOK_AUTH),
       sendgridPublicKey: optional(value.BATON_SENDGRID_WEBHOOK_PUBLIC_KEY),
       mailgunSigningKey: optional(value.BATON_MAILGUN_WEBHOOK_SIGNING_KEY),

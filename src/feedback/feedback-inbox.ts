@@ -18,9 +18,7 @@ import { parseFeedbackMessage, type ParsedReport } from './report-parser.js';
 /** Plain mailboxes of the bounce domain that feedback loops and postmasters write to. */
 export const REPORT_MAILBOXES = ['abuse', 'fbl', 'postmaster', 'complaints'];
 
-export type InboxVerdict =
-  | { kind: 'recorded'; feedback: DeliveryFeedback; outcome: FeedbackOutcome }
-  | { kind: 'ignored'; reason: string };
+export type InboxVerdict = { kind: 'recorded'; feedback: DeliveryFeedback; outcome: FeedbackOutcome } | { kind: 'ignored'; reason: string };
 
 export interface FeedbackInbox {
   /** True for an envelope recipient the listener should take (checked at RCPT TO). */
@@ -48,9 +46,12 @@ export function createFeedbackInbox(deps: FeedbackRecorderDeps & { addresses: Fe
     const quoted = report.kind === 'complaint' ? report.envelopeSender : null;
     const sendId = named?.sendId ?? (await sendOfOriginal(deps.db, addresses, quoted, report.original));
     if (!sendId) return { kind: 'ignored', reason: `a ${report.kind} naming no send of Baton's` };
-    return record(report.kind === 'complaint'
-      ? { sendId, kind: 'complaint', status: null, diagnostic: report.feedbackType, source: 'arf' }
-      : { sendId, kind: report.bounce, status: report.status, diagnostic: report.diagnostic, source: report.source }, now);
+    return record(
+      report.kind === 'complaint'
+        ? { sendId, kind: 'complaint', status: null, diagnostic: report.feedbackType, source: 'arf' }
+        : { sendId, kind: report.bounce, status: report.status, diagnostic: report.diagnostic, source: report.source },
+      now,
+    );
   }
 
   async function record(feedback: DeliveryFeedback, now: Date): Promise<InboxVerdict> {
@@ -79,7 +80,12 @@ export function createFeedbackInbox(deps: FeedbackRecorderDeps & { addresses: Fe
  * The send a report names: the signed VERP envelope sender it quotes (ARF Original-Mail-From, the
  * original's Return-Path) first, else the original's Message-ID.
  */
-async function sendOfOriginal(db: Kysely<Database>, addresses: FeedbackAddresses, envelopeSender: string | null, original: Map<string, string> | null): Promise<string | null> {
+async function sendOfOriginal(
+  db: Kysely<Database>,
+  addresses: FeedbackAddresses,
+  envelopeSender: string | null,
+  original: Map<string, string> | null,
+): Promise<string | null> {
   for (const candidate of [envelopeSender, original?.get('return-path') ?? null]) {
     const named = candidate ? addresses.read(candidate.trim().replace(/^<|>$/g, '')) : null;
     if (named?.kind === 'bounce') return named.sendId;

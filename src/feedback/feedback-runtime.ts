@@ -38,22 +38,39 @@ export interface FeedbackRuntimeDeps {
 
 /** Problems with the feedback settings, each naming its variable (reported at start with the rest). */
 export function feedbackConfigProblems(config: FeedbackConfig): string[] {
-  return config.inbound && !config.bounceDomain ? ['BATON_INBOUND_SMTP_PORT is set without BATON_BOUNCE_DOMAIN: the listener accepts mail only for the bounce domain'] : [];
+  return config.inbound && !config.bounceDomain
+    ? ['BATON_INBOUND_SMTP_PORT is set without BATON_BOUNCE_DOMAIN: the listener accepts mail only for the bounce domain']
+    : [];
 }
 
 export async function startFeedback(deps: FeedbackRuntimeDeps): Promise<FeedbackRuntime> {
   const { config } = deps;
-  const addresses = config.bounceDomain ? createFeedbackAddresses(createTokenSigner(deps.secret, FEEDBACK_TOKEN_PURPOSE, deps.previousSecrets), config.bounceDomain) : null;
-  const inbound = addresses && config.inbound
-    ? await startInboundSmtp({
-      inbox: createFeedbackInbox({ db: deps.db, suppression: deps.suppression, addresses, logger: deps.logger, softBounceLimit: config.softBounceLimit }),
-      host: config.inbound.host, port: config.inbound.port, maxBytes: config.inbound.maxBytes, logger: deps.logger,
-    })
+  const addresses = config.bounceDomain
+    ? createFeedbackAddresses(createTokenSigner(deps.secret, FEEDBACK_TOKEN_PURPOSE, deps.previousSecrets), config.bounceDomain)
     : null;
+  const inbound =
+    addresses && config.inbound
+      ? await startInboundSmtp({
+          inbox: createFeedbackInbox({ db: deps.db, suppression: deps.suppression, addresses, logger: deps.logger, softBounceLimit: config.softBounceLimit }),
+          host: config.inbound.host,
+          port: config.inbound.port,
+          maxBytes: config.inbound.maxBytes,
+          logger: deps.logger,
+        })
+      : null;
   const esp = config.esp;
   const anyEsp = esp.ses !== null || esp.postmarkCredentials !== null || esp.sendgridPublicKey !== null || esp.mailgunSigningKey !== null;
-  const espWebhooks = anyEsp ? await createEspWebhooks({ db: deps.db, suppression: deps.suppression, softBounceLimit: config.softBounceLimit, config: esp, logger: deps.logger }) : null;
+  const espWebhooks = anyEsp
+    ? await createEspWebhooks({ db: deps.db, suppression: deps.suppression, softBounceLimit: config.softBounceLimit, config: esp, logger: deps.logger })
+    : null;
   const domainGate = createDomainGate(config.domainLimits);
-  const smtp = createSmtpFeedback({ db: deps.db, suppression: deps.suppression, softBounceLimit: config.softBounceLimit, softBounceRetriesMs: config.softBounceRetriesMs, domainGate, logger: deps.logger });
+  const smtp = createSmtpFeedback({
+    db: deps.db,
+    suppression: deps.suppression,
+    softBounceLimit: config.softBounceLimit,
+    softBounceRetriesMs: config.softBounceRetriesMs,
+    domainGate,
+    logger: deps.logger,
+  });
   return { addresses, inbound, espWebhooks, smtp, domainGate, stop: async () => inbound?.close() };
 }

@@ -45,7 +45,13 @@ export function contentTypeOf(entity: MimeEntity): { type: string; params: Map<s
   for (const part of rest) {
     const eq = part.indexOf('=');
     if (eq < 0) continue;
-    params.set(part.slice(0, eq).trim().toLowerCase(), part.slice(eq + 1).trim().replace(/^"(.*)"$/s, '$1'));
+    params.set(
+      part.slice(0, eq).trim().toLowerCase(),
+      part
+        .slice(eq + 1)
+        .trim()
+        .replace(/^"(.*)"$/s, '$1'),
+    );
   }
   return { type: type.trim().toLowerCase(), params };
 }

@@ -30,8 +30,14 @@ export interface DeliverabilityView {
 const DAYS = 30;
 const asPercent = (rate: number | null) => (rate === null ? '–' : `${(rate * 100).toFixed(2)}%`);
 const row = (label: string, rates: RateAssessment): RateRow => ({
-  label, handed: rates.handed, hardBounces: rates.hardBounces, softBounces: rates.softBounces, complaints: rates.complaints,
-  bounceRate: asPercent(rates.bounceRate), complaintRate: asPercent(rates.complaintRate), warn: rates.warnings.length > 0,
+  label,
+  handed: rates.handed,
+  hardBounces: rates.hardBounces,
+  softBounces: rates.softBounces,
+  complaints: rates.complaints,
+  bounceRate: asPercent(rates.bounceRate),
+  complaintRate: asPercent(rates.complaintRate),
+  warn: rates.warnings.length > 0,
 });
 
 export async function deliverabilityView(db: Kysely<Database>, sequenceId: string, now: Date): Promise<DeliverabilityView> {
@@ -42,6 +48,9 @@ export async function deliverabilityView(db: Kysely<Database>, sequenceId: strin
     warnings: report.overall.warnings.map((warning) => warning.message),
     steps: report.steps.map((step) => row(step.stepId, step)),
     // The domains with most mail first: gmail.com and yahoo.com are the ones whose rules bite.
-    domains: [...report.domains].sort((a, b) => b.handed - a.handed).slice(0, 20).map((domain) => row(domain.domain, domain)),
+    domains: [...report.domains]
+      .sort((a, b) => b.handed - a.handed)
+      .slice(0, 20)
+      .map((domain) => row(domain.domain, domain)),
   };
 }

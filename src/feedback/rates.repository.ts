@@ -50,6 +50,10 @@ export async function feedbackCounts(db: Db, grouping: Grouping, since: Date, se
   return rows.map((row) => ({
     ...(grouping === 'domain' ? { domain: row.key } : { sequenceId: row.key }),
     ...(grouping === 'step' ? { stepId: row.step_id } : {}),
-    handed: row.handed, sent: row.sent, hardBounces: row.hard, softBounces: row.soft, complaints: row.complaints,
+    handed: row.handed,
+    sent: row.sent,
+    hardBounces: row.hard,
+    softBounces: row.soft,
+    complaints: row.complaints,
   }));
 }

@@ -13,14 +13,25 @@ import { deliverabilityReport } from './rates.service.js';
 
 const rateQuery = Joi.object({
   days: Joi.number().integer().min(1).max(365).default(30).description('how many days of sends to count'),
-  sequence: Joi.string().pattern(/^[a-z0-9][a-z0-9_-]{0,63}$/).messages({ 'string.pattern.base': 'sequence is not a sequence id' }),
+  sequence: Joi.string()
+    .pattern(/^[a-z0-9][a-z0-9_-]{0,63}$/)
+    .messages({ 'string.pattern.base': 'sequence is not a sequence id' }),
 });
 
 export function ratesRoutes(db: Kysely<Database>): Router {
   const router = Router();
-  router.get('/deliverability', documented({ tag: 'deliverability', summary: 'Bounce and complaint rates per sequence, step and recipient domain, with warnings above Gmail/Yahoo thresholds', query: rateQuery, responses: { 200: { description: 'the deliverability report' } } }), async (req, res) => {
-    const { days, sequence } = validate(rateQuery, req.query, 'query') as { days: number; sequence?: string };
-    res.json(await deliverabilityReport(db, new Date(), days, sequence ?? null));
-  });
+  router.get(
+    '/deliverability',
+    documented({
+      tag: 'deliverability',
+      summary: 'Bounce and complaint rates per sequence, step and recipient domain, with warnings above Gmail/Yahoo thresholds',
+      query: rateQuery,
+      responses: { 200: { description: 'the deliverability report' } },
+    }),
+    async (req, res) => {
+      const { days, sequence } = validate(rateQuery, req.query, 'query') as { days: number; sequence?: string };
+      res.json(await deliverabilityReport(db, new Date(), days, sequence ?? null));
+    },
+  );
   return router;
 }

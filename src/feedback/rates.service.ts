@@ -16,11 +16,20 @@ export interface DeliverabilityReport {
 export async function deliverabilityReport(db: Kysely<Database>, now: Date, days: number, sequenceId: string | null = null): Promise<DeliverabilityReport> {
   const since = new Date(now.getTime() - days * 86_400_000);
   const [sequences, steps, domains] = await Promise.all([
-    feedbackCounts(db, 'sequence', since, sequenceId), feedbackCounts(db, 'step', since, sequenceId), feedbackCounts(db, 'domain', since, sequenceId),
+    feedbackCounts(db, 'sequence', since, sequenceId),
+    feedbackCounts(db, 'step', since, sequenceId),
+    feedbackCounts(db, 'domain', since, sequenceId),
   ]);
-  const total = sequences.reduce((sum, row) => ({
-    handed: sum.handed + row.handed, sent: sum.sent + row.sent, hardBounces: sum.hardBounces + row.hardBounces, softBounces: sum.softBounces + row.softBounces, complaints: sum.complaints + row.complaints,
-  }), { handed: 0, sent: 0, hardBounces: 0, softBounces: 0, complaints: 0 });
+  const total = sequences.reduce(
+    (sum, row) => ({
+      handed: sum.handed + row.handed,
+      sent: sum.sent + row.sent,
+      hardBounces: sum.hardBounces + row.hardBounces,
+      softBounces: sum.softBounces + row.softBounces,
+      complaints: sum.complaints + row.complaints,
+    }),
+    { handed: 0, sent: 0, hardBounces: 0, softBounces: 0, complaints: 0 },
+  );
   const assessed = <T extends GroupCounts>(row: T) => ({ ...row, ...assessRates(row) });
   return {
     since: since.toISOString(),

@@ -20,9 +20,7 @@ export interface FeedbackCounts {
 }
 
 export type RateWarning =
-  | { kind: 'complaints_over_limit'; message: string }
-  | { kind: 'complaints_over_target'; message: string }
-  | { kind: 'bounces_over_limit'; message: string };
+  { kind: 'complaints_over_limit'; message: string } | { kind: 'complaints_over_target'; message: string } | { kind: 'bounces_over_limit'; message: string };
 
 export interface RateAssessment extends FeedbackCounts {
   /** Hard bounces per email handed to SMTP; null with nothing handed. */

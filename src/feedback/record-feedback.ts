@@ -43,13 +43,23 @@ export async function recordDeliveryFeedback(deps: FeedbackRecorderDeps, feedbac
     let unsubscribeReason: string | null = null;
     switch (feedback.kind) {
       case 'hard_bounce':
-        events.push({ leadId: send.leadId, type: 'email_bounced', occurredAt: now, properties: { ...about, bounce: 'hard', status: feedback.status, reason: feedback.diagnostic ?? '' } });
+        events.push({
+          leadId: send.leadId,
+          type: 'email_bounced',
+          occurredAt: now,
+          properties: { ...about, bounce: 'hard', status: feedback.status, reason: feedback.diagnostic ?? '' },
+        });
         await deps.suppression.suppress(trx, send.email, 'hard_bounce');
         suppressed = true;
         unsubscribeReason = 'hard_bounce';
         break;
       case 'soft_bounce': {
-        events.push({ leadId: send.leadId, type: 'email_bounced', occurredAt: now, properties: { ...about, bounce: 'soft', status: feedback.status, reason: feedback.diagnostic ?? '' } });
+        events.push({
+          leadId: send.leadId,
+          type: 'email_bounced',
+          occurredAt: now,
+          properties: { ...about, bounce: 'soft', status: feedback.status, reason: feedback.diagnostic ?? '' },
+        });
         const limit = deps.softBounceLimit;
         if (limit > 0 && (await consecutiveSoftBounces(trx, send.leadId, limit)) >= limit) {
           await deps.suppression.suppress(trx, send.email, 'soft_bounces');
@@ -76,11 +86,15 @@ export async function recordDeliveryFeedback(deps: FeedbackRecorderDeps, feedbac
     if (unsubscribeReason) {
       const marked = await markUnsubscribed(trx, send.leadId);
       unsubscribed = marked?.changed ?? false;
-      if (unsubscribed) events.push({ leadId: send.leadId, type: 'unsubscribed', occurredAt: now, properties: { source: unsubscribeReason, sendId: send.sendId } });
+      if (unsubscribed)
+        events.push({ leadId: send.leadId, type: 'unsubscribed', occurredAt: now, properties: { source: unsubscribeReason, sendId: send.sendId } });
     }
     await insertEvents(trx, events);
     return { kind: 'recorded', leadId: send.leadId, suppressed, unsubscribed };
   });
-  deps.logger?.info({ sendId: feedback.sendId, feedback: feedback.kind, status: feedback.status, source: feedback.source, outcome: outcome.kind }, 'delivery feedback');
+  deps.logger?.info(
+    { sendId: feedback.sendId, feedback: feedback.kind, status: feedback.status, source: feedback.source, outcome: outcome.kind },
+    'delivery feedback',
+  );
   return outcome;
 }

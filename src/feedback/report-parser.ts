@@ -16,7 +16,14 @@ export interface DsnRecipient {
 }
 
 export type ParsedReport =
-  | { kind: 'bounce'; source: 'dsn' | 'plain_bounce'; bounce: 'hard_bounce' | 'soft_bounce'; status: string; diagnostic: string | null; original: Map<string, string> | null }
+  | {
+      kind: 'bounce';
+      source: 'dsn' | 'plain_bounce';
+      bounce: 'hard_bounce' | 'soft_bounce';
+      status: string;
+      diagnostic: string | null;
+      original: Map<string, string> | null;
+    }
   /** `envelopeSender`: the report's Original-Mail-From, which is the VERP address of the send. */
   | { kind: 'complaint'; feedbackType: string; envelopeSender: string | null; original: Map<string, string> | null }
   /** Mail that says nothing Baton acts on: a success DSN, an auto-reply, junk. `reason` is for the log. */
@@ -36,20 +43,33 @@ export function parseFeedbackMessage(raw: string): ParsedReport {
 
 /** RFC 3464 §2.1: per-message fields, then one block of fields per recipient. */
 function fromDeliveryStatus(part: MimeEntity, original: Map<string, string> | null): ParsedReport {
-  const blocks = decodedBody(part).replace(/\r\n/g, '\n').split(/\n[ \t]*\n/).slice(1);
-  const recipients: DsnRecipient[] = blocks.map(parseHeaderBlock).filter((fields) => fields.has('status')).map((fields) => ({
-    recipient: addressOfField(fields.get('final-recipient') ?? fields.get('original-recipient')),
-    action: fields.get('action') ?? null,
-    status: (fields.get('status') ?? '').split(/\s/)[0] ?? '',
-    diagnostic: clip(fields.get('diagnostic-code')?.replace(/^smtp;\s*/i, '') ?? null),
-  }));
+  const blocks = decodedBody(part)
+    .replace(/\r\n/g, '\n')
+    .split(/\n[ \t]*\n/)
+    .slice(1);
+  const recipients: DsnRecipient[] = blocks
+    .map(parseHeaderBlock)
+    .filter((fields) => fields.has('status'))
+    .map((fields) => ({
+      recipient: addressOfField(fields.get('final-recipient') ?? fields.get('original-recipient')),
+      action: fields.get('action') ?? null,
+      status: (fields.get('status') ?? '').split(/\s/)[0] ?? '',
+      diagnostic: clip(fields.get('diagnostic-code')?.replace(/^smtp;\s*/i, '') ?? null),
+    }));
   // Baton sends one recipient per message; should a DSN list several, the worst verdict counts.
   let chosen: { recipient: DsnRecipient; bounce: 'hard_bounce' | 'soft_bounce' } | null = null;
   for (const recipient of recipients) {
     const bounce = bounceKindOfStatus(recipient.status, recipient.action ?? undefined);
     if (bounce && (!chosen || (chosen.bounce === 'soft_bounce' && bounce === 'hard_bounce'))) chosen = { recipient, bounce };
   }
-  if (!chosen) return { kind: 'ignored', reason: recipients.length === 0 ? 'delivery status without a recipient Status field' : `delivery status reports no failure (${recipients.map((r) => `${r.action ?? '?'} ${r.status}`).join(', ')})` };
+  if (!chosen)
+    return {
+      kind: 'ignored',
+      reason:
+        recipients.length === 0
+          ? 'delivery status without a recipient Status field'
+          : `delivery status reports no failure (${recipients.map((r) => `${r.action ?? '?'} ${r.status}`).join(', ')})`,
+    };
   return { kind: 'bounce', source: 'dsn', bounce: chosen.bounce, status: chosen.recipient.status, diagnostic: chosen.recipient.diagnostic, original };
 }
 
@@ -57,13 +77,15 @@ function fromDeliveryStatus(part: MimeEntity, original: Map<string, string> | nu
 function fromFeedbackReport(part: MimeEntity, original: Map<string, string> | null): ParsedReport {
   const fields = parseHeaderBlock(decodedBody(part));
   const feedbackType = (fields.get('feedback-type') ?? '').toLowerCase();
-  if (feedbackType !== 'abuse' && feedbackType !== 'fraud') return { kind: 'ignored', reason: `feedback report of type "${feedbackType || 'none'}" is not a complaint` };
+  if (feedbackType !== 'abuse' && feedbackType !== 'fraud')
+    return { kind: 'ignored', reason: `feedback report of type "${feedbackType || 'none'}" is not a complaint` };
   return { kind: 'complaint', feedbackType, envelopeSender: addressOfField(fields.get('original-mail-from')), original };
 }
 
 // Who sends bounces, and what they call them (Postfix, Exim, qmail, Sendmail, Exchange).
 const BOUNCE_SENDER = /mailer-daemon|postmaster|mail delivery (system|subsystem)/i;
-const BOUNCE_SUBJECT = /undeliver|undelivered|delivery (status notification|failure|has failed)|returned mail|failure notice|mail delivery failed|could not be delivered|non-?delivery/i;
+const BOUNCE_SUBJECT =
+  /undeliver|undelivered|delivery (status notification|failure|has failed)|returned mail|failure notice|mail delivery failed|could not be delivered|non-?delivery/i;
 const PERMANENT_WORDS = /permanent (error|failure)|I've given up|user unknown|no such (user|mailbox)|does not exist|mailbox unavailable|address rejected/i;
 const TEMPORARY_WORDS = /temporar(y|ily)|delayed|will (be )?retry|still trying|not yet been delivered/i;
 const ENHANCED_IN_TEXT = /(?:^|[\s(#:;])([45]\.\d{1,3}\.\d{1,3})(?=[\s).,;:]|$)/m;
@@ -76,9 +98,14 @@ const REPLY_IN_TEXT = /(?:^|\s)([45]\d\d)[ -]/m;
 function fromPlainText(root: MimeEntity, entities: MimeEntity[]): ParsedReport {
   const from = root.headers.get('from') ?? '';
   const subject = root.headers.get('subject') ?? '';
-  if (/auto-?(submitted|replied)/i.test(root.headers.get('auto-submitted') ?? '') && !BOUNCE_SENDER.test(from)) return { kind: 'ignored', reason: 'an automatic reply, not a bounce' };
+  if (/auto-?(submitted|replied)/i.test(root.headers.get('auto-submitted') ?? '') && !BOUNCE_SENDER.test(from))
+    return { kind: 'ignored', reason: 'an automatic reply, not a bounce' };
   if (!BOUNCE_SENDER.test(from) && !BOUNCE_SUBJECT.test(subject)) return { kind: 'ignored', reason: 'neither a report nor a bounce' };
-  const text = entities.filter((entity) => contentTypeOf(entity).type === 'text/plain').map(decodedBody).join('\n').slice(0, 200_000);
+  const text = entities
+    .filter((entity) => contentTypeOf(entity).type === 'text/plain')
+    .map(decodedBody)
+    .join('\n')
+    .slice(0, 200_000);
   const enhanced = ENHANCED_IN_TEXT.exec(text);
   const reply = REPLY_IN_TEXT.exec(text);
   const permanent = PERMANENT_WORDS.test(text);
@@ -94,7 +121,9 @@ function fromPlainText(root: MimeEntity, entities: MimeEntity[]): ParsedReport {
 
 /** The returned message's headers: a message/rfc822 or text/rfc822-headers part. */
 function originalHeaders(entities: MimeEntity[]): Map<string, string> | null {
-  const part = entities.find((entity) => ['message/rfc822', 'text/rfc822-headers', 'message/rfc822-headers', 'message/global', 'message/global-headers'].includes(contentTypeOf(entity).type));
+  const part = entities.find((entity) =>
+    ['message/rfc822', 'text/rfc822-headers', 'message/rfc822-headers', 'message/global', 'message/global-headers'].includes(contentTypeOf(entity).type),
+  );
   return part ? parseEntity(decodedBody(part)).headers : null;
 }
 

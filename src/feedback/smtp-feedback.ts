@@ -21,17 +21,30 @@ export interface SmtpFeedback {
   settle(results: Array<{ sendId: string; email: string; smtp: SmtpOutcome }>, now: Date): Promise<Map<string, SmtpDecision>>;
 }
 
-export function createSmtpFeedback(deps: FeedbackRecorderDeps & { softBounceRetriesMs: readonly number[]; domainGate?: DomainGate | null; logger?: Logger }): SmtpFeedback {
+export function createSmtpFeedback(
+  deps: FeedbackRecorderDeps & { softBounceRetriesMs: readonly number[]; domainGate?: DomainGate | null; logger?: Logger },
+): SmtpFeedback {
   return {
     async settle(results, now) {
       const decisions = new Map<string, SmtpDecision>();
       // 421 4.7.28, 450 4.2.1: that domain asks us to slow down, for every worker.
-      await deps.domainGate?.slowDown(deps.db, results.filter((result) => result.smtp.kind === 'throttle').map((result) => domainOf(result.email)), now);
+      await deps.domainGate?.slowDown(
+        deps.db,
+        results.filter((result) => result.smtp.kind === 'throttle').map((result) => domainOf(result.email)),
+        now,
+      );
       const retryable = results.filter((result) => isRetryable(result.smtp.kind));
-      const attempts = await countFailedAttempts(deps.db, retryable.map((result) => result.sendId));
+      const attempts = await countFailedAttempts(
+        deps.db,
+        retryable.map((result) => result.sendId),
+      );
       for (const { sendId, smtp } of results) {
         if (smtp.kind === 'hard_bounce') {
-          await recordDeliveryFeedback(deps, { sendId, kind: 'hard_bounce', status: enhancedStatus(smtp.reason) ?? '5.1.1', diagnostic: smtp.reason, source: 'smtp' }, now);
+          await recordDeliveryFeedback(
+            deps,
+            { sendId, kind: 'hard_bounce', status: enhancedStatus(smtp.reason) ?? '5.1.1', diagnostic: smtp.reason, source: 'smtp' },
+            now,
+          );
           continue;
         }
         if (!isRetryable(smtp.kind)) continue;
@@ -43,7 +56,11 @@ export function createSmtpFeedback(deps: FeedbackRecorderDeps & { softBounceRetr
         decisions.set(sendId, { kind: 'give_up' });
         deps.logger?.warn({ sendId, outcome: smtp.kind, attempts: attempts.get(sendId) }, 'send failed for good after its last retry');
         if (smtp.kind === 'soft_bounce') {
-          await recordDeliveryFeedback(deps, { sendId, kind: 'soft_bounce', status: enhancedStatus(smtp.reason) ?? '4.2.2', diagnostic: smtp.reason, source: 'smtp' }, now);
+          await recordDeliveryFeedback(
+            deps,
+            { sendId, kind: 'soft_bounce', status: enhancedStatus(smtp.reason) ?? '4.2.2', diagnostic: smtp.reason, source: 'smtp' },
+            now,
+          );
         }
       }
       return decisions;

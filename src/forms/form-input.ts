@@ -14,11 +14,16 @@ export interface FieldError {
 }
 
 export type FormInput =
-  | { ok: true; lead: LeadInput; consentGiven: boolean; values: Record<string, string> }
-  | { ok: false; errors: FieldError[]; values: Record<string, string> };
+  { ok: true; lead: LeadInput; consentGiven: boolean; values: Record<string, string> } | { ok: false; errors: FieldError[]; values: Record<string, string> };
 
 const LEAD_KEYS: Record<(typeof LEAD_FIELD_NAMES)[number], keyof LeadInput> = {
-  email: 'email', first_name: 'firstName', last_name: 'lastName', company: 'company', title: 'title', phone: 'phone', country: 'country',
+  email: 'email',
+  first_name: 'firstName',
+  last_name: 'lastName',
+  company: 'company',
+  title: 'title',
+  phone: 'phone',
+  country: 'country',
 };
 const isLeadField = (name: string): name is (typeof LEAD_FIELD_NAMES)[number] => (LEAD_FIELD_NAMES as readonly string[]).includes(name);
 
@@ -62,14 +67,23 @@ export function readFormInput(form: FormDefinition, body: Record<string, unknown
   if (form.consent?.required && !consentGiven) errors.push({ field: CONSENT_FIELD, message: 'Please tick the box to agree, or we cannot send you anything' });
 
   // The lead's own rules (address, phone, country) in the field's words.
-  const candidate = { ...lead, ...(Object.keys(traits).length > 0 ? { traits } : {}), ...(form.tags.length > 0 && !form.doubleOptIn ? { tags: form.tags } : {}) };
+  const candidate = {
+    ...lead,
+    ...(Object.keys(traits).length > 0 ? { traits } : {}),
+    ...(form.tags.length > 0 && !form.doubleOptIn ? { tags: form.tags } : {}),
+  };
   const checked = leadInputSchema.validate(candidate, { abortEarly: false, errors: { wrap: { label: false } } });
   for (const detail of checked.error?.details ?? []) {
     const key = String(detail.path[0] ?? '');
-    const name = (Object.keys(LEAD_KEYS) as Array<keyof typeof LEAD_KEYS>).find((field) => LEAD_KEYS[field] === key) ?? (key === 'traits' ? String(detail.path[1] ?? key) : key);
+    const name =
+      (Object.keys(LEAD_KEYS) as Array<keyof typeof LEAD_KEYS>).find((field) => LEAD_KEYS[field] === key) ??
+      (key === 'traits' ? String(detail.path[1] ?? key) : key);
     if (errors.some((error) => error.field === name)) continue;
     const label = form.fields.find((field) => field.name === name)?.label ?? name;
-    errors.push({ field: name, message: key === 'email' ? `${label}: enter an email address such as name@example.com` : `${label}: ${detail.message.replace(/^[\w.]+ /, '')}` });
+    errors.push({
+      field: name,
+      message: key === 'email' ? `${label}: enter an email address such as name@example.com` : `${label}: ${detail.message.replace(/^[\w.]+ /, '')}`,
+    });
   }
   if (errors.length > 0 || checked.error) return { ok: false, errors, values };
   return { ok: true, lead: checked.value, consentGiven, values };

@@ -10,7 +10,13 @@ import type { FieldError } from './form-input.js';
  */
 
 const AUTOCOMPLETE: Record<string, string> = {
-  email: 'email', first_name: 'given-name', last_name: 'family-name', company: 'organization', title: 'organization-title', phone: 'tel', country: 'country',
+  email: 'email',
+  first_name: 'given-name',
+  last_name: 'family-name',
+  company: 'organization',
+  title: 'organization-title',
+  phone: 'tel',
+  country: 'country',
 };
 
 const STYLE = `<style>
@@ -37,11 +43,20 @@ export interface FormPageInput {
 
 export function renderFormBody({ form, startedToken, values = {}, errors = [], notice }: FormPageInput): string {
   const errorOf = (name: string) => errors.find((error) => error.field === name)?.message ?? null;
-  const summary = errors.length > 0
-    ? `<div class="baton-summary" role="alert" aria-labelledby="baton-summary-title"><h2 id="baton-summary-title">Please correct ${errors.length === 1 ? 'this' : `these ${errors.length}`}:</h2><ul>${errors.map((error) => `<li><a href="#field-${escapeHtml(error.field)}">${escapeHtml(error.message)}</a></li>`).join('')}</ul></div>`
-    : '';
+  const summary =
+    errors.length > 0
+      ? `<div class="baton-summary" role="alert" aria-labelledby="baton-summary-title"><h2 id="baton-summary-title">Please correct ${errors.length === 1 ? 'this' : `these ${errors.length}`}:</h2><ul>${errors.map((error) => `<li><a href="#field-${escapeHtml(error.field)}">${escapeHtml(error.message)}</a></li>`).join('')}</ul></div>`
+      : '';
   const consent = form.consent
-    ? checkbox({ id: `field-${CONSENT_FIELD}`, name: CONSENT_FIELD, label: form.consent.text, required: form.consent.required, checked: values[CONSENT_FIELD] === 'on', error: errorOf(CONSENT_FIELD), help: null })
+    ? checkbox({
+        id: `field-${CONSENT_FIELD}`,
+        name: CONSENT_FIELD,
+        label: form.consent.text,
+        required: form.consent.required,
+        checked: values[CONSENT_FIELD] === 'on',
+        error: errorOf(CONSENT_FIELD),
+        help: null,
+      })
     : '';
   return `${STYLE}${form.description ? `<p>${escapeHtml(form.description)}</p>` : ''}${notice ? `<p role="status">${escapeHtml(notice)}</p>` : ''}${summary}
 <form class="baton-form" method="post" action="/forms/${escapeHtml(form.id)}" novalidate>
@@ -55,15 +70,17 @@ ${consent}
 
 function fieldHtml(field: FormField, value: string, error: string | null): string {
   const id = `field-${field.name}`;
-  if (field.type === 'checkbox') return checkbox({ id, name: field.name, label: field.label, required: field.required, checked: value === 'on', error, help: field.help });
+  if (field.type === 'checkbox')
+    return checkbox({ id, name: field.name, label: field.label, required: field.required, checked: value === 'on', error, help: field.help });
   const described = [error ? `${id}-error` : null, field.help ? `${id}-help` : null].filter(Boolean).join(' ');
   const common = `id="${id}" name="${escapeHtml(field.name)}"${field.required ? ' required aria-required="true"' : ''}${error ? ' aria-invalid="true"' : ''}${described ? ` aria-describedby="${described}"` : ''}`;
   const autocomplete = AUTOCOMPLETE[field.name] ? ` autocomplete="${AUTOCOMPLETE[field.name]}"` : '';
-  const control = field.type === 'textarea'
-    ? `<textarea ${common} maxlength="${field.maxLength}" rows="4">${escapeHtml(value)}</textarea>`
-    : field.type === 'select'
-      ? `<select ${common}><option value="">Choose…</option>${field.options.map((option) => `<option${option === value ? ' selected' : ''}>${escapeHtml(option)}</option>`).join('')}</select>`
-      : `<input type="${field.type}" ${common} value="${escapeHtml(value)}" maxlength="${field.maxLength}"${autocomplete}>`;
+  const control =
+    field.type === 'textarea'
+      ? `<textarea ${common} maxlength="${field.maxLength}" rows="4">${escapeHtml(value)}</textarea>`
+      : field.type === 'select'
+        ? `<select ${common}><option value="">Choose…</option>${field.options.map((option) => `<option${option === value ? ' selected' : ''}>${escapeHtml(option)}</option>`).join('')}</select>`
+        : `<input type="${field.type}" ${common} value="${escapeHtml(value)}" maxlength="${field.maxLength}"${autocomplete}>`;
   return `<label for="${id}">${escapeHtml(field.label)}${field.required ? ' <span aria-hidden="true">*</span>' : ''}</label>${field.help ? `<p class="help" id="${id}-help">${escapeHtml(field.help)}</p>` : ''}${control}${error ? `<p class="error" id="${id}-error">${escapeHtml(error)}</p>` : ''}`;
 }
 

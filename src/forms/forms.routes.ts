@@ -30,13 +30,24 @@ export function formsRoutes(forms: FormsService): Router {
   const throttle = createThrottle({ limit: SUBMITS_PER_WINDOW, windowMs: WINDOW_MS });
 
   const notFoundPage = (res: Response) => publicPage(res, 404, 'Form not found', '<p>There is no form at this address. Check the link you followed.</p>');
-  const invalidLinkPage = (res: Response) => publicPage(res, 404, 'Link not recognised', '<p>This confirmation link is not valid or has expired. If you copied it, check that it is complete; otherwise, fill in the form again.</p>');
+  const invalidLinkPage = (res: Response) =>
+    publicPage(
+      res,
+      404,
+      'Link not recognised',
+      '<p>This confirmation link is not valid or has expired. If you copied it, check that it is complete; otherwise, fill in the form again.</p>',
+    );
 
   router.get('/forms/confirm/:token', async (req, res) => {
     const title = await forms.confirmationTitle(req.params.token);
     if (title === null) return invalidLinkPage(res);
-    publicPage(res, 200, 'Confirm your subscription', `<p>You asked to receive email from us (${escapeHtml(title)}). Press the button to confirm.</p>
-<form method="post"><button type="submit">Yes, confirm my subscription</button></form>`);
+    publicPage(
+      res,
+      200,
+      'Confirm your subscription',
+      `<p>You asked to receive email from us (${escapeHtml(title)}). Press the button to confirm.</p>
+<form method="post"><button type="submit">Yes, confirm my subscription</button></form>`,
+    );
   });
 
   router.post('/forms/confirm/:token', async (req, res) => {
@@ -46,7 +57,12 @@ export function formsRoutes(forms: FormsService): Router {
         return invalidLinkPage(res);
       case 'confirmed':
       case 'already_confirmed':
-        return publicPage(res, 200, 'Subscription confirmed', `<p>Thank you: your subscription (${escapeHtml(outcome.formTitle)}) is confirmed. Every email has a link to change your preferences or unsubscribe.</p>`);
+        return publicPage(
+          res,
+          200,
+          'Subscription confirmed',
+          `<p>Thank you: your subscription (${escapeHtml(outcome.formTitle)}) is confirmed. Every email has a link to change your preferences or unsubscribe.</p>`,
+        );
     }
   });
 
@@ -60,48 +76,71 @@ export function formsRoutes(forms: FormsService): Router {
     const form = forms.forms.get(req.params.id);
     const origin = req.get('origin');
     if (form && origin && form.allowedOrigins.includes(origin)) {
-      res.set('Access-Control-Allow-Origin', origin).set('Vary', 'Origin').set('Access-Control-Allow-Methods', 'POST').set('Access-Control-Allow-Headers', 'Content-Type').set('Access-Control-Max-Age', '600');
+      res
+        .set('Access-Control-Allow-Origin', origin)
+        .set('Vary', 'Origin')
+        .set('Access-Control-Allow-Methods', 'POST')
+        .set('Access-Control-Allow-Headers', 'Content-Type')
+        .set('Access-Control-Max-Age', '600');
     }
     res.status(204).end();
   });
 
-  router.post('/forms/:id', (req, res, next) => {
-    const wantsJson = req.is('application/json') === 'application/json';
-    const form = forms.forms.get(req.params.id);
-    if (!form) return wantsJson ? next(new AppError('form_not_found', `No form has the id "${req.params.id.slice(0, 100)}"`)) : notFoundPage(res);
-    const origin = originOf(req.get('origin'));
-    const fromAllowedSite = origin !== undefined && form.allowedOrigins.includes(origin);
-    if (origin !== undefined && origin !== ownOrigin && !fromAllowedSite) {
-      if (wantsJson) return next(new AppError('form_origin_not_allowed', `This form does not accept submits from ${origin.slice(0, 200)}; add the site to the form's allowed_origins`));
-      return publicPage(res, 403, 'Form not accepted here', '<p>This form cannot be sent from the page you are on.</p>');
-    }
-    if (fromAllowedSite) res.set('Access-Control-Allow-Origin', origin).set('Vary', 'Origin');
-    const key = req.ip ?? 'unknown';
-    const now = new Date();
-    const wait = throttle.retryAfterMs(key, now);
-    if (wait !== null) {
-      res.set('Retry-After', String(Math.ceil(wait / 1000)));
-      if (wantsJson) return next(new AppError('form_rate_limited', 'Too many submits from your address; try again later'));
-      return publicPage(res, 429, 'Please try again later', '<p>We received too many forms from your connection. Please try again in a few minutes.</p>');
-    }
-    throttle.count(key, now);
-    next();
-  }, express.urlencoded({ extended: false, limit: BODY_LIMIT, parameterLimit: 100 }), express.json({ limit: BODY_LIMIT }), async (req, res) => {
-    const form = forms.forms.get(req.params.id);
-    if (!form) return notFoundPage(res);
-    const wantsJson = req.is('application/json') === 'application/json';
-    if (!wantsJson && !req.is('application/x-www-form-urlencoded')) {
-      throw new AppError('unsupported_media_type', 'Send the form as application/x-www-form-urlencoded or application/json', [{ field: 'Content-Type', location: 'header', message: 'Content-Type must be application/x-www-form-urlencoded or application/json' }]);
-    }
-    const body: unknown = req.body;
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw validationError([{ field: 'body', location: 'body', message: 'body must be an object of form fields' }]);
-    const origin = originOf(req.get('origin'));
-    const outcome = await forms.submit(form, body as Record<string, unknown>, {
-      ip: req.ip ?? null, userAgent: req.get('user-agent')?.slice(0, 500) ?? null, now: new Date(), fromAllowedSite: origin !== undefined && form.allowedOrigins.includes(origin),
-    });
-    if (wantsJson) return answerJson(res, form, outcome);
-    answerPage(res, form, outcome, forms.startedToken(form.id, new Date()));
-  });
+  router.post(
+    '/forms/:id',
+    (req, res, next) => {
+      const wantsJson = req.is('application/json') === 'application/json';
+      const form = forms.forms.get(req.params.id);
+      if (!form) return wantsJson ? next(new AppError('form_not_found', `No form has the id "${req.params.id.slice(0, 100)}"`)) : notFoundPage(res);
+      const origin = originOf(req.get('origin'));
+      const fromAllowedSite = origin !== undefined && form.allowedOrigins.includes(origin);
+      if (origin !== undefined && origin !== ownOrigin && !fromAllowedSite) {
+        if (wantsJson)
+          return next(
+            new AppError(
+              'form_origin_not_allowed',
+              `This form does not accept submits from ${origin.slice(0, 200)}; add the site to the form's allowed_origins`,
+            ),
+          );
+        return publicPage(res, 403, 'Form not accepted here', '<p>This form cannot be sent from the page you are on.</p>');
+      }
+      if (fromAllowedSite) res.set('Access-Control-Allow-Origin', origin).set('Vary', 'Origin');
+      const key = req.ip ?? 'unknown';
+      const now = new Date();
+      const wait = throttle.retryAfterMs(key, now);
+      if (wait !== null) {
+        res.set('Retry-After', String(Math.ceil(wait / 1000)));
+        if (wantsJson) return next(new AppError('form_rate_limited', 'Too many submits from your address; try again later'));
+        return publicPage(res, 429, 'Please try again later', '<p>We received too many forms from your connection. Please try again in a few minutes.</p>');
+      }
+      throttle.count(key, now);
+      next();
+    },
+    express.urlencoded({ extended: false, limit: BODY_LIMIT, parameterLimit: 100 }),
+    express.json({ limit: BODY_LIMIT }),
+    async (req, res) => {
+      const form = forms.forms.get(req.params.id);
+      if (!form) return notFoundPage(res);
+      const wantsJson = req.is('application/json') === 'application/json';
+      if (!wantsJson && !req.is('application/x-www-form-urlencoded')) {
+        throw new AppError('unsupported_media_type', 'Send the form as application/x-www-form-urlencoded or application/json', [
+          { field: 'Content-Type', location: 'header', message: 'Content-Type must be application/x-www-form-urlencoded or application/json' },
+        ]);
+      }
+      const body: unknown = req.body;
+      if (typeof body !== 'object' || body === null || Array.isArray(body))
+        throw validationError([{ field: 'body', location: 'body', message: 'body must be an object of form fields' }]);
+      const origin = originOf(req.get('origin'));
+      const outcome = await forms.submit(form, body as Record<string, unknown>, {
+        ip: req.ip ?? null,
+        userAgent: req.get('user-agent')?.slice(0, 500) ?? null,
+        now: new Date(),
+        fromAllowedSite: origin !== undefined && form.allowedOrigins.includes(origin),
+      });
+      if (wantsJson) return answerJson(res, form, outcome);
+      answerPage(res, form, outcome, forms.startedToken(form.id, new Date()));
+    },
+  );
 
   return router;
 }
@@ -143,4 +182,3 @@ function answerPage(res: Response, form: FormDefinition, outcome: SubmitOutcome,
 function pageOptions(form: FormDefinition): { formActions: string[] } {
   return { formActions: form.thankYou.kind === 'redirect' ? [new URL(form.thankYou.url).origin] : [] };
 }
-

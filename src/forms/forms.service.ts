@@ -86,7 +86,14 @@ export function createFormsService(deps: FormsDeps): FormsService {
 
   async function requestConfirmation(form: FormDefinition, leadId: string, email: string, meta: SubmitMeta): Promise<void> {
     if (!form.consent) return;
-    const requestId = await insertOptInRequest(deps.db, { leadId, formId: form.id, wordingVersion: form.consent.version, wording: form.consent.text, ip: meta.ip, userAgent: meta.userAgent });
+    const requestId = await insertOptInRequest(deps.db, {
+      leadId,
+      formId: form.id,
+      wordingVersion: form.consent.version,
+      wording: form.consent.text,
+      ip: meta.ip,
+      userAgent: meta.userAgent,
+    });
     const url = `${deps.settings.publicUrl}/forms/confirm/${deps.optInSigner.sign(`${requestId}:${meta.now.getTime()}`)}`;
     const mail = confirmationMail({ formTitle: form.title, url, company: deps.settings.company.name, postalAddress: deps.settings.company.postalAddress });
     const sent = await deps.transport.send({ from: deps.settings.mailFrom, to: email, ...mail });
@@ -118,9 +125,10 @@ export function createFormsService(deps: FormsDeps): FormsService {
       }
       if (!input.ok) return { kind: 'invalid', errors: input.errors, values: input.values };
 
-      const consent = input.consentGiven && form.consent && !form.doubleOptIn
-        ? { status: 'granted' as const, source: `form:${form.id}`, at: meta.now.toISOString(), text: form.consent.version }
-        : undefined;
+      const consent =
+        input.consentGiven && form.consent && !form.doubleOptIn
+          ? { status: 'granted' as const, source: `form:${form.id}`, at: meta.now.toISOString(), text: form.consent.version }
+          : undefined;
       const written = await deps.leads.upsert({ ...input.lead, ...(consent ? { consent } : {}) });
       switch (written.kind) {
         case 'suppressed':
@@ -132,10 +140,18 @@ export function createFormsService(deps: FormsDeps): FormsService {
           break;
       }
       const leadId = written.lead.id;
-      await deps.events.record([{
-        leadId, type: 'form_submit', occurredAt: meta.now,
-        properties: { form: form.id, ...(form.consent ? { consent: input.consentGiven, consentVersion: form.consent.version } : {}), ...(form.doubleOptIn ? { doubleOptIn: true } : {}) },
-      }]);
+      await deps.events.record([
+        {
+          leadId,
+          type: 'form_submit',
+          occurredAt: meta.now,
+          properties: {
+            form: form.id,
+            ...(form.consent ? { consent: input.consentGiven, consentVersion: form.consent.version } : {}),
+            ...(form.doubleOptIn ? { doubleOptIn: true } : {}),
+          },
+        },
+      ]);
 
       // SNIPPET JOIN (issue 13 item 2): the one place a form submit joins the visitor to the lead.
       const visitor = body[VISITOR_FIELD];
@@ -171,7 +187,9 @@ export function createFormsService(deps: FormsDeps): FormsService {
         consent: { status: 'granted', source: `form:${request.formId} (double opt-in)`, at: meta.now.toISOString(), text: request.wordingVersion },
         ...(form && form.tags.length > 0 ? { tags: form.tags } : {}),
       });
-      await deps.events.record([{ leadId: lead.id, type: 'opt_in_confirmed', occurredAt: meta.now, properties: { form: request.formId, consentVersion: request.wordingVersion } }]);
+      await deps.events.record([
+        { leadId: lead.id, type: 'opt_in_confirmed', occurredAt: meta.now, properties: { form: request.formId, consentVersion: request.wordingVersion } },
+      ]);
       if (form) await afterConsent(form, lead.id, meta.now);
       return { kind: 'confirmed', formTitle };
     },

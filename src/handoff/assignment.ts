@@ -92,7 +92,8 @@ export function chooseRep(input: AssignmentInput): Assignment {
     skipped.push(`${rep.id} (${why})`);
   }
 
-  const why = pool.length === 0 ? `no territory matches the lead (${describeLead(lead)})` : `nobody in territory pool ${poolKey} is available${skippedText(skipped)}`;
+  const why =
+    pool.length === 0 ? `no territory matches the lead (${describeLead(lead)})` : `nobody in territory pool ${poolKey} is available${skippedText(skipped)}`;
   const owner = team.fallbackOwner;
   if (!excluded.has(owner)) return fallback(owner, `${why}; fallback owner ${owner}`);
   const standIn = team.reps.find((rep) => !excluded.has(rep.id) && unavailability(rep, now, openCount(rep)) === null);
@@ -131,7 +132,9 @@ function describeLead(lead: AssignableLead): string {
 
 function formatTrait(value: unknown): string {
   if (value === undefined || value === null) return 'none';
-  return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? JSON.stringify(value) : `a ${Array.isArray(value) ? 'list' : typeof value}`;
+  return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean'
+    ? JSON.stringify(value)
+    : `a ${Array.isArray(value) ? 'list' : typeof value}`;
 }
 
 function skippedText(skipped: string[]): string {

@@ -96,7 +96,12 @@ export const MAX_ACTIONS_PER_BUYER = 3;
 type Describe = (event: ScoredEvent) => string;
 type FormatWhen = (date: Date) => string;
 
-export function handRaisedPart(input: HandRaisedInput | null | undefined, events: ScoredEvent[], describe: Describe, formatWhen: FormatWhen): BriefingHandRaised | null {
+export function handRaisedPart(
+  input: HandRaisedInput | null | undefined,
+  events: ScoredEvent[],
+  describe: Describe,
+  formatWhen: FormatWhen,
+): BriefingHandRaised | null {
   if (!input) return null;
   const event = events.find((candidate) => candidate.id === input.eventId);
   return { rule: input.rule, label: input.label, at: input.at.toISOString(), when: formatWhen(input.at), summary: event ? describe(event) : input.label };
@@ -119,7 +124,12 @@ export function returningPart(input: ReturningInput | null | undefined): Briefin
   };
 }
 
-export function accountPart(input: AccountInput | null | undefined, leadEngagement: number, describe: Describe, formatWhen: FormatWhen): BriefingAccount | null {
+export function accountPart(
+  input: AccountInput | null | undefined,
+  leadEngagement: number,
+  describe: Describe,
+  formatWhen: FormatWhen,
+): BriefingAccount | null {
   if (!input) return null;
   const buyers = input.people
     .filter((person) => person.events.length > 0)
@@ -134,8 +144,13 @@ export function accountPart(input: AccountInput | null | undefined, leadEngageme
     buyingGroup: buyers.slice(0, MAX_BUYERS).map(({ person, newest }) => {
       const last = newest[0]?.occurredAt ?? new Date(0);
       return {
-        name: person.name, email: person.email, title: person.title, actions: person.actions,
-        lastAt: last.toISOString(), lastWhen: formatWhen(last), did: newest.slice(0, MAX_ACTIONS_PER_BUYER).map(describe),
+        name: person.name,
+        email: person.email,
+        title: person.title,
+        actions: person.actions,
+        lastAt: last.toISOString(),
+        lastWhen: formatWhen(last),
+        did: newest.slice(0, MAX_ACTIONS_PER_BUYER).map(describe),
       };
     }),
   };
@@ -155,7 +170,12 @@ export interface BriefingHandedOver extends HandedOverInput {
 export function handedOverPart(input: HandedOverInput | null | undefined): BriefingHandedOver | null {
   if (!input) return null;
   const why = input.reason ? `: ${input.reason}` : '';
-  return { sequence: { ...input.sequence }, stepId: input.stepId, reason: input.reason, note: `Handed over by the sequence “${input.sequence.name}” (step ${input.stepId})${why}` };
+  return {
+    sequence: { ...input.sequence },
+    stepId: input.stepId,
+    reason: input.reason,
+    note: `Handed over by the sequence “${input.sequence.name}” (step ${input.stepId})${why}`,
+  };
 }
 
 /** The lines a rep must read before anything else, in the order they matter. */

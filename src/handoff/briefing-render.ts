@@ -24,7 +24,9 @@ export function briefingText(briefing: Briefing): string {
     'Why now',
     ...(briefing.handRaised ? [`  Asked for sales: ${briefing.handRaised.label} (${briefing.handRaised.summary}, ${briefing.handRaised.when})`] : []),
     `  Score ${whyNow.score} (engagement ${whyNow.engagement}, fit ${whyNow.fit}), ${signed(whyNow.riseLast7Days)} in the last 7 days`,
-    ...whyNow.topContributors.map((entry) => `  - ${entry.label}: ${signed(entry.points)}${entry.lastEventAt ? ` (last ${formatWhen(new Date(entry.lastEventAt))})` : ''}`),
+    ...whyNow.topContributors.map(
+      (entry) => `  - ${entry.label}: ${signed(entry.points)}${entry.lastEventAt ? ` (last ${formatWhen(new Date(entry.lastEventAt))})` : ''}`,
+    ),
     '',
     'What they engaged with',
     ...(briefing.engagement.length > 0 ? briefing.engagement.map((entry) => `  ${entry.when}  ${entry.summary}`) : ['  Nothing recorded']),
@@ -57,7 +59,13 @@ export function slackPayload(briefing: Briefing): { text: string; blocks: unknow
   const bullets = (items: string[]) => items.map((item) => `• ${escapeMrkdwn(item)}`).join('\n');
   const recent = briefing.engagement.slice(-SLACK_ENGAGEMENT);
   const earlier = briefing.engagement.length - recent.length;
-  const button = (text: string, url: string, style?: 'primary' | 'danger') => ({ type: 'button', text: { type: 'plain_text', text }, url, action_id: `handoff_${text.toLowerCase()}`, ...(style ? { style } : {}) });
+  const button = (text: string, url: string, style?: 'primary' | 'danger') => ({
+    type: 'button',
+    text: { type: 'plain_text', text },
+    url,
+    action_id: `handoff_${text.toLowerCase()}`,
+    ...(style ? { style } : {}),
+  });
   return {
     text: escapeMrkdwn(headline(briefing)),
     blocks: [
@@ -75,12 +83,36 @@ export function slackPayload(briefing: Briefing): { text: string; blocks: unknow
         ],
       },
       section(`*Why now*\n${bullets(whyNow.topContributors.map((entry) => `${entry.label}: ${signed(entry.points)}`)) || 'No single signal stands out'}`),
-      section(`*What they engaged with*\n${recent.length > 0 ? bullets(recent.map((entry) => `${entry.when}: ${entry.summary}`)) : 'Nothing recorded'}${earlier > 0 ? `\n_…and ${earlier} earlier_` : ''}`),
-      ...(briefing.account ? [section(`*Account ${escapeMrkdwn(accountLine(briefing.account))}*${briefing.account.buyingGroup.length > 0 ? `\n${bullets(briefing.account.buyingGroup.map(buyerLine))}` : ''}`)] : []),
+      section(
+        `*What they engaged with*\n${recent.length > 0 ? bullets(recent.map((entry) => `${entry.when}: ${entry.summary}`)) : 'Nothing recorded'}${earlier > 0 ? `\n_…and ${earlier} earlier_` : ''}`,
+      ),
+      ...(briefing.account
+        ? [
+            section(
+              `*Account ${escapeMrkdwn(accountLine(briefing.account))}*${briefing.account.buyingGroup.length > 0 ? `\n${bullets(briefing.account.buyingGroup.map(buyerLine))}` : ''}`,
+            ),
+          ]
+        : []),
       section(`*Talking points*\n${bullets(briefing.talkingPoints)}`),
       section(`*Next step*\n${escapeMrkdwn(briefing.nextStep)}`),
-      { type: 'context', elements: [{ type: 'mrkdwn', text: clip(escapeMrkdwn(`For ${briefing.rep.name} · ${briefing.sequences.map(sequenceLine).join('; ') || 'no sequences'} · ${formatWhen(new Date(briefing.generatedAt))}`), SLACK_TEXT_LIMIT) }] },
-      { type: 'actions', elements: [button('Accept', briefing.links.accept, 'primary'), button('Reject', briefing.links.reject, 'danger'), button('Open', briefing.links.lead)] },
+      {
+        type: 'context',
+        elements: [
+          {
+            type: 'mrkdwn',
+            text: clip(
+              escapeMrkdwn(
+                `For ${briefing.rep.name} · ${briefing.sequences.map(sequenceLine).join('; ') || 'no sequences'} · ${formatWhen(new Date(briefing.generatedAt))}`,
+              ),
+              SLACK_TEXT_LIMIT,
+            ),
+          },
+        ],
+      },
+      {
+        type: 'actions',
+        elements: [button('Accept', briefing.links.accept, 'primary'), button('Reject', briefing.links.reject, 'danger'), button('Open', briefing.links.lead)],
+      },
     ],
   };
 }

@@ -3,8 +3,19 @@ import type { Lead } from '../leads/lead.js';
 import { inScoringOrder, isMachineEvent, type Grade, type Score, type ScoredEvent } from '../scoring/score.js';
 import { accountWithLeadIds, type BriefingAccountWithIds } from './briefing-account.js';
 import {
-  accountPart, flagsOf, handedOverPart, handRaisedPart, returningPart, salesOnlyPart,
-  type AccountInput, type BriefingHandedOver, type BriefingHandRaised, type BriefingReturning, type BriefingSalesOnly, type HandedOverInput, type HandRaisedInput,
+  accountPart,
+  flagsOf,
+  handedOverPart,
+  handRaisedPart,
+  returningPart,
+  salesOnlyPart,
+  type AccountInput,
+  type BriefingHandedOver,
+  type BriefingHandRaised,
+  type BriefingReturning,
+  type BriefingSalesOnly,
+  type HandedOverInput,
+  type HandRaisedInput,
   type ReturningInput,
 } from './briefing-context.js';
 import { formatWhen, signed } from './briefing-render.js';
@@ -150,7 +161,10 @@ export function buildBriefing(input: BriefingInput): Briefing {
       company: lead.company,
       country: lead.country,
       fitGrade: score.grade,
-      fitFacts: score.breakdown.filter((entry) => entry.kind === 'fit').sort((a, b) => b.points - a.points).map((entry) => `${label(entry.rule)} (${signed(entry.points)})`),
+      fitFacts: score.breakdown
+        .filter((entry) => entry.kind === 'fit')
+        .sort((a, b) => b.points - a.points)
+        .map((entry) => `${label(entry.rule)} (${signed(entry.points)})`),
     },
     whyNow: {
       score: score.total,
@@ -168,17 +182,24 @@ export function buildBriefing(input: BriefingInput): Briefing {
       topic: topic?.id ?? null,
     })),
     topics: topics.map(({ topic, count }) => ({ id: topic.id, label: topic.label, count })),
-    sequences: [...input.enrollments].sort((a, b) => a.enrolledAt.getTime() - b.enrolledAt.getTime()).map((enrollment) => ({
-      id: enrollment.sequenceId,
-      name: enrollment.sequenceName,
-      status: enrollment.status,
-      enrolledAt: enrollment.enrolledAt.toISOString(),
-      endedAt: enrollment.endedAt?.toISOString() ?? null,
-      endReason: enrollment.endReason,
-      emailsSent: input.sends.filter((send) => send.sequenceId === enrollment.sequenceId && send.sentAt >= enrollment.enrolledAt && send.sentAt <= (enrollment.endedAt ?? now)).length,
-    })),
+    sequences: [...input.enrollments]
+      .sort((a, b) => a.enrolledAt.getTime() - b.enrolledAt.getTime())
+      .map((enrollment) => ({
+        id: enrollment.sequenceId,
+        name: enrollment.sequenceName,
+        status: enrollment.status,
+        enrolledAt: enrollment.enrolledAt.toISOString(),
+        endedAt: enrollment.endedAt?.toISOString() ?? null,
+        endReason: enrollment.endReason,
+        emailsSent: input.sends.filter(
+          (send) => send.sequenceId === enrollment.sequenceId && send.sentAt >= enrollment.enrolledAt && send.sentAt <= (enrollment.endedAt ?? now),
+        ).length,
+      })),
     talkingPoints: talkingPoints(topics.map(({ topic }) => topic)),
-    nextStep: nextStep(actions, topics.map(({ topic }) => topic)),
+    nextStep: nextStep(
+      actions,
+      topics.map(({ topic }) => topic),
+    ),
     rep: { ...input.rep },
     links: { ...input.links },
     generatedAt: now.toISOString(),
@@ -243,11 +264,19 @@ function talkingPoints(engaged: Topic[]): string[] {
 
 /** The strongest signal decides: a demo request beats a contact request beats pricing interest. */
 function nextStep(actions: ScoredEvent[], engaged: Topic[]): string {
-  const forms = actions.filter((event) => event.type === 'form_submit').map((event) => text(event.properties.form) ?? '').reverse();
+  const forms = actions
+    .filter((event) => event.type === 'form_submit')
+    .map((event) => text(event.properties.form) ?? '')
+    .reverse();
   if (forms.some((form) => /demo/i.test(form))) return 'Call to confirm the demo, and ask what they most want to see.';
   if (forms.some((form) => /contact|sales|quote|call/i.test(form))) return 'Reply today: they asked to hear from sales.';
-  const sawPricing = engaged.some((topic) => /pric/i.test(`${topic.id} ${topic.label}`))
-    || actions.some((event) => (event.type === 'page_view' || event.type === 'email_clicked') && /\/pric/i.test(`${text(event.properties.path) ?? ''} ${text(event.properties.url) ?? ''}`));
+  const sawPricing =
+    engaged.some((topic) => /pric/i.test(`${topic.id} ${topic.label}`)) ||
+    actions.some(
+      (event) =>
+        (event.type === 'page_view' || event.type === 'email_clicked') &&
+        /\/pric/i.test(`${text(event.properties.path) ?? ''} ${text(event.properties.url) ?? ''}`),
+    );
   if (sawPricing) return 'Offer a pricing walkthrough: they have been looking at pricing.';
   if (forms.length > 0) return forms[0] ? `Follow up on the “${forms[0]}” form they submitted.` : 'Follow up on the form they submitted.';
   if (engaged[0]) return `Send a short personal note about ${engaged[0].label}, and offer a 20-minute call.`;

@@ -32,7 +32,8 @@ export function handoffDelivery(deps: DeliveryDeps) {
     ];
     if (rep.slackWebhookUrl) rows.push({ handoffId, kind, channel: 'slack', target: rep.slackWebhookUrl, repId: rep.id });
     // Team-wide receivers hear of new assignments, not of each reminder.
-    if (kind === 'assigned') for (const hook of deps.webhooks) rows.push({ handoffId, kind, channel: hook.format === 'slack' ? 'slack' : 'webhook', target: hook.url, repId: rep.id });
+    if (kind === 'assigned')
+      for (const hook of deps.webhooks) rows.push({ handoffId, kind, channel: hook.format === 'slack' ? 'slack' : 'webhook', target: hook.url, repId: rep.id });
     return rows;
   }
 
@@ -43,13 +44,29 @@ export function handoffDelivery(deps: DeliveryDeps) {
     // Team-wide webhooks still hear of every assignment.
     const toRep = note.channel === 'email' || note.target === repById.get(note.rep_id)?.slackWebhookUrl;
     if (toRep && (row.status !== 'pending' || row.rep_id !== note.rep_id)) {
-      return finishNotification(db, note.id, { status: 'failed', error: `not sent: the handoff is ${row.status === 'pending' ? `now with ${row.rep_id}` : row.status}` }, now);
+      return finishNotification(
+        db,
+        note.id,
+        { status: 'failed', error: `not sent: the handoff is ${row.status === 'pending' ? `now with ${row.rep_id}` : row.status}` },
+        now,
+      );
     }
     try {
       const outcome = await deps.notifier.send({
-        id: `handoff_${note.id}`, kind: note.kind, channel: note.channel, target: note.target,
-        handoff: { id: row.id, leadId: row.lead_id, status: row.status, repId: row.rep_id, createdAt: row.created_at.toISOString(), assignedAt: row.assigned_at.toISOString() },
-        briefing: row.briefing as unknown as Briefing, now,
+        id: `handoff_${note.id}`,
+        kind: note.kind,
+        channel: note.channel,
+        target: note.target,
+        handoff: {
+          id: row.id,
+          leadId: row.lead_id,
+          status: row.status,
+          repId: row.rep_id,
+          createdAt: row.created_at.toISOString(),
+          assignedAt: row.assigned_at.toISOString(),
+        },
+        briefing: row.briefing as unknown as Briefing,
+        now,
       });
       if (outcome.kind === 'sent') return finishNotification(db, note.id, { status: 'sent' }, now);
       if (outcome.kind === 'failed') {
@@ -57,12 +74,18 @@ export function handoffDelivery(deps: DeliveryDeps) {
         return finishNotification(db, note.id, { status: 'failed', error: outcome.reason }, now);
       }
       const delay = outcome.retryAfterMs ?? webhookRetryDelayMs(note.attempts + 1);
-      if (delay === null) return finishNotification(db, note.id, { status: 'failed', error: `gave up after ${note.attempts + 1} attempts: ${outcome.reason}` }, now);
+      if (delay === null)
+        return finishNotification(db, note.id, { status: 'failed', error: `gave up after ${note.attempts + 1} attempts: ${outcome.reason}` }, now);
       return finishNotification(db, note.id, { status: 'pending', retryAt: new Date(now.getTime() + delay), error: outcome.reason }, now);
     } catch (error) {
       deps.logger.error({ err: error, handoffId: row.id, channel: note.channel }, 'sending a handoff notification threw');
       const delay = webhookRetryDelayMs(note.attempts + 1);
-      return finishNotification(db, note.id, delay === null ? { status: 'failed', error: String(error) } : { status: 'pending', retryAt: new Date(now.getTime() + delay), error: String(error) }, now);
+      return finishNotification(
+        db,
+        note.id,
+        delay === null ? { status: 'failed', error: String(error) } : { status: 'pending', retryAt: new Date(now.getTime() + delay), error: String(error) },
+        now,
+      );
     }
   }
 

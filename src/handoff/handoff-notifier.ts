@@ -22,10 +22,7 @@ export interface HandoffMessage {
   now: Date;
 }
 
-export type NotifyOutcome =
-  | { kind: 'sent' }
-  | { kind: 'retry'; reason: string; retryAfterMs?: number }
-  | { kind: 'failed'; reason: string };
+export type NotifyOutcome = { kind: 'sent' } | { kind: 'retry'; reason: string; retryAfterMs?: number } | { kind: 'failed'; reason: string };
 
 export interface HandoffNotifier {
   send(message: HandoffMessage): Promise<NotifyOutcome>;

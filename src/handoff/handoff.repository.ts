@@ -7,8 +7,12 @@ type Db = Kysely<Database>;
 export type HandoffRow = Selectable<HandoffsTable>;
 
 export async function openHandoffCounts(db: Db): Promise<Record<string, number>> {
-  const rows = await db.selectFrom('handoffs').select(['rep_id', (eb) => eb.fn.countAll<string>().as('open')])
-    .where('status', 'in', ['pending', 'accepted']).groupBy('rep_id').execute();
+  const rows = await db
+    .selectFrom('handoffs')
+    .select(['rep_id', (eb) => eb.fn.countAll<string>().as('open')])
+    .where('status', 'in', ['pending', 'accepted'])
+    .groupBy('rep_id')
+    .execute();
   return Object.fromEntries(rows.map((row) => [row.rep_id, Number(row.open)]));
 }
 
@@ -18,8 +22,11 @@ export async function assignmentCursors(db: Db): Promise<Record<string, string>>
 }
 
 export async function saveAssignmentCursor(db: Db, poolKey: string, repId: string): Promise<void> {
-  await db.insertInto('assignment_cursors').values({ pool_key: poolKey, last_rep_id: repId })
-    .onConflict((conflict) => conflict.column('pool_key').doUpdateSet({ last_rep_id: repId })).execute();
+  await db
+    .insertInto('assignment_cursors')
+    .values({ pool_key: poolKey, last_rep_id: repId })
+    .onConflict((conflict) => conflict.column('pool_key').doUpdateSet({ last_rep_id: repId }))
+    .execute();
 }
 
 /** Serialises assignments (round-robin cursors and capacity counts) across workers. */
@@ -39,23 +46,43 @@ export interface NewHandoff {
 
 /** False when the lead already has an open handoff (the unique index decides). */
 export async function insertHandoff(db: Db, handoff: NewHandoff): Promise<boolean> {
-  const inserted = await db.insertInto('handoffs').values({
-    id: handoff.id, lead_id: handoff.leadId, rep_id: handoff.repId,
-    assignment: JSON.stringify(handoff.assignment), score: JSON.stringify(handoff.score), briefing: JSON.stringify(handoff.briefing),
-    created_at: handoff.now, assigned_at: handoff.now,
-  }).onConflict((conflict) => conflict.column('lead_id').where('status', 'in', ['pending', 'accepted']).doNothing()).returning('id').executeTakeFirst();
+  const inserted = await db
+    .insertInto('handoffs')
+    .values({
+      id: handoff.id,
+      lead_id: handoff.leadId,
+      rep_id: handoff.repId,
+      assignment: JSON.stringify(handoff.assignment),
+      score: JSON.stringify(handoff.score),
+      briefing: JSON.stringify(handoff.briefing),
+      created_at: handoff.now,
+      assigned_at: handoff.now,
+    })
+    .onConflict((conflict) => conflict.column('lead_id').where('status', 'in', ['pending', 'accepted']).doNothing())
+    .returning('id')
+    .executeTakeFirst();
   return inserted !== undefined;
 }
 
-export async function queueNotifications(db: Db, rows: Array<{ handoffId: string; kind: 'assigned' | 'reminder'; channel: NotificationChannel; target: string; repId: string }>): Promise<void> {
+export async function queueNotifications(
+  db: Db,
+  rows: Array<{ handoffId: string; kind: 'assigned' | 'reminder'; channel: NotificationChannel; target: string; repId: string }>,
+): Promise<void> {
   if (rows.length === 0) return;
-  await db.insertInto('handoff_notifications').values(rows.map((row) => ({ handoff_id: row.handoffId, kind: row.kind, channel: row.channel, target: row.target, rep_id: row.repId }))).execute();
+  await db
+    .insertInto('handoff_notifications')
+    .values(rows.map((row) => ({ handoff_id: row.handoffId, kind: row.kind, channel: row.channel, target: row.target, rep_id: row.repId })))
+    .execute();
 }
 
 /** The lead leaves every nurture sequence: sales has it now. */
 export async function exitActiveEnrollments(db: Db, leadId: string, reason: string): Promise<number> {
-  const result = await db.updateTable('enrollments').set({ status: 'exited', exit_reason: reason, ended_at: sql`now()` })
-    .where('lead_id', '=', leadId).where('status', '=', 'active').executeTakeFirst();
+  const result = await db
+    .updateTable('enrollments')
+    .set({ status: 'exited', exit_reason: reason, ended_at: sql`now()` })
+    .where('lead_id', '=', leadId)
+    .where('status', '=', 'active')
+    .executeTakeFirst();
   return Number(result.numUpdatedRows);
 }
 
@@ -85,13 +112,36 @@ export async function listHandoffs(db: Db, query: HandoffListQuery): Promise<Han
     const { at, id } = query.after;
     select = select.where((eb) => eb.or([eb('created_at', '<', at), eb.and([eb('created_at', '=', at), eb('id', '<', id)])]));
   }
-  return select.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(query.limit + 1).execute();
+  return select
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(query.limit + 1)
+    .execute();
 }
 
 /** Compare-and-set on the status (and, for a rep's link, the rep): false when it no longer held. */
-export async function decideHandoff(db: Db, id: string, from: HandoffStatus[], to: HandoffStatus, now: Date, reason: string | null, decidedBy: string, onlyRep: string | null, deal: Deal | null = null): Promise<boolean> {
-  let update = db.updateTable('handoffs').set({ status: to, decided_at: now, decided_by: decidedBy, ...(reason !== null ? { reject_reason: reason } : {}), ...(deal ? { deal_value: deal.value, deal_currency: deal.currency } : {}) })
-    .where('id', '=', id).where('status', 'in', from);
+export async function decideHandoff(
+  db: Db,
+  id: string,
+  from: HandoffStatus[],
+  to: HandoffStatus,
+  now: Date,
+  reason: string | null,
+  decidedBy: string,
+  onlyRep: string | null,
+  deal: Deal | null = null,
+): Promise<boolean> {
+  let update = db
+    .updateTable('handoffs')
+    .set({
+      status: to,
+      decided_at: now,
+      decided_by: decidedBy,
+      ...(reason !== null ? { reject_reason: reason } : {}),
+      ...(deal ? { deal_value: deal.value, deal_currency: deal.currency } : {}),
+    })
+    .where('id', '=', id)
+    .where('status', 'in', from);
   if (onlyRep) update = update.where('rep_id', '=', onlyRep);
   const result = await update.executeTakeFirst();
   return result.numUpdatedRows > 0n;
@@ -99,8 +149,13 @@ export async function decideHandoff(db: Db, id: string, from: HandoffStatus[], t
 
 /** A converted handoff given its value later (a second convert with a deal): only while it has none. */
 export async function addDealIfMissing(db: Db, id: string, deal: Deal): Promise<boolean> {
-  const result = await db.updateTable('handoffs').set({ deal_value: deal.value, deal_currency: deal.currency })
-    .where('id', '=', id).where('status', '=', 'converted').where('deal_value', 'is', null).executeTakeFirst();
+  const result = await db
+    .updateTable('handoffs')
+    .set({ deal_value: deal.value, deal_currency: deal.currency })
+    .where('id', '=', id)
+    .where('status', '=', 'converted')
+    .where('deal_value', 'is', null)
+    .executeTakeFirst();
   return result.numUpdatedRows > 0n;
 }
 
@@ -120,15 +175,40 @@ export async function pendingAssignedBefore(db: Db, before: Date, onlyUnreminded
 }
 
 export async function markReminded(db: Db, id: string, assignedAt: Date, now: Date): Promise<boolean> {
-  const result = await db.updateTable('handoffs').set({ reminded_at: now })
-    .where('id', '=', id).where('status', '=', 'pending').where('assigned_at', '=', assignedAt).where('reminded_at', 'is', null).executeTakeFirst();
+  const result = await db
+    .updateTable('handoffs')
+    .set({ reminded_at: now })
+    .where('id', '=', id)
+    .where('status', '=', 'pending')
+    .where('assigned_at', '=', assignedAt)
+    .where('reminded_at', 'is', null)
+    .executeTakeFirst();
   return result.numUpdatedRows > 0n;
 }
 
-export async function reassignHandoff(db: Db, id: string, from: { repId: string; assignedAt: Date }, to: { repId: string; assignment: Record<string, unknown>; briefing: unknown }, now: Date): Promise<boolean> {
-  const result = await db.updateTable('handoffs')
-    .set((eb) => ({ rep_id: to.repId, assignment: JSON.stringify(to.assignment), briefing: JSON.stringify(to.briefing), assigned_at: now, reminded_at: null, sla_deferred_until: null, reassignments: eb('reassignments', '+', 1) }))
-    .where('id', '=', id).where('status', '=', 'pending').where('rep_id', '=', from.repId).where('assigned_at', '=', from.assignedAt).executeTakeFirst();
+export async function reassignHandoff(
+  db: Db,
+  id: string,
+  from: { repId: string; assignedAt: Date },
+  to: { repId: string; assignment: Record<string, unknown>; briefing: unknown },
+  now: Date,
+): Promise<boolean> {
+  const result = await db
+    .updateTable('handoffs')
+    .set((eb) => ({
+      rep_id: to.repId,
+      assignment: JSON.stringify(to.assignment),
+      briefing: JSON.stringify(to.briefing),
+      assigned_at: now,
+      reminded_at: null,
+      sla_deferred_until: null,
+      reassignments: eb('reassignments', '+', 1),
+    }))
+    .where('id', '=', id)
+    .where('status', '=', 'pending')
+    .where('rep_id', '=', from.repId)
+    .where('assigned_at', '=', from.assignedAt)
+    .executeTakeFirst();
   return result.numUpdatedRows > 0n;
 }
 
@@ -154,20 +234,33 @@ export async function takeDueNotifications(db: Db, now: Date, limit: number, sta
   return rows;
 }
 
-export async function finishNotification(db: Db, id: string, outcome: { status: 'sent' | 'failed'; error?: string } | { status: 'pending'; retryAt: Date; error: string }, now: Date): Promise<void> {
-  await db.updateTable('handoff_notifications').set((eb) => ({
-    status: outcome.status,
-    attempts: eb('attempts', '+', 1),
-    taken_at: null,
-    last_error: 'error' in outcome ? outcome.error ?? null : null,
-    ...(outcome.status === 'sent' ? { sent_at: now } : {}),
-    ...(outcome.status === 'pending' ? { next_attempt_at: outcome.retryAt } : {}),
-  })).where('id', '=', id).execute();
+export async function finishNotification(
+  db: Db,
+  id: string,
+  outcome: { status: 'sent' | 'failed'; error?: string } | { status: 'pending'; retryAt: Date; error: string },
+  now: Date,
+): Promise<void> {
+  await db
+    .updateTable('handoff_notifications')
+    .set((eb) => ({
+      status: outcome.status,
+      attempts: eb('attempts', '+', 1),
+      taken_at: null,
+      last_error: 'error' in outcome ? (outcome.error ?? null) : null,
+      ...(outcome.status === 'sent' ? { sent_at: now } : {}),
+      ...(outcome.status === 'pending' ? { next_attempt_at: outcome.retryAt } : {}),
+    }))
+    .where('id', '=', id)
+    .execute();
 }
 
 export async function notificationsOf(db: Db, handoffId: string) {
-  return db.selectFrom('handoff_notifications').select(['id', 'kind', 'channel', 'target', 'rep_id', 'status', 'attempts', 'last_error', 'created_at', 'sent_at'])
-    .where('handoff_id', '=', handoffId).orderBy('id').execute();
+  return db
+    .selectFrom('handoff_notifications')
+    .select(['id', 'kind', 'channel', 'target', 'rep_id', 'status', 'attempts', 'last_error', 'created_at', 'sent_at'])
+    .where('handoff_id', '=', handoffId)
+    .orderBy('id')
+    .execute();
 }
 
 /** For each positive scoring rule behind rejected handoffs: how often, and the reasons given. */
@@ -189,8 +282,12 @@ export async function rejectionsByRule(db: Db): Promise<Array<{ rule: string; re
 
 /** The lead's emails sent and sequence history, for the briefing. */
 export async function enrollmentHistory(db: Db, leadId: string) {
-  return db.selectFrom('enrollments').select(['sequence_id', 'status', 'entered_at', 'ended_at', 'exit_reason'])
-    .where('lead_id', '=', leadId).orderBy('entered_at').execute();
+  return db
+    .selectFrom('enrollments')
+    .select(['sequence_id', 'status', 'entered_at', 'ended_at', 'exit_reason'])
+    .where('lead_id', '=', leadId)
+    .orderBy('entered_at')
+    .execute();
 }
 
 /**

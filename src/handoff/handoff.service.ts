@@ -21,9 +21,27 @@ import { buildBriefing, type Briefing } from './briefing.js';
 import { handoffDelivery, maskUrl } from './handoff-delivery.js';
 import type { HandoffNotifier } from './handoff-notifier.js';
 import {
-  addDealIfMissing, assignmentCursors, decideHandoff, deferSla, enrollmentHistory, exitActiveEnrollments, findHandoff, insertHandoff, latestHandoffOf, listHandoffs, lockAssignments,
-  markReminded, notificationsOf, openHandoffCounts, pendingAssignedBefore, queueNotifications, reassignHandoff, rejectionsByRule, saveAssignmentCursor,
-  takeDueNotifications, type HandoffRow,
+  addDealIfMissing,
+  assignmentCursors,
+  decideHandoff,
+  deferSla,
+  enrollmentHistory,
+  exitActiveEnrollments,
+  findHandoff,
+  insertHandoff,
+  latestHandoffOf,
+  listHandoffs,
+  lockAssignments,
+  markReminded,
+  notificationsOf,
+  openHandoffCounts,
+  pendingAssignedBefore,
+  queueNotifications,
+  reassignHandoff,
+  rejectionsByRule,
+  saveAssignmentCursor,
+  takeDueNotifications,
+  type HandoffRow,
 } from './handoff.repository.js';
 import type { Rep, SalesTeam } from './sales-team.js';
 import type { Deal } from '../reporting/deal-value.js';
@@ -75,7 +93,13 @@ export interface HandoffService {
   /** Reminders and reassignments for handoffs nobody answered. */
   enforceSla(now: Date): Promise<{ reminded: number; reassigned: number }>;
   /** `disqualify` with reject: the lead is `disqualified` (final), not recycled to nurture. */
-  decide(id: string, action: HandoffAction, now: Date, by: Decider, options?: { reason?: string; disqualify?: boolean; deal?: Deal | null }): Promise<DecisionOutcome>;
+  decide(
+    id: string,
+    action: HandoffAction,
+    now: Date,
+    by: Decider,
+    options?: { reason?: string; disqualify?: boolean; deal?: Deal | null },
+  ): Promise<DecisionOutcome>;
   get(id: string): Promise<(HandoffView & { briefing: Briefing; notifications: unknown[] }) | null>;
   list(query: { status?: HandoffStatus; rep?: string; leadId?: string; limit: number; after?: { at: Date; id: string } }): Promise<Page<HandoffView>>;
   rejectionsByRule(): Promise<Array<{ rule: string; label: string; rejected: number; reasons: Record<string, number> }>>;
@@ -124,7 +148,9 @@ export function createHandoffService(deps: HandoffDeps): HandoffService {
     return `${deps.publicUrl}/h/${deps.linkSigner.sign(`${id}:${action}:${repId}:${expires}`)}`;
   };
   const links = (id: string, leadId: string, repId: string, now: Date) => ({
-    accept: actionLink(id, 'accept', repId, now), reject: actionLink(id, 'reject', repId, now), convert: actionLink(id, 'convert', repId, now),
+    accept: actionLink(id, 'accept', repId, now),
+    reject: actionLink(id, 'reject', repId, now),
+    convert: actionLink(id, 'convert', repId, now),
     // The dashboard's lead page (a rep signs in first when needed), not the API: a rep has no key.
     lead: `${deps.publicUrl}/dashboard/leads/${leadId}`,
   });
@@ -136,22 +162,48 @@ export function createHandoffService(deps: HandoffDeps): HandoffService {
     // With every event at hand (no reset by a rejection), the score a week ago is the same pure function.
     const weekAgo = knownEvents ? scoreLead(scoredLead(lead), knownEvents, deps.config.rules, weekAgoAt) : await deps.scoring().scoreAt(lead.id, weekAgoAt);
     const history = await enrollmentHistory(db, lead.id);
-    const sends = events.filter((event) => event.type === 'email_sent').map((event) => ({
-      sendId: String(event.properties.sendId ?? ''), subject: typeof event.properties.subject === 'string' ? event.properties.subject : null,
-      template: String(event.properties.template ?? ''), sequenceId: String(event.properties.sequenceId ?? ''), stepId: String(event.properties.stepId ?? ''), sentAt: event.occurredAt,
-    }));
+    const sends = events
+      .filter((event) => event.type === 'email_sent')
+      .map((event) => ({
+        sendId: String(event.properties.sendId ?? ''),
+        subject: typeof event.properties.subject === 'string' ? event.properties.subject : null,
+        template: String(event.properties.template ?? ''),
+        sequenceId: String(event.properties.sequenceId ?? ''),
+        stepId: String(event.properties.stepId ?? ''),
+        sentAt: event.occurredAt,
+      }));
     const enrollments = history.map((row) => ({
-      sequenceId: row.sequence_id, sequenceName: deps.sequenceName(row.sequence_id), status: row.status, enrolledAt: row.entered_at, endedAt: row.ended_at, endReason: row.exit_reason,
+      sequenceId: row.sequence_id,
+      sequenceName: deps.sequenceName(row.sequence_id),
+      status: row.status,
+      enrolledAt: row.entered_at,
+      endedAt: row.ended_at,
+      endReason: row.exit_reason,
     }));
     return { events, sends, enrollments, scoreSevenDaysAgo: weekAgo?.total ?? 0, account: await accountAround(db, lead, now, BUYER_EVENTS) };
   }
 
-  function compose(id: string, lead: Lead, score: Score, rep: Rep, inputs: Awaited<ReturnType<typeof briefingInputs>>, now: Date, context: { cause?: HandoffCause; returning?: ReturningInput | null } = {}): Briefing {
+  function compose(
+    id: string,
+    lead: Lead,
+    score: Score,
+    rep: Rep,
+    inputs: Awaited<ReturnType<typeof briefingInputs>>,
+    now: Date,
+    context: { cause?: HandoffCause; returning?: ReturningInput | null } = {},
+  ): Briefing {
     const intent = context.cause?.kind === 'intent' ? context.cause.intent : null;
     return buildBriefing({
-      lead, score, ...inputs, ruleLabels: deps.config.labels, topics: deps.config.topics,
-      rep: { id: rep.id, name: rep.name, email: rep.email }, links: links(id, lead.id, rep.id, now), now,
-      handRaised: intent, returning: context.returning ?? null,
+      lead,
+      score,
+      ...inputs,
+      ruleLabels: deps.config.labels,
+      topics: deps.config.topics,
+      rep: { id: rep.id, name: rep.name, email: rep.email },
+      links: links(id, lead.id, rep.id, now),
+      now,
+      handRaised: intent,
+      returning: context.returning ?? null,
       handedOver: context.cause?.kind === 'step' ? { sequence: context.cause.sequence, stepId: context.cause.stepId, reason: context.cause.reason } : null,
     });
   }
@@ -203,31 +255,58 @@ export function createHandoffService(deps: HandoffDeps): HandoffService {
       const returning = await returningOf(leadId, from);
       const domain = inputs.account?.domain ?? null;
       const id = randomUUID();
-      const created = await db.transaction().execute(async (trx) => {
-        await lockAssignments(trx);
-        if (!(await moveStage(trx, leadId, [from], 'mql', now))) return false;
-        // Read under the assignment lock: two leads of one account handed off together get one rep.
-        const owners = domain ? await accountOwners(trx, domain, leadId) : [];
-        const preferred: PreferredRep[] = [
-          ...(returning ? [{ repId: returning.rep.id, reason: 'previous_rep' as const, detail: `disqualified lead raising a hand again: back to ${returning.rep.id}, who had it before` }] : []),
-          ...owners.map((repId) => ({ repId, reason: 'account_owner' as const, detail: `owns an open handoff at the same account (${domain ?? ''})` })),
-        ];
-        const assignment = chooseRep({ team, lead: { country: lead.country, traits: lead.traits }, now, openCounts: await openHandoffCounts(trx), lastAssigned: await assignmentCursors(trx), preferred });
-        const rep = repOf(assignment);
-        // The flag stands only when the lead does go back to its previous rep.
-        const briefing = compose(id, lead, score, rep, inputs, now, { cause, returning: assignment.reason === 'previous_rep' ? returning : null });
-        // The unique index refuses a second open handoff: roll the stage change back with it.
-        if (!(await insertHandoff(trx, { id, leadId, repId: rep.id, assignment, score, briefing, now }))) throw new AlreadyHandedOff();
-        if (assignment.poolKey !== null) await saveAssignmentCursor(trx, assignment.poolKey, rep.id);
-        await queueNotifications(trx, notificationsFor(rep, id, 'assigned'));
-        await exitActiveEnrollments(trx, leadId, 'handed off to sales');
-        return true;
-      }).catch((error: unknown) => {
-        if (error instanceof AlreadyHandedOff) return false;
-        throw error;
-      });
+      const created = await db
+        .transaction()
+        .execute(async (trx) => {
+          await lockAssignments(trx);
+          if (!(await moveStage(trx, leadId, [from], 'mql', now))) return false;
+          // Read under the assignment lock: two leads of one account handed off together get one rep.
+          const owners = domain ? await accountOwners(trx, domain, leadId) : [];
+          const preferred: PreferredRep[] = [
+            ...(returning
+              ? [
+                  {
+                    repId: returning.rep.id,
+                    reason: 'previous_rep' as const,
+                    detail: `disqualified lead raising a hand again: back to ${returning.rep.id}, who had it before`,
+                  },
+                ]
+              : []),
+            ...owners.map((repId) => ({ repId, reason: 'account_owner' as const, detail: `owns an open handoff at the same account (${domain ?? ''})` })),
+          ];
+          const assignment = chooseRep({
+            team,
+            lead: { country: lead.country, traits: lead.traits },
+            now,
+            openCounts: await openHandoffCounts(trx),
+            lastAssigned: await assignmentCursors(trx),
+            preferred,
+          });
+          const rep = repOf(assignment);
+          // The flag stands only when the lead does go back to its previous rep.
+          const briefing = compose(id, lead, score, rep, inputs, now, { cause, returning: assignment.reason === 'previous_rep' ? returning : null });
+          // The unique index refuses a second open handoff: roll the stage change back with it.
+          if (!(await insertHandoff(trx, { id, leadId, repId: rep.id, assignment, score, briefing, now }))) throw new AlreadyHandedOff();
+          if (assignment.poolKey !== null) await saveAssignmentCursor(trx, assignment.poolKey, rep.id);
+          await queueNotifications(trx, notificationsFor(rep, id, 'assigned'));
+          await exitActiveEnrollments(trx, leadId, 'handed off to sales');
+          return true;
+        })
+        .catch((error: unknown) => {
+          if (error instanceof AlreadyHandedOff) return false;
+          throw error;
+        });
       if (created) {
-        deps.logger.info({ handoffId: id, leadId, engagement: score.engagement, grade: score.grade, cause: cause.kind === 'intent' ? `intent ${cause.intent.rule}` : cause.kind === 'step' ? `step ${cause.sequence.id}/${cause.stepId}` : cause.kind }, 'lead handed off to sales');
+        deps.logger.info(
+          {
+            handoffId: id,
+            leadId,
+            engagement: score.engagement,
+            grade: score.grade,
+            cause: cause.kind === 'intent' ? `intent ${cause.intent.rule}` : cause.kind === 'step' ? `step ${cause.sequence.id}/${cause.stepId}` : cause.kind,
+          },
+          'lead handed off to sales',
+        );
         deps.onQueued?.();
       }
       return created;
@@ -248,7 +327,14 @@ export function createHandoffService(deps: HandoffDeps): HandoffService {
         const lead = await deps.leads.get(row.lead_id);
         if (!lead) continue;
         // Nobody else can take it (a one-rep team, holidays): look again later, not every second.
-        const candidate = chooseRep({ team, lead: { country: lead.country, traits: lead.traits }, now, openCounts: await openHandoffCounts(db), lastAssigned: await assignmentCursors(db), exclude: [row.rep_id] });
+        const candidate = chooseRep({
+          team,
+          lead: { country: lead.country, traits: lead.traits },
+          now,
+          openCounts: await openHandoffCounts(db),
+          lastAssigned: await assignmentCursors(db),
+          exclude: [row.rep_id],
+        });
         if (candidate.repId === row.rep_id) {
           await deferSla(db, row.id, new Date(now.getTime() + sla.reassignAfterMs));
           continue;
@@ -256,17 +342,29 @@ export function createHandoffService(deps: HandoffDeps): HandoffService {
         const inputs = await briefingInputs(lead, now);
         const moved = await db.transaction().execute(async (trx) => {
           await lockAssignments(trx);
-          const assignment = chooseRep({ team, lead: { country: lead.country, traits: lead.traits }, now, openCounts: await openHandoffCounts(trx), lastAssigned: await assignmentCursors(trx), exclude: [row.rep_id] });
+          const assignment = chooseRep({
+            team,
+            lead: { country: lead.country, traits: lead.traits },
+            now,
+            openCounts: await openHandoffCounts(trx),
+            lastAssigned: await assignmentCursors(trx),
+            exclude: [row.rep_id],
+          });
           const rep = repOf(assignment);
           if (rep.id === row.rep_id) return false;
           const score = row.score as unknown as Score;
           const first = row.briefing as unknown as Briefing;
           const briefing = {
-            ...compose(row.id, lead, score, rep, inputs, now), handRaised: first.handRaised ?? null, salesOnly: first.salesOnly ?? null, returning: null, handedOver: first.handedOver ?? null,
+            ...compose(row.id, lead, score, rep, inputs, now),
+            handRaised: first.handRaised ?? null,
+            salesOnly: first.salesOnly ?? null,
+            returning: null,
+            handedOver: first.handedOver ?? null,
             flags: flagsOf({ salesOnly: first.salesOnly ?? null, returning: null, handedOver: first.handedOver ?? null }),
           };
           const detail = { ...assignment, reassignedFrom: row.rep_id, reassignedBecause: `no answer within ${Math.round(sla.reassignAfterMs / 60_000)} min` };
-          if (!(await reassignHandoff(trx, row.id, { repId: row.rep_id, assignedAt: row.assigned_at }, { repId: rep.id, assignment: detail, briefing }, now))) return false;
+          if (!(await reassignHandoff(trx, row.id, { repId: row.rep_id, assignedAt: row.assigned_at }, { repId: rep.id, assignment: detail, briefing }, now)))
+            return false;
           if (assignment.poolKey !== null) await saveAssignmentCursor(trx, assignment.poolKey, rep.id);
           await queueNotifications(trx, notificationsFor(rep, row.id, 'assigned'));
           return true;
@@ -310,7 +408,20 @@ export function createHandoffService(deps: HandoffDeps): HandoffService {
       const decidedBy = by.kind === 'rep' ? `rep:${by.repId}` : by.kind;
       const decided = await db.transaction().execute(async (trx) => {
         // By a rep's link: only while it is still theirs (a reassignment may have just moved it).
-        if (!(await decideHandoff(trx, id, from, target, now, action === 'reject' ? reason?.trim() || null : null, decidedBy, by.kind === 'rep' ? by.repId : null, action === 'convert' ? options.deal ?? null : null))) return false;
+        if (
+          !(await decideHandoff(
+            trx,
+            id,
+            from,
+            target,
+            now,
+            action === 'reject' ? reason?.trim() || null : null,
+            decidedBy,
+            by.kind === 'rep' ? by.repId : null,
+            action === 'convert' ? (options.deal ?? null) : null,
+          ))
+        )
+          return false;
         await moveStage(trx, row.lead_id, ['mql', 'sql'], stage, now);
         // In the same transaction: a rescore between the two must not see the old engagement
         // with the stage already recycled, or it would hand the lead straight back.
@@ -321,7 +432,9 @@ export function createHandoffService(deps: HandoffDeps): HandoffService {
       if (!current) return { kind: 'not_found' };
       if (!decided) {
         if (current.status === target) return { kind: 'done', handoff: toView(current) };
-        return by.kind === 'rep' && current.rep_id !== by.repId && current.status === 'pending' ? { kind: 'not_yours', handoff: toView(current) } : { kind: 'conflict', handoff: toView(current) };
+        return by.kind === 'rep' && current.rep_id !== by.repId && current.status === 'pending'
+          ? { kind: 'not_yours', handoff: toView(current) }
+          : { kind: 'conflict', handoff: toView(current) };
       }
       deps.logger.info({ handoffId: id, action, stage, rep: row.rep_id, by: decidedBy }, 'handoff decided');
       if (recycled) {
@@ -330,7 +443,8 @@ export function createHandoffService(deps: HandoffDeps): HandoffService {
         const recycle = deps.config.lifecycle?.recycleSequence;
         if (recycle) {
           const outcome = await deps.enroll(recycle, row.lead_id, now);
-          if (outcome.kind !== 'enrolled') deps.logger.warn({ leadId: row.lead_id, sequence: recycle, outcome }, 'a rejected lead could not enter the recycle sequence');
+          if (outcome.kind !== 'enrolled')
+            deps.logger.warn({ leadId: row.lead_id, sequence: recycle, outcome }, 'a rejected lead could not enter the recycle sequence');
         }
       }
       return { kind: 'done', handoff: toView(current) };
@@ -344,10 +458,17 @@ export function createHandoffService(deps: HandoffDeps): HandoffService {
         ...toView(row),
         briefing: row.briefing as unknown as Briefing,
         notifications: notifications.map((note) => ({
-          id: note.id, kind: note.kind, channel: note.channel, repId: note.rep_id, status: note.status, attempts: note.attempts, lastError: note.last_error,
+          id: note.id,
+          kind: note.kind,
+          channel: note.channel,
+          repId: note.rep_id,
+          status: note.status,
+          attempts: note.attempts,
+          lastError: note.last_error,
           // Webhook and Slack URLs are credentials: show where, not the whole URL.
           target: note.channel === 'email' ? note.target : maskUrl(note.target),
-          createdAt: note.created_at.toISOString(), sentAt: note.sent_at?.toISOString() ?? null,
+          createdAt: note.created_at.toISOString(),
+          sentAt: note.sent_at?.toISOString() ?? null,
         })),
       };
     },

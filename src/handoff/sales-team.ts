@@ -78,13 +78,17 @@ function parseInstant(text: string, edge: 'from' | 'until'): Date | null {
   return new Date(DATE.test(text) && edge === 'until' ? ms + DAY_MS : ms);
 }
 
-const repId = Joi.string().pattern(/^[a-z0-9][a-z0-9_-]{0,63}$/)
+const repId = Joi.string()
+  .pattern(/^[a-z0-9][a-z0-9_-]{0,63}$/)
   .messages({ 'string.pattern.base': '{{#label}} "{{#value}}" must be lower-case letters, digits, - and _' });
-const duration = Joi.string().custom((value: string, helpers) => (parseDuration(value) === null ? helpers.error('duration.invalid') : value))
+const duration = Joi.string()
+  .custom((value: string, helpers) => (parseDuration(value) === null ? helpers.error('duration.invalid') : value))
   .messages({ 'duration.invalid': '{{#label}} "{{#value}}" is not a duration such as 4h (s, m, h, d or w)' });
-const instant = Joi.string().custom((value: string, helpers) => (parseInstant(value, 'from') === null ? helpers.error('instant.invalid') : value))
+const instant = Joi.string()
+  .custom((value: string, helpers) => (parseInstant(value, 'from') === null ? helpers.error('instant.invalid') : value))
   .messages({ 'instant.invalid': '{{#label}} "{{#value}}" is not a date such as 2026-12-20 or a date-time with a time zone such as 2026-12-20T09:00Z' });
-const timeZone = Joi.string().custom((value: string, helpers) => canonicalTimeZone(value) ?? helpers.error('zone.invalid'))
+const timeZone = Joi.string()
+  .custom((value: string, helpers) => canonicalTimeZone(value) ?? helpers.error('zone.invalid'))
   .messages({ 'zone.invalid': '{{#label}} "{{#value}}" is not an IANA time zone such as Europe/Paris' });
 const notEmpty = { 'array.min': '{{#label}} must not be empty: leave it out to match any value' };
 const words = Joi.array().items(Joi.string().trim().min(1).max(100)).min(1).messages(notEmpty);
@@ -96,28 +100,40 @@ const size = Joi.number().integer().min(0);
  */
 function keys<T = unknown>(schema: Record<string, Joi.Schema>): Joi.ObjectSchema<T> {
   const known = Object.keys(schema).join(', ');
-  return Joi.object<T>(schema).messages({ 'object.base': `{{#label}} must be a map of ${known}`, 'object.unknown': `{{#label}} is not a known key; expected one of: ${known}` });
+  return Joi.object<T>(schema).messages({
+    'object.base': `{{#label}} must be a map of ${known}`,
+    'object.unknown': `{{#label}} is not a known key; expected one of: ${known}`,
+  });
 }
 
 const territory = keys({
-  countries: Joi.array().items(Joi.string().pattern(/^[A-Za-z]{2}$/)
-    .messages({ 'string.pattern.base': '{{#label}} "{{#value}}" must be a two-letter ISO 3166 country code such as FR' })).min(1).messages(notEmpty),
+  countries: Joi.array()
+    .items(
+      Joi.string()
+        .pattern(/^[A-Za-z]{2}$/)
+        .messages({ 'string.pattern.base': '{{#label}} "{{#value}}" must be a two-letter ISO 3166 country code such as FR' }),
+    )
+    .min(1)
+    .messages(notEmpty),
   regions: words,
-  company_size: keys({ min: size, max: size }).or('min', 'max')
-    .messages({ 'object.missing': '{{#label}} must give min, max or both' }),
+  company_size: keys({ min: size, max: size }).or('min', 'max').messages({ 'object.missing': '{{#label}} must give min, max or both' }),
   industries: words,
-}).or('countries', 'regions', 'company_size', 'industries')
+})
+  .or('countries', 'regions', 'company_size', 'industries')
   .messages({ 'object.missing': '{{#label}} must constrain at least one of countries, regions, company_size or industries' });
 
 const rep = keys({
   id: repId.required(),
   name: Joi.string().trim().min(1).max(200).required(),
   email: emailSchema.required().messages({ 'string.email': '{{#label}} "{{#value}}" is not an email address' }),
-  slack_webhook_url: Joi.string().uri({ scheme: ['https'] })
+  slack_webhook_url: Joi.string()
+    .uri({ scheme: ['https'] })
     .messages({ 'string.uriCustomScheme': '{{#label}} "{{#value}}" must be an https URL', 'string.uri': '{{#label}} "{{#value}}" must be an https URL' }),
   timezone: timeZone,
   capacity: Joi.number().integer().min(0).max(10_000),
-  out_of_office: Joi.array().items(keys({ from: instant.required(), until: instant.required() })).default([]),
+  out_of_office: Joi.array()
+    .items(keys({ from: instant.required(), until: instant.required() }))
+    .default([]),
   territories: Joi.array().items(territory).default([]),
 });
 
@@ -127,9 +143,27 @@ const salesTeamSchema = keys<RawTeam>({
   reps: Joi.array().items(rep).min(1).required().messages({ 'array.min': '{{#label}} must list at least one rep' }),
 }).messages({ 'object.base': 'the file must be a map of fallback_owner, sla and reps' });
 
-interface RawTerritory { countries?: string[]; regions?: string[]; company_size?: { min?: number; max?: number }; industries?: string[] }
-interface RawRep { id: string; name: string; email: string; slack_webhook_url?: string; timezone?: string; capacity?: number; out_of_office: Array<{ from: string; until: string }>; territories: RawTerritory[] }
-interface RawTeam { fallback_owner: string; sla: { remind_after: string; reassign_after: string } | null; reps: RawRep[] }
+interface RawTerritory {
+  countries?: string[];
+  regions?: string[];
+  company_size?: { min?: number; max?: number };
+  industries?: string[];
+}
+interface RawRep {
+  id: string;
+  name: string;
+  email: string;
+  slack_webhook_url?: string;
+  timezone?: string;
+  capacity?: number;
+  out_of_office: Array<{ from: string; until: string }>;
+  territories: RawTerritory[];
+}
+interface RawTeam {
+  fallback_owner: string;
+  sla: { remind_after: string; reassign_after: string } | null;
+  reps: RawRep[];
+}
 
 type LineOf = (segments: Array<string | number>) => number | null;
 
@@ -165,7 +199,10 @@ function toSalesTeam(raw: RawTeam): SalesTeam {
       slackWebhookUrl: rep.slack_webhook_url ?? null,
       timezone: rep.timezone ?? 'UTC',
       capacity: rep.capacity ?? null,
-      outOfOffice: rep.out_of_office.map((period) => ({ from: validated(parseInstant(period.from, 'from')), until: validated(parseInstant(period.until, 'until')) })),
+      outOfOffice: rep.out_of_office.map((period) => ({
+        from: validated(parseInstant(period.from, 'from')),
+        until: validated(parseInstant(period.until, 'until')),
+      })),
       territories: rep.territories.map((raw) => ({
         countries: raw.countries?.map((country) => country.toUpperCase()) ?? null,
         regions: raw.regions?.map((region) => region.toLowerCase()) ?? null,

@@ -10,12 +10,18 @@ export type RecordVerdict = { status: 'pass' | 'warn' | 'fail'; detail: string }
 
 export function judgeSpf(domain: string, records: string[][]): RecordVerdict {
   const spf = records.map(joinTxt).filter((text) => /^v=spf1(\s|$)/i.test(text));
-  if (spf.length === 0) return { status: 'fail', detail: `${domain} has no SPF record (TXT "v=spf1 …"): receivers cannot tell which servers may send as it; publish one that includes your SMTP relay, e.g. "v=spf1 include:<your relay's SPF> ~all"` };
-  if (spf.length > 1) return { status: 'fail', detail: `${domain} has ${spf.length} SPF records: SPF then fails for every message (RFC 7208 §4.5); merge them into one` };
+  if (spf.length === 0)
+    return {
+      status: 'fail',
+      detail: `${domain} has no SPF record (TXT "v=spf1 …"): receivers cannot tell which servers may send as it; publish one that includes your SMTP relay, e.g. "v=spf1 include:<your relay's SPF> ~all"`,
+    };
+  if (spf.length > 1)
+    return { status: 'fail', detail: `${domain} has ${spf.length} SPF records: SPF then fails for every message (RFC 7208 §4.5); merge them into one` };
   const record = spf[0] ?? '';
   const all = /\s([+?~-]?)all\b/i.exec(record)?.[1];
   if (all === '' || all === '+') return { status: 'fail', detail: `${domain}: "${record}" ends in +all: anyone may send as ${domain}; end it in ~all or -all` };
-  if (all === '?' || all === undefined) return { status: 'warn', detail: `${domain}: "${record}" has no ~all or -all: unlisted servers are neither failed nor trusted` };
+  if (all === '?' || all === undefined)
+    return { status: 'warn', detail: `${domain}: "${record}" has no ~all or -all: unlisted servers are neither failed nor trusted` };
   return { status: 'pass', detail: `${domain}: "${record}" (check that it includes your SMTP relay)` };
 }
 
@@ -30,11 +36,16 @@ export function parseTags(text: string): Map<string, string> {
 
 export function judgeDmarc(lookedUp: string, records: string[][]): RecordVerdict {
   const dmarc = records.map(joinTxt).filter((text) => /^v=DMARC1\s*(;|$)/i.test(text));
-  if (dmarc.length === 0) return { status: 'fail', detail: `${lookedUp} has no DMARC record: Gmail and Yahoo require one from bulk senders; publish TXT "v=DMARC1; p=none; rua=mailto:dmarc@<your domain>" at least` };
+  if (dmarc.length === 0)
+    return {
+      status: 'fail',
+      detail: `${lookedUp} has no DMARC record: Gmail and Yahoo require one from bulk senders; publish TXT "v=DMARC1; p=none; rua=mailto:dmarc@<your domain>" at least`,
+    };
   if (dmarc.length > 1) return { status: 'fail', detail: `${lookedUp} has ${dmarc.length} DMARC records: receivers then ignore them all; keep one` };
   const record = dmarc[0] ?? '';
   const policy = parseTags(record).get('p')?.toLowerCase();
-  if (policy === 'none') return { status: 'pass', detail: `${lookedUp}: "${record}" (p=none: reports only; move to quarantine or reject once they look clean)` };
+  if (policy === 'none')
+    return { status: 'pass', detail: `${lookedUp}: "${record}" (p=none: reports only; move to quarantine or reject once they look clean)` };
   if (policy === 'quarantine' || policy === 'reject') return { status: 'pass', detail: `${lookedUp}: "${record}"` };
   return { status: 'fail', detail: `${lookedUp}: "${record}" has no valid p= (none, quarantine or reject)` };
 }
@@ -47,6 +58,7 @@ export function judgeDkimKey(name: string, records: string[][], publicKeyBase64:
   const published = tags.get('p') ?? '';
   if (published === '') return { status: 'fail', detail: `${name}: the key is revoked (empty p=)` };
   if (tags.has('k') && tags.get('k')?.toLowerCase() !== 'rsa') return { status: 'fail', detail: `${name}: k=${tags.get('k') ?? ''}, but Baton signs with RSA` };
-  if (published !== publicKeyBase64) return { status: 'fail', detail: `${name}: the published key is not the public half of DKIM_PRIVATE_KEY; publish p=${publicKeyBase64}` };
+  if (published !== publicKeyBase64)
+    return { status: 'fail', detail: `${name}: the published key is not the public half of DKIM_PRIVATE_KEY; publish p=${publicKeyBase64}` };
   return { status: 'pass', detail: `${name}: publishes the public half of DKIM_PRIVATE_KEY` };
 }

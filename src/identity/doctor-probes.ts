@@ -19,10 +19,15 @@ export async function probeSmtpTls(smtpUrl: string, ca?: string): Promise<ProbeR
   const secure = url.protocol === 'smtps:';
   const port = Number(url.port || (secure ? 465 : 587));
   const transporter = nodemailer.createTransport({
-    host: url.hostname, port, secure, requireTLS: !secure,
+    host: url.hostname,
+    port,
+    secure,
+    requireTLS: !secure,
     auth: url.username ? { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } : undefined,
     tls: { rejectUnauthorized: true, ...(ca ? { ca } : {}) },
-    connectionTimeout: TIMEOUT_MS, greetingTimeout: TIMEOUT_MS, socketTimeout: TIMEOUT_MS,
+    connectionTimeout: TIMEOUT_MS,
+    greetingTimeout: TIMEOUT_MS,
+    socketTimeout: TIMEOUT_MS,
   });
   const where = `${url.hostname}:${port}`;
   try {
@@ -31,7 +36,8 @@ export async function probeSmtpTls(smtpUrl: string, ca?: string): Promise<ProbeR
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     // A relay on this machine (a local Postfix) may speak plain SMTP; it must use TLS onward.
-    if (isLoopback(url.hostname) && /STARTTLS/i.test(message)) return { status: 'warn', detail: `${where}: a local relay without STARTTLS; make sure it uses TLS to the Internet` };
+    if (isLoopback(url.hostname) && /STARTTLS/i.test(message))
+      return { status: 'warn', detail: `${where}: a local relay without STARTTLS; make sure it uses TLS to the Internet` };
     return { status: 'fail', detail: `${where}: ${message}` };
   } finally {
     transporter.close();
@@ -44,7 +50,8 @@ export async function probePublicUrl(publicUrl: string, production: boolean): Pr
   try {
     const response = await fetch(health, { signal: AbortSignal.timeout(TIMEOUT_MS), redirect: 'manual' });
     if (response.status !== 200) return { status: 'fail', detail: `${health} answered ${response.status}; links in emails lead there` };
-    if (!publicUrl.startsWith('https:')) return { status: production ? 'fail' : 'warn', detail: `${health} answers, over plain http: one-click unsubscribe (RFC 8058) needs https` };
+    if (!publicUrl.startsWith('https:'))
+      return { status: production ? 'fail' : 'warn', detail: `${health} answers, over plain http: one-click unsubscribe (RFC 8058) needs https` };
     return { status: 'pass', detail: `${health} answers 200 over https` };
   } catch (error) {
     const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : error instanceof Error ? error.message : String(error);

@@ -63,7 +63,10 @@ export async function runDoctor(input: DoctorInput, deps: DoctorDeps): Promise<D
 
   const sender = senderAddress(input.mailFrom);
   if (!sender || !sender.domain.includes('.')) {
-    add('From address', { status: 'fail', detail: `BATON_MAIL_FROM "${input.mailFrom}" is not an address at a real domain: set it to an address at a domain you control` });
+    add('From address', {
+      status: 'fail',
+      detail: `BATON_MAIL_FROM "${input.mailFrom}" is not an address at a real domain: set it to an address at a domain you control`,
+    });
   } else {
     add('From address', { status: 'pass', detail: sender.address });
     await judged('From SPF', sender.domain, (records) => judgeSpf(sender.domain, records));
@@ -72,7 +75,11 @@ export async function runDoctor(input: DoctorInput, deps: DoctorDeps): Promise<D
 
   const key = input.dkim ? readDkimPrivateKey(input.dkim.privateKey) : null;
   if (!input.dkim || !key) {
-    add('DKIM', { status: input.production ? 'fail' : 'warn', detail: 'DKIM_DOMAIN, DKIM_SELECTOR and DKIM_PRIVATE_KEY are not set: Baton does not sign, so your relay must sign with a domain aligned with the From domain' });
+    add('DKIM', {
+      status: input.production ? 'fail' : 'warn',
+      detail:
+        'DKIM_DOMAIN, DKIM_SELECTOR and DKIM_PRIVATE_KEY are not set: Baton does not sign, so your relay must sign with a domain aligned with the From domain',
+    });
   } else if (!key.ok) {
     add('DKIM', { status: 'fail', detail: `DKIM_PRIVATE_KEY ${key.problem}` });
   } else {
@@ -80,15 +87,22 @@ export async function runDoctor(input: DoctorInput, deps: DoctorDeps): Promise<D
     const name = `${dkim.keySelector}._domainkey.${dkim.domainName}`;
     await judged('DKIM key', name, (records) => judgeDkimKey(name, records, key.publicKeyBase64));
     if (sender) {
-      add('DKIM alignment', alignedDomains(sender.domain, dkim.domainName)
-        ? { status: 'pass', detail: `d=${dkim.domainName} aligns with the From domain ${sender.domain} (relaxed: ${organizationalDomain(sender.domain)})` }
-        : { status: 'fail', detail: `d=${dkim.domainName} does not align with the From domain ${sender.domain}: DMARC fails; sign as ${sender.domain}` });
+      add(
+        'DKIM alignment',
+        alignedDomains(sender.domain, dkim.domainName)
+          ? { status: 'pass', detail: `d=${dkim.domainName} aligns with the From domain ${sender.domain} (relaxed: ${organizationalDomain(sender.domain)})` }
+          : { status: 'fail', detail: `d=${dkim.domainName} does not align with the From domain ${sender.domain}: DMARC fails; sign as ${sender.domain}` },
+      );
     }
   }
 
   await bounceChecks();
 
-  if (!input.smtpUrl) add('SMTP TLS', { status: input.production ? 'fail' : 'warn', detail: 'SMTP_URL is not set: mail goes to the embedded development sink and never leaves the machine' });
+  if (!input.smtpUrl)
+    add('SMTP TLS', {
+      status: input.production ? 'fail' : 'warn',
+      detail: 'SMTP_URL is not set: mail goes to the embedded development sink and never leaves the machine',
+    });
   else add('SMTP TLS', await deps.probeSmtpTls(input.smtpUrl));
   add('Public URL', await deps.probePublicUrl(input.publicUrl, input.production));
   return checks;
@@ -97,33 +111,57 @@ export async function runDoctor(input: DoctorInput, deps: DoctorDeps): Promise<D
   async function dmarc(check: string, domain: string): Promise<void> {
     const own = await txt(`_dmarc.${domain}`);
     const organizational = organizationalDomain(domain);
-    if (own.ok && own.records.length === 0 && organizational !== domain) await judged(check, `_dmarc.${organizational}`, (records) => judgeDmarc(`_dmarc.${organizational}`, records));
+    if (own.ok && own.records.length === 0 && organizational !== domain)
+      await judged(check, `_dmarc.${organizational}`, (records) => judgeDmarc(`_dmarc.${organizational}`, records));
     else add(check, own.ok ? judgeDmarc(`_dmarc.${domain}`, own.records) : { status: 'warn', detail: own.detail });
   }
 
   async function bounceChecks(): Promise<void> {
     const bounce = input.bounceDomain;
     if (!bounce) {
-      add('Bounce domain', { status: 'warn', detail: 'BATON_BOUNCE_DOMAIN is not set: the envelope sender is the From address, so bounces go to its mailbox and Baton does not see them' });
+      add('Bounce domain', {
+        status: 'warn',
+        detail: 'BATON_BOUNCE_DOMAIN is not set: the envelope sender is the From address, so bounces go to its mailbox and Baton does not see them',
+      });
       return;
     }
     // SPF is checked against the envelope sender's domain: the bounce domain's record is the one that counts.
     await judged('Bounce SPF', bounce, (records) => judgeSpf(bounce, records));
     const mx = await lookup(bounce, (n) => deps.dns.resolveMx(n));
     if (!mx.ok) add('Bounce MX', { status: 'warn', detail: mx.detail });
-    else if (mx.records.length === 0) add('Bounce MX', { status: 'fail', detail: `${bounce} has no MX record: bounces and complaints cannot reach Baton; point it at the host running Baton's inbound listener` });
-    else add('Bounce MX', { status: 'pass', detail: `${bounce}: ${[...mx.records].sort((a, b) => a.priority - b.priority).map((record) => `${record.priority} ${record.exchange}`).join(', ')}` });
+    else if (mx.records.length === 0)
+      add('Bounce MX', {
+        status: 'fail',
+        detail: `${bounce} has no MX record: bounces and complaints cannot reach Baton; point it at the host running Baton's inbound listener`,
+      });
+    else
+      add('Bounce MX', {
+        status: 'pass',
+        detail: `${bounce}: ${[...mx.records]
+          .sort((a, b) => a.priority - b.priority)
+          .map((record) => `${record.priority} ${record.exchange}`)
+          .join(', ')}`,
+      });
     await dmarc('Bounce DMARC', bounce);
     if (sender) {
-      add('Bounce alignment', alignedDomains(bounce, sender.domain)
-        ? { status: 'pass', detail: `${bounce} aligns with the From domain ${sender.domain}: SPF counts for DMARC` }
-        : { status: 'warn', detail: `${bounce} does not align with the From domain ${sender.domain}: SPF cannot count for DMARC, which then rests on DKIM alone` });
+      add(
+        'Bounce alignment',
+        alignedDomains(bounce, sender.domain)
+          ? { status: 'pass', detail: `${bounce} aligns with the From domain ${sender.domain}: SPF counts for DMARC` }
+          : {
+              status: 'warn',
+              detail: `${bounce} does not align with the From domain ${sender.domain}: SPF cannot count for DMARC, which then rests on DKIM alone`,
+            },
+      );
     }
     if (input.dkim && key?.ok) {
       const signing = input.dkim.domainName;
-      add('Bounce DKIM', alignedDomains(bounce, signing)
-        ? { status: 'pass', detail: `DKIM signs as ${signing}, in the bounce domain's organization (${organizationalDomain(bounce)})` }
-        : { status: 'warn', detail: `DKIM signs as ${signing}, outside the bounce domain's organization (${organizationalDomain(bounce)})` });
+      add(
+        'Bounce DKIM',
+        alignedDomains(bounce, signing)
+          ? { status: 'pass', detail: `DKIM signs as ${signing}, in the bounce domain's organization (${organizationalDomain(bounce)})` }
+          : { status: 'warn', detail: `DKIM signs as ${signing}, outside the bounce domain's organization (${organizationalDomain(bounce)})` },
+      );
     }
   }
 }

@@ -15,5 +15,7 @@ export function senderIdentityFindings({ mailFrom, dkimDomain }: SenderIdentityI
   if (!sender) return [];
   if (!dkimDomain) return [];
   if (alignedDomains(sender.domain, dkimDomain)) return [];
-  return [`BATON_MAIL_FROM (${sender.domain}) is not aligned with DKIM_DOMAIN (${dkimDomain}): DMARC wants the From domain and the signing domain to share their organizational domain; sign as ${sender.domain} or send from an address at ${dkimDomain}`];
+  return [
+    `BATON_MAIL_FROM (${sender.domain}) is not aligned with DKIM_DOMAIN (${dkimDomain}): DMARC wants the From domain and the signing domain to share their organizational domain; sign as ${sender.domain} or send from an address at ${dkimDomain}`,
+  ];
 }

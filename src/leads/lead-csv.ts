@@ -95,10 +95,18 @@ export function mapRow(cells: string[], targets: ColumnTarget[]): RowMapping {
         else if (!FALSE_WORDS.has(word)) return { ok: false, reason: `unsubscribed must be true or false, got "${cell.slice(0, 40)}"` };
         break;
       }
-      case 'consentStatus': consent.status = cell.toLowerCase(); break;
-      case 'consentSource': consent.source = cell; break;
-      case 'consentAt': consent.at = cell; break;
-      case 'consentText': consent.text = cell; break;
+      case 'consentStatus':
+        consent.status = cell.toLowerCase();
+        break;
+      case 'consentSource':
+        consent.source = cell;
+        break;
+      case 'consentAt':
+        consent.at = cell;
+        break;
+      case 'consentText':
+        consent.text = cell;
+        break;
       default:
         candidate[target.field] = cell;
     }
@@ -113,7 +121,15 @@ export function mapRow(cells: string[], targets: ColumnTarget[]): RowMapping {
  * quoted inside the cell), into distinct tags without their quotes.
  */
 export function splitTags(cell: string): string[] {
-  const tags = cell.split(/[;|,]/).map((tag) => tag.trim().replace(/^(["'])(.*)\1$/, '$2').trim()).filter((tag) => tag !== '');
+  const tags = cell
+    .split(/[;|,]/)
+    .map((tag) =>
+      tag
+        .trim()
+        .replace(/^(["'])(.*)\1$/, '$2')
+        .trim(),
+    )
+    .filter((tag) => tag !== '');
   return [...new Set(tags)];
 }
 
@@ -152,15 +168,46 @@ export function detectDelimiter(firstLine: string): { delimiter: Delimiter; hint
 }
 
 export const EXPORT_COLUMNS = [
-  'id', 'email', 'first_name', 'last_name', 'company', 'title', 'phone', 'timezone', 'country', 'source',
-  'tags', 'traits', 'consent_status', 'consent_source', 'consent_at', 'unsubscribed_at', 'created_at', 'updated_at',
+  'id',
+  'email',
+  'first_name',
+  'last_name',
+  'company',
+  'title',
+  'phone',
+  'timezone',
+  'country',
+  'source',
+  'tags',
+  'traits',
+  'consent_status',
+  'consent_source',
+  'consent_at',
+  'unsubscribed_at',
+  'created_at',
+  'updated_at',
 ] as const;
 
 export function leadToCsvCells(lead: Lead): string[] {
   const cells = [
-    lead.id, lead.email, lead.firstName, lead.lastName, lead.company, lead.title, lead.phone, lead.timezone, lead.country,
-    lead.source, lead.tags.join(';'), JSON.stringify(lead.traits), lead.consent?.status, lead.consent?.source, lead.consent?.at,
-    lead.unsubscribedAt, lead.createdAt, lead.updatedAt,
+    lead.id,
+    lead.email,
+    lead.firstName,
+    lead.lastName,
+    lead.company,
+    lead.title,
+    lead.phone,
+    lead.timezone,
+    lead.country,
+    lead.source,
+    lead.tags.join(';'),
+    JSON.stringify(lead.traits),
+    lead.consent?.status,
+    lead.consent?.source,
+    lead.consent?.at,
+    lead.unsubscribedAt,
+    lead.createdAt,
+    lead.updatedAt,
   ];
   return cells.map((cell) => escapeFormula(cell ?? ''));
 }

@@ -60,7 +60,10 @@ export async function importLeadsCsv(input: Readable, writeBatch: WriteBatch): P
   let writeFailure: unknown = null;
   const settle = async (entry: { done: Promise<void> }) => {
     await entry.done;
-    inFlight.splice(inFlight.findIndex((candidate) => candidate === entry), 1);
+    inFlight.splice(
+      inFlight.findIndex((candidate) => candidate === entry),
+      1,
+    );
   };
   const flush = async () => {
     if (writeFailure) throw writeFailure;
@@ -91,7 +94,15 @@ export async function importLeadsCsv(input: Readable, writeBatch: WriteBatch): P
   let targets: ColumnTarget[] | null = null;
   try {
     const { stream, delimiter, hintLine } = await sniffDelimiter(input);
-    const parser = parse({ bom: true, delimiter, from_line: hintLine ? 2 : 1, relax_column_count: true, skip_empty_lines: true, max_record_size: 65_536, info: true });
+    const parser = parse({
+      bom: true,
+      delimiter,
+      from_line: hintLine ? 2 : 1,
+      relax_column_count: true,
+      skip_empty_lines: true,
+      max_record_size: 65_536,
+      info: true,
+    });
     // pipeline, not pipe: a client that aborts the upload must end the loop below with an error.
     pipeline(stream, parser, () => undefined);
     for await (const { record, info } of parser as AsyncIterable<ParsedRecord>) {
@@ -111,7 +122,11 @@ export async function importLeadsCsv(input: Readable, writeBatch: WriteBatch): P
       // Not destructured: Joi types a failed result's value `any`; narrowed on `error`, it is typed.
       const validated = rowSchema.validate(mapped.candidate);
       if (validated.error) {
-        reject({ line, email: typeof mapped.candidate.email === 'string' ? mapped.candidate.email : null, reason: validated.error.details.map((detail) => detail.message).join('; ') });
+        reject({
+          line,
+          email: typeof mapped.candidate.email === 'string' ? mapped.candidate.email : null,
+          reason: validated.error.details.map((detail) => detail.message).join('; '),
+        });
         continue;
       }
       const { value } = validated;
@@ -126,12 +141,19 @@ export async function importLeadsCsv(input: Readable, writeBatch: WriteBatch): P
     if (error instanceof CsvError) {
       await finish();
       const line = typeof error.lines === 'number' ? error.lines : null;
-      throw new AppError('csv_malformed', `CSV cannot be parsed${line ? ` at line ${line}` : ''}: ${error.message}; rows before it were imported`, { line, ...report });
+      throw new AppError('csv_malformed', `CSV cannot be parsed${line ? ` at line ${line}` : ''}: ${error.message}; rows before it were imported`, {
+        line,
+        ...report,
+      });
     }
     if (isAppError(error) && error.code === 'validation_failed') {
       // The upload itself broke off (a truncated multipart body): keep what was read, as above.
       await finish();
-      throw new AppError(error.code, `${error.message}; rows before the cut were imported (${report.created} created, ${report.updated} updated)`, error.details);
+      throw new AppError(
+        error.code,
+        `${error.message}; rows before the cut were imported (${report.created} created, ${report.updated} updated)`,
+        error.details,
+      );
     }
     throw error;
   }
@@ -152,7 +174,11 @@ async function sniffDelimiter(input: Readable): Promise<{ stream: Readable } & R
     size += chunk.length;
     if (chunk.includes(0x0a) || size >= 65_536) break;
   }
-  const firstLine = Buffer.concat(head).toString('utf8').replace(/^\uFEFF/, '').split(/\r?\n/)[0] ?? '';
+  const firstLine =
+    Buffer.concat(head)
+      .toString('utf8')
+      .replace(/^\uFEFF/, '')
+      .split(/\r?\n/)[0] ?? '';
   async function* whole(): AsyncGenerator<Buffer> {
     yield* head;
     for (;;) {

@@ -72,14 +72,31 @@ function consentAfter(stored: ConsentRecord | null, incoming: ConsentRecord, mod
 
 function checkLimits(write: LeadWrite): MergeResult {
   const problems: Array<{ field: string; message: string }> = [];
-  if (write.tags.length > LIMITS.tags) problems.push({ field: 'tags', message: `tags would grow to ${write.tags.length}; a lead holds at most ${LIMITS.tags}` });
-  if (Object.keys(write.traits).length > LIMITS.traitKeys) problems.push({ field: 'traits', message: `traits would grow to ${Object.keys(write.traits).length} keys; a lead holds at most ${LIMITS.traitKeys}` });
-  else if (Buffer.byteLength(JSON.stringify(write.traits)) > LIMITS.traitBytes) problems.push({ field: 'traits', message: `traits would exceed ${LIMITS.traitBytes} bytes of JSON` });
+  if (write.tags.length > LIMITS.tags)
+    problems.push({ field: 'tags', message: `tags would grow to ${write.tags.length}; a lead holds at most ${LIMITS.tags}` });
+  if (Object.keys(write.traits).length > LIMITS.traitKeys)
+    problems.push({ field: 'traits', message: `traits would grow to ${Object.keys(write.traits).length} keys; a lead holds at most ${LIMITS.traitKeys}` });
+  else if (Buffer.byteLength(JSON.stringify(write.traits)) > LIMITS.traitBytes)
+    problems.push({ field: 'traits', message: `traits would exceed ${LIMITS.traitBytes} bytes of JSON` });
   return problems.length > 0 ? { ok: false, problems } : { ok: true, write };
 }
 
 function emptyWrite(email: string): LeadWrite {
-  return { email, firstName: null, lastName: null, company: null, title: null, phone: null, timezone: null, country: null, source: null, traits: {}, tags: [], consent: null, unsubscribedAt: null };
+  return {
+    email,
+    firstName: null,
+    lastName: null,
+    company: null,
+    title: null,
+    phone: null,
+    timezone: null,
+    country: null,
+    source: null,
+    traits: {},
+    tags: [],
+    consent: null,
+    unsubscribedAt: null,
+  };
 }
 
 function fromRow(row: LeadRow): LeadWrite {

@@ -14,13 +14,21 @@ export async function findLeadById(db: Db, id: string, lock?: 'update'): Promise
 
 export async function findLeadsByIds(db: Db, ids: string[]): Promise<LeadRow[]> {
   if (ids.length === 0) return [];
-  return db.selectFrom('leads').selectAll().where('id', 'in', [...new Set(ids)]).execute();
+  return db
+    .selectFrom('leads')
+    .selectAll()
+    .where('id', 'in', [...new Set(ids)])
+    .execute();
 }
 
 export async function findLeadsByEmails(db: Db, emails: string[]): Promise<LeadRow[]> {
   if (emails.length === 0) return [];
   const lowered = [...new Set(emails.map((email) => email.toLowerCase()))];
-  return db.selectFrom('leads').selectAll().where(sql<boolean>`lower(email) = any(${lowered}::text[])`).execute();
+  return db
+    .selectFrom('leads')
+    .selectAll()
+    .where(sql<boolean>`lower(email) = any(${lowered}::text[])`)
+    .execute();
 }
 
 /**
@@ -29,7 +37,12 @@ export async function findLeadsByEmails(db: Db, emails: string[]): Promise<LeadR
  */
 export async function lockExistingLeadIds(db: Db, ids: string[]): Promise<Set<string>> {
   if (ids.length === 0) return new Set();
-  const rows = await db.selectFrom('leads').select('id').where('id', 'in', [...new Set(ids)]).forShare().execute();
+  const rows = await db
+    .selectFrom('leads')
+    .select('id')
+    .where('id', 'in', [...new Set(ids)])
+    .forShare()
+    .execute();
   return new Set(rows.map((row) => row.id));
 }
 
@@ -143,7 +156,11 @@ export async function listLeads(db: Db, filter: LeadFilter): Promise<LeadRow[]> 
     const { at, id } = filter.after;
     query = query.where(sql<boolean>`(created_at, id) < (${at}, ${id}::uuid)`);
   }
-  return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(filter.limit + 1).execute();
+  return query
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(filter.limit + 1)
+    .execute();
 }
 
 export async function deleteLead(db: Db, id: string): Promise<LeadRow | undefined> {

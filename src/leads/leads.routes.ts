@@ -16,71 +16,134 @@ const JSON_LIMIT = '2mb';
 export function leadsRoutes(leads: LeadsService): Router {
   const router = Router();
 
-  router.post('/leads', documented({ tag: 'leads', summary: 'Create a lead, or update the lead with this email', body: leadInputSchema, responses: { 201: { description: 'created' }, 200: { description: 'updated' } } }), ...jsonBody(JSON_LIMIT), async (req, res) => {
-    const input = validate(leadInputSchema, req.body, 'body');
-    const outcome: UpsertOutcome = await leads.upsert(input);
-    switch (outcome.kind) {
-      case 'created':
-      case 'updated':
-        res.status(outcome.kind === 'created' ? 201 : 200).json(outcome.lead);
-        return;
-      case 'suppressed':
-        throw emailSuppressed(input.email);
-      case 'invalid':
-        throw bodyProblems(outcome.problems);
-    }
-  });
+  router.post(
+    '/leads',
+    documented({
+      tag: 'leads',
+      summary: 'Create a lead, or update the lead with this email',
+      body: leadInputSchema,
+      responses: { 201: { description: 'created' }, 200: { description: 'updated' } },
+    }),
+    ...jsonBody(JSON_LIMIT),
+    async (req, res) => {
+      const input = validate(leadInputSchema, req.body, 'body');
+      const outcome: UpsertOutcome = await leads.upsert(input);
+      switch (outcome.kind) {
+        case 'created':
+        case 'updated':
+          res.status(outcome.kind === 'created' ? 201 : 200).json(outcome.lead);
+          return;
+        case 'suppressed':
+          throw emailSuppressed(input.email);
+        case 'invalid':
+          throw bodyProblems(outcome.problems);
+      }
+    },
+  );
 
-  router.get('/leads', documented({ tag: 'leads', summary: 'List leads (keyset pagination with nextCursor)', query: leadListQuerySchema, responses: { 200: { description: 'a page of leads' } } }), async (req, res) => {
-    const query = validate(leadListQuerySchema, req.query, 'query');
-    res.json(await leads.list(query));
-  });
+  router.get(
+    '/leads',
+    documented({
+      tag: 'leads',
+      summary: 'List leads (keyset pagination with nextCursor)',
+      query: leadListQuerySchema,
+      responses: { 200: { description: 'a page of leads' } },
+    }),
+    async (req, res) => {
+      const query = validate(leadListQuerySchema, req.query, 'query');
+      res.json(await leads.list(query));
+    },
+  );
 
   // Registered before /leads/:id so these names are not taken for ids.
-  router.post('/leads/import', documented({ tag: 'leads', summary: 'Import leads from a CSV file (multipart upload or text/csv)', csvUpload: true, responses: { 200: { description: 'the import report: created, updated, rejected rows with reasons' } } }), async (req, res) => {
-    const upload = await openCsvUpload(req);
-    res.json(await leads.importCsv(upload));
-  });
+  router.post(
+    '/leads/import',
+    documented({
+      tag: 'leads',
+      summary: 'Import leads from a CSV file (multipart upload or text/csv)',
+      csvUpload: true,
+      responses: { 200: { description: 'the import report: created, updated, rejected rows with reasons' } },
+    }),
+    async (req, res) => {
+      const upload = await openCsvUpload(req);
+      res.json(await leads.importCsv(upload));
+    },
+  );
 
-  router.get('/leads/export.csv', documented({ tag: 'leads', summary: 'Export the leads matching the filters as CSV (bom=true for Excel)', query: exportQuerySchema, responses: { 200: { description: 'CSV, one lead per row', body: 'csv' } } }), async (req, res) => {
-    const { email, tag, q, bom } = validate(exportQuerySchema, req.query, 'query');
-    const csv = await leads.openCsvExport({ email, tag, q }, { bom });
-    res.status(200).type('text/csv; charset=utf-8').attachment('leads.csv');
-    // Headers are gone by now: a failure mid-export can only cut the download short.
-    await pipeline(csv, res).catch(() => res.destroy());
-  });
+  router.get(
+    '/leads/export.csv',
+    documented({
+      tag: 'leads',
+      summary: 'Export the leads matching the filters as CSV (bom=true for Excel)',
+      query: exportQuerySchema,
+      responses: { 200: { description: 'CSV, one lead per row', body: 'csv' } },
+    }),
+    async (req, res) => {
+      const { email, tag, q, bom } = validate(exportQuerySchema, req.query, 'query');
+      const csv = await leads.openCsvExport({ email, tag, q }, { bom });
+      res.status(200).type('text/csv; charset=utf-8').attachment('leads.csv');
+      // Headers are gone by now: a failure mid-export can only cut the download short.
+      await pipeline(csv, res).catch(() => res.destroy());
+    },
+  );
 
-  router.get('/leads/:id', documented({ tag: 'leads', summary: 'One lead', params: leadIdParamsSchema, responses: { 200: { description: 'the lead' } } }), async (req, res) => {
-    const { id } = validate(leadIdParamsSchema, req.params, 'path');
-    const lead = await leads.get(id);
-    if (!lead) throw leadNotFound(id);
-    res.json(lead);
-  });
+  router.get(
+    '/leads/:id',
+    documented({ tag: 'leads', summary: 'One lead', params: leadIdParamsSchema, responses: { 200: { description: 'the lead' } } }),
+    async (req, res) => {
+      const { id } = validate(leadIdParamsSchema, req.params, 'path');
+      const lead = await leads.get(id);
+      if (!lead) throw leadNotFound(id);
+      res.json(lead);
+    },
+  );
 
-  router.patch('/leads/:id', documented({ tag: 'leads', summary: 'Change some fields of a lead', params: leadIdParamsSchema, body: leadPatchSchema, responses: { 200: { description: 'the updated lead' } } }), ...jsonBody(JSON_LIMIT), async (req, res) => {
-    const { id } = validate(leadIdParamsSchema, req.params, 'path');
-    const patch = validate(leadPatchSchema, req.body, 'body');
-    const outcome: UpdateOutcome = await leads.update(id, patch);
-    switch (outcome.kind) {
-      case 'updated':
-        res.json(outcome.lead);
-        return;
-      case 'not_found':
-        throw leadNotFound(id);
-      case 'suppressed':
-        throw emailSuppressed(patch.email ?? '');
-      case 'email_taken':
-        throw new AppError('lead_email_taken', 'Another lead already has this email', [{ field: 'email', location: 'body', message: 'email belongs to another lead' }]);
-      case 'invalid':
-        throw bodyProblems(outcome.problems);
-    }
-  });
+  router.patch(
+    '/leads/:id',
+    documented({
+      tag: 'leads',
+      summary: 'Change some fields of a lead',
+      params: leadIdParamsSchema,
+      body: leadPatchSchema,
+      responses: { 200: { description: 'the updated lead' } },
+    }),
+    ...jsonBody(JSON_LIMIT),
+    async (req, res) => {
+      const { id } = validate(leadIdParamsSchema, req.params, 'path');
+      const patch = validate(leadPatchSchema, req.body, 'body');
+      const outcome: UpdateOutcome = await leads.update(id, patch);
+      switch (outcome.kind) {
+        case 'updated':
+          res.json(outcome.lead);
+          return;
+        case 'not_found':
+          throw leadNotFound(id);
+        case 'suppressed':
+          throw emailSuppressed(patch.email ?? '');
+        case 'email_taken':
+          throw new AppError('lead_email_taken', 'Another lead already has this email', [
+            { field: 'email', location: 'body', message: 'email belongs to another lead' },
+          ]);
+        case 'invalid':
+          throw bodyProblems(outcome.problems);
+      }
+    },
+  );
 
-  router.delete('/leads/:id', documented({ tag: 'privacy', summary: 'Erase a lead and everything recorded about it (GDPR)', params: leadIdParamsSchema, responses: { 204: { description: 'erased', body: 'none' } } }), async (req, res) => {
-    const { id } = validate(leadIdParamsSchema, req.params, 'path');
-    if (!(await leads.erase(id))) throw leadNotFound(id);
-    res.status(204).end();
-  });
+  router.delete(
+    '/leads/:id',
+    documented({
+      tag: 'privacy',
+      summary: 'Erase a lead and everything recorded about it (GDPR)',
+      params: leadIdParamsSchema,
+      responses: { 204: { description: 'erased', body: 'none' } },
+    }),
+    async (req, res) => {
+      const { id } = validate(leadIdParamsSchema, req.params, 'path');
+      if (!(await leads.erase(id))) throw leadNotFound(id);
+      res.status(204).end();
+    },
+  );
 
   return router;
 }
@@ -126,4 +189,3 @@ async function openCsvUpload(req: Request): Promise<Readable> {
 function badMultipart(message: string): AppError {
   return new AppError('validation_failed', `Invalid upload: ${message}`, [{ field: 'file', location: 'body', message }]);
 }
-

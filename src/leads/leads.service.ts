@@ -11,7 +11,18 @@ import { EXPORT_COLUMNS, leadToCsvCells } from './lead-csv.js';
 import { importLeadsCsv, type ImportReport, type ImportRow, type RowRejection } from './lead-import.js';
 import { applyPatch, mergeUpsert, type LeadWrite } from './lead-merge.js';
 import {
-  deleteLead, findLeadById, findLeadsByEmails, findLeadsByIds, leadExists, listLeads, lockExistingLeadIds, markUnsubscribed, updateLead, writeLeads, writeLeadsCounting, type LeadFilter,
+  deleteLead,
+  findLeadById,
+  findLeadsByEmails,
+  findLeadsByIds,
+  leadExists,
+  listLeads,
+  lockExistingLeadIds,
+  markUnsubscribed,
+  updateLead,
+  writeLeads,
+  writeLeadsCounting,
+  type LeadFilter,
 } from './leads.repository.js';
 import type { LeadListQuery } from './leads.schemas.js';
 
@@ -19,7 +30,8 @@ type Db = Kysely<Database>;
 type FieldProblems = Array<{ field: string; message: string }>;
 
 export type UpsertOutcome = { kind: 'created' | 'updated'; lead: Lead } | { kind: 'suppressed' } | { kind: 'invalid'; problems: FieldProblems };
-export type UpdateOutcome = { kind: 'updated'; lead: Lead } | { kind: 'not_found' } | { kind: 'suppressed' } | { kind: 'email_taken' } | { kind: 'invalid'; problems: FieldProblems };
+export type UpdateOutcome =
+  { kind: 'updated'; lead: Lead } | { kind: 'not_found' } | { kind: 'suppressed' } | { kind: 'email_taken' } | { kind: 'invalid'; problems: FieldProblems };
 
 export interface IdentifiedLeads {
   /** Lower-cased address → lead id, for known addresses and the leads just created for the rest. */
@@ -147,10 +159,12 @@ export function createLeadsService(db: Db, suppression: SuppressionService, cloc
       const idByEmail = new Map((await findLeadsByEmails(trx, emails)).map((row) => [row.email.toLowerCase(), row.id]));
       const unknown = [...new Set(emails.map((email) => email.toLowerCase()))].filter((email) => !idByEmail.has(email));
       const suppressed = new Set(unknown.filter((email) => suppressedAmongAll.has(email)));
-      const writes = unknown.filter((email) => !suppressed.has(email)).flatMap((email) => {
-        const merged = mergeUpsert(undefined, { email, source }, 'api', clock());
-        return merged.ok ? [merged.write] : [];
-      });
+      const writes = unknown
+        .filter((email) => !suppressed.has(email))
+        .flatMap((email) => {
+          const merged = mergeUpsert(undefined, { email, source }, 'api', clock());
+          return merged.ok ? [merged.write] : [];
+        });
       for (const { row } of await writeLeads(trx, writes)) idByEmail.set(row.email.toLowerCase(), row.id);
       return { idByEmail, suppressed };
     },
@@ -175,7 +189,11 @@ export function createLeadsService(db: Db, suppression: SuppressionService, cloc
       for (const row of rows) {
         const key = row.input.email.toLowerCase();
         if (suppressed.has(key)) {
-          rejections.push({ line: row.line, email: row.input.email, reason: 'address is suppressed (erased or permanently undeliverable) and will not be imported' });
+          rejections.push({
+            line: row.line,
+            email: row.input.email,
+            reason: 'address is suppressed (erased or permanently undeliverable) and will not be imported',
+          });
           continue;
         }
         const merged = mergeUpsert(existing.get(key), row.input, 'import', clock());

@@ -10,25 +10,43 @@ import { emailSchema } from '../leads/leads.schemas.js';
 import { findDevMail, listDevMail, type DevMailRow } from './dev-mail.repository.js';
 
 const listQuery = Joi.object<{ to?: string; limit: number }>({ to: emailSchema, limit: Joi.number().integer().min(1).max(200).default(50) });
-const idParams = Joi.object<{ id: string }>({ id: Joi.string().pattern(/^\d{1,18}$/).required().messages({ 'string.pattern.base': 'id must be a message number' }) });
+const idParams = Joi.object<{ id: string }>({
+  id: Joi.string()
+    .pattern(/^\d{1,18}$/)
+    .required()
+    .messages({ 'string.pattern.base': 'id must be a message number' }),
+});
 
 /** Messages caught by the embedded SMTP sink; only mounted when Baton runs without SMTP_URL. */
 export function devMailRoutes(db: Kysely<Database>): Router {
   const router = Router();
 
-  router.get('/dev/mail', documented({ tag: 'development', summary: 'Mail caught by the embedded SMTP sink (only without SMTP_URL)', query: listQuery, responses: { 200: { description: 'caught messages, newest first' } } }), async (req, res) => {
-    const query = validate(listQuery, req.query, 'query');
-    const rows = await listDevMail(db, query);
-    res.json({ items: await Promise.all(rows.map(describe)) });
-  });
+  router.get(
+    '/dev/mail',
+    documented({
+      tag: 'development',
+      summary: 'Mail caught by the embedded SMTP sink (only without SMTP_URL)',
+      query: listQuery,
+      responses: { 200: { description: 'caught messages, newest first' } },
+    }),
+    async (req, res) => {
+      const query = validate(listQuery, req.query, 'query');
+      const rows = await listDevMail(db, query);
+      res.json({ items: await Promise.all(rows.map(describe)) });
+    },
+  );
 
-  router.get('/dev/mail/:id', documented({ tag: 'development', summary: 'One caught message, parsed', params: idParams, responses: { 200: { description: 'the message' } } }), async (req, res) => {
-    const { id } = validate(idParams, req.params, 'path');
-    const row = await findDevMail(db, id);
-    if (!row) throw new AppError('mail_not_found', `No caught message has id ${id}`, [{ field: 'id', location: 'path', message: 'no message has this id' }]);
-    const parsed = await simpleParser(row.raw);
-    res.json({ ...(await describe(row)), html: parsed.html || null, text: parsed.text ?? null });
-  });
+  router.get(
+    '/dev/mail/:id',
+    documented({ tag: 'development', summary: 'One caught message, parsed', params: idParams, responses: { 200: { description: 'the message' } } }),
+    async (req, res) => {
+      const { id } = validate(idParams, req.params, 'path');
+      const row = await findDevMail(db, id);
+      if (!row) throw new AppError('mail_not_found', `No caught message has id ${id}`, [{ field: 'id', location: 'path', message: 'no message has this id' }]);
+      const parsed = await simpleParser(row.raw);
+      res.json({ ...(await describe(row)), html: parsed.html || null, text: parsed.text ?? null });
+    },
+  );
 
   return router;
 }

@@ -38,7 +38,9 @@ export function buildMailOptions(email: OutgoingEmail): Mail.Options {
     text: email.rendered.text,
     messageId: email.messageId,
     // One field with both URIs (RFC 2369): Nodemailer writes a flat array as two separate fields.
-    list: email.unsubscribeUrl ? { unsubscribe: email.unsubscribeMailto ? [[email.unsubscribeUrl, `mailto:${email.unsubscribeMailto}?subject=unsubscribe`]] : email.unsubscribeUrl } : undefined,
+    list: email.unsubscribeUrl
+      ? { unsubscribe: email.unsubscribeMailto ? [[email.unsubscribeUrl, `mailto:${email.unsubscribeMailto}?subject=unsubscribe`]] : email.unsubscribeUrl }
+      : undefined,
     envelope: email.envelopeFrom ? { from: email.envelopeFrom, to: email.to } : undefined,
     headers,
     disableFileAccess: true,
@@ -51,7 +53,27 @@ export function buildMailOptions(email: OutgoingEmail): Mail.Options {
  * them; listed explicitly so that no library default can drop them.
  */
 export const DKIM_HEADER_FIELDS = [
-  'from', 'sender', 'reply-to', 'subject', 'date', 'message-id', 'to', 'cc', 'mime-version', 'content-type',
-  'content-transfer-encoding', 'content-id', 'content-description', 'in-reply-to', 'references',
-  'list-id', 'list-help', 'list-unsubscribe', 'list-unsubscribe-post', 'list-subscribe', 'list-post', 'list-owner', 'list-archive',
+  'from',
+  'sender',
+  'reply-to',
+  'subject',
+  'date',
+  'message-id',
+  'to',
+  'cc',
+  'mime-version',
+  'content-type',
+  'content-transfer-encoding',
+  'content-id',
+  'content-description',
+  'in-reply-to',
+  'references',
+  'list-id',
+  'list-help',
+  'list-unsubscribe',
+  'list-unsubscribe-post',
+  'list-subscribe',
+  'list-post',
+  'list-owner',
+  'list-archive',
 ].join(':');

@@ -70,7 +70,8 @@ export interface Config {
 export const SECRET_CONFIG_KEYS = ['apiKey', 'secret', 'databaseUrl', 'smtpUrl', 'dkim', 'webhooks', 'feedback'] as const;
 
 const postgresUrl = Joi.string().uri({ scheme: ['postgres', 'postgresql'] });
-const webhookSecret = Joi.string().pattern(/^whsec_[A-Za-z0-9+/]{32,}={0,2}$/)
+const webhookSecret = Joi.string()
+  .pattern(/^whsec_[A-Za-z0-9+/]{32,}={0,2}$/)
   .messages({ 'string.pattern.base': '{{#label}} must be whsec_ followed by at least 24 random bytes in base64 (e.g. "whsec_$(openssl rand -base64 32)")' });
 const DURATION_UNITS_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -115,65 +116,97 @@ type ValidatedEnvironment = {
 };
 
 const environmentSchema = Joi.object<ValidatedEnvironment, true>({
-  NODE_ENV: Joi.string().valid('development', 'production', 'test').default('development')
+  NODE_ENV: Joi.string()
+    .valid('development', 'production', 'test')
+    .default('development')
     .description('development (default) generates missing secrets; production requires them'),
-  BATON_ROLE: Joi.string().valid('all', 'api', 'worker').default('all')
-    .description('all: API and worker in one process; api or worker for separate processes'),
+  BATON_ROLE: Joi.string().valid('all', 'api', 'worker').default('all').description('all: API and worker in one process; api or worker for separate processes'),
   HOST: Joi.string().hostname().default('127.0.0.1').description('interface the HTTP server binds to'),
   PORT: Joi.number().port().default(3000).description('HTTP port'),
-  BATON_PUBLIC_URL: Joi.string().uri({ scheme: ['http', 'https'] })
+  BATON_PUBLIC_URL: Joi.string()
+    .uri({ scheme: ['http', 'https'] })
     .description('base URL leads and reps reach Baton at (links in emails); default http://localhost:PORT'),
   DATABASE_URL: postgresUrl.description('PostgreSQL server; unset means embedded PGlite in BATON_DATA_DIR'),
   DATABASE_POOL_SIZE: Joi.number().integer().min(2).max(100).default(10).description('connections per process'),
-  DATABASE_CONNECT_TIMEOUT_MS: Joi.number().integer().min(100).max(120_000).default(5000)
+  DATABASE_CONNECT_TIMEOUT_MS: Joi.number()
+    .integer()
+    .min(100)
+    .max(120_000)
+    .default(5000)
     .description('how long opening a database connection (or waiting for a free one) may take before the request gets 503'),
-  BATON_TRACKING_BUFFER_MAX: Joi.number().integer().min(1000).max(10_000_000).default(50_000)
+  BATON_TRACKING_BUFFER_MAX: Joi.number()
+    .integer()
+    .min(1000)
+    .max(10_000_000)
+    .default(50_000)
     .description('clicks and opens kept in memory while the database is away; later ones still redirect but are not recorded (counted at /health)'),
   BATON_DATA_DIR: Joi.string().default('./.baton').description('embedded database, generated secrets'),
-  BATON_API_KEY: Joi.string().min(24).max(512).pattern(/^[\x21-\x7e]+$/, 'printable ASCII without spaces')
+  BATON_API_KEY: Joi.string()
+    .min(24)
+    .max(512)
+    .pattern(/^[\x21-\x7e]+$/, 'printable ASCII without spaces')
     .description('bearer token for /api/*'),
   BATON_SECRET: Joi.string().min(32).max(512).description('signing key for tokens in links'),
-  BATON_SECRET_PREVIOUS: Joi.string().min(32).max(512)
+  BATON_SECRET_PREVIOUS: Joi.string()
+    .min(32)
+    .max(512)
     .description('during a rotation, the secret before BATON_SECRET: links it signed (in emails already sent) still work (docs/security.md)'),
-  SMTP_URL: Joi.string().uri({ scheme: ['smtp', 'smtps'] }).description('outgoing mail server; unset means the embedded sink'),
-  BATON_MAIL_FROM: Joi.string().max(300).default('Baton <baton@localhost>')
+  SMTP_URL: Joi.string()
+    .uri({ scheme: ['smtp', 'smtps'] })
+    .description('outgoing mail server; unset means the embedded sink'),
+  BATON_MAIL_FROM: Joi.string()
+    .max(300)
+    .default('Baton <baton@localhost>')
     .custom((value: string, helpers) => (senderAddress(value) ? value : helpers.error('mailFrom.invalid')))
     .messages({ 'mailFrom.invalid': 'BATON_MAIL_FROM must be one address, e.g. "Acme <hello@acme.example>" or hello@acme.example' })
     .description('default From of marketing email; required in production'),
   BATON_COMPANY_NAME: Joi.string().max(200).default('Baton Demo Company').description('sender name shown in emails'),
-  BATON_POSTAL_ADDRESS: Joi.string().max(300).default('1 Example Street, Springfield, USA')
+  BATON_POSTAL_ADDRESS: Joi.string()
+    .max(300)
+    .default('1 Example Street, Springfield, USA')
     .description('postal address printed in every marketing email (CAN-SPAM)'),
   DKIM_DOMAIN: Joi.string().hostname().description('DKIM signing domain; set with DKIM_SELECTOR and DKIM_PRIVATE_KEY'),
   DKIM_SELECTOR: Joi.string().max(63).description('DKIM selector'),
   // Read once here: a key nodemailer cannot sign with would send every email unsigned, silently.
-  DKIM_PRIVATE_KEY: Joi.string().custom((value: string, helpers) => {
-    const key = readDkimPrivateKey(value);
-    return key.ok ? key.pem : helpers.error('dkimKey.invalid', { problem: key.problem });
-  }).messages({ 'dkimKey.invalid': 'DKIM_PRIVATE_KEY {#problem}' })
+  DKIM_PRIVATE_KEY: Joi.string()
+    .custom((value: string, helpers) => {
+      const key = readDkimPrivateKey(value);
+      return key.ok ? key.pem : helpers.error('dkimKey.invalid', { problem: key.problem });
+    })
+    .messages({ 'dkimKey.invalid': 'DKIM_PRIVATE_KEY {#problem}' })
     .description('DKIM private key (PEM; one line with \\n for line breaks accepted)'),
   BATON_TEMPLATES_DIR: Joi.string().default('./templates').description('MJML + Handlebars email templates'),
   BATON_SEQUENCES_DIR: Joi.string().default('./sequences').description('nurture sequence YAML files'),
-  BATON_SCORING_FILE: Joi.string().description('lead scoring rules and lifecycle (default: scoring.yaml beside the sequences directory; none there: no scoring)'),
+  BATON_SCORING_FILE: Joi.string().description(
+    'lead scoring rules and lifecycle (default: scoring.yaml beside the sequences directory; none there: no scoring)',
+  ),
   BATON_SALES_TEAM_FILE: Joi.string().description('sales reps, territories and SLA for handoffs (default: sales-team.yaml beside the sequences directory)'),
-  BATON_WEBHOOKS_FILE: Joi.string().description('endpoints told of lead, handoff and enrollment events (default: webhooks.yaml beside the sequences directory; none there: no lifecycle webhooks)'),
+  BATON_WEBHOOKS_FILE: Joi.string().description(
+    'endpoints told of lead, handoff and enrollment events (default: webhooks.yaml beside the sequences directory; none there: no lifecycle webhooks)',
+  ),
   BATON_FORMS_DIR: Joi.string().description('public forms, one YAML file each (default: forms/ beside the sequences directory; none there: no forms)'),
-  BATON_HANDOFF_WEBHOOKS: Joi.string().custom((value: string, helpers) => {
-    for (const entry of value.split(',').map((part) => part.trim()).filter(Boolean)) {
-      const url = entry.startsWith('slack:') ? entry.slice('slack:'.length) : entry;
-      if (!/^https?:\/\/[^\s]+$/.test(url) || !URL.canParse(url)) return helpers.error('handoffWebhooks.invalid', { entry });
-    }
-    return value;
-  }).messages({ 'handoffWebhooks.invalid': 'BATON_HANDOFF_WEBHOOKS: "{{#entry}}" is not an http(s) URL (comma-separated; prefix slack: for a Slack payload)' })
+  BATON_HANDOFF_WEBHOOKS: Joi.string()
+    .custom((value: string, helpers) => {
+      for (const entry of value
+        .split(',')
+        .map((part) => part.trim())
+        .filter(Boolean)) {
+        const url = entry.startsWith('slack:') ? entry.slice('slack:'.length) : entry;
+        if (!/^https?:\/\/[^\s]+$/.test(url) || !URL.canParse(url)) return helpers.error('handoffWebhooks.invalid', { entry });
+      }
+      return value;
+    })
+    .messages({ 'handoffWebhooks.invalid': 'BATON_HANDOFF_WEBHOOKS: "{{#entry}}" is not an http(s) URL (comma-separated; prefix slack: for a Slack payload)' })
     .description('comma-separated URLs told of every handoff; prefix slack: for a Slack-compatible payload'),
   LOG_LEVEL: Joi.string().valid('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent').default('info'),
-  SHUTDOWN_TIMEOUT_MS: Joi.number().integer().min(0).max(600_000).default(15_000)
-    .description('how long SIGTERM waits for in-flight work'),
-  BATON_FREQUENCY_CAP: Joi.string().pattern(/^(off|[1-9]\d{0,2}\/[1-9]\d{0,3}[smhd])$/).default('off')
+  SHUTDOWN_TIMEOUT_MS: Joi.number().integer().min(0).max(600_000).default(15_000).description('how long SIGTERM waits for in-flight work'),
+  BATON_FREQUENCY_CAP: Joi.string()
+    .pattern(/^(off|[1-9]\d{0,2}\/[1-9]\d{0,3}[smhd])$/)
+    .default('off')
     .messages({ 'string.pattern.base': '{{#label}} must be off or COUNT/DURATION, e.g. 1/24h (at most one marketing email per lead in any 24 hours)' })
     .description('per-lead cap on marketing email across all sequences, e.g. 1/24h; off by default'),
   BATON_WEBHOOK_SECRET: webhookSecret.description('default signing secret of webhook steps (whsec_ + base64)'),
-  BATON_WEBHOOK_ALLOW_PRIVATE: Joi.boolean().default(false)
-    .description('let webhooks reach private, loopback and link-local addresses (SSRF protection off)'),
+  BATON_WEBHOOK_ALLOW_PRIVATE: Joi.boolean().default(false).description('let webhooks reach private, loopback and link-local addresses (SSRF protection off)'),
   ...CAPTURE_ENVIRONMENT,
   ...FEEDBACK_ENVIRONMENT,
 })
@@ -184,15 +217,22 @@ const environmentSchema = Joi.object<ValidatedEnvironment, true>({
       BATON_SECRET: Joi.required(),
       // Without a mail server, mail goes to the embedded sink and is counted as sent (issue 16).
       SMTP_URL: Joi.required().messages({
-        'any.required': 'SMTP_URL is required in production: without it every email, rep notifications included, would go to the embedded development sink and never leave the machine',
+        'any.required':
+          'SMTP_URL is required in production: without it every email, rep notifications included, would go to the embedded development sink and never leave the machine',
       }),
       BATON_POSTAL_ADDRESS: Joi.required().empty(Joi.any().valid('1 Example Street, Springfield, USA')),
       // baton@localhost fails SPF, DKIM and DMARC everywhere.
-      BATON_MAIL_FROM: Joi.required().messages({ 'any.required': 'BATON_MAIL_FROM is required in production: the From address of your emails, at a domain whose SPF, DKIM and DMARC you control (npx baton doctor checks them)' }),
+      BATON_MAIL_FROM: Joi.required().messages({
+        'any.required':
+          'BATON_MAIL_FROM is required in production: the From address of your emails, at a domain whose SPF, DKIM and DMARC you control (npx baton doctor checks them)',
+      }),
       // RFC 8058: the one-click unsubscribe URL in List-Unsubscribe must be https.
-      BATON_PUBLIC_URL: Joi.string().uri({ scheme: ['https'] }).required(),
+      BATON_PUBLIC_URL: Joi.string()
+        .uri({ scheme: ['https'] })
+        .required(),
       // Webhooks carry lead data: plain http is for a local receiver while developing.
-      BATON_HANDOFF_WEBHOOKS: Joi.string().pattern(/^\s*(slack:)?https:\/\/[^,\s]+(\s*,\s*(slack:)?https:\/\/[^,\s]+)*\s*$/)
+      BATON_HANDOFF_WEBHOOKS: Joi.string()
+        .pattern(/^\s*(slack:)?https:\/\/[^,\s]+(\s*,\s*(slack:)?https:\/\/[^,\s]+)*\s*$/)
         .messages({ 'string.pattern.base': 'BATON_HANDOFF_WEBHOOKS must list https URLs in production' }),
     }),
   })
@@ -200,7 +240,11 @@ const environmentSchema = Joi.object<ValidatedEnvironment, true>({
   .messages({ 'object.and': 'DKIM_DOMAIN, DKIM_SELECTOR and DKIM_PRIVATE_KEY go together: {{#presentWithLabels}} set without {{#missingWithLabels}}' })
   .when(Joi.object({ BATON_ROLE: Joi.valid('api', 'worker').required() }).unknown(), {
     // The embedded database lives inside one process; separate roles must share a server.
-    then: Joi.object({ DATABASE_URL: Joi.required().messages({ 'any.required': 'DATABASE_URL is required when BATON_ROLE is api or worker: the embedded database cannot be shared between processes' }) }),
+    then: Joi.object({
+      DATABASE_URL: Joi.required().messages({
+        'any.required': 'DATABASE_URL is required when BATON_ROLE is api or worker: the embedded database cannot be shared between processes',
+      }),
+    }),
   })
   .unknown(true);
 
@@ -242,7 +286,10 @@ export function loadConfig(environment: Environment, overrides: Partial<Config> 
     mailFrom: value.BATON_MAIL_FROM,
     company: { name: value.BATON_COMPANY_NAME, postalAddress: value.BATON_POSTAL_ADDRESS },
     // The schema's .and() makes these three all set or none.
-    dkim: value.DKIM_DOMAIN && value.DKIM_SELECTOR && value.DKIM_PRIVATE_KEY ? { domainName: value.DKIM_DOMAIN, keySelector: value.DKIM_SELECTOR, privateKey: value.DKIM_PRIVATE_KEY } : null,
+    dkim:
+      value.DKIM_DOMAIN && value.DKIM_SELECTOR && value.DKIM_PRIVATE_KEY
+        ? { domainName: value.DKIM_DOMAIN, keySelector: value.DKIM_SELECTOR, privateKey: value.DKIM_PRIVATE_KEY }
+        : null,
     templatesDir: path.resolve(value.BATON_TEMPLATES_DIR),
     sequencesDir: path.resolve(value.BATON_SEQUENCES_DIR),
     // Beside the sequences directory by default, so a sequences directory elsewhere brings its own.
@@ -272,8 +319,13 @@ function besideSequences(given: string | undefined, sequencesDir: string, name: 
 }
 
 function handoffWebhooks(text: string | undefined): Config['webhooks']['handoff'] {
-  return (text ?? '').split(',').map((part) => part.trim()).filter(Boolean)
-    .map((entry) => (entry.startsWith('slack:') ? { url: entry.slice('slack:'.length), format: 'slack' as const } : { url: entry, format: 'standard' as const }));
+  return (text ?? '')
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean)
+    .map((entry) =>
+      entry.startsWith('slack:') ? { url: entry.slice('slack:'.length), format: 'slack' as const } : { url: entry, format: 'standard' as const },
+    );
 }
 
 /** BATON_WEBHOOK_SECRET is the default ''; BATON_WEBHOOK_SECRET_CRM is the secret a step names `crm`. */

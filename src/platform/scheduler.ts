@@ -78,5 +78,7 @@ export async function insertJobs(db: Kysely<Database>, name: string, jobs: Array
   if (jobs.length === 0) return;
   await sql`
     insert into ${sql.table(AGENDA_TABLE)} (name, next_run_at, data)
-    select ${name}, at, data from unnest(${jobs.map((job) => job.at)}::timestamptz[], ${jobs.map((job) => JSON.stringify(job.data))}::jsonb[]) as j(at, data)`.execute(db);
+    select ${name}, at, data from unnest(${jobs.map((job) => job.at)}::timestamptz[], ${jobs.map((job) => JSON.stringify(job.data))}::jsonb[]) as j(at, data)`.execute(
+    db,
+  );
 }

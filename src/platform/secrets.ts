@@ -28,7 +28,8 @@ interface StoredSecrets {
 export async function resolveSecrets(config: Config): Promise<ResolvedSecrets> {
   const file = path.join(config.dataDir, 'secrets.json');
   const givenSiteKey = config.capture.siteKey;
-  if (config.apiKey && config.secret && (givenSiteKey || config.nodeEnv === 'production')) return { apiKey: config.apiKey, secret: config.secret, siteKey: givenSiteKey, generated: [], file };
+  if (config.apiKey && config.secret && (givenSiteKey || config.nodeEnv === 'production'))
+    return { apiKey: config.apiKey, secret: config.secret, siteKey: givenSiteKey, generated: [], file };
   if (config.nodeEnv === 'production') throw new Error('BATON_API_KEY and BATON_SECRET are required in production');
 
   const stored = await readStoredSecrets(file);

@@ -30,7 +30,11 @@ export function parseDeal(value: unknown, currency: unknown): DealParse {
   if (noValue && noCurrency) return { ok: true, deal: null };
   if (noCurrency) return { ok: false, field: 'currency', message: 'currency is required with a value (an ISO 4217 code such as EUR)' };
   if (typeof currency !== 'string' || !/^[A-Za-z]{3}$/.test(currency.trim()) || !isCurrency(currency.trim().toUpperCase())) {
-    return { ok: false, field: 'currency', message: `currency must be an ISO 4217 code such as EUR, USD or JPY${typeof currency === 'string' ? ` (not "${currency.slice(0, 20)}")` : ''}` };
+    return {
+      ok: false,
+      field: 'currency',
+      message: `currency must be an ISO 4217 code such as EUR, USD or JPY${typeof currency === 'string' ? ` (not "${currency.slice(0, 20)}")` : ''}`,
+    };
   }
   const code = currency.trim().toUpperCase();
   if (noValue) return { ok: false, field: 'value', message: 'value is required with a currency' };

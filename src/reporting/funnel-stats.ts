@@ -13,7 +13,11 @@ export type TimedStage = (typeof TIMED_STAGES)[number];
 
 /** The steps between stages the report gives a rate for. */
 export const CONVERSIONS: ReadonlyArray<readonly [FunnelStage, FunnelStage]> = [
-  ['subscriber', 'lead'], ['lead', 'mql'], ['mql', 'sql'], ['sql', 'customer'], ['mql', 'customer'],
+  ['subscriber', 'lead'],
+  ['lead', 'mql'],
+  ['mql', 'sql'],
+  ['sql', 'customer'],
+  ['mql', 'customer'],
 ];
 
 export interface Rate {

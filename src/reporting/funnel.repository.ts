@@ -52,9 +52,10 @@ function keyOf(by: Grouping | null, timeZone: string): RawBuilder<string> {
 
 /** The cohort, one row per lead and group (a lead is in every sequence it entered). */
 function cohort(query: ReportQuery): RawBuilder<unknown> {
-  const unnest = query.by === 'sequence'
-    ? sql`cross join lateral unnest(case when cardinality(f.sequences) = 0 then array[${NO_KEY}::text] else f.sequences end) as s(key)`
-    : sql``;
+  const unnest =
+    query.by === 'sequence'
+      ? sql`cross join lateral unnest(case when cardinality(f.sequences) = 0 then array[${NO_KEY}::text] else f.sequences end) as s(key)`
+      : sql``;
   return sql`select ${keyOf(query.by, query.timeZone)} as key, f.* from funnel_leads f ${unnest}
     where f.created_at >= ${query.from} and f.created_at < ${query.to}`;
 }

@@ -73,13 +73,28 @@ function toGroup(row: StageCountsRow, key: string): FunnelGroup {
     recycled: row.recycled,
     disqualified: row.disqualified,
     conversions: CONVERSIONS.map(([from, to]) => ({ from, to, ...wilson(stages[to], stages[from]) })),
-    timeInStage: Object.fromEntries(TIMED_STAGES.map((stage) => [stage, { medianSeconds: seconds(times[stage], 0), p90Seconds: seconds(times[stage], 1) }])) as Record<TimedStage, StageTime>,
+    timeInStage: Object.fromEntries(
+      TIMED_STAGES.map((stage) => [stage, { medianSeconds: seconds(times[stage], 0), p90Seconds: seconds(times[stage], 1) }]),
+    ) as Record<TimedStage, StageTime>,
     value: {},
     rejections: [],
   };
 }
 
-const EMPTY_ROW: StageCountsRow = { key: null, subscribers: 0, leads: 0, mqls: 0, sqls: 0, customers: 0, recycled: 0, disqualified: 0, subscriber_time: null, lead_time: null, mql_time: null, sql_time: null };
+const EMPTY_ROW: StageCountsRow = {
+  key: null,
+  subscribers: 0,
+  leads: 0,
+  mqls: 0,
+  sqls: 0,
+  customers: 0,
+  recycled: 0,
+  disqualified: 0,
+  subscriber_time: null,
+  lead_time: null,
+  mql_time: null,
+  sql_time: null,
+};
 
 export function createReportingService(db: Kysely<Database>): ReportingService {
   return {
@@ -90,7 +105,10 @@ export function createReportingService(db: Kysely<Database>): ReportingService {
       const reasons = await rejectionReasons(db, query);
       const credits = query.by === 'sequence' ? await sequenceCredits(db, query) : [];
       const total = toGroup(counts.find((row) => row.key === null) ?? EMPTY_ROW, 'all');
-      const groups = counts.filter((row) => row.key !== null).map((row) => toGroup(row, row.key ?? '')).sort((a, b) => a.key.localeCompare(b.key));
+      const groups = counts
+        .filter((row) => row.key !== null)
+        .map((row) => toGroup(row, row.key ?? ''))
+        .sort((a, b) => a.key.localeCompare(b.key));
       const groupOf = (key: string | null) => (key === null ? total : groups.find((group) => group.key === key));
       for (const row of values) {
         const group = groupOf(row.key);
@@ -99,7 +117,8 @@ export function createReportingService(db: Kysely<Database>): ReportingService {
       for (const row of reasons) groupOf(row.key)?.rejections.push({ reason: row.reason, count: row.count });
       for (const group of [total, ...groups]) group.rejections.sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason));
       if (query.by === 'sequence') {
-        for (const group of groups) group.credit = { mql: { first: 0, last: 0, linear: 0 }, sql: { first: 0, last: 0, linear: 0 }, customer: { first: 0, last: 0, linear: 0 } };
+        for (const group of groups)
+          group.credit = { mql: { first: 0, last: 0, linear: 0 }, sql: { first: 0, last: 0, linear: 0 }, customer: { first: 0, last: 0, linear: 0 } };
         for (const row of credits) {
           const credit = groupOf(row.key)?.credit;
           if (credit) credit[row.stage] = { first: row.first, last: row.last, linear: round(row.linear, 4) };

@@ -25,8 +25,13 @@ const STAGE_LABELS = { subscriber: 'Subscribers', lead: 'Leads', mql: 'MQL', sql
 function line(group: FunnelGroup) {
   const closing = wilson(group.stages.customer, group.stages.sql);
   return {
-    key: group.key, leads: group.stages.subscriber, mql: group.stages.mql, accepted: group.stages.sql, customers: group.stages.customer,
-    closingRate: percent(closing), value: money(group.value),
+    key: group.key,
+    leads: group.stages.subscriber,
+    mql: group.stages.mql,
+    accepted: group.stages.sql,
+    customers: group.stages.customer,
+    closingRate: percent(closing),
+    value: money(group.value),
   };
 }
 
@@ -38,9 +43,16 @@ export function pipelineRoutes(deps: PipelineDeps): Router {
     const input = Object.fromEntries(Object.entries(req.query).filter(([key, value]) => !(key === 'from' || key === 'to' || key === 'tz') || value !== ''));
     const parsed = parseReportQuery(input, new Date());
     if (!parsed.ok) {
-      return kit.notice(req, res, 400, 'Period not valid', `The ${parsed.field} parameter is not valid: ${parsed.message}.`, { href: '/dashboard/pipeline', text: 'The last 365 days' });
+      return kit.notice(req, res, 400, 'Period not valid', `The ${parsed.field} parameter is not valid: ${parsed.message}.`, {
+        href: '/dashboard/pipeline',
+        text: 'The last 365 days',
+      });
     }
-    if (parsed.query.by !== null) return kit.notice(req, res, 400, 'Period not valid', 'The by parameter is not used here: the page shows every grouping.', { href: '/dashboard/pipeline', text: 'The last 365 days' });
+    if (parsed.query.by !== null)
+      return kit.notice(req, res, 400, 'Period not valid', 'The by parameter is not used here: the page shows every grouping.', {
+        href: '/dashboard/pipeline',
+        text: 'The last 365 days',
+      });
     const query: ReportQuery = parsed.query;
     // One grouping at a time: on embedded PGlite the queries run one after another anyway.
     const bySource = await deps.reporting.funnel({ ...query, by: 'source' }, { reps: true });
@@ -56,18 +68,33 @@ function pageData(bySource: FunnelReport, bySequence: FunnelReport, byMonth: Fun
   const total = bySource.total;
   return {
     period: { from: bySource.from.slice(0, 10), to: new Date(query.to.getTime() - 1).toISOString().slice(0, 10), timeZone: query.timeZone },
-    funnel: barChart((Object.keys(STAGE_LABELS) as Array<keyof typeof STAGE_LABELS>).map((stage) => ({ label: STAGE_LABELS[stage], value: total.stages[stage] })), 'Lifecycle funnel: leads reaching each stage'),
+    funnel: barChart(
+      (Object.keys(STAGE_LABELS) as Array<keyof typeof STAGE_LABELS>).map((stage) => ({ label: STAGE_LABELS[stage], value: total.stages[stage] })),
+      'Lifecycle funnel: leads reaching each stage',
+    ),
     conversions: total.conversions.map((entry) => ({ step: `${STAGE_LABELS[entry.from]} → ${STAGE_LABELS[entry.to]}`, rate: percent(entry) })),
-    times: (['subscriber', 'lead', 'mql', 'sql'] as const).map((stage) => ({ stage: STAGE_LABELS[stage], median: duration(total.timeInStage[stage].medianSeconds), p90: duration(total.timeInStage[stage].p90Seconds) })),
+    times: (['subscriber', 'lead', 'mql', 'sql'] as const).map((stage) => ({
+      stage: STAGE_LABELS[stage],
+      median: duration(total.timeInStage[stage].medianSeconds),
+      p90: duration(total.timeInStage[stage].p90Seconds),
+    })),
     total: line(total),
     sources: bySource.groups.map(line),
     sequences: bySequence.groups.map((group) => ({ ...line(group), lastTouch: group.credit?.customer.last ?? 0, linear: group.credit?.customer.linear ?? 0 })),
     reps: (bySource.reps ?? []).map((rep) => ({
-      rep: rep.rep, handoffs: rep.handoffs, acceptRate: percent(rep.acceptRate), medianToAccept: duration(rep.medianSecondsToAccept),
-      closingRate: percent(rep.closingRate), slaBreaches: rep.slaBreaches, value: money(rep.value),
+      rep: rep.rep,
+      handoffs: rep.handoffs,
+      acceptRate: percent(rep.acceptRate),
+      medianToAccept: duration(rep.medianSecondsToAccept),
+      closingRate: percent(rep.closingRate),
+      slaBreaches: rep.slaBreaches,
+      value: money(rep.value),
     })),
     months: byMonth.groups.map(line),
-    trend: lineChart(byMonth.groups.map((group) => ({ at: new Date(`${group.key}-01T00:00:00Z`), value: group.stages.mql })), 'MQLs per month'),
+    trend: lineChart(
+      byMonth.groups.map((group) => ({ at: new Date(`${group.key}-01T00:00:00Z`), value: group.stages.mql })),
+      'MQLs per month',
+    ),
     rejections: total.rejections.slice(0, 10),
   };
 }

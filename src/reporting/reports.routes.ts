@@ -10,9 +10,18 @@ import { funnelQuerySchema } from './reports.schemas.js';
 export function reportsRoutes(reporting: ReportingService): Router {
   const router = Router();
 
-  router.get('/reports/funnel', documented({ tag: 'reports', summary: 'The lifecycle funnel of the leads created in the period: counts, conversion rates with 95% intervals, time in stage, value, rejections', query: funnelQuerySchema, responses: { 200: { description: 'the funnel report' } } }), async (req, res) => {
-    res.json(await reporting.funnel(reportQuery(validate(funnelQuerySchema, req.query, 'query'))));
-  });
+  router.get(
+    '/reports/funnel',
+    documented({
+      tag: 'reports',
+      summary: 'The lifecycle funnel of the leads created in the period: counts, conversion rates with 95% intervals, time in stage, value, rejections',
+      query: funnelQuerySchema,
+      responses: { 200: { description: 'the funnel report' } },
+    }),
+    async (req, res) => {
+      res.json(await reporting.funnel(reportQuery(validate(funnelQuerySchema, req.query, 'query'))));
+    },
+  );
 
   return router;
 }

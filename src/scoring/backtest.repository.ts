@@ -28,7 +28,13 @@ export async function* leadsForBacktest(db: Kysely<Database>, pageSize = 500): A
       list.push({ id: event.id, type: event.type, occurredAt: event.occurred_at, properties: event.properties });
       eventsOf.set(event.lead_id, list);
     }
-    for (const row of leads) yield { lead: scoredLead(toLead(row)), events: eventsOf.get(row.id) ?? [], outcome: outcomeOf.get(row.id) ?? null, customer: customerOf.get(row.id) ?? null };
+    for (const row of leads)
+      yield {
+        lead: scoredLead(toLead(row)),
+        events: eventsOf.get(row.id) ?? [],
+        outcome: outcomeOf.get(row.id) ?? null,
+        customer: customerOf.get(row.id) ?? null,
+      };
     after = leads[leads.length - 1]?.id ?? null;
   }
 }

@@ -65,7 +65,17 @@ export interface BacktestTally {
 /** Counts leads one at a time, so a large database is replayed page by page. */
 export function createBacktestTally(config: ScoringConfig, thresholds: number[], now: Date): BacktestTally {
   const minGrade = config.lifecycle?.mql.minGrade ?? 'D';
-  const results: ThresholdResult[] = thresholds.map((threshold) => ({ threshold, wouldBeMql: 0, accepted: 0, converted: 0, rejected: 0, missedAccepted: 0, customers: 0, customersMissed: 0, medianDaysEarlier: null }));
+  const results: ThresholdResult[] = thresholds.map((threshold) => ({
+    threshold,
+    wouldBeMql: 0,
+    accepted: 0,
+    converted: 0,
+    rejected: 0,
+    missedAccepted: 0,
+    customers: 0,
+    customersMissed: 0,
+    medianDaysEarlier: null,
+  }));
   const earlierMs: number[][] = thresholds.map(() => []);
   let count = 0;
   return {
@@ -116,7 +126,8 @@ export function formatBacktest(report: { leads: number; results: ThresholdResult
   const header = ['threshold', 'would be MQL', 'accepted', 'converted', 'rejected', 'accepted missed', 'customers caught', 'days earlier'];
   const rows = report.results.map((result) => [
     ...[result.threshold, result.wouldBeMql, result.accepted, result.converted, result.rejected, result.missedAccepted].map(String),
-    `${result.customers}/${result.customers + result.customersMissed}`, result.medianDaysEarlier === null ? '–' : String(result.medianDaysEarlier),
+    `${result.customers}/${result.customers + result.customersMissed}`,
+    result.medianDaysEarlier === null ? '–' : String(result.medianDaysEarlier),
   ]);
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
   const line = (cells: string[]) => cells.map((cell, column) => cell.padStart(widths[column] ?? 0)).join('  ');

@@ -39,8 +39,13 @@ export function findIntent(events: ScoredEvent[], rules: IntentRule[], grade: Gr
     const at = event.occurredAt.getTime();
     if (isMachineEvent(event) || at > now.getTime() || (after && at <= after.getTime())) continue;
     if (found && at <= found.at.getTime()) continue;
-    const rule = rules.find((candidate) => candidate.event === event.type && containsAll(event.properties, candidate.where ?? {})
-      && meetsMinimumGrade(grade, candidate.minGrade) && now.getTime() - at <= candidate.withinMs);
+    const rule = rules.find(
+      (candidate) =>
+        candidate.event === event.type &&
+        containsAll(event.properties, candidate.where ?? {}) &&
+        meetsMinimumGrade(grade, candidate.minGrade) &&
+        now.getTime() - at <= candidate.withinMs,
+    );
     if (rule) found = { rule: rule.id, label: rule.label, eventId: event.id, at: event.occurredAt };
   }
   return found;
@@ -53,6 +58,8 @@ export function findIntent(events: ScoredEvent[], rules: IntentRule[], grade: Gr
  * The later of the two when both apply.
  */
 export function intentCountsAfter(stage: LifecycleStage, stageChangedAt: Date | null, unsubscribedAt: string | null): Date | null {
-  const times = [stage === 'disqualified' ? stageChangedAt : null, unsubscribedAt === null ? null : new Date(unsubscribedAt)].filter((at): at is Date => at !== null);
+  const times = [stage === 'disqualified' ? stageChangedAt : null, unsubscribedAt === null ? null : new Date(unsubscribedAt)].filter(
+    (at): at is Date => at !== null,
+  );
   return times.length === 0 ? null : new Date(Math.max(...times.map((at) => at.getTime())));
 }

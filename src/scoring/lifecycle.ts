@@ -43,7 +43,13 @@ export type HandoffCause =
  * asked, so the objection to marketing does not cover it). The threshold never hands off a lead
  * that objected to marketing (GDPR art. 21): it is scored, not profiled for sales.
  */
-export function handoffCause(stage: LifecycleStage, score: Score, lifecycle: ScoringConfig['lifecycle'], intent: IntentMatch | null, unsubscribed: boolean): HandoffCause | null {
+export function handoffCause(
+  stage: LifecycleStage,
+  score: Score,
+  lifecycle: ScoringConfig['lifecycle'],
+  intent: IntentMatch | null,
+  unsubscribed: boolean,
+): HandoffCause | null {
   if (intent && (SCORED_STAGES.has(stage) || stage === 'disqualified')) return { kind: 'intent', intent };
   if (!unsubscribed && stageAfterScore(stage, score, lifecycle) === 'mql') return { kind: 'threshold' };
   return null;

@@ -24,10 +24,7 @@ export interface BehaviourRule {
 }
 
 export type FitTest =
-  | { field: string; matches: string }
-  | { field: string; in: string[] }
-  | { trait: string; gte?: number; lte?: number }
-  | { emailDomainIn: string[] };
+  { field: string; matches: string } | { field: string; in: string[] } | { trait: string; gte?: number; lte?: number } | { emailDomainIn: string[] };
 
 export interface FitRule {
   id: string;
@@ -115,7 +112,10 @@ export function applyEvent(state: EngagementState, event: ScoredEvent, rules: Sc
     let points = current.points * decayFactor(at - current.asOf, rules.halfLifeMs) + rule.points;
     const capped = rule.cap !== undefined && Math.abs(points) > rule.cap;
     if (capped && rule.cap !== undefined) points = Math.sign(points) * rule.cap;
-    next = { ...next, [rule.id]: { points, asOf: at, lastCounted: at, eventIds: [event.id, ...current.eventIds].slice(0, MAX_EVENT_IDS), capped: current.capped || capped } };
+    next = {
+      ...next,
+      [rule.id]: { points, asOf: at, lastCounted: at, eventIds: [event.id, ...current.eventIds].slice(0, MAX_EVENT_IDS), capped: current.capped || capped },
+    };
   }
   return next;
 }

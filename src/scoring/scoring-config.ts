@@ -24,10 +24,16 @@ import type { BehaviourRule, FitRule, FitTest, Grade, ScoringRules } from './sco
 
 const ruleId = fileId;
 const regex = regexPattern;
-const duration = Joi.string().custom((value: string, helpers) => (parseDuration(value) === null ? helpers.error('duration.invalid') : value))
+const duration = Joi.string()
+  .custom((value: string, helpers) => (parseDuration(value) === null ? helpers.error('duration.invalid') : value))
   .messages({ 'duration.invalid': '{{#label}} "{{#value}}" is not a duration such as 30d (s, m, h, d or w)' });
 
-const points = Joi.number().integer().min(-1000).max(1000).invalid(0).required()
+const points = Joi.number()
+  .integer()
+  .min(-1000)
+  .max(1000)
+  .invalid(0)
+  .required()
   .messages({ 'any.invalid': '{{#label}} must not be 0: give it points, or remove the rule' });
 
 const label = Joi.string().min(1).max(200);
@@ -57,8 +63,11 @@ const fitRule = Joi.object({
   email_domain_in: Joi.array().items(Joi.string().hostname()).min(1),
 })
   .xor('field', 'trait', 'email_domain_in')
-  .with('matches', 'field').with('in', 'field').oxor('matches', 'in')
-  .with('gte', 'trait').with('lte', 'trait')
+  .with('matches', 'field')
+  .with('in', 'field')
+  .oxor('matches', 'in')
+  .with('gte', 'trait')
+  .with('lte', 'trait')
   .messages({ 'object.missing': '{{#label}} must test one of field (with matches or in), trait (with gte/lte) or email_domain_in' });
 
 /** Default window of an intent rule: a hand raised longer ago no longer hands a lead off. */
@@ -130,14 +139,30 @@ export type ScoringProblem = FileProblem;
 
 export type ParseScoringResult = { ok: true; rules: ScoringRules; config: ScoringConfig } | { ok: false; problems: ScoringProblem[] };
 
-type RawFitRule = { id: string; label?: string; points: number; field?: string; matches?: string; in?: string[]; trait?: string; gte?: number; lte?: number; email_domain_in?: string[] };
+type RawFitRule = {
+  id: string;
+  label?: string;
+  points: number;
+  field?: string;
+  matches?: string;
+  in?: string[];
+  trait?: string;
+  gte?: number;
+  lte?: number;
+  email_domain_in?: string[];
+};
 
 export function parseScoringConfig(text: string): ParseScoringResult {
   const parsed = parseYamlFile(text, scoringSchema);
   if (!parsed.ok) return parsed;
   const value = parsed.value;
   const behaviour: BehaviourRule[] = value.behaviour.map((rule) => ({
-    id: rule.id, event: rule.event, where: rule.where, points: rule.points, cap: rule.cap, cooldownMs: rule.cooldown ? parseDuration(rule.cooldown) ?? undefined : undefined,
+    id: rule.id,
+    event: rule.event,
+    where: rule.where,
+    points: rule.points,
+    cap: rule.cap,
+    cooldownMs: rule.cooldown ? (parseDuration(rule.cooldown) ?? undefined) : undefined,
   }));
   const fit: FitRule[] = value.fit.map((rule) => ({ id: rule.id, points: rule.points, test: fitTest(rule) }));
   const rules: ScoringRules = { behaviour, fit, grades: value.grades, halfLifeMs: value.half_life === 'none' ? null : parseDuration(value.half_life) };
@@ -146,10 +171,21 @@ export function parseScoringConfig(text: string): ParseScoringResult {
   const config: ScoringConfig = {
     rules,
     labels,
-    lifecycle: lifecycle ? { leadAt: lifecycle.lead_at, mql: { engagement: lifecycle.mql.engagement, minGrade: lifecycle.mql.min_grade }, recycleSequence: lifecycle.recycle_sequence ?? null } : null,
+    lifecycle: lifecycle
+      ? {
+          leadAt: lifecycle.lead_at,
+          mql: { engagement: lifecycle.mql.engagement, minGrade: lifecycle.mql.min_grade },
+          recycleSequence: lifecycle.recycle_sequence ?? null,
+        }
+      : null,
     topics: value.topics.map(toTopic),
     intent: value.intent.map((rule) => ({
-      id: rule.id, label: rule.label ?? rule.id, event: rule.event, where: rule.where, minGrade: rule.min_grade, withinMs: parseDuration(rule.within) ?? 0,
+      id: rule.id,
+      label: rule.label ?? rule.id,
+      event: rule.event,
+      where: rule.where,
+      minGrade: rule.min_grade,
+      withinMs: parseDuration(rule.within) ?? 0,
     })),
   };
   return { ok: true, rules, config };

@@ -13,8 +13,11 @@ export type LeadScoreRow = Selectable<LeadScoresTable>;
  */
 export async function activateScoring(db: Db, rulesHash: string): Promise<number> {
   const previous = await db.selectFrom('settings').select('value').where('key', '=', 'scoring_active').executeTakeFirst();
-  await db.insertInto('settings').values({ key: 'scoring_active', value: rulesHash })
-    .onConflict((conflict) => conflict.column('key').doUpdateSet({ value: rulesHash })).execute();
+  await db
+    .insertInto('settings')
+    .values({ key: 'scoring_active', value: rulesHash })
+    .onConflict((conflict) => conflict.column('key').doUpdateSet({ value: rulesHash }))
+    .execute();
   if (previous?.value === rulesHash) return 0;
   const result = await sql`
     insert into score_queue (lead_id) select distinct lead_id from events order by lead_id
@@ -34,8 +37,12 @@ export async function claimDecayPass(db: Db, everyMs: number): Promise<boolean> 
 
 /** A lead with events dated after `until` is looked at again then (the take goes stale then). */
 export async function deferScoreQueue(db: Db, row: QueuedScore, until: Date, staleAfterMs: number): Promise<void> {
-  await db.updateTable('score_queue').set({ taken_at: new Date(until.getTime() - staleAfterMs) })
-    .where('lead_id', '=', row.lead_id).where('queued_at', '=', row.queued_at).execute();
+  await db
+    .updateTable('score_queue')
+    .set({ taken_at: new Date(until.getTime() - staleAfterMs) })
+    .where('lead_id', '=', row.lead_id)
+    .where('queued_at', '=', row.queued_at)
+    .execute();
 }
 
 export interface QueuedScore {
@@ -80,24 +87,45 @@ export async function findLeadScore(db: Db, leadId: string): Promise<LeadScoreRo
  */
 export async function saveScore(db: Db, leadId: string, score: Score, stage: LifecycleStage, cause: string, now: Date): Promise<void> {
   const previous = await findLeadScore(db, leadId);
-  const values = { total: score.total, engagement: score.engagement, fit: score.fit, grade: score.grade, breakdown: JSON.stringify(score.breakdown), scored_at: now };
-  await db.insertInto('lead_scores').values({ lead_id: leadId, ...values })
-    .onConflict((conflict) => conflict.column('lead_id').doUpdateSet(values)).execute();
+  const values = {
+    total: score.total,
+    engagement: score.engagement,
+    fit: score.fit,
+    grade: score.grade,
+    breakdown: JSON.stringify(score.breakdown),
+    scored_at: now,
+  };
+  await db
+    .insertInto('lead_scores')
+    .values({ lead_id: leadId, ...values })
+    .onConflict((conflict) => conflict.column('lead_id').doUpdateSet(values))
+    .execute();
   const moved = !previous || Math.abs(previous.total - score.total) >= 0.5 || previous.grade !== score.grade || previous.stage !== stage;
   if (moved) {
-    await db.insertInto('score_history').values({ lead_id: leadId, total: score.total, engagement: score.engagement, fit: score.fit, grade: score.grade, stage, cause, at: now }).execute();
+    await db
+      .insertInto('score_history')
+      .values({ lead_id: leadId, total: score.total, engagement: score.engagement, fit: score.fit, grade: score.grade, stage, cause, at: now })
+      .execute();
   }
 }
 
 /** A new lead's row (stage subscriber), so that stage changes always have a row to compare and set. */
 export async function ensureLeadScore(db: Db, leadId: string): Promise<void> {
-  await db.insertInto('lead_scores').values({ lead_id: leadId }).onConflict((conflict) => conflict.column('lead_id').doNothing()).execute();
+  await db
+    .insertInto('lead_scores')
+    .values({ lead_id: leadId })
+    .onConflict((conflict) => conflict.column('lead_id').doNothing())
+    .execute();
 }
 
 /** Moves the stage from one of `from` to `to`; false when the lead was no longer in one of them. */
 export async function moveStage(db: Db, leadId: string, from: LifecycleStage[], to: LifecycleStage, now: Date): Promise<boolean> {
-  const result = await db.updateTable('lead_scores').set({ stage: to, stage_changed_at: now })
-    .where('lead_id', '=', leadId).where('stage', 'in', from).executeTakeFirst();
+  const result = await db
+    .updateTable('lead_scores')
+    .set({ stage: to, stage_changed_at: now })
+    .where('lead_id', '=', leadId)
+    .where('stage', 'in', from)
+    .executeTakeFirst();
   return result.numUpdatedRows > 0n;
 }
 
@@ -110,12 +138,21 @@ export async function engagedLeadIds(db: Db, after: string | null, limit: number
 }
 
 export async function scoreHistory(db: Db, leadId: string, limit: number) {
-  return db.selectFrom('score_history').select(['at', 'total', 'engagement', 'fit', 'grade', 'stage', 'cause'])
-    .where('lead_id', '=', leadId).orderBy('at', 'desc').orderBy('id', 'desc').limit(limit).execute();
+  return db
+    .selectFrom('score_history')
+    .select(['at', 'total', 'engagement', 'fit', 'grade', 'stage', 'cause'])
+    .where('lead_id', '=', leadId)
+    .orderBy('at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(limit)
+    .execute();
 }
 
 /** Sales rejected the lead: events before now stop counting. Run in the rejection's transaction. */
 export async function resetEngagement(db: Db, leadId: string, now: Date): Promise<void> {
-  await db.insertInto('lead_scores').values({ lead_id: leadId, engagement_since: now, breakdown: '[]' })
-    .onConflict((conflict) => conflict.column('lead_id').doUpdateSet({ engagement_since: now })).execute();
+  await db
+    .insertInto('lead_scores')
+    .values({ lead_id: leadId, engagement_since: now, breakdown: '[]' })
+    .onConflict((conflict) => conflict.column('lead_id').doUpdateSet({ engagement_since: now }))
+    .execute();
 }

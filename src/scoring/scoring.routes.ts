@@ -10,11 +10,20 @@ const idParams = Joi.object<{ id: string }>({ id: uuidSchema.required() });
 
 export function scoringRoutes(scoring: ScoringService): Router {
   const router = Router();
-  router.get('/leads/:id/score', documented({ tag: 'scoring', summary: "A lead's score, grade, stage and the rules that made them", params: idParams, responses: { 200: { description: 'the score report' } } }), async (req, res) => {
-    const { id } = validate(idParams, req.params, 'path');
-    const report = await scoring.report(id, new Date());
-    if (!report) throw leadNotFound(id);
-    res.json(report);
-  });
+  router.get(
+    '/leads/:id/score',
+    documented({
+      tag: 'scoring',
+      summary: "A lead's score, grade, stage and the rules that made them",
+      params: idParams,
+      responses: { 200: { description: 'the score report' } },
+    }),
+    async (req, res) => {
+      const { id } = validate(idParams, req.params, 'path');
+      const report = await scoring.report(id, new Date());
+      if (!report) throw leadNotFound(id);
+      res.json(report);
+    },
+  );
   return router;
 }

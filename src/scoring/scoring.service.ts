@@ -10,7 +10,18 @@ import { handoffCause, stageAfterScore, type HandoffCause } from './lifecycle.js
 import { scoreLead, type Score, type ScoredEvent, type ScoredLead } from './score.js';
 import type { ScoringConfig } from './scoring-config.js';
 import {
-  activateScoring, claimDecayPass, deferScoreQueue, engagedLeadIds, ensureLeadScore, eventsForScoring, findLeadScore, moveStage, releaseScoreQueue, saveScore, scoreHistory, takeScoreQueue,
+  activateScoring,
+  claimDecayPass,
+  deferScoreQueue,
+  engagedLeadIds,
+  ensureLeadScore,
+  eventsForScoring,
+  findLeadScore,
+  moveStage,
+  releaseScoreQueue,
+  saveScore,
+  scoreHistory,
+  takeScoreQueue,
 } from './scoring.repository.js';
 
 /*
@@ -81,13 +92,32 @@ export function scoredLead(lead: Lead): ScoredLead {
 export function createScoringService(deps: ScoringDeps): ScoringService {
   const { db, config } = deps;
 
-  async function compute(leadId: string, at: Date): Promise<{ lead: Lead; events: ScoredEvent[]; score: Score; stage: LifecycleStage; stageChangedAt: Date | null; since: Date | null; stored: boolean } | null> {
+  async function compute(
+    leadId: string,
+    at: Date,
+  ): Promise<{
+    lead: Lead;
+    events: ScoredEvent[];
+    score: Score;
+    stage: LifecycleStage;
+    stageChangedAt: Date | null;
+    since: Date | null;
+    stored: boolean;
+  } | null> {
     const lead = await deps.leads.get(leadId);
     if (!lead) return null;
     const stored = await findLeadScore(db, leadId);
     const since = stored?.engagement_since ?? null;
     const events = await eventsForScoring(db, leadId, since);
-    return { lead, events, score: scoreLead(scoredLead(lead), events, config.rules, at), stage: stored?.stage ?? 'subscriber', stageChangedAt: stored?.stage_changed_at ?? null, since, stored: stored !== undefined };
+    return {
+      lead,
+      events,
+      score: scoreLead(scoredLead(lead), events, config.rules, at),
+      stage: stored?.stage ?? 'subscriber',
+      stageChangedAt: stored?.stage_changed_at ?? null,
+      since,
+      stored: stored !== undefined,
+    };
   }
 
   async function rescore(leadId: string, now: Date, cause: string) {
@@ -103,10 +133,11 @@ export function createScoringService(deps: ScoringDeps): ScoringService {
     let final = stage;
     if (next !== stage) {
       if (!computed.stored) await ensureLeadScore(db, leadId);
-      const moved = handoff && deps.onMarketingQualified
-        ? await deps.onMarketingQualified(leadId, score, stage, now, handoff, computed.since ? undefined : { lead, events: computed.events })
-        : await moveStage(db, leadId, [stage], next, now);
-      final = moved ? next : (await findLeadScore(db, leadId))?.stage ?? stage;
+      const moved =
+        handoff && deps.onMarketingQualified
+          ? await deps.onMarketingQualified(leadId, score, stage, now, handoff, computed.since ? undefined : { lead, events: computed.events })
+          : await moveStage(db, leadId, [stage], next, now);
+      final = moved ? next : ((await findLeadScore(db, leadId))?.stage ?? stage);
     }
     await saveScore(db, leadId, score, final, cause, now);
     return { score, stage: final, latestEventAt: computed.events.at(-1)?.occurredAt ?? null };
@@ -138,12 +169,14 @@ export function createScoringService(deps: ScoringDeps): ScoringService {
       // A few leads at once: one lead's queries overlap another's work. Each lead's stage moves by
       // compare-and-set and assignments take a lock, so concurrency changes no outcome.
       let next = 0;
-      await Promise.all(Array.from({ length: Math.min(RESCORE_CONCURRENCY, rows.length) }, async () => {
-        while (next < rows.length) {
-          const row = rows[next++];
-          if (row) await handle(row);
-        }
-      }));
+      await Promise.all(
+        Array.from({ length: Math.min(RESCORE_CONCURRENCY, rows.length) }, async () => {
+          while (next < rows.length) {
+            const row = rows[next++];
+            if (row) await handle(row);
+          }
+        }),
+      );
       return rows.length;
     },
 
@@ -159,7 +192,7 @@ export function createScoringService(deps: ScoringDeps): ScoringService {
           try {
             await rescore(id, now, 'decay');
           } catch (error) {
-            deps.logger.error({ err: error, leadId: id }, 'decaying a lead\'s score failed; the next pass tries again');
+            deps.logger.error({ err: error, leadId: id }, "decaying a lead's score failed; the next pass tries again");
           }
         }
         count += ids.length;

@@ -36,9 +36,19 @@ export function emailChannel(delivery: EmailDelivery, isMarketing: (template: st
     // The sends ledger's unique (enrollment_id, step_id), which Message-IDs are derived from too.
     ledgerKey: (message) => `${message.enrollmentId}.${message.stepId}`,
     isMarketing: (message) => isMarketing(message.content.template),
-    sendMany: (messages, options) => delivery.deliverMany(messages.map((message): EmailStepInput => ({
-      enrollmentId: message.enrollmentId, leadId: message.lead.id, lead: message.lead, sequence: message.sequence, stepId: message.stepId,
-      template: message.content.template, subject: message.content.subject, from: message.content.from,
-    })), options),
+    sendMany: (messages, options) =>
+      delivery.deliverMany(
+        messages.map((message): EmailStepInput => ({
+          enrollmentId: message.enrollmentId,
+          leadId: message.lead.id,
+          lead: message.lead,
+          sequence: message.sequence,
+          stepId: message.stepId,
+          template: message.content.template,
+          subject: message.content.subject,
+          from: message.content.from,
+        })),
+        options,
+      ),
   };
 }

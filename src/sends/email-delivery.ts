@@ -141,7 +141,10 @@ export function createEmailDelivery(deps: EmailDeliveryDeps): EmailDelivery {
     const claims = await deps.db.transaction().execute(async (trx) => {
       let passing = candidates;
       if (gate && candidates.length > 0) {
-        await lockLeadsSends(trx, candidates.map((candidate) => candidate.lead.id));
+        await lockLeadsSends(
+          trx,
+          candidates.map((candidate) => candidate.lead.id),
+        );
         const holds = await gate(trx, candidates);
         passing = candidates.filter((candidate, position) => {
           const until = holds[position];
@@ -149,7 +152,15 @@ export function createEmailDelivery(deps: EmailDeliveryDeps): EmailDelivery {
           return !until;
         });
       }
-      const requested: SendClaim[] = passing.map(({ input, lead, marketing }) => ({ enrollmentId: input.enrollmentId, stepId: input.stepId, leadId: lead.id, template: input.template, messageId: messageIdOf(input), marketing, claimedBy: deps.worker }));
+      const requested: SendClaim[] = passing.map(({ input, lead, marketing }) => ({
+        enrollmentId: input.enrollmentId,
+        stepId: input.stepId,
+        leadId: lead.id,
+        template: input.template,
+        messageId: messageIdOf(input),
+        marketing,
+        claimedBy: deps.worker,
+      }));
       return { passing, results: await claimSends(trx, requested, takeOverBefore) };
     });
 
@@ -159,7 +170,13 @@ export function createEmailDelivery(deps: EmailDeliveryDeps): EmailDelivery {
       const key = `${input.enrollmentId}:${input.stepId}`;
       const claim = claims.results.get(key);
       if (!claim) throw new Error(`no ledger row for ${key}`);
-      if (!claim.claimed || seen.has(key)) outcomes[index] = { kind: 'already_handled', sendId: claim.row.id, status: seen.has(key) ? 'claimed' : claim.row.status, claimedAt: claim.row.claimed_at };
+      if (!claim.claimed || seen.has(key))
+        outcomes[index] = {
+          kind: 'already_handled',
+          sendId: claim.row.id,
+          status: seen.has(key) ? 'claimed' : claim.row.status,
+          claimedAt: claim.row.claimed_at,
+        };
       else claimed.push({ index, input, lead, sendId: claim.row.id, messageId: messageIdOf(input) });
       seen.add(key);
     }
@@ -167,18 +184,33 @@ export function createEmailDelivery(deps: EmailDeliveryDeps): EmailDelivery {
     // An opt-out known already skips the email here; suppression, and an opt-out that comes while
     // the batch runs, are checked as each group is handed to SMTP (markHandedOver).
     const skipped = claimed.filter((send) => send.lead.unsubscribedAt);
-    await finishSends(deps.db, skipped.map((send) => ({ id: send.sendId, status: 'skipped', outcome: 'unsubscribed', smtpResponse: null })));
+    await finishSends(
+      deps.db,
+      skipped.map((send) => ({ id: send.sendId, status: 'skipped', outcome: 'unsubscribed', smtpResponse: null })),
+    );
     for (const send of skipped) outcomes[send.index] = { kind: 'skipped', reason: 'unsubscribed' };
 
     // Consent, double opt-in, a pause and left topics (src/consent) stop marketing email here.
     const subscribed = claimed.filter((send) => !send.lead.unsubscribedAt);
-    const blocks = await findMarketingBlocks(deps.db, subscribed.filter((send) => isMarketing(send.input.template)).map((send) => ({ key: send, lead: send.lead, topic: deps.topicOf?.(send.input.sequence.id) ?? null })), new Date());
-    await finishSends(deps.db, [...blocks].map(([send, block]) => ({ id: send.sendId, status: 'skipped', outcome: describeBlock(block), smtpResponse: null })));
+    const blocks = await findMarketingBlocks(
+      deps.db,
+      subscribed
+        .filter((send) => isMarketing(send.input.template))
+        .map((send) => ({ key: send, lead: send.lead, topic: deps.topicOf?.(send.input.sequence.id) ?? null })),
+      new Date(),
+    );
+    await finishSends(
+      deps.db,
+      [...blocks].map(([send, block]) => ({ id: send.sendId, status: 'skipped', outcome: describeBlock(block), smtpResponse: null })),
+    );
     for (const [send, block] of blocks) outcomes[send.index] = { kind: 'skipped', reason: block.kind };
 
     const { results, takenOver, withheld } = await sendAll(subscribed.filter((send) => !blocks.has(send)));
     await record(deps, results);
-    const decisions = await deps.smtpFeedback?.settle(results.map(({ send, smtp }) => ({ sendId: send.sendId, email: send.lead.email, smtp })), new Date());
+    const decisions = await deps.smtpFeedback?.settle(
+      results.map(({ send, smtp }) => ({ sendId: send.sendId, email: send.lead.email, smtp })),
+      new Date(),
+    );
     for (const { send, outcome } of results) outcomes[send.index] = decided(outcome, decisions?.get(send.sendId));
     for (const { send, reason } of withheld) outcomes[send.index] = { kind: 'skipped', reason };
     for (const send of takenOver) outcomes[send.index] = { kind: 'already_handled', sendId: send.sendId, status: 'claimed', claimedAt: new Date() };
@@ -193,19 +225,25 @@ export function createEmailDelivery(deps: EmailDeliveryDeps): EmailDelivery {
    * claims another worker took over before this one handed them to SMTP, so not sent from here.
    * `withheld`: found unsubscribed or suppressed at hand-over, recorded `skipped` and not sent.
    */
-  async function sendAll(sends: Claimed[]): Promise<{ results: SendResultOf[]; takenOver: Claimed[]; withheld: Array<{ send: Claimed; reason: 'unsubscribed' | 'suppressed' }> }> {
+  async function sendAll(
+    sends: Claimed[],
+  ): Promise<{ results: SendResultOf[]; takenOver: Claimed[]; withheld: Array<{ send: Claimed; reason: 'unsubscribed' | 'suppressed' }> }> {
     const rendered: Array<{ send: Claimed; unsubscribe: string; email: RenderedEmail }> = [];
     const results: Array<Omit<SendResultOf, 'outcome'>> = [];
     for (const send of sends) {
       const unsubscribe = unsubscribeUrl(deps.settings.publicUrl, deps.unsubscribeSigner, { leadId: send.lead.id, sendId: send.sendId });
       try {
-        const email = deps.templates.render(send.input.template, {
-          lead: { ...send.lead },
-          company: deps.settings.company,
-          links: { unsubscribe },
-          sequence: send.input.sequence,
-          step: { id: send.input.stepId },
-        }, { subject: send.input.subject, from: send.input.from });
+        const email = deps.templates.render(
+          send.input.template,
+          {
+            lead: { ...send.lead },
+            company: deps.settings.company,
+            links: { unsubscribe },
+            sequence: send.input.sequence,
+            step: { id: send.input.stepId },
+          },
+          { subject: send.input.subject, from: send.input.from },
+        );
         rendered.push({ send, unsubscribe, email });
       } catch (error) {
         // The load-time check renders every template for a sample lead, so this is one lead's data:
@@ -218,26 +256,40 @@ export function createEmailDelivery(deps: EmailDeliveryDeps): EmailDelivery {
       const utm = deps.utmFor?.(input.sequence.id);
       return utm ? { ...utm, campaign: input.sequence.id, content: input.stepId } : null;
     };
-    const tracked = await deps.tracking.prepareEmails(rendered.map(({ send, unsubscribe, email }) => ({ sendId: send.sendId, leadId: send.lead.id, html: email.html, text: email.text, keepUrls: [unsubscribe], utm: utmOf(send.input) })));
+    const tracked = await deps.tracking.prepareEmails(
+      rendered.map(({ send, unsubscribe, email }) => ({
+        sendId: send.sendId,
+        leadId: send.lead.id,
+        html: email.html,
+        text: email.text,
+        keepUrls: [unsubscribe],
+        utm: utmOf(send.input),
+      })),
+    );
     const sendOne = async ({ send, unsubscribe, email }: (typeof rendered)[number], position: number) => {
       const body = tracked[position] ?? { html: email.html, text: email.text };
-      const result = await deps.transport.send(buildMailOptions({
-        rendered: { ...email, html: body.html, text: body.text },
-        to: send.lead.email,
-        from: email.from ?? deps.settings.mailFrom,
-        messageId: send.messageId,
-        unsubscribeUrl: unsubscribe,
-        headers: { 'X-Baton-Send': send.sendId, ...espCorrelationHeaders(send.sendId) },
-        envelopeFrom: deps.feedbackAddresses?.bounce(send.sendId),
-        unsubscribeMailto: deps.feedbackAddresses?.unsubscribe(send.sendId),
-      }));
+      const result = await deps.transport.send(
+        buildMailOptions({
+          rendered: { ...email, html: body.html, text: body.text },
+          to: send.lead.email,
+          from: email.from ?? deps.settings.mailFrom,
+          messageId: send.messageId,
+          unsubscribeUrl: unsubscribe,
+          headers: { 'X-Baton-Send': send.sendId, ...espCorrelationHeaders(send.sendId) },
+          envelopeFrom: deps.feedbackAddresses?.bounce(send.sendId),
+          unsubscribeMailto: deps.feedbackAddresses?.unsubscribe(send.sendId),
+        }),
+      );
       return { send, smtp: result.outcome, response: result.response };
     };
     // The ledger learns each group's answers as they come, and a group is marked only once the
     // one before it is answered and recorded: a worker that dies leaves only the group on the
     // wire unknown. The other lanes keep the connections busy meanwhile.
     const answered = async (group: Array<Omit<SendResultOf, 'outcome'>>) => {
-      await finishSends(deps.db, group.map(({ send, smtp, response }) => ({ id: send.sendId, status: LEDGER_STATUS[smtp.kind], outcome: smtp.kind, smtpResponse: response })));
+      await finishSends(
+        deps.db,
+        group.map(({ send, smtp, response }) => ({ id: send.sendId, status: LEDGER_STATUS[smtp.kind], outcome: smtp.kind, smtpResponse: response })),
+      );
       return group;
     };
     const groups: Array<Promise<Array<Omit<SendResultOf, 'outcome'>>>> = [answered(results)];
@@ -246,7 +298,11 @@ export function createEmailDelivery(deps: EmailDeliveryDeps): EmailDelivery {
     for (let start = 0; start < rendered.length; start += HAND_OVER_GROUP) {
       const group = rendered.slice(start, start + HAND_OVER_GROUP).map((item, offset) => ({ item, position: start + offset }));
       await groups.at(-1);
-      const verdicts = await markHandedOver(deps.db, group.map(({ item }) => ({ id: item.send.sendId, leadId: item.send.lead.id, emailHash: deps.suppression.hash(item.send.lead.email) })), deps.worker ?? null);
+      const verdicts = await markHandedOver(
+        deps.db,
+        group.map(({ item }) => ({ id: item.send.sendId, leadId: item.send.lead.id, emailHash: deps.suppression.hash(item.send.lead.email) })),
+        deps.worker ?? null,
+      );
       const handed = group.filter(({ item }) => {
         const verdict = verdicts.get(item.send.sendId);
         if (verdict === undefined) takenOver.push(item.send);
@@ -294,7 +350,11 @@ function withDomainGate(gate: SendGate | undefined, domains: DomainGate | null |
   return async (trx, candidates) => {
     const first = gate ? await gate(trx, candidates) : candidates.map(() => null);
     const open = candidates.filter((_candidate, position) => !first[position]);
-    const held = await domains.hold(trx, open.map((candidate) => ({ leadId: candidate.input.leadId, email: candidate.input.lead?.email })), new Date());
+    const held = await domains.hold(
+      trx,
+      open.map((candidate) => ({ leadId: candidate.input.leadId, email: candidate.input.lead?.email })),
+      new Date(),
+    );
     let next = 0;
     return first.map((until) => until ?? held[next++] ?? null);
   };
@@ -307,7 +367,14 @@ function decided(outcome: DeliveryOutcome, decision: SmtpDecision | undefined): 
 }
 
 const LEDGER_STATUS: Record<SmtpOutcome['kind'], SendRow['status']> = {
-  sent: 'sent', hard_bounce: 'failed', retry: 'failed', throttle: 'failed', soft_bounce: 'failed', sender_blocked: 'failed', failed: 'failed', unknown: 'unknown',
+  sent: 'sent',
+  hard_bounce: 'failed',
+  retry: 'failed',
+  throttle: 'failed',
+  soft_bounce: 'failed',
+  sender_blocked: 'failed',
+  failed: 'failed',
+  unknown: 'unknown',
 };
 
 /** Once the ledger has the answers: events for sends and hard bounces, and bounced addresses suppressed. */
@@ -315,7 +382,9 @@ async function record(deps: EmailDeliveryDeps, results: SendResultOf[]): Promise
   if (results.length === 0) return;
   const now = new Date();
   const event = ({ send }: SendResultOf, type: string, extra: Record<string, unknown> = {}) => ({
-    leadId: send.lead.id, type, occurredAt: now,
+    leadId: send.lead.id,
+    type,
+    occurredAt: now,
     properties: { sendId: send.sendId, sequenceId: send.input.sequence.id, stepId: send.input.stepId, template: send.input.template, ...extra },
   });
   // With the feedback policy, hard bounces go through its recorder (which also opts the lead out).

@@ -101,7 +101,12 @@ export async function countUnansweredHandedSends(db: Db, leadId: string, since: 
 /** The same for given claims, known to be abandoned: only those still `claimed` change. */
 export async function markSendsInterrupted(db: Db, ids: string[]): Promise<void> {
   if (ids.length === 0) return;
-  await db.updateTable('sends').set({ status: 'unknown', outcome: 'interrupted', finished_at: sql`now()` }).where('id', 'in', ids).where('status', '=', 'claimed').execute();
+  await db
+    .updateTable('sends')
+    .set({ status: 'unknown', outcome: 'interrupted', finished_at: sql`now()` })
+    .where('id', 'in', ids)
+    .where('status', '=', 'claimed')
+    .execute();
 }
 
 /**
@@ -164,7 +169,11 @@ export async function lockLeadsSends(db: Db, leadIds: string[]): Promise<void> {
 }
 
 /** The marketing sends of these leads claimed since `since`, for the frequency cap. */
-export async function recentMarketingSendsOf(db: Db, leadIds: string[], since: Date): Promise<Array<{ lead_id: string; enrollment_id: string; step_id: string; claimed_at: Date }>> {
+export async function recentMarketingSendsOf(
+  db: Db,
+  leadIds: string[],
+  since: Date,
+): Promise<Array<{ lead_id: string; enrollment_id: string; step_id: string; claimed_at: Date }>> {
   if (leadIds.length === 0) return [];
   return db
     .selectFrom('sends')

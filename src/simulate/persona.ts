@@ -36,7 +36,8 @@ export interface Persona {
 
 export const DEFAULT_START = new Date('2026-01-05T14:00:00Z');
 
-const duration = Joi.string().custom((value: string, helpers) => (parseDuration(value) === null ? helpers.error('duration.invalid') : value))
+const duration = Joi.string()
+  .custom((value: string, helpers) => (parseDuration(value) === null ? helpers.error('duration.invalid') : value))
   .messages({ 'duration.invalid': '{{#label}} "{{#value}}" is not a duration such as 2h or 3d (s, m, h, d or w)' });
 
 const personaSchema = Joi.object({
@@ -45,10 +46,23 @@ const personaSchema = Joi.object({
   until: duration.default('60d'),
   arms: Joi.object().pattern(Joi.string(), Joi.string()).default({}),
   holdout: Joi.boolean(),
-  behaviour: Joi.array().items(Joi.alternatives().conditional(Joi.object({ email: Joi.exist() }).unknown(), {
-    then: Joi.object({ email: Joi.string().required(), open: duration, click: duration, url: Joi.string().uri({ scheme: ['http', 'https'] }) }).or('open', 'click'),
-    otherwise: Joi.object({ at: duration.required(), event: Joi.string().pattern(/^[a-z][a-z0-9_.:-]{0,99}$/i).required(), properties: Joi.object().default({}) }),
-  })).default([]),
+  behaviour: Joi.array()
+    .items(
+      Joi.alternatives().conditional(Joi.object({ email: Joi.exist() }).unknown(), {
+        then: Joi.object({ email: Joi.string().required(), open: duration, click: duration, url: Joi.string().uri({ scheme: ['http', 'https'] }) }).or(
+          'open',
+          'click',
+        ),
+        otherwise: Joi.object({
+          at: duration.required(),
+          event: Joi.string()
+            .pattern(/^[a-z][a-z0-9_.:-]{0,99}$/i)
+            .required(),
+          properties: Joi.object().default({}),
+        }),
+      }),
+    )
+    .default([]),
 });
 
 export type ParsePersonaResult = { ok: true; persona: Persona } | { ok: false; problems: FileProblem[] };
@@ -67,9 +81,11 @@ export function parsePersona(text: string): ParsePersonaResult {
       untilMs: parseDuration(value.until as string) ?? 0,
       arms: value.arms,
       holdout: value.holdout ?? null,
-      behaviour: (value.behaviour as Raw[]).map((raw): PersonaAction => (raw.email !== undefined
-        ? { kind: 'email', step: raw.email, openAfterMs: ms(raw.open), clickAfterMs: ms(raw.click), url: raw.url ?? null }
-        : { kind: 'event', afterMs: ms(raw.at) ?? 0, type: raw.event ?? '', properties: raw.properties ?? {} })),
+      behaviour: (value.behaviour as Raw[]).map((raw): PersonaAction =>
+        raw.email !== undefined
+          ? { kind: 'email', step: raw.email, openAfterMs: ms(raw.open), clickAfterMs: ms(raw.click), url: raw.url ?? null }
+          : { kind: 'event', afterMs: ms(raw.at) ?? 0, type: raw.event ?? '', properties: raw.properties ?? {} },
+      ),
     },
   };
 }

@@ -76,7 +76,8 @@ export function simulate(persona: Persona, context: SimulationContext): Simulati
   const entries: TimelineEntry[] = [];
   // A later moment as the reader wants it: how far in, and the lead's wall clock.
   const when = (at: Date) => `${offset(start, at)} (${localTime(at, zone())})`;
-  const log = (at: Date, kind: TimelineEntry['kind'], text: string) => entries.push({ at: at.toISOString(), offset: offset(start, at), local: localTime(at, zone()), kind, text });
+  const log = (at: Date, kind: TimelineEntry['kind'], text: string) =>
+    entries.push({ at: at.toISOString(), offset: offset(start, at), local: localTime(at, zone()), kind, text });
 
   const pending: PendingEvent[] = [];
   let order = 0;
@@ -85,7 +86,13 @@ export function simulate(persona: Persona, context: SimulationContext): Simulati
     pending.sort((a, b) => a.at.getTime() - b.at.getTime() || a.order - b.order);
   };
   for (const action of persona.behaviour) {
-    if (action.kind === 'event') addEvent({ at: new Date(start.getTime() + action.afterMs), type: action.type, properties: action.properties, label: `${action.type}${Object.keys(action.properties).length > 0 ? ` ${JSON.stringify(action.properties)}` : ''}` });
+    if (action.kind === 'event')
+      addEvent({
+        at: new Date(start.getTime() + action.afterMs),
+        type: action.type,
+        properties: action.properties,
+        label: `${action.type}${Object.keys(action.properties).length > 0 ? ` ${JSON.stringify(action.properties)}` : ''}`,
+      });
   }
 
   const happened: Array<ScoredEvent & { at: Date }> = [];
@@ -127,7 +134,11 @@ export function simulate(persona: Persona, context: SimulationContext): Simulati
       if (entry && event.type === 'email_clicked') entry.humanClicks.push(now);
     }
     // As in the engine, a goal is reached when its event is recorded, before any handoff it causes.
-    const goal = step ? [...sequence.goals, ...(step.kind === 'goal' && now.getTime() >= stepEnteredAt.getTime() ? [step.goal] : [])].find((candidate) => matchesGoal(candidate, scored)) : undefined;
+    const goal = step
+      ? [...sequence.goals, ...(step.kind === 'goal' && now.getTime() >= stepEnteredAt.getTime() ? [step.goal] : [])].find((candidate) =>
+          matchesGoal(candidate, scored),
+        )
+      : undefined;
     if (goal) finish(now, `converted: goal ${goal.event}`);
     if (!context.scoring) return;
     scoreState = applyEvent(scoreState, scored, context.scoring.rules);
@@ -152,7 +163,11 @@ export function simulate(persona: Persona, context: SimulationContext): Simulati
     }
     const assignment = chooseRep({ team: context.team, lead: { country: lead.country, traits: lead.traits }, now, openCounts: {}, lastAssigned: {} });
     const rep = context.team.reps.find((candidate) => candidate.id === assignment.repId);
-    log(now, 'handoff', `handed to ${rep?.name ?? assignment.repId} <${rep?.email ?? '?'}> (${assignment.reason})${step ? '; the lead leaves the sequence' : ''}`);
+    log(
+      now,
+      'handoff',
+      `handed to ${rep?.name ?? assignment.repId} <${rep?.email ?? '?'}> (${assignment.reason})${step ? '; the lead leaves the sequence' : ''}`,
+    );
     outcome = outcome ? `${outcome}; handed off to ${assignment.repId}` : `handed off to ${assignment.repId}`;
     nextRun = null;
     step = undefined;
@@ -168,10 +183,16 @@ export function simulate(persona: Persona, context: SimulationContext): Simulati
   };
   const factsAt = (now: Date, current: Step): StepFacts => ({
     // A dry run shows what the steps would do: a paused file is simulated as if active.
-    now, sequence: { ...sequence, status: 'active' }, stepId: current.id, step: current, enteredAt: start, stepEnteredAt,
+    now,
+    sequence: { ...sequence, status: 'active' },
+    stepId: current.id,
+    step: current,
+    enteredAt: start,
+    stepEnteredAt,
     lead: simulatedStanding(),
     // The engine notices a sequence goal when a step runs: so does the simulation.
-    goalReached: sequence.goals.find((candidate) => happened.some((event) => event.at.getTime() >= start.getTime() && matchesGoal(candidate, event)))?.event ?? null,
+    goalReached:
+      sequence.goals.find((candidate) => happened.some((event) => event.at.getTime() >= start.getTime() && matchesGoal(candidate, event)))?.event ?? null,
     stepGoalReached: current.kind === 'goal' && happened.some((event) => event.at.getTime() >= stepEnteredAt.getTime() && matchesGoal(current.goal, event)),
     heldOut,
     // The lead's email stands for its id in the arm's hash: personas differ, runs agree.
@@ -196,9 +217,12 @@ export function simulate(persona: Persona, context: SimulationContext): Simulati
         return log(now, 'wait', `${current.id}: until ${when(decision.until)}`);
       }
       case 'advance':
-        if (decision.because === 'branch') log(now, 'branch', `${current.id} → ${decision.to ?? '(end)'}${current.kind === 'branch' && decision.to === current.else ? ' (else)' : ''}`);
-        if (decision.because === 'goal_timed_out' && current.kind === 'goal') log(now, 'goal', `${current.id}: ${current.goal.event} did not happen within ${current.goal.within}`);
-        if (decision.because === 'held_out' && current.kind === 'email') log(now, 'held', `${current.id}: held out (holdout group), not sent (${current.email.template})`);
+        if (decision.because === 'branch')
+          log(now, 'branch', `${current.id} → ${decision.to ?? '(end)'}${current.kind === 'branch' && decision.to === current.else ? ' (else)' : ''}`);
+        if (decision.because === 'goal_timed_out' && current.kind === 'goal')
+          log(now, 'goal', `${current.id}: ${current.goal.event} did not happen within ${current.goal.within}`);
+        if (decision.because === 'held_out' && current.kind === 'email')
+          log(now, 'held', `${current.id}: held out (holdout group), not sent (${current.email.template})`);
         return advanceTo(now, decision.to);
       case 'send': {
         // The frequency cap is the send gate's (the engine checks it under the lead's lock).
@@ -214,11 +238,15 @@ export function simulate(persona: Persona, context: SimulationContext): Simulati
         return advanceTo(now, decision.then);
       }
       case 'updateLead': {
-        const set = current.kind === 'update_lead' ? current.update_lead.set ?? {} : {};
+        const set = current.kind === 'update_lead' ? (current.update_lead.set ?? {}) : {};
         const added = decision.tags.filter((tag) => !lead.tags.includes(tag));
         const removed = lead.tags.filter((tag) => !decision.tags.includes(tag));
         lead.tags = decision.tags;
-        log(now, 'update', `${current.id}: ${[...Object.entries(set).map(([field, value]) => `${field} = ${String(value)}`), ...added.map((tag) => `+${tag}`), ...removed.map((tag) => `-${tag}`)].join(', ')}`);
+        log(
+          now,
+          'update',
+          `${current.id}: ${[...Object.entries(set).map(([field, value]) => `${field} = ${String(value)}`), ...added.map((tag) => `+${tag}`), ...removed.map((tag) => `-${tag}`)].join(', ')}`,
+        );
         return advanceTo(now, decision.then);
       }
       case 'callWebhook':
@@ -251,8 +279,22 @@ export function simulate(persona: Persona, context: SimulationContext): Simulati
     engagement[current.id] = { sentAt: now, humanOpens: [], humanClicks: [] };
     for (const action of persona.behaviour) {
       if (action.kind !== 'email' || action.step !== current.id) continue;
-      if (action.openAfterMs !== null) addEvent({ at: new Date(now.getTime() + action.openAfterMs), type: 'email_opened', properties: { sendId: current.id }, label: `opens ${current.id}`, step: current.id });
-      if (action.clickAfterMs !== null) addEvent({ at: new Date(now.getTime() + action.clickAfterMs), type: 'email_clicked', properties: { sendId: current.id, ...(action.url ? { url: action.url } : {}) }, label: `clicks ${current.id}${action.url ? ` (${action.url})` : ''}`, step: current.id });
+      if (action.openAfterMs !== null)
+        addEvent({
+          at: new Date(now.getTime() + action.openAfterMs),
+          type: 'email_opened',
+          properties: { sendId: current.id },
+          label: `opens ${current.id}`,
+          step: current.id,
+        });
+      if (action.clickAfterMs !== null)
+        addEvent({
+          at: new Date(now.getTime() + action.clickAfterMs),
+          type: 'email_clicked',
+          properties: { sendId: current.id, ...(action.url ? { url: action.url } : {}) },
+          label: `clicks ${current.id}${action.url ? ` (${action.url})` : ''}`,
+          step: current.id,
+        });
     }
   };
 
@@ -287,9 +329,22 @@ function toLead(persona: Persona): Lead {
   const input = persona.lead;
   const at = persona.start.toISOString();
   return {
-    id: 'simulated', email: input.email, firstName: input.firstName ?? null, lastName: input.lastName ?? null, company: input.company ?? null,
-    title: input.title ?? null, phone: input.phone ?? null, timezone: input.timezone ?? null, country: input.country ?? null, source: input.source ?? null,
-    traits: input.traits ?? {}, tags: [...(input.tags ?? [])], consent: null, unsubscribedAt: null, createdAt: at, updatedAt: at,
+    id: 'simulated',
+    email: input.email,
+    firstName: input.firstName ?? null,
+    lastName: input.lastName ?? null,
+    company: input.company ?? null,
+    title: input.title ?? null,
+    phone: input.phone ?? null,
+    timezone: input.timezone ?? null,
+    country: input.country ?? null,
+    source: input.source ?? null,
+    traits: input.traits ?? {},
+    tags: [...(input.tags ?? [])],
+    consent: null,
+    unsubscribedAt: null,
+    createdAt: at,
+    updatedAt: at,
   };
 }
 

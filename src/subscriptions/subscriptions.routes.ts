@@ -29,14 +29,19 @@ export function subscriptionsRoutes(subscriptions: SubscriptionsService, company
     const pausedUntil = current?.pausedUntil && current.pausedUntil.getTime() > Date.now() ? current.pausedUntil : null;
     const left = current?.leftTopics ?? [];
     const open = topics.filter((topic) => !left.includes(topic));
-    page(res, 200, title, `<p>Stop receiving marketing email from ${company}?</p>
+    page(
+      res,
+      200,
+      title,
+      `<p>Stop receiving marketing email from ${company}?</p>
 <form method="post"><button type="submit">Unsubscribe</button></form>
 <h2>Or take a break</h2>
 ${pausedUntil ? `<p>Email is paused until ${escapeHtml(pausedUntil.toISOString().slice(0, 10))}.</p>` : ''}
 <form method="post"><input type="hidden" name="action" value="pause">${PAUSE_DAYS.map((days) => `<p><button type="submit" name="days" value="${days}">Pause all email for ${days} days</button></p>`).join('')}</form>
 ${open.length > 0 || left.length > 0 ? '<h2>Or leave one topic</h2>' : ''}
 ${open.map((topic) => `<form method="post"><input type="hidden" name="action" value="leave_topic"><input type="hidden" name="topic" value="${escapeHtml(topic)}"><p><button type="submit">Stop emails about ${escapeHtml(topicLabel(topic))}</button></p></form>`).join('\n')}
-${left.length > 0 ? `<p>You left: ${left.map((topic) => escapeHtml(topicLabel(topic))).join(', ')}.</p>` : ''}`);
+${left.length > 0 ? `<p>You left: ${left.map((topic) => escapeHtml(topicLabel(topic))).join(', ')}.</p>` : ''}`,
+    );
   });
 
   router.post('/u/:token', express.urlencoded({ extended: false, limit: '10kb' }), async (req, res) => {
@@ -44,12 +49,14 @@ ${left.length > 0 ? `<p>You left: ${left.map((topic) => escapeHtml(topicLabel(to
     const field = (name: string) => (typeof body === 'object' && body !== null && name in body ? (body as Record<string, unknown>)[name] : undefined);
     const oneClick = req.is('multipart/form-data') || field('List-Unsubscribe') === 'One-Click';
     const change = oneClick ? null : preferenceChange(field('action'), field('days'), field('topic'), topics);
-    if (change === 'invalid') return page(res, 400, 'Choose an option', '<p>That choice is not one this page offers. Go back and press one of its buttons.</p>');
+    if (change === 'invalid')
+      return page(res, 400, 'Choose an option', '<p>That choice is not one this page offers. Go back and press one of its buttons.</p>');
     if (change) {
       if (!(await subscriptions.changePreference(req.params.token, change, new Date()))) return page(res, 404, 'Link not recognised', notRecognised);
-      const done = change.kind === 'pause'
-        ? `<p>Marketing email from ${company} is paused for ${change.days} days.</p>`
-        : `<p>You will not receive email about ${escapeHtml(topicLabel(change.topic))} any more.</p>`;
+      const done =
+        change.kind === 'pause'
+          ? `<p>Marketing email from ${company} is paused for ${change.days} days.</p>`
+          : `<p>You will not receive email about ${escapeHtml(topicLabel(change.topic))} any more.</p>`;
       return page(res, 200, 'Preferences saved', `${done}<p>You can come back to this page from any of our emails.</p>`);
     }
     const outcome = await subscriptions.unsubscribe(req.params.token, oneClick ? 'one_click' : 'page', new Date());

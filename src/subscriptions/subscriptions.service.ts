@@ -27,7 +27,13 @@ export type InFlightSends = (leadId: string) => Promise<number>;
 const IN_FLIGHT_WAIT_MS = 10_000;
 const IN_FLIGHT_POLL_MS = 25;
 
-export function createSubscriptionsService(signer: TokenSigner, leads: LeadsService, events: EventsService, inFlight: InFlightSends, preferences: PreferencesService): SubscriptionsService {
+export function createSubscriptionsService(
+  signer: TokenSigner,
+  leads: LeadsService,
+  events: EventsService,
+  inFlight: InFlightSends,
+  preferences: PreferencesService,
+): SubscriptionsService {
   /**
    * An email handed to SMTP just before the opt-out committed may not have reached the server
    * yet: the answer waits until it is answered, so that nothing reaches SMTP after the person
@@ -47,7 +53,8 @@ export function createSubscriptionsService(signer: TokenSigner, leads: LeadsServ
       const result = await leads.optOut(claim.leadId);
       // An erased lead is already suppressed for good: the person is as unsubscribed as can be.
       if (result === 'not_found') return 'lead_gone';
-      if (result === 'unsubscribed') await events.record([{ leadId: claim.leadId, type: 'unsubscribed', properties: { source, sendId: claim.sendId }, occurredAt: now }]);
+      if (result === 'unsubscribed')
+        await events.record([{ leadId: claim.leadId, type: 'unsubscribed', properties: { source, sendId: claim.sendId }, occurredAt: now }]);
       await settle(claim.leadId);
       return result === 'already' ? 'already_unsubscribed' : 'unsubscribed';
     },
@@ -62,8 +69,10 @@ export function createSubscriptionsService(signer: TokenSigner, leads: LeadsServ
     async changePreference(token, change, now) {
       const claim = readUnsubscribeToken(signer, token);
       if (!claim) return false;
-      const changed = change.kind === 'pause' ? await preferences.pause(claim.leadId, change.days, now) : await preferences.leaveTopic(claim.leadId, change.topic);
-      if (changed) await events.record([{ leadId: claim.leadId, type: 'preferences_changed', occurredAt: now, properties: { ...change, sendId: claim.sendId } }]);
+      const changed =
+        change.kind === 'pause' ? await preferences.pause(claim.leadId, change.days, now) : await preferences.leaveTopic(claim.leadId, change.topic);
+      if (changed)
+        await events.record([{ leadId: claim.leadId, type: 'preferences_changed', occurredAt: now, properties: { ...change, sendId: claim.sendId } }]);
       return changed;
     },
   };

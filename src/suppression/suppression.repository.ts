@@ -13,12 +13,20 @@ export async function readSuppressionSalt(db: Db): Promise<string> {
 export async function findSuppressedHashes(db: Db, hashes: string[]): Promise<Set<string>> {
   if (hashes.length === 0) return new Set();
   // One array parameter rather than one per hash: batches of a thousand bind and plan faster.
-  const rows = await db.selectFrom('suppressions').select('email_hash').where(sql<boolean>`email_hash = any(${hashes}::text[])`).execute();
+  const rows = await db
+    .selectFrom('suppressions')
+    .select('email_hash')
+    .where(sql<boolean>`email_hash = any(${hashes}::text[])`)
+    .execute();
   return new Set(rows.map((row) => row.email_hash));
 }
 
 export async function insertSuppression(db: Db, emailHash: string, reason: SuppressionReason): Promise<void> {
-  await db.insertInto('suppressions').values({ email_hash: emailHash, reason }).onConflict((oc) => oc.column('email_hash').doNothing()).execute();
+  await db
+    .insertInto('suppressions')
+    .values({ email_hash: emailHash, reason })
+    .onConflict((oc) => oc.column('email_hash').doNothing())
+    .execute();
 }
 
 /**

@@ -10,7 +10,8 @@ export type Actor = { kind: 'human' } | { kind: 'machine'; reason: string };
 // A click this soon after the message was sent is a scanner: people do not read that fast.
 export const SCANNER_CLICK_WINDOW_MS = 10_000;
 
-const SCANNER_AGENTS = /(safelinks|microsoft office|office365|mimecast|proofpoint|barracuda|symantec|trend ?micro|fortinet|sophos|cisco|ironport|forcepoint|zscaler|checkpoint|bot\b|crawler|spider|curl\/|wget\/|python-requests|go-http-client|java\/|okhttp|headless)/i;
+const SCANNER_AGENTS =
+  /(safelinks|microsoft office|office365|mimecast|proofpoint|barracuda|symantec|trend ?micro|fortinet|sophos|cisco|ironport|forcepoint|zscaler|checkpoint|bot\b|crawler|spider|curl\/|wget\/|python-requests|go-http-client|java\/|okhttp|headless)/i;
 
 export interface ClickContext {
   method: string;

@@ -10,7 +10,8 @@ import type { TrackingRequest, TrackingService } from './tracking.service.js';
 
 // The smallest transparent GIF.
 const PIXEL = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
-const NOT_FOUND_PAGE = '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Link not found</title></head><body><h1>Link not found</h1><p>This link is not valid or has been removed.</p></body></html>';
+const NOT_FOUND_PAGE =
+  '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Link not found</title></head><body><h1>Link not found</h1><p>This link is not valid or has been removed.</p></body></html>';
 
 /** Handles GET/HEAD /c/:token and GET /o/:token.gif; returns false for any other request. */
 export type TrackingHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
@@ -27,7 +28,12 @@ export function createTrackingHandler(tracking: TrackingService, onError: (error
       tracking.click(token, request, new Date()).then(
         (outcome) => {
           if (outcome.kind === 'redirect') {
-            res.writeHead(302, { Location: redirectLocation(outcome.url), 'Cache-Control': 'no-store', 'Referrer-Policy': 'no-referrer', 'Content-Length': '0' });
+            res.writeHead(302, {
+              Location: redirectLocation(outcome.url),
+              'Cache-Control': 'no-store',
+              'Referrer-Policy': 'no-referrer',
+              'Content-Length': '0',
+            });
             res.end();
           } else {
             res.writeHead(404, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });
@@ -44,7 +50,11 @@ export function createTrackingHandler(tracking: TrackingService, onError: (error
     }
     // Always the pixel, whatever happens to the recording: a broken image looks like spam.
     tracking.open(token.replace(/\.gif$/, ''), request, new Date());
-    res.writeHead(200, { 'Content-Type': 'image/gif', 'Content-Length': String(PIXEL.length), 'Cache-Control': 'no-store, no-cache, must-revalidate, private' });
+    res.writeHead(200, {
+      'Content-Type': 'image/gif',
+      'Content-Length': String(PIXEL.length),
+      'Cache-Control': 'no-store, no-cache, must-revalidate, private',
+    });
     res.end(req.method === 'HEAD' ? undefined : PIXEL);
     return true;
   };

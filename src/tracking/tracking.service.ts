@@ -62,7 +62,12 @@ const LINK_CACHE_SIZE = 10_000;
 const OPEN_DEDUPE_WINDOW_MS = 60_000;
 const OPEN_DEDUPE_MAX_KEYS = 100_000;
 
-export function createTrackingService(db: Kysely<Database>, events: EventsService, settings: { secret: string; previousSecrets?: string[]; publicUrl: string; maxBufferedEvents?: number; landingUrl?: LandingUrl }, logger: Logger): TrackingService {
+export function createTrackingService(
+  db: Kysely<Database>,
+  events: EventsService,
+  settings: { secret: string; previousSecrets?: string[]; publicUrl: string; maxBufferedEvents?: number; landingUrl?: LandingUrl },
+  logger: Logger,
+): TrackingService {
   const clickSigner = createTokenSigner(settings.secret, 'click', settings.previousSecrets);
   const openSigner = createTokenSigner(settings.secret, 'open', settings.previousSecrets);
   const ipKey = createHmac('sha256', settings.secret).update('baton:ip').digest();
@@ -86,7 +91,11 @@ export function createTrackingService(db: Kysely<Database>, events: EventsServic
       if (isDatabaseDown(error)) logger.debug({ err: error, pending }, 'tracking events wait for the database');
       else logger.error({ err: error, pending }, 'tracking events could not be written; keeping them for the next attempt');
     },
-    onFull: (maxPending) => logger.error({ maxPending }, 'tracking buffer full: clicks still redirect, but their events are dropped (and counted at /health) until the database takes writes again'),
+    onFull: (maxPending) =>
+      logger.error(
+        { maxPending },
+        'tracking buffer full: clicks still redirect, but their events are dropped (and counted at /health) until the database takes writes again',
+      ),
   });
   const recentOpens = createRecentKeys({ windowMs: OPEN_DEDUPE_WINDOW_MS, maxKeys: OPEN_DEDUPE_MAX_KEYS });
   // Clicks on one email come in bursts (and scanners click every link): keep recent links in
@@ -111,7 +120,12 @@ export function createTrackingService(db: Kysely<Database>, events: EventsServic
     const found = inputs.map(({ html, text, keepUrls }) => linksToTrack(html, text, new Set(keepUrls)));
     // Each link is stored as it will be followed: the template's URL exactly, UTM tags added.
     const destination = (input: EmailToTrack, url: string) => (input.utm ? withUtmTags(url, input.utm) : url);
-    const ids = await insertTrackedLinks(db, inputs.flatMap((input, index) => [...new Set((found[index]?.urls ?? []).map((url) => destination(input, url)))].map((url) => ({ sendId: input.sendId, leadId: input.leadId, url }))));
+    const ids = await insertTrackedLinks(
+      db,
+      inputs.flatMap((input, index) =>
+        [...new Set((found[index]?.urls ?? []).map((url) => destination(input, url)))].map((url) => ({ sendId: input.sendId, leadId: input.leadId, url })),
+      ),
+    );
     return inputs.map((input, index) => {
       const { sendId, leadId, html, text, keepUrls } = input;
       const keep = new Set(keepUrls);
@@ -142,7 +156,15 @@ export function createTrackingService(db: Kysely<Database>, events: EventsServic
         leadId: link.lead_id,
         type: 'email_clicked',
         occurredAt: now,
-        properties: { sendId: link.send_id, linkId: link.id, url: link.url, machine: actor.kind === 'machine', ...(actor.kind === 'machine' ? { reason: actor.reason } : {}), userAgent: request.userAgent, ipHash: hashIp(request.ip) },
+        properties: {
+          sendId: link.send_id,
+          linkId: link.id,
+          url: link.url,
+          machine: actor.kind === 'machine',
+          ...(actor.kind === 'machine' ? { reason: actor.reason } : {}),
+          userAgent: request.userAgent,
+          ipHash: hashIp(request.ip),
+        },
       });
       // Only a person's click carries the visitor token: a scanner running the page must not be joined to the lead.
       return { kind: 'redirect', url: actor.kind === 'human' && settings.landingUrl ? settings.landingUrl(link.url, link.lead_id, now) : link.url };
@@ -161,7 +183,13 @@ export function createTrackingService(db: Kysely<Database>, events: EventsServic
           leadId: parsed[0],
           type: 'email_opened',
           occurredAt: now,
-          properties: { sendId: parsed[1], machine: actor.kind === 'machine', ...(actor.kind === 'machine' ? { reason: actor.reason } : {}), userAgent: request.userAgent, ipHash: hashIp(request.ip) },
+          properties: {
+            sendId: parsed[1],
+            machine: actor.kind === 'machine',
+            ...(actor.kind === 'machine' ? { reason: actor.reason } : {}),
+            userAgent: request.userAgent,
+            ipHash: hashIp(request.ip),
+          },
         });
       } catch (error) {
         logger.warn({ err: error }, 'could not record an open');

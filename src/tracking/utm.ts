@@ -19,7 +19,12 @@ export function withUtmTags(url: string, tags: UtmTags): string {
   const queryAt = beforeHash.indexOf('?');
   const query = queryAt === -1 ? '' : beforeHash.slice(queryAt + 1);
   const present = new Set(query.split('&').map((pair) => parameterName(pair.split('=')[0] ?? '')));
-  const wanted: Array<[string, string]> = [['utm_source', tags.source], ['utm_medium', tags.medium], ['utm_campaign', tags.campaign], ['utm_content', tags.content]];
+  const wanted: Array<[string, string]> = [
+    ['utm_source', tags.source],
+    ['utm_medium', tags.medium],
+    ['utm_campaign', tags.campaign],
+    ['utm_content', tags.content],
+  ];
   const added = wanted.filter(([name]) => !present.has(name)).map(([name, value]) => `${name}=${encodeURIComponent(value)}`);
   if (added.length === 0) return url;
   const separator = queryAt === -1 ? '?' : query === '' || query.endsWith('&') ? '' : '&';

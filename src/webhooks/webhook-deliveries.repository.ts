@@ -26,8 +26,11 @@ export async function saveEndpointInterests(db: Db, endpoints: Array<{ id: strin
     return;
   }
   const value = JSON.stringify(endpoints.map(({ id, events }) => ({ id, events })));
-  await db.insertInto('settings').values({ key: ENDPOINTS_KEY, value })
-    .onConflict((conflict) => conflict.column('key').doUpdateSet({ value })).execute();
+  await db
+    .insertInto('settings')
+    .values({ key: ENDPOINTS_KEY, value })
+    .onConflict((conflict) => conflict.column('key').doUpdateSet({ value }))
+    .execute();
 }
 
 /** A delivery with the event it carries. */
@@ -94,17 +97,21 @@ export type AttemptRecord =
   | { status: 'pending'; httpStatus: number | null; response: string | null; error: string; nextAttemptAt: Date };
 
 export async function recordAttempt(db: Db, id: string, record: AttemptRecord, now: Date): Promise<void> {
-  await db.updateTable('webhook_deliveries').set((eb) => ({
-    status: record.status,
-    attempts: eb('attempts', '+', 1),
-    taken_at: null,
-    last_attempt_at: now,
-    last_status: record.httpStatus,
-    last_response: record.response,
-    last_error: record.error,
-    ...(record.status === 'delivered' ? { delivered_at: now } : {}),
-    ...(record.status === 'pending' ? { next_attempt_at: record.nextAttemptAt } : {}),
-  })).where('id', '=', id).execute();
+  await db
+    .updateTable('webhook_deliveries')
+    .set((eb) => ({
+      status: record.status,
+      attempts: eb('attempts', '+', 1),
+      taken_at: null,
+      last_attempt_at: now,
+      last_status: record.httpStatus,
+      last_response: record.response,
+      last_error: record.error,
+      ...(record.status === 'delivered' ? { delivered_at: now } : {}),
+      ...(record.status === 'pending' ? { next_attempt_at: record.nextAttemptAt } : {}),
+    }))
+    .where('id', '=', id)
+    .execute();
 }
 
 export interface DeliveryListQuery {
@@ -138,9 +145,17 @@ export async function findDelivery(db: Db, id: string): Promise<DeliveryRow | un
 
 /** A new delivery of the same event to the same endpoint, due now; the original keeps its record. */
 export async function insertRedelivery(db: Db, original: { id: string; eventId: string; eventType: string; endpoint: string }, now: Date): Promise<string> {
-  const row = await db.insertInto('webhook_deliveries').values({
-    event_id: original.eventId, event_type: original.eventType, endpoint: original.endpoint, redelivery_of: original.id, next_attempt_at: now,
-  }).returning('id').executeTakeFirstOrThrow();
+  const row = await db
+    .insertInto('webhook_deliveries')
+    .values({
+      event_id: original.eventId,
+      event_type: original.eventType,
+      endpoint: original.endpoint,
+      redelivery_of: original.id,
+      next_attempt_at: now,
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
   return row.id;
 }
 

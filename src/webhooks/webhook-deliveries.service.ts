@@ -4,8 +4,18 @@ import type { Logger } from '../platform/logger.js';
 import type { Page } from '../platform/pagination.js';
 import { lifecyclePayload, type LifecyclePayload } from './lifecycle-events.js';
 import {
-  deleteFinishedEvents, findDelivery, insertRedelivery, listDeliveries, recordAttempt, saveEndpointInterests, storedEndpointInterests, takeDueDeliveries,
-  type AttemptRecord, type DeliveryListQuery, type DeliveryRow, type EndpointInterest,
+  deleteFinishedEvents,
+  findDelivery,
+  insertRedelivery,
+  listDeliveries,
+  recordAttempt,
+  saveEndpointInterests,
+  storedEndpointInterests,
+  takeDueDeliveries,
+  type AttemptRecord,
+  type DeliveryListQuery,
+  type DeliveryRow,
+  type EndpointInterest,
 } from './webhook-deliveries.repository.js';
 import { nextAttemptDelayMs, type WebhookOutcome } from './webhook-outcome.js';
 import type { WebhookSender } from './webhook-sender.js';
@@ -123,8 +133,10 @@ export function createWebhookDeliveriesService({ db, endpoints, sender, logger, 
     async activate() {
       const stored = await storedEndpointInterests(db);
       if (stored.length > 0 && !sameInterests(stored, endpoints)) {
-        logger.warn({ stored: describeInterests(stored), loaded: describeInterests(endpoints) },
-          'the lifecycle webhook endpoints stored by another process differ from this webhooks.yaml; events are now recorded for this list, and each worker only sends to the endpoints in its own webhooks.yaml');
+        logger.warn(
+          { stored: describeInterests(stored), loaded: describeInterests(endpoints) },
+          'the lifecycle webhook endpoints stored by another process differ from this webhooks.yaml; events are now recorded for this list, and each worker only sends to the endpoints in its own webhooks.yaml',
+        );
       }
       await saveEndpointInterests(db, endpoints);
     },
@@ -132,7 +144,10 @@ export function createWebhookDeliveriesService({ db, endpoints, sender, logger, 
     async deliverDue(now) {
       for (const endpoint of endpoints) {
         if (lanes.has(endpoint.id)) continue;
-        lanes.set(endpoint.id, runLane(endpoint, now).finally(() => lanes.delete(endpoint.id)));
+        lanes.set(
+          endpoint.id,
+          runLane(endpoint, now).finally(() => lanes.delete(endpoint.id)),
+        );
       }
       if (lanes.size > 0) await Promise.race(lanes.values());
       const attempted = attemptedSinceLastCall;
@@ -199,7 +214,12 @@ export function attemptRecord(outcome: WebhookOutcome, attempt: number, now: Dat
     case 'delivered':
       return { status: 'delivered', httpStatus: outcome.status, response: outcome.responseExcerpt, error: null };
     case 'gone':
-      return { status: 'failed', httpStatus: outcome.status, response: outcome.responseExcerpt, error: 'the receiver answered 410 Gone: remove this endpoint from webhooks.yaml' };
+      return {
+        status: 'failed',
+        httpStatus: outcome.status,
+        response: outcome.responseExcerpt,
+        error: 'the receiver answered 410 Gone: remove this endpoint from webhooks.yaml',
+      };
     case 'failed':
       return { status: 'failed', httpStatus: outcome.status, response: outcome.responseExcerpt, error: outcome.reason };
     case 'refused':

@@ -45,7 +45,12 @@ export interface WebhookSender {
 
 type Attempt = ReceiverResponse | { error: string };
 
-export function createWebhookSender({ allowPrivate, timeoutMs = 10_000, allowInsecure = false, resolve = resolveWithSystem }: WebhookSenderOptions): WebhookSender {
+export function createWebhookSender({
+  allowPrivate,
+  timeoutMs = 10_000,
+  allowInsecure = false,
+  resolve = resolveWithSystem,
+}: WebhookSenderOptions): WebhookSender {
   return {
     async send({ url, id, payload, secrets, now = Date.now() }) {
       if (!/^[\x21-\x7e]{1,256}$/.test(id)) throw new Error('a webhook id is 1 to 256 visible ASCII characters without spaces');
@@ -96,7 +101,13 @@ function pinnedLookup(address: string, family: 4 | 6): LookupFunction {
   };
 }
 
-function post(destination: Extract<Destination, { kind: 'allowed' }>, headers: OutgoingHttpHeaders, body: string, waitMs: number, lateReason: string): Promise<Attempt> {
+function post(
+  destination: Extract<Destination, { kind: 'allowed' }>,
+  headers: OutgoingHttpHeaders,
+  body: string,
+  waitMs: number,
+  lateReason: string,
+): Promise<Attempt> {
   return new Promise((resolve) => {
     const send = destination.url.protocol === 'https:' ? httpsRequest : httpRequest;
     let response: IncomingMessage | undefined;

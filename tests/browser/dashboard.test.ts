@@ -28,20 +28,45 @@ beforeAll(async () => {
   if (!browserDescribe.available) return;
   dir = await mkdtemp(path.join(os.tmpdir(), 'baton-dashboard-'));
   await mkdir(path.join(dir, 'sequences'));
-  await writeFile(path.join(dir, 'sequences', 'welcome.yaml'), 'id: welcome\nname: Welcome series\nversion: 1\nentry:\n  trigger: { type: lead_created }\nsteps:\n  - id: hello\n    email: welcome\n  - id: later\n    wait: 30d\n');
-  await writeFile(path.join(dir, 'scoring.yaml'), 'behaviour:\n  - { id: demo, label: Asked for a demo, event: form_submit, where: { form: demo }, points: 60 }\nlifecycle:\n  mql: { engagement: 50 }\n');
+  await writeFile(
+    path.join(dir, 'sequences', 'welcome.yaml'),
+    'id: welcome\nname: Welcome series\nversion: 1\nentry:\n  trigger: { type: lead_created }\nsteps:\n  - id: hello\n    email: welcome\n  - id: later\n    wait: 30d\n',
+  );
+  await writeFile(
+    path.join(dir, 'scoring.yaml'),
+    'behaviour:\n  - { id: demo, label: Asked for a demo, event: form_submit, where: { form: demo }, points: 60 }\nlifecycle:\n  mql: { engagement: 50 }\n',
+  );
   await writeFile(path.join(dir, 'sales-team.yaml'), 'fallback_owner: alex\nreps:\n  - { id: alex, name: Alex Kim, email: alex@sales.test }\n');
   if (process.env.DATABASE_URL) database = await createTestDatabase({ migrated: false });
-  baton = await startBaton(loadConfig({
-    PORT: '0', BATON_DATA_DIR: dir, BATON_SEQUENCES_DIR: path.join(dir, 'sequences'), BATON_TEMPLATES_DIR: FIXTURE_CONTENT.templates, BATON_API_KEY: API_KEY,
-    BATON_SECRET: 'dashboard-secret-0123456789abcdef0123456789', ...(database?.url ? { DATABASE_URL: database.url } : {}),
-  }), createLogger('silent'));
+  baton = await startBaton(
+    loadConfig({
+      PORT: '0',
+      BATON_DATA_DIR: dir,
+      BATON_SEQUENCES_DIR: path.join(dir, 'sequences'),
+      BATON_TEMPLATES_DIR: FIXTURE_CONTENT.templates,
+      BATON_API_KEY: API_KEY,
+      BATON_SECRET: 'dashboard-secret-0123456789abcdef0123456789',
+      ...(database?.url ? { DATABASE_URL: database.url } : {}),
+    }),
+    createLogger('silent'),
+  );
   const api = request(baton.url ?? '');
   const auth = { Authorization: `Bearer ${API_KEY}` };
-  leadId = (await api.post('/api/leads').set(auth).send({ email: 'grace@navy.test', firstName: 'Grace', lastName: 'Hopper', company: 'US Navy', title: 'Rear Admiral' })).body.id;
-  await until(async () => (await api.get('/api/dev/mail').query({ to: 'grace@navy.test' }).set(auth)).body.items.length, (count) => count > 0);
-  await api.post('/api/events').set(auth).send({ leadId, type: 'form_submit', properties: { form: 'demo' } });
-  await until(async () => (await api.get('/api/handoffs').set(auth)).body.items.length, (count) => count > 0);
+  leadId = (
+    await api.post('/api/leads').set(auth).send({ email: 'grace@navy.test', firstName: 'Grace', lastName: 'Hopper', company: 'US Navy', title: 'Rear Admiral' })
+  ).body.id;
+  await until(
+    async () => (await api.get('/api/dev/mail').query({ to: 'grace@navy.test' }).set(auth)).body.items.length,
+    (count) => count > 0,
+  );
+  await api
+    .post('/api/events')
+    .set(auth)
+    .send({ leadId, type: 'form_submit', properties: { form: 'demo' } });
+  await until(
+    async () => (await api.get('/api/handoffs').set(auth)).body.items.length,
+    (count) => count > 0,
+  );
   browser = await launchBrowser();
 }, 60_000);
 
@@ -92,7 +117,11 @@ browserDescribe('the dashboard in a browser', () => {
     expect(await page.textContent('main')).toContain('Grace Hopper');
     await Promise.all([page.waitForLoadState('load'), page.click('button:has-text("Accept")')]);
     await page.waitForSelector('text=accepted');
-    const handoff = (await request(baton.url ?? '').get('/api/handoffs').set({ Authorization: `Bearer ${API_KEY}` })).body.items[0];
+    const handoff = (
+      await request(baton.url ?? '')
+        .get('/api/handoffs')
+        .set({ Authorization: `Bearer ${API_KEY}` })
+    ).body.items[0];
     expect(handoff).toMatchObject({ status: 'accepted', decidedBy: 'dashboard' });
     await browser.screenshot(page, 'dashboard-handoff');
 
@@ -111,7 +140,8 @@ browserDescribe('the dashboard in a browser', () => {
     await page.goto(`${baton.url}/`);
     expect(page.url()).toMatch(/\/dashboard\/login\?next=%2Fdashboard$|\/dashboard\/login$/);
     // By keyboard alone: Tab past the skip link to the key field, type, Enter.
-    for (let presses = 0; presses < 8 && (await page.evaluate('document.activeElement && document.activeElement.id')) !== 'key'; presses++) await page.keyboard.press('Tab');
+    for (let presses = 0; presses < 8 && (await page.evaluate('document.activeElement && document.activeElement.id')) !== 'key'; presses++)
+      await page.keyboard.press('Tab');
     await page.keyboard.type(API_KEY);
     await Promise.all([page.waitForURL(/\/dashboard\/sequences$/), page.keyboard.press('Enter')]);
     await page.goto(`${baton.url}/dashboard/leads/${leadId}`);
@@ -124,7 +154,9 @@ browserDescribe('the dashboard in a browser', () => {
   }, 60_000);
 
   it('refuses a form posted from another site', async () => {
-    const res = await request(baton.url ?? '').post('/dashboard/logout').set('Sec-Fetch-Site', 'cross-site');
+    const res = await request(baton.url ?? '')
+      .post('/dashboard/logout')
+      .set('Sec-Fetch-Site', 'cross-site');
     expect(res.status).toBe(403);
   });
 });

@@ -25,24 +25,44 @@ let browser: TestBrowser;
 
 const query = (text: string, values: unknown[] = []) => baton.database.pool.query(text, values);
 async function leads(prefix: string, count: number): Promise<string[]> {
-  const { rows } = await query(`insert into leads (email) select $1 || '-' || g || '@exp.test' from generate_series(1, $2::int) g returning id`, [prefix, count]);
+  const { rows } = await query(`insert into leads (email) select $1 || '-' || g || '@exp.test' from generate_series(1, $2::int) g returning id`, [
+    prefix,
+    count,
+  ]);
   return rows.map((row: { id: string }) => row.id);
 }
 const assign = (ids: string[], stepId: string, armId: string) =>
-  query(`insert into experiment_assignments (lead_id, sequence_id, step_id, arm_id, assigned_at) select unnest($1::uuid[]), 'subject-lines', $2, $3, now() - interval '1 day'`, [ids, stepId, armId]);
+  query(
+    `insert into experiment_assignments (lead_id, sequence_id, step_id, arm_id, assigned_at) select unnest($1::uuid[]), 'subject-lines', $2, $3, now() - interval '1 day'`,
+    [ids, stepId, armId],
+  );
 const clicks = (ids: string[], machine: boolean) =>
-  query(`insert into events (lead_id, type, properties, occurred_at) select unnest($1::uuid[]), 'email_clicked', $2::jsonb, now() - interval '1 hour'`, [ids, JSON.stringify({ sendId: 'x', machine })]);
+  query(`insert into events (lead_id, type, properties, occurred_at) select unnest($1::uuid[]), 'email_clicked', $2::jsonb, now() - interval '1 hour'`, [
+    ids,
+    JSON.stringify({ sendId: 'x', machine }),
+  ]);
 
 beforeAll(async () => {
   if (!browserDescribe.available) return;
   dir = await mkdtemp(path.join(os.tmpdir(), 'baton-experiments-'));
   await mkdir(path.join(dir, 'sequences'));
-  await writeFile(path.join(dir, 'sequences', 'subject-lines.yaml'), 'id: subject-lines\nname: Subject line test\nversion: 1\nholdout: 10%\nentry:\n  trigger: { type: manual }\nsteps:\n  - id: subject-test\n    split:\n      arms:\n        - { id: short, weight: 50, next: hello }\n        - { id: long, weight: 50, next: later }\n  - id: hello\n    email: welcome\n  - id: later\n    wait: 30d\n');
+  await writeFile(
+    path.join(dir, 'sequences', 'subject-lines.yaml'),
+    'id: subject-lines\nname: Subject line test\nversion: 1\nholdout: 10%\nentry:\n  trigger: { type: manual }\nsteps:\n  - id: subject-test\n    split:\n      arms:\n        - { id: short, weight: 50, next: hello }\n        - { id: long, weight: 50, next: later }\n  - id: hello\n    email: welcome\n  - id: later\n    wait: 30d\n',
+  );
   if (process.env.DATABASE_URL) database = await createTestDatabase({ migrated: false });
-  baton = await startBaton(loadConfig({
-    PORT: '0', BATON_DATA_DIR: dir, BATON_SEQUENCES_DIR: path.join(dir, 'sequences'), BATON_TEMPLATES_DIR: FIXTURE_CONTENT.templates, BATON_API_KEY: API_KEY,
-    BATON_SECRET: 'experiments-secret-0123456789abcdef0123456789', ...(database?.url ? { DATABASE_URL: database.url } : {}),
-  }), createLogger('silent'));
+  baton = await startBaton(
+    loadConfig({
+      PORT: '0',
+      BATON_DATA_DIR: dir,
+      BATON_SEQUENCES_DIR: path.join(dir, 'sequences'),
+      BATON_TEMPLATES_DIR: FIXTURE_CONTENT.templates,
+      BATON_API_KEY: API_KEY,
+      BATON_SECRET: 'experiments-secret-0123456789abcdef0123456789',
+      ...(database?.url ? { DATABASE_URL: database.url } : {}),
+    }),
+    createLogger('silent'),
+  );
   const short = await leads('short', 150);
   const long = await leads('long', 150);
   const held = await leads('held', 30);
@@ -92,7 +112,9 @@ browserDescribe('the experiment page in a browser', () => {
   }, 60_000);
 
   it('shows a recorded winner, and is usable at 375 px without sideways scrolling', async () => {
-    await query(`insert into experiment_winners (sequence_id, step_id, arm_id, metric, probability, figures) values ('subject-lines', 'subject-test', 'long', 'click', 0.9999, '{}')`);
+    await query(
+      `insert into experiment_winners (sequence_id, step_id, arm_id, metric, probability, figures) values ('subject-lines', 'subject-test', 'long', 'click', 0.9999, '{}')`,
+    );
     const { page, errors } = await browser.newPage();
     await page.setViewportSize({ width: 375, height: 800 });
     await page.goto(`${baton.url}/dashboard/sequences/subject-lines/experiments`);
@@ -108,7 +130,12 @@ browserDescribe('the experiment page in a browser', () => {
     expect((box?.x ?? 0) + (box?.width ?? 999)).toBeLessThanOrEqual(375);
     await browser.screenshot(page, 'experiments-375');
     // Bad ids and metrics get a page that says so, never a server error.
-    for (const [suffix, status] of [['nope/experiments', 404], ['%00/experiments', 404], ['subject-lines/experiments?metric=clicks', 400], ['subject-lines/experiments?metric=%E0%A4%A', 400]] as const) {
+    for (const [suffix, status] of [
+      ['nope/experiments', 404],
+      ['%00/experiments', 404],
+      ['subject-lines/experiments?metric=clicks', 400],
+      ['subject-lines/experiments?metric=%E0%A4%A', 400],
+    ] as const) {
       const res = await page.goto(`${baton.url}/dashboard/sequences/${suffix}`);
       expect([res?.status(), suffix]).toEqual([status, suffix]);
       expect(await page.textContent('main')).toMatch(/No such (sequence|metric)|not valid/);
@@ -122,7 +149,10 @@ browserDescribe('the experiment page in a browser', () => {
     const auth = { Authorization: `Bearer ${API_KEY}` };
     const res = await api.get('/api/sequences/subject-lines/experiments').set(auth).expect(200);
     const clickArms = res.body.splits[0].metrics.find((entry: { metric: string }) => entry.metric === 'click').arms;
-    expect(clickArms.map((arm: { armId: string; successes: number; entered: number }) => [arm.armId, arm.successes, arm.entered])).toEqual([['long', 45, 150], ['short', 15, 150]]);
+    expect(clickArms.map((arm: { armId: string; successes: number; entered: number }) => [arm.armId, arm.successes, arm.entered])).toEqual([
+      ['long', 45, 150],
+      ['short', 15, 150],
+    ]);
     await api.get('/api/sequences/nope/experiments').set(auth).expect(404);
   });
 });

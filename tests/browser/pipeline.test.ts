@@ -33,7 +33,10 @@ beforeAll(async () => {
   if (!browserDescribe.available) return;
   dir = await mkdtemp(path.join(os.tmpdir(), 'baton-pipeline-'));
   await mkdir(path.join(dir, 'sequences'));
-  await writeFile(path.join(dir, 'scoring.yaml'), 'behaviour:\n  - { id: demo, label: Asked for a demo, event: form_submit, where: { form: demo }, points: 60 }\nlifecycle:\n  mql: { engagement: 50 }\n');
+  await writeFile(
+    path.join(dir, 'scoring.yaml'),
+    'behaviour:\n  - { id: demo, label: Asked for a demo, event: form_submit, where: { form: demo }, points: 60 }\nlifecycle:\n  mql: { engagement: 50 }\n',
+  );
   await writeFile(path.join(dir, 'sales-team.yaml'), 'fallback_owner: alex\nreps:\n  - { id: alex, name: Alex Kim, email: alex@sales.test }\n');
   if (process.env.DATABASE_URL) database = await createTestDatabase({ migrated: false });
   const seeding = await openDatabase({ url: database?.url ?? null, embeddedDir: dir, poolSize: 2 });
@@ -43,10 +46,18 @@ beforeAll(async () => {
   } finally {
     await seeding.close();
   }
-  baton = await startBaton(loadConfig({
-    PORT: '0', BATON_DATA_DIR: dir, BATON_SEQUENCES_DIR: path.join(dir, 'sequences'), BATON_TEMPLATES_DIR: FIXTURE_CONTENT.templates, BATON_API_KEY: API_KEY,
-    BATON_SECRET: 'pipeline-secret-0123456789abcdef0123456789', ...(database?.url ? { DATABASE_URL: database.url } : {}),
-  }), createLogger('silent'));
+  baton = await startBaton(
+    loadConfig({
+      PORT: '0',
+      BATON_DATA_DIR: dir,
+      BATON_SEQUENCES_DIR: path.join(dir, 'sequences'),
+      BATON_TEMPLATES_DIR: FIXTURE_CONTENT.templates,
+      BATON_API_KEY: API_KEY,
+      BATON_SECRET: 'pipeline-secret-0123456789abcdef0123456789',
+      ...(database?.url ? { DATABASE_URL: database.url } : {}),
+    }),
+    createLogger('silent'),
+  );
   browser = await launchBrowser();
 }, 240_000);
 
@@ -95,8 +106,9 @@ browserDescribe('the Pipeline page in a browser', () => {
     expect(repRows.map((row) => row[0])).toEqual([...reps.keys()].sort());
     for (const row of repRows) expect([Number(row[1]), Number(row[5])]).toEqual([reps.get(row[0] ?? '')?.handoffs, reps.get(row[0] ?? '')?.breaches]);
     const byMonth = expectedFunnel(plan, PERIOD, 'month');
-    expect((await tableRows(page, '#by-month')).map((row) => [row[0], Number(row[1]), Number(row[4])]))
-      .toEqual([...byMonth.groups.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([key, group]) => [key, group.stages.subscriber, group.stages.customer]));
+    expect((await tableRows(page, '#by-month')).map((row) => [row[0], Number(row[1]), Number(row[4])])).toEqual(
+      [...byMonth.groups.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([key, group]) => [key, group.stages.subscriber, group.stages.customer]),
+    );
 
     // The page never scrolls sideways at phone width: wide tables scroll inside their box.
     expect(await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth')).toBeLessThanOrEqual(0);
@@ -112,17 +124,27 @@ browserDescribe('the Pipeline page in a browser', () => {
     const response = await page.goto(`${baton.url}/dashboard/pipeline?from=2026-02-30`);
     expect(response?.status()).toBe(400);
     expect(await page.textContent('main')).toContain('from');
-    const api = await request(baton.url ?? '').get('/api/reports/funnel?by=week').set({ Authorization: `Bearer ${API_KEY}` });
+    const api = await request(baton.url ?? '')
+      .get('/api/reports/funnel?by=week')
+      .set({ Authorization: `Bearer ${API_KEY}` });
     expect(api.status).toBe(400);
     expect(api.body.error.details[0].field).toBe('by');
   }, 60_000);
 
-  it('shows a deal value entered in the handoff page\'s convert form', async () => {
+  it("shows a deal value entered in the handoff page's convert form", async () => {
     const api = request(baton.url ?? '');
     const auth = { Authorization: `Bearer ${API_KEY}` };
-    const lead = (await api.post('/api/leads').set(auth).send({ email: 'buyer@acme.test', firstName: 'Zoë', source: 'Salon Lyon — été' })).body as { id: string };
-    await api.post('/api/events').set(auth).send({ leadId: lead.id, type: 'form_submit', properties: { form: 'demo' } });
-    const handoff = await until(async () => (await api.get('/api/handoffs').query({ leadId: lead.id }).set(auth)).body.items[0] as { id: string } | undefined, (found) => found !== undefined);
+    const lead = (await api.post('/api/leads').set(auth).send({ email: 'buyer@acme.test', firstName: 'Zoë', source: 'Salon Lyon — été' })).body as {
+      id: string;
+    };
+    await api
+      .post('/api/events')
+      .set(auth)
+      .send({ leadId: lead.id, type: 'form_submit', properties: { form: 'demo' } });
+    const handoff = await until(
+      async () => (await api.get('/api/handoffs').query({ leadId: lead.id }).set(auth)).body.items[0] as { id: string } | undefined,
+      (found) => found !== undefined,
+    );
     const { page, errors } = await browser.newPage();
     await page.goto(`${baton.url}/dashboard/login`);
     await page.fill('#key', API_KEY);

@@ -31,7 +31,8 @@ afterAll(async () => {
 });
 
 const newLead = async (email: string) => (await f.t.api.post('/api/leads').set(f.t.auth).send({ email })).body.id as string;
-const preferences = async (leadId: string) => (await f.t.database.pool.query('select paused_until, left_topics from lead_preferences where lead_id = $1', [leadId])).rows;
+const preferences = async (leadId: string) =>
+  (await f.t.database.pool.query('select paused_until, left_topics from lead_preferences where lead_id = $1', [leadId])).rows;
 const lead = async (leadId: string) => (await f.t.api.get(`/api/leads/${leadId}`).set(f.t.auth)).body;
 
 browserDescribe('the preference page at 375 px', () => {
@@ -65,7 +66,7 @@ browserDescribe('the preference page at 375 px', () => {
     expect(errors).toEqual([]);
   });
 
-  it('unsubscribes from everything with the page\'s button, and with RFC 8058 one-click', async () => {
+  it("unsubscribes from everything with the page's button, and with RFC 8058 one-click", async () => {
     const pageLead = await newLead('everything@example.com');
     const url = unsubscribeUrl(baseUrl, f.t.services.unsubscribeSigner, { leadId: pageLead, sendId: null });
     const { page } = await browser.newPage();

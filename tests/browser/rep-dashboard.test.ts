@@ -35,7 +35,11 @@ async function signInByEmail(page: Page, email: string, landsOn: RegExp): Promis
   await page.fill('#email', email);
   await Promise.all([page.waitForURL(/\/dashboard\/login\/link$/), page.click('button:has-text("Email me a sign-in link")')]);
   expect(await page.textContent('[role=status]')).toContain('a sign-in link is on its way');
-  const mails = await until(async () => (await t.mailsTo(email)).filter((mail) => /sign-in link/i.test(mail.subject ?? '')), (found) => found.length > before, 40_000);
+  const mails = await until(
+    async () => (await t.mailsTo(email)).filter((mail) => /sign-in link/i.test(mail.subject ?? '')),
+    (found) => found.length > before,
+    40_000,
+  );
   await page.goto(onServer(linkIn(mails.at(-1)?.text ?? '', '/dashboard/sign-in/')));
   await Promise.all([page.waitForURL(landsOn), page.click('main button:has-text("Sign in")')]);
 }
@@ -43,7 +47,7 @@ async function signInByEmail(page: Page, email: string, landsOn: RegExp): Promis
 const mainText = async (page: Page) => (await page.innerText('main')) ?? '';
 
 browserDescribe('a rep in the dashboard', () => {
-  it('signs in with the emailed link, sees only their inbox, accepts then converts, and is refused another rep\'s handoff', async () => {
+  it("signs in with the emailed link, sees only their inbox, accepts then converts, and is refused another rep's handoff", async () => {
     const { page, errors } = await browser.newPage();
     await page.setViewportSize({ width: 1200, height: 900 });
     await page.goto(`${t.url}/dashboard`);
@@ -86,7 +90,7 @@ browserDescribe('a rep in the dashboard', () => {
     expect(errors).toEqual([expect.stringContaining('status of 403')]);
   }, 90_000);
 
-  it('opens the lead page from the briefing\'s lead link, signing in first', async () => {
+  it("opens the lead page from the briefing's lead link, signing in first", async () => {
     const [briefing] = await t.waitForMails('lea@sales.test', 1, 40_000);
     const html = briefing?.html || '';
     const leadLink = /href="([^"]+)"[^>]*>Open the lead in Baton/.exec(html)?.[1] ?? '';
@@ -109,7 +113,15 @@ browserDescribe('a rep in the dashboard', () => {
     await page.goto(`${t.url}/dashboard/login`);
     await page.fill('#key', t.auth.Authorization.replace('Bearer ', ''));
     await Promise.all([page.waitForURL(/\/dashboard\/sequences$/), page.click('button:has-text("Sign in")')]);
-    for (const path of ['/dashboard/sequences', '/dashboard/sequences/welcome', '/dashboard/leads', `/dashboard/leads/${t.grace.leadId}`, '/dashboard/handoffs', `/dashboard/handoffs/${t.marie.handoffId}`, '/dashboard/mail']) {
+    for (const path of [
+      '/dashboard/sequences',
+      '/dashboard/sequences/welcome',
+      '/dashboard/leads',
+      `/dashboard/leads/${t.grace.leadId}`,
+      '/dashboard/handoffs',
+      `/dashboard/handoffs/${t.marie.handoffId}`,
+      '/dashboard/mail',
+    ]) {
       await page.goto(`${t.url}${path}`);
       const overflow = await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth');
       expect([path, overflow]).toEqual([path, 0]);
@@ -117,10 +129,14 @@ browserDescribe('a rep in the dashboard', () => {
     }
     await page.goto(`${t.url}/dashboard/sequences/welcome`);
     // The per-step table is wider than the phone: it scrolls inside its box.
-    const box = await page.evaluate('(() => { const box = document.querySelector(".scroll"); return { scroll: box.scrollWidth, client: box.clientWidth }; })()') as { scroll: number; client: number };
+    const box = (await page.evaluate(
+      '(() => { const box = document.querySelector(".scroll"); return { scroll: box.scrollWidth, client: box.clientWidth }; })()',
+    )) as { scroll: number; client: number };
     expect(box.scroll).toBeGreaterThan(box.client);
     // Funnel labels: rendered at 11 px or more.
-    const labelHeights = await page.evaluate('[...document.querySelectorAll("svg.chart text")].map((text) => text.getBoundingClientRect().height)') as number[];
+    const labelHeights = (await page.evaluate(
+      '[...document.querySelectorAll("svg.chart text")].map((text) => text.getBoundingClientRect().height)',
+    )) as number[];
     expect(labelHeights.length).toBeGreaterThan(0);
     expect(Math.min(...labelHeights)).toBeGreaterThanOrEqual(11);
     await browser.screenshot(page, 'rep-sequence-375');

@@ -108,12 +108,17 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-interface TimelineEvent { type: string; properties: Record<string, unknown>; occurredAt: string }
-const timeline = async (leadId: string): Promise<TimelineEvent[]> => ((await api.get(`/api/leads/${leadId}/timeline`).set(auth)).body.items as TimelineEvent[]).reverse();
+interface TimelineEvent {
+  type: string;
+  properties: Record<string, unknown>;
+  occurredAt: string;
+}
+const timeline = async (leadId: string): Promise<TimelineEvent[]> =>
+  ((await api.get(`/api/leads/${leadId}/timeline`).set(auth)).body.items as TimelineEvent[]).reverse();
 const leadIdOf = async (email: string): Promise<string | undefined> => (await api.get('/api/leads').query({ email }).set(auth)).body.items[0]?.id;
 
 browserDescribe('the website snippet in Chromium', () => {
-  it('joins an anonymous visitor\'s three page views to the lead at the demo request, scores them, and hands the lead to sales', async () => {
+  it("joins an anonymous visitor's three page views to the lead at the demo request, scores them, and hands the lead to sales", async () => {
     const { page: tab, errors } = await browser.newPage();
     await tab.goto(`${siteUrl}/?utm_source=linkedin&utm_campaign=q4-launch`);
     await tab.waitForFunction('window.__batonLoaded === true');
@@ -125,7 +130,10 @@ browserDescribe('the website snippet in Chromium', () => {
     await Promise.all([tab.waitForURL(`${siteUrl}/pricing`), tab.click('#next')]);
     await tab.waitForFunction('window.__batonLoaded === true');
     // Still anonymous: the three views wait under the visitor, on no lead.
-    const waiting = await until(async () => Number((await baton.database.pool.query('select count(*) from visitor_events where visitor_id = $1', [visitor])).rows[0].count), (count) => count === 3);
+    const waiting = await until(
+      async () => Number((await baton.database.pool.query('select count(*) from visitor_events where visitor_id = $1', [visitor])).rows[0].count),
+      (count) => count === 3,
+    );
     expect(waiting).toBe(3);
 
     await tab.fill('#email', 'ada@globex.test');
@@ -134,21 +142,37 @@ browserDescribe('the website snippet in Chromium', () => {
     await tab.waitForSelector('#thanks:not([hidden])');
     await browser.screenshot(tab, 'website-capture-demo-request');
 
-    const leadId = await until(() => leadIdOf('ada@globex.test'), (id) => id !== undefined);
+    const leadId = await until(
+      () => leadIdOf('ada@globex.test'),
+      (id) => id !== undefined,
+    );
     expect(leadId).toBeDefined();
-    const events = await until(() => timeline(leadId ?? ''), (items) => items.length >= 4);
+    const events = await until(
+      () => timeline(leadId ?? ''),
+      (items) => items.length >= 4,
+    );
     expect(events.map((event) => [event.type, event.properties.path ?? event.properties.form])).toEqual([
-      ['page_view', '/'], ['page_view', '/features'], ['page_view', '/pricing'], ['form_submit', 'demo'],
+      ['page_view', '/'],
+      ['page_view', '/features'],
+      ['page_view', '/pricing'],
+      ['form_submit', 'demo'],
     ]);
     expect(events[0]?.properties).toMatchObject({ title: 'Globex Analytics', utm_source: 'linkedin', utm_campaign: 'q4-launch' });
     expect(events[1]?.properties.referrer).toBe(`${siteUrl}/?utm_source=linkedin&utm_campaign=q4-launch`);
 
     // The fixture scoring file: pricing page 15 and demo request 40; the intent rule hands off at once.
-    const score = await until(async () => (await api.get(`/api/leads/${leadId}/score`).set(auth)).body, (body) => Array.isArray(body.breakdown) && body.breakdown.some((entry: { rule: string }) => entry.rule === 'demo-request'));
+    const score = await until(
+      async () => (await api.get(`/api/leads/${leadId}/score`).set(auth)).body,
+      (body) => Array.isArray(body.breakdown) && body.breakdown.some((entry: { rule: string }) => entry.rule === 'demo-request'),
+    );
     const points = Object.fromEntries((score.breakdown as Array<{ rule: string; points: number }>).map((entry) => [entry.rule, entry.points]));
     expect(points['pricing-page']).toBeCloseTo(15, 0);
     expect(points['demo-request']).toBeCloseTo(40, 0);
-    const handoffs = await until(async () => (await api.get('/api/handoffs').query({ leadId }).set(auth)).body.items as Array<{ id: string }>, (items) => items.length > 0, 20_000);
+    const handoffs = await until(
+      async () => (await api.get('/api/handoffs').query({ leadId }).set(auth)).body.items as Array<{ id: string }>,
+      (items) => items.length > 0,
+      20_000,
+    );
     expect(handoffs).toHaveLength(1);
     const handoff = (await api.get(`/api/handoffs/${handoffs[0]?.id ?? ''}`).set(auth)).body;
     expect(handoff.briefing.handRaised).toMatchObject({ rule: 'demo-request', label: 'Demo request' });
@@ -166,7 +190,10 @@ browserDescribe('the website snippet in Chromium', () => {
     await tab.goto(`${siteUrl}/features?utm_source=baton&baton_vt=${token}#plans`);
     await tab.waitForFunction('window.__batonLoaded === true');
     expect(tab.url()).toBe(`${siteUrl}/features?utm_source=baton#plans`);
-    const events = await until(() => timeline(leadId), (items) => items.length >= 1);
+    const events = await until(
+      () => timeline(leadId),
+      (items) => items.length >= 1,
+    );
     expect(events.map((event) => [event.type, event.properties.path, event.properties.utm_source])).toEqual([['page_view', '/features', 'baton']]);
     await context.close();
   });

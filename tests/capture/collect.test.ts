@@ -17,11 +17,20 @@ const collect = (body: unknown, origin: string | null = SITE_ORIGIN) => {
   const call = t.api.post('/collect').set('Content-Type', 'text/plain;charset=UTF-8');
   return (origin ? call.set('Origin', origin) : call).send(typeof body === 'string' ? body : JSON.stringify(body));
 };
-const view = (visitor: string, path: string, extra: Record<string, unknown> = {}) => collect({ site: SITE_KEY, visitor, type: 'page_view', properties: { path, title: path }, ...extra });
+const view = (visitor: string, path: string, extra: Record<string, unknown> = {}) =>
+  collect({ site: SITE_KEY, visitor, type: 'page_view', properties: { path, title: path }, ...extra });
 const identify = (visitor: string, traits: Record<string, unknown>) => collect({ site: SITE_KEY, visitor, identify: traits });
 const leadIdOf = async (email: string) => (await t.api.get('/api/leads').query({ email }).set(t.auth)).body.items[0]?.id as string | undefined;
-const timeline = async (leadId: string) => ((await t.api.get(`/api/leads/${leadId}/timeline`).set(t.auth)).body.items as Array<{ type: string; properties: Record<string, unknown>; occurredAt: string }>).reverse();
-const waiting = async (visitor: string) => Number((await t.database.pool.query('select count(*) from visitor_events where visitor_id = $1', [visitor])).rows[0].count);
+const timeline = async (leadId: string) =>
+  (
+    (await t.api.get(`/api/leads/${leadId}/timeline`).set(t.auth)).body.items as Array<{
+      type: string;
+      properties: Record<string, unknown>;
+      occurredAt: string;
+    }>
+  ).reverse();
+const waiting = async (visitor: string) =>
+  Number((await t.database.pool.query('select count(*) from visitor_events where visitor_id = $1', [visitor])).rows[0].count);
 
 describe('GET /js/baton.js', () => {
   it('serves the snippet small, gzipped and cacheable, with an ETag that revalidates', async () => {
@@ -30,11 +39,13 @@ describe('GET /js/baton.js', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
     const res = await new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
-      http.get({ host: '127.0.0.1', port, path: '/js/baton.js', headers: { 'Accept-Encoding': 'gzip, deflate, br' } }, (response) => {
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) }));
-      }).on('error', reject);
+      http
+        .get({ host: '127.0.0.1', port, path: '/js/baton.js', headers: { 'Accept-Encoding': 'gzip, deflate, br' } }, (response) => {
+          const chunks: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => chunks.push(chunk));
+          response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) }));
+        })
+        .on('error', reject);
     });
     await new Promise((resolve) => server.close(resolve));
     expect(res.status).toBe(200);
@@ -72,7 +83,7 @@ describe('POST /collect', () => {
     expect((await t.api.options('/collect').set('Origin', 'https://evil.example.net')).status).toBe(403);
   });
 
-  it('keeps an anonymous visitor\'s events apart, then joins them to the lead at identify in time order, answering nothing about the lead', async () => {
+  it("keeps an anonymous visitor's events apart, then joins them to the lead at identify in time order, answering nothing about the lead", async () => {
     const visitor = newVisitor();
     for (const path of ['/', '/features', '/pricing']) {
       const res = await view(visitor, path);
@@ -95,7 +106,12 @@ describe('POST /collect', () => {
     expect((await collect({ site: SITE_KEY, visitor, type: 'form_submit', properties: { form: 'demo' } })).status).toBe(202);
     await t.capture.service.flush();
     const events = await timeline(leadId ?? '');
-    expect(events.map((event) => [event.type, event.properties.path ?? event.properties.form])).toEqual([['page_view', '/'], ['page_view', '/features'], ['page_view', '/pricing'], ['form_submit', 'demo']]);
+    expect(events.map((event) => [event.type, event.properties.path ?? event.properties.form])).toEqual([
+      ['page_view', '/'],
+      ['page_view', '/features'],
+      ['page_view', '/pricing'],
+      ['form_submit', 'demo'],
+    ]);
     const times = events.map((event) => event.occurredAt);
     expect([...times].sort()).toEqual(times);
   });
@@ -107,7 +123,7 @@ describe('POST /collect', () => {
     expect(lead).toMatchObject({ firstName: 'Hank', title: 'CEO', company: 'Globex' });
   });
 
-  it('joins a second device to the same lead, and switches a shared computer to the next person without moving the first one\'s events', async () => {
+  it("joins a second device to the same lead, and switches a shared computer to the next person without moving the first one's events", async () => {
     const laptop = newVisitor();
     const phone = newVisitor();
     await view(laptop, '/blog');
@@ -144,10 +160,12 @@ describe('POST /collect', () => {
     expect((await timeline(leadId)).map((event) => event.properties.path)).toEqual(['/landing']);
   });
 
-  it('lands a person\'s click on the marketer\'s own site with a visitor token, byte-exact otherwise, and never on a third party\'s', async () => {
+  it("lands a person's click on the marketer's own site with a visitor token, byte-exact otherwise, and never on a third party's", async () => {
     const leadId = (await t.api.post('/api/leads').set(t.auth).send({ email: 'reader@example.com' })).body.id as string;
     const own = `${SITE_ORIGIN}/guide?utm_source=Email%20Q4&x=a+b#part-2`;
-    const [prepared] = await t.services.tracking.prepareEmails([{ sendId: 'send-vt', leadId, html: `<a href="${own}">a</a> <a href="https://partner.example.org/x">b</a>`, text: '', keepUrls: [] }]);
+    const [prepared] = await t.services.tracking.prepareEmails([
+      { sendId: 'send-vt', leadId, html: `<a href="${own}">a</a> <a href="https://partner.example.org/x">b</a>`, text: '', keepUrls: [] },
+    ]);
     await t.database.pool.query(`update tracked_links set created_at = now() - interval '1 hour' where send_id = 'send-vt'`);
     const [first, second] = [...(prepared?.html ?? '').matchAll(/href="https:\/\/baton\.test(\/c\/[^"]+)"/g)].map((match) => match[1] ?? '');
     const person = 'Mozilla/5.0 (Macintosh) AppleWebKit/605.1.15 Version/17.0 Safari/605.1.15';
@@ -161,7 +179,7 @@ describe('POST /collect', () => {
     expect((await t.api.head(first ?? '').set('User-Agent', person)).headers.location).toBe(own);
   });
 
-  it('refuses Baton\'s reserved types and bad fields with 400 naming the field', async () => {
+  it("refuses Baton's reserved types and bad fields with 400 naming the field", async () => {
     const reserved = await collect({ site: SITE_KEY, visitor: newVisitor(), type: 'email_clicked' });
     expect(reserved.status).toBe(400);
     expect(reserved.body.error.details[0]).toMatchObject({ field: 'type', location: 'body' });
@@ -188,8 +206,13 @@ describe('POST /collect', () => {
   it('limits per client address behind the local proxy (X-Forwarded-For), not per proxy', async () => {
     const limited = await createCaptureTestApp({ BATON_COLLECT_IP_RATE: '3/1m' });
     try {
-      const send = (forwardedFor: string) => limited.api.post('/collect').set('Origin', SITE_ORIGIN).set('Content-Type', 'text/plain').set('X-Forwarded-For', forwardedFor)
-        .send(JSON.stringify({ site: SITE_KEY, visitor: newVisitor(), type: 'page_view' }));
+      const send = (forwardedFor: string) =>
+        limited.api
+          .post('/collect')
+          .set('Origin', SITE_ORIGIN)
+          .set('Content-Type', 'text/plain')
+          .set('X-Forwarded-For', forwardedFor)
+          .send(JSON.stringify({ site: SITE_KEY, visitor: newVisitor(), type: 'page_view' }));
       const first = [];
       for (let i = 0; i < 4; i++) first.push((await send('198.51.100.7')).status);
       expect(first).toEqual([202, 202, 202, 429]);
@@ -209,7 +232,15 @@ describe('POST /collect', () => {
       const visitor = newVisitor();
       const statuses: number[] = [];
       for (let i = 0; i < 5; i++) {
-        statuses.push((await small.api.post('/collect').set('Origin', SITE_ORIGIN).set('Content-Type', 'text/plain').send(JSON.stringify({ site: SITE_KEY, visitor, type: 'page_view', properties: { path: `/p${i}` } }))).status);
+        statuses.push(
+          (
+            await small.api
+              .post('/collect')
+              .set('Origin', SITE_ORIGIN)
+              .set('Content-Type', 'text/plain')
+              .send(JSON.stringify({ site: SITE_KEY, visitor, type: 'page_view', properties: { path: `/p${i}` } }))
+          ).status,
+        );
       }
       expect(statuses.filter((status) => status === 202)).toHaveLength(3);
       expect(statuses.slice(3)).toEqual([503, 503]);

@@ -22,21 +22,31 @@ beforeAll(async () => {
   const database = await openDatabase({ url: server?.url ?? null, embeddedDir: dir, poolSize: 2 });
   try {
     await migrate(database.pool);
-    const lead = async (email: string, title: string) => (await database.pool.query<{ id: string }>('insert into leads (email, title) values ($1, $2) returning id', [email, title])).rows[0]?.id ?? '';
+    const lead = async (email: string, title: string) =>
+      (await database.pool.query<{ id: string }>('insert into leads (email, title) values ($1, $2) returning id', [email, title])).rows[0]?.id ?? '';
     const hot = await lead('hot@acme.test', 'VP Sales');
     const cold = await lead('cold@acme.test', 'VP Ops');
-    await database.pool.query(`insert into events (lead_id, type, properties, occurred_at) values ($1, 'form_submit', '{"form":"demo"}', now() - interval '1 day'), ($2, 'page_view', '{"path":"/pricing"}', now() - interval '1 day')`, [hot, cold]);
+    await database.pool.query(
+      `insert into events (lead_id, type, properties, occurred_at) values ($1, 'form_submit', '{"form":"demo"}', now() - interval '1 day'), ($2, 'page_view', '{"path":"/pricing"}', now() - interval '1 day')`,
+      [hot, cold],
+    );
     // Handed off half a day after the demo request, and converted.
-    await database.pool.query(`insert into handoffs (lead_id, status, rep_id, assignment, score, briefing, created_at) values ($1, 'converted', 'alex', '{}', '{}', '{}', now() - interval '12 hours')`, [hot]);
+    await database.pool.query(
+      `insert into handoffs (lead_id, status, rep_id, assignment, score, briefing, created_at) values ($1, 'converted', 'alex', '{}', '{}', '{}', now() - interval '12 hours')`,
+      [hot],
+    );
   } finally {
     await database.close();
   }
-  await writeFile(path.join(dir, 'scoring.yaml'), `behaviour:
+  await writeFile(
+    path.join(dir, 'scoring.yaml'),
+    `behaviour:
   - { id: demo, event: form_submit, where: { form: demo }, points: 60 }
   - { id: pricing, event: page_view, where: { path: /pricing }, points: 30 }
 lifecycle:
   mql: { engagement: 50 }
-`);
+`,
+  );
 });
 
 afterEach(endStartedProcesses);
@@ -45,10 +55,11 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const cli = async (args: string[]) => run(process.execPath, [...(await builtBaton('cli')), ...args], {
-  cwd: ROOT,
-  env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', BATON_DATA_DIR: dir, ...(server?.url ? { DATABASE_URL: server.url } : {}) },
-});
+const cli = async (args: string[]) =>
+  run(process.execPath, [...(await builtBaton('cli')), ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', BATON_DATA_DIR: dir, ...(server?.url ? { DATABASE_URL: server.url } : {}) },
+  });
 
 describe('baton score backtest', () => {
   it('replays stored events and reports, per threshold, MQLs, what sales made of them and how early customers would have come', async () => {
@@ -66,7 +77,8 @@ describe('baton score backtest', () => {
   it('explains its usage and refuses bad thresholds', async () => {
     await expect(cli(['score'])).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('did you mean "score backtest"') as unknown });
     await expect(cli(['score', 'backtest', '--scoring', path.join(dir, 'scoring.yaml'), '--thresholds', '50,lots'])).rejects.toMatchObject({
-      code: 2, stderr: expect.stringContaining('--thresholds: "50,lots" must be positive numbers') as unknown,
+      code: 2,
+      stderr: expect.stringContaining('--thresholds: "50,lots" must be positive numbers') as unknown,
     });
   }, 60_000);
 });

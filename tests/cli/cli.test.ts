@@ -18,7 +18,8 @@ let dir: string;
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'baton-cli-'));
   // A copy of the fixture content, to break one file at a time.
-  for (const entry of ['templates', 'sequences', 'scoring.yaml', 'sales-team.yaml']) await cp(path.join(FIXTURE_CONTENT.dir, entry), path.join(dir, entry), { recursive: true });
+  for (const entry of ['templates', 'sequences', 'scoring.yaml', 'sales-team.yaml'])
+    await cp(path.join(FIXTURE_CONTENT.dir, entry), path.join(dir, entry), { recursive: true });
 });
 
 // A command a failing or timed-out test left running ends here, with whatever it started.
@@ -27,23 +28,45 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const baton = async (args: string[], env: Record<string, string> = {}) => run(process.execPath, [...(await builtBaton('cli')), ...args], {
-  cwd: ROOT,
-  // Content from the copy, never the checkout's own (preview and send-test read the configured templates).
-  env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', BATON_DATA_DIR: dir, BATON_TEMPLATES_DIR: path.join(dir, 'templates'), BATON_SEQUENCES_DIR: path.join(dir, 'sequences'), ...env },
-});
-const fails = (args: string[]) => baton(args).then(
-  () => { throw new Error(`baton ${args.join(' ')} succeeded`); },
-  (error: CommandFailed) => error,
-);
-const contentArgs = (overrides: Record<string, string> = {}) => Object.entries({
-  '--templates': path.join(dir, 'templates'), '--sequences': path.join(dir, 'sequences'), '--scoring': path.join(dir, 'scoring.yaml'), '--sales-team': path.join(dir, 'sales-team.yaml'), ...overrides,
-}).flat();
+const baton = async (args: string[], env: Record<string, string> = {}) =>
+  run(process.execPath, [...(await builtBaton('cli')), ...args], {
+    cwd: ROOT,
+    // Content from the copy, never the checkout's own (preview and send-test read the configured templates).
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      BATON_DATA_DIR: dir,
+      BATON_TEMPLATES_DIR: path.join(dir, 'templates'),
+      BATON_SEQUENCES_DIR: path.join(dir, 'sequences'),
+      ...env,
+    },
+  });
+const fails = (args: string[]) =>
+  baton(args).then(
+    () => {
+      throw new Error(`baton ${args.join(' ')} succeeded`);
+    },
+    (error: CommandFailed) => error,
+  );
+const contentArgs = (overrides: Record<string, string> = {}) =>
+  Object.entries({
+    '--templates': path.join(dir, 'templates'),
+    '--sequences': path.join(dir, 'sequences'),
+    '--scoring': path.join(dir, 'scoring.yaml'),
+    '--sales-team': path.join(dir, 'sales-team.yaml'),
+    ...overrides,
+  }).flat();
 
 describe('baton validate', () => {
   it('passes the fixture content and says what it checked', async () => {
     const { stdout } = await baton(['validate', ...contentArgs(), '--json']);
-    expect(JSON.parse(stdout)).toEqual({ ok: true, templates: 10, sequences: ['b2b-nurture@1', 're-engagement@1'], scoring: { rules: 15, handoff: true }, salesTeam: { reps: 4 } });
+    expect(JSON.parse(stdout)).toEqual({
+      ok: true,
+      templates: 10,
+      sequences: ['b2b-nurture@1', 're-engagement@1'],
+      scoring: { rules: 15, handoff: true },
+      salesTeam: { reps: 4 },
+    });
   }, 30_000);
 
   it.each([
@@ -75,25 +98,34 @@ describe('baton validate', () => {
       args: (file: string) => ({ '--sales-team': file }),
       message: /team-broken\.yaml:1 fallback_owner: "nobody" is not a rep id/,
     },
-  ])('exits 1 naming file and line for $what', async ({ file, text, args, message }) => {
-    const full = path.join(dir, file);
-    const { mkdir } = await import('node:fs/promises');
-    await mkdir(path.dirname(full), { recursive: true });
-    if (file.startsWith('broken-templates/')) await cp(path.join(dir, 'templates'), path.dirname(full), { recursive: true });
-    await writeFile(full, text);
-    const error = await fails(['validate', ...contentArgs(args(full))]);
-    expect(error.code).toBe(1);
-    expect(error.stdout).toMatch(message);
-  }, 30_000);
+  ])(
+    'exits 1 naming file and line for $what',
+    async ({ file, text, args, message }) => {
+      const full = path.join(dir, file);
+      const { mkdir } = await import('node:fs/promises');
+      await mkdir(path.dirname(full), { recursive: true });
+      if (file.startsWith('broken-templates/')) await cp(path.join(dir, 'templates'), path.dirname(full), { recursive: true });
+      await writeFile(full, text);
+      const error = await fails(['validate', ...contentArgs(args(full))]);
+      expect(error.code).toBe(1);
+      expect(error.stdout).toMatch(message);
+    },
+    30_000,
+  );
 
   it('reports a YAML alias bomb as file:line among the other problems (issue 16)', async () => {
     const sequences = path.join(dir, 'bomb-sequences');
     const { mkdir } = await import('node:fs/promises');
     await mkdir(sequences, { recursive: true });
     const levels = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'];
-    const bomb = levels.map((name, index) => `  ${name}: &${name} [${Array.from({ length: 9 }, () => (index === 0 ? '"lol"' : `*${levels[index - 1] ?? ''}`)).join(', ')}]`);
+    const bomb = levels.map(
+      (name, index) => `  ${name}: &${name} [${Array.from({ length: 9 }, () => (index === 0 ? '"lol"' : `*${levels[index - 1] ?? ''}`)).join(', ')}]`,
+    );
     await writeFile(path.join(sequences, 'bomb.yaml'), `id: bomb\nname: Bomb\nversion: 1\nx:\n${bomb.join('\n')}\n`);
-    await writeFile(path.join(sequences, 'broken.yaml'), 'id: broken\nname: Broken\nversion: 1\nentry:\n  trigger: { type: manual }\nsteps:\n  - id: a\n    wait: soon\n');
+    await writeFile(
+      path.join(sequences, 'broken.yaml'),
+      'id: broken\nname: Broken\nversion: 1\nentry:\n  trigger: { type: manual }\nsteps:\n  - id: a\n    wait: soon\n',
+    );
     const error = await fails(['validate', ...contentArgs({ '--sequences': sequences })]);
     expect(error.code).toBe(1);
     expect(error.stderr).not.toContain('ReferenceError');
@@ -102,7 +134,10 @@ describe('baton validate', () => {
   }, 30_000);
 
   it('runs as npx baton from the checkout', async () => {
-    const { stdout } = await run('npx', ['--no-install', 'baton', 'validate', ...contentArgs(), '--json'], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', BATON_DATA_DIR: dir } });
+    const { stdout } = await run('npx', ['--no-install', 'baton', 'validate', ...contentArgs(), '--json'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', BATON_DATA_DIR: dir },
+    });
     expect(JSON.parse(stdout)).toMatchObject({ ok: true, sequences: ['b2b-nurture@1', 're-engagement@1'] });
   }, 120_000);
 
@@ -124,13 +159,22 @@ describe('baton preview', () => {
     expect(await readFile(out, 'utf8')).toContain('<!doctype html>');
   }, 30_000);
 
-  it('previews the rep\'s handoff briefing with a realistic sample, not an empty note', async () => {
+  it("previews the rep's handoff briefing with a realistic sample, not an empty note", async () => {
     const out = path.join(dir, 'briefing.html');
     const { stdout } = await baton(['preview', 'handoff-briefing', '--out', out, '--json']);
     const report = JSON.parse(stdout);
     expect(report.subject).toBe('Hot lead: Ada Lovelace (Analytical Engines Ltd), score 113.5');
     const html = await readFile(out, 'utf8');
-    for (const shown of ['VP Engineering', 'Asked for a demo', 'Viewed “Pricing” (/pricing)', 'Submitted form demo', 'Call to confirm the demo', 'B2B nurture', 'Alex Kim']) expect([shown, html.includes(shown)]).toEqual([shown, true]);
+    for (const shown of [
+      'VP Engineering',
+      'Asked for a demo',
+      'Viewed “Pricing” (/pricing)',
+      'Submitted form demo',
+      'Call to confirm the demo',
+      'B2B nurture',
+      'Alex Kim',
+    ])
+      expect([shown, html.includes(shown)]).toEqual([shown, true]);
     // The lead link opens the dashboard, not the API.
     expect(html).toMatch(/href="http:\/\/localhost:\d+\/dashboard\/leads\/[0-9a-f-]{36}"/);
   }, 30_000);
@@ -154,7 +198,12 @@ describe('baton import and export', () => {
     await baton(['export', '--out', out]);
     const lines = (await readFile(out, 'utf8')).trim().split('\n');
     expect(lines[0]).toMatch(/^id,email,first_name,/);
-    expect(lines.slice(1).map((line) => line.split(',')[1]).sort()).toEqual(['ada@example.com', 'grace@example.com']);
+    expect(
+      lines
+        .slice(1)
+        .map((line) => line.split(',')[1])
+        .sort(),
+    ).toEqual(['ada@example.com', 'grace@example.com']);
     // Two processes that each start the embedded database on disk: over 60 s at load average 20.
   }, 180_000);
 });

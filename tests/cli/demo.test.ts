@@ -14,7 +14,8 @@ const DEMO_TEMPLATES = ['welcome', 'pipeline-leaks', 'pipeline-leaks-reminder', 
 let templates: string;
 beforeAll(async () => {
   templates = await mkdtemp(path.join(os.tmpdir(), 'baton-demo-templates-'));
-  for (const entry of ['layouts', 'partials', ...DEMO_TEMPLATES.map((name) => `${name}.mjml`)]) await cp(path.join(ROOT, 'templates', entry), path.join(templates, entry), { recursive: true });
+  for (const entry of ['layouts', 'partials', ...DEMO_TEMPLATES.map((name) => `${name}.mjml`)])
+    await cp(path.join(ROOT, 'templates', entry), path.join(templates, entry), { recursive: true });
 });
 afterEach(endStartedProcesses);
 afterAll(async () => {

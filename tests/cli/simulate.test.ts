@@ -35,14 +35,21 @@ async function timeline(sequenceId: string, personaFile: string): Promise<string
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
   const sequence = content.sequences.find((candidate) => candidate.id === sequenceId);
   if (!sequence) throw new Error(`no sequence ${sequenceId}`);
-  return formatTimeline(simulate(parsed.persona, {
-    sequence,
-    subjectOf: (step, lead) => content.templates.render(step.email.template, { lead: { ...lead }, company: config.company, links: { unsubscribe: 'https://baton.invalid/u/x' } }, { subject: step.email.subject }).subject,
-    isMarketing: (template) => content.templates.get(template)?.meta.category !== 'transactional',
-    scoring: content.scoring?.config ?? null,
-    team: content.scoring?.team ?? null,
-    frequencyCap: null,
-  }));
+  return formatTimeline(
+    simulate(parsed.persona, {
+      sequence,
+      subjectOf: (step, lead) =>
+        content.templates.render(
+          step.email.template,
+          { lead: { ...lead }, company: config.company, links: { unsubscribe: 'https://baton.invalid/u/x' } },
+          { subject: step.email.subject },
+        ).subject,
+      isMarketing: (template) => content.templates.get(template)?.meta.category !== 'transactional',
+      scoring: content.scoring?.config ?? null,
+      team: content.scoring?.team ?? null,
+      frequencyCap: null,
+    }),
+  );
 }
 
 describe('baton simulate timelines', () => {
@@ -101,14 +108,23 @@ steps:
     if (!parsedSequence.ok) throw new Error(JSON.stringify(parsedSequence.problems));
     const persona = parsePersona(personaText);
     if (!persona.ok) throw new Error(JSON.stringify(persona.problems));
-    return formatTimeline(simulate(persona.persona, {
-      sequence: parsedSequence.sequence, subjectOf: (step) => step.email.template, isMarketing: () => true,
-      scoring: content.scoring?.config ?? null, team: content.scoring?.team ?? null, frequencyCap: null,
-    })).split('\n');
+    return formatTimeline(
+      simulate(persona.persona, {
+        sequence: parsedSequence.sequence,
+        subjectOf: (step) => step.email.template,
+        isMarketing: () => true,
+        scoring: content.scoring?.config ?? null,
+        team: content.scoring?.team ?? null,
+        frequencyCap: null,
+      }),
+    ).split('\n');
   }
 
   it('shows the arm the hash picks, or the one the persona forces, and the handoff step with its reason', () => {
-    const hashed = armForLead('zoe@example.fr', 'experiment', 'subject-test', [{ id: 'short', weight: 50 }, { id: 'long', weight: 50 }]);
+    const hashed = armForLead('zoe@example.fr', 'experiment', 'subject-test', [
+      { id: 'short', weight: 50 },
+      { id: 'long', weight: 50 },
+    ]);
     const lines = run(`${PERSONA}holdout: false\n`);
     expect(lines).toContainEqual(expect.stringMatching(new RegExp(` split +subject-test → arm ${hashed} 50% → email-${hashed}$`)));
     const forced = run(`${PERSONA}holdout: false\narms: { subject-test: long }\n`);
@@ -143,7 +159,11 @@ steps:
 describe('baton simulate on the command line', () => {
   const run = runCommand;
   afterEach(endStartedProcesses);
-  const baton = (args: string[]) => run(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...CONTENT_ENV } });
+  const baton = (args: string[]) =>
+    run(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...CONTENT_ENV },
+    });
 
   it('prints the timeline and exits 0', async () => {
     const { stdout } = await baton(['simulate', 're-engagement', '--persona', path.join(FIXTURE_CONTENT.personas, 'dormant-returns.yaml')]);
@@ -154,7 +174,13 @@ describe('baton simulate on the command line', () => {
     const file = path.join(ROOT, 'tests/golden/simulate/bad-persona.yaml.tmp');
     await writeFile(file, 'lead:\n  email: not-an-address\nbehaviour:\n  - { at: soon, event: page_view }\n');
     try {
-      const error = await run(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'simulate', 'b2b-nurture', '--persona', file], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...CONTENT_ENV } }).then(() => null, (failure: { code: number; stdout: string }) => failure);
+      const error = await run(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'simulate', 'b2b-nurture', '--persona', file], {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...CONTENT_ENV },
+      }).then(
+        () => null,
+        (failure: { code: number; stdout: string }) => failure,
+      );
       expect(error?.code).toBe(1);
       expect(error?.stdout).toMatch(/bad-persona\.yaml\.tmp:2 lead\.email: must be a valid email/);
       expect(error?.stdout).toMatch(/bad-persona\.yaml\.tmp:4 behaviour\[0\]\.at: "soon" is not a duration/);

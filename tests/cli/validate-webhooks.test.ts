@@ -18,31 +18,51 @@ beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'baton-validate-webhooks-'));
   await cp(path.join(ROOT, 'templates'), path.join(dir, 'templates'), { recursive: true });
   await mkdir(path.join(dir, 'sequences'));
-  await writeFile(path.join(dir, 'good.yaml'), `endpoints:
+  await writeFile(
+    path.join(dir, 'good.yaml'),
+    `endpoints:
   - id: crm
     url: https://crm.example.com/hooks
     events: [lead.*, handoff.converted]
     secret: \${BATON_WEBHOOK_SECRET_CRM}
-`);
-  await writeFile(path.join(dir, 'broken.yaml'), `endpoints:
+`,
+  );
+  await writeFile(
+    path.join(dir, 'broken.yaml'),
+    `endpoints:
   - id: crm
     url: https://crm.example.com/hooks
     events: [lead.deleted]
     secret: \${BATON_WEBHOOK_SECRET_CRM}
-`);
+`,
+  );
 });
 
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const validate = async (file: string, env: Record<string, string> = {}) => run(process.execPath, [
-  ...(await builtBaton('cli')), 'validate', '--templates', path.join(dir, 'templates'), '--webhooks', path.join(dir, file), '--json',
-// No scoring file beside this sequences directory: only templates and webhooks.yaml are checked.
-], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', BATON_DATA_DIR: dir, BATON_SEQUENCES_DIR: path.join(dir, 'sequences'), ...env } }).then(
-  ({ stdout }) => ({ code: 0, stdout }),
-  (error: { code: number; stdout: string }) => ({ code: error.code, stdout: error.stdout }),
-);
+const validate = async (file: string, env: Record<string, string> = {}) =>
+  run(
+    process.execPath,
+    [
+      ...(await builtBaton('cli')),
+      'validate',
+      '--templates',
+      path.join(dir, 'templates'),
+      '--webhooks',
+      path.join(dir, file),
+      '--json',
+      // No scoring file beside this sequences directory: only templates and webhooks.yaml are checked.
+    ],
+    {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', BATON_DATA_DIR: dir, BATON_SEQUENCES_DIR: path.join(dir, 'sequences'), ...env },
+    },
+  ).then(
+    ({ stdout }) => ({ code: 0, stdout }),
+    (error: { code: number; stdout: string }) => ({ code: error.code, stdout: error.stdout }),
+  );
 
 describe('baton validate --webhooks', () => {
   it('passes a good file once its secret variable is set', async () => {
@@ -53,7 +73,9 @@ describe('baton validate --webhooks', () => {
   it('names the file, line and field of each problem, and exits 1', async () => {
     const broken = await validate('broken.yaml', { BATON_WEBHOOK_SECRET_CRM: SECRET });
     expect(broken.code).toBe(1);
-    expect(JSON.parse(broken.stdout).problems).toEqual([expect.stringMatching(/broken\.yaml:4 endpoints\[0\]\.events\[0\]: "lead\.deleted" is not an event; expected one of: \*, lead\.\*/)]);
+    expect(JSON.parse(broken.stdout).problems).toEqual([
+      expect.stringMatching(/broken\.yaml:4 endpoints\[0\]\.events\[0\]: "lead\.deleted" is not an event; expected one of: \*, lead\.\*/),
+    ]);
 
     const unset = await validate('good.yaml');
     expect(unset.code).toBe(1);

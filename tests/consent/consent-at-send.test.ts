@@ -17,22 +17,54 @@ beforeAll(async () => {
   t = setup.t;
   const { leads, events, suppression, tracking, unsubscribeSigner } = t.services;
   delivery = createEmailDelivery({
-    db: t.database.db, leads, events, suppression, templates: setup.templates, tracking, transport: setup.transport, unsubscribeSigner, worker: 'test-worker',
-    settings: { publicUrl: 'https://baton.test', mailFrom: 'Acme <hello@acme.example>', company: { name: 'Acme', postalAddress: '1 Main Street, Springfield' } },
+    db: t.database.db,
+    leads,
+    events,
+    suppression,
+    templates: setup.templates,
+    tracking,
+    transport: setup.transport,
+    unsubscribeSigner,
+    worker: 'test-worker',
+    settings: {
+      publicUrl: 'https://baton.test',
+      mailFrom: 'Acme <hello@acme.example>',
+      company: { name: 'Acme', postalAddress: '1 Main Street, Springfield' },
+    },
     topicOf: (sequenceId) => (sequenceId === 'b2b-nurture' ? 'product-news' : null),
   });
 });
 afterAll(() => setup.close());
 
 async function enroll(lead: Record<string, unknown>, sequenceId = 'b2b-nurture'): Promise<{ leadId: string; enrollmentId: string }> {
-  const created = await t.api.post('/api/leads').set(t.auth).send({ firstName: 'Ada', company: 'Initech', ...lead });
+  const created = await t.api
+    .post('/api/leads')
+    .set(t.auth)
+    .send({ firstName: 'Ada', company: 'Initech', ...lead });
   expect(created.status).toBe(201);
-  const row = await t.database.db.insertInto('enrollments').values({ lead_id: created.body.id, sequence_id: sequenceId, sequence_version: 1 }).returning('id').executeTakeFirstOrThrow();
+  const row = await t.database.db
+    .insertInto('enrollments')
+    .values({ lead_id: created.body.id, sequence_id: sequenceId, sequence_version: 1 })
+    .returning('id')
+    .executeTakeFirstOrThrow();
   return { leadId: created.body.id, enrollmentId: row.id };
 }
-const step = (ids: { leadId: string; enrollmentId: string }, template = 'welcome', sequenceId = 'b2b-nurture') => ({ ...ids, sequence: { id: sequenceId, name: 'Nurture' }, stepId: 'welcome', template });
-const ledger = (enrollmentId: string) => t.database.db.selectFrom('sends').select(['status', 'outcome', 'handed_at']).where('enrollment_id', '=', enrollmentId).execute();
-const caught = async (to: string) => (await t.database.db.selectFrom('dev_mail').select('id').where((eb) => eb.fn('array_to_string', ['envelope_to', eb.val(',')]), '=', to).execute()).length;
+const step = (ids: { leadId: string; enrollmentId: string }, template = 'welcome', sequenceId = 'b2b-nurture') => ({
+  ...ids,
+  sequence: { id: sequenceId, name: 'Nurture' },
+  stepId: 'welcome',
+  template,
+});
+const ledger = (enrollmentId: string) =>
+  t.database.db.selectFrom('sends').select(['status', 'outcome', 'handed_at']).where('enrollment_id', '=', enrollmentId).execute();
+const caught = async (to: string) =>
+  (
+    await t.database.db
+      .selectFrom('dev_mail')
+      .select('id')
+      .where((eb) => eb.fn('array_to_string', ['envelope_to', eb.val(',')]), '=', to)
+      .execute()
+  ).length;
 const at = '2026-11-01T10:00:00Z';
 
 describe('consent at send time', () => {
@@ -56,32 +88,53 @@ describe('consent at send time', () => {
 
   it('holds marketing email back until a double opt-in is confirmed', async () => {
     const ids = await enroll({ email: 'pending@example.com' });
-    const request = await t.database.db.insertInto('opt_in_requests').values({ lead_id: ids.leadId, form_id: 'newsletter', wording_version: 'nl-1', wording: 'Send me the newsletter' }).returning('id').executeTakeFirstOrThrow();
+    const request = await t.database.db
+      .insertInto('opt_in_requests')
+      .values({ lead_id: ids.leadId, form_id: 'newsletter', wording_version: 'nl-1', wording: 'Send me the newsletter' })
+      .returning('id')
+      .executeTakeFirstOrThrow();
     expect(await deliverOne(delivery, step(ids))).toEqual({ kind: 'skipped', reason: 'opt_in_unconfirmed' });
     expect(await ledger(ids.enrollmentId)).toEqual([{ status: 'skipped', outcome: 'double opt-in not confirmed', handed_at: null }]);
 
     await t.database.db.updateTable('opt_in_requests').set({ confirmed_at: new Date() }).where('id', '=', request.id).execute();
-    const again = await t.database.db.insertInto('enrollments').values({ lead_id: ids.leadId, sequence_id: 'other', sequence_version: 1 }).returning('id').executeTakeFirstOrThrow();
+    const again = await t.database.db
+      .insertInto('enrollments')
+      .values({ lead_id: ids.leadId, sequence_id: 'other', sequence_version: 1 })
+      .returning('id')
+      .executeTakeFirstOrThrow();
     expect((await deliverOne(delivery, step({ leadId: ids.leadId, enrollmentId: again.id }, 'welcome', 'other'))).kind).toBe('sent');
   });
 
   it('does not hold back a lead whose consent was granted otherwise when a new opt-in is pending', async () => {
     const ids = await enroll({ email: 'granted@example.com', consent: { status: 'granted', source: 'import', at } });
-    await t.database.db.insertInto('opt_in_requests').values({ lead_id: ids.leadId, form_id: 'newsletter', wording_version: 'nl-1', wording: 'Send me the newsletter' }).execute();
+    await t.database.db
+      .insertInto('opt_in_requests')
+      .values({ lead_id: ids.leadId, form_id: 'newsletter', wording_version: 'nl-1', wording: 'Send me the newsletter' })
+      .execute();
     expect((await deliverOne(delivery, step(ids))).kind).toBe('sent');
   });
 
   it('skips a paused lead until the pause ends, and a left topic only for sequences of that topic', async () => {
     const paused = await enroll({ email: 'paused@example.com' });
-    await t.database.db.insertInto('lead_preferences').values({ lead_id: paused.leadId, paused_until: new Date('2099-01-01T00:00:00Z') }).execute();
+    await t.database.db
+      .insertInto('lead_preferences')
+      .values({ lead_id: paused.leadId, paused_until: new Date('2099-01-01T00:00:00Z') })
+      .execute();
     expect(await deliverOne(delivery, step(paused))).toEqual({ kind: 'skipped', reason: 'paused' });
     expect(await ledger(paused.enrollmentId)).toEqual([{ status: 'skipped', outcome: 'email paused until 2099-01-01T00:00:00.000Z', handed_at: null }]);
 
     const left = await enroll({ email: 'left@example.com' });
-    await t.database.db.insertInto('lead_preferences').values({ lead_id: left.leadId, left_topics: ['product-news'] }).execute();
+    await t.database.db
+      .insertInto('lead_preferences')
+      .values({ lead_id: left.leadId, left_topics: ['product-news'] })
+      .execute();
     expect(await deliverOne(delivery, step(left))).toEqual({ kind: 'skipped', reason: 'topic_left' });
     expect(await ledger(left.enrollmentId)).toEqual([{ status: 'skipped', outcome: 'left topic product-news', handed_at: null }]);
-    const other = await t.database.db.insertInto('enrollments').values({ lead_id: left.leadId, sequence_id: 'other', sequence_version: 1 }).returning('id').executeTakeFirstOrThrow();
+    const other = await t.database.db
+      .insertInto('enrollments')
+      .values({ lead_id: left.leadId, sequence_id: 'other', sequence_version: 1 })
+      .returning('id')
+      .executeTakeFirstOrThrow();
     expect((await deliverOne(delivery, step({ leadId: left.leadId, enrollmentId: other.id }, 'welcome', 'other'))).kind).toBe('sent');
   });
 });

@@ -19,7 +19,18 @@ afterEach(endStartedProcesses);
 let problems: string[];
 
 beforeAll(async () => {
-  const args = ['validate', '--json', '--templates', `${CORPUS}/templates`, '--sequences', `${CORPUS}/sequences`, '--scoring', `${CORPUS}/scoring.yaml`, '--sales-team', `${CORPUS}/sales-team.yaml`];
+  const args = [
+    'validate',
+    '--json',
+    '--templates',
+    `${CORPUS}/templates`,
+    '--sequences',
+    `${CORPUS}/sequences`,
+    '--scoring',
+    `${CORPUS}/scoring.yaml`,
+    '--sales-team',
+    `${CORPUS}/sales-team.yaml`,
+  ];
   const failed = await runCommand(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', BATON_DATA_DIR: path.join(ROOT, CORPUS, '.data') },

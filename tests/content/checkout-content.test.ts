@@ -25,15 +25,22 @@ describe('the content check itself (on a copy of the fixture content)', () => {
   let dir: string;
   beforeEach(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'baton-content-check-'));
-    for (const entry of ['templates', 'sequences', 'forms', 'scoring.yaml', 'sales-team.yaml']) await cp(path.join(FIXTURE_CONTENT.dir, entry), path.join(dir, entry), { recursive: true });
+    for (const entry of ['templates', 'sequences', 'forms', 'scoring.yaml', 'sales-team.yaml'])
+      await cp(path.join(FIXTURE_CONTENT.dir, entry), path.join(dir, entry), { recursive: true });
   });
   afterEach(async () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('passes content with a valid sequence and template of the marketer\'s own added', async () => {
-    await writeFile(path.join(dir, 'templates', 'spring-offer.mjml'), '---\nsubject: "Spring offer for {{lead.company}}"\nlayout: base\n---\n<mj-section><mj-column><mj-text>Hello {{lead.firstName}}</mj-text></mj-column></mj-section>\n');
-    await writeFile(path.join(dir, 'sequences', 'spring.yaml'), 'id: spring\nname: Spring offer\nversion: 1\nentry:\n  trigger: { type: manual }\nsteps:\n  - id: offer\n    email: spring-offer\n');
+  it("passes content with a valid sequence and template of the marketer's own added", async () => {
+    await writeFile(
+      path.join(dir, 'templates', 'spring-offer.mjml'),
+      '---\nsubject: "Spring offer for {{lead.company}}"\nlayout: base\n---\n<mj-section><mj-column><mj-text>Hello {{lead.firstName}}</mj-text></mj-column></mj-section>\n',
+    );
+    await writeFile(
+      path.join(dir, 'sequences', 'spring.yaml'),
+      'id: spring\nname: Spring offer\nversion: 1\nentry:\n  trigger: { type: manual }\nsteps:\n  - id: offer\n    email: spring-offer\n',
+    );
     expect(await contentProblems(dir)).toEqual([]);
   });
 

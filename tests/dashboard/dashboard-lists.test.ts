@@ -18,12 +18,26 @@ beforeAll(async () => {
   const db = t.baton.database.db;
   // 60 more leads, scored 0..59 with a spread of grades; each with a handoff to Alex.
   for (let index = 0; index < EXTRA; index++) {
-    const created = await t.api.post('/api/leads').set(t.auth).send({ email: `lead${String(index).padStart(2, '0')}@list.test`, firstName: `Lead${index}`, tags: ['no-nurture'] });
+    const created = await t.api
+      .post('/api/leads')
+      .set(t.auth)
+      .send({ email: `lead${String(index).padStart(2, '0')}@list.test`, firstName: `Lead${index}`, tags: ['no-nurture'] });
     const leadId: string = created.body.id;
-    await db.insertInto('lead_scores').values({ lead_id: leadId, total: index, engagement: index, fit: 0, grade: ['A', 'B', 'C', 'D'][index % 4] ?? 'D', stage: 'lead' })
-      .onConflict((conflict) => conflict.column('lead_id').doUpdateSet({ total: index, grade: ['A', 'B', 'C', 'D'][index % 4] ?? 'D' })).execute();
+    await db
+      .insertInto('lead_scores')
+      .values({ lead_id: leadId, total: index, engagement: index, fit: 0, grade: ['A', 'B', 'C', 'D'][index % 4] ?? 'D', stage: 'lead' })
+      .onConflict((conflict) => conflict.column('lead_id').doUpdateSet({ total: index, grade: ['A', 'B', 'C', 'D'][index % 4] ?? 'D' }))
+      .execute();
     const now = new Date(Date.now() - (EXTRA - index) * 1000);
-    await insertHandoff(db, { id: randomUUID(), leadId, repId: 'alex', assignment: {}, score: { total: index }, briefing: { ...sampleBriefing({ now, publicUrl: 'http://localhost:0' }), leadId }, now });
+    await insertHandoff(db, {
+      id: randomUUID(),
+      leadId,
+      repId: 'alex',
+      assignment: {},
+      score: { total: index },
+      briefing: { ...sampleBriefing({ now, publicUrl: 'http://localhost:0' }), leadId },
+      now,
+    });
   }
   const login = await request(t.url).post('/dashboard/login').type('form').send({ key: REP_API_KEY });
   admin = (login.headers['set-cookie'] as unknown as string[])[0]?.split(';')[0] ?? '';
@@ -33,9 +47,17 @@ afterAll(async () => {
   await t?.close();
 });
 
-const rowsOf = (html: string) => [...html.matchAll(/<tr><td><a href="\/dashboard\/leads\/[0-9a-f-]+">([^<]+)<\/a><\/td><td>[^<]*<\/td><td>[^<]*<\/td><td>([^<]+)<\/td><td>([^<]+)<\/td><td>([^<]+)<\/td>/g)]
-  .map((match) => ({ email: match[1] ?? '', score: match[2] ?? '', grade: match[3] ?? '', stage: match[4] ?? '' }));
-const nextOf = (html: string) => /<a href="([^"]+)" rel="next">/.exec(html)?.[1]?.replace(/&amp;/g, '&').replace(/&#x3D;/g, '=') ?? null;
+const rowsOf = (html: string) =>
+  [
+    ...html.matchAll(
+      /<tr><td><a href="\/dashboard\/leads\/[0-9a-f-]+">([^<]+)<\/a><\/td><td>[^<]*<\/td><td>[^<]*<\/td><td>([^<]+)<\/td><td>([^<]+)<\/td><td>([^<]+)<\/td>/g,
+    ),
+  ].map((match) => ({ email: match[1] ?? '', score: match[2] ?? '', grade: match[3] ?? '', stage: match[4] ?? '' }));
+const nextOf = (html: string) =>
+  /<a href="([^"]+)" rel="next">/
+    .exec(html)?.[1]
+    ?.replace(/&amp;/g, '&')
+    .replace(/&#x3D;/g, '=') ?? null;
 
 async function allPages(first: string, cookie: string) {
   const pages: string[] = [];
@@ -71,7 +93,7 @@ describe('the dashboard lists past 50 rows', () => {
     expect(rows.at(-1)?.email).toBe('grace@navy.test');
   });
 
-  it('pages a rep\'s handoff inbox, only theirs', async () => {
+  it("pages a rep's handoff inbox, only theirs", async () => {
     // Alex signs in with a link from his mail.
     await request(t.url).post('/dashboard/login/link').type('form').send({ email: 'alex@sales.test' });
     const mail = await t.waitForMails('alex@sales.test', 2, 40_000).then((mails) => mails.find((message) => /sign-in link/i.test(message.subject ?? '')));

@@ -38,7 +38,12 @@ async function adminCookie(): Promise<string> {
 }
 
 /** The sign-in mails to `email`, oldest first, once there are `count` of them. */
-const signInMails = (email: string, count: number) => until(async () => (await t.mailsTo(email)).filter((message) => /sign-in link/i.test(message.subject ?? '')), (mails) => mails.length >= count, 40_000);
+const signInMails = (email: string, count: number) =>
+  until(
+    async () => (await t.mailsTo(email)).filter((message) => /sign-in link/i.test(message.subject ?? '')),
+    (mails) => mails.length >= count,
+    40_000,
+  );
 
 async function signInLinkFor(email: string, count: number): Promise<string> {
   const res = await web().post('/dashboard/login/link').type('form').send({ email, next: '/dashboard/handoffs' });
@@ -48,7 +53,7 @@ async function signInLinkFor(email: string, count: number): Promise<string> {
 }
 
 describe('reps sign in by emailed link', () => {
-  it('answers an address the same whether or not it is a rep\'s, and mails only the rep', async () => {
+  it("answers an address the same whether or not it is a rep's, and mails only the rep", async () => {
     const rep = await web().post('/dashboard/login/link').type('form').send({ email: 'Alex@Sales.test' });
     const stranger = await web().post('/dashboard/login/link').type('form').send({ email: 'alex@sales.test.evil' });
     expect(rep.status).toBe(200);
@@ -83,8 +88,27 @@ describe('reps sign in by emailed link', () => {
     const token = link.split('/').pop() ?? '';
     const [payload, signature] = token.split('.');
     const forgedPayload = `/dashboard/sign-in/${Buffer.from(JSON.stringify(['alex', 'nonce', 9_999_999_999, '/dashboard'])).toString('base64url')}.${signature}`;
-    const otherSecret = createDashboardSessions({ db: t.baton.database.db, apiKey: REP_API_KEY, secret: 'another-secret-0123456789abcdef0123456789', publicUrl: 'http://localhost:0', reps: [{ id: 'alex', name: 'Alex Kim', email: 'alex@sales.test', timezone: 'UTC', slackWebhookUrl: null, capacity: null, outOfOffice: [], territories: [] }] });
-    for (const forged of [forgedPayload, `/dashboard/sign-in/${payload}.${'A'.repeat(22)}`, `/dashboard/sign-in/${payload}`, onServer(otherSecret.signInLink({ id: 'alex', name: 'Alex Kim', email: 'alex@sales.test', timezone: 'UTC', slackWebhookUrl: null, capacity: null, outOfOffice: [], territories: [] }, '/dashboard', new Date()))]) {
+    const otherSecret = createDashboardSessions({
+      db: t.baton.database.db,
+      apiKey: REP_API_KEY,
+      secret: 'another-secret-0123456789abcdef0123456789',
+      publicUrl: 'http://localhost:0',
+      reps: [
+        { id: 'alex', name: 'Alex Kim', email: 'alex@sales.test', timezone: 'UTC', slackWebhookUrl: null, capacity: null, outOfOffice: [], territories: [] },
+      ],
+    });
+    for (const forged of [
+      forgedPayload,
+      `/dashboard/sign-in/${payload}.${'A'.repeat(22)}`,
+      `/dashboard/sign-in/${payload}`,
+      onServer(
+        otherSecret.signInLink(
+          { id: 'alex', name: 'Alex Kim', email: 'alex@sales.test', timezone: 'UTC', slackWebhookUrl: null, capacity: null, outOfOffice: [], territories: [] },
+          '/dashboard',
+          new Date(),
+        ),
+      ),
+    ]) {
       for (const method of ['get', 'post'] as const) {
         const res = await web()[method](forged);
         expect([method, res.status]).toEqual([method, 404]);
@@ -92,8 +116,22 @@ describe('reps sign in by emailed link', () => {
         expect(cookieOf(res)).toBe('');
       }
     }
-    const sameSecret = createDashboardSessions({ db: t.baton.database.db, apiKey: REP_API_KEY, secret: REP_SECRET, publicUrl: 'http://localhost:0', reps: [{ id: 'lea', name: 'Léa Martin', email: 'lea@sales.test', timezone: 'UTC', slackWebhookUrl: null, capacity: null, outOfOffice: [], territories: [] }] });
-    const expired = onServer(sameSecret.signInLink({ id: 'lea', name: 'Léa Martin', email: 'lea@sales.test', timezone: 'UTC', slackWebhookUrl: null, capacity: null, outOfOffice: [], territories: [] }, '/dashboard', new Date(Date.now() - 16 * 60_000)));
+    const sameSecret = createDashboardSessions({
+      db: t.baton.database.db,
+      apiKey: REP_API_KEY,
+      secret: REP_SECRET,
+      publicUrl: 'http://localhost:0',
+      reps: [
+        { id: 'lea', name: 'Léa Martin', email: 'lea@sales.test', timezone: 'UTC', slackWebhookUrl: null, capacity: null, outOfOffice: [], territories: [] },
+      ],
+    });
+    const expired = onServer(
+      sameSecret.signInLink(
+        { id: 'lea', name: 'Léa Martin', email: 'lea@sales.test', timezone: 'UTC', slackWebhookUrl: null, capacity: null, outOfOffice: [], territories: [] },
+        '/dashboard',
+        new Date(Date.now() - 16 * 60_000),
+      ),
+    );
     for (const method of ['get', 'post'] as const) {
       const res = await web()[method](expired);
       expect(res.status).toBe(410);
@@ -102,7 +140,7 @@ describe('reps sign in by emailed link', () => {
     }
   });
 
-  it('shows a rep only their own handoffs, refuses another rep\'s with 403, and records decisions as rep:<id>', async () => {
+  it("shows a rep only their own handoffs, refuses another rep's with 403, and records decisions as rep:<id>", async () => {
     const inbox = await web().get('/dashboard/handoffs').set('Cookie', repCookie);
     expect(inbox.status).toBe(200);
     expect(inbox.text).toContain('Grace Hopper');
@@ -117,12 +155,14 @@ describe('reps sign in by emailed link', () => {
     expect(accepted.status).toBe(303);
     expect((await t.api.get(`/api/handoffs/${t.grace.handoffId}`).set(t.auth)).body).toMatchObject({ status: 'accepted', decidedBy: 'rep:alex' });
     // The admin sees everyone's.
-    const all = await web().get('/dashboard/handoffs').set('Cookie', await adminCookie());
+    const all = await web()
+      .get('/dashboard/handoffs')
+      .set('Cookie', await adminCookie());
     expect(all.text).toContain('Grace Hopper');
     expect(all.text).toContain('Marie Curie');
   });
 
-  it('shows a rep only the leads handed to them: another rep\'s lead is 403 and absent from the list and search', async () => {
+  it("shows a rep only the leads handed to them: another rep's lead is 403 and absent from the list and search", async () => {
     const own = await web().get(`/dashboard/leads/${t.grace.leadId}`).set('Cookie', repCookie);
     expect(own.status).toBe(200);
     const theirs = await web().get(`/dashboard/leads/${t.marie.leadId}`).set('Cookie', repCookie);
@@ -133,19 +173,23 @@ describe('reps sign in by emailed link', () => {
     expect(list.text).not.toContain('marie@sorbonne.test');
     const search = await web().get('/dashboard/leads').query({ q: 'sorbonne' }).set('Cookie', repCookie);
     expect(search.text).not.toContain('marie@sorbonne.test');
-    const admin = await web().get(`/dashboard/leads/${t.marie.leadId}`).set('Cookie', await adminCookie());
+    const admin = await web()
+      .get(`/dashboard/leads/${t.marie.leadId}`)
+      .set('Cookie', await adminCookie());
     expect(admin.status).toBe(200);
   });
 
-  it('keeps the sink\'s mail (every rep\'s sign-in links) from reps', async () => {
+  it("keeps the sink's mail (every rep's sign-in links) from reps", async () => {
     expect((await web().get('/dashboard/mail').set('Cookie', repCookie)).status).toBe(403);
   });
 
-  it('keeps the Pipeline page (every rep\'s outcomes) for the admin: 403 and no link for a rep', async () => {
+  it("keeps the Pipeline page (every rep's outcomes) for the admin: 403 and no link for a rep", async () => {
     const refused = await web().get('/dashboard/pipeline').set('Cookie', repCookie);
     expect(refused.status).toBe(403);
     expect(refused.text).not.toContain('href="/dashboard/pipeline"');
-    const admin = await web().get('/dashboard/pipeline').set('Cookie', await adminCookie());
+    const admin = await web()
+      .get('/dashboard/pipeline')
+      .set('Cookie', await adminCookie());
     expect(admin.status).toBe(200);
     expect(admin.text).toContain('Lifecycle funnel');
   });
@@ -195,7 +239,14 @@ describe('dashboard sessions and form posts (issue 16)', () => {
   // Last: it uses up this address's allowance.
   it('throttles sign-in: wrong API keys per IP, sign-in links per address, with 429 and Retry-After', async () => {
     for (let attempt = 0; attempt < SIGN_IN_LIMITS.failuresPerIp; attempt++) {
-      expect((await web().post('/dashboard/login').type('form').send({ key: `wrong-${attempt}` })).status).toBe(401);
+      expect(
+        (
+          await web()
+            .post('/dashboard/login')
+            .type('form')
+            .send({ key: `wrong-${attempt}` })
+        ).status,
+      ).toBe(401);
     }
     const throttled = await web().post('/dashboard/login').type('form').send({ key: 'rotated-api-key-0123456789abcdef-new' });
     expect(throttled.status).toBe(429);

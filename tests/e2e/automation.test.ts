@@ -109,33 +109,60 @@ async function subjectsTo(email: string): Promise<string[]> {
 }
 
 const enrollmentsOf = async (leadId: string) =>
-  (await baton.database.pool.query<{ sequence_id: string; status: string; current_step: string }>('select sequence_id, status, current_step from enrollments where lead_id = $1 order by sequence_id', [leadId])).rows;
+  (
+    await baton.database.pool.query<{ sequence_id: string; status: string; current_step: string }>(
+      'select sequence_id, status, current_step from enrollments where lead_id = $1 order by sequence_id',
+      [leadId],
+    )
+  ).rows;
 
 describe('automatic enrollment', () => {
   it('enrolls a new lead through lead_created and sends the first email', async () => {
     const lead = await api.post('/api/leads').set(auth).send({ email: 'new@example.com', firstName: 'Nia' });
     expect(lead.status).toBe(201);
-    expect(await until(() => subjectsTo('new@example.com'), (subjects) => subjects.length > 0)).toEqual(['Welcome, Nia: your pipeline playbook']);
+    expect(
+      await until(
+        () => subjectsTo('new@example.com'),
+        (subjects) => subjects.length > 0,
+      ),
+    ).toEqual(['Welcome, Nia: your pipeline playbook']);
   });
 
   it('does not enroll a lead the entry conditions exclude', async () => {
-    const lead = await api.post('/api/leads').set(auth).send({ email: 'customer@example.com', tags: ['customer'] });
+    const lead = await api
+      .post('/api/leads')
+      .set(auth)
+      .send({ email: 'customer@example.com', tags: ['customer'] });
     expect(lead.status).toBe(201);
     await new Promise((resolve) => setTimeout(resolve, 2500));
     expect(await enrollmentsOf(lead.body.id)).toEqual([]);
   });
 
   it('starts a sequence on a matching event, and not on an event whose properties differ', async () => {
-    const matching = await api.post('/api/events').set(auth).send({ email: 'demo@example.com', type: 'form_submit', properties: { form: 'demo', page: '/pricing' } });
+    const matching = await api
+      .post('/api/events')
+      .set(auth)
+      .send({ email: 'demo@example.com', type: 'form_submit', properties: { form: 'demo', page: '/pricing' } });
     expect(matching.status).toBe(202);
-    const other = await api.post('/api/events').set(auth).send({ email: 'newsletter@example.com', type: 'form_submit', properties: { form: 'newsletter' } });
+    const other = await api
+      .post('/api/events')
+      .set(auth)
+      .send({ email: 'newsletter@example.com', type: 'form_submit', properties: { form: 'newsletter' } });
     expect(other.status).toBe(202);
     // Both events created their lead (source "event"): both are in on-signup; only one is in demo.
-    const subjects = await until(() => subjectsTo('demo@example.com'), (found) => found.length > 0);
+    const subjects = await until(
+      () => subjectsTo('demo@example.com'),
+      (found) => found.length > 0,
+    );
     expect(subjects).toHaveLength(1);
-    const leads = await baton.database.pool.query<{ email: string; id: string }>(`select id, email from leads where email in ('demo@example.com', 'newsletter@example.com')`);
+    const leads = await baton.database.pool.query<{ email: string; id: string }>(
+      `select id, email from leads where email in ('demo@example.com', 'newsletter@example.com')`,
+    );
     const idOf = (email: string) => leads.rows.find((row) => row.email === email)?.id ?? '';
-    await until(() => enrollmentsOf(idOf('newsletter@example.com')), (rows) => rows.length > 0);
+    await until(
+      () => enrollmentsOf(idOf('newsletter@example.com')),
+      (rows) => rows.length > 0,
+    );
     expect((await enrollmentsOf(idOf('demo@example.com'))).map((row) => row.sequence_id)).toEqual(['demo', 'on-signup']);
     expect((await enrollmentsOf(idOf('newsletter@example.com'))).map((row) => row.sequence_id)).toEqual(['on-signup']);
   });
@@ -144,9 +171,17 @@ describe('automatic enrollment', () => {
 describe('the frequency cap and priorities', () => {
   it('lets the higher-priority sequence send first and holds the other at the cap', async () => {
     // Created with the tag: lead_created (priority 5) and tag_added vip (priority 20) at once.
-    const lead = await api.post('/api/leads').set(auth).send({ email: 'vip@example.com', firstName: 'Vic', tags: ['vip'] });
+    const lead = await api
+      .post('/api/leads')
+      .set(auth)
+      .send({ email: 'vip@example.com', firstName: 'Vic', tags: ['vip'] });
     expect(lead.status).toBe(201);
-    expect(await until(() => subjectsTo('vip@example.com'), (subjects) => subjects.length > 0)).toEqual(['How Northwind doubled sales-accepted leads in a quarter']);
+    expect(
+      await until(
+        () => subjectsTo('vip@example.com'),
+        (subjects) => subjects.length > 0,
+      ),
+    ).toEqual(['How Northwind doubled sales-accepted leads in a quarter']);
     await new Promise((resolve) => setTimeout(resolve, 3000));
     // One marketing email per hour: the welcome waits, its enrollment still at its email step.
     expect(await subjectsTo('vip@example.com')).toHaveLength(1);
@@ -162,7 +197,10 @@ describe('the frequency cap and priorities', () => {
 
 describe('webhook and update_lead steps', () => {
   it('posted a signed webhook for the VIP lead and tagged the lead', async () => {
-    const posts = await until(async () => receiver.requests.filter((received) => received.path === '/crm'), (found) => found.length > 0);
+    const posts = await until(
+      async () => receiver.requests.filter((received) => received.path === '/crm'),
+      (found) => found.length > 0,
+    );
     expect(posts).toHaveLength(1);
     const [post] = posts;
     const id = String(post?.headers['webhook-id']);
@@ -172,7 +210,10 @@ describe('webhook and update_lead steps', () => {
     expect(post?.headers['webhook-signature']).toBe(`v1,${expected}`);
     expect(Math.abs(Number(timestamp) - Date.now() / 1000)).toBeLessThan(60);
     const body = JSON.parse(post?.body ?? '{}');
-    expect(body).toMatchObject({ type: 'sequence.step', data: { sequence: { id: 'vip' }, step: { id: 'tell-crm' }, lead: { email: 'vip@example.com', firstName: 'Vic' } } });
+    expect(body).toMatchObject({
+      type: 'sequence.step',
+      data: { sequence: { id: 'vip' }, step: { id: 'tell-crm' }, lead: { email: 'vip@example.com', firstName: 'Vic' } },
+    });
 
     const lead = await api.get('/api/leads').query({ email: 'vip@example.com' }).set(auth);
     expect(lead.body.items[0].tags).toEqual(expect.arrayContaining(['vip', 'vip-done']));

@@ -78,23 +78,26 @@ async function clickFlood(url: string, count: number, connections: number): Prom
   const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
   const statuses = new Map<number, number>();
   let sent = 0;
-  const one = () => new Promise<void>((resolve) => {
-    const req = http.get(url, { agent, headers: { 'User-Agent': 'Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0' } }, (res) => {
-      statuses.set(res.statusCode ?? 0, (statuses.get(res.statusCode ?? 0) ?? 0) + 1);
-      res.resume();
-      res.on('end', resolve);
+  const one = () =>
+    new Promise<void>((resolve) => {
+      const req = http.get(url, { agent, headers: { 'User-Agent': 'Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0' } }, (res) => {
+        statuses.set(res.statusCode ?? 0, (statuses.get(res.statusCode ?? 0) ?? 0) + 1);
+        res.resume();
+        res.on('end', resolve);
+      });
+      req.on('error', () => {
+        statuses.set(0, (statuses.get(0) ?? 0) + 1);
+        resolve();
+      });
     });
-    req.on('error', () => {
-      statuses.set(0, (statuses.get(0) ?? 0) + 1);
-      resolve();
-    });
-  });
-  await Promise.all(Array.from({ length: connections }, async () => {
-    while (sent < count) {
-      sent++;
-      await one();
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      while (sent < count) {
+        sent++;
+        await one();
+      }
+    }),
+  );
   agent.destroy();
   return statuses;
 }
@@ -141,7 +144,11 @@ describeWithCluster('a PostgreSQL server that restarts and freezes under load', 
     };
     api = await startBatonProcess(env, ['--role', 'api']);
     worker = await startBatonProcess(env, ['--role', 'worker']);
-    const created = await fetch(`${api.url}/api/leads`, { method: 'POST', headers: auth, body: JSON.stringify({ email: 'steady@outage.test', firstName: 'Zoë' }) });
+    const created = await fetch(`${api.url}/api/leads`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ email: 'steady@outage.test', firstName: 'Zoë' }),
+    });
     if (created.status !== 201) throw new Error(`could not create the lead: ${created.status}`);
     const [welcome] = await caughtMail(request(api.url ?? ''), auth).waitForMails('steady@outage.test', 1, 30_000);
     // The link's origin is BATON_PUBLIC_URL (port 0 here): the path is what matters.
@@ -168,7 +175,8 @@ describeWithCluster('a PostgreSQL server that restarts and freezes under load', 
       tally.slowestMs = Math.max(tally.slowestMs, took);
       // A request made while the database was up and caught by an outage is due 2 s after the outage began.
       const due = Math.max(started, ...tally.wentDown.filter((at) => at <= answered)) + 2000;
-      if (answered > due) tally.slow.push(`${init.method ?? 'GET'} ${new URL(url).pathname.slice(0, 12)} at ${started - tally.began} ms took ${took} ms: ${response.status}`);
+      if (answered > due)
+        tally.slow.push(`${init.method ?? 'GET'} ${new URL(url).pathname.slice(0, 12)} at ${started - tally.began} ms took ${took} ms: ${response.status}`);
       return response;
     } catch (error) {
       tally.slowestMs = Math.max(tally.slowestMs, Date.now() - started);
@@ -187,21 +195,29 @@ describeWithCluster('a PostgreSQL server that restarts and freezes under load', 
     while (!done) {
       const email = `steady${n % 10}@outage.test`;
       const id = `${label}-${n++}`;
-      inFlight.push((async () => {
-        const response = await timed(`${api.url}/api/events`, { method: 'POST', headers: auth, body: JSON.stringify({ email, type: 'page_view', properties: { path: '/pricing', load: id } }) }, tally);
-        if (!response) return;
-        const body = await response.text();
-        if (response.status === 202) tally.eventsAccepted.add(id);
-        else if (response.status === 503 && body.includes('database_unavailable')) tally.unavailable503++;
-        else tally.otherStatuses.set(`event ${response.status} ${body.slice(0, 120)}`, (tally.otherStatuses.get(`event ${response.status}`) ?? 0) + 1);
-      })());
-      inFlight.push((async () => {
-        const response = await timed(clickUrl, { headers: { 'User-Agent': 'Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0' } }, tally);
-        if (!response) return;
-        await response.text();
-        if (response.status === 302) tally.clicksRedirected++;
-        else if (response.status !== 503) tally.otherStatuses.set(`click ${response.status}`, (tally.otherStatuses.get(`click ${response.status}`) ?? 0) + 1);
-      })());
+      inFlight.push(
+        (async () => {
+          const response = await timed(
+            `${api.url}/api/events`,
+            { method: 'POST', headers: auth, body: JSON.stringify({ email, type: 'page_view', properties: { path: '/pricing', load: id } }) },
+            tally,
+          );
+          if (!response) return;
+          const body = await response.text();
+          if (response.status === 202) tally.eventsAccepted.add(id);
+          else if (response.status === 503 && body.includes('database_unavailable')) tally.unavailable503++;
+          else tally.otherStatuses.set(`event ${response.status} ${body.slice(0, 120)}`, (tally.otherStatuses.get(`event ${response.status}`) ?? 0) + 1);
+        })(),
+      );
+      inFlight.push(
+        (async () => {
+          const response = await timed(clickUrl, { headers: { 'User-Agent': 'Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0' } }, tally);
+          if (!response) return;
+          await response.text();
+          if (response.status === 302) tally.clicksRedirected++;
+          else if (response.status !== 503) tally.otherStatuses.set(`click ${response.status}`, (tally.otherStatuses.get(`click ${response.status}`) ?? 0) + 1);
+        })(),
+      );
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     await Promise.all(inFlight);
@@ -230,7 +246,17 @@ describeWithCluster('a PostgreSQL server that restarts and freezes under load', 
   }
 
   it('never exits, answers 503 while down, recovers, and stores every event answered 202 and every click answered 302', async () => {
-    const tally: Tally = { eventsAccepted: new Set(), clicksRedirected: 0, unavailable503: 0, otherStatuses: new Map(), slowestMs: 0, slow: [], began: Date.now(), wentDown: [], timeline: [] };
+    const tally: Tally = {
+      eventsAccepted: new Set(),
+      clicksRedirected: 0,
+      unavailable503: 0,
+      otherStatuses: new Map(),
+      slowestMs: 0,
+      slow: [],
+      began: Date.now(),
+      wentDown: [],
+      timeline: [],
+    };
     const mark = (what: string) => tally.timeline.push(`${what} at ${Date.now() - tally.began} ms`);
     const restarts = (async () => {
       for (let round = 0; round < 10; round++) {
@@ -265,7 +291,12 @@ describeWithCluster('a PostgreSQL server that restarts and freezes under load', 
     }
     // The worker works again on its own: a lead made now gets its welcome email.
     const after = await fetch(`${api.url}/api/leads`, { method: 'POST', headers: auth, body: JSON.stringify({ email: 'after@outage.test' }) });
-    const welcomed = await caughtMail(request(api.url ?? ''), auth).waitForMails('after@outage.test', 1, 30_000).then((mails) => mails.length, () => 0);
+    const welcomed = await caughtMail(request(api.url ?? ''), auth)
+      .waitForMails('after@outage.test', 1, 30_000)
+      .then(
+        (mails) => mails.length,
+        () => 0,
+      );
 
     if (tally.slow.length > 0) console.log(`slow answers:\n${tally.slow.join('\n')}\ncluster:\n${tally.timeline.join('\n')}`);
     expect({
@@ -292,7 +323,7 @@ describeWithCluster('a PostgreSQL server that restarts and freezes under load', 
     const statuses = await clickFlood(clickUrl, clicks, 64);
     clearInterval(sampler);
     peakRssMb = Math.max(peakRssMb, await rssMb(pid));
-    const whileDown = await (await fetch(`${api.url}/health`)).json() as { tracking: { pending: number; dropped: number } };
+    const whileDown = (await (await fetch(`${api.url}/health`)).json()) as { tracking: { pending: number; dropped: number } };
     await cluster.start();
     await waitForHealth(api.url ?? '', 30_000);
     let stored = await storedCounts();
@@ -301,7 +332,9 @@ describeWithCluster('a PostgreSQL server that restarts and freezes under load', 
       await new Promise((resolve) => setTimeout(resolve, 500));
       stored = await storedCounts();
     }
-    console.log(`click flood with the database away: ${clicks} clicks, api RSS ${idleRssMb} MB before, ${peakRssMb} MB at most, ${JSON.stringify(whileDown.tracking)}`);
+    console.log(
+      `click flood with the database away: ${clicks} clicks, api RSS ${idleRssMb} MB before, ${peakRssMb} MB at most, ${JSON.stringify(whileDown.tracking)}`,
+    );
     expect({
       redirected: statuses.get(302),
       underLimit: peakRssMb < 300 ? 'under 300 MB' : `${peakRssMb} MB`,

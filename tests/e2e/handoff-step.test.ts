@@ -91,30 +91,49 @@ const mails = () => caughtMail(api, auth);
 const REASON_FLAG = 'Handed over by the sequence “Sales-ready track” (step to-sales): Finished the pricing track: wants a quote for 40 seats';
 
 describe('the handoff step', () => {
-  it('hands the lead to a rep at that step, once, with the step\'s reason in the briefing, and ends the nurture', async () => {
-    const created = await api.post('/api/leads').set(auth).send({ email: 'amelie@fromagerie.fr', firstName: 'Amélie', lastName: 'Dupré', title: 'Head of Ops', company: 'Fromagerie Dupré', country: 'FR' });
+  it("hands the lead to a rep at that step, once, with the step's reason in the briefing, and ends the nurture", async () => {
+    const created = await api
+      .post('/api/leads')
+      .set(auth)
+      .send({ email: 'amelie@fromagerie.fr', firstName: 'Amélie', lastName: 'Dupré', title: 'Head of Ops', company: 'Fromagerie Dupré', country: 'FR' });
     expect(created.status).toBe(201);
     const leadId: string = created.body.id;
     expect((await api.post('/api/sequences/sales-ready/enroll').set(auth).send({ leadId })).status).toBeLessThan(300);
 
     const [welcome] = await mails().waitForMails('amelie@fromagerie.fr', 1);
     expect(welcome?.subject).toContain('Welcome');
-    const handoffs = await until(async () => (await api.get('/api/handoffs').query({ leadId }).set(auth)).body.items as Array<{ id: string; status: string; rep: { id: string } }>, (items) => items.length > 0);
+    const handoffs = await until(
+      async () => (await api.get('/api/handoffs').query({ leadId }).set(auth)).body.items as Array<{ id: string; status: string; rep: { id: string } }>,
+      (items) => items.length > 0,
+    );
     expect(handoffs).toHaveLength(1);
     expect(handoffs[0]).toMatchObject({ status: 'pending', rep: { id: 'lea' } });
 
     const handoff = await api.get(`/api/handoffs/${handoffs[0]?.id ?? ''}`).set(auth);
     expect(handoff.body.briefing.flags).toEqual([REASON_FLAG]);
-    expect(handoff.body.briefing.handedOver).toEqual({ sequence: { id: 'sales-ready', name: 'Sales-ready track' }, stepId: 'to-sales', reason: 'Finished the pricing track: wants a quote for 40 seats', note: REASON_FLAG });
+    expect(handoff.body.briefing.handedOver).toEqual({
+      sequence: { id: 'sales-ready', name: 'Sales-ready track' },
+      stepId: 'to-sales',
+      reason: 'Finished the pricing track: wants a quote for 40 seats',
+      note: REASON_FLAG,
+    });
     const [repMail] = await mails().waitForMails('lea@sales.test', 1);
     expect(repMail?.text).toContain(REASON_FLAG);
 
     const score = await api.get(`/api/leads/${leadId}/score`).set(auth);
     expect(score.body.stage).toBe('mql');
-    const { rows } = await baton.database.pool.query<{ status: string; exit_reason: string }>('select status, exit_reason from enrollments where lead_id = $1', [leadId]);
+    const { rows } = await baton.database.pool.query<{ status: string; exit_reason: string }>(
+      'select status, exit_reason from enrollments where lead_id = $1',
+      [leadId],
+    );
     expect(rows).toEqual([{ status: 'exited', exit_reason: 'handed off to sales' }]);
     // The steps after the handoff never run: one email only, and still one handoff.
-    const workerRoundTrip = await until(async () => (await baton.database.pool.query('select count(*)::int as n from agenda_jobs where next_run_at is not null and name = $1', ['sequence-step'])).rows[0] as { n: number }, (row) => row.n === 0);
+    const workerRoundTrip = await until(
+      async () =>
+        (await baton.database.pool.query('select count(*)::int as n from agenda_jobs where next_run_at is not null and name = $1', ['sequence-step']))
+          .rows[0] as { n: number },
+      (row) => row.n === 0,
+    );
     expect(workerRoundTrip.n).toBe(0);
     expect(await mails().mailsTo('amelie@fromagerie.fr')).toHaveLength(1);
     expect((await api.get('/api/handoffs').query({ leadId }).set(auth)).body.items).toHaveLength(1);

@@ -156,7 +156,10 @@ async function createLead(body: Record<string, unknown>): Promise<string> {
 }
 
 async function pageView(leadId: string, pagePath: string) {
-  const res = await api.post('/api/events').set(auth).send({ leadId, type: 'page_view', properties: { path: pagePath } });
+  const res = await api
+    .post('/api/events')
+    .set(auth)
+    .send({ leadId, type: 'page_view', properties: { path: pagePath } });
   expect(res.status).toBeLessThan(300);
 }
 
@@ -174,13 +177,19 @@ describe('the handoff to sales', () => {
     const link = /href="(https:\/\/baton\.test\/c\/[^"]+)"/.exec(String(welcome?.html))?.[1] ?? '';
     await baton.database.pool.query(`update tracked_links set created_at = now() - interval '1 minute'`);
     expect((await api.get(localPath(link)).set('User-Agent', PERSON)).status).toBe(302);
-    const afterClick = await until(() => api.get(`/api/leads/${alexId}/score`).set(auth), (res) => res.body.stage === 'lead');
+    const afterClick = await until(
+      () => api.get(`/api/leads/${alexId}/score`).set(auth),
+      (res) => res.body.stage === 'lead',
+    );
     expect(afterClick.body).toMatchObject({ stage: 'lead', engagement: 20, fit: 30, grade: 'A' });
     expect(await handoffsOf(alexId)).toEqual([]);
 
     // The pricing page takes engagement to 50: MQL with grade A.
     await pageView(alexId, '/pricing');
-    const handoffs = await until(() => handoffsOf(alexId), (items) => items.length > 0);
+    const handoffs = await until(
+      () => handoffsOf(alexId),
+      (items) => items.length > 0,
+    );
     expect(handoffs).toHaveLength(1);
     expect(handoffs[0]).toMatchObject({ status: 'pending', rep: { id: 'alex' } });
     firstHandoff = handoffs[0]?.id ?? '';
@@ -199,13 +208,21 @@ describe('the handoff to sales', () => {
     expect(String(repMail?.html)).toMatch(/https:\/\/baton\.test\/h\/[^"]+/);
 
     // The webhook, signed the Standard Webhooks way (checked with an independent HMAC).
-    const hook = (await until(async () => receiver.requests.filter((req) => req.path === '/crm'), (requests) => requests.length > 0))[0];
+    const hook = (
+      await until(
+        async () => receiver.requests.filter((req) => req.path === '/crm'),
+        (requests) => requests.length > 0,
+      )
+    )[0];
     const id = String(hook?.headers['webhook-id']);
     const timestamp = String(hook?.headers['webhook-timestamp']);
     const key = Buffer.from(WEBHOOK_SECRET.slice('whsec_'.length), 'base64');
     expect(hook?.headers['webhook-signature']).toBe(`v1,${createHmac('sha256', key).update(`${id}.${timestamp}.${hook?.body}`).digest('base64')}`);
     const payload = JSON.parse(hook?.body ?? '{}');
-    expect(payload).toMatchObject({ type: 'handoff.assigned', data: { handoff: { id: firstHandoff, repId: 'alex' }, briefing: { who: { name: 'Ada Lovelace', fitGrade: 'A' } } } });
+    expect(payload).toMatchObject({
+      type: 'handoff.assigned',
+      data: { handoff: { id: firstHandoff, repId: 'alex' }, briefing: { who: { name: 'Ada Lovelace', fitGrade: 'A' } } },
+    });
     expect(payload.data.briefing.whyNow.topContributors.map((entry: { rule: string }) => entry.rule)).toEqual(['pricing', 'click']);
     expect(payload.data.briefing.topics.map((topic: { id: string }) => topic.id)).toEqual(expect.arrayContaining(['playbook', 'pricing']));
 
@@ -215,20 +232,34 @@ describe('the handoff to sales', () => {
 
     const detail = await api.get(`/api/handoffs/${firstHandoff}`).set(auth);
     expect(detail.body.briefing.talkingPoints).toContain('Offer a pricing walkthrough.');
-    expect(detail.body.notifications).toEqual(expect.arrayContaining([
-      expect.objectContaining({ channel: 'email', target: 'alex@sales.test', status: 'sent' }),
-      // Webhook URLs can be credentials (Slack's are): the API shows only where they point.
-      expect.objectContaining({ channel: 'webhook', target: `http://127.0.0.1:${receiver.port}/…`, status: 'sent' }),
-    ]));
+    expect(detail.body.notifications).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ channel: 'email', target: 'alex@sales.test', status: 'sent' }),
+        // Webhook URLs can be credentials (Slack's are): the API shows only where they point.
+        expect.objectContaining({ channel: 'webhook', target: `http://127.0.0.1:${receiver.port}/…`, status: 'sent' }),
+      ]),
+    );
   }, 60_000);
 
   it('assigns by territory, round robin within it', async () => {
     const samLead = await createLead({ email: 'head@globex.test', title: 'Head of Growth', company: 'Globex', country: 'US', tags: ['no-nurture'] });
     const leaLead = await createLead({ email: 'chief@paris.test', title: 'Chief Revenue Officer', company: 'Paris SA', country: 'FR', tags: ['no-nurture'] });
-    await api.post('/api/events').set(auth).send({ leadId: samLead, type: 'form_submit', properties: { form: 'demo' } });
-    await api.post('/api/events').set(auth).send({ leadId: leaLead, type: 'form_submit', properties: { form: 'demo' } });
-    const sam = await until(() => handoffsOf(samLead), (items) => items.length > 0);
-    const lea = await until(() => handoffsOf(leaLead), (items) => items.length > 0);
+    await api
+      .post('/api/events')
+      .set(auth)
+      .send({ leadId: samLead, type: 'form_submit', properties: { form: 'demo' } });
+    await api
+      .post('/api/events')
+      .set(auth)
+      .send({ leadId: leaLead, type: 'form_submit', properties: { form: 'demo' } });
+    const sam = await until(
+      () => handoffsOf(samLead),
+      (items) => items.length > 0,
+    );
+    const lea = await until(
+      () => handoffsOf(leaLead),
+      (items) => items.length > 0,
+    );
     expect(sam.map((handoff) => handoff.rep.id)).toEqual(['sam']);
     expect(lea.map((handoff) => handoff.rep.id)).toEqual(['lea']);
     secondHandoff = sam[0]?.id ?? '';
@@ -240,7 +271,11 @@ describe('the handoff to sales', () => {
     expect(rejected.body).toMatchObject({ status: 'rejected', rejectReason: 'no budget this year', decidedBy: 'api' });
     const score = await api.get(`/api/leads/${alexId}/score`).set(auth);
     expect(score.body).toMatchObject({ stage: 'recycled', engagement: 0, fit: 30 });
-    const recycle = await until(async () => (await baton.database.pool.query('select sequence_id, status from enrollments where lead_id = $1 and sequence_id = $2', [alexId, 'recycle'])).rows, (rows) => rows.length > 0);
+    const recycle = await until(
+      async () =>
+        (await baton.database.pool.query('select sequence_id, status from enrollments where lead_id = $1 and sequence_id = $2', [alexId, 'recycle'])).rows,
+      (rows) => rows.length > 0,
+    );
     expect(recycle).toEqual([{ sequence_id: 'recycle', status: 'active' }]);
     const checkIn = await waitForMails('vp@acme.test', 2);
     expect(checkIn).toHaveLength(2);
@@ -250,18 +285,31 @@ describe('the handoff to sales', () => {
     expect(again.body.error.code).toBe('handoff_decided');
 
     const rejections = await api.get('/api/scoring/rejections').set(auth);
-    expect(rejections.body.items).toEqual(expect.arrayContaining([
-      { rule: 'pricing', label: 'Viewed the pricing page', rejected: 1, reasons: { 'no budget this year': 1 } },
-      { rule: 'click', label: 'Clicked an email link', rejected: 1, reasons: { 'no budget this year': 1 } },
-    ]));
+    expect(rejections.body.items).toEqual(
+      expect.arrayContaining([
+        { rule: 'pricing', label: 'Viewed the pricing page', rejected: 1, reasons: { 'no budget this year': 1 } },
+        { rule: 'click', label: 'Clicked an email link', rejected: 1, reasons: { 'no budget this year': 1 } },
+      ]),
+    );
   }, 30_000);
 
   it('reminds a rep who does not answer, then reassigns the lead', async () => {
-    const reminder = await until(async () => (await mailsTo('sam@sales.test')).filter((mail) => mail.subject?.startsWith('Reminder')), (mails) => mails.length > 0, 20_000);
+    const reminder = await until(
+      async () => (await mailsTo('sam@sales.test')).filter((mail) => mail.subject?.startsWith('Reminder')),
+      (mails) => mails.length > 0,
+      20_000,
+    );
     expect(reminder[0]?.subject).toContain('Hot lead:');
-    const moved = await until(() => api.get(`/api/handoffs/${secondHandoff}`).set(auth), (res) => res.body.rep?.id !== 'sam', 20_000);
+    const moved = await until(
+      () => api.get(`/api/handoffs/${secondHandoff}`).set(auth),
+      (res) => res.body.rep?.id !== 'sam',
+      20_000,
+    );
     expect(moved.body).toMatchObject({ status: 'pending', reassignments: 1, rep: { id: 'alex' }, assignment: { reassignedFrom: 'sam' } });
-    const toAlex = await until(async () => (await mailsTo('alex@sales.test')).filter((mail) => mail.text?.includes('Globex')), (mails) => mails.length > 0);
+    const toAlex = await until(
+      async () => (await mailsTo('alex@sales.test')).filter((mail) => mail.text?.includes('Globex')),
+      (mails) => mails.length > 0,
+    );
     expect(toAlex).toHaveLength(1);
     // Sam's links went with the lead: they no longer decide anything.
     const samMail = (await mailsTo('sam@sales.test')).find((mail) => !mail.subject?.startsWith('Reminder'));
@@ -291,9 +339,19 @@ describe('the handoff to sales', () => {
 
   it('makes exactly one handoff when 50 concurrent events each cross the threshold', async () => {
     const leadId = await createLead({ email: 'busy@initech.test', title: 'VP Marketing', company: 'Initech', country: 'US', tags: ['no-nurture'] });
-    const responses = await Promise.all(Array.from({ length: 50 }, () => api.post('/api/events').set(auth).send({ leadId, type: 'form_submit', properties: { form: 'demo' } })));
+    const responses = await Promise.all(
+      Array.from({ length: 50 }, () =>
+        api
+          .post('/api/events')
+          .set(auth)
+          .send({ leadId, type: 'form_submit', properties: { form: 'demo' } }),
+      ),
+    );
     expect(responses.every((res) => res.status < 300)).toBe(true);
-    await until(() => handoffsOf(leadId), (items) => items.length > 0);
+    await until(
+      () => handoffsOf(leadId),
+      (items) => items.length > 0,
+    );
     // Give any straggling rescoring time to (wrongly) hand off again.
     await new Promise((resolve) => setTimeout(resolve, 1500));
     expect(await handoffsOf(leadId)).toHaveLength(1);
@@ -306,14 +364,19 @@ describe('the handoff to sales', () => {
     expect((await api.get('/api/handoffs/not-a-uuid').set(auth)).status).toBe(400);
     expect((await api.get('/h/%E0%A4%A')).status).toBe(400);
     // A validly signed rep link whose id is not a UUID (issue 16: was a 500 from the database).
-    const forged = createTokenSigner('handoff-secret-0123456789abcdef0123456789', 'handoff').sign(`not-a-uuid:accept:alex:${Math.floor(Date.now() / 1000) + 3600}`);
+    const forged = createTokenSigner('handoff-secret-0123456789abcdef0123456789', 'handoff').sign(
+      `not-a-uuid:accept:alex:${Math.floor(Date.now() / 1000) + 3600}`,
+    );
     for (const res of [await api.get(`/h/${forged}`), await api.post(`/h/${forged}`).type('form').send('')]) {
       expect(res.status).toBe(404);
       expect(res.text).toContain('This link is not valid');
     }
     expect((await api.get('/api/handoffs/00000000-0000-4000-8000-000000000000').set(auth)).status).toBe(404);
     expect((await api.get('/api/leads/00000000-0000-4000-8000-000000000000/score').set(auth)).status).toBe(404);
-    const tooLong = await api.post(`/api/handoffs/${firstHandoff}/reject`).set(auth).send({ reason: 'x'.repeat(501) });
+    const tooLong = await api
+      .post(`/api/handoffs/${firstHandoff}/reject`)
+      .set(auth)
+      .send({ reason: 'x'.repeat(501) });
     expect(tooLong.status).toBe(400);
     expect(tooLong.body.error.details[0].field).toBe('reason');
   });

@@ -82,7 +82,11 @@ async function submitForm(leadId: string, form: string): Promise<void> {
 
 /** The lead's open handoff, with its briefing, once there is one. */
 async function waitForHandoff(leadId: string, status = 'pending'): Promise<HandoffDetail> {
-  const listed = await until(async () => (await api.get('/api/handoffs').query({ leadId, status }).set(auth)).body.items as Array<{ id: string }>, (items) => items.length > 0, 15_000);
+  const listed = await until(
+    async () => (await api.get('/api/handoffs').query({ leadId, status }).set(auth)).body.items as Array<{ id: string }>,
+    (items) => items.length > 0,
+    15_000,
+  );
   expect(listed).toHaveLength(1);
   const res = await api.get(`/api/handoffs/${listed[0]?.id ?? ''}`).set(auth);
   expect(res.status).toBe(200);
@@ -90,7 +94,10 @@ async function waitForHandoff(leadId: string, status = 'pending'): Promise<Hando
 }
 
 async function enrollmentStatus(leadId: string, sequenceId: string): Promise<{ status: string; exit_reason: string | null } | undefined> {
-  const { rows } = await baton.database.pool.query<{ status: string; exit_reason: string | null }>('select status, exit_reason from enrollments where lead_id = $1 and sequence_id = $2', [leadId, sequenceId]);
+  const { rows } = await baton.database.pool.query<{ status: string; exit_reason: string | null }>(
+    'select status, exit_reason from enrollments where lead_id = $1 and sequence_id = $2',
+    [leadId, sequenceId],
+  );
   return rows[0];
 }
 
@@ -100,7 +107,14 @@ async function score(leadId: string): Promise<{ stage: string; engagement: numbe
 
 // A grade-A buyer by the shipped scoring.yaml: VP (15), sales (10), 50–5,000 people (10), US (5).
 const vp = (email: string, extra: Record<string, unknown> = {}) => ({
-  email, firstName: 'Ada', lastName: 'Lovelace', title: 'VP Sales', company: 'Globex', country: 'US', traits: { company_size: 200, industry: 'saas' }, ...extra,
+  email,
+  firstName: 'Ada',
+  lastName: 'Lovelace',
+  title: 'VP Sales',
+  company: 'Globex',
+  country: 'US',
+  traits: { company_size: 200, industry: 'saas' },
+  ...extra,
 });
 
 let adaId: string;
@@ -109,7 +123,10 @@ describe('hand-raisers with the shipped example files', () => {
   it('hands a grade-A demo request under the threshold to a rep, whose email arrives within seconds, and the nurture ends converted', async () => {
     adaId = await createLead(vp('ada@globex.test'));
     // The lead_created trigger enrolls the lead in b2b-nurture (the welcome waits for the send window).
-    await until(() => enrollmentStatus(adaId, 'b2b-nurture'), (row) => row !== undefined);
+    await until(
+      () => enrollmentStatus(adaId, 'b2b-nurture'),
+      (row) => row !== undefined,
+    );
 
     const askedAt = Date.now();
     await submitForm(adaId, 'demo');
@@ -134,7 +151,7 @@ describe('hand-raisers with the shipped example files', () => {
     expect(stats.body.totals).toMatchObject({ converted: 1, exited: 0 });
   });
 
-  it('hands an unsubscribed lead\'s demo request to sales, with a briefing that says to contact it about the request only', async () => {
+  it("hands an unsubscribed lead's demo request to sales, with a briefing that says to contact it about the request only", async () => {
     const leadId = await createLead(vp('grace@initech.test', { firstName: 'Grace', lastName: 'Hopper', company: 'Initech' }));
     expect((await api.patch(`/api/leads/${leadId}`).set(auth).send({ unsubscribed: true })).status).toBe(200);
     const unsubscribedAt = String((await api.get(`/api/leads/${leadId}`).set(auth)).body.unsubscribedAt);
@@ -144,25 +161,45 @@ describe('hand-raisers with the shipped example files', () => {
     const note = `Unsubscribed from marketing email on ${unsubscribedAt.slice(0, 10)}: contact about the demo request only`;
     expect(handoff.briefing.salesOnly?.note).toBe(note);
     expect(handoff.briefing.flags).toEqual([note]);
-    const [repMail] = await mails().waitForMails('sam@example.com', 2, 15_000).then((all) => all.filter((mail) => mail.subject?.includes('Grace Hopper')));
+    const [repMail] = await mails()
+      .waitForMails('sam@example.com', 2, 15_000)
+      .then((all) => all.filter((mail) => mail.subject?.includes('Grace Hopper')));
     expect(repMail?.text).toContain(note);
     expect(String(repMail?.html)).toContain(note);
   });
 
   it('gives a colleague at the same company to the rep who has the account, with the buying group in the briefing', async () => {
     // A French lead would go to Léa by territory; Sam already has Ada's handoff at globex.test.
-    const leadId = await createLead({ email: 'alan@globex.test', firstName: 'Alan', lastName: 'Turing', title: 'Head of Marketing', country: 'FR', traits: { company_size: 300 } });
+    const leadId = await createLead({
+      email: 'alan@globex.test',
+      firstName: 'Alan',
+      lastName: 'Turing',
+      title: 'Head of Marketing',
+      country: 'FR',
+      traits: { company_size: 300 },
+    });
     await submitForm(leadId, 'contact-sales');
     const handoff = await waitForHandoff(leadId);
     expect(handoff).toMatchObject({ rep: { id: 'sam' }, assignment: { reason: 'account_owner' } });
     expect(handoff.briefing.handRaised).toMatchObject({ rule: 'contact-sales', label: 'Contact-sales request' });
-    expect(handoff.briefing.account).toMatchObject({ domain: 'globex.test', people: 2, buyingGroup: [{ email: 'ada@globex.test', did: ['Submitted form demo'] }] });
+    expect(handoff.briefing.account).toMatchObject({
+      domain: 'globex.test',
+      people: 2,
+      buyingGroup: [{ email: 'ada@globex.test', did: ['Submitted form demo'] }],
+    });
     // 40 points for Ada's demo request; Alan's form gives none.
     expect(handoff.briefing.account?.engagement).toBe(40);
   });
 
   it('sends a disqualified lead who asks again back to its previous rep, flagged', async () => {
-    const leadId = await createLead({ email: 'marie@lutece.test', firstName: 'Marie', lastName: 'Curie', title: 'Head of Sales', country: 'FR', traits: { company_size: 300 } });
+    const leadId = await createLead({
+      email: 'marie@lutece.test',
+      firstName: 'Marie',
+      lastName: 'Curie',
+      title: 'Head of Sales',
+      country: 'FR',
+      traits: { company_size: 300 },
+    });
     await submitForm(leadId, 'demo');
     const first = await waitForHandoff(leadId);
     expect(first.rep.id).toBe('lea');
@@ -171,12 +208,21 @@ describe('hand-raisers with the shipped example files', () => {
     expect(await score(leadId)).toMatchObject({ stage: 'disqualified' });
 
     // She moved to the US: by territory she would now be Sam's.
-    expect((await api.patch(`/api/leads/${leadId}`).set(auth).send({ country: 'US', traits: { company_size: 300, industry: 'saas' } })).status).toBe(200);
+    expect(
+      (
+        await api
+          .patch(`/api/leads/${leadId}`)
+          .set(auth)
+          .send({ country: 'US', traits: { company_size: 300, industry: 'saas' } })
+      ).status,
+    ).toBe(200);
     await submitForm(leadId, 'contact-sales');
     const second = await waitForHandoff(leadId);
     expect(second.id).not.toBe(first.id);
     expect(second).toMatchObject({ rep: { id: 'lea' }, assignment: { reason: 'previous_rep' } });
-    expect(second.briefing.returning?.note).toMatch(/^Previously disqualified on \d{4}-\d{2}-\d{2} \(“a student project”\); they raised a hand again and go back to Léa Martin, who had them before$/);
+    expect(second.briefing.returning?.note).toMatch(
+      /^Previously disqualified on \d{4}-\d{2}-\d{2} \(“a student project”\); they raised a hand again and go back to Léa Martin, who had them before$/,
+    );
     expect(second.briefing.flags).toEqual([second.briefing.returning?.note]);
   });
 
@@ -185,10 +231,18 @@ describe('hand-raisers with the shipped example files', () => {
     expect((await api.patch(`/api/leads/${leadId}`).set(auth).send({ unsubscribed: true })).status).toBe(200);
     const unsubscribedAt = new Date(String((await api.get(`/api/leads/${leadId}`).set(auth)).body.unsubscribedAt));
     // Recorded late (an import, a delayed form tool): it happened an hour before the unsubscribe.
-    const old = await api.post('/api/events').set(auth).send({ leadId, type: 'form_submit', properties: { form: 'demo' }, occurredAt: new Date(unsubscribedAt.getTime() - 3_600_000).toISOString() });
+    const old = await api
+      .post('/api/events')
+      .set(auth)
+      .send({ leadId, type: 'form_submit', properties: { form: 'demo' }, occurredAt: new Date(unsubscribedAt.getTime() - 3_600_000).toISOString() });
     expect(old.status).toBeLessThan(300);
     // Rescored with the request's 40 points, and not handed off.
-    await until(async () => (await baton.database.pool.query<{ engagement: number }>('select engagement from lead_scores where lead_id = $1', [leadId])).rows[0]?.engagement ?? 0, (points) => points >= 40, 15_000);
+    await until(
+      async () =>
+        (await baton.database.pool.query<{ engagement: number }>('select engagement from lead_scores where lead_id = $1', [leadId])).rows[0]?.engagement ?? 0,
+      (points) => points >= 40,
+      15_000,
+    );
     expect((await api.get('/api/handoffs').query({ leadId }).set(auth)).body.items).toEqual([]);
     expect(await score(leadId)).toMatchObject({ stage: 'lead' });
 

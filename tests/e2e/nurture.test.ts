@@ -102,7 +102,9 @@ describe('a lead through a nurture sequence', () => {
     // A person clicks, later than a scanner would (the link's send time is moved back a minute).
     const link = /href="(https:\/\/baton\.test\/c\/[^"]+)"/.exec(String(first?.html))?.[1] ?? '';
     await baton.database.pool.query(`update tracked_links set created_at = now() - interval '1 minute'`);
-    const click = await api.get(localPath(link)).set('User-Agent', 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 Version/17.5 Safari/605.1.15');
+    const click = await api
+      .get(localPath(link))
+      .set('User-Agent', 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 Version/17.5 Safari/605.1.15');
     expect(click.status).toBe(302);
     expect(click.headers.location).toBe('https://example.com/resources/pipeline-playbook');
 

@@ -95,26 +95,38 @@ const auth = { Authorization: `Bearer ${API_KEY}` };
 it('continues enrollments at the same step id under the new version, and parks those whose step is gone', async () => {
   await writeFile(path.join(dir, 'edits.yaml'), VERSION_1);
   let { baton: running, api } = await start();
-  const enrollmentRows = async () => (await running.database.pool.query<{ email: string; status: string; current_step: string; sequence_version: number; exit_reason: string | null }>(
-    'select l.email, e.status, e.current_step, e.sequence_version, e.exit_reason from enrollments e join leads l on l.id = e.lead_id order by l.email',
-  )).rows;
-  const subjects = async (email: string) => ((await api.get('/api/dev/mail').query({ to: email }).set(auth)).body.items as Array<{ subject: string }>).map((item) => item.subject).reverse();
+  const enrollmentRows = async () =>
+    (
+      await running.database.pool.query<{ email: string; status: string; current_step: string; sequence_version: number; exit_reason: string | null }>(
+        'select l.email, e.status, e.current_step, e.sequence_version, e.exit_reason from enrollments e join leads l on l.id = e.lead_id order by l.email',
+      )
+    ).rows;
+  const subjects = async (email: string) =>
+    ((await api.get('/api/dev/mail').query({ to: email }).set(auth)).body.items as Array<{ subject: string }>).map((item) => item.subject).reverse();
 
-  for (const [email, tags] of [['a@example.com', []], ['b@example.com', ['b']]] as const) {
+  for (const [email, tags] of [
+    ['a@example.com', []],
+    ['b@example.com', ['b']],
+  ] as const) {
     const lead = await api.post('/api/leads').set(auth).send({ email, firstName: 'Sam', tags });
     expect((await api.post('/api/sequences/edits/enroll').set(auth).send({ leadId: lead.body.id })).status).toBe(201);
   }
   const waiting = await until(enrollmentRows, (rows) => rows.every((row) => row.current_step.startsWith('wait-')));
-  expect(waiting.map((row) => [row.email, row.current_step, row.sequence_version])).toEqual([['a@example.com', 'wait-a', 1], ['b@example.com', 'wait-b', 1]]);
+  expect(waiting.map((row) => [row.email, row.current_step, row.sequence_version])).toEqual([
+    ['a@example.com', 'wait-a', 1],
+    ['b@example.com', 'wait-b', 1],
+  ]);
   await running.stop();
 
   await writeFile(path.join(dir, 'edits.yaml'), VERSION_2);
   ({ baton: running, api } = await start());
 
-  expect(await until(() => subjects('a@example.com'), (found) => found.length >= 2)).toEqual([
-    'Welcome, Sam: your pipeline playbook',
-    'How Northwind doubled sales-accepted leads in a quarter',
-  ]);
+  expect(
+    await until(
+      () => subjects('a@example.com'),
+      (found) => found.length >= 2,
+    ),
+  ).toEqual(['Welcome, Sam: your pipeline playbook', 'How Northwind doubled sales-accepted leads in a quarter']);
   const ended = await until(enrollmentRows, (rows) => rows[0]?.status === 'completed');
   expect(ended).toEqual([
     { email: 'a@example.com', status: 'completed', current_step: 'done', sequence_version: 2, exit_reason: 'end step' },
@@ -124,9 +136,11 @@ it('continues enrollments at the same step id under the new version, and parks t
 
   const stats = await api.get('/api/sequences/edits/stats').set(auth);
   expect(stats.body.totals).toMatchObject({ entered: 2, completed: 1, parked: 1 });
-  expect(stats.body.steps).toEqual(expect.arrayContaining([
-    expect.objectContaining({ id: 'hello', sent: 2 }),
-    expect.objectContaining({ id: 'wait-b', removed: true, parked: 1 }),
-    expect.objectContaining({ id: 'route', removed: true, entered: 2 }),
-  ]));
+  expect(stats.body.steps).toEqual(
+    expect.arrayContaining([
+      expect.objectContaining({ id: 'hello', sent: 2 }),
+      expect.objectContaining({ id: 'wait-b', removed: true, parked: 1 }),
+      expect.objectContaining({ id: 'route', removed: true, entered: 2 }),
+    ]),
+  );
 }, 120_000);

@@ -64,8 +64,13 @@ async function environment(files: Record<string, string>): Promise<{ env: Record
   const database = SERVER_URL ? await createTestDatabase({ migrated: false, poolSize: 2 }) : null;
   if (database) cleanups.push(() => database.drop());
   const env: Record<string, string> = {
-    PORT: '0', BATON_DATA_DIR: path.join(dir, 'data'), BATON_SEQUENCES_DIR: content,
-    BATON_API_KEY: API_KEY, BATON_SECRET: SECRET, BATON_PUBLIC_URL: 'https://baton.test', LOG_LEVEL: 'info',
+    PORT: '0',
+    BATON_DATA_DIR: path.join(dir, 'data'),
+    BATON_SEQUENCES_DIR: content,
+    BATON_API_KEY: API_KEY,
+    BATON_SECRET: SECRET,
+    BATON_PUBLIC_URL: 'https://baton.test',
+    LOG_LEVEL: 'info',
   };
   if (database?.url) env.DATABASE_URL = database.url;
   return { env, database };
@@ -92,7 +97,7 @@ onServer('triggers across process roles', () => {
 
     await start(env, 'worker');
     const enrolled = async () => (await database.pool.query<{ sequence_id: string; lead_id: string }>('select sequence_id, lead_id from enrollments')).rows;
-    expect(await until(enrolled, (rows) => rows.length > 0, 30_000)).toEqual([{ sequence_id: 'vip', lead_id: (await created.json() as { id: string }).id }]);
+    expect(await until(enrolled, (rows) => rows.length > 0, 30_000)).toEqual([{ sequence_id: 'vip', lead_id: ((await created.json()) as { id: string }).id }]);
   }, 180_000);
 
   it('gives the trigger changes a killed worker held to the next worker within seconds, enrolling each lead once', async () => {
@@ -114,12 +119,21 @@ onServer('triggers across process roles', () => {
     await start(env, 'worker');
     const startedAt = Date.now();
     // The next worker drains oldest first: the killed worker's changes come up first, once their lease ran out.
-    const left = await until(async () => (await database.pool.query<{ n: number }>('select count(*)::int as n from trigger_queue where id = any($1::bigint[])', [held])).rows[0]?.n ?? 0, (n) => n === 0, 90_000);
+    const left = await until(
+      async () =>
+        (await database.pool.query<{ n: number }>('select count(*)::int as n from trigger_queue where id = any($1::bigint[])', [held])).rows[0]?.n ?? 0,
+      (n) => n === 0,
+      90_000,
+    );
     const tookMs = Date.now() - startedAt;
     console.log(`trigger takeover: ${held.length} leased changes held by the killed worker, handled ${tookMs} ms after the next worker started`);
     expect(left).toBe(0);
     expect(tookMs).toBeLessThan(45_000);
-    const enrolled = await until(async () => (await database.pool.query<{ n: number }>('select count(*)::int as n from enrollments')).rows[0]?.n ?? 0, (n) => n === LEADS, 120_000);
+    const enrolled = await until(
+      async () => (await database.pool.query<{ n: number }>('select count(*)::int as n from enrollments')).rows[0]?.n ?? 0,
+      (n) => n === LEADS,
+      120_000,
+    );
     expect(enrolled).toBe(LEADS);
     const twice = await database.pool.query('select lead_id from enrollments group by lead_id having count(*) > 1');
     expect(twice.rows).toEqual([]);

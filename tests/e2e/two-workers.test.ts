@@ -168,7 +168,11 @@ async function startBaton(role: 'api' | 'worker', env: Record<string, string>): 
 
 async function importLeads(api: Baton, emails: string[]): Promise<unknown> {
   const csv = `email,first name,company\n${emails.map((email, index) => `${email},Lead${index},Two Workers Inc`).join('\n')}\n`;
-  const res = await fetch(`${api.url}/api/leads/import`, { method: 'POST', headers: { Authorization: `Bearer ${API_KEY}`, 'Content-Type': 'text/csv' }, body: csv });
+  const res = await fetch(`${api.url}/api/leads/import`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${API_KEY}`, 'Content-Type': 'text/csv' },
+    body: csv,
+  });
   return res.json();
 }
 
@@ -187,7 +191,8 @@ interface LedgerRow {
   status: string;
 }
 
-const countBy = <T>(items: T[], key: (item: T) => string) => items.reduce<Record<string, number>>((counts, item) => ({ ...counts, [key(item)]: (counts[key(item)] ?? 0) + 1 }), {});
+const countBy = <T>(items: T[], key: (item: T) => string) =>
+  items.reduce<Record<string, number>>((counts, item) => ({ ...counts, [key(item)]: (counts[key(item)] ?? 0) + 1 }), {});
 
 const onServer = SERVER_URL ? describe : describe.skip;
 onServer('two worker processes sharing one PostgreSQL server', () => {
@@ -255,7 +260,8 @@ onServer('two worker processes sharing one PostgreSQL server', () => {
     try {
       await work();
     } catch (error) {
-      for (const baton of processes.slice(earlier)) console.error(`--- ${baton.agendaName} (exit ${baton.child.exitCode ?? baton.child.signalCode ?? 'running'}) ---\n${baton.output().slice(-4000)}`);
+      for (const baton of processes.slice(earlier))
+        console.error(`--- ${baton.agendaName} (exit ${baton.child.exitCode ?? baton.child.signalCode ?? 'running'}) ---\n${baton.output().slice(-4000)}`);
       throw error;
     }
   }
@@ -280,7 +286,9 @@ onServer('two worker processes sharing one PostgreSQL server', () => {
     api.child.kill('SIGTERM');
     expect(await api.exited).toBe(0);
     await waitFor(`all ${LEADS} leads are enrolled`, async () => {
-      const { rows } = await database.pool.query<{ queued: number; enrolled: number }>('select (select count(*)::int from trigger_queue) as queued, (select count(*)::int from enrollments) as enrolled');
+      const { rows } = await database.pool.query<{ queued: number; enrolled: number }>(
+        'select (select count(*)::int from trigger_queue) as queued, (select count(*)::int from enrollments) as enrolled',
+      );
       return rows[0]?.queued === 0 && rows[0].enrolled === LEADS;
     });
     sink.release();
@@ -306,121 +314,155 @@ onServer('two worker processes sharing one PostgreSQL server', () => {
        from enrollments e left join sends s on s.enrollment_id = e.id
        where e.status = 'active' order by e.step_entered_at limit 5`,
     );
-    return { sink: sink.messages.length, enrollments: await enrollmentCounts(database), sends: sends.rows, jobs: jobs.rows, queue: queue.rows, active: stuck.rows };
+    return {
+      sink: sink.messages.length,
+      enrollments: await enrollmentCounts(database),
+      sends: sends.rows,
+      jobs: jobs.rows,
+      queue: queue.rows,
+      active: stuck.rows,
+    };
   }
 
   const ledger = async (database: TestDatabase) => (await database.pool.query<LedgerRow>('select id, lead_id, message_id, status from sends')).rows;
   const enrollmentCounts = async (database: TestDatabase) =>
-    Object.fromEntries((await database.pool.query<{ status: string; n: number }>('select status, count(*)::int as n from enrollments group by status')).rows.map((row) => [row.status, row.n]));
+    Object.fromEntries(
+      (await database.pool.query<{ status: string; n: number }>('select status, count(*)::int as n from enrollments group by status')).rows.map((row) => [
+        row.status,
+        row.n,
+      ]),
+    );
   const allCompleted = (database: TestDatabase) => async () => (await enrollmentCounts(database)).completed === LEADS;
 
-  it('sends each of 2,000 due emails exactly once across both workers', async () => {
-    await showingOutputOnFailure(async () => {
-      const run = await setUp();
-      const { database, sink } = run;
-      const emails = Array.from({ length: LEADS }, (_, index) => `pair-${String(index).padStart(4, '0')}@two-workers.example.com`);
-      const started = Date.now();
-      const [first, second] = await enrollAllThenRelease(run, emails);
-      const released = Date.now();
+  it(
+    'sends each of 2,000 due emails exactly once across both workers',
+    async () => {
+      await showingOutputOnFailure(async () => {
+        const run = await setUp();
+        const { database, sink } = run;
+        const emails = Array.from({ length: LEADS }, (_, index) => `pair-${String(index).padStart(4, '0')}@two-workers.example.com`);
+        const started = Date.now();
+        const [first, second] = await enrollAllThenRelease(run, emails);
+        const released = Date.now();
 
-      // Sent means the enrollment went on to its end step: wait for all of them to complete.
-      await run.waitFor(`all ${LEADS} enrollments completed`, allCompleted(database));
-      const drained = Date.now();
-      await sleep(3000); // a straggler, if any, would arrive now
-      const sends = await ledger(database);
-      console.log(`two workers: ${LEADS} leads imported and enrolled in ${released - started} ms, then sent in ${drained - released} ms; sink ${sink.messages.length}, ledger ${JSON.stringify(countBy(sends, (row) => row.status))}`);
+        // Sent means the enrollment went on to its end step: wait for all of them to complete.
+        await run.waitFor(`all ${LEADS} enrollments completed`, allCompleted(database));
+        const drained = Date.now();
+        await sleep(3000); // a straggler, if any, would arrive now
+        const sends = await ledger(database);
+        console.log(
+          `two workers: ${LEADS} leads imported and enrolled in ${released - started} ms, then sent in ${drained - released} ms; sink ${sink.messages.length}, ledger ${JSON.stringify(countBy(sends, (row) => row.status))}`,
+        );
 
-      expect(sink.partial).toBe(0);
-      expect(sink.messages).toHaveLength(LEADS);
-      const sinkIds = new Set(sink.messages.map((message) => message.messageId));
-      expect(sinkIds.size).toBe(LEADS);
-      expect(sink.messages.map((message) => message.to.join(',')).sort()).toEqual([...emails].sort());
+        expect(sink.partial).toBe(0);
+        expect(sink.messages).toHaveLength(LEADS);
+        const sinkIds = new Set(sink.messages.map((message) => message.messageId));
+        expect(sinkIds.size).toBe(LEADS);
+        expect(sink.messages.map((message) => message.to.join(',')).sort()).toEqual([...emails].sort());
 
-      expect(sends).toHaveLength(LEADS);
-      expect(sends.filter((row) => row.status !== 'sent')).toEqual([]);
-      expect(new Set(sends.map((row) => row.message_id))).toEqual(sinkIds);
-      // The X-Baton-Send header names the ledger row each message came from.
-      expect(new Set(sink.messages.map((message) => message.sendId))).toEqual(new Set(sends.map((row) => row.id)));
+        expect(sends).toHaveLength(LEADS);
+        expect(sends.filter((row) => row.status !== 'sent')).toEqual([]);
+        expect(new Set(sends.map((row) => row.message_id))).toEqual(sinkIds);
+        // The X-Baton-Send header names the ledger row each message came from.
+        expect(new Set(sink.messages.map((message) => message.sendId))).toEqual(new Set(sends.map((row) => row.id)));
 
-      // The ledger records which worker claimed each send: both took a share of the batches.
-      const runs = await database.pool.query<{ worker: string; n: number }>(`select claimed_by as worker, count(*)::int as n from sends group by 1`);
-      const byWorker = Object.fromEntries(runs.rows.map((row) => [row.worker, row.n]));
-      console.log(`emails sent per worker: ${JSON.stringify(byWorker)}`);
-      expect(Object.keys(byWorker).sort()).toEqual([first.agendaName, second.agendaName].sort());
-      expect((byWorker[first.agendaName] ?? 0) + (byWorker[second.agendaName] ?? 0)).toBe(LEADS);
-    });
-  }, CASE_TIMEOUT_MS);
+        // The ledger records which worker claimed each send: both took a share of the batches.
+        const runs = await database.pool.query<{ worker: string; n: number }>(`select claimed_by as worker, count(*)::int as n from sends group by 1`);
+        const byWorker = Object.fromEntries(runs.rows.map((row) => [row.worker, row.n]));
+        console.log(`emails sent per worker: ${JSON.stringify(byWorker)}`);
+        expect(Object.keys(byWorker).sort()).toEqual([first.agendaName, second.agendaName].sort());
+        expect((byWorker[first.agendaName] ?? 0) + (byWorker[second.agendaName] ?? 0)).toBe(LEADS);
+      });
+    },
+    CASE_TIMEOUT_MS,
+  );
 
-  it('loses and duplicates nothing when a worker is killed with SIGKILL mid-batch and another starts', async () => {
-    await showingOutputOnFailure(async () => {
-      const run = await setUp();
-      const { database, sink } = run;
-      const emails = Array.from({ length: LEADS }, (_, index) => `kill-${String(index).padStart(4, '0')}@two-workers.example.com`);
-      const [victim] = await enrollAllThenRelease(run, emails);
-      const released = Date.now();
-      // Mid-batch: some emails are out, most are still to go.
-      await run.waitFor('the sink has 200 messages', async () => sink.messages.length >= 200);
-      victim.child.kill('SIGKILL');
-      await victim.exited;
-      const atKill = { sink: sink.messages.length, ledger: countBy(await ledger(database), (row) => row.status) };
-      // The victim leaves leased emails behind, which no other worker takes until the lease ends.
-      const locked = (await database.pool.query<{ n: number }>('select count(*)::int as n from email_queue where leased_by = $1 and leased_until > now()', [victim.agendaName])).rows[0]?.n ?? 0;
-      expect(locked).toBeGreaterThan(0);
+  it(
+    'loses and duplicates nothing when a worker is killed with SIGKILL mid-batch and another starts',
+    async () => {
+      await showingOutputOnFailure(async () => {
+        const run = await setUp();
+        const { database, sink } = run;
+        const emails = Array.from({ length: LEADS }, (_, index) => `kill-${String(index).padStart(4, '0')}@two-workers.example.com`);
+        const [victim] = await enrollAllThenRelease(run, emails);
+        const released = Date.now();
+        // Mid-batch: some emails are out, most are still to go.
+        await run.waitFor('the sink has 200 messages', async () => sink.messages.length >= 200);
+        victim.child.kill('SIGKILL');
+        await victim.exited;
+        const atKill = { sink: sink.messages.length, ledger: countBy(await ledger(database), (row) => row.status) };
+        // The victim leaves leased emails behind, which no other worker takes until the lease ends.
+        const locked =
+          (
+            await database.pool.query<{ n: number }>('select count(*)::int as n from email_queue where leased_by = $1 and leased_until > now()', [
+              victim.agendaName,
+            ])
+          ).rows[0]?.n ?? 0;
+        expect(locked).toBeGreaterThan(0);
 
-      // A lease lasts a minute: let that minute pass for the victim's leases and claims, so that
-      // the case does not wait it out.
-      await database.pool.query(`update email_queue set leased_until = now() - interval '1 second' where leased_by = $1`, [victim.agendaName]);
-      await database.pool.query(`update sends set claimed_at = claimed_at - make_interval(secs => $2) where claimed_by = $1 and status = 'claimed'`, [victim.agendaName, EMAIL_LEASE_MS / 1000 + 1]);
-      await start('worker', run.env);
+        // A lease lasts a minute: let that minute pass for the victim's leases and claims, so that
+        // the case does not wait it out.
+        await database.pool.query(`update email_queue set leased_until = now() - interval '1 second' where leased_by = $1`, [victim.agendaName]);
+        await database.pool.query(`update sends set claimed_at = claimed_at - make_interval(secs => $2) where claimed_by = $1 and status = 'claimed'`, [
+          victim.agendaName,
+          EMAIL_LEASE_MS / 1000 + 1,
+        ]);
+        await start('worker', run.env);
 
-      // An email the victim had leased is leased again; its ledger claim stops a second send, and
-      // a claim the victim never answered is marked unknown. An enrollment the victim moved on
-      // without scheduling its next step is picked up by the orphan sweep (a minute without a
-      // job, checked every 30 s). Wait until every enrollment completed; if the budget runs out,
-      // the checks below show what is stranded.
-      await run.waitFor(`all ${LEADS} enrollments completed`, allCompleted(database));
-      const drained = Date.now();
-      await sleep(3000);
-      // Stranded: active, with no job to move it on. A worker that dies after moving an
-      // enrollment to its next step but before scheduling that step's job leaves one behind.
-      const stranded = await database.pool.query(
-        `select current_step, count(*)::int as n from enrollments e where status = 'active'
+        // An email the victim had leased is leased again; its ledger claim stops a second send, and
+        // a claim the victim never answered is marked unknown. An enrollment the victim moved on
+        // without scheduling its next step is picked up by the orphan sweep (a minute without a
+        // job, checked every 30 s). Wait until every enrollment completed; if the budget runs out,
+        // the checks below show what is stranded.
+        await run.waitFor(`all ${LEADS} enrollments completed`, allCompleted(database));
+        const drained = Date.now();
+        await sleep(3000);
+        // Stranded: active, with no job to move it on. A worker that dies after moving an
+        // enrollment to its next step but before scheduling that step's job leaves one behind.
+        const stranded = await database.pool.query(
+          `select current_step, count(*)::int as n from enrollments e where status = 'active'
          and not exists (select 1 from agenda_jobs j where j.data->>'enrollmentId' = e.id::text and (j.next_run_at is not null or j.locked_at is not null))
          and not exists (select 1 from email_queue q where q.enrollment_id = e.id)
          group by 1`,
-      );
-      const enrollments = await enrollmentCounts(database);
-      const sends = await ledger(database);
-      const statuses = countBy(sends, (row) => row.status);
-      console.log(`SIGKILL: at the kill the sink had ${atKill.sink} and the ledger ${JSON.stringify(atKill.ledger)}, and the victim held ${locked} leased emails; `
-        + `${drained - released} ms from release until settled, restart included; at the end the sink has ${sink.messages.length} `
-        + `(${sink.partial} cut off mid-message), the ledger ${JSON.stringify(statuses)} and the enrollments ${JSON.stringify(enrollments)}`);
+        );
+        const enrollments = await enrollmentCounts(database);
+        const sends = await ledger(database);
+        const statuses = countBy(sends, (row) => row.status);
+        console.log(
+          `SIGKILL: at the kill the sink had ${atKill.sink} and the ledger ${JSON.stringify(atKill.ledger)}, and the victim held ${locked} leased emails; ` +
+            `${drained - released} ms from release until settled, restart included; at the end the sink has ${sink.messages.length} ` +
+            `(${sink.partial} cut off mid-message), the ledger ${JSON.stringify(statuses)} and the enrollments ${JSON.stringify(enrollments)}`,
+        );
 
-      const sinkIds = sink.messages.map((message) => message.messageId);
-      const undelivered = sends.filter((row) => row.status !== 'sent' && !sinkIds.includes(row.message_id)).length;
-      console.log(`SIGKILL: of the ${LEADS - (statuses.sent ?? 0)} sends the victim handed to SMTP and never saw answered, ${undelivered} never reached the sink (at most once: never resent)`);
-      expect(new Set(sinkIds).size).toBe(sinkIds.length);
-      const recipients = sink.messages.flatMap((message) => message.to);
-      expect(new Set(recipients).size).toBe(recipients.length);
-      expect(recipients.filter((recipient) => !emails.includes(recipient))).toEqual([]);
+        const sinkIds = sink.messages.map((message) => message.messageId);
+        const undelivered = sends.filter((row) => row.status !== 'sent' && !sinkIds.includes(row.message_id)).length;
+        console.log(
+          `SIGKILL: of the ${LEADS - (statuses.sent ?? 0)} sends the victim handed to SMTP and never saw answered, ${undelivered} never reached the sink (at most once: never resent)`,
+        );
+        expect(new Set(sinkIds).size).toBe(sinkIds.length);
+        const recipients = sink.messages.flatMap((message) => message.to);
+        expect(new Set(recipients).size).toBe(recipients.length);
+        expect(recipients.filter((recipient) => !emails.includes(recipient))).toEqual([]);
 
-      // The ledger and the sink agree: every message at the sink has its row, every sent row arrived.
-      const ledgerIds = new Set(sends.map((row) => row.message_id));
-      expect(sinkIds.filter((id) => id === null || !ledgerIds.has(id))).toEqual([]);
-      const received = new Set(sinkIds);
-      expect(sends.filter((row) => row.status === 'sent' && !received.has(row.message_id))).toEqual([]);
+        // The ledger and the sink agree: every message at the sink has its row, every sent row arrived.
+        const ledgerIds = new Set(sends.map((row) => row.message_id));
+        expect(sinkIds.filter((id) => id === null || !ledgerIds.has(id))).toEqual([]);
+        const received = new Set(sinkIds);
+        expect(sends.filter((row) => row.status === 'sent' && !received.has(row.message_id))).toEqual([]);
 
-      // Nothing lost: every enrollment went through to its end, and every lead has its one ledger
-      // row, sent, or unknown: handed to SMTP by the victim, which died before the answer. The
-      // victim's claims it never handed over were taken over and sent.
-      expect(stranded.rows).toEqual([]);
-      expect(enrollments).toEqual({ completed: LEADS });
-      expect(sends).toHaveLength(LEADS);
-      expect(new Set(sends.map((row) => row.lead_id)).size).toBe(LEADS);
-      const inFlight = (statuses.claimed ?? 0) + (statuses.unknown ?? 0);
-      expect((statuses.sent ?? 0) + inFlight).toBe(LEADS);
-      expect(statuses.claimed ?? 0).toBe(0);
-      expect(inFlight).toBeLessThanOrEqual(HANDED_OVER_AT_MOST);
-    });
-  }, CASE_TIMEOUT_MS);
+        // Nothing lost: every enrollment went through to its end, and every lead has its one ledger
+        // row, sent, or unknown: handed to SMTP by the victim, which died before the answer. The
+        // victim's claims it never handed over were taken over and sent.
+        expect(stranded.rows).toEqual([]);
+        expect(enrollments).toEqual({ completed: LEADS });
+        expect(sends).toHaveLength(LEADS);
+        expect(new Set(sends.map((row) => row.lead_id)).size).toBe(LEADS);
+        const inFlight = (statuses.claimed ?? 0) + (statuses.unknown ?? 0);
+        expect((statuses.sent ?? 0) + inFlight).toBe(LEADS);
+        expect(statuses.claimed ?? 0).toBe(0);
+        expect(inFlight).toBeLessThanOrEqual(HANDED_OVER_AT_MOST);
+      });
+    },
+    CASE_TIMEOUT_MS,
+  );
 });

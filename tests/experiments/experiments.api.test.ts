@@ -29,14 +29,34 @@ let api: ReturnType<typeof request>;
 function sequenceWithSplits(id = SEQUENCE_ID): Sequence {
   const splitStep = (id: string, split: unknown) => ({ id, kind: 'split', line: 1, split }) as unknown as Step;
   return {
-    id, name: 'Subject line test', version: 1, description: '', status: 'active', priority: 0,
-    entry: { trigger: { type: 'manual' }, conditions: [], reentry: 'never' }, goals: [{ event: 'form_submit' }], sendWindow: null,
+    id,
+    name: 'Subject line test',
+    version: 1,
+    description: '',
+    status: 'active',
+    priority: 0,
+    entry: { trigger: { type: 'manual' }, conditions: [], reentry: 'never' },
+    goals: [{ event: 'form_submit' }],
+    sendWindow: null,
     steps: [
-      splitStep('subject-test', { arms: [{ id: 'short', weight: 50, next: 'email-short' }, { id: 'long', weight: 50, next: 'email-long' }], winner: { metric: 'click', after: 100, minProbability: 0.95 } }),
-      splitStep('cta-test', { arms: [{ id: 'button', weight: 70, next: 'end' }, { id: 'link', weight: 30, next: 'end' }], winner: { metric: 'goal', after: 500, minProbability: 0.95 } }),
+      splitStep('subject-test', {
+        arms: [
+          { id: 'short', weight: 50, next: 'email-short' },
+          { id: 'long', weight: 50, next: 'email-long' },
+        ],
+        winner: { metric: 'click', after: 100, minProbability: 0.95 },
+      }),
+      splitStep('cta-test', {
+        arms: [
+          { id: 'button', weight: 70, next: 'end' },
+          { id: 'link', weight: 30, next: 'end' },
+        ],
+        winner: { metric: 'goal', after: 500, minProbability: 0.95 },
+      }),
       { id: 'end', kind: 'end', line: 2 },
     ],
-    file: 'subject-lines.yaml', hash: 'test',
+    file: 'subject-lines.yaml',
+    hash: 'test',
     // The engine's `holdout: 10%`, as a fraction.
     ...{ holdout: 0.1 },
   };
@@ -49,15 +69,32 @@ async function leads(prefix: string, count: number): Promise<string[]> {
   return rows.map((row) => String(row.id));
 }
 const assign = (ids: string[], stepId: string, armId: string, sequenceId = SEQUENCE_ID) =>
-  query(`insert into experiment_assignments (lead_id, sequence_id, step_id, arm_id, assigned_at) select unnest($1::uuid[]), $2, $3, $4, now() - interval '1 day'`, [ids, sequenceId, stepId, armId]);
+  query(
+    `insert into experiment_assignments (lead_id, sequence_id, step_id, arm_id, assigned_at) select unnest($1::uuid[]), $2, $3, $4, now() - interval '1 day'`,
+    [ids, sequenceId, stepId, armId],
+  );
 const events = (ids: string[], type: string, machine: boolean, ago = '1 hour') =>
-  query(`insert into events (lead_id, type, properties, occurred_at) select unnest($1::uuid[]), $2, $3::jsonb, now() - $4::interval`, [ids, type, JSON.stringify({ sendId: 'x', machine }), ago]);
+  query(`insert into events (lead_id, type, properties, occurred_at) select unnest($1::uuid[]), $2, $3::jsonb, now() - $4::interval`, [
+    ids,
+    type,
+    JSON.stringify({ sendId: 'x', machine }),
+    ago,
+  ]);
 const converted = (ids: string[], sequenceId = SEQUENCE_ID) =>
-  query(`insert into enrollments (lead_id, sequence_id, sequence_version, status, ended_at, entered_at) select unnest($1::uuid[]), $2, 1, 'converted', now() - interval '2 hours', now() - interval '1 day'`, [ids, sequenceId]);
+  query(
+    `insert into enrollments (lead_id, sequence_id, sequence_version, status, ended_at, entered_at) select unnest($1::uuid[]), $2, 1, 'converted', now() - interval '2 hours', now() - interval '1 day'`,
+    [ids, sequenceId],
+  );
 const handoffs = (ids: string[], ago = '3 hours') =>
-  query(`insert into handoffs (lead_id, rep_id, assignment, score, briefing, status, created_at) select unnest($1::uuid[]), 'alex', '{}', '{}', '{}', 'rejected', now() - $2::interval`, [ids, ago]);
+  query(
+    `insert into handoffs (lead_id, rep_id, assignment, score, briefing, status, created_at) select unnest($1::uuid[]), 'alex', '{}', '{}', '{}', 'rejected', now() - $2::interval`,
+    [ids, ago],
+  );
 const scoreHistory = (ids: string[], stage: string, ago: string) =>
-  query(`insert into score_history (lead_id, total, engagement, fit, grade, stage, cause, at) select unnest($1::uuid[]), 60, 60, 0, 'B', $2, 'event', now() - $3::interval`, [ids, stage, ago]);
+  query(
+    `insert into score_history (lead_id, total, engagement, fit, grade, stage, cause, at) select unnest($1::uuid[]), 60, 60, 0, 'B', $2, 'event', now() - $3::interval`,
+    [ids, stage, ago],
+  );
 const becameMql = async (ids: string[]) => {
   await scoreHistory(ids, 'lead', '5 hours');
   await scoreHistory(ids, 'mql', '4 hours');
@@ -112,15 +149,35 @@ afterAll(async () => {
   await database?.drop();
 });
 
-interface ArmJson { armId: string; entered: number; successes: number; rate: number; interval: { low: number; high: number } | null; probabilityBest: number | null; inSplit: boolean }
-interface MetricJson { metric: string; arms: ArmJson[]; verdict: { kind: string; armId?: string; armsShort?: string[] } }
-const figures = (metrics: MetricJson[], metric: string) => Object.fromEntries((metrics.find((entry) => entry.metric === metric)?.arms ?? []).map((arm) => [arm.armId, `${arm.successes}/${arm.entered}`]));
+interface ArmJson {
+  armId: string;
+  entered: number;
+  successes: number;
+  rate: number;
+  interval: { low: number; high: number } | null;
+  probabilityBest: number | null;
+  inSplit: boolean;
+}
+interface MetricJson {
+  metric: string;
+  arms: ArmJson[];
+  verdict: { kind: string; armId?: string; armsShort?: string[] };
+}
+const figures = (metrics: MetricJson[], metric: string) =>
+  Object.fromEntries((metrics.find((entry) => entry.metric === metric)?.arms ?? []).map((arm) => [arm.armId, `${arm.successes}/${arm.entered}`]));
 
 describe('GET /api/sequences/:id/experiments', () => {
   it('counts per arm what leads did after assignment: human opens and clicks, goals, MQLs and handoffs', async () => {
     const res = await api.get(`/api/sequences/${SEQUENCE_ID}/experiments`).expect(200);
     expect(res.body.sequence).toEqual({ id: SEQUENCE_ID, name: 'Subject line test', holdout: 0.1 });
-    const [subject, cta, old] = res.body.splits as Array<{ stepId: string; inSequence: boolean; entered: number; metrics: MetricJson[]; guard: { minimumPerArm: number }; winner: unknown }>;
+    const [subject, cta, old] = res.body.splits as Array<{
+      stepId: string;
+      inSequence: boolean;
+      entered: number;
+      metrics: MetricJson[];
+      guard: { minimumPerArm: number };
+      winner: unknown;
+    }>;
     expect(subject?.stepId).toBe('subject-test');
     expect(subject?.entered).toBe(240);
     const metrics = subject?.metrics ?? [];
@@ -140,13 +197,19 @@ describe('GET /api/sequences/:id/experiments', () => {
 
     // Nobody reached the second split: too early, whatever the numbers.
     expect(cta?.stepId).toBe('cta-test');
-    expect(cta?.metrics.find((entry) => entry.metric === 'goal')?.verdict).toEqual({ kind: 'too_few_entrants', minimumPerArm: 500, armsShort: ['button', 'link'] });
+    expect(cta?.metrics.find((entry) => entry.metric === 'goal')?.verdict).toEqual({
+      kind: 'too_few_entrants',
+      minimumPerArm: 500,
+      armsShort: ['button', 'link'],
+    });
     expect(old).toMatchObject({ stepId: 'old-test', inSequence: false, entered: 40 });
   });
 
-  it('compares the treatment with the holdout group, counting a holdout lead\'s goal in the holdout row', async () => {
+  it("compares the treatment with the holdout group, counting a holdout lead's goal in the holdout row", async () => {
     const res = await api.get(`/api/sequences/${SEQUENCE_ID}/experiments`).expect(200);
-    const goal = (res.body.holdout.metrics as Array<{ metric: string; holdout: ArmJson; treatment: ArmJson; lift: { difference: number; low: number; high: number } }>).find((entry) => entry.metric === 'goal');
+    const goal = (
+      res.body.holdout.metrics as Array<{ metric: string; holdout: ArmJson; treatment: ArmJson; lift: { difference: number; low: number; high: number } }>
+    ).find((entry) => entry.metric === 'goal');
     expect(res.body.holdout.share).toBe(0.1);
     expect(goal?.holdout).toMatchObject({ armId: 'holdout', entered: 20, successes: 3 });
     expect(goal?.treatment).toMatchObject({ armId: 'treatment', entered: 240, successes: 16 });
@@ -160,7 +223,10 @@ describe('GET /api/sequences/:id/experiments', () => {
     const missing = await api.get('/api/sequences/no-such-sequence/experiments').expect(404);
     expect(missing.body.error).toMatchObject({ code: 'sequence_not_found', details: [{ field: 'id', location: 'path' }] });
     const bad = await api.get('/api/sequences/Not%20An%20Id/experiments').expect(400);
-    expect(bad.body.error).toMatchObject({ code: 'validation_failed', details: [{ field: 'id', location: 'path', message: expect.stringContaining('not a sequence id') }] });
+    expect(bad.body.error).toMatchObject({
+      code: 'validation_failed',
+      details: [{ field: 'id', location: 'path', message: expect.stringContaining('not a sequence id') }],
+    });
     const typo = await api.get(`/api/sequences/${SEQUENCE_ID}/experiments?metrc=click`).expect(400);
     expect(typo.body.error).toMatchObject({ code: 'validation_failed', details: [{ field: 'metrc', location: 'query' }] });
     for (const weird of ['%00', '%E0%A4%A', 'x'.repeat(300), '..%2F..%2Fetc', '%F0%9F%92%A9', 'subject-lines%0d%0a', 'SUBJECT-LINES']) {
@@ -180,7 +246,14 @@ describe('the winner rule', () => {
     const rows = await query(`select sequence_id, step_id, arm_id, metric, probability, figures, decided_at from experiment_winners`);
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ sequence_id: SEQUENCE_ID, step_id: 'subject-test', arm_id: 'long', metric: 'click', decided_at: now });
-    expect(rows[0]?.figures).toMatchObject({ metric: 'click', minimumPerArm: 100, arms: [{ id: 'short', entered: 120, successes: 12 }, { id: 'long', entered: 120, successes: 36 }] });
+    expect(rows[0]?.figures).toMatchObject({
+      metric: 'click',
+      minimumPerArm: 100,
+      arms: [
+        { id: 'short', entered: 120, successes: 12 },
+        { id: 'long', entered: 120, successes: 36 },
+      ],
+    });
     // The rule of cta-test (500 per arm) is not met: nothing recorded for it, and nothing more later.
     expect(await service.judgeWinners(new Date())).toBe(0);
 
@@ -199,9 +272,16 @@ describe('the worker loop', () => {
     await assign(b, 'subject-test', 'long', 'loop-test');
     await events(a.slice(0, 40), 'email_clicked', false);
     await events(b.slice(0, 5), 'email_clicked', false);
-    const work = startExperimentWork(createExperimentsService({ db: database.db, sequences: () => [sequenceWithSplits('loop-test')], logger: createLogger('silent') }), createLogger('silent'));
+    const work = startExperimentWork(
+      createExperimentsService({ db: database.db, sequences: () => [sequenceWithSplits('loop-test')], logger: createLogger('silent') }),
+      createLogger('silent'),
+    );
     try {
-      const rows = await until(() => query(`select arm_id, metric from experiment_winners where sequence_id = 'loop-test'`), (found) => found.length > 0, 30_000);
+      const rows = await until(
+        () => query(`select arm_id, metric from experiment_winners where sequence_id = 'loop-test'`),
+        (found) => found.length > 0,
+        30_000,
+      );
       expect(rows).toEqual([{ arm_id: 'short', metric: 'click' }]);
     } finally {
       await work.stop();

@@ -19,9 +19,13 @@ let t: TestApp;
 let templates: TemplateStore;
 const transports: MailTransport[] = [];
 const server = new SMTPServer({
-  authOptional: true, disabledCommands: ['STARTTLS'], logger: false, closeTimeout: 1000,
+  authOptional: true,
+  disabledCommands: ['STARTTLS'],
+  logger: false,
+  closeTimeout: 1000,
   onRcptTo(address, _session, callback) {
-    if (address.address.startsWith('busy')) return callback(Object.assign(new Error('4.7.28 Our system has detected an unusual rate of unsolicited mail'), { responseCode: 421 }));
+    if (address.address.startsWith('busy'))
+      return callback(Object.assign(new Error('4.7.28 Our system has detected an unusual rate of unsolicited mail'), { responseCode: 421 }));
     return callback();
   },
   onData(stream, _session, callback) {
@@ -47,19 +51,42 @@ function worker(name: string, limits: string) {
   const transport = createMailTransport(`smtp://127.0.0.1:${(server.server.address() as AddressInfo).port}`, null);
   transports.push(transport);
   const { leads, events, suppression, tracking, unsubscribeSigner } = t.services;
-  const domainGate = createDomainGate(new Map(limits.split(',').map((entry) => {
-    const [domain = '', count = '0'] = entry.split(/[:/]/);
-    return [domain, { count: Number(count), windowMs: 60_000 }] as const;
-  })));
+  const domainGate = createDomainGate(
+    new Map(
+      limits.split(',').map((entry) => {
+        const [domain = '', count = '0'] = entry.split(/[:/]/);
+        return [domain, { count: Number(count), windowMs: 60_000 }] as const;
+      }),
+    ),
+  );
   return createEmailDelivery({
-    db: t.database.db, leads, events, suppression, templates, tracking, transport, unsubscribeSigner, worker: name, domainGate,
+    db: t.database.db,
+    leads,
+    events,
+    suppression,
+    templates,
+    tracking,
+    transport,
+    unsubscribeSigner,
+    worker: name,
+    domainGate,
     settings: { publicUrl: 'https://baton.test', mailFrom: 'Acme <hello@acme.example>', company: { name: 'Acme', postalAddress: '1 Main Street' } },
     smtpFeedback: createSmtpFeedback({ db: t.database.db, suppression, softBounceLimit: 3, softBounceRetriesMs: [60_000], domainGate }),
   });
 }
-const input = (ids: { leadId: string; enrollmentId: string }) => ({ ...ids, sequence: { id: 'b2b-nurture', name: 'B2B nurture' }, stepId: 'welcome', template: 'welcome' });
+const input = (ids: { leadId: string; enrollmentId: string }) => ({
+  ...ids,
+  sequence: { id: 'b2b-nurture', name: 'B2B nurture' },
+  stepId: 'welcome',
+  template: 'welcome',
+});
 /** Per-minute windows: wait until the minute has room for the test, so it never straddles two windows. */
-const awayFromMinuteEnd = () => until(async () => new Date().getUTCSeconds(), (seconds) => seconds < 45, 20_000);
+const awayFromMinuteEnd = () =>
+  until(
+    async () => new Date().getUTCSeconds(),
+    (seconds) => seconds < 45,
+    20_000,
+  );
 
 it('shares one domain budget between two workers, and leaves other domains alone', async () => {
   await awayFromMinuteEnd();

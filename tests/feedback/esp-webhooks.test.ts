@@ -32,10 +32,31 @@ beforeAll(async () => {
   t = await createTestApp();
   // A self-signed certificate for an SNS host, made by openssl, as AWS's would be fetched.
   dir = mkdtempSync(path.join(os.tmpdir(), 'baton-sns-'));
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'), '-days', '2', '-subj', '/CN=sns.amazonaws.com'], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      path.join(dir, 'key.pem'),
+      '-out',
+      path.join(dir, 'cert.pem'),
+      '-days',
+      '2',
+      '-subj',
+      '/CN=sns.amazonaws.com',
+    ],
+    { stdio: 'ignore' },
+  );
   snsKey = readFileSync(path.join(dir, 'key.pem'), 'utf8');
   const espWebhooks = await createEspWebhooks({
-    db: t.database.db, suppression: t.services.suppression, softBounceLimit: 3, logger: createLogger('silent'),
+    db: t.database.db,
+    suppression: t.services.suppression,
+    softBounceLimit: 3,
+    logger: createLogger('silent'),
     config: {
       ses: { topicArns: [TOPIC], certificateFile: path.join(dir, 'cert.pem') },
       postmarkCredentials: POSTMARK_AUTH,
@@ -43,7 +64,9 @@ beforeAll(async () => {
       mailgunSigningKey: MAILGUN_KEY,
     },
   });
-  api = request(createApp({ apiKey: TEST_API_KEY, companyName: 'Acme', logger: createLogger('silent'), services: t.services, pingDatabase: t.database.ping, espWebhooks }));
+  api = request(
+    createApp({ apiKey: TEST_API_KEY, companyName: 'Acme', logger: createLogger('silent'), services: t.services, pingDatabase: t.database.ping, espWebhooks }),
+  );
 });
 afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
@@ -55,34 +78,70 @@ async function send(email: string) {
   const sendId = await sentSend(t, ids);
   return { ...ids, sendId, messageId: `<${ids.enrollmentId}.welcome@baton.test>` };
 }
-const feedbackRows = (leadId: string) => t.database.db.selectFrom('events').select(['type', 'properties']).where('lead_id', '=', leadId).where('type', 'in', ['email_bounced', 'email_complained', 'unsubscribed']).orderBy('occurred_at').execute();
+const feedbackRows = (leadId: string) =>
+  t.database.db
+    .selectFrom('events')
+    .select(['type', 'properties'])
+    .where('lead_id', '=', leadId)
+    .where('type', 'in', ['email_bounced', 'email_complained', 'unsubscribed'])
+    .orderBy('occurred_at')
+    .execute();
 
 describe('Amazon SES through SNS', () => {
   /** SES's documented bounce notification, for this send. */
-  const bounceNotification = (email: string, messageId: string) => JSON.stringify({
-    notificationType: 'Bounce',
-    bounce: {
-      feedbackId: '0100017f9d1e3c2a-4d2e2d3c-1f1e-4a55-9c2e-7b0bde0d1b39-000000', bounceType: 'Permanent', bounceSubType: 'General',
-      bouncedRecipients: [{ emailAddress: email, action: 'failed', status: '5.1.1', diagnosticCode: 'smtp; 550 5.1.1 user unknown' }],
-      timestamp: '2026-12-08T01:50:00.000Z', remoteMtaIp: '127.0.2.0', reportingMTA: 'dsn; a8-70.smtp-out.amazonses.com',
-    },
-    mail: {
-      timestamp: '2026-12-08T01:49:58.000Z', source: 'hello@acme.example', sourceArn: 'arn:aws:ses:us-east-1:123456789012:identity/acme.example',
-      sourceIp: '127.0.3.0', sendingAccountId: '123456789012', messageId: '0100017f9d1e36a1-8a3f5a8c-1f8d-4e3c-9e0e-5b1f3d0c6a1f-000000',
-      destination: [email], headersTruncated: false,
-      headers: [{ name: 'From', value: 'Acme <hello@acme.example>' }, { name: 'To', value: email }, { name: 'Message-ID', value: messageId }],
-      commonHeaders: { from: ['Acme <hello@acme.example>'], to: [email], messageId, subject: 'Welcome' },
-    },
-  });
+  const bounceNotification = (email: string, messageId: string) =>
+    JSON.stringify({
+      notificationType: 'Bounce',
+      bounce: {
+        feedbackId: '0100017f9d1e3c2a-4d2e2d3c-1f1e-4a55-9c2e-7b0bde0d1b39-000000',
+        bounceType: 'Permanent',
+        bounceSubType: 'General',
+        bouncedRecipients: [{ emailAddress: email, action: 'failed', status: '5.1.1', diagnosticCode: 'smtp; 550 5.1.1 user unknown' }],
+        timestamp: '2026-12-08T01:50:00.000Z',
+        remoteMtaIp: '127.0.2.0',
+        reportingMTA: 'dsn; a8-70.smtp-out.amazonses.com',
+      },
+      mail: {
+        timestamp: '2026-12-08T01:49:58.000Z',
+        source: 'hello@acme.example',
+        sourceArn: 'arn:aws:ses:us-east-1:123456789012:identity/acme.example',
+        sourceIp: '127.0.3.0',
+        sendingAccountId: '123456789012',
+        messageId: '0100017f9d1e36a1-8a3f5a8c-1f8d-4e3c-9e0e-5b1f3d0c6a1f-000000',
+        destination: [email],
+        headersTruncated: false,
+        headers: [
+          { name: 'From', value: 'Acme <hello@acme.example>' },
+          { name: 'To', value: email },
+          { name: 'Message-ID', value: messageId },
+        ],
+        commonHeaders: { from: ['Acme <hello@acme.example>'], to: [email], messageId, subject: 'Welcome' },
+      },
+    });
   /** An SNS Notification signed as SNS signs (SignatureVersion 2: RSA-SHA256 over the canonical fields). */
   function snsMessage(message: string, overrides: Record<string, string> = {}, version: '1' | '2' = '2') {
-    const fields = { Type: 'Notification', MessageId: `22b80b92-fdea-4c2c-8f9d-bdfb0c7bf32${Math.floor(Math.random() * 10)}-${Date.now()}`, TopicArn: TOPIC, Subject: 'Amazon SES Email Event Notification', Message: message, Timestamp: new Date().toISOString(), ...overrides };
+    const fields = {
+      Type: 'Notification',
+      MessageId: `22b80b92-fdea-4c2c-8f9d-bdfb0c7bf32${Math.floor(Math.random() * 10)}-${Date.now()}`,
+      TopicArn: TOPIC,
+      Subject: 'Amazon SES Email Event Notification',
+      Message: message,
+      Timestamp: new Date().toISOString(),
+      ...overrides,
+    };
     // The canonical form of the SNS documentation, written out here rather than taken from the code under test.
     const canonical = `Message\n${fields.Message}\nMessageId\n${fields.MessageId}\nSubject\n${fields.Subject}\nTimestamp\n${fields.Timestamp}\nTopicArn\n${fields.TopicArn}\nType\n${fields.Type}\n`;
     const signature = sign(version === '1' ? 'RSA-SHA1' : 'RSA-SHA256', Buffer.from(canonical), snsKey).toString('base64');
-    return { ...fields, SignatureVersion: version, Signature: signature, SigningCertURL: CERT_URL, UnsubscribeURL: 'https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe&SubscriptionArn=x' };
+    return {
+      ...fields,
+      SignatureVersion: version,
+      Signature: signature,
+      SigningCertURL: CERT_URL,
+      UnsubscribeURL: 'https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe&SubscriptionArn=x',
+    };
   }
-  const post = (body: unknown) => api.post('/webhooks/esp/ses').set('Content-Type', 'text/plain; charset=UTF-8').set('x-amz-sns-message-type', 'Notification').send(JSON.stringify(body));
+  const post = (body: unknown) =>
+    api.post('/webhooks/esp/ses').set('Content-Type', 'text/plain; charset=UTF-8').set('x-amz-sns-message-type', 'Notification').send(JSON.stringify(body));
 
   it('records a signed bounce once, and refuses the same message again as a replay', async () => {
     const s = await send('ses-bounce@example.org');
@@ -94,15 +153,30 @@ describe('Amazon SES through SNS', () => {
     const replay = await post(message);
     expect(replay.status).toBe(401);
     expect(replay.body.error).toMatchObject({ code: 'esp_webhook_unverified', message: expect.stringContaining('replayed') });
-    expect((await feedbackRows(s.leadId)).filter((row) => row.type === 'email_bounced')).toEqual([{ type: 'email_bounced', properties: expect.objectContaining({ bounce: 'hard', status: '5.1.1', source: 'ses' }) }]);
+    expect((await feedbackRows(s.leadId)).filter((row) => row.type === 'email_bounced')).toEqual([
+      { type: 'email_bounced', properties: expect.objectContaining({ bounce: 'hard', status: '5.1.1', source: 'ses' }) },
+    ]);
   });
 
   it('accepts SignatureVersion 1 (SHA1) and records complaints', async () => {
     const s = await send('ses-complaint@example.org');
     const complaint = JSON.stringify({
       notificationType: 'Complaint',
-      complaint: { userAgent: 'ExampleCorp Feedback Loop (V0.01)', complainedRecipients: [{ emailAddress: 'ses-complaint@example.org' }], complaintFeedbackType: 'abuse', arrivalDate: '2026-12-08T01:51:00.000Z', timestamp: '2026-12-08T01:51:01.000Z', feedbackId: '000001378603177f-18c07c78-fa81-4a58-9dd1-fedc3cb8f49a-000000' },
-      mail: { timestamp: '2026-12-08T01:49:58.000Z', messageId: '000001378603177f-7a5433e7-8edb-42ae-af10-f0181f34d6ee-000000', source: 'hello@acme.example', destination: ['ses-complaint@example.org'], commonHeaders: { messageId: s.messageId } },
+      complaint: {
+        userAgent: 'ExampleCorp Feedback Loop (V0.01)',
+        complainedRecipients: [{ emailAddress: 'ses-complaint@example.org' }],
+        complaintFeedbackType: 'abuse',
+        arrivalDate: '2026-12-08T01:51:00.000Z',
+        timestamp: '2026-12-08T01:51:01.000Z',
+        feedbackId: '000001378603177f-18c07c78-fa81-4a58-9dd1-fedc3cb8f49a-000000',
+      },
+      mail: {
+        timestamp: '2026-12-08T01:49:58.000Z',
+        messageId: '000001378603177f-7a5433e7-8edb-42ae-af10-f0181f34d6ee-000000',
+        source: 'hello@acme.example',
+        destination: ['ses-complaint@example.org'],
+        commonHeaders: { messageId: s.messageId },
+      },
     });
     expect((await post(snsMessage(complaint, {}, '1'))).status).toBe(200);
     expect((await feedbackRows(s.leadId)).map((row) => row.type)).toEqual(['email_complained', 'unsubscribed']);
@@ -111,7 +185,10 @@ describe('Amazon SES through SNS', () => {
   it.each([
     ['an altered message', (m: ReturnType<typeof snsMessage>) => ({ ...m, Message: m.Message.replace('Permanent', 'Transient') })],
     ['no signature', (m: ReturnType<typeof snsMessage>) => ({ ...m, Signature: undefined })],
-    ['a certificate URL off amazonaws.com', (m: ReturnType<typeof snsMessage>) => ({ ...m, SigningCertURL: 'https://sns.us-east-1.amazonaws.com.evil.example/cert.pem' })],
+    [
+      'a certificate URL off amazonaws.com',
+      (m: ReturnType<typeof snsMessage>) => ({ ...m, SigningCertURL: 'https://sns.us-east-1.amazonaws.com.evil.example/cert.pem' }),
+    ],
     ['a certificate URL over http', (m: ReturnType<typeof snsMessage>) => ({ ...m, SigningCertURL: CERT_URL.replace('https:', 'http:') })],
   ])('refuses %s with 401 and records nothing', async (_name, tamper) => {
     const email = `ses-forged-${Math.random().toString(36).slice(2, 8)}@example.org`;
@@ -131,15 +208,42 @@ describe('Amazon SES through SNS', () => {
 });
 
 describe('SendGrid signed event webhook', () => {
-  const events = (email: string, messageId: string, eventId: string) => JSON.stringify([
-    { email, timestamp: 1513299569, 'smtp-id': messageId, event: 'bounce', category: 'cat facts', sg_event_id: eventId, sg_message_id: '14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0', reason: '500 unknown recipient', status: '5.0.0', type: 'bounce' },
-    { email, timestamp: 1513299569, 'smtp-id': messageId, event: 'delivered', category: 'cat facts', sg_event_id: `${eventId}-d`, sg_message_id: '14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0', response: '250 OK' },
-  ]);
+  const events = (email: string, messageId: string, eventId: string) =>
+    JSON.stringify([
+      {
+        email,
+        timestamp: 1513299569,
+        'smtp-id': messageId,
+        event: 'bounce',
+        category: 'cat facts',
+        sg_event_id: eventId,
+        sg_message_id: '14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0',
+        reason: '500 unknown recipient',
+        status: '5.0.0',
+        type: 'bounce',
+      },
+      {
+        email,
+        timestamp: 1513299569,
+        'smtp-id': messageId,
+        event: 'delivered',
+        category: 'cat facts',
+        sg_event_id: `${eventId}-d`,
+        sg_message_id: '14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0',
+        response: '250 OK',
+      },
+    ]);
   const signed = (body: string, timestamp = String(Math.floor(Date.now() / 1000))) => ({
-    timestamp, signature: sign('sha256', Buffer.from(timestamp + body), { key: sendgrid.privateKey, dsaEncoding: 'der' }).toString('base64'),
+    timestamp,
+    signature: sign('sha256', Buffer.from(timestamp + body), { key: sendgrid.privateKey, dsaEncoding: 'der' }).toString('base64'),
   });
-  const post = (body: string, headers: { timestamp: string; signature: string }) => api.post('/webhooks/esp/sendgrid').set('Content-Type', 'application/json')
-    .set('X-Twilio-Email-Event-Webhook-Signature', headers.signature).set('X-Twilio-Email-Event-Webhook-Timestamp', headers.timestamp).send(body);
+  const post = (body: string, headers: { timestamp: string; signature: string }) =>
+    api
+      .post('/webhooks/esp/sendgrid')
+      .set('Content-Type', 'application/json')
+      .set('X-Twilio-Email-Event-Webhook-Signature', headers.signature)
+      .set('X-Twilio-Email-Event-Webhook-Timestamp', headers.timestamp)
+      .send(body);
 
   it('records a verified bounce and refuses a replay of its events', async () => {
     const s = await send('sg-bounce@example.org');
@@ -161,7 +265,7 @@ describe('SendGrid signed event webhook', () => {
     expect(await feedbackRows(s.leadId)).toEqual([]);
   });
 
-  it('ignores an event whose address is not the send\'s', async () => {
+  it("ignores an event whose address is not the send's", async () => {
     const s = await send('sg-owner@example.org');
     const body = events('someone-else@example.org', s.messageId, 'sg-3');
     expect((await post(body, signed(body))).body).toEqual({ recorded: 0, ignored: 1 });
@@ -172,13 +276,39 @@ describe('SendGrid signed event webhook', () => {
 describe('Mailgun', () => {
   function payload(email: string, messageId: string, token: string, timestamp = String(Math.floor(Date.now() / 1000)), event = 'failed') {
     return {
-      signature: { timestamp, token, signature: createHmac('sha256', MAILGUN_KEY).update(timestamp + token).digest('hex') },
+      signature: {
+        timestamp,
+        token,
+        signature: createHmac('sha256', MAILGUN_KEY)
+          .update(timestamp + token)
+          .digest('hex'),
+      },
       'event-data': {
-        event, timestamp: Number(timestamp), id: 'DACSsAdVSeGpLid7TN03WA', severity: 'permanent', reason: 'bounce', 'log-level': 'error', recipient: email, 'recipient-domain': 'example.org',
-        'delivery-status': { 'attempt-no': 1, message: '550 5.1.1 The email account that you tried to reach does not exist.', code: 550, 'enhanced-code': '5.1.1', description: '', 'session-seconds': 0.1 },
-        message: { headers: { to: email, 'message-id': messageId.replace(/^<|>$/g, ''), from: 'Acme <hello@acme.example>', subject: 'Welcome' }, attachments: [], size: 111 },
+        event,
+        timestamp: Number(timestamp),
+        id: 'DACSsAdVSeGpLid7TN03WA',
+        severity: 'permanent',
+        reason: 'bounce',
+        'log-level': 'error',
+        recipient: email,
+        'recipient-domain': 'example.org',
+        'delivery-status': {
+          'attempt-no': 1,
+          message: '550 5.1.1 The email account that you tried to reach does not exist.',
+          code: 550,
+          'enhanced-code': '5.1.1',
+          description: '',
+          'session-seconds': 0.1,
+        },
+        message: {
+          headers: { to: email, 'message-id': messageId.replace(/^<|>$/g, ''), from: 'Acme <hello@acme.example>', subject: 'Welcome' },
+          attachments: [],
+          size: 111,
+        },
         flags: { 'is-routed': false, 'is-authenticated': true, 'is-system-test': false, 'is-test-mode': false },
-        envelope: { transport: 'smtp', sender: 'hello@acme.example', targets: email }, 'user-variables': {}, tags: [],
+        envelope: { transport: 'smtp', sender: 'hello@acme.example', targets: email },
+        'user-variables': {},
+        tags: [],
       },
     };
   }
@@ -187,25 +317,53 @@ describe('Mailgun', () => {
     const s = await send('mg-bounce@example.org');
     const body = payload('mg-bounce@example.org', s.messageId, 'a8ce0edb2dd8301dee6c2405235584e45aa91d1e9f979f3de0');
     expect((await api.post('/webhooks/esp/mailgun').send(body)).status).toBe(200);
-    expect((await feedbackRows(s.leadId)).find((row) => row.type === 'email_bounced')?.properties).toMatchObject({ bounce: 'hard', status: '5.1.1', source: 'mailgun' });
+    expect((await feedbackRows(s.leadId)).find((row) => row.type === 'email_bounced')?.properties).toMatchObject({
+      bounce: 'hard',
+      status: '5.1.1',
+      source: 'mailgun',
+    });
     expect((await api.post('/webhooks/esp/mailgun').send(body)).status).toBe(401);
   });
 
   it('refuses a wrong signature and a stale timestamp', async () => {
     const s = await send('mg-forged@example.org');
     const body = payload('mg-forged@example.org', s.messageId, 'b9df1fec3ee9412eff0d3516346695f56bb02e2f0a08e4f4e1');
-    expect((await api.post('/webhooks/esp/mailgun').send({ ...body, signature: { ...body.signature, signature: createHmac('sha256', 'wrong-key-0123456789').update('x').digest('hex') } })).status).toBe(401);
-    expect((await api.post('/webhooks/esp/mailgun').send(payload('mg-forged@example.org', s.messageId, 'c0e02a', String(Math.floor(Date.now() / 1000) - 3600)))).status).toBe(401);
+    expect(
+      (
+        await api
+          .post('/webhooks/esp/mailgun')
+          .send({ ...body, signature: { ...body.signature, signature: createHmac('sha256', 'wrong-key-0123456789').update('x').digest('hex') } })
+      ).status,
+    ).toBe(401);
+    expect(
+      (await api.post('/webhooks/esp/mailgun').send(payload('mg-forged@example.org', s.messageId, 'c0e02a', String(Math.floor(Date.now() / 1000) - 3600))))
+        .status,
+    ).toBe(401);
     expect(await feedbackRows(s.leadId)).toEqual([]);
   });
 });
 
 describe('Postmark', () => {
   const bounce = (email: string, sendId: string, id: number) => ({
-    RecordType: 'Bounce', MessageStream: 'outbound', ID: id, Type: 'HardBounce', TypeCode: 1, Name: 'Hard bounce', Tag: 'Invitation',
-    MessageID: '883953f4-6105-42a2-a16a-77a8eac79483', Metadata: { baton_send: sendId }, ServerID: 23,
-    Description: 'The server was unable to deliver your message (ex: unknown user, mailbox not found).', Details: 'smtp;550 5.1.1 The email account that you tried to reach does not exist.',
-    Email: email, From: 'hello@acme.example', BouncedAt: '2026-12-08T01:53:54.9070259Z', DumpAvailable: true, Inactive: true, CanActivate: true, Subject: 'Welcome',
+    RecordType: 'Bounce',
+    MessageStream: 'outbound',
+    ID: id,
+    Type: 'HardBounce',
+    TypeCode: 1,
+    Name: 'Hard bounce',
+    Tag: 'Invitation',
+    MessageID: '883953f4-6105-42a2-a16a-77a8eac79483',
+    Metadata: { baton_send: sendId },
+    ServerID: 23,
+    Description: 'The server was unable to deliver your message (ex: unknown user, mailbox not found).',
+    Details: 'smtp;550 5.1.1 The email account that you tried to reach does not exist.',
+    Email: email,
+    From: 'hello@acme.example',
+    BouncedAt: '2026-12-08T01:53:54.9070259Z',
+    DumpAvailable: true,
+    Inactive: true,
+    CanActivate: true,
+    Subject: 'Welcome',
   });
   const auth = (credentials: string) => `Basic ${Buffer.from(credentials).toString('base64')}`;
 

@@ -40,7 +40,8 @@ async function deliver(raw: string | Buffer, to: string, from = ''): Promise<str
     transport.close();
   }
 }
-const eventsOf = (leadId: string, type: string) => t.database.db.selectFrom('events').selectAll().where('lead_id', '=', leadId).where('type', '=', type).execute();
+const eventsOf = (leadId: string, type: string) =>
+  t.database.db.selectFrom('events').selectAll().where('lead_id', '=', leadId).where('type', '=', type).execute();
 
 async function leadWithSend(email: string, stepId = 'welcome') {
   const ids = await enrollLead(t, email);
@@ -56,10 +57,25 @@ describe('bounces at the VERP address', () => {
     expect(await deliver(raw, verp)).toMatch(/^250/);
     expect(await deliver(raw, verp)).toMatch(/^250/);
     const bounced = await eventsOf(lead.leadId, 'email_bounced');
-    expect(bounced).toEqual([expect.objectContaining({ properties: expect.objectContaining({ bounce: 'hard', status: '5.1.1', source: 'dsn', sendId: lead.sendId, sequenceId: 'b2b-nurture', stepId: 'welcome' }) })]);
+    expect(bounced).toEqual([
+      expect.objectContaining({
+        properties: expect.objectContaining({
+          bounce: 'hard',
+          status: '5.1.1',
+          source: 'dsn',
+          sendId: lead.sendId,
+          sequenceId: 'b2b-nurture',
+          stepId: 'welcome',
+        }),
+      }),
+    ]);
     expect(await eventsOf(lead.leadId, 'unsubscribed')).toEqual([expect.objectContaining({ properties: { source: 'hard_bounce', sendId: lead.sendId } })]);
     expect(await isSuppressed(t, 'nobody@gone.example')).toBe(true);
-    const stored = await t.database.db.selectFrom('suppressions').select('reason').where('email_hash', '=', t.services.suppression.hash('nobody@gone.example')).executeTakeFirst();
+    const stored = await t.database.db
+      .selectFrom('suppressions')
+      .select('reason')
+      .where('email_hash', '=', t.services.suppression.hash('nobody@gone.example'))
+      .executeTakeFirst();
     expect(stored?.reason).toBe('hard_bounce');
   });
 
@@ -67,7 +83,9 @@ describe('bounces at the VERP address', () => {
     const lead = await leadWithSend(`ghost.${file.split('-')[0] ?? ''}@example.org`);
     const verp = addresses.bounce(lead.sendId);
     await deliver(feedbackFixture(file, { verp }), verp);
-    expect(await eventsOf(lead.leadId, 'email_bounced')).toEqual([expect.objectContaining({ properties: expect.objectContaining({ bounce: 'hard', status: '5.1.1', source: 'plain_bounce' }) })]);
+    expect(await eventsOf(lead.leadId, 'email_bounced')).toEqual([
+      expect.objectContaining({ properties: expect.objectContaining({ bounce: 'hard', status: '5.1.1', source: 'plain_bounce' }) }),
+    ]);
     expect(await isSuppressed(t, `ghost.${file.split('-')[0] ?? ''}@example.org`)).toBe(true);
   });
 
@@ -79,7 +97,9 @@ describe('bounces at the VERP address', () => {
       await deliver(feedbackFixture('postfix-delayed.eml', { verp }), verp);
       expect(await isSuppressed(t, 'slow@example.org')).toBe(position === 2);
     }
-    expect((await eventsOf(ids.leadId, 'email_bounced')).map((event) => event.properties)).toEqual(Array.from({ length: 3 }, () => expect.objectContaining({ bounce: 'soft', status: '4.4.1' })));
+    expect((await eventsOf(ids.leadId, 'email_bounced')).map((event) => event.properties)).toEqual(
+      Array.from({ length: 3 }, () => expect.objectContaining({ bounce: 'soft', status: '4.4.1' })),
+    );
   });
 
   it('lets a delivered send break a run of soft bounces', async () => {
@@ -98,14 +118,19 @@ describe('complaints (ARF) at a feedback-loop mailbox', () => {
   it('finds the send through Original-Mail-From and records a complaint: event, suppression, opt-out', async () => {
     const lead = await leadWithSend('grumpy@example.com');
     await deliver(feedbackFixture('arf-complaint.eml', { verp: addresses.bounce(lead.sendId) }), 'fbl@bounces.acme.example', 'abusedesk@example.com');
-    expect(await eventsOf(lead.leadId, 'email_complained')).toEqual([expect.objectContaining({ properties: expect.objectContaining({ feedbackType: 'abuse', source: 'arf', sendId: lead.sendId }) })]);
+    expect(await eventsOf(lead.leadId, 'email_complained')).toEqual([
+      expect.objectContaining({ properties: expect.objectContaining({ feedbackType: 'abuse', source: 'arf', sendId: lead.sendId }) }),
+    ]);
     expect(await isSuppressed(t, 'grumpy@example.com')).toBe(true);
     expect(await eventsOf(lead.leadId, 'unsubscribed')).toEqual([expect.objectContaining({ properties: { source: 'complaint', sendId: lead.sendId } })]);
   });
 
   it('falls back to the quoted Message-ID when the report hides the envelope', async () => {
     const lead = await leadWithSend('redacted@example.com');
-    const raw = feedbackFixture('arf-complaint.eml', { messageId: lead.messageId }).replace(/Original-Mail-From: <[^>]*>/, 'Original-Mail-From: <redacted@example.net>');
+    const raw = feedbackFixture('arf-complaint.eml', { messageId: lead.messageId }).replace(
+      /Original-Mail-From: <[^>]*>/,
+      'Original-Mail-From: <redacted@example.net>',
+    );
     await deliver(raw, 'abuse@bounces.acme.example', 'abusedesk@example.com');
     expect(await eventsOf(lead.leadId, 'email_complained')).toHaveLength(1);
   });
@@ -142,7 +167,9 @@ describe('bad input', () => {
     const unknown = addresses.bounce(randomUUID());
     expect(await deliver(feedbackFixture('postfix-dsn.eml', { verp: unknown }), unknown)).toMatch(/^250/);
     const lead = await leadWithSend('vacation@example.com');
-    expect(await deliver(feedbackFixture('out-of-office.eml', { verp: addresses.bounce(lead.sendId) }), addresses.bounce(lead.sendId), 'vacation@example.com')).toMatch(/^250/);
+    expect(
+      await deliver(feedbackFixture('out-of-office.eml', { verp: addresses.bounce(lead.sendId) }), addresses.bounce(lead.sendId), 'vacation@example.com'),
+    ).toMatch(/^250/);
     expect(await isSuppressed(t, 'vacation@example.com')).toBe(false);
     const ignored = lines.filter((line) => line.msg === 'inbound mail ignored').map((line) => line.reason);
     expect(ignored).toEqual(expect.arrayContaining([expect.stringMatching(/no longer exists/), expect.stringMatching(/automatic reply/)]));
@@ -157,25 +184,44 @@ describe('bad input', () => {
     expect(await isSuppressed(t, 'after-junk@example.org')).toBe(true);
   });
 
-  it('survives a thousand malformed messages at a real send\'s VERP address without suppressing it', async () => {
+  it("survives a thousand malformed messages at a real send's VERP address without suppressing it", async () => {
     const lead = await leadWithSend('robust@example.org');
     const verp = addresses.bounce(lead.sendId);
     const dsn = feedbackFixture('postfix-dsn.eml', { verp });
     const malformed = (i: number): string => {
       switch (i % 8) {
-        case 0: return dsn.replace('Status: 5.1.1', `Status: ${i}.x`);
-        case 1: return dsn.slice(0, 200 + (i % 700));
-        case 2: return dsn.replace(/boundary="[^"]+"/, `boundary="${'b'.repeat(i % 300)}"`);
-        case 3: return `Content-Type: multipart/report; boundary=x\r\n\r\n${'--x\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n'.repeat(60)}`;
-        case 4: return `Subject: ${'=?UTF-8?B?' + Buffer.from('é'.repeat(i % 50)).toString('base64') + '?='}\r\nX-Long: ${'h'.repeat(5000)}\r\n\r\nbody`;
-        case 5: return dsn.replace('Action: failed', 'Action: delivered').replace('Status: 5.1.1', 'Status: 2.0.0');
-        case 6: return Buffer.from(Array.from({ length: 300 }, (_v, k) => (k * 31 + i) % 256)).toString('latin1').replace(/\r?\n\.\r?\n/g, '');
-        default: return dsn.replace('Content-Type: message/delivery-status', 'Content-Type: message/delivery-status\r\nContent-Transfer-Encoding: base64').replace('Final-Recipient', '!!!not base64!!!');
+        case 0:
+          return dsn.replace('Status: 5.1.1', `Status: ${i}.x`);
+        case 1:
+          return dsn.slice(0, 200 + (i % 700));
+        case 2:
+          return dsn.replace(/boundary="[^"]+"/, `boundary="${'b'.repeat(i % 300)}"`);
+        case 3:
+          return `Content-Type: multipart/report; boundary=x\r\n\r\n${'--x\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n'.repeat(60)}`;
+        case 4:
+          return `Subject: ${'=?UTF-8?B?' + Buffer.from('é'.repeat(i % 50)).toString('base64') + '?='}\r\nX-Long: ${'h'.repeat(5000)}\r\n\r\nbody`;
+        case 5:
+          return dsn.replace('Action: failed', 'Action: delivered').replace('Status: 5.1.1', 'Status: 2.0.0');
+        case 6:
+          return Buffer.from(Array.from({ length: 300 }, (_v, k) => (k * 31 + i) % 256))
+            .toString('latin1')
+            .replace(/\r?\n\.\r?\n/g, '');
+        default:
+          return dsn
+            .replace('Content-Type: message/delivery-status', 'Content-Type: message/delivery-status\r\nContent-Transfer-Encoding: base64')
+            .replace('Final-Recipient', '!!!not base64!!!');
       }
     };
     const transport = mailer();
     try {
-      const replies = await Promise.all(Array.from({ length: 1000 }, (_v, i) => transport.sendMail({ envelope: { from: '', to: [verp] }, raw: malformed(i) }).then((info) => String(info.response), (error: { response?: string }) => String(error.response))));
+      const replies = await Promise.all(
+        Array.from({ length: 1000 }, (_v, i) =>
+          transport.sendMail({ envelope: { from: '', to: [verp] }, raw: malformed(i) }).then(
+            (info) => String(info.response),
+            (error: { response?: string }) => String(error.response),
+          ),
+        ),
+      );
       expect(replies.filter((reply) => !reply.startsWith('250'))).toEqual([]);
     } finally {
       transport.close();

@@ -30,9 +30,14 @@ describeWithPostfix(`late bounces through a real Postfix${unavailable ? ` (skipp
   let inbound: InboundSmtp | null = null;
   let transport: MailTransport | null = null;
   const refusing = new SMTPServer({
-    authOptional: true, disabledCommands: ['STARTTLS'], logger: false, closeTimeout: 1000,
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    logger: false,
+    closeTimeout: 1000,
     onRcptTo(address, _session, callback) {
-      callback(Object.assign(new Error(`5.1.1 <${address.address}>: Recipient address rejected: User unknown in virtual mailbox table`), { responseCode: 550 }));
+      callback(
+        Object.assign(new Error(`5.1.1 <${address.address}>: Recipient address rejected: User unknown in virtual mailbox table`), { responseCode: 550 }),
+      );
     },
   });
   const { logger } = capturingLogger();
@@ -42,7 +47,10 @@ describeWithPostfix(`late bounces through a real Postfix${unavailable ? ` (skipp
     await new Promise<void>((resolve) => refusing.listen(0, '127.0.0.1', resolve));
     inbound = await startInboundSmtp({
       inbox: createFeedbackInbox({ db: t.database.db, suppression: t.services.suppression, addresses: feedbackAddresses(), logger, softBounceLimit: 3 }),
-      host: '127.0.0.1', port: 0, maxBytes: 2_000_000, logger,
+      host: '127.0.0.1',
+      port: 0,
+      maxBytes: 2_000_000,
+      logger,
     });
     postfix = await startPostfix({ 'gone.example': (refusing.server.address() as AddressInfo).port, [BOUNCE_DOMAIN]: inbound.port });
     transport = createMailTransport(postfix.url, null);
@@ -63,9 +71,21 @@ describeWithPostfix(`late bounces through a real Postfix${unavailable ? ` (skipp
     if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
     const { leads, events, suppression, tracking, unsubscribeSigner } = t.services;
     const delivery = createEmailDelivery({
-      db: t.database.db, leads, events, suppression, templates: loaded.store, tracking, transport, unsubscribeSigner,
-      settings: { publicUrl: 'https://baton.test', mailFrom: 'Acme <hello@acme.example>', company: { name: 'Acme', postalAddress: '1 Main Street, Springfield' } },
-      worker: 'postfix-test', feedbackAddresses: feedbackAddresses(),
+      db: t.database.db,
+      leads,
+      events,
+      suppression,
+      templates: loaded.store,
+      tracking,
+      transport,
+      unsubscribeSigner,
+      settings: {
+        publicUrl: 'https://baton.test',
+        mailFrom: 'Acme <hello@acme.example>',
+        company: { name: 'Acme', postalAddress: '1 Main Street, Springfield' },
+      },
+      worker: 'postfix-test',
+      feedbackAddresses: feedbackAddresses(),
     });
     const ids = await enrollLead(t, 'nobody@gone.example');
     const [outcome] = await delivery.deliverMany([{ ...ids, sequence: { id: 'b2b-nurture', name: 'B2B nurture' }, stepId: 'welcome', template: 'welcome' }]);
@@ -73,9 +93,23 @@ describeWithPostfix(`late bounces through a real Postfix${unavailable ? ` (skipp
     expect(outcome?.kind).toBe('sent');
     expect(await isSuppressed(t, 'nobody@gone.example')).toBe(false);
 
-    const bounced = await until(() => t.database.db.selectFrom('events').selectAll().where('lead_id', '=', ids.leadId).where('type', '=', 'email_bounced').execute(), (rows) => rows.length > 0, 120_000);
+    const bounced = await until(
+      () => t.database.db.selectFrom('events').selectAll().where('lead_id', '=', ids.leadId).where('type', '=', 'email_bounced').execute(),
+      (rows) => rows.length > 0,
+      120_000,
+    );
     if (bounced.length === 0) throw new Error(`no bounce recorded; Postfix log:\n${await postfix.log()}`);
-    expect(bounced).toEqual([expect.objectContaining({ properties: expect.objectContaining({ bounce: 'hard', status: '5.1.1', source: 'dsn', stepId: 'welcome', reason: expect.stringContaining('550 5.1.1') }) })]);
+    expect(bounced).toEqual([
+      expect.objectContaining({
+        properties: expect.objectContaining({
+          bounce: 'hard',
+          status: '5.1.1',
+          source: 'dsn',
+          stepId: 'welcome',
+          reason: expect.stringContaining('550 5.1.1'),
+        }),
+      }),
+    ]);
     expect(await isSuppressed(t, 'nobody@gone.example')).toBe(true);
     expect((await leads.getMany([ids.leadId])).get(ids.leadId)?.unsubscribedAt).toBeTruthy();
     // Postfix's log shows the DSN went to the VERP address and was accepted by Baton.

@@ -18,7 +18,16 @@ beforeAll(async () => {
   t = await createTestApp();
   // The rates route needs only the database; no sequence is loaded in this test.
   const runner = { sequences: () => [] } as unknown as SequenceRunner;
-  api = request(createApp({ apiKey: TEST_API_KEY, companyName: 'Acme', logger: createLogger('silent'), services: t.services, pingDatabase: t.database.ping, sequences: { runner, db: t.database.db } }));
+  api = request(
+    createApp({
+      apiKey: TEST_API_KEY,
+      companyName: 'Acme',
+      logger: createLogger('silent'),
+      services: t.services,
+      pingDatabase: t.database.ping,
+      sequences: { runner, db: t.database.db },
+    }),
+  );
   const deps = { db: t.database.db, suppression: t.services.suppression, softBounceLimit: 3 };
   // 200 sends: gmail.com gets a hard bounce and a complaint; example.org nothing.
   for (let i = 0; i < 200; i++) {

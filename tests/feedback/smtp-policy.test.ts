@@ -17,7 +17,10 @@ import { createTestApp, type TestApp } from '../helpers/test-app.js';
 let t: TestApp;
 let templates: TemplateStore;
 const server = new SMTPServer({
-  authOptional: true, disabledCommands: ['STARTTLS'], logger: false, closeTimeout: 1000,
+  authOptional: true,
+  disabledCommands: ['STARTTLS'],
+  logger: false,
+  closeTimeout: 1000,
   onRcptTo(address, _session, callback) {
     if (address.address.startsWith('full')) return callback(Object.assign(new Error('4.2.2 Mailbox full'), { responseCode: 452 }));
     if (address.address.startsWith('gone')) return callback(Object.assign(new Error('5.1.1 User unknown'), { responseCode: 550 }));
@@ -47,14 +50,28 @@ function delivery(softBounceRetriesMs: number[], softBounceLimit: number) {
   return {
     transport,
     delivery: createEmailDelivery({
-      db: t.database.db, leads, events, suppression, templates, tracking, transport, unsubscribeSigner, worker: 'policy-test',
+      db: t.database.db,
+      leads,
+      events,
+      suppression,
+      templates,
+      tracking,
+      transport,
+      unsubscribeSigner,
+      worker: 'policy-test',
       settings: { publicUrl: 'https://baton.test', mailFrom: 'Acme <hello@acme.example>', company: { name: 'Acme', postalAddress: '1 Main Street' } },
       smtpFeedback: createSmtpFeedback({ db: t.database.db, suppression, softBounceLimit, softBounceRetriesMs }),
     }),
   };
 }
-const input = (ids: { leadId: string; enrollmentId: string }, stepId: string) => ({ ...ids, sequence: { id: 'b2b-nurture', name: 'B2B nurture' }, stepId, template: 'welcome' });
-const eventsOf = (leadId: string, type: string) => t.database.db.selectFrom('events').select('properties').where('lead_id', '=', leadId).where('type', '=', type).execute();
+const input = (ids: { leadId: string; enrollmentId: string }, stepId: string) => ({
+  ...ids,
+  sequence: { id: 'b2b-nurture', name: 'B2B nurture' },
+  stepId,
+  template: 'welcome',
+});
+const eventsOf = (leadId: string, type: string) =>
+  t.database.db.selectFrom('events').select('properties').where('lead_id', '=', leadId).where('type', '=', type).execute();
 
 it('retries a soft bounce on the schedule (15 min, 1 h, 4 h), then fails the send and records it', async () => {
   const { delivery: d, transport } = delivery([15 * 60_000, 3_600_000, 4 * 3_600_000], 3);
@@ -68,7 +85,9 @@ it('retries a soft bounce on the schedule (15 min, 1 h, 4 h), then fails the sen
   }
   expect(waits).toEqual([15, 60, 240, null]);
   expect(last?.kind).toBe('failed');
-  expect(await eventsOf(ids.leadId, 'email_bounced')).toEqual([{ properties: expect.objectContaining({ bounce: 'soft', status: '4.2.2', source: 'smtp', stepId: 'welcome' }) }]);
+  expect(await eventsOf(ids.leadId, 'email_bounced')).toEqual([
+    { properties: expect.objectContaining({ bounce: 'soft', status: '4.2.2', source: 'smtp', stepId: 'welcome' }) },
+  ]);
   expect(await isSuppressed(t, 'full@example.org')).toBe(false);
   transport.close();
 });

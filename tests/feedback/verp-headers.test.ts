@@ -19,7 +19,16 @@ it('sends with the VERP envelope sender and a mailto: unsubscribe after the http
   const { leads, events, suppression, tracking, unsubscribeSigner } = t.services;
   const addresses = feedbackAddresses();
   const delivery = createEmailDelivery({
-    db: t.database.db, leads, events, suppression, templates, tracking, transport, unsubscribeSigner, worker: 'verp-test', feedbackAddresses: addresses,
+    db: t.database.db,
+    leads,
+    events,
+    suppression,
+    templates,
+    tracking,
+    transport,
+    unsubscribeSigner,
+    worker: 'verp-test',
+    feedbackAddresses: addresses,
     settings: { publicUrl: 'https://baton.test', mailFrom: 'Acme <hello@acme.example>', company: { name: 'Acme', postalAddress: '1 Main Street' } },
   });
   const ids = await enrollLead(t, 'zoe@example.com');
@@ -33,7 +42,9 @@ it('sends with the VERP envelope sender and a mailto: unsubscribe after the http
   const fields = mail.headerLines.filter((line) => line.key === 'list-unsubscribe');
   expect(fields).toHaveLength(1);
   const header = fields[0]?.line.replace(/\r?\n\s+/g, ' ');
-  expect(header).toBe(`List-Unsubscribe: <${/<(https:[^>]+)>/.exec(header ?? '')?.[1] ?? ''}>, <mailto:${addresses.unsubscribe(outcome.sendId)}?subject=unsubscribe>`);
+  expect(header).toBe(
+    `List-Unsubscribe: <${/<(https:[^>]+)>/.exec(header ?? '')?.[1] ?? ''}>, <mailto:${addresses.unsubscribe(outcome.sendId)}?subject=unsubscribe>`,
+  );
   expect(header).toMatch(/^List-Unsubscribe: <https:\/\/baton\.test\/u\/[^>]+>, <mailto:unsub\+/);
   expect(mail.headers.get('from')).toMatchObject({ value: [{ address: 'hello@acme.example' }] });
   expect(mail.headers.get('x-pm-metadata-baton_send')).toBe(outcome.sendId);

@@ -35,7 +35,12 @@ describe('1,000 malformed form calls', () => {
     for (let i = 0; i < 1000; i++) {
       const [type, body] = BODIES[i % BODIES.length] ?? ['text/plain', ''];
       const path = PATHS[i % PATHS.length] ?? '/forms/demo';
-      const res = await f.api.post(path).set('X-Forwarded-For', `192.0.2.${i % 20}`).set('Origin', i % 7 === 0 ? 'https://evil.example' : 'https://baton.test').set('Content-Type', type).send(body);
+      const res = await f.api
+        .post(path)
+        .set('X-Forwarded-For', `192.0.2.${i % 20}`)
+        .set('Origin', i % 7 === 0 ? 'https://evil.example' : 'https://baton.test')
+        .set('Content-Type', type)
+        .send(body);
       statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
       expect(res.status).toBeLessThan(500);
       expect(res.text).not.toMatch(/Sekret|Hidden Corp/);

@@ -50,7 +50,13 @@ beforeAll(async () => {
     publicUrl: 'https://baton.test',
     logger,
   });
-  scoring = createScoringService({ db: database.db, leads: services.leads, config, logger, onMarketingQualified: (leadId, score, from, now, cause, known) => handoffs.handOff(leadId, score, from, now, cause, known) });
+  scoring = createScoringService({
+    db: database.db,
+    leads: services.leads,
+    config,
+    logger,
+    onMarketingQualified: (leadId, score, from, now, cause, known) => handoffs.handOff(leadId, score, from, now, cause, known),
+  });
 });
 
 afterAll(async () => {
@@ -58,13 +64,18 @@ afterAll(async () => {
   await database.drop();
 });
 
-describe('the signed links in a rep\'s email', () => {
+describe("the signed links in a rep's email", () => {
   const tokenOf = (link: string) => link.slice('https://baton.test/h/'.length);
 
   it('name the handoff, the action and the rep, and expire after 30 days', () => {
     const now = new Date('2026-11-27T12:00:00Z');
     const id = '00000000-0000-4000-8000-000000000001';
-    expect(handoffs.readActionToken(tokenOf(handoffs.actionLink(id, 'reject', 'sam', now)), now)).toEqual({ id, action: 'reject', repId: 'sam', expired: false });
+    expect(handoffs.readActionToken(tokenOf(handoffs.actionLink(id, 'reject', 'sam', now)), now)).toEqual({
+      id,
+      action: 'reject',
+      repId: 'sam',
+      expired: false,
+    });
     const old = handoffs.actionLink(id, 'accept', 'sam', new Date(now.getTime() - 31 * 86_400_000));
     expect(handoffs.readActionToken(tokenOf(old), now)).toMatchObject({ action: 'accept', expired: true });
   });
@@ -95,14 +106,18 @@ describe('a lead crossing the threshold', () => {
   });
 
   it('does not hand a rejected lead straight back: the rejection resets engagement in its own transaction', async () => {
-    const first = await database.pool.query<{ id: string; lead_id: string }>("select id, lead_id from handoffs where status = 'pending' order by created_at limit 1");
+    const first = await database.pool.query<{ id: string; lead_id: string }>(
+      "select id, lead_id from handoffs where status = 'pending' order by created_at limit 1",
+    );
     const handoff = first.rows[0];
     if (!handoff) throw new Error('no pending handoff');
     const decided = await handoffs.decide(handoff.id, 'reject', new Date(), { kind: 'api' }, { reason: 'no budget' });
     expect(decided).toMatchObject({ kind: 'done', handoff: { status: 'rejected', decidedBy: 'api' } });
     const again = await scoring.rescore(handoff.lead_id, new Date(), 'event');
     expect(again).toMatchObject({ stage: 'recycled', score: { engagement: 0 } });
-    const open = await database.pool.query("select count(*)::int as n from handoffs where lead_id = $1 and status in ('pending', 'accepted')", [handoff.lead_id]);
+    const open = await database.pool.query("select count(*)::int as n from handoffs where lead_id = $1 and status in ('pending', 'accepted')", [
+      handoff.lead_id,
+    ]);
     expect(open.rows[0]).toEqual({ n: 0 });
   });
 
@@ -142,7 +157,8 @@ describe('a lead crossing the threshold', () => {
       const created = await services.leads.upsert({ email: `batch${index}@initech.test` });
       if (created.kind === 'created') ids.push(created.lead.id);
     }
-    const batch = (order: string[]) => services.events.record(order.map((leadId) => ({ leadId, type: 'page_view', properties: { path: '/blog' }, occurredAt: new Date() })));
+    const batch = (order: string[]) =>
+      services.events.record(order.map((leadId) => ({ leadId, type: 'page_view', properties: { path: '/blog' }, occurredAt: new Date() })));
     const reversed = [...ids].reverse();
     const shuffled = [...ids].sort((a, b) => a.slice(9).localeCompare(b.slice(9)));
     const results = await Promise.allSettled(Array.from({ length: 12 }, (_, index) => batch([ids, reversed, shuffled][index % 3] ?? ids)));

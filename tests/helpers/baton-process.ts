@@ -29,7 +29,13 @@ export interface BatonProcess {
 export async function startBatonProcess(env: Record<string, string>, args: string[] = [], options: { startTimeoutMs?: number } = {}): Promise<BatonProcess> {
   const child = spawnInGroup(process.execPath, [...(await builtBaton('main')), ...args], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', BATON_TEMPLATES_DIR: FIXTURE_CONTENT.templates, BATON_SEQUENCES_DIR: FIXTURE_CONTENT.sequences, ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      BATON_TEMPLATES_DIR: FIXTURE_CONTENT.templates,
+      BATON_SEQUENCES_DIR: FIXTURE_CONTENT.sequences,
+      ...env,
+    },
   });
   let output = '';
   child.stdout?.on('data', (chunk) => (output += String(chunk)));

@@ -45,7 +45,10 @@ async function takeLock(): Promise<void> {
     } catch (error) {
       if (!hasCode(error, 'EEXIST')) throw error;
     }
-    const since = await stat(LOCK).then((lock) => Date.now() - lock.mtimeMs, () => 0);
+    const since = await stat(LOCK).then(
+      (lock) => Date.now() - lock.mtimeMs,
+      () => 0,
+    );
     if (since > STALE_LOCK_MS) await rmdir(LOCK).catch(() => undefined);
     // Another test file is building; it takes seconds, so look again shortly.
     await new Promise((resolve) => setTimeout(resolve, 200));

@@ -29,11 +29,31 @@ export async function createCaptureTestApp(environment: Record<string, string> =
   const logger = createLogger('silent');
   const config = captureConfig({ BATON_SITE_ORIGINS: SITE_ORIGIN, ...environment });
   const tokens = createVisitorTokens(TEST_SECRET);
-  const services = await createServices(database.db, { secret: TEST_SECRET, publicUrl: 'https://baton.test', logger, landingUrl: visitorLandingUrl(tokens, config.siteOrigins) });
-  const capture = startCapture({ config, siteKey: SITE_KEY, db: database.db, leads: services.leads, tokens, logger, worker: false, maxBufferedEvents: options.maxBufferedEvents });
+  const services = await createServices(database.db, {
+    secret: TEST_SECRET,
+    publicUrl: 'https://baton.test',
+    logger,
+    landingUrl: visitorLandingUrl(tokens, config.siteOrigins),
+  });
+  const capture = startCapture({
+    config,
+    siteKey: SITE_KEY,
+    db: database.db,
+    leads: services.leads,
+    tokens,
+    logger,
+    worker: false,
+    maxBufferedEvents: options.maxBufferedEvents,
+  });
   const app = createApp({ apiKey: TEST_API_KEY, companyName: 'Acme Test', logger, services, pingDatabase: database.ping, capture: capture.handler });
   return {
-    app, api: request(app), auth: { Authorization: `Bearer ${TEST_API_KEY}` }, database, services, capture, tokens,
+    app,
+    api: request(app),
+    auth: { Authorization: `Bearer ${TEST_API_KEY}` },
+    database,
+    services,
+    capture,
+    tokens,
     async close() {
       await capture.stop();
       await services.tracking.close();

@@ -9,6 +9,11 @@ export function caughtMail(api: ReturnType<typeof request>, auth: Record<string,
     const items: Array<{ raw: string }> = res.body.items;
     return Promise.all(items.reverse().map((item) => simpleParser(item.raw)));
   };
-  const waitForMails = (email: string, count: number, timeoutMs?: number) => until(() => mailsTo(email), (mails) => mails.length >= count, timeoutMs);
+  const waitForMails = (email: string, count: number, timeoutMs?: number) =>
+    until(
+      () => mailsTo(email),
+      (mails) => mails.length >= count,
+      timeoutMs,
+    );
   return { mailsTo, waitForMails };
 }

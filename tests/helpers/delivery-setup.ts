@@ -17,7 +17,11 @@ export interface DeliverySetup {
   close(): Promise<void>;
 }
 
-const SETTINGS = { publicUrl: 'https://baton.test', mailFrom: 'Acme <hello@acme.example>', company: { name: 'Acme', postalAddress: '1 Main Street, Springfield' } };
+const SETTINGS = {
+  publicUrl: 'https://baton.test',
+  mailFrom: 'Acme <hello@acme.example>',
+  company: { name: 'Acme', postalAddress: '1 Main Street, Springfield' },
+};
 
 export async function startDeliverySetup(): Promise<DeliverySetup> {
   const t = await createTestApp();
@@ -28,9 +32,23 @@ export async function startDeliverySetup(): Promise<DeliverySetup> {
   const templates = loaded.store;
   const { leads, events, suppression, tracking, unsubscribeSigner } = t.services;
   return {
-    t, sink, transport, templates,
+    t,
+    sink,
+    transport,
+    templates,
     deliveryWith: (mail = transport, worker = 'test-worker') =>
-      createEmailDelivery({ db: t.database.db, leads, events, suppression, templates, tracking, transport: mail, unsubscribeSigner, settings: SETTINGS, worker }),
+      createEmailDelivery({
+        db: t.database.db,
+        leads,
+        events,
+        suppression,
+        templates,
+        tracking,
+        transport: mail,
+        unsubscribeSigner,
+        settings: SETTINGS,
+        worker,
+      }),
     async close() {
       transport.close();
       await sink.close();

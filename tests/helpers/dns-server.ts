@@ -53,7 +53,8 @@ function respond(query: Buffer, records: Map<string, Zone[string]>, questions: s
   const entry = records.get(name);
   const answers: Buffer[] = [];
   if (entry && type === TYPE.TXT) for (const text of entry.TXT ?? []) answers.push(resourceRecord(type, txtData(Array.isArray(text) ? text : [text])));
-  if (entry && type === TYPE.MX) for (const mx of entry.MX ?? []) answers.push(resourceRecord(type, Buffer.concat([uint16(mx.priority), encodeName(mx.exchange)])));
+  if (entry && type === TYPE.MX)
+    for (const mx of entry.MX ?? []) answers.push(resourceRecord(type, Buffer.concat([uint16(mx.priority), encodeName(mx.exchange)])));
   const header = Buffer.alloc(12);
   header.writeUInt16BE(query.readUInt16BE(0), 0);
   // QR, AA, RD copied; RA; rcode 3 (NXDOMAIN) for a name outside the zone.
@@ -69,16 +70,25 @@ function resourceRecord(type: number, data: Buffer): Buffer {
 }
 
 function txtData(strings: string[]): Buffer {
-  return Buffer.concat(strings.flatMap((text) => {
-    const bytes = Buffer.from(text, 'utf8');
-    const parts: Buffer[] = [];
-    for (let start = 0; start < bytes.length || start === 0; start += 255) parts.push(Buffer.concat([Buffer.from([Math.min(255, bytes.length - start)]), bytes.subarray(start, start + 255)]));
-    return parts;
-  }));
+  return Buffer.concat(
+    strings.flatMap((text) => {
+      const bytes = Buffer.from(text, 'utf8');
+      const parts: Buffer[] = [];
+      for (let start = 0; start < bytes.length || start === 0; start += 255)
+        parts.push(Buffer.concat([Buffer.from([Math.min(255, bytes.length - start)]), bytes.subarray(start, start + 255)]));
+      return parts;
+    }),
+  );
 }
 
 function encodeName(name: string): Buffer {
-  return Buffer.concat([...name.replace(/\.$/, '').split('.').map((label) => Buffer.concat([Buffer.from([label.length]), Buffer.from(label, 'latin1')])), Buffer.from([0])]);
+  return Buffer.concat([
+    ...name
+      .replace(/\.$/, '')
+      .split('.')
+      .map((label) => Buffer.concat([Buffer.from([label.length]), Buffer.from(label, 'latin1')])),
+    Buffer.from([0]),
+  ]);
 }
 
 function uint16(value: number): Buffer {

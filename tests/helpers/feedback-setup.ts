@@ -13,16 +13,30 @@ export const BOUNCE_DOMAIN = 'bounces.acme.example';
 export async function enrollLead(t: TestApp, email: string): Promise<{ leadId: string; enrollmentId: string }> {
   const lead = await t.api.post('/api/leads').set(t.auth).send({ email, firstName: 'Zoë', company: 'Initech' });
   if (lead.status !== 201 && lead.status !== 200) throw new Error(`lead not created: ${lead.status} ${JSON.stringify(lead.body)}`);
-  const row = await t.database.db.insertInto('enrollments').values({ lead_id: lead.body.id, sequence_id: 'b2b-nurture', sequence_version: 1 }).returning('id').executeTakeFirstOrThrow();
+  const row = await t.database.db
+    .insertInto('enrollments')
+    .values({ lead_id: lead.body.id, sequence_id: 'b2b-nurture', sequence_version: 1 })
+    .returning('id')
+    .executeTakeFirstOrThrow();
   return { leadId: lead.body.id, enrollmentId: row.id };
 }
 
 /** A finished send row, as email delivery leaves it after the relay accepted the email. */
 export async function sentSend(t: TestApp, ids: { leadId: string; enrollmentId: string }, stepId = 'welcome'): Promise<string> {
-  const row = await t.database.db.insertInto('sends').values({
-    enrollment_id: ids.enrollmentId, step_id: stepId, lead_id: ids.leadId, template: 'welcome',
-    message_id: `<${ids.enrollmentId}.${stepId}@baton.test>`, status: 'sent', outcome: 'sent', marketing: true,
-  }).returning('id').executeTakeFirstOrThrow();
+  const row = await t.database.db
+    .insertInto('sends')
+    .values({
+      enrollment_id: ids.enrollmentId,
+      step_id: stepId,
+      lead_id: ids.leadId,
+      template: 'welcome',
+      message_id: `<${ids.enrollmentId}.${stepId}@baton.test>`,
+      status: 'sent',
+      outcome: 'sent',
+      marketing: true,
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
   return row.id;
 }
 

@@ -34,7 +34,12 @@ export async function startFormsApp(options: { publicUrl?: string; topics?: stri
   const enrolled: FormsApp['enrolled'] = [];
   const publicUrl = options.publicUrl ?? FORMS_PUBLIC_URL;
   const forms = createFormsService({
-    db: t.database.db, forms: loaded.forms, leads: t.services.leads, events: t.services.events, transport, logger,
+    db: t.database.db,
+    forms: loaded.forms,
+    leads: t.services.leads,
+    events: t.services.events,
+    transport,
+    logger,
     enroll: async (sequenceId, leadId) => {
       enrolled.push({ sequenceId, leadId });
     },
@@ -42,9 +47,23 @@ export async function startFormsApp(options: { publicUrl?: string; topics?: stri
     optInSigner: createTokenSigner(TEST_SECRET, 'opt-in'),
     settings: { publicUrl, mailFrom: 'Acme <hello@acme.example>', company: { name: 'Acme Test', postalAddress: '1 Main Street, Springfield' } },
   });
-  const app = createApp({ apiKey: TEST_API_KEY, companyName: 'Acme Test', logger, services: t.services, pingDatabase: t.database.ping, devMailDb: t.database.db, forms, topics: options.topics ?? [] });
+  const app = createApp({
+    apiKey: TEST_API_KEY,
+    companyName: 'Acme Test',
+    logger,
+    services: t.services,
+    pingDatabase: t.database.ping,
+    devMailDb: t.database.db,
+    forms,
+    topics: options.topics ?? [],
+  });
   return {
-    t, forms, app, api: request(app), sink, enrolled,
+    t,
+    forms,
+    app,
+    api: request(app),
+    sink,
+    enrolled,
     async close() {
       transport.close();
       await sink.close();

@@ -32,8 +32,13 @@ export interface ExpectedRep {
 function emptyGroup(): ExpectedGroup {
   const credit = () => ({ first: 0, last: 0, linear: 0 });
   return {
-    stages: { subscriber: 0, lead: 0, mql: 0, sql: 0, customer: 0 }, recycled: 0, disqualified: 0,
-    times: { subscriber: [], lead: [], mql: [], sql: [] }, value: {}, rejections: {}, credit: { mql: credit(), sql: credit(), customer: credit() },
+    stages: { subscriber: 0, lead: 0, mql: 0, sql: 0, customer: 0 },
+    recycled: 0,
+    disqualified: 0,
+    times: { subscriber: [], lead: [], mql: [], sql: [] },
+    value: {},
+    rejections: {},
+    credit: { mql: credit(), sql: credit(), customer: credit() },
   };
 }
 
@@ -44,12 +49,15 @@ function monthIn(at: Date, timeZone: string): string {
 
 function keysOf(lead: PlannedLead, by: 'source' | 'sequence' | 'rep' | 'month' | null, timeZone: string): string[] {
   switch (by) {
-    case null: return ['all'];
-    case 'source': return [lead.source ?? '(none)'];
-    case 'month': return [monthIn(lead.createdAt, timeZone)];
+    case null:
+      return ['all'];
+    case 'source':
+      return [lead.source ?? '(none)'];
+    case 'month':
+      return [monthIn(lead.createdAt, timeZone)];
     case 'rep': {
       const first = lead.handoffs[0];
-      return [first ? first.reassigned?.rep ?? first.rep : '(none)'];
+      return [first ? (first.reassigned?.rep ?? first.rep) : '(none)'];
     }
     case 'sequence': {
       const sequences = [...new Set(lead.enrollments.map((enrollment) => enrollment.sequence))];
@@ -72,20 +80,41 @@ function factsOf(lead: PlannedLead) {
   };
   const first = lead.handoffs[0];
   const touched = first ? lead.enrollments.filter((enrollment) => enrollment.at <= first.at).map((enrollment) => enrollment.sequence) : [];
-  const humanTouches = first ? lead.enrollments.flatMap((enrollment) => enrollment.sends.flatMap((send) => send.touches.filter((touch) => !touch.machine && touch.at <= first.at).map((touch) => ({ ...touch, sequence: enrollment.sequence })))) : [];
+  const humanTouches = first
+    ? lead.enrollments.flatMap((enrollment) =>
+        enrollment.sends.flatMap((send) =>
+          send.touches.filter((touch) => !touch.machine && touch.at <= first.at).map((touch) => ({ ...touch, sequence: enrollment.sequence })),
+        ),
+      )
+    : [];
   humanTouches.sort((a, b) => b.at.getTime() - a.at.getTime() || (b.kind === 'email_clicked' ? 1 : 0) - (a.kind === 'email_clicked' ? 1 : 0));
   const conversion = lead.handoffs.map((handoff) => handoff.closed).find((closed) => closed?.status === 'converted');
   return {
-    reached: { subscriber: true, lead: reached('lead', 'mql', 'sql', 'customer'), mql: reached('mql', 'sql', 'customer'), sql: reached('sql', 'customer'), customer: reached('customer') },
-    recycled: reached('recycled'), disqualified: reached('disqualified'),
+    reached: {
+      subscriber: true,
+      lead: reached('lead', 'mql', 'sql', 'customer'),
+      mql: reached('mql', 'sql', 'customer'),
+      sql: reached('sql', 'customer'),
+      customer: reached('customer'),
+    },
+    recycled: reached('recycled'),
+    disqualified: reached('disqualified'),
     times: { subscriber: timeIn('subscriber'), lead: timeIn('lead'), mql: timeIn('mql'), sql: timeIn('sql') },
     deal: conversion?.status === 'converted' ? conversion.deal : null,
-    rejections: lead.handoffs.flatMap((handoff) => (handoff.closed?.status === 'rejected' ? [lead.erase ? '(erased lead)' : handoff.closed.reason || '(none given)'] : [])),
-    touched, lastSequence: humanTouches[0]?.sequence ?? null,
+    rejections: lead.handoffs.flatMap((handoff) =>
+      handoff.closed?.status === 'rejected' ? [lead.erase ? '(erased lead)' : handoff.closed.reason || '(none given)'] : [],
+    ),
+    touched,
+    lastSequence: humanTouches[0]?.sequence ?? null,
   };
 }
 
-export function expectedFunnel(leads: PlannedLead[], window: { from: Date; to: Date }, by: 'source' | 'sequence' | 'rep' | 'month' | null, timeZone = 'UTC'): { total: ExpectedGroup; groups: Map<string, ExpectedGroup> } {
+export function expectedFunnel(
+  leads: PlannedLead[],
+  window: { from: Date; to: Date },
+  by: 'source' | 'sequence' | 'rep' | 'month' | null,
+  timeZone = 'UTC',
+): { total: ExpectedGroup; groups: Map<string, ExpectedGroup> } {
   const total = emptyGroup();
   const groups = new Map<string, ExpectedGroup>();
   for (const lead of leads) {
@@ -118,7 +147,10 @@ export function expectedFunnel(leads: PlannedLead[], window: { from: Date; to: D
 
 export function expectedReps(leads: PlannedLead[], window: { from: Date; to: Date }): Map<string, ExpectedRep> {
   const reps = new Map<string, ExpectedRep>();
-  const of = (rep: string) => reps.get(rep) ?? reps.set(rep, { handoffs: 0, accepted: 0, converted: 0, rejected: 0, acceptSeconds: [], breaches: 0, value: {} }).get(rep) ?? reps.get(rep);
+  const of = (rep: string) =>
+    reps.get(rep) ??
+    reps.set(rep, { handoffs: 0, accepted: 0, converted: 0, rejected: 0, acceptSeconds: [], breaches: 0, value: {} }).get(rep) ??
+    reps.get(rep);
   for (const lead of leads) {
     for (const handoff of lead.handoffs) {
       if (handoff.at < window.from || handoff.at >= window.to) continue;

@@ -30,7 +30,10 @@ export interface PlannedHandoff {
   reassigned: { rep: string; at: Date } | null;
   acceptedAt: Date | null;
   /** The final decision, if any: converted (after an accept or straight), or rejected. */
-  closed: { status: 'converted'; at: Date; deal: { value: number; currency: string } | null } | { status: 'rejected'; at: Date; reason: string; disqualify: boolean } | null;
+  closed:
+    | { status: 'converted'; at: Date; deal: { value: number; currency: string } | null }
+    | { status: 'rejected'; at: Date; reason: string; disqualify: boolean }
+    | null;
 }
 
 export interface PlannedLead {
@@ -75,7 +78,13 @@ export function planHistory(seed: number, count: number, period: { from: Date; t
     const createdAt = new Date(period.from.getTime() + Math.floor(random() * span));
     const source = pick(SOURCES);
     const campaign = pick(['spring', 'été-2026', 'retarget']);
-    const visit = random() < 0.7 ? { at: between(createdAt, 0, 2 * HOUR), url: `https://www.example.com/pricing?utm_source=${source ?? 'direct'}&utm_medium=cpc&utm_campaign=${encodeURIComponent(campaign)}` } : null;
+    const visit =
+      random() < 0.7
+        ? {
+            at: between(createdAt, 0, 2 * HOUR),
+            url: `https://www.example.com/pricing?utm_source=${source ?? 'direct'}&utm_medium=cpc&utm_campaign=${encodeURIComponent(campaign)}`,
+          }
+        : null;
     const enrollments: PlannedEnrollment[] = [];
     for (const sequence of SEQUENCES) {
       if (random() > 0.55) continue;
@@ -118,7 +127,10 @@ export function planHistory(seed: number, count: number, period: { from: Date; t
           move('sql', handoff.acceptedAt);
           if (random() < 0.5) {
             const currency = pick(CURRENCIES);
-            const deal = random() < 0.9 ? { value: currency === 'JPY' ? Math.round(100_000 + random() * 5_000_000) : Math.round(100_000 + random() * 5_000_000) / 100, currency } : null;
+            const deal =
+              random() < 0.9
+                ? { value: currency === 'JPY' ? Math.round(100_000 + random() * 5_000_000) : Math.round(100_000 + random() * 5_000_000) / 100, currency }
+                : null;
             handoff.closed = { status: 'converted', at: between(clock, DAY, 60 * DAY), deal };
             move('customer', handoff.closed.at);
           }
@@ -151,16 +163,39 @@ export async function loadHistory(pool: pg.Pool, leads: PlannedLead[]): Promise<
     );
     const idOf = new Map(rows.map((row) => [row.email, row.id]));
     const ids = leads.map((lead) => idOf.get(lead.email) ?? '');
-    await client.query(`insert into lead_scores (lead_id, scored_at, stage_changed_at) select id, created_at, created_at from leads where id = any($1::uuid[])`, [ids]);
+    await client.query(
+      `insert into lead_scores (lead_id, scored_at, stage_changed_at) select id, created_at, created_at from leads where id = any($1::uuid[])`,
+      [ids],
+    );
     for (const [index, lead] of leads.entries()) {
       const id = ids[index] ?? '';
-      if (lead.visit) await client.query(`insert into events (lead_id, type, properties, occurred_at) values ($1, 'page_view', $2, $3)`, [id, JSON.stringify({ url: lead.visit.url, path: '/pricing' }), lead.visit.at]);
+      if (lead.visit)
+        await client.query(`insert into events (lead_id, type, properties, occurred_at) values ($1, 'page_view', $2, $3)`, [
+          id,
+          JSON.stringify({ url: lead.visit.url, path: '/pricing' }),
+          lead.visit.at,
+        ]);
       for (const enrollment of lead.enrollments) {
-        const { rows: [entered] } = await client.query<{ id: string }>(`insert into enrollments (lead_id, sequence_id, sequence_version, status, entered_at) values ($1, $2, 1, 'completed', $3) returning id`, [id, enrollment.sequence, enrollment.at]);
+        const {
+          rows: [entered],
+        } = await client.query<{ id: string }>(
+          `insert into enrollments (lead_id, sequence_id, sequence_version, status, entered_at) values ($1, $2, 1, 'completed', $3) returning id`,
+          [id, enrollment.sequence, enrollment.at],
+        );
         for (const send of enrollment.sends) {
-          const { rows: [sent] } = await client.query<{ id: string }>(`insert into sends (enrollment_id, step_id, lead_id, template, message_id, status, claimed_at, finished_at) values ($1, $2, $3, $2, $4, 'sent', $5, $5) returning id`, [entered?.id, send.step, id, `<${entered?.id}.${send.step}@baton.test>`, send.at]);
+          const {
+            rows: [sent],
+          } = await client.query<{ id: string }>(
+            `insert into sends (enrollment_id, step_id, lead_id, template, message_id, status, claimed_at, finished_at) values ($1, $2, $3, $2, $4, 'sent', $5, $5) returning id`,
+            [entered?.id, send.step, id, `<${entered?.id}.${send.step}@baton.test>`, send.at],
+          );
           for (const touch of send.touches) {
-            await client.query(`insert into events (lead_id, type, properties, occurred_at) values ($1, $2, $3, $4)`, [id, touch.kind, JSON.stringify({ sendId: sent?.id, machine: touch.machine }), touch.at]);
+            await client.query(`insert into events (lead_id, type, properties, occurred_at) values ($1, $2, $3, $4)`, [
+              id,
+              touch.kind,
+              JSON.stringify({ sendId: sent?.id, machine: touch.machine }),
+              touch.at,
+            ]);
           }
         }
       }
@@ -171,31 +206,76 @@ export async function loadHistory(pool: pg.Pool, leads: PlannedLead[]): Promise<
       for (const stage of lead.stages) {
         const from = previous;
         previous = stage.to;
-        steps.push({ at: stage.at, order: 1, run: () => client.query(`update lead_scores set stage = $2, stage_changed_at = $3 where lead_id = $1 and stage = $4`, [id, stage.to, stage.at, from]) });
+        steps.push({
+          at: stage.at,
+          order: 1,
+          run: () => client.query(`update lead_scores set stage = $2, stage_changed_at = $3 where lead_id = $1 and stage = $4`, [id, stage.to, stage.at, from]),
+        });
       }
       for (const handoff of lead.handoffs) {
         const handoffId = { value: '' };
-        steps.push({ at: handoff.at, order: 2, run: async () => {
-          const { rows: [made] } = await client.query<{ id: string }>(`insert into handoffs (lead_id, rep_id, assignment, score, briefing, created_at, assigned_at) values ($1, $2, '{}', '{}', '{}', $3, $3) returning id`, [id, handoff.rep, handoff.at]);
-          handoffId.value = made?.id ?? '';
-        } });
+        steps.push({
+          at: handoff.at,
+          order: 2,
+          run: async () => {
+            const {
+              rows: [made],
+            } = await client.query<{ id: string }>(
+              `insert into handoffs (lead_id, rep_id, assignment, score, briefing, created_at, assigned_at) values ($1, $2, '{}', '{}', '{}', $3, $3) returning id`,
+              [id, handoff.rep, handoff.at],
+            );
+            handoffId.value = made?.id ?? '';
+          },
+        });
         if (handoff.remindedAt) {
           const at = handoff.remindedAt;
           steps.push({ at, order: 0, run: () => client.query(`update handoffs set reminded_at = $2 where id = $1`, [handoffId.value, at]) });
         }
         if (handoff.reassigned) {
           const { rep, at } = handoff.reassigned;
-          steps.push({ at, order: 0, run: () => client.query(`update handoffs set rep_id = $2, assigned_at = $3, reminded_at = null, reassignments = reassignments + 1 where id = $1`, [handoffId.value, rep, at]) });
+          steps.push({
+            at,
+            order: 0,
+            run: () =>
+              client.query(`update handoffs set rep_id = $2, assigned_at = $3, reminded_at = null, reassignments = reassignments + 1 where id = $1`, [
+                handoffId.value,
+                rep,
+                at,
+              ]),
+          });
         }
         if (handoff.acceptedAt) {
           const at = handoff.acceptedAt;
-          steps.push({ at, order: 0, run: () => client.query(`update handoffs set status = 'accepted', decided_at = $2, decided_by = 'api' where id = $1`, [handoffId.value, at]) });
+          steps.push({
+            at,
+            order: 0,
+            run: () => client.query(`update handoffs set status = 'accepted', decided_at = $2, decided_by = 'api' where id = $1`, [handoffId.value, at]),
+          });
         }
         const closed = handoff.closed;
         if (closed?.status === 'converted') {
-          steps.push({ at: closed.at, order: 0, run: () => client.query(`update handoffs set status = 'converted', decided_at = $2, decided_by = 'api', deal_value = $3, deal_currency = $4 where id = $1`, [handoffId.value, closed.at, closed.deal?.value ?? null, closed.deal?.currency ?? null]) });
+          steps.push({
+            at: closed.at,
+            order: 0,
+            run: () =>
+              client.query(`update handoffs set status = 'converted', decided_at = $2, decided_by = 'api', deal_value = $3, deal_currency = $4 where id = $1`, [
+                handoffId.value,
+                closed.at,
+                closed.deal?.value ?? null,
+                closed.deal?.currency ?? null,
+              ]),
+          });
         } else if (closed?.status === 'rejected') {
-          steps.push({ at: closed.at, order: 0, run: () => client.query(`update handoffs set status = 'rejected', decided_at = $2, decided_by = 'api', reject_reason = $3 where id = $1`, [handoffId.value, closed.at, closed.reason || null]) });
+          steps.push({
+            at: closed.at,
+            order: 0,
+            run: () =>
+              client.query(`update handoffs set status = 'rejected', decided_at = $2, decided_by = 'api', reject_reason = $3 where id = $1`, [
+                handoffId.value,
+                closed.at,
+                closed.reason || null,
+              ]),
+          });
         }
       }
       // At one instant: the handoff row's decision first, then the stage (decide()); the MQL stage before the handoff row (handOff()).

@@ -19,7 +19,7 @@ export const POSTFIX = '/usr/sbin/postfix';
 /** Why Postfix cannot run here, or null when it can. */
 export function postfixUnavailable(): string | null {
   if (!existsSync(POSTFIX)) return `${POSTFIX} is not installed (Debian package postfix; .ci/run installs it)`;
-  if (typeof process.getuid === 'function' && process.getuid() !== 0) return 'Postfix\'s master process must be started as root';
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) return "Postfix's master process must be started as root";
   return null;
 }
 
@@ -51,74 +51,84 @@ export async function startPostfix(routes: Record<string, number>): Promise<Test
   await mkdir(data, { recursive: true });
   // master.lock and the TLS caches live here, written by the unprivileged daemons.
   await run('chown', ['postfix:', data]);
-  const transport = Object.entries(routes).map(([domain, to]) => `${domain} smtp:[127.0.0.1]:${to}`).join('\n');
+  const transport = Object.entries(routes)
+    .map(([domain, to]) => `${domain} smtp:[127.0.0.1]:${to}`)
+    .join('\n');
   await writeFile(path.join(dir, 'transport'), `${transport}\n`);
-  await writeFile(path.join(dir, 'main.cf'), [
-    'compatibility_level = 3.6',
-    `queue_directory = ${queue}`,
-    `data_directory = ${data}`,
-    'mail_owner = postfix',
-    'myhostname = mta.baton-test.example',
-    'mydomain = baton-test.example',
-    'myorigin = $myhostname',
-    'mydestination =',
-    'local_recipient_maps =',
-    'alias_maps =',
-    'alias_database =',
-    'inet_interfaces = 127.0.0.1',
-    'inet_protocols = ipv4',
-    'mynetworks = 127.0.0.0/8',
-    'relayhost =',
-    `transport_maps = texthash:${path.join(dir, 'transport')}`,
-    // Only the test's domains leave; anything else stays deferred instead of reaching the Internet.
-    'default_transport = error:no route outside the test',
-    `relay_domains = ${Object.keys(routes).join(' ')}`,
-    'smtpd_relay_restrictions = permit_mynetworks, reject',
-    'smtpd_recipient_restrictions = permit_mynetworks, reject',
-    'smtpd_peername_lookup = no',
-    'smtp_dns_support_level = disabled',
-    'smtp_tls_security_level = none',
-    'smtp_connection_cache_on_demand = no',
-    'smtpd_tls_security_level = none',
-    'queue_run_delay = 1s',
-    'minimal_backoff_time = 1s',
-    'maximal_backoff_time = 2s',
-    // Postfix logs to syslog by default, and there is none in a container: to a file of its own.
-    `maillog_file = ${path.join(dir, 'maillog')}`,
-    `maillog_file_prefixes = ${dir}`,
-    'notify_classes =',
-    '',
-  ].join('\n'));
+  await writeFile(
+    path.join(dir, 'main.cf'),
+    [
+      'compatibility_level = 3.6',
+      `queue_directory = ${queue}`,
+      `data_directory = ${data}`,
+      'mail_owner = postfix',
+      'myhostname = mta.baton-test.example',
+      'mydomain = baton-test.example',
+      'myorigin = $myhostname',
+      'mydestination =',
+      'local_recipient_maps =',
+      'alias_maps =',
+      'alias_database =',
+      'inet_interfaces = 127.0.0.1',
+      'inet_protocols = ipv4',
+      'mynetworks = 127.0.0.0/8',
+      'relayhost =',
+      `transport_maps = texthash:${path.join(dir, 'transport')}`,
+      // Only the test's domains leave; anything else stays deferred instead of reaching the Internet.
+      'default_transport = error:no route outside the test',
+      `relay_domains = ${Object.keys(routes).join(' ')}`,
+      'smtpd_relay_restrictions = permit_mynetworks, reject',
+      'smtpd_recipient_restrictions = permit_mynetworks, reject',
+      'smtpd_peername_lookup = no',
+      'smtp_dns_support_level = disabled',
+      'smtp_tls_security_level = none',
+      'smtp_connection_cache_on_demand = no',
+      'smtpd_tls_security_level = none',
+      'queue_run_delay = 1s',
+      'minimal_backoff_time = 1s',
+      'maximal_backoff_time = 2s',
+      // Postfix logs to syslog by default, and there is none in a container: to a file of its own.
+      `maillog_file = ${path.join(dir, 'maillog')}`,
+      `maillog_file_prefixes = ${dir}`,
+      'notify_classes =',
+      '',
+    ].join('\n'),
+  );
   // No chroot (the queue is not under /var/spool/postfix); postlog writes maillog_file.
-  await writeFile(path.join(dir, 'master.cf'), [
-    `127.0.0.1:${port} inet n - n - - smtpd`,
-    'pickup    unix  n - n 60 1 pickup',
-    'cleanup   unix  n - n - 0 cleanup',
-    'qmgr      unix  n - n 300 1 qmgr',
-    'tlsmgr    unix  - - n 1000? 1 tlsmgr',
-    'rewrite   unix  - - n - - trivial-rewrite',
-    'bounce    unix  - - n - 0 bounce',
-    'defer     unix  - - n - 0 bounce',
-    'trace     unix  - - n - 0 bounce',
-    'verify    unix  - - n - 1 verify',
-    'flush     unix  n - n 1000? 0 flush',
-    'proxymap  unix  - - n - - proxymap',
-    'smtp      unix  - - n - - smtp',
-    'relay     unix  - - n - - smtp',
-    'showq     unix  n - n - - showq',
-    'error     unix  - - n - - error',
-    'retry     unix  - - n - - error',
-    'discard   unix  - - n - - discard',
-    'anvil     unix  - - n - 1 anvil',
-    'scache    unix  - - n - 1 scache',
-    'postlog   unix-dgram n - n - 1 postlogd',
-    '',
-  ].join('\n'));
+  await writeFile(
+    path.join(dir, 'master.cf'),
+    [
+      `127.0.0.1:${port} inet n - n - - smtpd`,
+      'pickup    unix  n - n 60 1 pickup',
+      'cleanup   unix  n - n - 0 cleanup',
+      'qmgr      unix  n - n 300 1 qmgr',
+      'tlsmgr    unix  - - n 1000? 1 tlsmgr',
+      'rewrite   unix  - - n - - trivial-rewrite',
+      'bounce    unix  - - n - 0 bounce',
+      'defer     unix  - - n - 0 bounce',
+      'trace     unix  - - n - 0 bounce',
+      'verify    unix  - - n - 1 verify',
+      'flush     unix  n - n 1000? 0 flush',
+      'proxymap  unix  - - n - - proxymap',
+      'smtp      unix  - - n - - smtp',
+      'relay     unix  - - n - - smtp',
+      'showq     unix  n - n - - showq',
+      'error     unix  - - n - - error',
+      'retry     unix  - - n - - error',
+      'discard   unix  - - n - - discard',
+      'anvil     unix  - - n - 1 anvil',
+      'scache    unix  - - n - 1 scache',
+      'postlog   unix-dgram n - n - 1 postlogd',
+      '',
+    ].join('\n'),
+  );
   const postfix = (...args: string[]) => run(POSTFIX, ['-c', dir, ...args], { timeout: 120_000 });
   const stop = async () => {
     // Graceful first (the master reaps its daemons); abort if that fails. Under load a stop once
     // outlasted a 60 s hook and left a master running: the test's hooks now allow 180 s.
-    await postfix('stop').catch(() => postfix('abort')).catch(() => undefined);
+    await postfix('stop')
+      .catch(() => postfix('abort'))
+      .catch(() => undefined);
     await rm(dir, { recursive: true, force: true }).catch(() => undefined);
   };
   try {
@@ -129,7 +139,13 @@ export async function startPostfix(routes: Record<string, number>): Promise<Test
     // terminal only; they are in the maillog.
     const log = await readFile(path.join(dir, 'maillog'), 'utf8').catch(() => '');
     await stop();
-    throw new Error(`Postfix did not start: ${(error as Error).message}\n${log.split('\n').filter((line) => !line.includes('warning: not owned')).slice(-15).join('\n')}`);
+    throw new Error(
+      `Postfix did not start: ${(error as Error).message}\n${log
+        .split('\n')
+        .filter((line) => !line.includes('warning: not owned'))
+        .slice(-15)
+        .join('\n')}`,
+    );
   }
   return {
     url: `smtp://127.0.0.1:${port}`,

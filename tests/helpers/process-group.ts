@@ -41,11 +41,16 @@ export function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
 /** SIGKILLs the group of every process started and not yet exited, and waits until each has exited. */
 export async function endStartedProcesses(): Promise<void> {
   const left = [...running].filter((child) => !hasExited(child));
-  await Promise.all(left.map((child) => new Promise<void>((resolve) => {
-    child.once('exit', () => resolve());
-    signalGroup(child, 'SIGKILL');
-    if (hasExited(child)) resolve();
-  })));
+  await Promise.all(
+    left.map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          child.once('exit', () => resolve());
+          signalGroup(child, 'SIGKILL');
+          if (hasExited(child)) resolve();
+        }),
+    ),
+  );
 }
 
 /** How many started processes have not exited: for tests of this module and for cleanup checks. */
@@ -61,7 +66,11 @@ export interface CommandResult {
 
 /** Thrown (rejected) by `runCommand` when the command exits other than 0, as execFile does. */
 export class CommandFailed extends Error {
-  constructor(readonly code: number | null, readonly stdout: string, readonly stderr: string) {
+  constructor(
+    readonly code: number | null,
+    readonly stdout: string,
+    readonly stderr: string,
+  ) {
     super(`command exited with ${code}:\n${stdout}\n${stderr}`);
   }
 }
@@ -87,7 +96,16 @@ export function runCommand(command: string, args: string[], options: SpawnOption
     child.once('close', (code, signal) => {
       clearTimeout(timer);
       if (code === 0) resolve({ code, stdout, stderr });
-      else reject(new CommandFailed(code, stdout, signal ? `${stderr}\n(ended by ${signal}${signal === 'SIGKILL' ? `, ${timeoutMs === undefined ? 'at the end of its test' : `after ${timeoutMs} ms or at the end of its test`}` : ''})` : stderr));
+      else
+        reject(
+          new CommandFailed(
+            code,
+            stdout,
+            signal
+              ? `${stderr}\n(ended by ${signal}${signal === 'SIGKILL' ? `, ${timeoutMs === undefined ? 'at the end of its test' : `after ${timeoutMs} ms or at the end of its test`}` : ''})`
+              : stderr,
+          ),
+        );
     });
   });
 }

@@ -49,14 +49,25 @@ reps:
 export async function startRepDashboard(): Promise<RepDashboard> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'baton-reps-'));
   await mkdir(path.join(dir, 'sequences'));
-  await writeFile(path.join(dir, 'sequences', 'welcome.yaml'), 'id: welcome\nname: Welcome series\nversion: 1\nentry:\n  trigger: { type: lead_created }\nsteps:\n  - id: hello\n    email: welcome\n  - id: later\n    wait: 30d\n');
-  await writeFile(path.join(dir, 'scoring.yaml'), 'behaviour:\n  - { id: demo, label: Asked for a demo, event: form_submit, where: { form: demo }, points: 60 }\nlifecycle:\n  mql: { engagement: 50 }\n');
+  await writeFile(
+    path.join(dir, 'sequences', 'welcome.yaml'),
+    'id: welcome\nname: Welcome series\nversion: 1\nentry:\n  trigger: { type: lead_created }\nsteps:\n  - id: hello\n    email: welcome\n  - id: later\n    wait: 30d\n',
+  );
+  await writeFile(
+    path.join(dir, 'scoring.yaml'),
+    'behaviour:\n  - { id: demo, label: Asked for a demo, event: form_submit, where: { form: demo }, points: 60 }\nlifecycle:\n  mql: { engagement: 50 }\n',
+  );
   await writeFile(path.join(dir, 'sales-team.yaml'), SALES_TEAM);
   const database: TestDatabase | null = process.env.DATABASE_URL ? await createTestDatabase({ migrated: false }) : null;
-  const configFor = (apiKey: string) => loadConfig({
-    PORT: '0', BATON_DATA_DIR: dir, BATON_SEQUENCES_DIR: path.join(dir, 'sequences'), BATON_API_KEY: apiKey,
-    BATON_SECRET: REP_SECRET, ...(database?.url ? { DATABASE_URL: database.url } : {}),
-  });
+  const configFor = (apiKey: string) =>
+    loadConfig({
+      PORT: '0',
+      BATON_DATA_DIR: dir,
+      BATON_SEQUENCES_DIR: path.join(dir, 'sequences'),
+      BATON_API_KEY: apiKey,
+      BATON_SECRET: REP_SECRET,
+      ...(database?.url ? { DATABASE_URL: database.url } : {}),
+    });
   let baton = await startBaton(configFor(REP_API_KEY), createLogger('silent'));
   const state = {
     baton,
@@ -67,18 +78,43 @@ export async function startRepDashboard(): Promise<RepDashboard> {
   const handOff = async (lead: Record<string, unknown>) => {
     const created = await state.api.post('/api/leads').set(state.auth).send(lead);
     const leadId: string = created.body.id;
-    await state.api.post('/api/events').set(state.auth).send({ leadId, type: 'form_submit', properties: { form: 'demo' } });
-    const listed = await until(async () => (await state.api.get('/api/handoffs').query({ leadId }).set(state.auth)).body.items, (items) => items.length > 0, 30_000);
+    await state.api
+      .post('/api/events')
+      .set(state.auth)
+      .send({ leadId, type: 'form_submit', properties: { form: 'demo' } });
+    const listed = await until(
+      async () => (await state.api.get('/api/handoffs').query({ leadId }).set(state.auth)).body.items,
+      (items) => items.length > 0,
+      30_000,
+    );
     return { leadId, handoffId: String(listed[0].id) };
   };
-  const grace = await handOff({ email: 'grace@navy.test', firstName: 'Grace', lastName: 'Hopper', company: 'US Navy', title: 'Rear Admiral', country: 'US', phone: '+1 (555) 010-0199', timezone: 'America/New_York', traits: { company_size: 250 } });
+  const grace = await handOff({
+    email: 'grace@navy.test',
+    firstName: 'Grace',
+    lastName: 'Hopper',
+    company: 'US Navy',
+    title: 'Rear Admiral',
+    country: 'US',
+    phone: '+1 (555) 010-0199',
+    timezone: 'America/New_York',
+    traits: { company_size: 250 },
+  });
   const marie = await handOff({ email: 'marie@sorbonne.test', firstName: 'Marie', lastName: 'Curie', company: 'Sorbonne', country: 'FR' });
   const mail = () => caughtMail(state.api, state.auth);
   return {
-    get baton() { return state.baton; },
-    get url() { return state.url; },
-    get api() { return state.api; },
-    get auth() { return state.auth; },
+    get baton() {
+      return state.baton;
+    },
+    get url() {
+      return state.url;
+    },
+    get api() {
+      return state.api;
+    },
+    get auth() {
+      return state.auth;
+    },
     dir,
     grace,
     marie,

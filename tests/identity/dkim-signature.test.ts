@@ -33,7 +33,9 @@ beforeAll(async () => {
   // The public half, split into 255-byte strings as DNS providers publish long keys.
   dns = await startDnsServer({ 's2026._domainkey.acme.example': { TXT: [[`v=DKIM1; k=rsa; p=${PUBLIC_BASE64.slice(0, 200)}`, PUBLIC_BASE64.slice(200)]] } });
   smtp = new SMTPServer({
-    authOptional: true, disabledCommands: ['STARTTLS'], logger: false,
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    logger: false,
     onData(stream, _session, callback) {
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -66,11 +68,24 @@ async function sendSigned(env: Record<string, string>, subject: string): Promise
   const transport = createMailTransport(smtpUrl, config.dkim, 1);
   try {
     const before = received.length;
-    const result = await transport.send(buildMailOptions({
-      rendered: { template: 't', templateVersion: 'v', category: 'marketing', from: null, subject, preheader: '', html: '<p>Hello Zoë</p>', text: 'Hello Zoë' },
-      to: 'lead@example.com', from: config.mailFrom, messageId: '<e1.welcome@acme.example>',
-      unsubscribeUrl: 'https://baton.acme.example/u/token',
-    }));
+    const result = await transport.send(
+      buildMailOptions({
+        rendered: {
+          template: 't',
+          templateVersion: 'v',
+          category: 'marketing',
+          from: null,
+          subject,
+          preheader: '',
+          html: '<p>Hello Zoë</p>',
+          text: 'Hello Zoë',
+        },
+        to: 'lead@example.com',
+        from: config.mailFrom,
+        messageId: '<e1.welcome@acme.example>',
+        unsubscribeUrl: 'https://baton.acme.example/u/token',
+      }),
+    );
     expect(result.outcome.kind).toBe('sent');
     return received[before] ?? '';
   } finally {
@@ -89,7 +104,11 @@ describe('DKIM signing', () => {
     const verified = await dkimVerify(raw, { resolver: loopbackResolver() });
     expect(verified.results).toHaveLength(1);
     const [result] = verified.results;
-    expect({ status: result?.status.result, domain: result?.signingDomain, selector: result?.selector }).toEqual({ status: 'pass', domain: 'acme.example', selector: 's2026' });
+    expect({ status: result?.status.result, domain: result?.signingDomain, selector: result?.selector }).toEqual({
+      status: 'pass',
+      domain: 'acme.example',
+      selector: 's2026',
+    });
     // h= of the DKIM-Signature header (unfolded): the headers the verified signature covers.
     const signature = /^DKIM-Signature:([\s\S]*?)\r?\n(?=\S)/im.exec(raw)?.[1]?.replace(/\s+/g, '') ?? '';
     const signedHeaders = (/(?:^|;)h=([^;]+)/.exec(signature)?.[1] ?? '').toLowerCase().split(':');
@@ -120,17 +139,31 @@ describe('sender identity at start', () => {
   const truncated = PEM.slice(0, 400) + PEM.slice(PEM.indexOf('-----END'));
 
   it.each([
-    ['garbage', 'not-a-key', 'DKIM_PRIVATE_KEY is not a PEM private key: paste the whole PEM file, from -----BEGIN PRIVATE KEY----- (or -----BEGIN RSA PRIVATE KEY-----) to its END line; on one line (.env files, container secrets) write each line break as \\n'],
-    ['the public key', publicKey.export({ type: 'spki', format: 'pem' }).toString(), 'DKIM_PRIVATE_KEY is a public key: DKIM_PRIVATE_KEY takes the private key (the public one goes in the DNS record)'],
+    [
+      'garbage',
+      'not-a-key',
+      'DKIM_PRIVATE_KEY is not a PEM private key: paste the whole PEM file, from -----BEGIN PRIVATE KEY----- (or -----BEGIN RSA PRIVATE KEY-----) to its END line; on one line (.env files, container secrets) write each line break as \\n',
+    ],
+    [
+      'the public key',
+      publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+      'DKIM_PRIVATE_KEY is a public key: DKIM_PRIVATE_KEY takes the private key (the public one goes in the DNS record)',
+    ],
     ['an encrypted key', encrypted, 'DKIM_PRIVATE_KEY is encrypted with a passphrase: decrypt it first (openssl pkey -in key.pem -out dkim.pem)'],
-    ['an Ed25519 key', ed25519, 'DKIM_PRIVATE_KEY is an ed25519 key: Baton signs DKIM with RSA (rsa-sha256); generate one with openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048'],
+    [
+      'an Ed25519 key',
+      ed25519,
+      'DKIM_PRIVATE_KEY is an ed25519 key: Baton signs DKIM with RSA (rsa-sha256); generate one with openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048',
+    ],
     ['a 512-bit key', small, 'DKIM_PRIVATE_KEY is a 512-bit RSA key: receivers ignore DKIM keys under 1024 bits (RFC 8301); use 2048'],
   ])('refuses %s, naming DKIM_PRIVATE_KEY and what to do', (_name, key, problem) => {
     expect(problemsOf({ ...BASE, DKIM_PRIVATE_KEY: key })).toEqual([problem]);
   });
 
-  it('refuses a truncated key with the reader\'s reason', () => {
-    expect(problemsOf({ ...BASE, DKIM_PRIVATE_KEY: truncated })).toEqual([expect.stringMatching(/^DKIM_PRIVATE_KEY cannot be read as a private key \(.+\): paste the whole PEM file/)]);
+  it("refuses a truncated key with the reader's reason", () => {
+    expect(problemsOf({ ...BASE, DKIM_PRIVATE_KEY: truncated })).toEqual([
+      expect.stringMatching(/^DKIM_PRIVATE_KEY cannot be read as a private key \(.+\): paste the whole PEM file/),
+    ]);
   });
 
   it('keeps the key it accepted as a PEM that signs (the escaped form unescaped)', () => {
@@ -138,10 +171,19 @@ describe('sender identity at start', () => {
     expect(config.dkim?.privateKey).toMatch(/^-----BEGIN PRIVATE KEY-----\n[A-Za-z0-9+/=\n]+-----END PRIVATE KEY-----\n$/);
   });
 
-  const production = { NODE_ENV: 'production', BATON_API_KEY: 'k'.repeat(30), BATON_SECRET: 's'.repeat(40), BATON_POSTAL_ADDRESS: '2 Rue Neuve, Paris', SMTP_URL: 'smtp://mail.acme.example:587', BATON_PUBLIC_URL: 'https://baton.acme.example' };
+  const production = {
+    NODE_ENV: 'production',
+    BATON_API_KEY: 'k'.repeat(30),
+    BATON_SECRET: 's'.repeat(40),
+    BATON_POSTAL_ADDRESS: '2 Rue Neuve, Paris',
+    SMTP_URL: 'smtp://mail.acme.example:587',
+    BATON_PUBLIC_URL: 'https://baton.acme.example',
+  };
 
   it('requires BATON_MAIL_FROM in production, and one address in it everywhere', () => {
-    expect(problemsOf(production)).toEqual(['BATON_MAIL_FROM is required in production: the From address of your emails, at a domain whose SPF, DKIM and DMARC you control (npx baton doctor checks them)']);
+    expect(problemsOf(production)).toEqual([
+      'BATON_MAIL_FROM is required in production: the From address of your emails, at a domain whose SPF, DKIM and DMARC you control (npx baton doctor checks them)',
+    ]);
     expect(problemsOf({ BATON_MAIL_FROM: 'Acme' })).toEqual(['BATON_MAIL_FROM must be one address, e.g. "Acme <hello@acme.example>" or hello@acme.example']);
     expect(problemsOf({ BATON_MAIL_FROM: 'a@acme.example, b@acme.example' })).toHaveLength(1);
   });
@@ -160,10 +202,23 @@ describe('sender identity at start', () => {
   it('stops `npm start` with a bad key before anything starts, naming DKIM_PRIVATE_KEY', async () => {
     const root = fileURLToPath(new URL('../../', import.meta.url));
     const failure = await runCommand(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      cwd: root, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...BASE, DKIM_PRIVATE_KEY: 'MIIEpAIBAAKCAQEA-not-really', BATON_DATA_DIR: '/nonexistent/baton-never-created' },
-    }).then(() => null, (error: unknown) => error);
+      cwd: root,
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '',
+        ...BASE,
+        DKIM_PRIVATE_KEY: 'MIIEpAIBAAKCAQEA-not-really',
+        BATON_DATA_DIR: '/nonexistent/baton-never-created',
+      },
+    }).then(
+      () => null,
+      (error: unknown) => error,
+    );
     expect(failure).toBeInstanceOf(CommandFailed);
     const { code, stderr } = failure as CommandFailed;
-    expect({ code, stderr: stderr.trim() }).toEqual({ code: 1, stderr: expect.stringContaining('Invalid configuration:\n  - DKIM_PRIVATE_KEY is not a PEM private key') });
+    expect({ code, stderr: stderr.trim() }).toEqual({
+      code: 1,
+      stderr: expect.stringContaining('Invalid configuration:\n  - DKIM_PRIVATE_KEY is not a PEM private key'),
+    });
   });
 });

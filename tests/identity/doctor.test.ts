@@ -57,7 +57,13 @@ beforeAll(async () => {
     'acme.example': { TXT: ['v=spf1 ip4:192.0.2.10 include:_spf.relay.example -all', 'google-site-verification=abc'] },
     '_dmarc.acme.example': { TXT: ['v=DMARC1; p=quarantine; rua=mailto:dmarc@acme.example'] },
     's1._domainkey.acme.example': { TXT: [[`v=DKIM1; k=rsa; p=${PUBLIC.slice(0, 250)}`, PUBLIC.slice(250)]] },
-    'bounce.acme.example': { TXT: ['v=spf1 ip4:192.0.2.10 -all'], MX: [{ priority: 20, exchange: 'mx2.acme.example' }, { priority: 10, exchange: 'mx1.acme.example' }] },
+    'bounce.acme.example': {
+      TXT: ['v=spf1 ip4:192.0.2.10 -all'],
+      MX: [
+        { priority: 20, exchange: 'mx2.acme.example' },
+        { priority: 10, exchange: 'mx1.acme.example' },
+      ],
+    },
     // A broken sender: no SPF, DMARC nowhere, a DKIM record with another key, two SPF records and no MX on its bounce domain.
     'news.broken.example': { TXT: ['hello'] },
     's1._domainkey.broken.example': { TXT: [`v=DKIM1; k=rsa; p=${OTHER_PUBLIC}`] },
@@ -83,17 +89,30 @@ function deps() {
 }
 const statuses = (checks: Array<{ check: string; status: string }>) => Object.fromEntries(checks.map((check) => [check.check, check.status]));
 const GOOD: DoctorInput = {
-  production: false, mailFrom: 'Acme <hello@acme.example>', dkim: { domainName: 'acme.example', keySelector: 's1', privateKey: KEY_ONE_LINE },
-  bounceDomain: 'bounce.acme.example', smtpUrl: '', publicUrl: '',
+  production: false,
+  mailFrom: 'Acme <hello@acme.example>',
+  dkim: { domainName: 'acme.example', keySelector: 's1', privateKey: KEY_ONE_LINE },
+  bounceDomain: 'bounce.acme.example',
+  smtpUrl: '',
+  publicUrl: '',
 };
 
 describe('baton doctor', () => {
   it('passes a sender whose records, relay and public URL are right', async () => {
     const checks = await runDoctor({ ...GOOD, smtpUrl: trustedSmtp, publicUrl: httpUrl }, deps());
     expect(statuses(checks)).toEqual({
-      'From address': 'pass', 'From SPF': 'pass', 'From DMARC': 'pass', 'DKIM key': 'pass', 'DKIM alignment': 'pass',
-      'Bounce SPF': 'pass', 'Bounce MX': 'pass', 'Bounce DMARC': 'pass', 'Bounce alignment': 'pass', 'Bounce DKIM': 'pass',
-      'SMTP TLS': 'pass', 'Public URL': 'warn',
+      'From address': 'pass',
+      'From SPF': 'pass',
+      'From DMARC': 'pass',
+      'DKIM key': 'pass',
+      'DKIM alignment': 'pass',
+      'Bounce SPF': 'pass',
+      'Bounce MX': 'pass',
+      'Bounce DMARC': 'pass',
+      'Bounce alignment': 'pass',
+      'Bounce DKIM': 'pass',
+      'SMTP TLS': 'pass',
+      'Public URL': 'warn',
     });
     const detail = (name: string) => checks.find((check) => check.check === name)?.detail;
     expect(detail('Bounce MX')).toBe('bounce.acme.example: 10 mx1.acme.example, 20 mx2.acme.example');
@@ -107,14 +126,31 @@ describe('baton doctor', () => {
     const closed = http.createServer();
     const port = await listening(closed);
     await closers.pop()?.();
-    const checks = await runDoctor({
-      ...GOOD, production: true, mailFrom: 'news@news.broken.example', dkim: { domainName: 'broken.example', keySelector: 's1', privateKey: KEY_ONE_LINE },
-      bounceDomain: 'bounce.broken.example', smtpUrl: selfSignedSmtp, publicUrl: `https://127.0.0.1:${port}`,
-    }, deps());
+    const checks = await runDoctor(
+      {
+        ...GOOD,
+        production: true,
+        mailFrom: 'news@news.broken.example',
+        dkim: { domainName: 'broken.example', keySelector: 's1', privateKey: KEY_ONE_LINE },
+        bounceDomain: 'bounce.broken.example',
+        smtpUrl: selfSignedSmtp,
+        publicUrl: `https://127.0.0.1:${port}`,
+      },
+      deps(),
+    );
     expect(statuses(checks)).toEqual({
-      'From address': 'pass', 'From SPF': 'fail', 'From DMARC': 'fail', 'DKIM key': 'fail', 'DKIM alignment': 'pass',
-      'Bounce SPF': 'fail', 'Bounce MX': 'fail', 'Bounce DMARC': 'fail', 'Bounce alignment': 'pass', 'Bounce DKIM': 'pass',
-      'SMTP TLS': 'fail', 'Public URL': 'fail',
+      'From address': 'pass',
+      'From SPF': 'fail',
+      'From DMARC': 'fail',
+      'DKIM key': 'fail',
+      'DKIM alignment': 'pass',
+      'Bounce SPF': 'fail',
+      'Bounce MX': 'fail',
+      'Bounce DMARC': 'fail',
+      'Bounce alignment': 'pass',
+      'Bounce DKIM': 'pass',
+      'SMTP TLS': 'fail',
+      'Public URL': 'fail',
     });
     const detail = (name: string) => checks.find((check) => check.check === name)?.detail ?? '';
     expect(detail('From SPF')).toMatch(/^news\.broken\.example has no SPF record/);
@@ -126,18 +162,42 @@ describe('baton doctor', () => {
 
   it('says when the bounce domain or DKIM is not configured, and fails an SPF that lets anyone send', async () => {
     const checks = await runDoctor({ ...GOOD, mailFrom: 'hello@open.example', dkim: null, bounceDomain: null, smtpUrl: null, publicUrl: httpUrl }, deps());
-    expect(statuses(checks)).toEqual({ 'From address': 'pass', 'From SPF': 'fail', 'From DMARC': 'fail', DKIM: 'warn', 'Bounce domain': 'warn', 'SMTP TLS': 'warn', 'Public URL': 'warn' });
+    expect(statuses(checks)).toEqual({
+      'From address': 'pass',
+      'From SPF': 'fail',
+      'From DMARC': 'fail',
+      DKIM: 'warn',
+      'Bounce domain': 'warn',
+      'SMTP TLS': 'warn',
+      'Public URL': 'warn',
+    });
     expect(checks.find((check) => check.check === 'Bounce domain')?.detail).toMatch(/^BATON_BOUNCE_DOMAIN is not set/);
     expect(checks.find((check) => check.check === 'From SPF')?.detail).toMatch(/\+all: anyone may send/);
   });
 
   const root = fileURLToPath(new URL('../../', import.meta.url));
-  const cli = (env: Record<string, string>) => runCommand(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'doctor', '--dns-server', dns.address], {
-    cwd: root, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', BATON_DATA_DIR: dir, DKIM_DOMAIN: 'acme.example', DKIM_SELECTOR: 's1', DKIM_PRIVATE_KEY: KEY_ONE_LINE, ...env },
-  });
+  const cli = (env: Record<string, string>) =>
+    runCommand(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'doctor', '--dns-server', dns.address], {
+      cwd: root,
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '',
+        BATON_DATA_DIR: dir,
+        DKIM_DOMAIN: 'acme.example',
+        DKIM_SELECTOR: 's1',
+        DKIM_PRIVATE_KEY: KEY_ONE_LINE,
+        ...env,
+      },
+    });
 
   it('as a command: one line per check and exit 0 when nothing fails (certificates trusted the system way)', async () => {
-    const { stdout } = await cli({ BATON_MAIL_FROM: 'Acme <hello@acme.example>', BATON_BOUNCE_DOMAIN: 'bounce.acme.example', SMTP_URL: trustedSmtp, BATON_PUBLIC_URL: httpsUrl, NODE_EXTRA_CA_CERTS: certificates.caFile });
+    const { stdout } = await cli({
+      BATON_MAIL_FROM: 'Acme <hello@acme.example>',
+      BATON_BOUNCE_DOMAIN: 'bounce.acme.example',
+      SMTP_URL: trustedSmtp,
+      BATON_PUBLIC_URL: httpsUrl,
+      NODE_EXTRA_CA_CERTS: certificates.caFile,
+    });
     expect(stdout).toMatch(/^ {2}PASS {2}From address {6}hello@acme\.example$/m);
     expect(stdout).toMatch(/^ {2}PASS {2}SMTP TLS .*STARTTLS with a trusted certificate$/m);
     expect(stdout).toMatch(/^ {2}PASS {2}Public URL .*answers 200 over https$/m);
@@ -145,7 +205,10 @@ describe('baton doctor', () => {
   });
 
   it('as a command: exit 1 when a check fails', async () => {
-    const failure = await cli({ BATON_MAIL_FROM: 'hello@news.broken.example', SMTP_URL: selfSignedSmtp, BATON_PUBLIC_URL: httpUrl }).then(() => null, (error: unknown) => error);
+    const failure = await cli({ BATON_MAIL_FROM: 'hello@news.broken.example', SMTP_URL: selfSignedSmtp, BATON_PUBLIC_URL: httpUrl }).then(
+      () => null,
+      (error: unknown) => error,
+    );
     expect(failure).toBeInstanceOf(CommandFailed);
     const { code, stdout } = failure as CommandFailed;
     expect(code).toBe(1);

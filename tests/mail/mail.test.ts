@@ -38,13 +38,15 @@ const rendered: RenderedEmail = {
 
 describe('sending through the embedded SMTP sink', () => {
   it('delivers over real SMTP with the one-click unsubscribe headers, an HTML and a text part', async () => {
-    const result = await transport.send(buildMailOptions({
-      rendered,
-      to: 'ada@example.com',
-      from: 'Acme <hello@acme.example>',
-      messageId: '<send-1@baton.test>',
-      unsubscribeUrl: 'https://baton.example.com/u/token-1',
-    }));
+    const result = await transport.send(
+      buildMailOptions({
+        rendered,
+        to: 'ada@example.com',
+        from: 'Acme <hello@acme.example>',
+        messageId: '<send-1@baton.test>',
+        unsubscribeUrl: 'https://baton.example.com/u/token-1',
+      }),
+    );
     expect(result.outcome).toEqual({ kind: 'sent' });
     expect(result.response).toMatch(/^250 /);
 
@@ -62,7 +64,14 @@ describe('sending through the embedded SMTP sink', () => {
   });
 
   it('lists caught messages at GET /api/dev/mail, raw source included', async () => {
-    const app = createApp({ apiKey: 'dev-mail-test-key-0123456789', companyName: 'Acme', logger: createLogger('silent'), services: t.services, pingDatabase: t.database.ping, devMailDb: t.database.db });
+    const app = createApp({
+      apiKey: 'dev-mail-test-key-0123456789',
+      companyName: 'Acme',
+      logger: createLogger('silent'),
+      services: t.services,
+      pingDatabase: t.database.ping,
+      devMailDb: t.database.db,
+    });
     const res = await request(app).get('/api/dev/mail').query({ to: 'ADA@example.com' }).set({ Authorization: 'Bearer dev-mail-test-key-0123456789' });
     expect(res.status).toBe(200);
     expect(res.body.items).toHaveLength(1);
@@ -110,7 +119,9 @@ describe('sending through the embedded SMTP sink', () => {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const flaky = createMailTransport(`smtp://127.0.0.1:${(server.address() as AddressInfo).port}`, null);
-    const result = await flaky.send(buildMailOptions({ rendered, to: 'x@example.com', from: 'a@b.co', messageId: '<m@b>', unsubscribeUrl: 'https://u.example/1' }));
+    const result = await flaky.send(
+      buildMailOptions({ rendered, to: 'x@example.com', from: 'a@b.co', messageId: '<m@b>', unsubscribeUrl: 'https://u.example/1' }),
+    );
     expect(result.outcome.kind).toBe('unknown');
     flaky.close();
     await new Promise((resolve) => server.close(resolve));
@@ -119,19 +130,25 @@ describe('sending through the embedded SMTP sink', () => {
   it('classifies a real 550 5.1.1 at RCPT TO as a hard bounce', async () => {
     const strict = await startBouncingSmtpServer();
     const bouncing = createMailTransport(strict.url, null);
-    const result = await bouncing.send(buildMailOptions({ rendered, to: 'nobody@example.com', from: 'a@b.co', messageId: '<m2@b>', unsubscribeUrl: 'https://u.example/1' }));
+    const result = await bouncing.send(
+      buildMailOptions({ rendered, to: 'nobody@example.com', from: 'a@b.co', messageId: '<m2@b>', unsubscribeUrl: 'https://u.example/1' }),
+    );
     expect(result.outcome.kind).toBe('hard_bounce');
     bouncing.close();
     await strict.close();
   });
 
   it('refuses to build a marketing email without an unsubscribe URL', () => {
-    expect(() => buildMailOptions({ rendered, to: 'x@example.com', from: 'a@b.co', messageId: '<m3@b>', unsubscribeUrl: null })).toThrow('has no unsubscribe URL');
+    expect(() => buildMailOptions({ rendered, to: 'x@example.com', from: 'a@b.co', messageId: '<m3@b>', unsubscribeUrl: null })).toThrow(
+      'has no unsubscribe URL',
+    );
   });
 
   it('classifies a refused connection as a retry, not a bounce', async () => {
     const closed = createMailTransport('smtp://127.0.0.1:1', null);
-    const result = await closed.send(buildMailOptions({ rendered, to: 'x@example.com', from: 'a@b.co', messageId: '<m@b>', unsubscribeUrl: 'https://u.example/1' }));
+    const result = await closed.send(
+      buildMailOptions({ rendered, to: 'x@example.com', from: 'a@b.co', messageId: '<m@b>', unsubscribeUrl: 'https://u.example/1' }),
+    );
     expect(result.outcome.kind).toBe('retry');
     closed.close();
   });

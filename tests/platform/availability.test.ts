@@ -21,7 +21,13 @@ describeWithCluster('the database gate', () => {
 
   beforeAll(async () => {
     cluster = await startThrowawayPostgres();
-    database = await openDatabase({ url: cluster.url, embeddedDir: 'memory', poolSize: 3, connectTimeoutMs: 1000, onAvailabilityChange: (state) => states.push(state) });
+    database = await openDatabase({
+      url: cluster.url,
+      embeddedDir: 'memory',
+      poolSize: 3,
+      connectTimeoutMs: 1000,
+      onAvailabilityChange: (state) => states.push(state),
+    });
     await sql`create table notes (id serial primary key, body text not null)`.execute(database.db);
   }, 120_000);
 
@@ -34,7 +40,9 @@ describeWithCluster('the database gate', () => {
     const client = new pg.Client({ connectionString: cluster.url });
     await client.connect();
     try {
-      const { rows } = await client.query<{ count: string }>(`select count(*) from pg_stat_activity where state like 'idle in transaction%' and pid <> pg_backend_pid()`);
+      const { rows } = await client.query<{ count: string }>(
+        `select count(*) from pg_stat_activity where state like 'idle in transaction%' and pid <> pg_backend_pid()`,
+      );
       return Number(rows[0]?.count ?? 0);
     } finally {
       await client.end();
@@ -48,7 +56,10 @@ describeWithCluster('the database gate', () => {
       await sql`insert into notes (body) values ('during the freeze')`.execute(trx);
     });
     const started = Date.now();
-    const outcome = await caught.then(() => 'committed', (error: unknown) => error);
+    const outcome = await caught.then(
+      () => 'committed',
+      (error: unknown) => error,
+    );
     const waited = Date.now() - started;
     expect(outcome).toBeInstanceOf(DatabaseUnavailableError);
     expect(waited).toBeLessThan(2000);
@@ -71,7 +82,10 @@ describeWithCluster('the database gate', () => {
   it('answers a wait for a full pool with an error for that query alone, without calling the database down', async () => {
     states.length = 0;
     const sleepers = [1, 2, 3].map(() => sql`select pg_sleep(2)`.execute(database.db));
-    const waiting = sql`select 1`.execute(database.db).then(() => 'ran', (error: unknown) => error);
+    const waiting = sql`select 1`.execute(database.db).then(
+      () => 'ran',
+      (error: unknown) => error,
+    );
     // The pool (3) is busy for 2 s and the wait is 1 s: the fourth query times out; the server is fine.
     expect(await waiting).toBeInstanceOf(DatabaseUnavailableError);
     await Promise.all(sleepers);
@@ -85,7 +99,10 @@ describeWithCluster('the database gate', () => {
     const deadline = Date.now() + 10_000;
     let answered = false;
     while (!answered && Date.now() < deadline) {
-      answered = await sql`select 1`.execute(database.db).then(() => true, () => false);
+      answered = await sql`select 1`.execute(database.db).then(
+        () => true,
+        () => false,
+      );
       if (!answered) await new Promise((resolve) => setTimeout(resolve, 100));
     }
     expect(answered).toBe(true);

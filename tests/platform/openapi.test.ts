@@ -20,7 +20,13 @@ import { createTestDatabase, type TestDatabase } from '../helpers/test-database.
  * every route mounted under /api, and its request schemas say what the Joi schemas enforce.
  */
 
-type OpenApiDocument = { openapi: string; paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: object }> }; parameters?: Array<{ name: string; in: string; required: boolean }> }>> };
+type OpenApiDocument = {
+  openapi: string;
+  paths: Record<
+    string,
+    Record<string, { requestBody?: { content: Record<string, { schema: object }> }; parameters?: Array<{ name: string; in: string; required: boolean }> }>
+  >;
+};
 
 let dir: string;
 let database: TestDatabase | null = null;
@@ -63,7 +69,9 @@ test('the document is served without the API key and is valid OpenAPI 3.1 for an
 test('every route mounted under /api is in the document, with its path parameters', () => {
   const routes = baton.apiRoutes();
   expect(routes.length).toBeGreaterThanOrEqual(25);
-  const missing = routes.filter((route) => !document.paths[`/api${route.path.replace(/:(\w+)/g, '{$1}')}`]?.[route.method]).map((route) => `${route.method.toUpperCase()} ${route.path}`);
+  const missing = routes
+    .filter((route) => !document.paths[`/api${route.path.replace(/:(\w+)/g, '{$1}')}`]?.[route.method])
+    .map((route) => `${route.method.toUpperCase()} ${route.path}`);
   expect(missing).toEqual([]);
   expect(routes.filter((route) => route.doc === null)).toEqual([]);
   const leadById = document.paths['/api/leads/{id}']?.get;
@@ -89,10 +97,23 @@ test('request schemas are the Joi schemas: what Joi accepts the JSON Schema acce
   const schema = document.paths['/api/leads']?.post?.requestBody?.content['application/json']?.schema;
   expect(schema).toBeDefined();
   const check = new Ajv2020({ strict: false, validateFormats: false }).compile(schema ?? {});
-  const lead = { email: 'zoë.müller@example.de', firstName: 'Zoë', company: 'Müller & Söhne', tags: ['webinar', 'trial'], traits: { plan: 'pro' }, country: 'DE', timezone: null };
+  const lead = {
+    email: 'zoë.müller@example.de',
+    firstName: 'Zoë',
+    company: 'Müller & Söhne',
+    tags: ['webinar', 'trial'],
+    traits: { plan: 'pro' },
+    country: 'DE',
+    timezone: null,
+  };
   expect(leadInputSchema.validate(lead).error).toBeUndefined();
   expect(check(lead)).toBe(true);
-  for (const bad of [{ firstName: 'No email' }, { email: 'a@b.example', favouriteColour: 'blue' }, { email: 'a@b.example', tags: ['x', 'x'] }, { email: 'a@b.example', unsubscribed: false }]) {
+  for (const bad of [
+    { firstName: 'No email' },
+    { email: 'a@b.example', favouriteColour: 'blue' },
+    { email: 'a@b.example', tags: ['x', 'x'] },
+    { email: 'a@b.example', unsubscribed: false },
+  ]) {
     expect(leadInputSchema.validate(bad).error).toBeDefined();
     expect(check(bad)).toBe(false);
   }

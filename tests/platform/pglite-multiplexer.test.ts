@@ -41,30 +41,32 @@ describe('PGliteMultiplexer', () => {
     let wrongAnswers = 0;
     let unexpectedErrors = 0;
     let expectedErrors = 0;
-    await Promise.all(Array.from({ length: 1500 }, async (_, i) => {
-      try {
-        if (i % 5 === 0) {
-          await pool.query('select 1 / $1::int', [0]);
-        } else if (i % 5 === 1) {
-          const client = await pool.connect();
-          try {
-            await client.query('begin');
-            const { rows } = await client.query<{ n: number }>('select n from counter where id = $1 for update', [1]);
-            await new Promise((resolve) => setTimeout(resolve, 1));
-            await client.query('update counter set n = $1 where id = 1', [(rows[0]?.n ?? 0) + 1]);
-            await client.query(i % 10 === 1 ? 'rollback' : 'commit');
-          } finally {
-            client.release();
+    await Promise.all(
+      Array.from({ length: 1500 }, async (_, i) => {
+        try {
+          if (i % 5 === 0) {
+            await pool.query('select 1 / $1::int', [0]);
+          } else if (i % 5 === 1) {
+            const client = await pool.connect();
+            try {
+              await client.query('begin');
+              const { rows } = await client.query<{ n: number }>('select n from counter where id = $1 for update', [1]);
+              await new Promise((resolve) => setTimeout(resolve, 1));
+              await client.query('update counter set n = $1 where id = 1', [(rows[0]?.n ?? 0) + 1]);
+              await client.query(i % 10 === 1 ? 'rollback' : 'commit');
+            } finally {
+              client.release();
+            }
+          } else {
+            const { rows } = await pool.query<{ v: number; s: string }>('select $1::int as v, $2::text as s', [i, `s${i}`]);
+            if (rows[0]?.v !== i || rows[0]?.s !== `s${i}`) wrongAnswers++;
           }
-        } else {
-          const { rows } = await pool.query<{ v: number; s: string }>('select $1::int as v, $2::text as s', [i, `s${i}`]);
-          if (rows[0]?.v !== i || rows[0]?.s !== `s${i}`) wrongAnswers++;
+        } catch (error) {
+          if (String(error).includes('division by zero')) expectedErrors++;
+          else unexpectedErrors++;
         }
-      } catch (error) {
-        if (String(error).includes('division by zero')) expectedErrors++;
-        else unexpectedErrors++;
-      }
-    }));
+      }),
+    );
     expect({ wrongAnswers, unexpectedErrors, expectedErrors }).toEqual({ wrongAnswers: 0, unexpectedErrors: 0, expectedErrors: 300 });
     // 300 transactions, half rolled back: 150 increments, none lost to interleaving.
     expect((await pool.query('select n from counter')).rows[0].n).toBe(150);
@@ -123,10 +125,15 @@ describe('PGliteMultiplexer authentication (issue 16: psql -U postgres read ever
     const run = promisify(execFile);
     const args = ['-h', connection.host, '-p', String(connection.port), '-U', 'postgres', '-w', '-At', '-c', 'select n from counter', 'postgres'];
     const env = { PATH: process.env.PATH ?? '' };
-    const refused = await run('psql', args, { env }).then(() => null, (error: { code: number; stderr: string }) => error);
+    const refused = await run('psql', args, { env }).then(
+      () => null,
+      (error: { code: number; stderr: string }) => error,
+    );
     expect(refused?.code).toBe(2);
     expect(refused?.stderr).toMatch(/no password supplied|password authentication failed/);
-    expect((await run('psql', args, { env: { ...env, PGPASSWORD: 'wrong' } }).catch((error: { stderr: string }) => error)).stderr).toContain('password authentication failed');
+    expect((await run('psql', args, { env: { ...env, PGPASSWORD: 'wrong' } }).catch((error: { stderr: string }) => error)).stderr).toContain(
+      'password authentication failed',
+    );
     const served = await run('psql', args, { env: { ...env, PGPASSWORD: PASSWORD } });
     expect(served.stdout.trim()).toBe('150');
   });
@@ -200,7 +207,7 @@ describe('PGliteMultiplexer authentication (issue 16: psql -U postgres read ever
 });
 
 describe('the embedded database of a data directory', () => {
-  it('keeps a generated password in secrets.json, which Baton\'s own pool uses, across restarts', async () => {
+  it("keeps a generated password in secrets.json, which Baton's own pool uses, across restarts", async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'baton-pgpass-'));
     try {
       const first = await openDatabase({ url: null, embeddedDir: dir, poolSize: 2 });

@@ -23,7 +23,7 @@ afterAll(async () => {
   await new Promise((resolve) => setTimeout(resolve, 2600));
 });
 
-describe('scheduler (Agenda on Baton\'s database)', () => {
+describe("scheduler (Agenda on Baton's database)", () => {
   it('runs a job that another process scheduled for now, woken by NOTIFY rather than the next poll', async () => {
     // A second scheduler with its own connections stands for the API process: it defines no job,
     // so only the worker above can run it, and only a notification can wake it before its poll.
@@ -43,7 +43,7 @@ describe('scheduler (Agenda on Baton\'s database)', () => {
     await other.close();
   });
 
-  it('keeps its jobs in the same database as Baton\'s tables', async () => {
+  it("keeps its jobs in the same database as Baton's tables", async () => {
     const { rows } = await database.pool.query(`select count(*)::int as n from agenda_jobs where name = 'record'`);
     expect(rows[0].n).toBe(1);
   });

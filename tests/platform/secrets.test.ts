@@ -40,7 +40,12 @@ describe('resolveSecrets', () => {
     expect(password).toMatch(/^[\w-]{32}$/);
     await resolveSecrets(loadConfig({ BATON_DATA_DIR: dataDir }));
     expect(await embeddedDatabasePassword(dataDir)).toBe(password);
-    expect(JSON.parse(await readFile(path.join(dataDir, 'secrets.json'), 'utf8'))).toEqual({ apiKey: expect.any(String), secret: expect.any(String), siteKey: expect.any(String), databasePassword: password });
+    expect(JSON.parse(await readFile(path.join(dataDir, 'secrets.json'), 'utf8'))).toEqual({
+      apiKey: expect.any(String),
+      secret: expect.any(String),
+      siteKey: expect.any(String),
+      databasePassword: password,
+    });
     expect((await stat(path.join(dataDir, 'secrets.json'))).mode & 0o777).toBe(0o600);
     expect(await embeddedDatabasePassword('memory')).not.toBe(await embeddedDatabasePassword('memory'));
   });
@@ -53,7 +58,11 @@ describe('resolveSecrets', () => {
   });
 
   it('never generates in production', async () => {
-    const config = { ...loadConfig({ BATON_DATA_DIR: dataDir, BATON_API_KEY: 'k'.repeat(30), BATON_SECRET: 's'.repeat(40) }), nodeEnv: 'production' as const, secret: null };
+    const config = {
+      ...loadConfig({ BATON_DATA_DIR: dataDir, BATON_API_KEY: 'k'.repeat(30), BATON_SECRET: 's'.repeat(40) }),
+      nodeEnv: 'production' as const,
+      secret: null,
+    };
     await expect(resolveSecrets(config)).rejects.toThrow('required in production');
   });
 });

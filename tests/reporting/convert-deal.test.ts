@@ -41,12 +41,26 @@ beforeAll(async () => {
   services = await createServices(database.db, { secret: SECRET, publicUrl: 'https://baton.test', logger });
   const config = scoringFile.config;
   handoffs = createHandoffService({
-    db: database.db, leads: services.leads, team: team.team, scoring: () => scoring, config, sequenceName: (id) => id,
+    db: database.db,
+    leads: services.leads,
+    team: team.team,
+    scoring: () => scoring,
+    config,
+    sequenceName: (id) => id,
     enroll: () => Promise.resolve({ kind: 'unknown_sequence' }),
     notifier: { send: () => Promise.reject(new Error('this test sends nothing')) },
-    webhooks: [], linkSigner: createTokenSigner(SECRET, 'handoff'), publicUrl: 'https://baton.test', logger,
+    webhooks: [],
+    linkSigner: createTokenSigner(SECRET, 'handoff'),
+    publicUrl: 'https://baton.test',
+    logger,
   });
-  scoring = createScoringService({ db: database.db, leads: services.leads, config, logger, onMarketingQualified: (leadId, score, from, now, cause, known) => handoffs.handOff(leadId, score, from, now, cause, known) });
+  scoring = createScoringService({
+    db: database.db,
+    leads: services.leads,
+    config,
+    logger,
+    onMarketingQualified: (leadId, score, from, now, cause, known) => handoffs.handOff(leadId, score, from, now, cause, known),
+  });
   api = request(createApp({ apiKey: API_KEY, companyName: 'Acme', logger, services, pingDatabase: database.ping, scoring: { scoring, handoffs } }));
 });
 
@@ -58,7 +72,11 @@ afterAll(async () => {
 /** A lead that asks for a demo, rescored as the worker would: handed off to alex. Returns the handoff id. */
 async function handedOffLead(email: string): Promise<{ leadId: string; handoffId: string }> {
   const lead = (await api.post('/api/leads').set(auth).send({ email, source: 'webinar' }).expect(201)).body as { id: string };
-  await api.post('/api/events').set(auth).send({ leadId: lead.id, type: 'form_submit', properties: { form: 'demo' } }).expect(202);
+  await api
+    .post('/api/events')
+    .set(auth)
+    .send({ leadId: lead.id, type: 'form_submit', properties: { form: 'demo' } })
+    .expect(202);
   await scoring.rescore(lead.id, new Date(), 'event');
   const list = (await api.get('/api/handoffs').query({ leadId: lead.id }).set(auth).expect(200)).body as { items: Array<{ id: string }> };
   const handoffId = list.items[0]?.id;
@@ -72,7 +90,10 @@ describe('POST /api/handoffs/:id/convert with a deal', () => {
     const res = await api.post(`/api/handoffs/${handoffId}/convert`).set(auth).send({ value: 1200.5, currency: 'eur' });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ status: 'converted', deal: { value: 1200.5, currency: 'EUR' } });
-    const { rows } = await database.pool.query('select from_stage, to_stage, cause, rep_id, handoff_id from lifecycle_changes where lead_id = $1 order by at, id', [leadId]);
+    const { rows } = await database.pool.query(
+      'select from_stage, to_stage, cause, rep_id, handoff_id from lifecycle_changes where lead_id = $1 order by at, id',
+      [leadId],
+    );
     expect(rows).toEqual([
       { from_stage: null, to_stage: 'subscriber', cause: 'created', rep_id: null, handoff_id: null },
       { from_stage: 'subscriber', to_stage: 'mql', cause: 'handoff', rep_id: 'alex', handoff_id: handoffId },
@@ -101,12 +122,18 @@ describe('POST /api/handoffs/:id/convert with a deal', () => {
   it('takes the value later, once, when the first convert had none', async () => {
     const { handoffId } = await handedOffLead('later@acme.test');
     await api.post(`/api/handoffs/${handoffId}/convert`).set(auth).send({}).expect(200);
-    expect((await api.post(`/api/handoffs/${handoffId}/convert`).set(auth).send({ value: 5000, currency: 'JPY' }).expect(200)).body.deal).toEqual({ value: 5000, currency: 'JPY' });
-    expect((await api.post(`/api/handoffs/${handoffId}/convert`).set(auth).send({ value: 1, currency: 'JPY' }).expect(200)).body.deal).toEqual({ value: 5000, currency: 'JPY' });
+    expect((await api.post(`/api/handoffs/${handoffId}/convert`).set(auth).send({ value: 5000, currency: 'JPY' }).expect(200)).body.deal).toEqual({
+      value: 5000,
+      currency: 'JPY',
+    });
+    expect((await api.post(`/api/handoffs/${handoffId}/convert`).set(auth).send({ value: 1, currency: 'JPY' }).expect(200)).body.deal).toEqual({
+      value: 5000,
+      currency: 'JPY',
+    });
   });
 });
 
-describe('the convert link in the rep\'s email', () => {
+describe("the convert link in the rep's email", () => {
   it('asks for the deal, stores it, and refuses a bad currency with nothing changed', async () => {
     const { handoffId } = await handedOffLead('link@acme.test');
     const token = handoffs.actionLink(handoffId, 'convert', 'alex', new Date()).slice('https://baton.test'.length);
@@ -124,7 +151,9 @@ describe('the convert link in the rep\'s email', () => {
   });
 
   it('puts every converted value in the funnel report, per currency', async () => {
-    const body = (await api.get('/api/reports/funnel').set(auth).expect(200)).body as { total: { value: Record<string, number>; stages: Record<string, number> } };
+    const body = (await api.get('/api/reports/funnel').set(auth).expect(200)).body as {
+      total: { value: Record<string, number>; stages: Record<string, number> };
+    };
     expect(body.total.value).toEqual({ EUR: 1200.5, JPY: 5000, USD: 990 });
     expect(body.total.stages.customer).toBe(3);
   });

@@ -28,12 +28,31 @@ const HOUR = 3_600_000;
 
 // Around the spring-forward night in Paris (2025-03-30, 02:00 → 03:00): noon to noon is 23 hours.
 const dstLeads: PlannedLead[] = [0, 1, 2].map((index) => ({
-  email: `dst${index}@example.fr`, source: 'salon', createdAt: new Date(Date.UTC(2025, 2, 20, 9 + index)), visit: null, enrollments: [], erase: false,
-  stages: [{ to: 'mql', at: new Date('2025-03-29T11:00:00Z') }, { to: 'sql', at: new Date('2025-03-30T10:00:00Z') }],
-  handoffs: [{ rep: 'alex', at: new Date('2025-03-29T11:00:00Z'), remindedAt: null, reassigned: null, acceptedAt: new Date('2025-03-30T10:00:00Z'), closed: null }],
+  email: `dst${index}@example.fr`,
+  source: 'salon',
+  createdAt: new Date(Date.UTC(2025, 2, 20, 9 + index)),
+  visit: null,
+  enrollments: [],
+  erase: false,
+  stages: [
+    { to: 'mql', at: new Date('2025-03-29T11:00:00Z') },
+    { to: 'sql', at: new Date('2025-03-30T10:00:00Z') },
+  ],
+  handoffs: [
+    { rep: 'alex', at: new Date('2025-03-29T11:00:00Z'), remindedAt: null, reassigned: null, acceptedAt: new Date('2025-03-30T10:00:00Z'), closed: null },
+  ],
 }));
 // 23:30 on March 31 in UTC is 01:30 on April 1 in Paris.
-dstLeads.push({ email: 'late@example.fr', source: 'salon', createdAt: new Date('2025-03-31T23:30:00Z'), visit: null, enrollments: [], erase: false, stages: [], handoffs: [] });
+dstLeads.push({
+  email: 'late@example.fr',
+  source: 'salon',
+  createdAt: new Date('2025-03-31T23:30:00Z'),
+  visit: null,
+  enrollments: [],
+  erase: false,
+  stages: [],
+  handoffs: [],
+});
 
 const plan = [...planHistory(17, 600, PERIOD), ...dstLeads];
 let dir: string;
@@ -74,7 +93,10 @@ afterAll(async () => {
 });
 
 const report = async (query: Record<string, string>): Promise<FunnelReport> => {
-  const res = await api.get('/api/reports/funnel').query(query).set({ Authorization: `Bearer ${API_KEY}` });
+  const res = await api
+    .get('/api/reports/funnel')
+    .query(query)
+    .set({ Authorization: `Bearer ${API_KEY}` });
   expect(res.status).toBe(200);
   return res.body as FunnelReport;
 };
@@ -82,7 +104,12 @@ const report = async (query: Record<string, string>): Promise<FunnelReport> => {
 /** One group of the report against the same group worked out from the plan. */
 function expectAgreement(actual: FunnelGroup | undefined, expected: ExpectedGroup | undefined, label: string) {
   if (!actual || !expected) throw new Error(`${label}: missing (${actual ? 'expected' : 'reported'})`);
-  expect({ label, stages: actual.stages, recycled: actual.recycled, disqualified: actual.disqualified }).toEqual({ label, stages: expected.stages, recycled: expected.recycled, disqualified: expected.disqualified });
+  expect({ label, stages: actual.stages, recycled: actual.recycled, disqualified: actual.disqualified }).toEqual({
+    label,
+    stages: expected.stages,
+    recycled: expected.recycled,
+    disqualified: expected.disqualified,
+  });
   for (const conversion of actual.conversions) {
     const interval = wilsonInterval(expected.stages[conversion.to], expected.stages[conversion.from]);
     if (!interval) {
@@ -126,7 +153,12 @@ describe('GET /api/reports/funnel over a seeded history', () => {
         const credit = expected.groups.get(group.key)?.credit;
         if (group.key === '(none)') continue;
         for (const stage of ['mql', 'sql', 'customer'] as const) {
-          expect({ key: group.key, stage, first: group.credit?.[stage].first, last: group.credit?.[stage].last }).toEqual({ key: group.key, stage, first: credit?.[stage].first, last: credit?.[stage].last });
+          expect({ key: group.key, stage, first: group.credit?.[stage].first, last: group.credit?.[stage].last }).toEqual({
+            key: group.key,
+            stage,
+            first: credit?.[stage].first,
+            last: credit?.[stage].last,
+          });
           expect(group.credit?.[stage].linear).toBeCloseTo(credit?.[stage].linear ?? -1, 3);
         }
       }
@@ -136,8 +168,21 @@ describe('GET /api/reports/funnel over a seeded history', () => {
       expect(body.reps?.map((rep) => rep.rep).sort()).toEqual([...reps.keys()].sort());
       for (const rep of body.reps ?? []) {
         const line = reps.get(rep.rep);
-        expect({ rep: rep.rep, handoffs: rep.handoffs, accepted: rep.accepted, converted: rep.converted, rejected: rep.rejected, slaBreaches: rep.slaBreaches })
-          .toEqual({ rep: rep.rep, handoffs: line?.handoffs, accepted: line?.accepted, converted: line?.converted, rejected: line?.rejected, slaBreaches: line?.breaches });
+        expect({
+          rep: rep.rep,
+          handoffs: rep.handoffs,
+          accepted: rep.accepted,
+          converted: rep.converted,
+          rejected: rep.rejected,
+          slaBreaches: rep.slaBreaches,
+        }).toEqual({
+          rep: rep.rep,
+          handoffs: line?.handoffs,
+          accepted: line?.accepted,
+          converted: line?.converted,
+          rejected: line?.rejected,
+          slaBreaches: line?.breaches,
+        });
         expect(rep.medianSecondsToAccept).toBeCloseTo(interpolatedPercentile(line?.acceptSeconds ?? [], 0.5) ?? -1, 2);
         for (const [currency, value] of Object.entries(line?.value ?? {})) expect(rep.value[currency]).toBeCloseTo(value, 2);
       }
@@ -153,23 +198,37 @@ describe('GET /api/reports/funnel over a seeded history', () => {
     for (const group of body.groups) expectAgreement(group, expected.groups.get(group.key), group.key);
     const paris = await report({ from: '2025-03-01', to: '2025-04-30', by: 'month', tz: 'Europe/Paris' });
     const utc = await report({ from: '2025-03-01', to: '2025-04-30', by: 'month', tz: 'UTC' });
-    expect(paris.groups.map((group) => [group.key, group.stages.subscriber])).toEqual([['2025-03', 3], ['2025-04', 1]]);
+    expect(paris.groups.map((group) => [group.key, group.stages.subscriber])).toEqual([
+      ['2025-03', 3],
+      ['2025-04', 1],
+    ]);
     expect(utc.groups.map((group) => [group.key, group.stages.subscriber])).toEqual([['2025-03', 4]]);
   });
 
   it('measures time in a stage in real elapsed time across a DST change (noon to noon is 23 hours)', async () => {
     const body = await report({ from: '2025-03-01', to: '2025-03-31', tz: 'Europe/Paris' });
     expect(body.total.stages).toMatchObject({ subscriber: 3, mql: 3, sql: 3 });
-    expect(body.total.timeInStage.mql).toEqual({ medianSeconds: 23 * HOUR / 1000, p90Seconds: 23 * HOUR / 1000 });
+    expect(body.total.timeInStage.mql).toEqual({ medianSeconds: (23 * HOUR) / 1000, p90Seconds: (23 * HOUR) / 1000 });
   });
 
   it('keeps erased leads in the counts, with nothing that leads back to them', async () => {
     const sql = (text: string, values: unknown[]) => database.pool.query(text, values);
-    expect((await sql('select count(*)::int as n from lifecycle_changes where lead_id = any($1::uuid[]) or subject = any($1::uuid[])', [erasedIds])).rows[0]).toEqual({ n: 0 });
-    expect((await sql('select count(*)::int as n from funnel_leads where lead_id = any($1::uuid[]) or subject = any($1::uuid[])', [erasedIds])).rows[0]).toEqual({ n: 0 });
+    expect(
+      (await sql('select count(*)::int as n from lifecycle_changes where lead_id = any($1::uuid[]) or subject = any($1::uuid[])', [erasedIds])).rows[0],
+    ).toEqual({ n: 0 });
+    expect(
+      (await sql('select count(*)::int as n from funnel_leads where lead_id = any($1::uuid[]) or subject = any($1::uuid[])', [erasedIds])).rows[0],
+    ).toEqual({ n: 0 });
     expect((await sql('select count(*)::int as n from funnel_handoffs where subject = any($1::uuid[])', [erasedIds])).rows[0]).toEqual({ n: 0 });
     const erasedEmails = plan.filter((lead) => lead.erase).map((lead) => lead.email);
-    const everything = JSON.stringify((await sql('select (select json_agg(c) from lifecycle_changes c) as a, (select json_agg(f) from funnel_leads f) as b, (select json_agg(h) from funnel_handoffs h) as c', [])).rows);
+    const everything = JSON.stringify(
+      (
+        await sql(
+          'select (select json_agg(c) from lifecycle_changes c) as a, (select json_agg(f) from funnel_leads f) as b, (select json_agg(h) from funnel_handoffs h) as c',
+          [],
+        )
+      ).rows,
+    );
     for (const email of erasedEmails) expect(everything).not.toContain(email);
     // Their stage history is still there, under keys of its own.
     expect((await sql('select count(distinct subject)::int as n from funnel_leads where lead_id is null', [])).rows[0]).toEqual({ n: erasedIds.length });
@@ -184,7 +243,10 @@ describe('GET /api/reports/funnel over a seeded history', () => {
     [{ tz: 'Mars/Olympus_Mons' }, 'tz'],
     [{ group: 'source' }, 'group'],
   ])('answers 400 naming the parameter for %j', async (query, field) => {
-    const res = await api.get('/api/reports/funnel').query(query).set({ Authorization: `Bearer ${API_KEY}` });
+    const res = await api
+      .get('/api/reports/funnel')
+      .query(query)
+      .set({ Authorization: `Bearer ${API_KEY}` });
     expect(res.status).toBe(400);
     expect(res.body.error.code).toBe('validation_failed');
     expect(res.body.error.details).toEqual([expect.objectContaining({ field, location: 'query' })]);
@@ -199,10 +261,11 @@ describe('GET /api/reports/funnel over a seeded history', () => {
 });
 
 describe('baton report funnel', () => {
-  const cli = (args: string[]) => runCommand(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'report', 'funnel', ...args], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', BATON_DATA_DIR: dir, ...(server?.url ? { DATABASE_URL: server.url } : {}) },
-  });
+  const cli = (args: string[]) =>
+    runCommand(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'report', 'funnel', ...args], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', BATON_DATA_DIR: dir, ...(server?.url ? { DATABASE_URL: server.url } : {}) },
+    });
 
   // The embedded database is held by one process at a time: the CLI's turn comes after the API's.
   beforeAll(async () => {
@@ -211,23 +274,36 @@ describe('baton report funnel', () => {
     await database.close();
   });
 
-  it('gives the API\'s report as JSON, and the same figures as CSV and as a table', async () => {
+  it("gives the API's report as JSON, and the same figures as CSV and as a table", async () => {
     const expected = expectedFunnel(plan, PERIOD, 'source');
     const json = JSON.parse((await cli(['--from', '2026-01-01', '--to', '2026-06-30', '--by', 'source', '--json'])).stdout) as FunnelReport;
     expectAgreement(json.total, expected.total, 'total');
     for (const group of json.groups) expectAgreement(group, expected.groups.get(group.key), group.key);
 
-    const csv = parse((await cli(['--from', '2026-01-01', '--to', '2026-06-30', '--by', 'source', '--csv'])).stdout, { columns: true }) as Array<Record<string, string>>;
+    const csv = parse((await cli(['--from', '2026-01-01', '--to', '2026-06-30', '--by', 'source', '--csv'])).stdout, { columns: true }) as Array<
+      Record<string, string>
+    >;
     expect(csv.map((row) => row.group)).toEqual(['all', ...json.groups.map((group) => group.key)]);
     for (const row of csv) {
       const group = row.group === 'all' ? expected.total : expected.groups.get(row.group ?? '');
-      expect([row.subscriber, row.lead, row.mql, row.sql, row.customer].map(Number)).toEqual([group?.stages.subscriber, group?.stages.lead, group?.stages.mql, group?.stages.sql, group?.stages.customer]);
+      expect([row.subscriber, row.lead, row.mql, row.sql, row.customer].map(Number)).toEqual([
+        group?.stages.subscriber,
+        group?.stages.lead,
+        group?.stages.mql,
+        group?.stages.sql,
+        group?.stages.customer,
+      ]);
       expect(Number(row.mql_median_seconds)).toBeCloseTo(interpolatedPercentile(group?.times.mql ?? [], 0.5) ?? -1, 2);
     }
 
     const table = (await cli(['--from', '2026-01-01', '--to', '2026-06-30', '--by', 'source'])).stdout;
     const totalLine = table.split('\n').find((text) => text.startsWith('all '));
-    expect(totalLine?.split(/\s{2,}/).slice(1, 6).map(Number)).toEqual(['subscriber', 'lead', 'mql', 'sql', 'customer'].map((stage) => expected.total.stages[stage as 'mql']));
+    expect(
+      totalLine
+        ?.split(/\s{2,}/)
+        .slice(1, 6)
+        .map(Number),
+    ).toEqual(['subscriber', 'lead', 'mql', 'sql', 'customer'].map((stage) => expected.total.stages[stage as 'mql']));
     expect(table).toContain('Salon Lyon — été');
   }, 120_000);
 

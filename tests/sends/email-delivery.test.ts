@@ -13,14 +13,26 @@ const deliveryWith = (mail: Parameters<DeliverySetup['deliveryWith']>[0]) => set
 
 async function enroll(email: string, firstName = 'Ada'): Promise<{ leadId: string; enrollmentId: string }> {
   const lead = await t.api.post('/api/leads').set(t.auth).send({ email, firstName, company: 'Initech' });
-  const row = await t.database.db.insertInto('enrollments').values({ lead_id: lead.body.id, sequence_id: 'b2b-nurture', sequence_version: 1 }).returning('id').executeTakeFirstOrThrow();
+  const row = await t.database.db
+    .insertInto('enrollments')
+    .values({ lead_id: lead.body.id, sequence_id: 'b2b-nurture', sequence_version: 1 })
+    .returning('id')
+    .executeTakeFirstOrThrow();
   return { leadId: lead.body.id, enrollmentId: row.id };
 }
 
 const step = (ids: { leadId: string; enrollmentId: string }, stepId = 'welcome') => ({
-  ...ids, sequence: { id: 'b2b-nurture', name: 'B2B nurture' }, stepId, template: 'welcome',
+  ...ids,
+  sequence: { id: 'b2b-nurture', name: 'B2B nurture' },
+  stepId,
+  template: 'welcome',
 });
-const caught = async (to: string) => t.database.db.selectFrom('dev_mail').selectAll().where((eb) => eb.fn('lower', [eb.fn('array_to_string', ['envelope_to', eb.val(',')])]), '=', to).execute();
+const caught = async (to: string) =>
+  t.database.db
+    .selectFrom('dev_mail')
+    .selectAll()
+    .where((eb) => eb.fn('lower', [eb.fn('array_to_string', ['envelope_to', eb.val(',')])]), '=', to)
+    .execute();
 
 beforeAll(async () => {
   setup = await startDeliverySetup();
@@ -51,9 +63,13 @@ describe('email delivery for a sequence step', () => {
     expect(events.body.items).toHaveLength(1);
   });
 
-  it('uses the step\'s own subject and From when the sequence sets them', async () => {
+  it("uses the step's own subject and From when the sequence sets them", async () => {
     const ids = await enroll('override@example.com', 'Olga');
-    const outcome = await deliverOne(delivery, { ...step(ids), subject: '{{lead.firstName}}, one more idea for {{lead.company}}', from: 'Sales <sales@acme.example>' });
+    const outcome = await deliverOne(delivery, {
+      ...step(ids),
+      subject: '{{lead.firstName}}, one more idea for {{lead.company}}',
+      from: 'Sales <sales@acme.example>',
+    });
     expect(outcome.kind).toBe('sent');
     const mail = await simpleParser((await caught('override@example.com'))[0]?.raw ?? '');
     expect(mail.subject).toBe('Olga, one more idea for Initech');
@@ -111,16 +127,32 @@ describe('the frequency-cap gate and interrupted sends', () => {
     const other = await enroll('counted-other@example.com');
     expect((await deliverOne(delivery, step(ids, 'first'))).kind).toBe('sent');
     const since = new Date(Date.now() - 60_000);
-    expect(await recentMarketingSendsOf(t.database.db, [ids.leadId, other.leadId], since)).toEqual([expect.objectContaining({ lead_id: ids.leadId, enrollment_id: ids.enrollmentId, step_id: 'first' })]);
+    expect(await recentMarketingSendsOf(t.database.db, [ids.leadId, other.leadId], since)).toEqual([
+      expect.objectContaining({ lead_id: ids.leadId, enrollment_id: ids.enrollmentId, step_id: 'first' }),
+    ]);
     expect(await recentMarketingSendsOf(t.database.db, [other.leadId], since)).toEqual([]);
     expect(await recentMarketingSendsOf(t.database.db, [ids.leadId], new Date(Date.now() + 1000))).toEqual([]);
   });
 
   const claimLeftBehind = async (ids: { leadId: string; enrollmentId: string }, handedOver: boolean, ageSeconds = 0) => {
-    await t.database.db.insertInto('sends').values({ enrollment_id: ids.enrollmentId, step_id: 'welcome', lead_id: ids.leadId, template: 'welcome', message_id: `<${ids.enrollmentId}@baton.test>`, claimed_by: 'dead-worker' }).execute();
-    await t.database.pool.query(`update sends set claimed_at = now() - make_interval(secs => $2), handed_at = case when $3 then now() end where enrollment_id = $1`, [ids.enrollmentId, ageSeconds, handedOver]);
+    await t.database.db
+      .insertInto('sends')
+      .values({
+        enrollment_id: ids.enrollmentId,
+        step_id: 'welcome',
+        lead_id: ids.leadId,
+        template: 'welcome',
+        message_id: `<${ids.enrollmentId}@baton.test>`,
+        claimed_by: 'dead-worker',
+      })
+      .execute();
+    await t.database.pool.query(
+      `update sends set claimed_at = now() - make_interval(secs => $2), handed_at = case when $3 then now() end where enrollment_id = $1`,
+      [ids.enrollmentId, ageSeconds, handedOver],
+    );
   };
-  const ledgerRow = async (enrollmentId: string) => t.database.db.selectFrom('sends').selectAll().where('enrollment_id', '=', enrollmentId).executeTakeFirstOrThrow();
+  const ledgerRow = async (enrollmentId: string) =>
+    t.database.db.selectFrom('sends').selectAll().where('enrollment_id', '=', enrollmentId).executeTakeFirstOrThrow();
 
   it('marks a claim handed to SMTP by a process that died as unknown, and never sends it again', async () => {
     const ids = await enroll('interrupted@example.com');
@@ -128,7 +160,10 @@ describe('the frequency-cap gate and interrupted sends', () => {
     expect(await markInterruptedSends(t.database.db, new Date(Date.now() - 60_000))).toBe(0);
     expect(await markInterruptedSends(t.database.db, new Date(Date.now() + 1000))).toBeGreaterThanOrEqual(1);
     expect(await ledgerRow(ids.enrollmentId)).toMatchObject({ status: 'unknown', outcome: 'interrupted' });
-    expect(await deliverOne(delivery, step(ids), { takeOverBefore: new Date(Date.now() + 1000) })).toMatchObject({ kind: 'already_handled', status: 'unknown' });
+    expect(await deliverOne(delivery, step(ids), { takeOverBefore: new Date(Date.now() + 1000) })).toMatchObject({
+      kind: 'already_handled',
+      status: 'unknown',
+    });
     expect(await caught('interrupted@example.com')).toEqual([]);
   });
 
@@ -151,7 +186,11 @@ describe('the frequency-cap gate and interrupted sends', () => {
     await claimLeftBehind(staleUnhanded, false, 120);
     const takeOverBefore = new Date(Date.now() - 60_000);
     const outcomes = await delivery.deliverMany([step(fresh), step(staleHanded), step(staleUnhanded)], { takeOverBefore });
-    expect(outcomes.map((outcome) => [outcome.kind, 'status' in outcome ? outcome.status : null])).toEqual([['already_handled', 'claimed'], ['already_handled', 'claimed'], ['sent', null]]);
+    expect(outcomes.map((outcome) => [outcome.kind, 'status' in outcome ? outcome.status : null])).toEqual([
+      ['already_handled', 'claimed'],
+      ['already_handled', 'claimed'],
+      ['sent', null],
+    ]);
     expect(await caught('fresh-claim@example.com')).toEqual([]);
     expect(await caught('stale-handed@example.com')).toEqual([]);
     expect(await caught('stale-unhanded@example.com')).toHaveLength(1);
@@ -165,11 +204,21 @@ describe('the frequency-cap gate and interrupted sends', () => {
     const ids = await enroll('stalled@example.com');
     await claimLeftBehind(ids, false, 120);
     const [row] = await t.database.db.selectFrom('sends').select('id').where('enrollment_id', '=', ids.enrollmentId).execute();
-    const claim = { enrollmentId: ids.enrollmentId, stepId: 'welcome', leadId: ids.leadId, template: 'welcome', messageId: `<${ids.enrollmentId}@baton.test>`, marketing: true, claimedBy: 'live-worker' };
+    const claim = {
+      enrollmentId: ids.enrollmentId,
+      stepId: 'welcome',
+      leadId: ids.leadId,
+      template: 'welcome',
+      messageId: `<${ids.enrollmentId}@baton.test>`,
+      marketing: true,
+      claimedBy: 'live-worker',
+    };
     const taken = await claimSends(t.database.db, [claim], new Date(Date.now() - 60_000));
     expect(taken.get(`${ids.enrollmentId}:welcome`)?.claimed).toBe(true);
     // The claim changed hands once: a second taker finds it fresh.
-    expect((await claimSends(t.database.db, [{ ...claim, claimedBy: 'third' }], new Date(Date.now() - 60_000))).get(`${ids.enrollmentId}:welcome`)?.claimed).toBe(false);
+    expect(
+      (await claimSends(t.database.db, [{ ...claim, claimedBy: 'third' }], new Date(Date.now() - 60_000))).get(`${ids.enrollmentId}:welcome`)?.claimed,
+    ).toBe(false);
     const handOver = [{ id: row?.id ?? '', leadId: ids.leadId, emailHash: t.services.suppression.hash('stalled@example.com') }];
     expect(await markHandedOver(t.database.db, handOver, 'dead-worker')).toEqual(new Map());
     expect(await markHandedOver(t.database.db, handOver, 'live-worker')).toEqual(new Map([[row?.id, 'handed']]));

@@ -92,7 +92,15 @@ beforeAll(async () => {
   transport = createMailTransport(sink.url, null);
   const { leads, events, suppression, tracking, unsubscribeSigner } = t.services;
   delivery = createEmailDelivery({
-    db: t.database.db, leads, events, suppression, templates: loaded.store, tracking, transport, unsubscribeSigner, worker: 'links-test',
+    db: t.database.db,
+    leads,
+    events,
+    suppression,
+    templates: loaded.store,
+    tracking,
+    transport,
+    unsubscribeSigner,
+    worker: 'links-test',
     settings: { publicUrl: 'https://baton.test', mailFrom: 'Acme <hello@acme.example>', company: { name: 'Acme', postalAddress: '1 Main Street' } },
     utmFor: () => utm,
   });
@@ -106,10 +114,20 @@ afterAll(async () => {
 
 async function sendCorpus(email: string, stepId = 'links'): Promise<ParsedMail> {
   const lead = await t.api.post('/api/leads').set(t.auth).send({ email });
-  const row = await t.database.db.insertInto('enrollments').values({ lead_id: lead.body.id, sequence_id: 'links-seq', sequence_version: 1 }).returning('id').executeTakeFirstOrThrow();
-  const [outcome] = await delivery.deliverMany([{ enrollmentId: row.id, leadId: lead.body.id, sequence: { id: 'links-seq', name: 'Links' }, stepId, template: 'links' }]);
+  const row = await t.database.db
+    .insertInto('enrollments')
+    .values({ lead_id: lead.body.id, sequence_id: 'links-seq', sequence_version: 1 })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  const [outcome] = await delivery.deliverMany([
+    { enrollmentId: row.id, leadId: lead.body.id, sequence: { id: 'links-seq', name: 'Links' }, stepId, template: 'links' },
+  ]);
   expect(outcome?.kind).toBe('sent');
-  const caught = await t.database.db.selectFrom('dev_mail').select('raw').where((eb) => eb.fn('array_to_string', ['envelope_to', eb.val(',')]), '=', email).executeTakeFirstOrThrow();
+  const caught = await t.database.db
+    .selectFrom('dev_mail')
+    .select('raw')
+    .where((eb) => eb.fn('array_to_string', ['envelope_to', eb.val(',')]), '=', email)
+    .executeTakeFirstOrThrow();
   return simpleParser(caught.raw);
 }
 
@@ -167,7 +185,7 @@ describe('tracked links keep the template URL exactly', () => {
     expect(mail.text).toMatch(/Unsubscribe \[https:\/\/baton\.test\/u\/[^\]]+\]/);
   });
 
-  it('adds the sequence\'s UTM tags without replacing a parameter a link already has', async () => {
+  it("adds the sequence's UTM tags without replacing a parameter a link already has", async () => {
     utm = { source: 'newsletter', medium: 'email' };
     try {
       const mail = await sendCorpus('utm@example.com', 'step-two');

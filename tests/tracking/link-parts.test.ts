@@ -15,7 +15,10 @@ describe('UTM tags', () => {
     ['https://example.com/?a=1&', `https://example.com/?a=1&${ALL}`],
     ['https://example.com/?', `https://example.com/?${ALL}`],
     ['https://example.com/app#/route?x=1', `https://example.com/app?${ALL}#/route?x=1`],
-    ['https://example.com/?utm_source=partner&utm_content=hero', 'https://example.com/?utm_source=partner&utm_content=hero&utm_medium=email&utm_campaign=b2b-nurture'],
+    [
+      'https://example.com/?utm_source=partner&utm_content=hero',
+      'https://example.com/?utm_source=partner&utm_content=hero&utm_medium=email&utm_campaign=b2b-nurture',
+    ],
     ['https://example.com/?utm%5Fsource=encoded', 'https://example.com/?utm%5Fsource=encoded&utm_medium=email&utm_campaign=b2b-nurture&utm_content=welcome'],
     [`https://example.com/?${ALL}`, `https://example.com/?${ALL}`],
     ['https://example.com/?q=%2F&x=%zz', `https://example.com/?q=%2F&x=%zz&${ALL}`],
@@ -24,7 +27,9 @@ describe('UTM tags', () => {
   });
 
   it('encodes the values it adds', () => {
-    expect(withUtmTags('https://example.com/', { ...TAGS, source: 'spring sale & co', medium: 'e-mail/ü' })).toBe('https://example.com/?utm_source=spring%20sale%20%26%20co&utm_medium=e-mail%2F%C3%BC&utm_campaign=b2b-nurture&utm_content=welcome');
+    expect(withUtmTags('https://example.com/', { ...TAGS, source: 'spring sale & co', medium: 'e-mail/ü' })).toBe(
+      'https://example.com/?utm_source=spring%20sale%20%26%20co&utm_medium=e-mail%2F%C3%BC&utm_campaign=b2b-nurture&utm_content=welcome',
+    );
   });
 });
 
@@ -46,21 +51,36 @@ describe('finding links', () => {
     const html = `<link href="https://fonts.example/css?family=A&amp;b=1" rel="stylesheet">
 <a class="x" href="https://example.com/?a&#x3D;1&amp;b&#x3D;2&#x27;">one</a><A HREF = 'https://example.com/?x=1&copy=2'>two</A>
 <area shape="rect" href=https://example.com/bare?x=1><a href="mailto:a@example.com">m</a><a href="  https://example.com/spaced  ">s</a>`;
-    expect(findHtmlLinks(html).map((link) => link.url)).toEqual(['https://example.com/?a=1&b=2\'', 'https://example.com/?x=1&copy=2', 'https://example.com/bare?x=1', 'https://example.com/spaced']);
+    expect(findHtmlLinks(html).map((link) => link.url)).toEqual([
+      "https://example.com/?a=1&b=2'",
+      'https://example.com/?x=1&copy=2',
+      'https://example.com/bare?x=1',
+      'https://example.com/spaced',
+    ]);
   });
 
   it('matches URLs known from the HTML whole in the text part, and trims punctuation from others', () => {
     const known = ['https://example.com/wiki/Foo_(bar)', 'https://example.com/?q="x"&y=[1]', 'https://example.com/a'];
-    const text = 'Read [https://example.com/wiki/Foo_(bar)] and [https://example.com/?q="x"&y=[1]].\nAlso https://example.com/a, (see https://other.example/path).\nhttps://example.com/ab!';
+    const text =
+      'Read [https://example.com/wiki/Foo_(bar)] and [https://example.com/?q="x"&y=[1]].\nAlso https://example.com/a, (see https://other.example/path).\nhttps://example.com/ab!';
     expect(findTextLinks(text, known).map((link) => link.url)).toEqual([
-      'https://example.com/wiki/Foo_(bar)', 'https://example.com/?q="x"&y=[1]', 'https://example.com/a', 'https://other.example/path', 'https://example.com/ab',
+      'https://example.com/wiki/Foo_(bar)',
+      'https://example.com/?q="x"&y=[1]',
+      'https://example.com/a',
+      'https://other.example/path',
+      'https://example.com/ab',
     ]);
   });
 });
 
 describe('utm: in a sequence file', () => {
   const templates = { has: (name: string) => name === 'welcome', names: () => ['welcome'] };
-  const sequence = (utm: string) => parseSequence(`id: tagged\nname: Tagged\nversion: 1\n${utm}entry:\n  trigger: { type: manual }\nsteps:\n  - id: hello\n    email: welcome\n`, 'tagged.yaml', templates);
+  const sequence = (utm: string) =>
+    parseSequence(
+      `id: tagged\nname: Tagged\nversion: 1\n${utm}entry:\n  trigger: { type: manual }\nsteps:\n  - id: hello\n    email: welcome\n`,
+      'tagged.yaml',
+      templates,
+    );
 
   it.each([
     ['', null],

@@ -20,7 +20,8 @@ async function prepare(sendId: string) {
   if (!prepared) throw new Error('prepareEmails returned nothing');
   return prepared;
 }
-const clickPath = (html: string, index: number) => new URL([...html.matchAll(/href=["'](https:\/\/baton\.test\/c\/[^"']+)["']/g)][index]?.[1] ?? 'https://x/none').pathname;
+const clickPath = (html: string, index: number) =>
+  new URL([...html.matchAll(/href=["'](https:\/\/baton\.test\/c\/[^"']+)["']/g)][index]?.[1] ?? 'https://x/none').pathname;
 const timeline = async (type: string) => (await t.api.get(`/api/leads/${leadId}/timeline`).query({ type }).set(t.auth)).body.items;
 
 describe('preparing an email for tracking', () => {
@@ -108,13 +109,19 @@ describe('open tracking', () => {
     for (let i = 0; i < 5; i += 1) expect((await t.api.get(clickPath(html, 0)).set('User-Agent', 'Thunderbird/115.0')).status).toBe(302);
     await t.services.tracking.close();
     const ofSend = (events: Array<{ properties: { sendId: string; machine: boolean } }>) => events.filter((event) => event.properties.sendId === 'send-h');
-    expect(ofSend(await timeline('email_opened')).map((event) => event.properties.machine).sort()).toEqual([false, true]);
+    expect(
+      ofSend(await timeline('email_opened'))
+        .map((event) => event.properties.machine)
+        .sort(),
+    ).toEqual([false, true]);
     expect(ofSend(await timeline('email_clicked'))).toHaveLength(5);
   });
 
   it('drops the buffered events of a lead erased meanwhile without losing the others', async () => {
     const other = (await t.api.post('/api/leads').set(t.auth).send({ email: 'short-lived@example.com' })).body.id;
-    const [gone = { html: '', text: '' }] = await t.services.tracking.prepareEmails([{ sendId: 'send-f', leadId: other, html: HTML, text: TEXT, keepUrls: [] }]);
+    const [gone = { html: '', text: '' }] = await t.services.tracking.prepareEmails([
+      { sendId: 'send-f', leadId: other, html: HTML, text: TEXT, keepUrls: [] },
+    ]);
     const kept = await prepare('send-g');
     const gonePixel = new URL(/src="(https:\/\/baton\.test\/o\/[^"]+)"/.exec(gone.html)?.[1] ?? '').pathname;
     const keptPixel = new URL(/src="(https:\/\/baton\.test\/o\/[^"]+)"/.exec(kept.html)?.[1] ?? '').pathname;

@@ -20,10 +20,48 @@ describe('accounts by company email domain', () => {
   });
 
   it.each([
-    'yahoo.co.jp', 'yahoo.es', 'yahoo.it', 'yahoo.ca', 'hotmail.it', 'hotmail.es', 'outlook.de', 'outlook.it', 'live.de', 'live.nl', 'protonmail.ch',
-    'inbox.ru', 'bk.ru', 'list.ru', 'ya.ru', 'naver.com', 'hanmail.net', 'daum.net', 'rediffmail.com', 'seznam.cz', 'wp.pl', 'o2.pl', 'onet.pl', 'interia.pl',
-    'bigpond.com', 'shaw.ca', 'rogers.com', 'sympatico.ca', 'cox.net', 'charter.net', 'foxmail.com', 'sina.com', 'posteo.de', 'mailbox.org', 'gmx.at', 'gmx.ch',
-    'freenet.de', 'virgilio.it', 'tiscali.it', 'sky.com', 'virginmedia.com', 'ntlworld.com',
+    'yahoo.co.jp',
+    'yahoo.es',
+    'yahoo.it',
+    'yahoo.ca',
+    'hotmail.it',
+    'hotmail.es',
+    'outlook.de',
+    'outlook.it',
+    'live.de',
+    'live.nl',
+    'protonmail.ch',
+    'inbox.ru',
+    'bk.ru',
+    'list.ru',
+    'ya.ru',
+    'naver.com',
+    'hanmail.net',
+    'daum.net',
+    'rediffmail.com',
+    'seznam.cz',
+    'wp.pl',
+    'o2.pl',
+    'onet.pl',
+    'interia.pl',
+    'bigpond.com',
+    'shaw.ca',
+    'rogers.com',
+    'sympatico.ca',
+    'cox.net',
+    'charter.net',
+    'foxmail.com',
+    'sina.com',
+    'posteo.de',
+    'mailbox.org',
+    'gmx.at',
+    'gmx.ch',
+    'freenet.de',
+    'virgilio.it',
+    'tiscali.it',
+    'sky.com',
+    'virginmedia.com',
+    'ntlworld.com',
   ])('no account for the regional or ISP mailbox %s', (domain) => {
     expect(accountDomainOf(`someone@${domain}`)).toBeNull();
   });
@@ -35,7 +73,11 @@ describe('accounts by company email domain', () => {
   it('covers the free-webmail domains of the shipped scoring.yaml', async () => {
     const { readFile } = await import('node:fs/promises');
     const scoring = await readFile(new URL('../../scoring.yaml', import.meta.url), 'utf8');
-    const listed = /id: free-webmail,[^\n]*email_domain_in: \[([^\]]+)\]/.exec(scoring)?.[1]?.split(',').map((domain) => domain.trim()) ?? [];
+    const listed =
+      /id: free-webmail,[^\n]*email_domain_in: \[([^\]]+)\]/
+        .exec(scoring)?.[1]
+        ?.split(',')
+        .map((domain) => domain.trim()) ?? [];
     expect(listed.length).toBeGreaterThan(3);
     expect(listed.filter((domain) => !WEBMAIL_DOMAINS.has(domain))).toEqual([]);
   });
@@ -55,9 +97,17 @@ describe('the account around a lead, from the database', () => {
   const query = async <Row extends Record<string, unknown>>(text: string, values: unknown[] = []) => (await database.pool.query<Row>(text, values)).rows;
   /** A lead at `email`, scored lately with `engagement` points at `stage`, with one recent page view. */
   async function person(email: string, engagement: number, options: { stage?: string; unsubscribed?: boolean } = {}): Promise<LeadRow> {
-    const [row] = await query<LeadRow>(`insert into leads (email, unsubscribed_at) values ($1, $2) returning *`, [email, options.unsubscribed ? recently : null]);
+    const [row] = await query<LeadRow>(`insert into leads (email, unsubscribed_at) values ($1, $2) returning *`, [
+      email,
+      options.unsubscribed ? recently : null,
+    ]);
     if (!row) throw new Error('no lead');
-    await query(`insert into lead_scores (lead_id, stage, engagement, total, scored_at) values ($1, $2, $3, $3, $4)`, [row.id, options.stage ?? 'lead', engagement, recently]);
+    await query(`insert into lead_scores (lead_id, stage, engagement, total, scored_at) values ($1, $2, $3, $3, $4)`, [
+      row.id,
+      options.stage ?? 'lead',
+      engagement,
+      recently,
+    ]);
     await query(`insert into events (lead_id, type, properties, occurred_at) values ($1, 'page_view', '{"path":"/pricing"}', $2)`, [row.id, recently]);
     return row;
   }

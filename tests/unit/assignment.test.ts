@@ -5,7 +5,15 @@ const NOW = new Date('2026-06-15T12:00:00Z');
 
 const territory = (fields: Partial<Territory>): Territory => ({ countries: null, regions: null, companySize: null, industries: null, ...fields });
 const rep = (id: string, fields: Partial<Rep> = {}): Rep => ({
-  id, name: id, email: `${id}@example.com`, slackWebhookUrl: null, timezone: 'UTC', capacity: null, outOfOffice: [], territories: [], ...fields,
+  id,
+  name: id,
+  email: `${id}@example.com`,
+  slackWebhookUrl: null,
+  timezone: 'UTC',
+  capacity: null,
+  outOfOffice: [],
+  territories: [],
+  ...fields,
 });
 const lead = (country: string | null, traits: Record<string, unknown> = {}): AssignableLead => ({ country, traits });
 
@@ -123,13 +131,19 @@ describe('choosing a rep', () => {
 
   it('says in the detail which pool it used, after whom, and whom it skipped', () => {
     expect(chooseRep(input({ lastAssigned: { 'alex,sam,kim': 'kim' }, openCounts: { alex: 2 }, exclude: ['sam'] }))).toEqual({
-      repId: 'kim', poolKey: 'alex,sam,kim', reason: 'territory', detail: 'territory pool alex,sam,kim, after kim; skipped alex (at capacity 2/2), sam (excluded)',
+      repId: 'kim',
+      poolKey: 'alex,sam,kim',
+      reason: 'territory',
+      detail: 'territory pool alex,sam,kim, after kim; skipped alex (at capacity 2/2), sam (excluded)',
     });
   });
 
   it('gives a lead no territory matches to the fallback owner', () => {
     expect(chooseRep(input({ lead: lead('JP', { region: 'kanto', company_size: 40 }) }))).toEqual({
-      repId: 'dana', poolKey: 'fallback', reason: 'fallback', detail: 'no territory matches the lead (country "JP", region "kanto", company_size 40, industry none); fallback owner dana',
+      repId: 'dana',
+      poolKey: 'fallback',
+      reason: 'fallback',
+      detail: 'no territory matches the lead (country "JP", region "kanto", company_size 40, industry none); fallback owner dana',
     });
   });
 
@@ -139,17 +153,30 @@ describe('choosing a rep', () => {
       repId: 'dana',
       poolKey: 'fallback',
       reason: 'fallback',
-      detail: 'nobody in territory pool alex,sam,kim is available; skipped alex (out of office until 2026-07-01T00:00:00.000Z), sam (out of office until 2026-07-01T00:00:00.000Z), kim (excluded); fallback owner dana',
+      detail:
+        'nobody in territory pool alex,sam,kim is available; skipped alex (out of office until 2026-07-01T00:00:00.000Z), sam (out of office until 2026-07-01T00:00:00.000Z), kim (excluded); fallback owner dana',
     });
   });
 
   it.each<[string, Partial<AssignmentInput>, string, string]>([
-    ['the first available rep of the team when the fallback owner is excluded',
-      { lead: lead('JP'), exclude: ['dana'], openCounts: { alex: 2 } }, 'sam', 'fallback owner dana is excluded, first available rep sam'],
-    ['a rep outside every pool when the whole pool is unavailable and the fallback owner excluded',
-      { exclude: ['dana', 'alex', 'kim'], team: withReps({ sam: away }) }, 'lea', 'fallback owner dana is excluded, first available rep lea'],
-    ['the excluded fallback owner anyway when nobody else is available',
-      { lead: lead('JP'), exclude: ['dana', 'alex'], team: withReps({ sam: away, lea: away, kim: { capacity: 0 } }) }, 'dana', 'fallback owner dana is excluded but nobody else is available'],
+    [
+      'the first available rep of the team when the fallback owner is excluded',
+      { lead: lead('JP'), exclude: ['dana'], openCounts: { alex: 2 } },
+      'sam',
+      'fallback owner dana is excluded, first available rep sam',
+    ],
+    [
+      'a rep outside every pool when the whole pool is unavailable and the fallback owner excluded',
+      { exclude: ['dana', 'alex', 'kim'], team: withReps({ sam: away }) },
+      'lea',
+      'fallback owner dana is excluded, first available rep lea',
+    ],
+    [
+      'the excluded fallback owner anyway when nobody else is available',
+      { lead: lead('JP'), exclude: ['dana', 'alex'], team: withReps({ sam: away, lea: away, kim: { capacity: 0 } }) },
+      'dana',
+      'fallback owner dana is excluded but nobody else is available',
+    ],
   ])('falls back to %s', (_case, fields, expected, detailEnd) => {
     const assignment = chooseRep(input(fields));
     expect(assignment).toMatchObject({ repId: expected, poolKey: 'fallback', reason: 'fallback' });
@@ -164,24 +191,66 @@ describe('assignment preferences before territory round robin', () => {
     reps: [
       rep('alex', { territories: [territory({ countries: ['US'] })] }),
       rep('sam', { territories: [territory({ countries: ['US'] })], capacity: 2 }),
-      rep('lea', { territories: [territory({ countries: ['FR'] })], outOfOffice: [{ from: new Date('2026-06-01T00:00:00Z'), until: new Date('2026-07-01T00:00:00Z') }] }),
+      rep('lea', {
+        territories: [territory({ countries: ['FR'] })],
+        outOfOffice: [{ from: new Date('2026-06-01T00:00:00Z'), until: new Date('2026-07-01T00:00:00Z') }],
+      }),
       rep('dana'),
     ],
   };
   const owner = (repId: string): PreferredRep => ({ repId, reason: 'account_owner', detail: `owns an open handoff at the same account (globex.com)` });
   const previous = (repId: string): PreferredRep => ({ repId, reason: 'previous_rep', detail: `back to ${repId}` });
-  const choose = (preferred: PreferredRep[], openCounts: Record<string, number> = {}, exclude: string[] = []) => chooseRep({
-    team, lead: lead('US'), now: NOW, openCounts, lastAssigned: { 'alex,sam': 'sam' }, preferred, exclude,
-  });
+  const choose = (preferred: PreferredRep[], openCounts: Record<string, number> = {}, exclude: string[] = []) =>
+    chooseRep({
+      team,
+      lead: lead('US'),
+      now: NOW,
+      openCounts,
+      lastAssigned: { 'alex,sam': 'sam' },
+      preferred,
+      exclude,
+    });
 
   it.each<[string, PreferredRep[], Record<string, number>, string[], string, string, string | null]>([
-    ['the account owner, outside the lead\'s territory', [owner('dana')], {}, [], 'dana', 'account_owner', 'owns an open handoff at the same account (globex.com)'],
+    [
+      "the account owner, outside the lead's territory",
+      [owner('dana')],
+      {},
+      [],
+      'dana',
+      'account_owner',
+      'owns an open handoff at the same account (globex.com)',
+    ],
     ['the account owner rather than the next in the pool', [owner('sam')], {}, [], 'sam', 'account_owner', null],
     ['the previous rep first, then the account owner', [previous('alex'), owner('sam')], {}, [], 'alex', 'previous_rep', null],
-    ['the account owner when the previous rep is full', [previous('sam'), owner('alex')], { sam: 2 }, [], 'alex', 'account_owner', 'owns an open handoff at the same account (globex.com); skipped sam (previous rep, at capacity 2/2)'],
-    ['the pool when the account owner is away', [owner('lea')], {}, [], 'alex', 'territory', 'territory pool alex,sam, after sam; skipped lea (account owner, out of office until 2026-07-01T00:00:00.000Z)'],
+    [
+      'the account owner when the previous rep is full',
+      [previous('sam'), owner('alex')],
+      { sam: 2 },
+      [],
+      'alex',
+      'account_owner',
+      'owns an open handoff at the same account (globex.com); skipped sam (previous rep, at capacity 2/2)',
+    ],
+    [
+      'the pool when the account owner is away',
+      [owner('lea')],
+      {},
+      [],
+      'alex',
+      'territory',
+      'territory pool alex,sam, after sam; skipped lea (account owner, out of office until 2026-07-01T00:00:00.000Z)',
+    ],
     ['the pool when the account owner is excluded (a reassignment)', [owner('alex')], {}, ['alex'], 'sam', 'territory', null],
-    ['the pool when the preferred rep left the team', [previous('kim')], {}, [], 'alex', 'territory', 'territory pool alex,sam, after sam; skipped kim (previous rep, no longer in the sales team)'],
+    [
+      'the pool when the preferred rep left the team',
+      [previous('kim')],
+      {},
+      [],
+      'alex',
+      'territory',
+      'territory pool alex,sam, after sam; skipped kim (previous rep, no longer in the sales team)',
+    ],
     ['round robin as before with no preference', [], {}, [], 'alex', 'territory', 'territory pool alex,sam, after sam'],
   ])('gives %s', (_case, preferred, openCounts, exclude, repId, reason, detail) => {
     const assignment = choose(preferred, openCounts, exclude);
@@ -189,7 +258,7 @@ describe('assignment preferences before territory round robin', () => {
     if (detail !== null) expect(assignment.detail).toBe(detail);
   });
 
-  it('moves no round-robin cursor for a preferred rep (poolKey null), and the pool\'s otherwise', () => {
+  it("moves no round-robin cursor for a preferred rep (poolKey null), and the pool's otherwise", () => {
     expect(choose([owner('sam')]).poolKey).toBeNull();
     expect(choose([owner('lea')]).poolKey).toBe('alex,sam');
   });

@@ -18,8 +18,16 @@ const now = new Date('2026-11-27T12:00:00Z');
 const at = (daysAgo: number) => new Date(now.getTime() - daysAgo * DAY);
 let nextId = 0;
 const event = (type: string, properties: Record<string, unknown>, daysAgo: number) => ({ id: `e${nextId++}`, type, properties, occurredAt: at(daysAgo) });
-const lead = (title: string | null, events: BacktestLead['events'], outcome: BacktestLead['outcome'], customer: BacktestLead['customer'] = null): BacktestLead => ({
-  lead: { email: 'x@example.com', fields: { title }, traits: {} }, events, outcome, customer,
+const lead = (
+  title: string | null,
+  events: BacktestLead['events'],
+  outcome: BacktestLead['outcome'],
+  customer: BacktestLead['customer'] = null,
+): BacktestLead => ({
+  lead: { email: 'x@example.com', fields: { title }, traits: {} },
+  events,
+  outcome,
+  customer,
 });
 
 describe('the scoring backtest', () => {

@@ -9,10 +9,33 @@ const VISITOR = 'a1b2c3d4e5f60718293a4b5c6d7e8f90';
 
 describe('collect messages', () => {
   it('accepts a page view with UTM parameters and an identify with a name', () => {
-    const view = parseCollectMessage({ site: SITE, visitor: VISITOR, type: 'page_view', properties: { path: '/pricing', title: 'Prix — Müller', utm_source: 'newsletter', referrer: null } });
-    expect(view).toEqual({ ok: true, message: { kind: 'event', site: SITE, visitor: VISITOR, token: null, type: 'page_view', properties: { path: '/pricing', title: 'Prix — Müller', utm_source: 'newsletter', referrer: null } } });
-    const identify = parseCollectMessage({ site: SITE, visitor: VISITOR, identify: { email: ' ada@example.com ', firstName: 'Ada', lastName: '' }, token: 'x.y' });
-    expect(identify).toEqual({ ok: true, message: { kind: 'identify', site: SITE, visitor: VISITOR, token: 'x.y', traits: { email: 'ada@example.com', firstName: 'Ada' } } });
+    const view = parseCollectMessage({
+      site: SITE,
+      visitor: VISITOR,
+      type: 'page_view',
+      properties: { path: '/pricing', title: 'Prix — Müller', utm_source: 'newsletter', referrer: null },
+    });
+    expect(view).toEqual({
+      ok: true,
+      message: {
+        kind: 'event',
+        site: SITE,
+        visitor: VISITOR,
+        token: null,
+        type: 'page_view',
+        properties: { path: '/pricing', title: 'Prix — Müller', utm_source: 'newsletter', referrer: null },
+      },
+    });
+    const identify = parseCollectMessage({
+      site: SITE,
+      visitor: VISITOR,
+      identify: { email: ' ada@example.com ', firstName: 'Ada', lastName: '' },
+      token: 'x.y',
+    });
+    expect(identify).toEqual({
+      ok: true,
+      message: { kind: 'identify', site: SITE, visitor: VISITOR, token: 'x.y', traits: { email: 'ada@example.com', firstName: 'Ada' } },
+    });
   });
 
   it.each([
@@ -84,10 +107,18 @@ describe('rate limits', () => {
 
 describe('capture configuration', () => {
   it('reads origins, rates, privacy signals and retention with defaults', () => {
-    const config = loadConfig({ BATON_SITE_ORIGINS: 'https://www.example.com/, http://localhost:8080', BATON_PRIVACY_SIGNALS: 'gpc,dnt', BATON_VISITOR_RETENTION: '12h' });
+    const config = loadConfig({
+      BATON_SITE_ORIGINS: 'https://www.example.com/, http://localhost:8080',
+      BATON_PRIVACY_SIGNALS: 'gpc,dnt',
+      BATON_VISITOR_RETENTION: '12h',
+    });
     expect(config.capture).toEqual({
-      siteKey: null, siteOrigins: ['https://www.example.com', 'http://localhost:8080'], visitorRate: { count: 60, windowMs: 60_000 }, ipRate: { count: 600, windowMs: 60_000 },
-      privacySignals: { gpc: true, dnt: true }, visitorRetentionMs: 12 * 3_600_000,
+      siteKey: null,
+      siteOrigins: ['https://www.example.com', 'http://localhost:8080'],
+      visitorRate: { count: 60, windowMs: 60_000 },
+      ipRate: { count: 600, windowMs: 60_000 },
+      privacySignals: { gpc: true, dnt: true },
+      visitorRetentionMs: 12 * 3_600_000,
     });
     expect(captureConfig({}).privacySignals).toEqual({ gpc: true, dnt: false });
   });
@@ -99,10 +130,12 @@ describe('capture configuration', () => {
     } catch (error) {
       if (error instanceof ConfigError) problems = error.problems;
     }
-    expect(problems).toEqual(expect.arrayContaining([
-      expect.stringContaining('BATON_SITE_ORIGINS: "https://www.example.com/blog" is not an origin'),
-      expect.stringContaining('BATON_COLLECT_VISITOR_RATE must be COUNT/DURATION'),
-      expect.stringContaining('BATON_SITE_KEY must be 8 to 128 letters'),
-    ]));
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringContaining('BATON_SITE_ORIGINS: "https://www.example.com/blog" is not an origin'),
+        expect.stringContaining('BATON_COLLECT_VISITOR_RATE must be COUNT/DURATION'),
+        expect.stringContaining('BATON_SITE_KEY must be 8 to 128 letters'),
+      ]),
+    );
   });
 });

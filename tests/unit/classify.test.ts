@@ -21,7 +21,11 @@ describe('classifyClick', () => {
 describe('classifyOpen', () => {
   it.each([
     ['Apple Mail Privacy Protection', 'Mozilla/5.0', 'machine'],
-    ['Gmail image proxy, which fetches when the person opens', 'Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)', 'human'],
+    [
+      'Gmail image proxy, which fetches when the person opens',
+      'Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)',
+      'human',
+    ],
     ['a security scanner', 'Mozilla/5.0 (compatible; Barracuda Sentinel)', 'machine'],
     ['a mail client', 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko)', 'human'],
   ])('%s → %s', (_name, userAgent, kind) => {

@@ -37,7 +37,13 @@ describe('loadConfig', () => {
       SMTP_URL: 'smtp://mail.example.com:587',
       BATON_SECRET: 's'.repeat(40),
     });
-    expect(config).toMatchObject({ port: 8080, databaseUrl: 'postgres://u:p@db:5432/baton', dataDir: '/var/lib/baton', publicUrl: 'https://baton.example.com', smtpUrl: 'smtp://mail.example.com:587' });
+    expect(config).toMatchObject({
+      port: 8080,
+      databaseUrl: 'postgres://u:p@db:5432/baton',
+      dataDir: '/var/lib/baton',
+      publicUrl: 'https://baton.example.com',
+      smtpUrl: 'smtp://mail.example.com:587',
+    });
   });
 
   it('lists every problem at once, each naming its variable', () => {
@@ -59,13 +65,24 @@ describe('loadConfig', () => {
       'BATON_MAIL_FROM is required in production: the From address of your emails, at a domain whose SPF, DKIM and DMARC you control (npx baton doctor checks them)',
       'BATON_POSTAL_ADDRESS is required',
     ]);
-    const production = { NODE_ENV: 'production', BATON_API_KEY: 'k'.repeat(30), BATON_SECRET: 's'.repeat(40), BATON_POSTAL_ADDRESS: 'Acme, 2 Rue Neuve, 75001 Paris', SMTP_URL: 'smtp://mail.acme.example:587', BATON_MAIL_FROM: 'Acme <hello@acme.example>' };
+    const production = {
+      NODE_ENV: 'production',
+      BATON_API_KEY: 'k'.repeat(30),
+      BATON_SECRET: 's'.repeat(40),
+      BATON_POSTAL_ADDRESS: 'Acme, 2 Rue Neuve, 75001 Paris',
+      SMTP_URL: 'smtp://mail.acme.example:587',
+      BATON_MAIL_FROM: 'Acme <hello@acme.example>',
+    };
     expect(problemsOf({ ...production, BATON_PUBLIC_URL: 'https://baton.acme.example' })).toEqual([]);
-    expect(problemsOf({ ...production, BATON_PUBLIC_URL: 'http://baton.acme.example' })).toEqual(['BATON_PUBLIC_URL must be a valid uri with a scheme matching the https pattern']);
+    expect(problemsOf({ ...production, BATON_PUBLIC_URL: 'http://baton.acme.example' })).toEqual([
+      'BATON_PUBLIC_URL must be a valid uri with a scheme matching the https pattern',
+    ]);
   });
 
   it('takes DKIM settings together or not at all', () => {
-    expect(problemsOf({ DKIM_DOMAIN: 'example.com' })).toEqual(['DKIM_DOMAIN, DKIM_SELECTOR and DKIM_PRIVATE_KEY go together: [DKIM_DOMAIN] set without [DKIM_SELECTOR, DKIM_PRIVATE_KEY]']);
+    expect(problemsOf({ DKIM_DOMAIN: 'example.com' })).toEqual([
+      'DKIM_DOMAIN, DKIM_SELECTOR and DKIM_PRIVATE_KEY go together: [DKIM_DOMAIN] set without [DKIM_SELECTOR, DKIM_PRIVATE_KEY]',
+    ]);
   });
 
   it('requires a database server for separate api and worker processes', () => {
@@ -96,10 +113,22 @@ describe('loadConfig', () => {
       { url: 'https://crm.example.com/hooks/baton', format: 'standard' },
       { url: 'https://hooks.slack.com/services/T/B/X', format: 'slack' },
     ]);
-    const production = { NODE_ENV: 'production', BATON_API_KEY: 'k'.repeat(32), BATON_SECRET: 's'.repeat(40), BATON_POSTAL_ADDRESS: '2 Real Road', BATON_PUBLIC_URL: 'https://baton.example.com', SMTP_URL: 'smtp://mail.example.com', BATON_MAIL_FROM: 'hello@example.com' };
-    expect(() => loadConfig({ ...production, BATON_HANDOFF_WEBHOOKS: 'https://ok.example.com,http://crm.example.com/hook' })).toThrow(/BATON_HANDOFF_WEBHOOKS must list https URLs in production/);
+    const production = {
+      NODE_ENV: 'production',
+      BATON_API_KEY: 'k'.repeat(32),
+      BATON_SECRET: 's'.repeat(40),
+      BATON_POSTAL_ADDRESS: '2 Real Road',
+      BATON_PUBLIC_URL: 'https://baton.example.com',
+      SMTP_URL: 'smtp://mail.example.com',
+      BATON_MAIL_FROM: 'hello@example.com',
+    };
+    expect(() => loadConfig({ ...production, BATON_HANDOFF_WEBHOOKS: 'https://ok.example.com,http://crm.example.com/hook' })).toThrow(
+      /BATON_HANDOFF_WEBHOOKS must list https URLs in production/,
+    );
     expect(loadConfig({ ...production, BATON_HANDOFF_WEBHOOKS: 'https://ok.example.com, slack:https://hooks.slack.com/x' }).webhooks.handoff).toHaveLength(2);
-    expect(() => loadConfig({ BATON_HANDOFF_WEBHOOKS: 'https://ok.example.com,ftp://nope' })).toThrow(/BATON_HANDOFF_WEBHOOKS: "ftp:\/\/nope" is not an http\(s\) URL/);
+    expect(() => loadConfig({ BATON_HANDOFF_WEBHOOKS: 'https://ok.example.com,ftp://nope' })).toThrow(
+      /BATON_HANDOFF_WEBHOOKS: "ftp:\/\/nope" is not an http\(s\) URL/,
+    );
     expect(loadConfig({}).scoringFile).toEqual({ path: path.resolve('scoring.yaml'), explicit: false });
     expect(loadConfig({ BATON_SEQUENCES_DIR: '/srv/content/sequences' }).salesTeamFile).toEqual({ path: '/srv/content/sales-team.yaml', explicit: false });
     expect(loadConfig({ BATON_SCORING_FILE: 'x/s.yaml' }).scoringFile).toEqual({ path: expect.stringMatching(/x\/s\.yaml$/) as unknown, explicit: true });

@@ -4,7 +4,10 @@ const at = (iso: string) => new Date(iso);
 
 describe('parseDomainLimits', () => {
   it('reads per-second and per-minute limits, domains lower-cased', () => {
-    expect([...parseDomainLimits('gmail.com:20/s, Yahoo.com : 600/m')]).toEqual([['gmail.com', { count: 20, windowMs: 1000 }], ['yahoo.com', { count: 600, windowMs: 60_000 }]]);
+    expect([...parseDomainLimits('gmail.com:20/s, Yahoo.com : 600/m')]).toEqual([
+      ['gmail.com', { count: 20, windowMs: 1000 }],
+      ['yahoo.com', { count: 600, windowMs: 60_000 }],
+    ]);
   });
   it('ignores a zero limit', () => {
     expect(parseDomainLimits('gmail.com:0/s').size).toBe(0);
@@ -28,12 +31,19 @@ describe('effectiveLimit', () => {
 describe('allot', () => {
   const limit = { count: 3, windowMs: 1000 };
   it('lets the budget through and holds the rest until the next window', () => {
-    expect(allot(limit, null, 5, at('2026-12-08T02:00:00.400Z'))).toEqual({ allowed: 3, state: { windowStart: at('2026-12-08T02:00:00.000Z'), sent: 3 }, retryAt: at('2026-12-08T02:00:01.000Z') });
+    expect(allot(limit, null, 5, at('2026-12-08T02:00:00.400Z'))).toEqual({
+      allowed: 3,
+      state: { windowStart: at('2026-12-08T02:00:00.000Z'), sent: 3 },
+      retryAt: at('2026-12-08T02:00:01.000Z'),
+    });
   });
   it('counts what this window already sent', () => {
     expect(allot(limit, { windowStart: at('2026-12-08T02:00:00.000Z'), sent: 2 }, 5, at('2026-12-08T02:00:00.900Z')).allowed).toBe(1);
   });
   it('starts afresh in a new window', () => {
-    expect(allot(limit, { windowStart: at('2026-12-08T02:00:00.000Z'), sent: 3 }, 2, at('2026-12-08T02:00:01.001Z'))).toMatchObject({ allowed: 2, state: { sent: 2 } });
+    expect(allot(limit, { windowStart: at('2026-12-08T02:00:00.000Z'), sent: 3 }, 2, at('2026-12-08T02:00:01.001Z'))).toMatchObject({
+      allowed: 2,
+      state: { sent: 2 },
+    });
   });
 });

@@ -22,10 +22,13 @@ describe('event buffer', () => {
     const written: number[][] = [];
     let failures = 1;
     const errors: number[] = [];
-    const buffer = createEventBuffer<number>(async (events) => {
-      if (failures-- > 0) throw new Error('database blip');
-      written.push(events);
-    }, { maxDelayMs: 20, onError: (_error, pending) => errors.push(pending) });
+    const buffer = createEventBuffer<number>(
+      async (events) => {
+        if (failures-- > 0) throw new Error('database blip');
+        written.push(events);
+      },
+      { maxDelayMs: 20, onError: (_error, pending) => errors.push(pending) },
+    );
     buffer.push(1);
     buffer.push(2);
     await buffer.flush();
@@ -40,16 +43,23 @@ describe('event buffer', () => {
   it('writes a long backlog a batch at a time, oldest first, never as one statement', async () => {
     const written: number[][] = [];
     let down = true;
-    const buffer = createEventBuffer<number>(async (events) => {
-      if (down) throw new Error('database away');
-      written.push(events);
-    }, { maxDelayMs: 10_000, maxBatch: 4 });
+    const buffer = createEventBuffer<number>(
+      async (events) => {
+        if (down) throw new Error('database away');
+        written.push(events);
+      },
+      { maxDelayMs: 10_000, maxBatch: 4 },
+    );
     for (let n = 1; n <= 10; n++) buffer.push(n);
     await buffer.flush();
     expect(written).toEqual([]);
     down = false;
     await buffer.flush();
-    expect(written).toEqual([[1, 2, 3, 4], [5, 6, 7, 8], [9, 10]]);
+    expect(written).toEqual([
+      [1, 2, 3, 4],
+      [5, 6, 7, 8],
+      [9, 10],
+    ]);
     expect(buffer.pending()).toBe(0);
     await buffer.close();
   });
@@ -58,10 +68,13 @@ describe('event buffer', () => {
     const written: number[] = [];
     let down = true;
     const fullWarnings: number[] = [];
-    const buffer = createEventBuffer<number>(async (events) => {
-      if (down) throw new Error('database away');
-      written.push(...events);
-    }, { maxDelayMs: 10_000, maxBatch: 2, maxPending: 5, onFull: (max) => fullWarnings.push(max) });
+    const buffer = createEventBuffer<number>(
+      async (events) => {
+        if (down) throw new Error('database away');
+        written.push(...events);
+      },
+      { maxDelayMs: 10_000, maxBatch: 2, maxPending: 5, onFull: (max) => fullWarnings.push(max) },
+    );
     const accepted = Array.from({ length: 8 }, (_, index) => buffer.push(index + 1));
     expect(accepted).toEqual([true, true, true, true, true, false, false, false]);
     expect({ pending: buffer.pending(), dropped: buffer.dropped(), fullWarnings }).toEqual({ pending: 5, dropped: 3, fullWarnings: [5] });

@@ -25,27 +25,28 @@ function chiSquare(observed: number[], expectedShares: number[]): number {
 }
 
 describe('split assignment over 10,000 leads', () => {
-  it.each([
-    [[50, 50]],
-    [[70, 20, 10]],
-    [[1, 1, 1, 1]],
-    [[90, 10]],
-  ])('lands within 2 points of weights %j and passes a chi-square goodness-of-fit test', (weights) => {
-    const arms = weights.map((weight, index) => ({ id: `arm-${index}`, weight }));
-    const counts = arms.map(() => 0);
-    for (const leadId of leadIds) {
-      const arm = armForLead(leadId, 'subject-lines', 'subject-test', arms);
-      const index = arms.findIndex((candidate) => candidate.id === arm);
-      counts[index] = (counts[index] ?? 0) + 1;
-    }
-    const total = weights.reduce((sum, weight) => sum + weight, 0);
-    const shares = weights.map((weight) => weight / total);
-    counts.forEach((count, index) => expect(Math.abs(count / LEADS - (shares[index] ?? 0))).toBeLessThan(0.02));
-    expect(chiSquare(counts, shares)).toBeLessThan(CHI_SQUARE_999[weights.length - 1] ?? 0);
-  });
+  it.each([[[50, 50]], [[70, 20, 10]], [[1, 1, 1, 1]], [[90, 10]]])(
+    'lands within 2 points of weights %j and passes a chi-square goodness-of-fit test',
+    (weights) => {
+      const arms = weights.map((weight, index) => ({ id: `arm-${index}`, weight }));
+      const counts = arms.map(() => 0);
+      for (const leadId of leadIds) {
+        const arm = armForLead(leadId, 'subject-lines', 'subject-test', arms);
+        const index = arms.findIndex((candidate) => candidate.id === arm);
+        counts[index] = (counts[index] ?? 0) + 1;
+      }
+      const total = weights.reduce((sum, weight) => sum + weight, 0);
+      const shares = weights.map((weight) => weight / total);
+      counts.forEach((count, index) => expect(Math.abs(count / LEADS - (shares[index] ?? 0))).toBeLessThan(0.02));
+      expect(chiSquare(counts, shares)).toBeLessThan(CHI_SQUARE_999[weights.length - 1] ?? 0);
+    },
+  );
 
   it('gives a lead the same arm on every call, and a different step its own draw', () => {
-    const arms = [{ id: 'short', weight: 50 }, { id: 'long', weight: 50 }];
+    const arms = [
+      { id: 'short', weight: 50 },
+      { id: 'long', weight: 50 },
+    ];
     const first = leadIds.slice(0, 200).map((leadId) => armForLead(leadId, 'seq', 'subject-test', arms));
     expect(leadIds.slice(0, 200).map((leadId) => armForLead(leadId, 'seq', 'subject-test', arms))).toEqual(first);
     const other = leadIds.slice(0, 200).map((leadId) => armForLead(leadId, 'seq', 'cta-test', arms));

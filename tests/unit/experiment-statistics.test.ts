@@ -73,19 +73,30 @@ describe('probability of being the best arm', () => {
     [2, 500, 9, 480],
     [4_000, 50_000, 4_100, 50_000],
   ])('A %i/%i against B %i/%i matches the closed form to 3 decimals', (sa, na, sb, nb) => {
-    const [a, b] = probabilityBest([{ successes: sa, trials: na }, { successes: sb, trials: nb }]);
+    const [a, b] = probabilityBest([
+      { successes: sa, trials: na },
+      { successes: sb, trials: nb },
+    ]);
     const exact = millerProbabilityBBeatsA(sa, na, sb, nb);
     expect(b).toBeCloseTo(exact, 3);
     expect(a).toBeCloseTo(1 - exact, 3);
   });
 
   it('splits evenly between identical arms, and sums to 1', () => {
-    const three = probabilityBest([{ successes: 30, trials: 300 }, { successes: 30, trials: 300 }, { successes: 30, trials: 300 }]);
+    const three = probabilityBest([
+      { successes: 30, trials: 300 },
+      { successes: 30, trials: 300 },
+      { successes: 30, trials: 300 },
+    ]);
     for (const probability of three) expect(probability).toBeCloseTo(1 / 3, 6);
   });
 
   it('matches a plain midpoint integration for three arms of different sizes', () => {
-    const arms = [{ successes: 12, trials: 150 }, { successes: 30, trials: 260 }, { successes: 9, trials: 70 }];
+    const arms = [
+      { successes: 12, trials: 150 },
+      { successes: 30, trials: 260 },
+      { successes: 9, trials: 70 },
+    ];
     const computed = probabilityBest(arms);
     // Independent: densities and distribution functions tabulated on a fine grid by cumulative sums.
     const steps = 200_000;
@@ -108,7 +119,10 @@ describe('probability of being the best arm', () => {
   });
 
   it('gives the same figures on every call (no sampling)', () => {
-    const arms = [{ successes: 41, trials: 377 }, { successes: 55, trials: 380 }];
+    const arms = [
+      { successes: 41, trials: 377 },
+      { successes: 55, trials: 380 },
+    ];
     expect(probabilityBest(arms)).toEqual(probabilityBest(arms));
   });
 });

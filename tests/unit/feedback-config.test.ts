@@ -14,26 +14,51 @@ const problemsOf = (environment: Record<string, string>): string[] => {
 describe('feedback configuration', () => {
   it('is off by default: no bounce domain, no listener, no ESP webhook, default policy', () => {
     expect(loadConfig({}).feedback).toEqual({
-      bounceDomain: null, inbound: null, softBounceRetriesMs: [15 * 60_000, 3_600_000, 4 * 3_600_000], softBounceLimit: 3, domainLimits: new Map(),
+      bounceDomain: null,
+      inbound: null,
+      softBounceRetriesMs: [15 * 60_000, 3_600_000, 4 * 3_600_000],
+      softBounceLimit: 3,
+      domainLimits: new Map(),
       esp: { ses: null, postmarkCredentials: null, sendgridPublicKey: null, mailgunSigningKey: null },
     });
   });
 
   it('reads every feedback variable', () => {
     const config = loadConfig({
-      BATON_BOUNCE_DOMAIN: 'Bounces.Example.com', BATON_INBOUND_SMTP_PORT: '2525', BATON_INBOUND_MAX_BYTES: '500000', BATON_SOFT_BOUNCE_RETRIES: '10m, 2h', BATON_SOFT_BOUNCE_LIMIT: '5',
-      BATON_DOMAIN_LIMITS: 'gmail.com:20/s', BATON_SES_SNS_TOPIC_ARNS: 'arn:aws:sns:eu-west-1:123456789012:ses', BATON_POSTMARK_WEBHOOK_AUTH: 'pm:0123456789abcdef',
+      BATON_BOUNCE_DOMAIN: 'Bounces.Example.com',
+      BATON_INBOUND_SMTP_PORT: '2525',
+      BATON_INBOUND_MAX_BYTES: '500000',
+      BATON_SOFT_BOUNCE_RETRIES: '10m, 2h',
+      BATON_SOFT_BOUNCE_LIMIT: '5',
+      BATON_DOMAIN_LIMITS: 'gmail.com:20/s',
+      BATON_SES_SNS_TOPIC_ARNS: 'arn:aws:sns:eu-west-1:123456789012:ses',
+      BATON_POSTMARK_WEBHOOK_AUTH: 'pm:0123456789abcdef',
       BATON_MAILGUN_WEBHOOK_SIGNING_KEY: 'key-0123456789abcdef',
     }).feedback;
     expect(config).toMatchObject({
-      bounceDomain: 'bounces.example.com', inbound: { host: '127.0.0.1', port: 2525, maxBytes: 500_000 }, softBounceRetriesMs: [600_000, 7_200_000], softBounceLimit: 5,
-      esp: { ses: { topicArns: ['arn:aws:sns:eu-west-1:123456789012:ses'], certificateFile: null }, postmarkCredentials: 'pm:0123456789abcdef', mailgunSigningKey: 'key-0123456789abcdef' },
+      bounceDomain: 'bounces.example.com',
+      inbound: { host: '127.0.0.1', port: 2525, maxBytes: 500_000 },
+      softBounceRetriesMs: [600_000, 7_200_000],
+      softBounceLimit: 5,
+      esp: {
+        ses: { topicArns: ['arn:aws:sns:eu-west-1:123456789012:ses'], certificateFile: null },
+        postmarkCredentials: 'pm:0123456789abcdef',
+        mailgunSigningKey: 'key-0123456789abcdef',
+      },
     });
     expect(config.domainLimits.get('gmail.com')).toEqual({ count: 20, windowMs: 1000 });
   });
 
   it('names each bad variable', () => {
-    expect(problemsOf({ BATON_SOFT_BOUNCE_RETRIES: '15 minutes', BATON_DOMAIN_LIMITS: 'gmail.com=20', BATON_POSTMARK_WEBHOOK_AUTH: 'short', BATON_SES_SNS_TOPIC_ARNS: 'my-topic', BATON_BOUNCE_DOMAIN: 'not a domain' })).toEqual([
+    expect(
+      problemsOf({
+        BATON_SOFT_BOUNCE_RETRIES: '15 minutes',
+        BATON_DOMAIN_LIMITS: 'gmail.com=20',
+        BATON_POSTMARK_WEBHOOK_AUTH: 'short',
+        BATON_SES_SNS_TOPIC_ARNS: 'my-topic',
+        BATON_BOUNCE_DOMAIN: 'not a domain',
+      }),
+    ).toEqual([
       'BATON_BOUNCE_DOMAIN must be a valid hostname',
       'BATON_SOFT_BOUNCE_RETRIES must be a comma-separated list of durations, e.g. 15m,1h,4h',
       'BATON_DOMAIN_LIMITS must list DOMAIN:COUNT/s or DOMAIN:COUNT/m, comma-separated, e.g. gmail.com:20/s,yahoo.com:600/m',
@@ -43,7 +68,9 @@ describe('feedback configuration', () => {
   });
 
   it('refuses a listener without a bounce domain', () => {
-    expect(feedbackConfigProblems(loadConfig({ BATON_INBOUND_SMTP_PORT: '2525' }).feedback)).toEqual(['BATON_INBOUND_SMTP_PORT is set without BATON_BOUNCE_DOMAIN: the listener accepts mail only for the bounce domain']);
+    expect(feedbackConfigProblems(loadConfig({ BATON_INBOUND_SMTP_PORT: '2525' }).feedback)).toEqual([
+      'BATON_INBOUND_SMTP_PORT is set without BATON_BOUNCE_DOMAIN: the listener accepts mail only for the bounce domain',
+    ]);
   });
 
   it('keeps webhook secrets out of the start-up log', () => {

@@ -7,7 +7,12 @@ import type { LifecycleStage } from '../../src/platform/db/schema.js';
 const DAY = 86_400_000;
 const NOW = new Date('2026-11-27T12:00:00Z');
 const daysAgo = (days: number) => new Date(NOW.getTime() - days * DAY);
-const event = (id: string, type: string, days: number, properties: Record<string, unknown> = {}): ScoredEvent => ({ id, type, occurredAt: daysAgo(days), properties });
+const event = (id: string, type: string, days: number, properties: Record<string, unknown> = {}): ScoredEvent => ({
+  id,
+  type,
+  occurredAt: daysAgo(days),
+  properties,
+});
 
 const rules: IntentRule[] = [
   { id: 'demo-request', label: 'Demo request', event: 'form_submit', where: { form: 'demo' }, minGrade: 'D', withinMs: 30 * DAY },
@@ -24,10 +29,20 @@ describe('intent rule matching', () => {
     ['no event dated in the future', [event('e1', 'form_submit', -1, { form: 'demo' })], 'A', null, null],
     ['a request at the edge of its window', [event('e1', 'form_submit', 30, { form: 'demo' })], 'A', null, 'e1'],
     ['no request older than its window', [event('e1', 'form_submit', 31, { form: 'demo' })], 'A', null, null],
-    ['a quote request at the rule\'s minimum grade', [event('e1', 'form_submit', 2, { form: 'pricing-quote' })], 'B', null, 'e1'],
-    ['no quote request below the rule\'s minimum grade', [event('e1', 'form_submit', 2, { form: 'pricing-quote' })], 'C', null, null],
+    ["a quote request at the rule's minimum grade", [event('e1', 'form_submit', 2, { form: 'pricing-quote' })], 'B', null, 'e1'],
+    ["no quote request below the rule's minimum grade", [event('e1', 'form_submit', 2, { form: 'pricing-quote' })], 'C', null, null],
     ['no quote request past its own shorter window', [event('e1', 'form_submit', 8, { form: 'pricing-quote' })], 'A', null, null],
-    ['the newest of several raised hands', [event('e1', 'form_submit', 5, { form: 'demo' }), event('e2', 'form_submit', 2, { form: 'pricing-quote' }), event('e3', 'form_submit', 3, { form: 'demo' })], 'A', null, 'e2'],
+    [
+      'the newest of several raised hands',
+      [
+        event('e1', 'form_submit', 5, { form: 'demo' }),
+        event('e2', 'form_submit', 2, { form: 'pricing-quote' }),
+        event('e3', 'form_submit', 3, { form: 'demo' }),
+      ],
+      'A',
+      null,
+      'e2',
+    ],
     ['only hands raised after `after` (a disqualified lead)', [event('e1', 'form_submit', 5, { form: 'demo' })], 'A', daysAgo(4), null],
     ['a hand raised after `after`', [event('e1', 'form_submit', 3, { form: 'demo' })], 'A', daysAgo(4), 'e1'],
   ])('finds %s', (_case, events, grade, after, expected) => {
@@ -35,7 +50,12 @@ describe('intent rule matching', () => {
   });
 
   it('reports the rule, its label and when the hand was raised', () => {
-    expect(findIntent([event('e1', 'form_submit', 1, { form: 'demo' })], rules, 'A', NOW, null)).toEqual({ rule: 'demo-request', label: 'Demo request', eventId: 'e1', at: daysAgo(1) });
+    expect(findIntent([event('e1', 'form_submit', 1, { form: 'demo' })], rules, 'A', NOW, null)).toEqual({
+      rule: 'demo-request',
+      label: 'Demo request',
+      eventId: 'e1',
+      at: daysAgo(1),
+    });
   });
 });
 
@@ -53,7 +73,9 @@ describe('after when a raised hand counts', () => {
   it('so a demo request made before unsubscribing does not count, one made after does', () => {
     const after = intentCountsAfter('lead', null, daysAgo(4).toISOString());
     expect(findIntent([event('e1', 'form_submit', 5, { form: 'demo' })], rules, 'A', NOW, after)).toBeNull();
-    expect(findIntent([event('e1', 'form_submit', 5, { form: 'demo' }), event('e2', 'form_submit', 3, { form: 'demo' })], rules, 'A', NOW, after)?.eventId).toBe('e2');
+    expect(
+      findIntent([event('e1', 'form_submit', 5, { form: 'demo' }), event('e2', 'form_submit', 3, { form: 'demo' })], rules, 'A', NOW, after)?.eventId,
+    ).toBe('e2');
   });
 });
 

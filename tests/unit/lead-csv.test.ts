@@ -27,7 +27,10 @@ describe('mapHeader', () => {
       { kind: 'ignored' },
       { kind: 'trait', name: 'valueOf' },
     ]);
-    expect(mapRow(['a@b.co', 'c', 't', 'h', 'p', 'v'], targets)).toEqual({ ok: true, candidate: { email: 'a@b.co', traits: { constructor: 'c', toString: 't', hasOwnProperty: 'h', valueOf: 'v' } } });
+    expect(mapRow(['a@b.co', 'c', 't', 'h', 'p', 'v'], targets)).toEqual({
+      ok: true,
+      candidate: { email: 'a@b.co', traits: { constructor: 'c', toString: 't', hasOwnProperty: 'h', valueOf: 'v' } },
+    });
   });
 
   it('reports a missing email column and duplicate columns', () => {
@@ -62,7 +65,12 @@ describe('mapRow', () => {
   it('splits tags, merges a traits JSON cell with trait columns, and assembles consent', () => {
     expect(mapRow(['a@b.co', 'x; y|x', '', '{"size":12}', 'pro', 'Granted', 'form', '2026-01-01T00:00:00Z'], targets)).toEqual({
       ok: true,
-      candidate: { email: 'a@b.co', tags: ['x', 'y'], traits: { size: 12, Plan: 'pro' }, consent: { status: 'granted', source: 'form', at: '2026-01-01T00:00:00Z' } },
+      candidate: {
+        email: 'a@b.co',
+        tags: ['x', 'y'],
+        traits: { size: 12, Plan: 'pro' },
+        consent: { status: 'granted', source: 'form', at: '2026-01-01T00:00:00Z' },
+      },
     });
   });
 
@@ -87,9 +95,17 @@ describe('escapeFormula', () => {
   });
 });
 
-describe('other tools\' spellings', () => {
+describe("other tools' spellings", () => {
   it.each([
-    ['United States', 'US'], ['United Kingdom', 'GB'], ['UK', 'GB'], ['France', 'FR'], ['Germany', 'DE'], ['germany', 'DE'], ['Switzerland', 'CH'], ['de', 'DE'], ['Atlantis', null],
+    ['United States', 'US'],
+    ['United Kingdom', 'GB'],
+    ['UK', 'GB'],
+    ['France', 'FR'],
+    ['Germany', 'DE'],
+    ['germany', 'DE'],
+    ['Switzerland', 'CH'],
+    ['de', 'DE'],
+    ['Atlantis', null],
   ])('reads the country %s as %s', (cell, code) => {
     expect(countryCode(cell)).toBe(code);
   });
@@ -113,15 +129,32 @@ describe('other tools\' spellings', () => {
     expect(detectDelimiter(line)).toEqual({ delimiter, hintLine: false });
   });
 
-  it('follows Excel\'s sep= hint', () => {
+  it("follows Excel's sep= hint", () => {
     expect(detectDelimiter('sep=;')).toEqual({ delimiter: ';', hintLine: true });
   });
 
-  it('maps HubSpot\'s and Mailchimp\'s usual headers', () => {
-    const { targets } = mapHeader(['Email Address', 'Company Name', 'Phone Number', 'Lifecycle Stage', 'Country/Region', 'Number of Employees', 'TAGS', 'UNSUB_TIME', 'CC']);
+  it("maps HubSpot's and Mailchimp's usual headers", () => {
+    const { targets } = mapHeader([
+      'Email Address',
+      'Company Name',
+      'Phone Number',
+      'Lifecycle Stage',
+      'Country/Region',
+      'Number of Employees',
+      'TAGS',
+      'UNSUB_TIME',
+      'CC',
+    ]);
     expect(targets).toEqual([
-      { kind: 'field', field: 'email' }, { kind: 'field', field: 'company' }, { kind: 'field', field: 'phone' }, { kind: 'trait', name: 'lifecycle_stage' },
-      { kind: 'field', field: 'country' }, { kind: 'trait', name: 'company_size' }, { kind: 'field', field: 'tags' }, { kind: 'field', field: 'unsubscribedAt' }, { kind: 'field', field: 'country' },
+      { kind: 'field', field: 'email' },
+      { kind: 'field', field: 'company' },
+      { kind: 'field', field: 'phone' },
+      { kind: 'trait', name: 'lifecycle_stage' },
+      { kind: 'field', field: 'country' },
+      { kind: 'trait', name: 'company_size' },
+      { kind: 'field', field: 'tags' },
+      { kind: 'field', field: 'unsubscribedAt' },
+      { kind: 'field', field: 'country' },
     ]);
   });
 });

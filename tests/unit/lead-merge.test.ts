@@ -5,28 +5,57 @@ const NOW = new Date('2026-06-01T12:00:00Z');
 
 function row(overrides: Partial<LeadRow> = {}): LeadRow {
   return {
-    id: '0b9c4bde-2f7e-4d55-9a43-6c8e0c2f1a10', email: 'Ada@Example.com', first_name: 'Ada', last_name: null, company: 'Engines', title: null,
-    phone: null, timezone: null, country: null, source: 'webinar', traits: { size: 10, plan: 'pro' }, tags: ['a', 'b'], consent: null,
-    unsubscribed_at: null, created_at: NOW, updated_at: NOW, ...overrides,
+    id: '0b9c4bde-2f7e-4d55-9a43-6c8e0c2f1a10',
+    email: 'Ada@Example.com',
+    first_name: 'Ada',
+    last_name: null,
+    company: 'Engines',
+    title: null,
+    phone: null,
+    timezone: null,
+    country: null,
+    source: 'webinar',
+    traits: { size: 10, plan: 'pro' },
+    tags: ['a', 'b'],
+    consent: null,
+    unsubscribed_at: null,
+    created_at: NOW,
+    updated_at: NOW,
+    ...overrides,
   };
 }
 
 describe('mergeUpsert', () => {
   it('keeps stored values for absent or null fields, adds tags, merges traits and keeps the stored address', () => {
-    const result = mergeUpsert(row(), { email: 'ada@example.com', company: null, title: 'CTO', tags: ['b', 'c'], traits: { plan: null, seats: 5 } }, 'api', NOW);
-    expect(result).toEqual({ ok: true, write: expect.objectContaining({ email: 'Ada@Example.com', company: 'Engines', title: 'CTO', tags: ['a', 'b', 'c'], traits: { size: 10, seats: 5 } }) });
+    const result = mergeUpsert(
+      row(),
+      { email: 'ada@example.com', company: null, title: 'CTO', tags: ['b', 'c'], traits: { plan: null, seats: 5 } },
+      'api',
+      NOW,
+    );
+    expect(result).toEqual({
+      ok: true,
+      write: expect.objectContaining({ email: 'Ada@Example.com', company: 'Engines', title: 'CTO', tags: ['a', 'b', 'c'], traits: { size: 10, seats: 5 } }),
+    });
   });
 
   it('starts from nothing for a new lead', () => {
     const result = mergeUpsert(undefined, { email: 'new@example.com', tags: ['x'] }, 'api', NOW);
-    expect(result).toEqual({ ok: true, write: expect.objectContaining({ email: 'new@example.com', firstName: null, tags: ['x'], traits: {}, unsubscribedAt: null }) });
+    expect(result).toEqual({
+      ok: true,
+      write: expect.objectContaining({ email: 'new@example.com', firstName: null, tags: ['x'], traits: {}, unsubscribedAt: null }),
+    });
   });
 
   it('records an opt-out once and never clears it', () => {
     const earlier = new Date('2026-01-01T00:00:00Z');
     expect(mergeUpsert(row(), { email: 'a@b.co', unsubscribed: true }, 'api', NOW)).toMatchObject({ write: { unsubscribedAt: NOW } });
-    expect(mergeUpsert(row({ unsubscribed_at: earlier }), { email: 'a@b.co', unsubscribed: true }, 'api', NOW)).toMatchObject({ write: { unsubscribedAt: earlier } });
-    expect(mergeUpsert(row({ unsubscribed_at: earlier }), { email: 'a@b.co', firstName: 'X' }, 'import', NOW)).toMatchObject({ write: { unsubscribedAt: earlier } });
+    expect(mergeUpsert(row({ unsubscribed_at: earlier }), { email: 'a@b.co', unsubscribed: true }, 'api', NOW)).toMatchObject({
+      write: { unsubscribedAt: earlier },
+    });
+    expect(mergeUpsert(row({ unsubscribed_at: earlier }), { email: 'a@b.co', firstName: 'X' }, 'import', NOW)).toMatchObject({
+      write: { unsubscribedAt: earlier },
+    });
   });
 
   it.each([
@@ -35,7 +64,12 @@ describe('mergeUpsert', () => {
     ['api', 'withdrawn', 'granted'],
   ] as const)('a %s of granted consent over %s leaves %s', (mode, stored, expected) => {
     const consent = { status: stored, source: 'form', at: '2026-01-01T00:00:00.000Z' } as const;
-    const result = mergeUpsert(row({ consent }), { email: 'a@b.co', consent: { status: 'granted', source: 'list', at: '2026-02-01T00:00:00.000Z' } }, mode, NOW);
+    const result = mergeUpsert(
+      row({ consent }),
+      { email: 'a@b.co', consent: { status: 'granted', source: 'list', at: '2026-02-01T00:00:00.000Z' } },
+      mode,
+      NOW,
+    );
     expect(result.ok && result.write.consent?.status).toBe(expected);
   });
 

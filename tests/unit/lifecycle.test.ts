@@ -28,7 +28,13 @@ describe('lifecycle stages', () => {
     expect(stageAfterScore('subscriber', score(500, 'A'), null)).toBe('lead');
   });
 
-  it.each<[LifecycleStage, boolean]>([['subscriber', false], ['lead', false], ['recycled', false], ['mql', true], ['sql', true], ['customer', true], ['disqualified', true]])(
-    'a %s lead is with sales: %s', (stage, withSales) => expect(isWithSales(stage)).toBe(withSales),
-  );
+  it.each<[LifecycleStage, boolean]>([
+    ['subscriber', false],
+    ['lead', false],
+    ['recycled', false],
+    ['mql', true],
+    ['sql', true],
+    ['customer', true],
+    ['disqualified', true],
+  ])('a %s lead is with sales: %s', (stage, withSales) => expect(isWithSales(stage)).toBe(withSales));
 });

@@ -9,14 +9,18 @@ describe('zonedTime', () => {
     ['Kolkata (UTC+5:30)', [2026, 3, 1, 10, 0, 'Asia/Kolkata'], '2026-03-01T04:30:00.000Z'],
     ['Lord Howe (30-minute DST)', [2026, 1, 10, 12, 0, 'Australia/Lord_Howe'], '2026-01-10T01:00:00.000Z'],
     ['a time in the spring-forward gap moves past it', [2026, 3, 8, 2, 30, 'America/New_York'], '2026-03-08T07:00:00.000Z'],
-    ['the repeated hour at fall-back resolves to one instant', [2026, 11, 1, 1, 30, 'America/New_York'], expect.stringMatching(/^2026-11-01T0[56]:30:00\.000Z$/)],
+    [
+      'the repeated hour at fall-back resolves to one instant',
+      [2026, 11, 1, 1, 30, 'America/New_York'],
+      expect.stringMatching(/^2026-11-01T0[56]:30:00\.000Z$/),
+    ],
   ] as const)('%s', (_name, [year, month, day, hour, minute, zone], expected) => {
     expect(zonedTime(year, month, day, hour, minute, zone).toISOString()).toEqual(expected);
   });
 });
 
 describe('nextOccurrence', () => {
-  it('finds the next Tuesday 10:00 in the lead\'s zone', () => {
+  it("finds the next Tuesday 10:00 in the lead's zone", () => {
     // Friday 2026-03-06 15:00 UTC → next Tuesday is 2026-03-10, after the US DST change on the 8th.
     expect(nextOccurrence(at('2026-03-06T15:00:00Z'), ['tue'], '10:00', 'America/New_York').toISOString()).toBe('2026-03-10T14:00:00.000Z');
   });

@@ -20,9 +20,21 @@ describe('toPage', () => {
   const rows = [1, 2, 3].map((n) => ({ n, at: new Date(n * 1000), id: `00000000-0000-4000-8000-00000000000${n}` }));
 
   it('gives a next cursor only when an extra row was fetched', () => {
-    const full = toPage(rows, 2, (row) => row, (row) => row.n);
+    const full = toPage(
+      rows,
+      2,
+      (row) => row,
+      (row) => row.n,
+    );
     expect(full.items).toEqual([1, 2]);
     expect(decodeCursor(full.nextCursor ?? '')).toEqual({ at: rows[1]?.at, id: rows[1]?.id });
-    expect(toPage(rows, 3, (row) => row, (row) => row.n).nextCursor).toBeNull();
+    expect(
+      toPage(
+        rows,
+        3,
+        (row) => row,
+        (row) => row.n,
+      ).nextCursor,
+    ).toBeNull();
   });
 });

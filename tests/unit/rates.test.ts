@@ -7,7 +7,7 @@ describe('assessRates', () => {
     ['no mail at all', counts(0, 0, 0, 0), null, null, []],
     ['a clean list', counts(10_000, 9_990, 10, 5), 0.001, 5 / 9990, []],
     ['complaints just under 0.1%', counts(1000, 1000, 0, 1), 0, 0.001, []],
-    ['complaints over Gmail\'s 0.1% advice', counts(1000, 1000, 0, 2), 0, 0.002, ['complaints_over_target']],
+    ["complaints over Gmail's 0.1% advice", counts(1000, 1000, 0, 2), 0, 0.002, ['complaints_over_target']],
     ['complaints over the 0.3% limit', counts(1000, 1000, 0, 4), 0, 0.004, ['complaints_over_limit']],
     ['hard bounces over 2%', counts(100, 97, 3, 0), 0.03, 0, ['bounces_over_limit']],
     ['both over', counts(100, 90, 10, 1), 0.1, 1 / 90, ['complaints_over_limit', 'bounces_over_limit']],

@@ -1,10 +1,26 @@
-import { applyEvent, decayFactor, gradeOf, inScoringOrder, scoreFromState, scoreLead, type EngagementState, type ScoredEvent, type ScoredLead, type ScoringRules } from '../../src/scoring/score.js';
+import {
+  applyEvent,
+  decayFactor,
+  gradeOf,
+  inScoringOrder,
+  scoreFromState,
+  scoreLead,
+  type EngagementState,
+  type ScoredEvent,
+  type ScoredLead,
+  type ScoringRules,
+} from '../../src/scoring/score.js';
 
 const DAY = 86_400_000;
 const now = new Date('2026-11-27T12:00:00Z');
 const daysAgo = (days: number) => new Date(now.getTime() - days * DAY);
 let counter = 0;
-const event = (type: string, days: number, properties: Record<string, unknown> = {}): ScoredEvent => ({ id: `e${String(++counter).padStart(4, '0')}`, type, occurredAt: daysAgo(days), properties });
+const event = (type: string, days: number, properties: Record<string, unknown> = {}): ScoredEvent => ({
+  id: `e${String(++counter).padStart(4, '0')}`,
+  type,
+  occurredAt: daysAgo(days),
+  properties,
+});
 
 const lead: ScoredLead = { email: 'ada@globex.com', fields: { title: 'VP Sales', country: 'US' }, traits: { employees: 250 } };
 const rules: ScoringRules = {
@@ -47,9 +63,24 @@ describe('decay', () => {
 describe('behaviour rules', () => {
   it.each<[string, ScoredEvent[], string, number]>([
     ['property filters must all match', [event('page_view', 0, { path: '/pricing', ref: 'ad' }), event('page_view', 0, { path: '/blog' })], 'pricing', 10],
-    ['a cap bounds the running total', [event('page_view', 0.3, { path: '/pricing' }), event('page_view', 0.2, { path: '/pricing' }), event('page_view', 0.1, { path: '/pricing' })], 'pricing', 25 * decayFactor(0.1 * DAY, 30 * DAY)],
-    ['a cooldown ignores events too close to the last counted one', [event('email_clicked', 0.5), event('email_clicked', 0.4), event('email_clicked', 0.1)], 'click', 5 * decayFactor(0.5 * DAY, 30 * DAY)],
-    ['events a cooldown apart all count', [event('email_clicked', 0), event('email_clicked', 1), event('email_clicked', 2)], 'click', 5 + 5 * decayFactor(DAY, 30 * DAY) + 5 * decayFactor(2 * DAY, 30 * DAY)],
+    [
+      'a cap bounds the running total',
+      [event('page_view', 0.3, { path: '/pricing' }), event('page_view', 0.2, { path: '/pricing' }), event('page_view', 0.1, { path: '/pricing' })],
+      'pricing',
+      25 * decayFactor(0.1 * DAY, 30 * DAY),
+    ],
+    [
+      'a cooldown ignores events too close to the last counted one',
+      [event('email_clicked', 0.5), event('email_clicked', 0.4), event('email_clicked', 0.1)],
+      'click',
+      5 * decayFactor(0.5 * DAY, 30 * DAY),
+    ],
+    [
+      'events a cooldown apart all count',
+      [event('email_clicked', 0), event('email_clicked', 1), event('email_clicked', 2)],
+      'click',
+      5 + 5 * decayFactor(DAY, 30 * DAY) + 5 * decayFactor(2 * DAY, 30 * DAY),
+    ],
     ['negative signals subtract: careers pages', [event('page_view', 0, { path: '/careers' })], 'careers', -15],
     ['negative signals subtract: unsubscribing', [event('unsubscribed', 0)], 'unsubscribed', -50],
   ])('%s', (_name, events, rule, expected) => {
@@ -83,16 +114,29 @@ describe('fit and grade', () => {
   });
 
   it('grades on the thresholds', () => {
-    expect([gradeOf(30, rules.grades), gradeOf(29.99, rules.grades), gradeOf(20, rules.grades), gradeOf(10, rules.grades), gradeOf(-5, rules.grades)]).toEqual(['A', 'B', 'B', 'C', 'D']);
+    expect([gradeOf(30, rules.grades), gradeOf(29.99, rules.grades), gradeOf(20, rules.grades), gradeOf(10, rules.grades), gradeOf(-5, rules.grades)]).toEqual([
+      'A',
+      'B',
+      'B',
+      'C',
+      'D',
+    ]);
   });
 });
 
 describe('reproducibility', () => {
   it('an update event by event, kept between calls, equals a recompute from all events', () => {
     const events = [
-      event('page_view', 40, { path: '/pricing' }), event('email_clicked', 35), event('email_clicked', 34.9), event('page_view', 20, { path: '/pricing' }),
-      event('page_view', 19, { path: '/pricing' }), event('page_view', 18, { path: '/pricing' }), event('email_clicked', 10, { machine: true }),
-      event('page_view', 5, { path: '/careers' }), event('form_submit', 2, { form: 'demo' }), event('email_clicked', 1),
+      event('page_view', 40, { path: '/pricing' }),
+      event('email_clicked', 35),
+      event('email_clicked', 34.9),
+      event('page_view', 20, { path: '/pricing' }),
+      event('page_view', 19, { path: '/pricing' }),
+      event('page_view', 18, { path: '/pricing' }),
+      event('email_clicked', 10, { machine: true }),
+      event('page_view', 5, { path: '/careers' }),
+      event('form_submit', 2, { form: 'demo' }),
+      event('email_clicked', 1),
     ];
     let state: EngagementState = {};
     for (const next of inScoringOrder(events, now)) state = JSON.parse(JSON.stringify(applyEvent(state, next, rules))) as EngagementState;

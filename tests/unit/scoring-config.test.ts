@@ -14,7 +14,14 @@ fit:
   - { id: webmail, email_domain_in: [gmail.com], points: -20 }
 `);
     expect(result.ok && result.config.lifecycle).toBeNull();
-    expect(result.ok && result.config.labels).toEqual({ pricing: 'pricing', unsubscribed: 'unsubscribed', exec: 'exec', territory: 'territory', size: 'size', webmail: 'webmail' });
+    expect(result.ok && result.config.labels).toEqual({
+      pricing: 'pricing',
+      unsubscribed: 'unsubscribed',
+      exec: 'exec',
+      territory: 'territory',
+      size: 'size',
+      webmail: 'webmail',
+    });
     expect(result.ok && result.rules).toEqual(result.ok && result.config.rules);
     expect(result).toMatchObject({
       ok: true,

@@ -69,4 +69,3 @@ describe('token signing', () => {
     expect(createTokenSigner(newSecret, 'click', [oldSecret]).verify(before)).toBeNull();
   });
 });
-

@@ -56,7 +56,11 @@ const LEAD_ID = '7d3c1f7e-1a52-4c38-9a1f-3f4f8c1d2e10';
 
 function lead(overrides: Partial<LeadStanding> = {}): LeadStanding {
   return {
-    id: LEAD_ID, unsubscribed: false, stage: 'lead', timezone: 'America/New_York', tags: ['cold'],
+    id: LEAD_ID,
+    unsubscribed: false,
+    stage: 'lead',
+    timezone: 'America/New_York',
+    tags: ['cold'],
     conditions: { fields: { country: 'US' }, traits: {}, tags: ['cold'], score: 10, engagement: {} },
     ...overrides,
   };
@@ -65,8 +69,18 @@ function lead(overrides: Partial<LeadStanding> = {}): LeadStanding {
 function facts(stepId: string, overrides: Partial<StepFacts> = {}): StepFacts {
   const now = overrides.now ?? new Date('2026-06-03T14:00:00Z');
   return {
-    now, sequence: SEQUENCE, stepId, step: SEQUENCE.steps.find((step) => step.id === stepId), enteredAt: new Date(now.getTime() - 86_400_000),
-    stepEnteredAt: now, lead: lead(), goalReached: null, stepGoalReached: false, heldOut: false, split: { stored: null, winner: null }, ...overrides,
+    now,
+    sequence: SEQUENCE,
+    stepId,
+    step: SEQUENCE.steps.find((step) => step.id === stepId),
+    enteredAt: new Date(now.getTime() - 86_400_000),
+    stepEnteredAt: now,
+    lead: lead(),
+    goalReached: null,
+    stepGoalReached: false,
+    heldOut: false,
+    split: { stored: null, winner: null },
+    ...overrides,
   };
 }
 
@@ -91,18 +105,43 @@ describe('the exit rules, written once', () => {
 describe('decide', () => {
   it.each<[string, StepFacts, unknown]>([
     ['a step removed by an edit parks', facts('gone', { step: undefined }), { kind: 'park', reason: 'step gone no longer exists in decide' }],
-    ['a paused sequence looks again later, before reading the lead', facts('hello', { sequence: { ...SEQUENCE, status: 'paused' }, lead: null }),
-      { kind: 'wait', until: new Date(new Date('2026-06-03T14:00:00Z').getTime() + PAUSED_RECHECK_MS), because: 'paused' }],
+    [
+      'a paused sequence looks again later, before reading the lead',
+      facts('hello', { sequence: { ...SEQUENCE, status: 'paused' }, lead: null }),
+      { kind: 'wait', until: new Date(new Date('2026-06-03T14:00:00Z').getTime() + PAUSED_RECHECK_MS), because: 'paused' },
+    ],
     ['an email inside the window sends', facts('hello'), { kind: 'send', channel: 'email', step: expect.objectContaining({ id: 'hello' }), then: 'pause' }],
     ['a held-out lead walks past the email', facts('hello', { heldOut: true }), { kind: 'advance', to: 'pause', because: 'held_out' }],
     ['a branch takes else without a click', facts('clicked'), { kind: 'advance', to: 'tag-it', because: 'branch' }],
-    ['a branch takes the clicked path', facts('clicked', { lead: lead({ conditions: { ...lead().conditions, engagement: { hello: { sentAt: new Date('2026-06-01T10:00:00Z'), humanOpens: [], humanClicks: [new Date('2026-06-01T11:00:00Z')] } } } }) }),
-      { kind: 'advance', to: 'demo-wait', because: 'branch' }],
+    [
+      'a branch takes the clicked path',
+      facts('clicked', {
+        lead: lead({
+          conditions: {
+            ...lead().conditions,
+            engagement: { hello: { sentAt: new Date('2026-06-01T10:00:00Z'), humanOpens: [], humanClicks: [new Date('2026-06-01T11:00:00Z')] } },
+          },
+        }),
+      }),
+      { kind: 'advance', to: 'demo-wait', because: 'branch' },
+    ],
     ['a goal step converts when its event happened', facts('demo-wait', { stepGoalReached: true }), { kind: 'convert', reason: 'goal form_submit' }],
     ['a goal step waits until its deadline', facts('demo-wait'), { kind: 'wait', until: new Date('2026-06-06T14:00:00Z'), because: 'goal' }],
-    ['a goal step moves on after its deadline', facts('demo-wait', { stepEnteredAt: new Date('2026-05-01T00:00:00Z') }), { kind: 'advance', to: 'tag-it', because: 'goal_timed_out' }],
-    ['update_lead sets fields by their lead keys and moves tags', facts('tag-it'), { kind: 'updateLead', patch: { title: 'CTO' }, tags: ['warm'], then: 'tell-crm' }],
-    ['a webhook step calls its URL with its secret', facts('tell-crm'), { kind: 'callWebhook', url: 'https://crm.example.com/hook', secret: 'crm', then: 'subject-test' }],
+    [
+      'a goal step moves on after its deadline',
+      facts('demo-wait', { stepEnteredAt: new Date('2026-05-01T00:00:00Z') }),
+      { kind: 'advance', to: 'tag-it', because: 'goal_timed_out' },
+    ],
+    [
+      'update_lead sets fields by their lead keys and moves tags',
+      facts('tag-it'),
+      { kind: 'updateLead', patch: { title: 'CTO' }, tags: ['warm'], then: 'tell-crm' },
+    ],
+    [
+      'a webhook step calls its URL with its secret',
+      facts('tell-crm'),
+      { kind: 'callWebhook', url: 'https://crm.example.com/hook', secret: 'crm', then: 'subject-test' },
+    ],
     ['a handoff step hands over with its reason', facts('to-sales'), { kind: 'handOff', reason: 'Read pricing three times', then: 'done' }],
     ['an end step ends', facts('done'), { kind: 'end', reason: 'end step' }],
   ])('%s', (_name, input, expected) => {
@@ -122,7 +161,12 @@ describe('decide', () => {
   });
 
   it.each([
-    ['2d from entry: still waiting', '2026-06-01T10:00:00Z', '2026-06-02T10:00:00Z', { kind: 'wait', until: new Date('2026-06-03T10:00:00Z'), because: 'wait' }],
+    [
+      '2d from entry: still waiting',
+      '2026-06-01T10:00:00Z',
+      '2026-06-02T10:00:00Z',
+      { kind: 'wait', until: new Date('2026-06-03T10:00:00Z'), because: 'wait' },
+    ],
     ['2d from entry: over', '2026-06-01T10:00:00Z', '2026-06-03T10:00:00Z', { kind: 'advance', to: 'tuesday', because: 'waited' }],
   ])('wait: %s', (_name, entered, now, expected) => {
     expect(decide(facts('pause', { stepEnteredAt: new Date(entered), now: new Date(now) }))).toEqual(expected);
@@ -133,13 +177,19 @@ describe('decide', () => {
     ['Tuesday 10:00 New York, across the US fall-back (EDT → EST)', '2026-10-30T15:00:00Z', 'America/New_York', '2026-11-03T15:00:00.000Z'],
     ['Tuesday 10:00 Paris, across the EU spring-forward', '2026-03-27T12:00:00Z', null, '2026-03-31T08:00:00.000Z'],
   ])('wait until: %s', (_name, entered, zone, until) => {
-    expect(decide(facts('tuesday', { stepEnteredAt: new Date(entered), now: new Date(entered), lead: lead({ timezone: zone }) })))
-      .toEqual({ kind: 'wait', until: new Date(until), because: 'wait' });
+    expect(decide(facts('tuesday', { stepEnteredAt: new Date(entered), now: new Date(entered), lead: lead({ timezone: zone }) }))).toEqual({
+      kind: 'wait',
+      until: new Date(until),
+      because: 'wait',
+    });
   });
 });
 
 describe('split decisions', () => {
-  const arms = [{ id: 'short', weight: 50, next: 'to-sales' }, { id: 'long', weight: 50, next: 'to-sales' }];
+  const arms = [
+    { id: 'short', weight: 50, next: 'to-sales' },
+    { id: 'long', weight: 50, next: 'to-sales' },
+  ];
   const hashed = armForLead(LEAD_ID, 'decide', 'subject-test', arms);
   const other = hashed === 'short' ? 'long' : 'short';
 
@@ -158,7 +208,8 @@ describe('split decisions', () => {
 
 describe('decideEntry', () => {
   const now = new Date('2026-06-03T14:00:00Z');
-  const entry = (overrides: Partial<Parameters<typeof decideEntry>[0]> = {}) => decideEntry({ now, sequence: SEQUENCE, lead: lead(), previous: null, storedHoldout: null, ...overrides });
+  const entry = (overrides: Partial<Parameters<typeof decideEntry>[0]> = {}) =>
+    decideEntry({ now, sequence: SEQUENCE, lead: lead(), previous: null, storedHoldout: null, ...overrides });
 
   it.each<[string, Partial<Parameters<typeof decideEntry>[0]>, unknown]>([
     ['a new lead enters at the first step', {}, { kind: 'enroll', firstStep: 'hello', holdout: null }],
@@ -166,18 +217,38 @@ describe('decideEntry', () => {
     ['an unknown lead', { lead: null }, { kind: 'unknown_lead' }],
     ['an unsubscribed lead', { lead: lead({ unsubscribed: true }) }, { kind: 'not_eligible', reason: 'the lead has unsubscribed' }],
     ['a lead with sales', { lead: lead({ stage: 'sql' }) }, { kind: 'not_eligible', reason: 'the lead is with sales (stage sql)' }],
-    ['entry conditions', { lead: lead({ conditions: { ...lead().conditions, tags: ['customer'] } }) }, { kind: 'not_eligible', reason: 'the entry conditions do not hold' }],
+    [
+      'entry conditions',
+      { lead: lead({ conditions: { ...lead().conditions, tags: ['customer'] } }) },
+      { kind: 'not_eligible', reason: 'the entry conditions do not hold' },
+    ],
     ['already active', { previous: { status: 'active', enteredAt: new Date('2026-06-01T00:00:00Z') } }, { kind: 'already_enrolled' }],
-    ['re-entry before the cooldown', { previous: { status: 'completed', enteredAt: new Date('2026-05-20T00:00:00Z') } }, { kind: 'not_eligible', reason: 're-entry is allowed 30d after the last entry' }],
-    ['re-entry after the cooldown', { previous: { status: 'completed', enteredAt: new Date('2026-04-20T00:00:00Z') } }, { kind: 'enroll', firstStep: 'hello', holdout: null }],
+    [
+      're-entry before the cooldown',
+      { previous: { status: 'completed', enteredAt: new Date('2026-05-20T00:00:00Z') } },
+      { kind: 'not_eligible', reason: 're-entry is allowed 30d after the last entry' },
+    ],
+    [
+      're-entry after the cooldown',
+      { previous: { status: 'completed', enteredAt: new Date('2026-04-20T00:00:00Z') } },
+      { kind: 'enroll', firstStep: 'hello', holdout: null },
+    ],
   ])('%s', (_name, overrides, expected) => {
     expect(entry(overrides)).toEqual(expected);
   });
 
   it('decides the holdout group once, from the hash, and keeps a stored decision', () => {
     const withHoldout = { ...SEQUENCE, holdout: 0.1 };
-    expect(entry({ sequence: withHoldout })).toEqual({ kind: 'enroll', firstStep: 'hello', holdout: { arm: holdoutArmForLead(LEAD_ID, 'decide', 0.1), record: true } });
-    expect(entry({ sequence: withHoldout, storedHoldout: 'holdout' })).toEqual({ kind: 'enroll', firstStep: 'hello', holdout: { arm: 'holdout', record: false } });
+    expect(entry({ sequence: withHoldout })).toEqual({
+      kind: 'enroll',
+      firstStep: 'hello',
+      holdout: { arm: holdoutArmForLead(LEAD_ID, 'decide', 0.1), record: true },
+    });
+    expect(entry({ sequence: withHoldout, storedHoldout: 'holdout' })).toEqual({
+      kind: 'enroll',
+      firstStep: 'hello',
+      holdout: { arm: 'holdout', record: false },
+    });
   });
 });
 

@@ -20,7 +20,9 @@ describe('times in words for the dashboard', () => {
   });
 
   it.each([
-    [0, '0 emails'], [1, '1 email'], [2, '2 emails'],
+    [0, '0 emails'],
+    [1, '1 email'],
+    [2, '2 emails'],
   ])('counts %i as "%s"', (count, words) => {
     expect(plural(count, 'email')).toBe(words);
   });
@@ -37,7 +39,7 @@ describe('times in words for the dashboard', () => {
     expect(absoluteTime(new Date(at), zone)).toBe(shown);
   });
 
-  it('gives the wall-clock time in the lead\'s zone', () => {
+  it("gives the wall-clock time in the lead's zone", () => {
     expect(localTimeIn('Europe/Paris', now)).toBe('Mon 10:00 (Europe/Paris)');
   });
 });

@@ -2,9 +2,20 @@ import { containsAll, sequencesStartedBy, triggerInterests, triggerMatches } fro
 import type { Sequence, Trigger } from '../../src/sequences/sequence.js';
 
 const sequence = (id: string, trigger: Trigger, extra: Partial<Sequence> = {}): Sequence => ({
-  id, name: id, version: 1, description: '', status: 'active', priority: 0, hash: id,
-  entry: { trigger, conditions: [], reentry: 'never' }, goals: [], sendWindow: null, holdout: 0,
-  steps: [{ id: 'a', kind: 'end', line: 1 }], file: `${id}.yaml`, ...extra,
+  id,
+  name: id,
+  version: 1,
+  description: '',
+  status: 'active',
+  priority: 0,
+  hash: id,
+  entry: { trigger, conditions: [], reentry: 'never' },
+  goals: [],
+  sendWindow: null,
+  holdout: 0,
+  steps: [{ id: 'a', kind: 'end', line: 1 }],
+  file: `${id}.yaml`,
+  ...extra,
 });
 
 describe('trigger matching', () => {
@@ -18,7 +29,9 @@ describe('trigger matching', () => {
 
   it('filters events by type and by every property of where', () => {
     const trigger: Trigger = { type: 'event', event: 'form_submit', where: { form: 'demo', meta: { step: 2 } } };
-    expect(triggerMatches(trigger, { kind: 'event', type: 'form_submit', properties: { form: 'demo', meta: { step: 2, extra: true }, page: '/x' } })).toBe(true);
+    expect(triggerMatches(trigger, { kind: 'event', type: 'form_submit', properties: { form: 'demo', meta: { step: 2, extra: true }, page: '/x' } })).toBe(
+      true,
+    );
     expect(triggerMatches(trigger, { kind: 'event', type: 'form_submit', properties: { form: 'demo', meta: { step: '2' } } })).toBe(false);
     expect(triggerMatches(trigger, { kind: 'event', type: 'form_submit', properties: { form: 'demo' } })).toBe(false);
     expect(triggerMatches(trigger, { kind: 'event', type: 'page_view', properties: { form: 'demo', meta: { step: 2 } } })).toBe(false);

@@ -6,7 +6,8 @@ const options = { secrets: { crm: SECRET, '': OLD_SECRET }, allowInsecure: false
 
 describe('webhooks.yaml', () => {
   it('reads endpoints, expands event filters and resolves secrets from the configuration', () => {
-    const result = parseWebhooksFile(`endpoints:
+    const result = parseWebhooksFile(
+      `endpoints:
   - id: crm
     url: https://crm.example.com/hooks
     events: [lead.*, handoff.converted, lead.created]
@@ -18,12 +19,24 @@ describe('webhooks.yaml', () => {
       - \${BATON_WEBHOOK_SECRET_CRM}
       - \${BATON_WEBHOOK_SECRET}
     description: everything, during a rotation
-`, options);
+`,
+      options,
+    );
     expect(result).toEqual({
       ok: true,
       endpoints: [
-        { id: 'crm', url: 'https://crm.example.com/hooks', events: ['lead.created', 'lead.stage_changed', 'lead.unsubscribed', 'handoff.converted'], secrets: [SECRET] },
-        { id: 'all', url: 'https://all.example.com/', events: expect.arrayContaining(['enrollment.converted', 'handoff.reassigned']), secrets: [SECRET, OLD_SECRET] },
+        {
+          id: 'crm',
+          url: 'https://crm.example.com/hooks',
+          events: ['lead.created', 'lead.stage_changed', 'lead.unsubscribed', 'handoff.converted'],
+          secrets: [SECRET],
+        },
+        {
+          id: 'all',
+          url: 'https://all.example.com/',
+          events: expect.arrayContaining(['enrollment.converted', 'handoff.reassigned']),
+          secrets: [SECRET, OLD_SECRET],
+        },
       ],
     });
     if (result.ok) expect(result.endpoints[1]?.events).toHaveLength(11);
@@ -35,7 +48,8 @@ describe('webhooks.yaml', () => {
   });
 
   it('lists every problem with its line, and never repeats a secret', () => {
-    const result = parseWebhooksFile(`endpoints:
+    const result = parseWebhooksFile(
+      `endpoints:
   - id: crm
     url: http://crm.example.com/hooks
     events: [lead.deleted]
@@ -49,7 +63,9 @@ describe('webhooks.yaml', () => {
     url: not a url
     events: [handoff.*]
     secret: \${BATON_WEBHOOK_SECRET_MISSING}
-`, options);
+`,
+      options,
+    );
     expect(result.ok).toBe(false);
     if (result.ok) return;
     expect(result.problems.map((problem) => `${problem.line} ${problem.path}: ${problem.message}`)).toMatchInlineSnapshot(`
@@ -71,6 +87,11 @@ describe('webhooks.yaml', () => {
   });
 
   it('allows plain http outside production', () => {
-    expect(parseWebhooksFile('endpoints: [{ id: dev, url: "http://localhost:4000/hooks", events: ["*"], secret: "${BATON_WEBHOOK_SECRET}" }]\n', { ...options, allowInsecure: true }).ok).toBe(true);
+    expect(
+      parseWebhooksFile('endpoints: [{ id: dev, url: "http://localhost:4000/hooks", events: ["*"], secret: "${BATON_WEBHOOK_SECRET}" }]\n', {
+        ...options,
+        allowInsecure: true,
+      }).ok,
+    ).toBe(true);
   });
 });

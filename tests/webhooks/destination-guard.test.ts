@@ -115,7 +115,8 @@ describe('checking a webhook destination', () => {
     const destination = await checkDestination('https://rebind.example.com/', strict, resolvesTo('93.184.216.34', '10.0.0.5'));
     expect(destination).toEqual({
       kind: 'refused',
-      reason: 'rebind.example.com resolves to 10.0.0.5, which is a private, loopback or reserved address; webhooks only go to public addresses unless BATON_WEBHOOK_ALLOW_PRIVATE is set',
+      reason:
+        'rebind.example.com resolves to 10.0.0.5, which is a private, loopback or reserved address; webhooks only go to public addresses unless BATON_WEBHOOK_ALLOW_PRIVATE is set',
     });
   });
 

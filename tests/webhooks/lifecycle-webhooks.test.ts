@@ -138,15 +138,26 @@ interface Hook {
 /** The requests an endpoint got, each verified with the standardwebhooks library, parsed. */
 function received(endpoint: string, secret = CRM_SECRET): Hook[] {
   const verifier = new Webhook(secret);
-  return receiver.requests.filter((req) => req.path === endpoint).map((req: ReceivedRequest) => {
-    const headers = { 'webhook-id': String(req.headers['webhook-id']), 'webhook-timestamp': String(req.headers['webhook-timestamp']), 'webhook-signature': String(req.headers['webhook-signature']) };
-    const payload = verifier.verify(req.body, headers) as Omit<Hook, 'id'>;
-    return { id: headers['webhook-id'], ...payload };
-  });
+  return receiver.requests
+    .filter((req) => req.path === endpoint)
+    .map((req: ReceivedRequest) => {
+      const headers = {
+        'webhook-id': String(req.headers['webhook-id']),
+        'webhook-timestamp': String(req.headers['webhook-timestamp']),
+        'webhook-signature': String(req.headers['webhook-signature']),
+      };
+      const payload = verifier.verify(req.body, headers) as Omit<Hook, 'id'>;
+      return { id: headers['webhook-id'], ...payload };
+    });
 }
 
 const hooksAbout = (type: string, leadId: string) => received('/crm').filter((hook) => hook.type === type && hook.data.lead?.id === leadId);
-const waitForHook = (type: string, leadId: string, timeoutMs = 15_000) => until(async () => hooksAbout(type, leadId), (hooks) => hooks.length > 0, timeoutMs);
+const waitForHook = (type: string, leadId: string, timeoutMs = 15_000) =>
+  until(
+    async () => hooksAbout(type, leadId),
+    (hooks) => hooks.length > 0,
+    timeoutMs,
+  );
 
 async function createLead(body: Record<string, unknown>): Promise<string> {
   const res = await api.post('/api/leads').set(auth).send(body);
@@ -155,7 +166,10 @@ async function createLead(body: Record<string, unknown>): Promise<string> {
 }
 
 async function handoffOf(leadId: string): Promise<{ id: string; rep: { id: string } }> {
-  const res = await until(() => api.get('/api/handoffs').query({ leadId }).set(auth), (answer) => answer.body.items?.length > 0);
+  const res = await until(
+    () => api.get('/api/handoffs').query({ leadId }).set(auth),
+    (answer) => answer.body.items?.length > 0,
+  );
   return res.body.items[0];
 }
 
@@ -163,13 +177,50 @@ const ids: Record<'converted' | 'accepted' | 'rejected' | 'ignored', string> = {
 
 describe('lifecycle webhooks', () => {
   it('announces a lead, its enrollment, and its conversion by the sequence goal', async () => {
-    ids.converted = await createLead({ email: 'grace@example.test', firstName: 'Grace', lastName: 'Hopper', company: 'Navy', country: 'US', tags: ['vip'], traits: { plan: 'pro' } });
+    ids.converted = await createLead({
+      email: 'grace@example.test',
+      firstName: 'Grace',
+      lastName: 'Hopper',
+      company: 'Navy',
+      country: 'US',
+      tags: ['vip'],
+      traits: { plan: 'pro' },
+    });
     const [created] = await waitForHook('lead.created', ids.converted);
     expect(created).toMatchObject({
       type: 'lead.created',
-      data: { lead: { id: ids.converted, email: 'grace@example.test', firstName: 'Grace', lastName: 'Hopper', company: 'Navy', title: null, phone: null, country: 'US', timezone: null, tags: ['vip'], traits: { plan: 'pro' } } },
+      data: {
+        lead: {
+          id: ids.converted,
+          email: 'grace@example.test',
+          firstName: 'Grace',
+          lastName: 'Hopper',
+          company: 'Navy',
+          title: null,
+          phone: null,
+          country: 'US',
+          timezone: null,
+          tags: ['vip'],
+          traits: { plan: 'pro' },
+        },
+      },
     });
-    expect(Object.keys(created?.data.lead ?? {}).sort()).toEqual(['company', 'country', 'createdAt', 'email', 'firstName', 'id', 'lastName', 'phone', 'source', 'tags', 'timezone', 'title', 'traits', 'unsubscribedAt']);
+    expect(Object.keys(created?.data.lead ?? {}).sort()).toEqual([
+      'company',
+      'country',
+      'createdAt',
+      'email',
+      'firstName',
+      'id',
+      'lastName',
+      'phone',
+      'source',
+      'tags',
+      'timezone',
+      'title',
+      'traits',
+      'unsubscribedAt',
+    ]);
     expect(created?.data.lead.unsubscribedAt).toBeNull();
     expect(created?.timestamp).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
 
@@ -178,28 +229,53 @@ describe('lifecycle webhooks', () => {
     expect((await api.post('/api/events').set(auth).send({ leadId: ids.converted, type: 'signed_up' })).status).toBeLessThan(300);
 
     const [converted] = await waitForHook('enrollment.converted', ids.converted);
-    expect(converted?.data.enrollment).toMatchObject({ id: entered?.data.enrollment.id, sequenceId: 'nurture', status: 'converted', exitReason: 'goal signed_up' });
+    expect(converted?.data.enrollment).toMatchObject({
+      id: entered?.data.enrollment.id,
+      sequenceId: 'nurture',
+      status: 'converted',
+      exitReason: 'goal signed_up',
+    });
     expect(converted?.data.enrollment.endedAt).toEqual(expect.any(String));
   }, 30_000);
 
   it('announces an unsubscribe', async () => {
     expect((await api.patch(`/api/leads/${ids.converted}`).set(auth).send({ unsubscribed: true })).status).toBe(200);
     const [unsubscribed] = await waitForHook('lead.unsubscribed', ids.converted);
-    expect(unsubscribed?.data).toEqual({ lead: expect.objectContaining({ id: ids.converted, email: 'grace@example.test' }), unsubscribedAt: expect.any(String) });
+    expect(unsubscribed?.data).toEqual({
+      lead: expect.objectContaining({ id: ids.converted, email: 'grace@example.test' }),
+      unsubscribedAt: expect.any(String),
+    });
     expect(unsubscribed?.data.lead.unsubscribedAt).toBe(unsubscribed?.data.unsubscribedAt);
   }, 20_000);
 
   it('announces the handoff, its stage change and the exit from nurture, then accept and convert', async () => {
     ids.accepted = await createLead({ email: 'vp.one@acme.test', title: 'VP Sales', country: 'US' });
     await waitForHook('enrollment.entered', ids.accepted);
-    await api.post('/api/events').set(auth).send({ leadId: ids.accepted, type: 'form_submit', properties: { form: 'demo' } });
+    await api
+      .post('/api/events')
+      .set(auth)
+      .send({ leadId: ids.accepted, type: 'form_submit', properties: { form: 'demo' } });
     const handoff = await handoffOf(ids.accepted);
     const [assigned] = await waitForHook('handoff.assigned', ids.accepted);
     expect(assigned?.data.handoff).toEqual({
-      id: handoff.id, status: 'pending', repId: handoff.rep.id, createdAt: expect.any(String), assignedAt: expect.any(String), reassignments: 0, decidedAt: null, decidedBy: null, rejectReason: null,
+      id: handoff.id,
+      status: 'pending',
+      repId: handoff.rep.id,
+      createdAt: expect.any(String),
+      assignedAt: expect.any(String),
+      reassignments: 0,
+      decidedAt: null,
+      decidedBy: null,
+      rejectReason: null,
     });
-    const toMql = await until(async () => hooksAbout('lead.stage_changed', ids.accepted).filter((hook) => hook.data.stage.to === 'mql'), (hooks) => hooks.length > 0);
-    expect(toMql[0]?.data).toEqual({ lead: expect.objectContaining({ id: ids.accepted, title: 'VP Sales' }), stage: { from: expect.any(String), to: 'mql', changedAt: expect.any(String) } });
+    const toMql = await until(
+      async () => hooksAbout('lead.stage_changed', ids.accepted).filter((hook) => hook.data.stage.to === 'mql'),
+      (hooks) => hooks.length > 0,
+    );
+    expect(toMql[0]?.data).toEqual({
+      lead: expect.objectContaining({ id: ids.accepted, title: 'VP Sales' }),
+      stage: { from: expect.any(String), to: 'mql', changedAt: expect.any(String) },
+    });
     const [exited] = await waitForHook('enrollment.exited', ids.accepted);
     expect(exited?.data.enrollment).toMatchObject({ sequenceId: 'nurture', status: 'exited', exitReason: 'handed off to sales' });
 
@@ -209,7 +285,10 @@ describe('lifecycle webhooks', () => {
     expect((await api.post(`/api/handoffs/${handoff.id}/convert`).set(auth).send({})).status).toBe(200);
     const [converted] = await waitForHook('handoff.converted', ids.accepted);
     expect(converted?.data.handoff).toMatchObject({ id: handoff.id, status: 'converted' });
-    const toCustomer = await until(async () => hooksAbout('lead.stage_changed', ids.accepted).filter((hook) => hook.data.stage.to === 'customer'), (hooks) => hooks.length > 0);
+    const toCustomer = await until(
+      async () => hooksAbout('lead.stage_changed', ids.accepted).filter((hook) => hook.data.stage.to === 'customer'),
+      (hooks) => hooks.length > 0,
+    );
     expect(toCustomer[0]?.data.stage.from).toBe('sql');
   }, 30_000);
 
@@ -218,7 +297,11 @@ describe('lifecycle webhooks', () => {
     ids.ignored = await createLead({ email: 'vp.three@acme.test', title: 'VP Ops', country: 'US' });
     await waitForHook('enrollment.entered', ids.rejected);
     await waitForHook('enrollment.entered', ids.ignored);
-    for (const leadId of [ids.rejected, ids.ignored]) await api.post('/api/events').set(auth).send({ leadId, type: 'form_submit', properties: { form: 'demo' } });
+    for (const leadId of [ids.rejected, ids.ignored])
+      await api
+        .post('/api/events')
+        .set(auth)
+        .send({ leadId, type: 'form_submit', properties: { form: 'demo' } });
     const rejected = await handoffOf(ids.rejected);
     expect((await api.post(`/api/handoffs/${rejected.id}/reject`).set(auth).send({ reason: 'student' })).status).toBe(200);
     const [rejection] = await waitForHook('handoff.rejected', ids.rejected);
@@ -246,7 +329,12 @@ describe('lifecycle webhooks', () => {
       expect(count('handoff.assigned', leadId)).toBe(1);
       expect(count('enrollment.exited', leadId)).toBe(1);
     }
-    expect(count('handoff.accepted', ids.accepted) + count('handoff.converted', ids.accepted) + count('handoff.rejected', ids.rejected) + count('handoff.reassigned', ids.ignored)).toBe(4);
+    expect(
+      count('handoff.accepted', ids.accepted) +
+        count('handoff.converted', ids.accepted) +
+        count('handoff.rejected', ids.rejected) +
+        count('handoff.reassigned', ids.ignored),
+    ).toBe(4);
   });
 
   it('sends an endpoint only the events its filter names, signed with its own secret', async () => {
@@ -262,11 +350,25 @@ describe('lifecycle webhooks', () => {
   it('retries a failing receiver after the backoff, and lists the attempts and the last response', async () => {
     const firstFlaky = receiver.requests.find((req) => req.path === '/flaky');
     const firstId = String(firstFlaky?.headers['webhook-id']);
-    const listed = await until(() => api.get('/api/webhooks/deliveries').query({ endpoint: 'flaky', limit: 200 }).set(auth), (res) => res.body.items?.length === 4);
+    const listed = await until(
+      () => api.get('/api/webhooks/deliveries').query({ endpoint: 'flaky', limit: 200 }).set(auth),
+      (res) => res.body.items?.length === 4,
+    );
     const first = listed.body.items.find((item: { eventId: string }) => `msg_${item.eventId}` === firstId);
     expect(first).toMatchObject({ endpoint: 'flaky', eventType: 'lead.created' });
-    const delivered = await until(() => api.get(`/api/webhooks/deliveries/${first.id}`).set(auth), (res) => res.body.status === 'delivered', 15_000);
-    expect(delivered.body).toMatchObject({ status: 'delivered', attempts: 2, lastResponse: { status: 200, body: 'ok' }, lastError: null, nextAttemptAt: null, payload: { type: 'lead.created' } });
+    const delivered = await until(
+      () => api.get(`/api/webhooks/deliveries/${first.id}`).set(auth),
+      (res) => res.body.status === 'delivered',
+      15_000,
+    );
+    expect(delivered.body).toMatchObject({
+      status: 'delivered',
+      attempts: 2,
+      lastResponse: { status: 200, body: 'ok' },
+      lastError: null,
+      nextAttemptAt: null,
+      payload: { type: 'lead.created' },
+    });
     const attempts = receiver.requests.filter((req) => req.path === '/flaky' && req.headers['webhook-id'] === firstId);
     expect(attempts).toHaveLength(2);
     // The schedule's first retry is 5 s ± 10%, each attempt signed afresh under the same id.
@@ -276,9 +378,18 @@ describe('lifecycle webhooks', () => {
   }, 30_000);
 
   it('records a rejected delivery as failed, and redelivers it under the same webhook-id', async () => {
-    const failed = await until(() => api.get('/api/webhooks/deliveries').query({ endpoint: 'picky', status: 'failed' }).set(auth), (res) => res.body.items?.length === 1);
+    const failed = await until(
+      () => api.get('/api/webhooks/deliveries').query({ endpoint: 'picky', status: 'failed' }).set(auth),
+      (res) => res.body.items?.length === 1,
+    );
     const original = failed.body.items[0];
-    expect(original).toMatchObject({ eventType: 'lead.unsubscribed', status: 'failed', attempts: 1, lastResponse: { status: 400, body: 'unknown field: unsubscribedAt' }, nextAttemptAt: null });
+    expect(original).toMatchObject({
+      eventType: 'lead.unsubscribed',
+      status: 'failed',
+      attempts: 1,
+      lastResponse: { status: 400, body: 'unknown field: unsubscribedAt' },
+      nextAttemptAt: null,
+    });
     expect(original.lastError).toContain('HTTP 400');
 
     pickyAccepts = true;
@@ -289,7 +400,10 @@ describe('lifecycle webhooks', () => {
     expect(again.status).toBe(409);
     expect(again.body.error.code).toBe('webhook_delivery_pending');
 
-    const done = await until(() => api.get(`/api/webhooks/deliveries/${queued.body.id}`).set(auth), (res) => res.body.status === 'delivered');
+    const done = await until(
+      () => api.get(`/api/webhooks/deliveries/${queued.body.id}`).set(auth),
+      (res) => res.body.status === 'delivered',
+    );
     expect(done.body).toMatchObject({ status: 'delivered', attempts: 1, lastResponse: { status: 204, body: '' } });
     const sent = receiver.requests.filter((req) => req.path === '/picky');
     expect(sent.map((req) => req.headers['webhook-id'])).toEqual([`msg_${original.eventId}`, `msg_${original.eventId}`]);
@@ -306,7 +420,10 @@ describe('lifecycle webhooks', () => {
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const page: request.Response = await api.get('/api/webhooks/deliveries').query({ limit: 7, ...(cursor ? { cursor } : {}) }).set(auth);
+      const page: request.Response = await api
+        .get('/api/webhooks/deliveries')
+        .query({ limit: 7, ...(cursor ? { cursor } : {}) })
+        .set(auth);
       expect(page.status).toBe(200);
       expect(page.body.items.length).toBeLessThanOrEqual(7);
       seen.push(...page.body.items.map((item: { id: string }) => item.id));
@@ -316,11 +433,18 @@ describe('lifecycle webhooks', () => {
 
     const handoffs = await api.get('/api/webhooks/deliveries').query({ type: 'handoff.assigned', status: 'delivered', limit: 200 }).set(auth);
     expect(handoffs.body.items.length).toBe(6); // three handoffs, to crm and to sales
-    expect(handoffs.body.items.every((item: { eventType: string; status: string }) => item.eventType === 'handoff.assigned' && item.status === 'delivered')).toBe(true);
+    expect(
+      handoffs.body.items.every((item: { eventType: string; status: string }) => item.eventType === 'handoff.assigned' && item.status === 'delivered'),
+    ).toBe(true);
   });
 
   it('refuses to redeliver to an endpoint that is no longer configured', async () => {
-    const withoutEndpoints = createWebhookDeliveriesService({ db: baton.database.db, endpoints: [], logger: createLogger('silent'), sender: createWebhookSender({ allowPrivate: true, allowInsecure: true }) });
+    const withoutEndpoints = createWebhookDeliveriesService({
+      db: baton.database.db,
+      endpoints: [],
+      logger: createLogger('silent'),
+      sender: createWebhookSender({ allowPrivate: true, allowInsecure: true }),
+    });
     const delivered = await api.get('/api/webhooks/deliveries').query({ endpoint: 'crm', limit: 1 }).set(auth);
     expect(await withoutEndpoints.redeliver(delivered.body.items[0].id, new Date())).toMatchObject({ kind: 'endpoint_gone' });
   });
@@ -336,7 +460,12 @@ describe('lifecycle webhooks', () => {
     const deliveriesOfOldest = Number((await pool.query('select count(*) from webhook_deliveries where event_id = $1', [oldest])).rows[0].count);
     expect(deliveriesOfOldest).toBeGreaterThan(0);
 
-    const service = createWebhookDeliveriesService({ db: baton.database.db, endpoints: [], logger: createLogger('silent'), sender: createWebhookSender({ allowPrivate: true, allowInsecure: true }) });
+    const service = createWebhookDeliveriesService({
+      db: baton.database.db,
+      endpoints: [],
+      logger: createLogger('silent'),
+      sender: createWebhookSender({ allowPrivate: true, allowInsecure: true }),
+    });
     expect(await service.prune(new Date())).toBe(1);
     expect(await count()).toBe(before - deliveriesOfOldest);
     expect((await pool.query('select count(*)::int as n from webhook_events where id = $1', [second])).rows[0].n).toBe(1);
@@ -376,7 +505,14 @@ describe('lifecycle webhooks', () => {
       ['post', '/api/webhooks/deliveries/1/redeliver', '[1,2', null],
     ];
     for (const [method, url, body, field] of cases) {
-      const call = method === 'get' ? api.get(url).set(auth) : api.post(url).set(auth).set('Content-Type', 'application/json').send(typeof body === 'string' ? body : JSON.stringify(body));
+      const call =
+        method === 'get'
+          ? api.get(url).set(auth)
+          : api
+              .post(url)
+              .set(auth)
+              .set('Content-Type', 'application/json')
+              .send(typeof body === 'string' ? body : JSON.stringify(body));
       const res = await call;
       expect([url, res.status >= 400 && res.status < 500]).toEqual([url, true]);
       if (field) expect([url, JSON.stringify(res.body.error.details)]).toEqual([url, expect.stringContaining(field)]);
@@ -394,7 +530,28 @@ describe('lifecycle webhooks', () => {
       return ((value ^ (value >>> 14)) >>> 0) / 4294967296;
     };
     const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)] as T;
-    const junk = ['', '0', '-1', '1.5', '1e3', 'abc', '%00', '%ff', '%E2%80%AE', "'", '"', '[]', '{}', 'null', '9'.repeat(19), '9'.repeat(40), 'a'.repeat(3000), 'lead.*', 'PENDING', 'crm%20'];
+    const junk = [
+      '',
+      '0',
+      '-1',
+      '1.5',
+      '1e3',
+      'abc',
+      '%00',
+      '%ff',
+      '%E2%80%AE',
+      "'",
+      '"',
+      '[]',
+      '{}',
+      'null',
+      '9'.repeat(19),
+      '9'.repeat(40),
+      'a'.repeat(3000),
+      'lead.*',
+      'PENDING',
+      'crm%20',
+    ];
     // Every value here is wrong for every key below (endpoint ids have their own list: "abc" is one).
     const keys = ['status', 'type', 'limit', 'cursor', 'colour', 'status[]', 'endpoint'];
     const badEndpoints = ['', 'CRM', 'crm%20', '-x', 'a'.repeat(65), '%00', 'a.b', '[]'];
@@ -403,14 +560,21 @@ describe('lifecycle webhooks', () => {
     const answered: string[] = [];
     for (let index = 0; index < 1000; index++) {
       const kind = pick(['list', 'get', 'redeliver'] as const);
-      const query = () => Array.from({ length: 1 + Math.floor(next() * 3) }, () => {
-        const key = pick(keys);
-        return `${key}=${key === 'endpoint' ? pick(badEndpoints) : pick(junk)}`;
-      }).join('&');
-      const url = kind === 'list' ? `/api/webhooks/deliveries?${query()}` : `/api/webhooks/deliveries/${pick(junk) || 'x'}${kind === 'redeliver' ? '/redeliver' : ''}`;
-      const res = kind === 'redeliver'
-        ? await api.post(url).set(auth).set('Content-Type', pick(['application/json', 'text/plain', 'application/x-www-form-urlencoded'])).send(pick(bodies))
-        : await api.get(url).set(auth);
+      const query = () =>
+        Array.from({ length: 1 + Math.floor(next() * 3) }, () => {
+          const key = pick(keys);
+          return `${key}=${key === 'endpoint' ? pick(badEndpoints) : pick(junk)}`;
+        }).join('&');
+      const url =
+        kind === 'list' ? `/api/webhooks/deliveries?${query()}` : `/api/webhooks/deliveries/${pick(junk) || 'x'}${kind === 'redeliver' ? '/redeliver' : ''}`;
+      const res =
+        kind === 'redeliver'
+          ? await api
+              .post(url)
+              .set(auth)
+              .set('Content-Type', pick(['application/json', 'text/plain', 'application/x-www-form-urlencoded']))
+              .send(pick(bodies))
+          : await api.get(url).set(auth);
       statuses.push(res.status);
       if (res.status < 400) answered.push(`${res.status} ${url}`);
     }

@@ -37,7 +37,9 @@ describe('sending a webhook', () => {
     const key = Buffer.from(secret.slice('whsec_'.length), 'base64');
     const expected = createHmac('sha256', key).update(`${id}.${timestamp}.${request.body}`).digest('base64');
     expect(signature).toBe(`v1,${expected}`);
-    expect(verifyWebhook({ id: String(id), timestamp: String(timestamp), signature: String(signature), body: request.body, secrets: [secret], now: Date.now() })).toEqual({
+    expect(
+      verifyWebhook({ id: String(id), timestamp: String(timestamp), signature: String(signature), body: request.body, secrets: [secret], now: Date.now() }),
+    ).toEqual({
       ok: true,
     });
   });
@@ -49,7 +51,14 @@ describe('sending a webhook', () => {
     const signatures = String(headers['webhook-signature']).split(' ');
     expect(signatures).toHaveLength(2);
     const check = (known: string) =>
-      verifyWebhook({ id: String(headers['webhook-id']), timestamp: String(headers['webhook-timestamp']), signature: signatures.join(' '), body: receiver.requests[0]?.body ?? '', secrets: [known], now: Date.now() });
+      verifyWebhook({
+        id: String(headers['webhook-id']),
+        timestamp: String(headers['webhook-timestamp']),
+        signature: signatures.join(' '),
+        body: receiver.requests[0]?.body ?? '',
+        secrets: [known],
+        now: Date.now(),
+      });
     expect(check(secret)).toEqual({ ok: true });
     expect(check(next)).toEqual({ ok: true });
   });
@@ -76,7 +85,9 @@ describe('sending a webhook', () => {
   });
 
   it('does not follow a 302: one request, and a retry', async () => {
-    receiver.answer((response, request) => (request.path === '/moved' ? response.writeHead(302, { location: '/elsewhere' }).end() : response.writeHead(200).end()));
+    receiver.answer((response, request) =>
+      request.path === '/moved' ? response.writeHead(302, { location: '/elsewhere' }).end() : response.writeHead(200).end(),
+    );
     const outcome = await local.send({ ...message, url: receiver.url('/moved') });
     expect(outcome).toMatchObject({ kind: 'retry', status: 302, reason: expect.stringContaining('redirected to /elsewhere') });
     expect(receiver.requests.map((request) => request.path)).toEqual(['/moved']);

@@ -3,7 +3,9 @@ import { parseWebhookSecret, signWebhook, verifyWebhook } from '../../src/webhoo
 
 // Independent of the code under test: the HMAC as the Standard Webhooks spec defines it.
 const hmac = (secret: string, content: string) =>
-  createHmac('sha256', Buffer.from(secret.slice('whsec_'.length), 'base64')).update(content).digest('base64');
+  createHmac('sha256', Buffer.from(secret.slice('whsec_'.length), 'base64'))
+    .update(content)
+    .digest('base64');
 
 const newSecret = () => `whsec_${randomBytes(32).toString('base64')}`;
 

@@ -30,10 +30,13 @@ beforeAll(async () => {
     const now = (inFlight.get(req.path) ?? 0) + 1;
     inFlight.set(req.path, now);
     maxInFlight.set(req.path, Math.max(now, maxInFlight.get(req.path) ?? 0));
-    setTimeout(() => {
-      inFlight.set(req.path, (inFlight.get(req.path) ?? 1) - 1);
-      if (!response.destroyed) response.writeHead(204).end();
-    }, delays.get(req.path) ?? 0).unref();
+    setTimeout(
+      () => {
+        inFlight.set(req.path, (inFlight.get(req.path) ?? 1) - 1);
+        if (!response.destroyed) response.writeHead(204).end();
+      },
+      delays.get(req.path) ?? 0,
+    ).unref();
   });
 }, 60_000);
 
@@ -51,11 +54,21 @@ beforeEach(async () => {
   maxInFlight.clear();
 });
 
-const endpoint = (id: string, events: WebhookEndpoint['events'] = ['lead.created', 'lead.unsubscribed']): WebhookEndpoint => ({ id, url: receiver.url(`/${id}`), events, secrets: [SECRET] });
+const endpoint = (id: string, events: WebhookEndpoint['events'] = ['lead.created', 'lead.unsubscribed']): WebhookEndpoint => ({
+  id,
+  url: receiver.url(`/${id}`),
+  events,
+  secrets: [SECRET],
+});
 
 const services: WebhookDeliveriesService[] = [];
 function worker(endpoints: WebhookEndpoint[], logger: Logger = createLogger('silent'), timeoutMs = 10_000): WebhookDeliveriesService {
-  const service = createWebhookDeliveriesService({ db: database.db, endpoints, logger, sender: createWebhookSender({ allowPrivate: true, allowInsecure: true, timeoutMs }) });
+  const service = createWebhookDeliveriesService({
+    db: database.db,
+    endpoints,
+    logger,
+    sender: createWebhookSender({ allowPrivate: true, allowInsecure: true, timeoutMs }),
+  });
   services.push(service);
   return service;
 }
@@ -72,25 +85,42 @@ function runLoop(service: WebhookDeliveriesService, intervalMs = 20): { stop(): 
       await sleep(intervalMs);
     }
   })();
-  return { stop: async () => {
-    stopped = true;
-    await done;
-    await service.settle();
-  } };
+  return {
+    stop: async () => {
+      stopped = true;
+      await done;
+      await service.settle();
+    },
+  };
 }
 
 let counter = 0;
 async function insertLead(unsubscribed = false): Promise<string> {
   counter += 1;
   const { rows } = await database.pool.query<{ id: string }>(
-    `insert into leads (email, unsubscribed_at) values ($1, ${unsubscribed ? 'now()' : 'null'}) returning id`, [`worker-${counter}@example.test`]);
+    `insert into leads (email, unsubscribed_at) values ($1, ${unsubscribed ? 'now()' : 'null'}) returning id`,
+    [`worker-${counter}@example.test`],
+  );
   return rows[0]?.id ?? '';
 }
 
 const deliveries = async (where = 'true') =>
-  (await database.pool.query<{ id: string; endpoint: string; event_type: string; status: string; attempts: number; taken_at: Date | null; last_error: string | null; lead_id: string; event_id: string }>(
-    `select d.id, d.endpoint, d.event_type, d.status, d.attempts, d.taken_at, d.last_error, e.lead_id, d.event_id
-     from webhook_deliveries d join webhook_events e on e.id = d.event_id where ${where} order by d.id`)).rows;
+  (
+    await database.pool.query<{
+      id: string;
+      endpoint: string;
+      event_type: string;
+      status: string;
+      attempts: number;
+      taken_at: Date | null;
+      last_error: string | null;
+      lead_id: string;
+      event_id: string;
+    }>(
+      `select d.id, d.endpoint, d.event_type, d.status, d.attempts, d.taken_at, d.last_error, e.lead_id, d.event_id
+     from webhook_deliveries d join webhook_events e on e.id = d.event_id where ${where} order by d.id`,
+    )
+  ).rows;
 
 describe('workers with different webhooks.yaml (rolling deploy)', () => {
   it('a worker only takes deliveries for endpoints it knows, and never fails the others', async () => {
@@ -113,7 +143,7 @@ describe('workers with different webhooks.yaml (rolling deploy)', () => {
     expect((await deliveries()).map(({ endpoint: id }) => id)).toEqual(['added', 'crm']);
   });
 
-  it('warns at start when the stored endpoint list differs from this process\'s, and not when it is the same', async () => {
+  it("warns at start when the stored endpoint list differs from this process's, and not when it is the same", async () => {
     const logger = createLogger('silent');
     const warnings: unknown[][] = [];
     const silentWarn = logger.warn.bind(logger);
@@ -128,7 +158,10 @@ describe('workers with different webhooks.yaml (rolling deploy)', () => {
     expect(warnings).toHaveLength(0); // the same list in another order
     await worker([endpoint('crm')], logger).activate();
     expect(warnings).toHaveLength(1);
-    expect(warn.mock.calls[0]?.[0]).toMatchObject({ stored: expect.arrayContaining(['added: lead.created, lead.unsubscribed']), loaded: ['crm: lead.created, lead.unsubscribed'] });
+    expect(warn.mock.calls[0]?.[0]).toMatchObject({
+      stored: expect.arrayContaining(['added: lead.created, lead.unsubscribed']),
+      loaded: ['crm: lead.created, lead.unsubscribed'],
+    });
     await worker([endpoint('crm', ['lead.created'])], logger).activate();
     expect(warnings).toHaveLength(2); // the same endpoint wanting other events
     await worker([], logger).activate();
@@ -158,14 +191,20 @@ describe('leads created already unsubscribed', () => {
     expect(about(one)).toEqual(['crm lead.created', 'crm lead.unsubscribed', 'optouts lead.unsubscribed']);
     expect(about(subscribed)).toEqual(['crm lead.created']);
     const { rows: bulk } = await database.pool.query<{ email: string; types: string[] }>(
-      `select l.email, array_agg(e.type order by e.type) as types from leads l join webhook_events e on e.lead_id = l.id where l.email like 'bulk-%' group by l.email order by l.email`);
-    expect(bulk).toEqual([{ email: 'bulk-1@example.test', types: ['lead.created', 'lead.unsubscribed'] }, { email: 'bulk-2@example.test', types: ['lead.created'] }]);
+      `select l.email, array_agg(e.type order by e.type) as types from leads l join webhook_events e on e.lead_id = l.id where l.email like 'bulk-%' group by l.email order by l.email`,
+    );
+    expect(bulk).toEqual([
+      { email: 'bulk-1@example.test', types: ['lead.created', 'lead.unsubscribed'] },
+      { email: 'bulk-2@example.test', types: ['lead.created'] },
+    ]);
 
     // Setting it later still announces once; a lead created unsubscribed is not announced twice.
     await database.pool.query(`update leads set unsubscribed_at = now() where id = $1`, [subscribed]);
     await database.pool.query(`update leads set email = 'changed@example.test' where id = $1`, [one]);
     const { rows: counts } = await database.pool.query<{ lead_id: string; n: number }>(
-      `select lead_id, count(*)::int as n from webhook_events where type = 'lead.unsubscribed' and lead_id = any($1::uuid[]) group by lead_id`, [[one, subscribed]]);
+      `select lead_id, count(*)::int as n from webhook_events where type = 'lead.unsubscribed' and lead_id = any($1::uuid[]) group by lead_id`,
+      [[one, subscribed]],
+    );
     expect(Object.fromEntries(counts.map((row) => [row.lead_id, row.n]))).toEqual({ [one]: 1, [subscribed]: 1 });
   });
 });
@@ -178,11 +217,19 @@ describe('endpoints and workers', () => {
     for (let index = 0; index < 4; index++) await insertLead();
     const loop = runLoop(worker(endpoints, createLogger('silent'), 800));
     try {
-      await until(async () => receiver.requests.filter((req) => req.path === '/fast').length, (n) => n === 4, 3_000);
+      await until(
+        async () => receiver.requests.filter((req) => req.path === '/fast').length,
+        (n) => n === 4,
+        3_000,
+      );
       await sleep(100); // the slow lane is now on its first or second attempt
       const late = await insertLead();
       const startedAt = Date.now();
-      await until(async () => deliveries(`d.endpoint = 'fast' and e.lead_id = '${late}' and d.status = 'delivered'`), (rows) => rows.length === 1, 2_500);
+      await until(
+        async () => deliveries(`d.endpoint = 'fast' and e.lead_id = '${late}' and d.status = 'delivered'`),
+        (rows) => rows.length === 1,
+        2_500,
+      );
       // Before, the new delivery waited for the slow endpoint's whole batch (4 × 800 ms).
       expect(Date.now() - startedAt).toBeLessThan(1_000);
     } finally {
@@ -191,7 +238,7 @@ describe('endpoints and workers', () => {
     expect((await deliveries(`d.endpoint = 'slow'`)).map((row) => row.status)).toEqual(['pending', 'pending', 'pending', 'pending', 'pending']);
   }, 20_000);
 
-  it('two workers send one endpoint\'s deliveries one at a time, in order', async () => {
+  it("two workers send one endpoint's deliveries one at a time, in order", async () => {
     const endpoints = [endpoint('ordered', ['lead.created'])];
     await worker(endpoints).activate();
     delays.set('/ordered', 40);
@@ -201,7 +248,11 @@ describe('endpoints and workers', () => {
         await insertLead();
         await sleep(15);
       }
-      await until(async () => deliveries(`d.status = 'delivered'`), (rows) => rows.length === 12, 10_000);
+      await until(
+        async () => deliveries(`d.status = 'delivered'`),
+        (rows) => rows.length === 12,
+        10_000,
+      );
     } finally {
       await Promise.all(loops.map((loop) => loop.stop()));
     }
@@ -218,7 +269,8 @@ describe('pruning', () => {
       await client.query('begin');
       await client.query('set local enable_seqscan = off');
       const { rows } = await client.query<{ 'QUERY PLAN': string }>(
-        `explain select e.id from webhook_events e where e.occurred_at < now() - interval '30 days' limit 1000`);
+        `explain select e.id from webhook_events e where e.occurred_at < now() - interval '30 days' limit 1000`,
+      );
       const plan = rows.map((row) => row['QUERY PLAN']).join('\n');
       expect(plan).toMatch(/Index.*webhook_events_occurred/);
       await client.query('rollback');

@@ -36,7 +36,12 @@ console.log(JSON.stringify(cases.map((c) => verifyBatonWebhook(c.secret, c.heade
 function exampleFromDocs(): Case {
   const block = /```http\n([\s\S]*?)```/.exec(docs)?.[1] ?? '';
   const [head = '', body = ''] = block.split('\n\n');
-  const headers = Object.fromEntries(head.split('\n').slice(1).map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 2)]));
+  const headers = Object.fromEntries(
+    head
+      .split('\n')
+      .slice(1)
+      .map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 2)]),
+  );
   const secret = /`(whsec_[A-Za-z0-9+/=]+)`/.exec(docs)?.[1] ?? '';
   return { secret, headers, body: body.trimEnd(), now: Number(headers['webhook-timestamp']) * 1000 };
 }

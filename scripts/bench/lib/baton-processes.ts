@@ -66,12 +66,13 @@ export function spawnBaton(role: 'all' | 'api' | 'worker', env: Record<string, s
     started,
     crashed,
     output: () => output,
-    stop: () => new Promise<void>((resolve) => {
-      stopping = true;
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-    }),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        stopping = true;
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
   };
 }
 

@@ -53,7 +53,9 @@
   document.cookie = KEY + '=' + visitor + '; Max-Age=31536000; Path=/; SameSite=Lax' + (location.protocol === 'https:' ? '; Secure' : '');
   try {
     localStorage.setItem(KEY, visitor);
-  } catch { /* storage disabled: the cookie alone */ }
+  } catch {
+    /* storage disabled: the cookie alone */
+  }
 
   // A tracked email link lands with a signed visitor token: sent once, then taken out of the
   // address bar, so it is neither bookmarked nor shared.
@@ -64,7 +66,9 @@
     current.searchParams.delete('baton_vt');
     try {
       history.replaceState(history.state, '', current.pathname + current.search + current.hash);
-    } catch { /* sandboxed frame: leave the URL */ }
+    } catch {
+      /* sandboxed frame: leave the URL */
+    }
   }
 
   function send(message) {
@@ -77,7 +81,15 @@
     var body = JSON.stringify(message);
     // text/plain: a simple request for CORS, so no preflight, and what sendBeacon sends for a string.
     if (navigator.sendBeacon && navigator.sendBeacon(endpoint, body)) return;
-    if (window.fetch) fetch(endpoint, { method: 'POST', body: body, keepalive: true, credentials: 'omit', mode: 'cors', headers: { 'Content-Type': 'text/plain;charset=UTF-8' } }).catch(function () {});
+    if (window.fetch)
+      fetch(endpoint, {
+        method: 'POST',
+        body: body,
+        keepalive: true,
+        credentials: 'omit',
+        mode: 'cors',
+        headers: { 'Content-Type': 'text/plain;charset=UTF-8' },
+      }).catch(function () {});
   }
 
   var UTM = ['utm_source', 'utm_medium', 'utm_campaign', 'utm_term', 'utm_content'];
@@ -120,18 +132,22 @@
   // A Baton form on this page (/forms/:id) carries the visitor id, so the lead it makes inherits
   // this visitor's page views (docs/forms.md).
   var formsBase = new URL('/forms/', script.src).href;
-  document.addEventListener('submit', function (event) {
-    var form = event.target;
-    if (!form || !form.action || String(form.action).indexOf(formsBase) !== 0) return;
-    var field = form.querySelector('input[name="baton_visitor"]');
-    if (!field) {
-      field = document.createElement('input');
-      field.type = 'hidden';
-      field.name = 'baton_visitor';
-      form.appendChild(field);
-    }
-    field.value = visitor;
-  }, true);
+  document.addEventListener(
+    'submit',
+    function (event) {
+      var form = event.target;
+      if (!form || !form.action || String(form.action).indexOf(formsBase) !== 0) return;
+      var field = form.querySelector('input[name="baton_visitor"]');
+      if (!field) {
+        field = document.createElement('input');
+        field.type = 'hidden';
+        field.name = 'baton_visitor';
+        form.appendChild(field);
+      }
+      field.value = visitor;
+    },
+    true,
+  );
 
   pageView();
   for (var i = 0; i < queued.length; i++) baton.apply(null, queued[i]);

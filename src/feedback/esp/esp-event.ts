@@ -45,7 +45,8 @@ export function parseJson(body: Buffer): unknown {
 }
 
 export const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
-export const text = (value: unknown): string | null => (typeof value === 'string' && value.length > 0 ? value : typeof value === 'number' ? String(value) : null);
+export const text = (value: unknown): string | null =>
+  typeof value === 'string' && value.length > 0 ? value : typeof value === 'number' ? String(value) : null;
 
 /**
  * Headers that make ESPs echo the send id in their webhooks: Postmark returns X-PM-Metadata-*

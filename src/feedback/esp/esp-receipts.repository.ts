@@ -8,7 +8,9 @@ type Db = Kysely<Database>;
 export async function anyReceiptSeen(db: Db, provider: EspProvider, ids: string[]): Promise<boolean> {
   if (ids.length === 0) return false;
   const { rows } = await sql<{ n: number }>`
-    select count(*)::int as n from esp_webhook_receipts where provider = ${provider} and receipt_id = any(${ids.map((id) => id.slice(0, 200))}::text[])`.execute(db);
+    select count(*)::int as n from esp_webhook_receipts where provider = ${provider} and receipt_id = any(${ids.map((id) => id.slice(0, 200))}::text[])`.execute(
+    db,
+  );
   return (rows[0]?.n ?? 0) > 0;
 }
 

@@ -22,9 +22,7 @@ import { fetchedCertificates, verifySesSns, type CertificateSource } from './ses
 const MAX_AGE_MS: Record<EspProvider, number> = { ses: 60 * 60_000, postmark: 0, sendgrid: 10 * 60_000, mailgun: 10 * 60_000 };
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export type EspWebhookOutcome =
-  | { kind: 'refused'; reason: string }
-  | { kind: 'accepted'; recorded: number; ignored: number };
+export type EspWebhookOutcome = { kind: 'refused'; reason: string } | { kind: 'accepted'; recorded: number; ignored: number };
 
 export interface EspWebhooks {
   /** The providers configured; a call for another gets 404. */
@@ -32,10 +30,19 @@ export interface EspWebhooks {
   receive(provider: EspProvider, request: EspRequest, now: Date): Promise<EspWebhookOutcome>;
 }
 
-export async function createEspWebhooks(deps: FeedbackRecorderDeps & { config: EspWebhookConfig; logger?: Logger; certificates?: CertificateSource }): Promise<EspWebhooks> {
+export async function createEspWebhooks(
+  deps: FeedbackRecorderDeps & { config: EspWebhookConfig; logger?: Logger; certificates?: CertificateSource },
+): Promise<EspWebhooks> {
   const { config } = deps;
   const certificateFile = config.ses?.certificateFile;
-  const certificates: CertificateSource = deps.certificates ?? (certificateFile ? ((pem) => () => pem)(Promise.resolve(await readFile(certificateFile, 'utf8'))) : fetchedCertificates());
+  const certificates: CertificateSource =
+    deps.certificates ??
+    (certificateFile
+      ? (
+          (pem) => () =>
+            pem
+        )(Promise.resolve(await readFile(certificateFile, 'utf8')))
+      : fetchedCertificates());
   let sendgridKey: KeyObject | null = null;
   try {
     sendgridKey = config.sendgridPublicKey ? sendgridPublicKey(config.sendgridPublicKey) : null;
@@ -46,30 +53,41 @@ export async function createEspWebhooks(deps: FeedbackRecorderDeps & { config: E
   async function verifyCall(provider: EspProvider, request: EspRequest, now: Date): Promise<EspVerification> {
     switch (provider) {
       case 'ses':
-        return config.ses ? verifySesSns(request, { certificates, topicArns: config.ses.topicArns, now, maxAgeMs: MAX_AGE_MS.ses }) : { kind: 'refused', reason: 'not configured' };
+        return config.ses
+          ? verifySesSns(request, { certificates, topicArns: config.ses.topicArns, now, maxAgeMs: MAX_AGE_MS.ses })
+          : { kind: 'refused', reason: 'not configured' };
       case 'postmark':
         return config.postmarkCredentials ? verifyPostmark(request, config.postmarkCredentials) : { kind: 'refused', reason: 'not configured' };
       case 'sendgrid':
         return sendgridKey ? verifySendgrid(request, sendgridKey, now, MAX_AGE_MS.sendgrid) : { kind: 'refused', reason: 'not configured' };
       case 'mailgun':
-        return config.mailgunSigningKey ? verifyMailgun(request, config.mailgunSigningKey, now, MAX_AGE_MS.mailgun) : { kind: 'refused', reason: 'not configured' };
+        return config.mailgunSigningKey
+          ? verifyMailgun(request, config.mailgunSigningKey, now, MAX_AGE_MS.mailgun)
+          : { kind: 'refused', reason: 'not configured' };
     }
   }
 
   async function recordEvent(provider: EspProvider, event: EspEvent, now: Date): Promise<boolean> {
-    const sendId = event.sendId && UUID.test(event.sendId) ? event.sendId : event.messageId ? await findSendIdByMessageId(deps.db, bracketed(event.messageId)) : null;
+    const sendId =
+      event.sendId && UUID.test(event.sendId) ? event.sendId : event.messageId ? await findSendIdByMessageId(deps.db, bracketed(event.messageId)) : null;
     const send = sendId ? await findFeedbackSend(deps.db, sendId) : null;
     if (!send) return false;
     // The provider vouches for the event, not for the id an email carried: the address must match.
     if (event.recipient && event.recipient.trim().toLowerCase() !== send.email.toLowerCase()) return false;
-    const outcome = await recordDeliveryFeedback(deps, { sendId: send.sendId, kind: event.kind, status: event.status, diagnostic: event.diagnostic, source: provider satisfies FeedbackSource }, now);
+    const outcome = await recordDeliveryFeedback(
+      deps,
+      { sendId: send.sendId, kind: event.kind, status: event.status, diagnostic: event.diagnostic, source: provider satisfies FeedbackSource },
+      now,
+    );
     return outcome.kind !== 'unknown_send';
   }
 
   return {
     enabled: (provider): provider is EspProvider =>
-      (provider === 'ses' && config.ses !== null) || (provider === 'postmark' && config.postmarkCredentials !== null)
-      || (provider === 'sendgrid' && sendgridKey !== null) || (provider === 'mailgun' && config.mailgunSigningKey !== null),
+      (provider === 'ses' && config.ses !== null) ||
+      (provider === 'postmark' && config.postmarkCredentials !== null) ||
+      (provider === 'sendgrid' && sendgridKey !== null) ||
+      (provider === 'mailgun' && config.mailgunSigningKey !== null),
 
     async receive(provider, request, now) {
       const verification = await verifyCall(provider, request, now);
@@ -88,7 +106,7 @@ export async function createEspWebhooks(deps: FeedbackRecorderDeps & { config: E
           if (await recordEvent(provider, event, now)) recorded += 1;
           else ignored += 1;
         }
-        if (ignored > 0) deps.logger?.warn({ provider, ignored }, 'ESP webhook events for no send of Baton\'s (or another address) ignored');
+        if (ignored > 0) deps.logger?.warn({ provider, ignored }, "ESP webhook events for no send of Baton's (or another address) ignored");
       } else {
         deps.logger?.info({ provider, note: verification.note }, 'ESP webhook with nothing to record');
       }

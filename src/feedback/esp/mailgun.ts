@@ -16,13 +16,17 @@ export function verifyMailgun(request: EspRequest, signingKey: string, now: Date
   const token = text(body.signature.token);
   const signature = text(body.signature.signature);
   if (!timestamp || !token || !signature || !/^[0-9a-f]{64}$/i.test(signature)) return { kind: 'refused', reason: 'signature fields missing or malformed' };
-  const expected = createHmac('sha256', signingKey).update(timestamp + token).digest();
+  const expected = createHmac('sha256', signingKey)
+    .update(timestamp + token)
+    .digest();
   if (!timingSafeEqual(expected, Buffer.from(signature, 'hex'))) return { kind: 'refused', reason: 'signature does not match' };
   if (Math.abs(now.getTime() - Number(timestamp) * 1000) > maxAgeMs) return { kind: 'refused', reason: 'timestamp too old or in the future (replay)' };
   const data = body['event-data'];
   if (!isRecord(data)) return { kind: 'nothing', receiptIds: [token], note: 'no event-data' };
   const event = eventOf(data);
-  return event ? { kind: 'verified', events: [event], receiptIds: [token] } : { kind: 'nothing', receiptIds: [token], note: `event ${text(data.event) ?? '?'}` };
+  return event
+    ? { kind: 'verified', events: [event], receiptIds: [token] }
+    : { kind: 'nothing', receiptIds: [token], note: `event ${text(data.event) ?? '?'}` };
 }
 
 function eventOf(data: Record<string, unknown>): EspEvent | null {

@@ -34,7 +34,9 @@ export function verifySendgrid(request: EspRequest, publicKey: KeyObject, now: D
   const records = body.filter(isRecord);
   const receiptIds = records.flatMap((record) => text(record.sg_event_id) ?? []);
   const events = records.flatMap((record) => eventOf(record) ?? []);
-  return events.length > 0 ? { kind: 'verified', events, receiptIds } : { kind: 'nothing', receiptIds, note: 'no bounce, complaint or unsubscribe among the events' };
+  return events.length > 0
+    ? { kind: 'verified', events, receiptIds }
+    : { kind: 'nothing', receiptIds, note: 'no bounce, complaint or unsubscribe among the events' };
 }
 
 function eventOf(record: Record<string, unknown>): EspEvent | null {

@@ -24,11 +24,13 @@ export function isSnsCertificateUrl(url: string): boolean {
 }
 
 /** Fetches certificates over https, each once per process. */
-export function fetchedCertificates(fetchText: (url: string) => Promise<string> = async (url) => {
-  const response = await fetch(url, { redirect: 'error', signal: AbortSignal.timeout(10_000) });
-  if (!response.ok) throw new Error(`certificate ${url}: HTTP ${response.status}`);
-  return response.text();
-}): CertificateSource {
+export function fetchedCertificates(
+  fetchText: (url: string) => Promise<string> = async (url) => {
+    const response = await fetch(url, { redirect: 'error', signal: AbortSignal.timeout(10_000) });
+    if (!response.ok) throw new Error(`certificate ${url}: HTTP ${response.status}`);
+    return response.text();
+  },
+): CertificateSource {
   const cache = new Map<string, Promise<string>>();
   return (url) => {
     let pending = cache.get(url);
@@ -47,7 +49,10 @@ const SUBSCRIPTION_FIELDS = ['Message', 'MessageId', 'SubscribeURL', 'Timestamp'
 /** The string SNS signs: each present field as "Name\nvalue\n", in this order (Subject only when present). */
 export function snsStringToSign(message: Record<string, unknown>): string {
   const fields = message.Type === 'Notification' ? NOTIFICATION_FIELDS : SUBSCRIPTION_FIELDS;
-  return fields.filter((field) => typeof message[field] === 'string').map((field) => `${field}\n${String(message[field])}\n`).join('');
+  return fields
+    .filter((field) => typeof message[field] === 'string')
+    .map((field) => `${field}\n${String(message[field])}\n`)
+    .join('');
 }
 
 export interface SesVerifyOptions {
@@ -75,18 +80,26 @@ export async function verifySesSns(request: EspRequest, options: SesVerifyOption
   }
   if (!valid) return { kind: 'refused', reason: 'signature does not match' };
   const topic = text(message.TopicArn) ?? '';
-  if (options.topicArns.length > 0 && !options.topicArns.includes(topic)) return { kind: 'refused', reason: `topic ${topic} is not in BATON_SES_SNS_TOPIC_ARNS` };
+  if (options.topicArns.length > 0 && !options.topicArns.includes(topic))
+    return { kind: 'refused', reason: `topic ${topic} is not in BATON_SES_SNS_TOPIC_ARNS` };
   const sentAt = Date.parse(text(message.Timestamp) ?? '');
-  if (!Number.isFinite(sentAt) || Math.abs(options.now.getTime() - sentAt) > options.maxAgeMs) return { kind: 'refused', reason: 'timestamp too old or in the future (replay)' };
+  if (!Number.isFinite(sentAt) || Math.abs(options.now.getTime() - sentAt) > options.maxAgeMs)
+    return { kind: 'refused', reason: 'timestamp too old or in the future (replay)' };
   const receiptIds = [text(message.MessageId) ?? ''].filter(Boolean);
   if (message.Type !== 'Notification') {
     // Confirming means fetching SubscribeURL: left to the operator (docs/feedback.md), never automatic.
-    return { kind: 'nothing', receiptIds, note: `${String(message.Type)}: confirm the subscription by opening its SubscribeURL: ${text(message.SubscribeURL) ?? ''}` };
+    return {
+      kind: 'nothing',
+      receiptIds,
+      note: `${String(message.Type)}: confirm the subscription by opening its SubscribeURL: ${text(message.SubscribeURL) ?? ''}`,
+    };
   }
   const notification = parseJson(Buffer.from(text(message.Message) ?? ''));
   if (!isRecord(notification)) return { kind: 'nothing', receiptIds, note: 'the notification is not SES JSON' };
   const events = eventsOf(notification);
-  return events.length > 0 ? { kind: 'verified', events, receiptIds } : { kind: 'nothing', receiptIds, note: `SES ${String(notification.notificationType ?? notification.eventType)}` };
+  return events.length > 0
+    ? { kind: 'verified', events, receiptIds }
+    : { kind: 'nothing', receiptIds, note: `SES ${String(notification.notificationType ?? notification.eventType)}` };
 }
 
 /** SES notification (notificationType) or event publishing (eventType) JSON → events. */
@@ -104,7 +117,9 @@ function eventsOf(notification: Record<string, unknown>): EspEvent[] {
     const kind: FeedbackKind = bounce.bounceType === 'Permanent' ? 'hard_bounce' : 'soft_bounce';
     const recipients = Array.isArray(bounce.bouncedRecipients) ? bounce.bouncedRecipients.filter(isRecord) : [];
     return recipients.map((recipient) => ({
-      ...about, recipient: text(recipient.emailAddress), kind,
+      ...about,
+      recipient: text(recipient.emailAddress),
+      kind,
       status: text(recipient.status) ?? (kind === 'hard_bounce' ? '5.0.0' : '4.0.0'),
       diagnostic: text(recipient.diagnosticCode) ?? text(bounce.bounceSubType),
     }));
@@ -113,7 +128,13 @@ function eventsOf(notification: Record<string, unknown>): EspEvent[] {
     const complaint = notification.complaint;
     if (complaint.complaintFeedbackType === 'not-spam') return [];
     const recipients = Array.isArray(complaint.complainedRecipients) ? complaint.complainedRecipients.filter(isRecord) : [];
-    return recipients.map((recipient) => ({ ...about, recipient: text(recipient.emailAddress), kind: 'complaint' as const, status: null, diagnostic: text(complaint.complaintFeedbackType) ?? 'abuse' }));
+    return recipients.map((recipient) => ({
+      ...about,
+      recipient: text(recipient.emailAddress),
+      kind: 'complaint' as const,
+      status: null,
+      diagnostic: text(complaint.complaintFeedbackType) ?? 'abuse',
+    }));
   }
   return [];
 }

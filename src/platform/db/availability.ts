@@ -158,7 +158,10 @@ export function watchAvailability(raw: pg.Pool, options: AvailabilityOptions = {
     const query = <R>(sqlOrCursor: string | PostgresCursor<R>, parameters?: ReadonlyArray<unknown>): Promise<PostgresQueryResult<R>> | PostgresCursor<R> => {
       if (typeof sqlOrCursor !== 'string') return client.query(sqlOrCursor as never) as PostgresCursor<R>;
       // Kysely hands over a fresh array already: no second copy on the hot path.
-      return guarded(() => client.query(sqlOrCursor, parameters as unknown[] | undefined) as unknown as Promise<PostgresQueryResult<R>>, () => (abandoned = true));
+      return guarded(
+        () => client.query(sqlOrCursor, parameters as unknown[] | undefined) as unknown as Promise<PostgresQueryResult<R>>,
+        () => (abandoned = true),
+      );
     };
     return {
       query: query as PostgresPoolClient['query'],
@@ -172,7 +175,11 @@ export function watchAvailability(raw: pg.Pool, options: AvailabilityOptions = {
   const gated: PostgresPool = {
     async connect() {
       // A connection that arrives after its caller was told the database is down goes back, destroyed.
-      const client = await guarded(() => raw.connect(), () => undefined, (late) => late.release(new DatabaseUnavailableError('connection abandoned')));
+      const client = await guarded(
+        () => raw.connect(),
+        () => undefined,
+        (late) => late.release(new DatabaseUnavailableError('connection abandoned')),
+      );
       return wrap(client);
     },
     end: () => raw.end(),

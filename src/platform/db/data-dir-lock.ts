@@ -23,7 +23,9 @@ export async function lockDataDir(dir: string): Promise<DataDirLock> {
       if (!isAlreadyExists(error)) throw error;
       const owner = Number((await readFile(file, 'utf8').catch(() => '')).trim());
       if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isRunning(owner)) {
-        throw new Error(`another Baton process (pid ${owner}) is using the embedded database in ${dir}; stop it, or set DATABASE_URL so that several processes can share a PostgreSQL server`);
+        throw new Error(
+          `another Baton process (pid ${owner}) is using the embedded database in ${dir}; stop it, or set DATABASE_URL so that several processes can share a PostgreSQL server`,
+        );
       }
       await rm(file, { force: true });
     }

@@ -16,9 +16,25 @@ export class DatabaseUnavailableError extends Error {
 
 // Socket failures, and the server's own "shutting down / starting up / cannot connect now"
 // (57P01–57P03) and connection exceptions (class 08).
-const DATABASE_DOWN_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006', 'database_unavailable']);
+const DATABASE_DOWN_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  '57P01',
+  '57P02',
+  '57P03',
+  '08000',
+  '08001',
+  '08003',
+  '08004',
+  '08006',
+  'database_unavailable',
+]);
 // pg and pg-pool say these in words only.
-const DATABASE_DOWN_MESSAGES = /Connection terminated|after calling end on the pool|timeout exceeded when trying to connect|Client has encountered a connection error|Connection is closed|Query read timeout|timeout expired/;
+const DATABASE_DOWN_MESSAGES =
+  /Connection terminated|after calling end on the pool|timeout exceeded when trying to connect|Client has encountered a connection error|Connection is closed|Query read timeout|timeout expired/;
 
 export function isDatabaseDown(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;

@@ -44,7 +44,12 @@ export interface DatabaseHandle {
  */
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
   if (options.url) {
-    const serverPool = new pg.Pool({ connectionString: options.url, max: options.poolSize, connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, keepAlive: true });
+    const serverPool = new pg.Pool({
+      connectionString: options.url,
+      max: options.poolSize,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      keepAlive: true,
+    });
     return wrapPool(serverPool, 'server', options, async () => undefined);
   }
 
@@ -54,7 +59,11 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
   try {
     // A template (tests) is a whole data directory already; otherwise a new directory is made apart.
     if (dataDir && !options.embeddedTemplate && !(await holdsDatabase(dataDir))) await createDatabaseInChildProcess(dataDir, EMBEDDED_SETTINGS);
-    const pglite = await PGlite.create({ ...(dataDir ? { dataDir } : {}), ...(options.embeddedTemplate ? { loadDataDir: options.embeddedTemplate } : {}), postgresqlconf: [...EMBEDDED_SETTINGS] });
+    const pglite = await PGlite.create({
+      ...(dataDir ? { dataDir } : {}),
+      ...(options.embeddedTemplate ? { loadDataDir: options.embeddedTemplate } : {}),
+      postgresqlconf: [...EMBEDDED_SETTINGS],
+    });
     const password = await embeddedDatabasePassword(options.embeddedDir);
     const server = new PGliteMultiplexer(pglite, { password });
     const address = await server.listen();
@@ -104,7 +113,10 @@ function wrapPool(pool: pg.Pool, kind: DatabaseHandle['kind'], options: Database
       const timeout = new Promise<boolean>((resolve) => {
         timer = setTimeout(() => resolve(false), PING_TIMEOUT_MS);
       });
-      const answer = pool.query('select 1').then(() => true, () => false);
+      const answer = pool.query('select 1').then(
+        () => true,
+        () => false,
+      );
       const healthy = await Promise.race([answer, timeout]);
       clearTimeout(timer);
       return healthy;

@@ -102,7 +102,15 @@ export class PGliteMultiplexer {
 
   private accept(socket: net.Socket): void {
     socket.setNoDelay(true);
-    const connection: Connection = { id: this.nextId++, socket, buffer: Buffer.alloc(0), started: false, pending: [], closed: false, auth: { step: 'startup' } };
+    const connection: Connection = {
+      id: this.nextId++,
+      socket,
+      buffer: Buffer.alloc(0),
+      started: false,
+      pending: [],
+      closed: false,
+      auth: { step: 'startup' },
+    };
     this.connections.add(connection);
     const timer = setTimeout(() => {
       if (connection.auth.step !== 'ready') socket.destroy();
@@ -239,9 +247,7 @@ export class PGliteMultiplexer {
 
   private async execute(bytes: Uint8Array): Promise<Buffer> {
     const chunks: Uint8Array[] = [];
-    await this.db.runExclusive(() =>
-      this.db.execProtocolRawStream(bytes, { onRawData: (data: Uint8Array) => void chunks.push(Buffer.from(data)) }),
-    );
+    await this.db.runExclusive(() => this.db.execProtocolRawStream(bytes, { onRawData: (data: Uint8Array) => void chunks.push(Buffer.from(data)) }));
     return Buffer.concat(chunks);
   }
 

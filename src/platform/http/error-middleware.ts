@@ -25,17 +25,23 @@ function toAppError(error: unknown): AppError | null {
   if (isDatabaseDown(error)) return new AppError('database_unavailable', 'The database is not answering; try again shortly');
   // Express could not percent-decode a path parameter (`/h/%E0%A4%A`): the client's URL is broken.
   if (typeof error === 'object' && error !== null && 'name' in error && error.name === 'URIError') {
-    return new AppError('validation_failed', 'The URL path is not valid percent-encoding', [{ field: '(path)', location: 'path', message: 'the path contains malformed percent-encoding' }]);
+    return new AppError('validation_failed', 'The URL path is not valid percent-encoding', [
+      { field: '(path)', location: 'path', message: 'the path contains malformed percent-encoding' },
+    ]);
   }
   if (!isBodyParserError(error)) return null;
   switch (error.type) {
     case 'entity.parse.failed':
       return new AppError('malformed_json', 'The request body is not valid JSON', [{ field: '(body)', location: 'body', message: 'body must be valid JSON' }]);
     case 'entity.too.large':
-      return new AppError('payload_too_large', `The request body is larger than this route accepts (${error.limit ?? '?'} bytes)`, [{ field: '(body)', location: 'body', message: `body must be at most ${error.limit ?? '?'} bytes` }]);
+      return new AppError('payload_too_large', `The request body is larger than this route accepts (${error.limit ?? '?'} bytes)`, [
+        { field: '(body)', location: 'body', message: `body must be at most ${error.limit ?? '?'} bytes` },
+      ]);
     case 'charset.unsupported':
     case 'encoding.unsupported':
-      return new AppError('unsupported_media_type', 'The request body charset or encoding is not supported', [{ field: 'Content-Type', location: 'header', message: 'use UTF-8 JSON' }]);
+      return new AppError('unsupported_media_type', 'The request body charset or encoding is not supported', [
+        { field: 'Content-Type', location: 'header', message: 'use UTF-8 JSON' },
+      ]);
     case 'request.aborted':
     case 'request.size.invalid':
     case 'stream.encoding.set':

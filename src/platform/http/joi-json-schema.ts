@@ -81,7 +81,8 @@ function convert(described: Described): JsonSchema {
 }
 
 function nullable(json: JsonSchema): JsonSchema {
-  if (typeof json.type === 'string') return { ...json, type: [json.type, 'null'], ...(Array.isArray(json.enum) ? { enum: [...(json.enum as unknown[]), null] } : {}) };
+  if (typeof json.type === 'string')
+    return { ...json, type: [json.type, 'null'], ...(Array.isArray(json.enum) ? { enum: [...(json.enum as unknown[]), null] } : {}) };
   return { anyOf: [json, { type: 'null' }] };
 }
 
@@ -90,7 +91,9 @@ function objectSchema(described: Described, notes: string[]): JsonSchema {
   const keys = described.keys;
   if (keys) {
     json.properties = Object.fromEntries(Object.entries(keys).map(([name, child]) => [name, convert(child)]));
-    const required = Object.entries(keys).filter(([, child]) => isRequired(child)).map(([name]) => name);
+    const required = Object.entries(keys)
+      .filter(([, child]) => isRequired(child))
+      .map(([name]) => name);
     if (required.length > 0) json.required = required;
     if (described.flags?.unknown !== true && !described.patterns) json.additionalProperties = false;
   }

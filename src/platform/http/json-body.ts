@@ -9,7 +9,11 @@ export function jsonBody(limit: string): RequestHandler[] {
   const requireJson: RequestHandler = (req, _res, next) => {
     const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
     if (hasBody && !req.is('application/json') && !req.is('application/*+json')) {
-      next(new AppError('unsupported_media_type', 'Send the body as application/json', [{ field: 'Content-Type', location: 'header', message: 'Content-Type must be application/json' }]));
+      next(
+        new AppError('unsupported_media_type', 'Send the body as application/json', [
+          { field: 'Content-Type', location: 'header', message: 'Content-Type must be application/json' },
+        ]),
+      );
       return;
     }
     next();

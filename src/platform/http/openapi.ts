@@ -110,7 +110,10 @@ export function buildOpenApiDocument(router: Router, options: { prefix: string; 
       securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'BATON_API_KEY, sent as Authorization: Bearer <key>' } },
       schemas: { Error: ERROR_SCHEMA },
       responses: {
-        Error: { description: 'The request was refused or failed: see error.code and error.message', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+        Error: {
+          description: 'The request was refused or failed: see error.code and error.message',
+          content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+        },
       },
     },
   };
@@ -133,7 +136,15 @@ function operation(route: MountedRoute, doc: OperationDoc): Record<string, unkno
     ...(parameters.length > 0 ? { parameters } : {}),
     ...(doc.body ? { requestBody: { required: true, content: { 'application/json': { schema: joiToJsonSchema(doc.body) } } } } : {}),
     ...(doc.csvUpload
-      ? { requestBody: { required: true, content: { 'multipart/form-data': { schema: { type: 'object', properties: { file: { type: 'string', contentMediaType: 'text/csv' } } } }, 'text/csv': { schema: { type: 'string' } } } } }
+      ? {
+          requestBody: {
+            required: true,
+            content: {
+              'multipart/form-data': { schema: { type: 'object', properties: { file: { type: 'string', contentMediaType: 'text/csv' } } } },
+              'text/csv': { schema: { type: 'string' } },
+            },
+          },
+        }
       : {}),
     responses,
   };

@@ -34,7 +34,14 @@ const closedKeySets = new WeakMap<Joi.Schema, ReadonlySet<string> | null>();
 function closedKeys(description: Joi.Description): ReadonlySet<string> | null {
   const unknownAllowed = description.flags !== undefined && 'unknown' in description.flags && description.flags.unknown === true;
   const keys: unknown = description.keys;
-  const closed = description.type === 'object' && typeof keys === 'object' && keys !== null && description.patterns === undefined && description.renames === undefined && description.whens === undefined && !unknownAllowed;
+  const closed =
+    description.type === 'object' &&
+    typeof keys === 'object' &&
+    keys !== null &&
+    description.patterns === undefined &&
+    description.renames === undefined &&
+    description.whens === undefined &&
+    !unknownAllowed;
   return closed ? new Set(Object.keys(keys)) : null;
 }
 
