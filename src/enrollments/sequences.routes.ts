@@ -106,16 +106,14 @@ export function sequencesRoutes(runner: SequenceRunner, db: Kysely<Database>): R
       const outcome = await runner.enroll(id, leadId, new Date());
       switch (outcome.kind) {
         case 'enrolled':
-          res
-            .status(201)
-            .json({
-              id: outcome.enrollment.id,
-              leadId,
-              sequenceId: id,
-              sequenceVersion: outcome.enrollment.sequence_version,
-              status: outcome.enrollment.status,
-              currentStep: outcome.enrollment.current_step,
-            });
+          res.status(201).json({
+            id: outcome.enrollment.id,
+            leadId,
+            sequenceId: id,
+            sequenceVersion: outcome.enrollment.sequence_version,
+            status: outcome.enrollment.status,
+            currentStep: outcome.enrollment.current_step,
+          });
           return;
         case 'already_enrolled':
           throw new AppError('already_enrolled', `The lead is already in sequence ${id}`, [{ field: 'leadId', location: 'body', message: 'already enrolled' }]);
