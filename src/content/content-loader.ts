@@ -77,7 +77,8 @@ export async function loadContent(paths: ContentPaths, cacheDir: string | null =
   const problems: string[] = [];
   const templates = await loadTemplates(paths.templatesDir, cacheDir);
   if (!templates.ok) problems.push(...templates.problems.map((problem) => `${where(problem.file, problem.line, '')}${problem.message}`));
-  const catalogue = templates.ok ? templates.store : namesOnly(templates.names);
+  const found = templates.ok ? templates.store : namesOnly(templates.names);
+  const catalogue: TemplateCatalogue = { has: (name) => found.has(name), names: () => found.names(), dir: shown(paths.templatesDir) };
   const sequences = await loadSequences(paths.sequencesDir, catalogue);
   if (!sequences.ok) problems.push(...sequences.problems.map((problem) => `${where(problem.file, problem.line, problem.path)}${problem.message}`));
   const scoring = await loadScoring(paths, catalogue, sequences.ok ? sequences.sequences.map((sequence) => sequence.id) : null);

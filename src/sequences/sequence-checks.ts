@@ -9,6 +9,8 @@ import type { Condition, Sequence, Step } from './sequence.js';
 export interface TemplateCatalogue {
   has(name: string): boolean;
   names(): string[];
+  /** Where the templates were looked for, as the user would write it (named in messages). */
+  dir?: string;
 }
 
 export interface CheckProblem {
@@ -91,7 +93,7 @@ function checkSequenceSteps(sequence: Sequence, templates: TemplateCatalogue): C
       });
     }
     if (step.kind === 'email' && !templates.has(step.email.template)) {
-      problems.push({ line: step.line, path: at(index, '.email'), message: `template "${step.email.template}" does not exist (templates: ${templates.names().join(', ') || 'none'})` });
+      problems.push({ line: step.line, path: at(index, '.email'), message: missingTemplate(step.email.template, templates) });
     }
     const subjectError = step.kind === 'email' && step.email.subject !== undefined ? subjectProblem(step.email.subject) : null;
     if (subjectError) problems.push({ line: step.line, path: at(index, '.email.subject'), message: `the subject does not compile: ${subjectError}` });
@@ -180,4 +182,10 @@ function loopsWithoutWait(sequence: Sequence, indexById: Map<string, number>): C
     if (!state.has(index) && !WAITING_KINDS.has(step.kind)) visit(index);
   });
   return problems;
+}
+
+function missingTemplate(name: string, templates: TemplateCatalogue): string {
+  const names = templates.names();
+  const where = templates.dir ? ` in ${templates.dir}` : '';
+  return names.length === 0 ? `template "${name}" does not exist: there are no templates${where}` : `template "${name}" does not exist (templates${where}: ${names.join(', ')})`;
 }

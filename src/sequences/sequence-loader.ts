@@ -61,7 +61,10 @@ export function parseSequence(text: string, file: string, templates: TemplateCat
   const plain = yamlValue(document, lineCounter);
   if (!plain.ok) return { ok: false, problems: [{ file, line: plain.line, path: '', message: plain.message }] };
   const result = sequenceFileSchema.validate(plain.value, { abortEarly: false, errors: { wrap: { label: false } } });
-  if (result.error) return { ok: false, problems: joiProblems(result.error, file, lineOf) };
+  if (result.error) {
+    const structural = joiProblems(result.error, file, lineOf);
+    return { ok: false, problems: [...structural, ...referenceProblemsBeside(result.value, structural, file, templates, lineOf)] };
+  }
   // The schema above is what makes this shape true.
   const value = result.value as RawSequence;
 
@@ -69,6 +72,30 @@ export function parseSequence(text: string, file: string, templates: TemplateCat
   const semantic = checkSequence(sequence, templates, lineOf);
   if (semantic.length > 0) return { ok: false, problems: semantic.map((problem) => ({ file, ...problem })) };
   return { ok: true, sequence };
+}
+
+/*
+ * A file with a structural mistake (a wrong type, a missing key) is still checked for its
+ * references (templates, step targets), so the marketer sees every problem in one run rather than
+ * the references after fixing the structure. Problems on a path the structural ones already
+ * name, and whole-file ones, are left out: they would be echoes.
+ */
+function referenceProblemsBeside(value: unknown, structural: SequenceProblem[], file: string, templates: TemplateCatalogue, lineOf: (segments: Array<string | number>) => number | null): SequenceProblem[] {
+  try {
+    const sequence = toSequence(value as RawSequence, file, 'unchecked', lineOf);
+    const broken = structural.map((problem) => problem.path);
+    return checkSequence(sequence, templates, lineOf)
+      .filter((problem) => problem.path !== '' && !broken.some((path) => overlaps(path, problem.path)))
+      .map((problem) => ({ file, ...problem }));
+  } catch {
+    // Too broken to walk: the structural problems say enough.
+    return [];
+  }
+}
+
+function overlaps(a: string, b: string): boolean {
+  const within = (inner: string, outer: string) => inner === outer || inner.startsWith(`${outer}.`) || inner.startsWith(`${outer}[`);
+  return a === '' || within(a, b) || within(b, a);
 }
 
 function joiProblems(error: Joi.ValidationError, file: string, lineOf: (segments: Array<string | number>) => number | null): SequenceProblem[] {

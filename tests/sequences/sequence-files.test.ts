@@ -154,6 +154,8 @@ steps:
       'test.yaml:8 entry.conditions[1].field: "planet" is not a lead field; use [email, first_name, last_name, company, title, phone, timezone, country, source]',
       'test.yaml:9 entry.conditions[2]: compares a field or trait with exactly one of equals, in, matches, gte, lte or exists',
       'test.yaml:10 entry.conditions[3]: uses a comparison (equals, in, matches, gte, lte, exists) without a field or trait',
+      // Reported in the same run although the structure is wrong: a rule of its own.
+      'test.yaml:11 entry.conditions[4]: entry conditions cannot test opens or clicks: the lead has no emails from this sequence yet',
     ]);
   });
 });
@@ -213,6 +215,10 @@ steps:
       'test.yaml:19 steps[1].split.winner.metric: "revenue" is not a metric; use [open, click, goal, mql, handoff]',
       'test.yaml:23 steps[2].split.arms: needs at least 2 arms',
       'test.yaml:25 steps[3].handoff: must be true, or a map with reason: (what the rep reads in the briefing)',
+      // The references and rules of the steps that are well-formed, in the same run.
+      'test.yaml:9 steps[0].next: a split goes where its arms say; give each arm a next instead',
+      'test.yaml:13 steps[0].split.arms[1].id: arm id "short" is already used by arms[0]',
+      'test.yaml:13 steps[0].split.arms[1].next: "nowhere" is not a step of this sequence (steps: subject-test, weights, one-arm, a)',
     ]);
     expect(problems(`${HEAD}holdout: 10%
 steps:
