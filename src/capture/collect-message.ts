@@ -53,6 +53,10 @@ export function parseCollectMessage(body: unknown): ParsedCollect {
       problems.push(problem('type', 'must start with a letter and hold only letters, digits and _ . : - (at most 100 characters)'));
     else if (RESERVED_EVENT_TYPE.test(type))
       problems.push(problem('type', `${type} is recorded by Baton itself; types starting with email_, handoff_ or baton_, and unsubscribed, are reserved`));
+    else if (FORM_EVENT_TYPES.has(type))
+      problems.push(
+        problem('type', `${type} is recorded by Baton's forms (with their bot defences and consent), not by the snippet; use another name for your own events`),
+      );
     const checked = checkProperties(properties, problems);
     if (checked) message = { kind: 'event', ...base, type: String(type), properties: checked };
   } else if (identify !== undefined) {
@@ -61,6 +65,16 @@ export function parseCollectMessage(body: unknown): ParsedCollect {
     if (traits) message = { kind: 'identify', ...base, traits };
   }
   return problems.length > 0 || !message ? { ok: false, problems } : { ok: true, message };
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+// Events Baton's forms record: the snippet cannot fake them (a demo request hands a lead to sales).
+const FORM_EVENT_TYPES = new Set(['form_submit', 'opt_in_confirmed', 'preferences_changed']);
+
+/** Text PostgreSQL can store in jsonb: no NUL, no unpaired surrogate. */
+function storable(text: string): boolean {
+  return !text.includes('\u0000') && !LONE_SURROGATE.test(text);
 }
 
 function checkProperties(value: unknown, problems: FieldProblem[]): Record<string, string | number | boolean | null> | null {
@@ -74,6 +88,8 @@ function checkProperties(value: unknown, problems: FieldProblem[]): Record<strin
   const checked: Record<string, string | number | boolean | null> = {};
   for (const [key, item] of entries.slice(0, MAX_PROPERTIES)) {
     if (key.length === 0 || key.length > 100) problems.push(problem('properties', 'keys must be 1 to 100 characters'));
+    else if (!storable(key) || (typeof item === 'string' && !storable(item)))
+      problems.push(problem(`properties.${key}`, 'must not hold a NUL character or a lone surrogate (PostgreSQL cannot store them)'));
     else if (typeof item === 'string' && item.length <= MAX_STRING) checked[key] = item;
     else if ((typeof item === 'number' && Number.isFinite(item)) || typeof item === 'boolean' || item === null) checked[key] = item;
     else problems.push(problem(`properties.${key}`, `must be a string of at most ${MAX_STRING} characters, a number, true, false or null`));
@@ -91,6 +107,7 @@ function checkTraits(value: unknown, problems: FieldProblem[]): IdentifyTraits |
     if (!(IDENTIFY_FIELDS as readonly string[]).includes(key)) problems.push(problem(`identify.${key}`, `is not allowed (${IDENTIFY_FIELDS.join(', ')})`));
     else if (item === null || item === undefined || item === '') continue;
     else if (typeof item !== 'string' || item.trim().length > 200) problems.push(problem(`identify.${key}`, 'must be a string of at most 200 characters'));
+    else if (!storable(item)) problems.push(problem(`identify.${key}`, 'must not hold a NUL character or a lone surrogate'));
     else traits[key] = item.trim();
   }
   const email = traits.email;

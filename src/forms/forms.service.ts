@@ -129,7 +129,7 @@ export function createFormsService(deps: FormsDeps): FormsService {
         input.consentGiven && form.consent && !form.doubleOptIn
           ? { status: 'granted' as const, source: `form:${form.id}`, at: meta.now.toISOString(), text: form.consent.version }
           : undefined;
-      const written = await deps.leads.upsert({ ...input.lead, ...(consent ? { consent } : {}) });
+      const written = await deps.leads.upsert({ ...input.lead, ...(consent ? { consent } : {}) }, { mode: 'form' });
       switch (written.kind) {
         case 'suppressed':
           return { kind: 'accepted' };

@@ -15,7 +15,8 @@ export type LeadWrite = Omit<Lead, 'id' | 'createdAt' | 'updatedAt' | 'unsubscri
 export type MergeResult = { ok: true; write: LeadWrite } | { ok: false; problems: Array<{ field: string; message: string }> };
 
 /** Who is writing: an import is bulk, possibly stale data, so it may not re-grant a withdrawn consent. */
-export type MergeMode = 'api' | 'import';
+/** `form`: a public form, where anyone can type anyone's address. */
+export type MergeMode = 'api' | 'import' | 'form';
 
 const SCALARS = ['firstName', 'lastName', 'company', 'title', 'phone', 'timezone', 'country', 'source'] as const;
 
@@ -65,8 +66,10 @@ function mergeTraits(stored: Record<string, unknown>, patch: Record<string, unkn
 
 function consentAfter(stored: ConsentRecord | null, incoming: ConsentRecord, mode: MergeMode): ConsentRecord {
   // A withdrawal or refusal is only overridden by a new, direct act of the person (an API call
-  // from a form), never by a bulk import of older data.
-  if (mode === 'import' && stored && (stored.status === 'withdrawn' || stored.status === 'denied') && incoming.status === 'granted') return stored;
+  // from the team's own systems, a double opt-in confirmation), never by a bulk import of older
+  // data, and never by a public form, where a stranger could type the person's address.
+  if ((mode === 'import' || mode === 'form') && stored && (stored.status === 'withdrawn' || stored.status === 'denied') && incoming.status === 'granted')
+    return stored;
   return incoming;
 }
 

@@ -9,7 +9,7 @@ import type { SuppressionService } from '../suppression/suppression.service.js';
 import { toLead, type Lead, type LeadFields, type LeadInput, type LeadRow } from './lead.js';
 import { EXPORT_COLUMNS, leadToCsvCells } from './lead-csv.js';
 import { importLeadsCsv, type ImportReport, type ImportRow, type RowRejection } from './lead-import.js';
-import { applyPatch, mergeUpsert, type LeadWrite } from './lead-merge.js';
+import { applyPatch, mergeUpsert, type LeadWrite, type MergeMode } from './lead-merge.js';
 import {
   deleteLead,
   findLeadById,
@@ -40,7 +40,8 @@ export interface IdentifiedLeads {
 }
 
 export interface LeadsService {
-  upsert(input: LeadInput): Promise<UpsertOutcome>;
+  /** `mode` 'form' for public forms: a withdrawn or refused consent is kept (lead-merge.ts). */
+  upsert(input: LeadInput, options?: { mode?: MergeMode }): Promise<UpsertOutcome>;
   get(id: string): Promise<Lead | null>;
   /** The leads that exist among `ids`, by id. */
   getMany(ids: string[]): Promise<Map<string, Lead>>;
@@ -67,11 +68,11 @@ export const LEAD_ERASED_CHANNEL = 'baton_lead_erased';
 
 export function createLeadsService(db: Db, suppression: SuppressionService, clock: () => Date = () => new Date()): LeadsService {
   const service: LeadsService = {
-    async upsert(input) {
+    async upsert(input, options = {}) {
       return db.transaction().execute(async (trx): Promise<UpsertOutcome> => {
         if ((await suppression.lockAndCheck(trx, [input.email])).size > 0) return { kind: 'suppressed' };
         const [existing] = await findLeadsByEmails(trx, [input.email]);
-        const merged = mergeUpsert(existing, input, 'api', clock());
+        const merged = mergeUpsert(existing, input, options.mode ?? 'api', clock());
         if (!merged.ok) return { kind: 'invalid', problems: merged.problems };
         const [written] = await writeLeads(trx, [merged.write]);
         if (!written) throw new Error('lead upsert returned no row');
@@ -121,6 +122,9 @@ export function createLeadsService(db: Db, suppression: SuppressionService, cloc
       if (!current) return false;
       return db.transaction().execute(async (trx) => {
         await suppression.lockAddresses(trx, [current.email]);
+        // Every stage move updates the lead's score row: holding it makes a move in flight finish
+        // first, so the erasure trigger of migration 0021 sees (and anonymises) its history row.
+        await sql`select 1 from lead_scores where lead_id = ${id} for update`.execute(trx);
         // Sequence statistics keep the counts the lead made, without the lead.
         await preserveErasedCounts(trx, id);
         const row = await deleteLead(trx, id);

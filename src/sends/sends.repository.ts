@@ -132,7 +132,9 @@ export async function claimSends(db: Db, claims: SendClaim[], takeOverBefore?: D
   if (rest.length === 0) return result;
   const { rows: retried } = await sql<SendRow>`
     update sends s set status = 'claimed', finished_at = null, claimed_by = r.claimed_by,
-      claimed_at = case when s.status = 'claimed' then now() else s.claimed_at end
+      -- A retry is a new attempt: its claim time is now (the crash sweep, the unsubscribe wait and
+      -- the lease all measure from it; retries now wait up to hours), and it has not been handed over.
+      claimed_at = now(), handed_at = null
     from unnest(${rest.map((c) => c.enrollmentId)}::uuid[], ${rest.map((c) => c.stepId)}::text[], ${rest.map((c) => c.claimedBy ?? null)}::text[]) as r(enrollment_id, step_id, claimed_by)
     where s.enrollment_id = r.enrollment_id and s.step_id = r.step_id
       and ((s.status = 'failed' and s.outcome = any(${RETRYABLE_OUTCOMES}::text[]))

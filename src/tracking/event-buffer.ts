@@ -18,7 +18,7 @@ export interface EventBuffer<Event> {
   /** Stops the timer and writes everything left, retrying a few times before giving up. */
   close(): Promise<void>;
   pending(): number;
-  /** Events dropped because the queue was full, since start. */
+  /** Events dropped because the queue was full, or refused by the database for their data, since start. */
   dropped(): number;
 }
 
@@ -30,6 +30,18 @@ export interface EventBufferOptions {
   onError?: (error: unknown, pending: number) => void;
   /** Called on the first event dropped after the queue filled up (once per fill, not per event). */
   onFull?: (maxPending: number) => void;
+  /** An event the database refuses for what it holds (not for being away): dropped, never retried. */
+  onRejected?: (error: unknown) => void;
+}
+
+/*
+ * A batch the database refuses for its data (SQLSTATE class 22: a NUL or a lone surrogate in a
+ * string, text that is not JSON) would fail on every retry and hold up everything behind it. Such
+ * a batch is written again one event at a time, and only the events refused for their data are
+ * dropped. Anything else (the database away, a timeout) keeps the batch for the next attempt.
+ */
+function refusedForItsData(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string' && error.code.startsWith('22');
 }
 
 export const DEFAULT_MAX_PENDING_EVENTS = 50_000;
@@ -68,9 +80,26 @@ export function createEventBuffer<Event>(write: (events: Event[]) => Promise<voi
         try {
           await write(batch);
         } catch (error) {
-          options.onError?.(error, pendingCount());
-          schedule();
-          return;
+          if (!refusedForItsData(error)) {
+            options.onError?.(error, pendingCount());
+            schedule();
+            return;
+          }
+          for (const event of batch) {
+            try {
+              await write([event]);
+            } catch (single) {
+              if (!refusedForItsData(single)) {
+                options.onError?.(single, pendingCount());
+                schedule();
+                return;
+              }
+              droppedCount += 1;
+              options.onRejected?.(single);
+            }
+            head += 1;
+          }
+          continue;
         }
         head += batch.length;
       }

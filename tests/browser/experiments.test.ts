@@ -150,8 +150,9 @@ browserDescribe('the experiment page in a browser', () => {
     const res = await api.get('/api/sequences/subject-lines/experiments').set(auth).expect(200);
     const clickArms = res.body.splits[0].metrics.find((entry: { metric: string }) => entry.metric === 'click').arms;
     expect(clickArms.map((arm: { armId: string; successes: number; entered: number }) => [arm.armId, arm.successes, arm.entered])).toEqual([
-      ['long', 45, 150],
+      // In the order the sequence file declares the arms.
       ['short', 15, 150],
+      ['long', 45, 150],
     ]);
     await api.get('/api/sequences/nope/experiments').set(auth).expect(404);
   });

@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,8 +22,8 @@ import { until } from '../helpers/until.js';
  * the fixture scoring file's intent rule says. Baton runs with the workers, scoring and the
  * embedded SMTP sink, on PGlite or the DATABASE_URL server.
  *
- * The demo form here calls baton('identify') and baton('track', 'form_submit', { form: 'demo' });
- * the forms engineer's /forms/demo replaces it at merge.
+ * The demo form is the site's own HTML posting to Baton's /forms/demo (a test form file allowing
+ * the site's origin); the snippet adds the visitor id to it, so the submit joins the visitor.
  */
 
 const API_KEY = 'capture-api-key-0123456789abcdef';
@@ -44,14 +44,10 @@ const PAGES: Record<string, { title: string; body: string }> = {
   '/features': { title: 'Features — Globex', body: '<a id="next" href="/pricing">Pricing</a>' },
   '/pricing': {
     title: 'Pricing — Globex',
-    body: `<form id="demo"><label>Work email <input id="email" type="email" required></label>
-      <label>First name <input id="first" required></label><button>Request a demo</button></form><p id="thanks" hidden>Thanks!</p>
-      <script>document.getElementById('demo').addEventListener('submit', function (event) {
-        event.preventDefault();
-        baton('identify', { email: document.getElementById('email').value, firstName: document.getElementById('first').value });
-        baton('track', 'form_submit', { form: 'demo' });
-        document.getElementById('thanks').hidden = false;
-      });</script>`,
+    // The marketer's own HTML posting to Baton's demo form; the snippet adds the visitor id.
+    body: `<form id="demo" method="post" action="BATON_URL/forms/demo"><label>Work email <input id="email" name="email" type="email" required></label>
+      <label>First name <input id="first" name="first_name" required></label><input type="hidden" name="company" value="Globex">
+      <button>Request a demo</button></form>`,
   },
 };
 
@@ -59,7 +55,7 @@ function page(title: string, body: string, batonUrl: string): string {
   // The install snippet of docs/capture.md: the queue stub, then the async script.
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>${title}</title>
 <script>window.baton=window.baton||function(){(baton.q=baton.q||[]).push(arguments)};</script>
-<script async src="${batonUrl}/js/baton.js" data-site="${SITE_KEY}"></script></head><body><h1>${title}</h1>${body}</body></html>`;
+<script async src="${batonUrl}/js/baton.js" data-site="${SITE_KEY}"></script></head><body><h1>${title}</h1>${body.replaceAll('BATON_URL', batonUrl)}</body></html>`;
 }
 
 beforeAll(async () => {
@@ -78,6 +74,11 @@ beforeAll(async () => {
   siteUrl = `http://127.0.0.1:${(site.address() as AddressInfo).port}`;
 
   dir = await mkdtemp(path.join(os.tmpdir(), 'baton-capture-'));
+  await mkdir(path.join(dir, 'forms'));
+  await writeFile(
+    path.join(dir, 'forms', 'demo.yaml'),
+    `id: demo\ntitle: Book a demo\nfields:\n  - { name: email, label: Work email, type: email, required: true }\n  - { name: first_name, label: First name, type: text, required: true }\n  - { name: company, label: Company, type: text }\nthank_you:\n  message: Thanks! We will be in touch.\nallowed_origins: [${siteUrl}]\n`,
+  );
   if (process.env.DATABASE_URL) database = await createTestDatabase({ migrated: false });
   const config = loadConfig({
     PORT: '0',
@@ -86,6 +87,7 @@ beforeAll(async () => {
     BATON_SEQUENCES_DIR: FIXTURE_CONTENT.sequences,
     BATON_SCORING_FILE: FIXTURE_CONTENT.scoring,
     BATON_SALES_TEAM_FILE: FIXTURE_CONTENT.salesTeam,
+    BATON_FORMS_DIR: path.join(dir, 'forms'),
     BATON_API_KEY: API_KEY,
     BATON_SECRET: SECRET,
     BATON_SITE_KEY: SITE_KEY,
@@ -138,8 +140,8 @@ browserDescribe('the website snippet in Chromium', () => {
 
     await tab.fill('#email', 'ada@globex.test');
     await tab.fill('#first', 'Ada');
-    await tab.click('button');
-    await tab.waitForSelector('#thanks:not([hidden])');
+    await Promise.all([tab.waitForURL(`${baton.url ?? ''}/forms/demo`), tab.click('button')]);
+    await tab.getByText('Thanks! We will be in touch.').waitFor();
     await browser.screenshot(tab, 'website-capture-demo-request');
 
     const leadId = await until(

@@ -103,14 +103,19 @@ describe('POST /collect', () => {
     expect(lead).toMatchObject({ firstName: 'Zoë', lastName: 'Müller', source: 'website' });
     expect(await waiting(visitor)).toBe(0);
 
-    expect((await collect({ site: SITE_KEY, visitor, type: 'form_submit', properties: { form: 'demo' } })).status).toBe(202);
+    // Text PostgreSQL cannot store is refused up front, so it never stalls the write queue.
+    expect((await collect({ site: SITE_KEY, visitor, type: 'page_view', properties: { path: '/a\u0000b' } })).status).toBe(400);
+    expect((await collect({ site: SITE_KEY, visitor, type: 'page_view', properties: { title: 'broken \ud800' } })).status).toBe(400);
+    // Form events are the forms' own (bot defences, consent): the snippet cannot send them.
+    expect((await collect({ site: SITE_KEY, visitor, type: 'form_submit', properties: { form: 'demo' } })).status).toBe(400);
+    expect((await collect({ site: SITE_KEY, visitor, type: 'webinar_registered', properties: { form: 'demo' } })).status).toBe(202);
     await t.capture.service.flush();
     const events = await timeline(leadId ?? '');
     expect(events.map((event) => [event.type, event.properties.path ?? event.properties.form])).toEqual([
       ['page_view', '/'],
       ['page_view', '/features'],
       ['page_view', '/pricing'],
-      ['form_submit', 'demo'],
+      ['webinar_registered', 'demo'],
     ]);
     const times = events.map((event) => event.occurredAt);
     expect([...times].sort()).toEqual(times);

@@ -87,4 +87,45 @@ describe('event buffer', () => {
     expect(written).toEqual([1, 2, 3, 4, 5, 9]);
     expect(buffer.dropped()).toBe(3);
   });
+
+  it('drops only the events the database refuses for their data, and writes the rest of their batch', async () => {
+    const written: number[] = [];
+    const rejected: unknown[] = [];
+    // As PostgreSQL answers a NUL in jsonb text: SQLSTATE 22P05, for the whole statement.
+    const refusal = Object.assign(new Error('unsupported Unicode escape sequence'), { code: '22P05' });
+    const buffer = createEventBuffer<number>(
+      async (events) => {
+        if (events.includes(13)) throw refusal;
+        written.push(...events);
+      },
+      { maxDelayMs: 20, maxBatch: 5, onRejected: (error) => rejected.push(error) },
+    );
+    for (let event = 10; event < 20; event++) buffer.push(event);
+    await buffer.flush();
+    expect(written).toEqual([10, 11, 12, 14, 15, 16, 17, 18, 19]);
+    expect(rejected).toEqual([refusal]);
+    expect(buffer.dropped()).toBe(1);
+    expect(buffer.pending()).toBe(0);
+    await buffer.close();
+  });
+
+  it('keeps a batch that fails for any other reason, as before (a database away is not bad data)', async () => {
+    const written: number[] = [];
+    let down = true;
+    const buffer = createEventBuffer<number>(
+      async (events) => {
+        if (down) throw Object.assign(new Error('connection refused'), { code: 'ECONNREFUSED' });
+        written.push(...events);
+      },
+      { maxDelayMs: 20 },
+    );
+    buffer.push(1);
+    buffer.push(2);
+    await buffer.flush();
+    expect(buffer.pending()).toBe(2);
+    down = false;
+    await buffer.close();
+    expect(written).toEqual([1, 2]);
+    expect(buffer.dropped()).toBe(0);
+  });
 });

@@ -62,6 +62,9 @@ describe('mergeUpsert', () => {
     ['import', 'withdrawn', 'withdrawn'],
     ['import', 'denied', 'denied'],
     ['api', 'withdrawn', 'granted'],
+    // A public form: anyone can type the address, so a withdrawal stands.
+    ['form', 'withdrawn', 'withdrawn'],
+    ['form', 'denied', 'denied'],
   ] as const)('a %s of granted consent over %s leaves %s', (mode, stored, expected) => {
     const consent = { status: stored, source: 'form', at: '2026-01-01T00:00:00.000Z' } as const;
     const result = mergeUpsert(
