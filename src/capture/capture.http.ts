@@ -243,10 +243,11 @@ function collectHeaders(raw: string[]): { origin: string | null; contentType: st
 /**
  * The address rate-limited per IP. Behind the TLS proxy on this machine every request comes from
  * loopback, so X-Forwarded-For is believed from loopback only (as the click redirect does); from
- * anywhere else it is the client's own claim and ignored.
+ * anywhere else it is the client's own claim and ignored. The last entry is the one the proxy
+ * added; the ones before it are whatever the client sent.
  */
 function clientIp(remote: string | null, forwardedFor: string | null): string {
-  if (remote && forwardedFor && /^(127\.|::1$|::ffff:127\.)/.test(remote)) return forwardedFor.split(',')[0]?.trim() || remote;
+  if (remote && forwardedFor && /^(127\.|::1$|::ffff:127\.)/.test(remote)) return forwardedFor.split(',').at(-1)?.trim() || remote;
   return remote ?? 'unknown';
 }
 

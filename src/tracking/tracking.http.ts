@@ -69,10 +69,10 @@ function tokenFrom(url: string): string {
   }
 }
 
-/** The client address; X-Forwarded-For is believed only from a proxy on this machine. */
+/** The client address; X-Forwarded-For is believed only from a proxy on this machine, and only its last entry (the one that proxy added). */
 function clientIp(req: IncomingMessage): string | null {
   const remote = req.socket.remoteAddress ?? null;
   const forwarded = req.headers['x-forwarded-for'];
-  if (remote && /^(127\.|::1$|::ffff:127\.)/.test(remote) && typeof forwarded === 'string') return forwarded.split(',')[0]?.trim() || remote;
+  if (remote && /^(127\.|::1$|::ffff:127\.)/.test(remote) && typeof forwarded === 'string') return forwarded.split(',').at(-1)?.trim() || remote;
   return remote;
 }

@@ -221,6 +221,8 @@ describe('POST /collect', () => {
       const first = [];
       for (let i = 0; i < 4; i++) first.push((await send('198.51.100.7')).status);
       expect(first).toEqual([202, 202, 202, 429]);
+      // The proxy appends the address it saw: an entry the client put before it changes nothing.
+      expect((await send('1.2.3.4, 198.51.100.7')).status).toBe(429);
       expect((await send('203.0.113.9, 10.0.0.1')).status).toBe(202);
     } finally {
       await limited.close();
