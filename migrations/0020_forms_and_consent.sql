@@ -12,7 +12,11 @@ create table opt_in_requests (
   requested_user_agent text,
   confirmed_at timestamptz,
   confirmed_ip text,
-  confirmed_user_agent text
+  confirmed_user_agent text,
+  -- Whether the request holds back marketing email until it is confirmed: only for a lead the
+  -- form created. A lead that already existed keeps receiving what it received before; anyone
+  -- could type its address into the form.
+  holds_back_email boolean not null default true
 );
 create index opt_in_requests_lead on opt_in_requests (lead_id);
 

@@ -19,7 +19,7 @@ export async function findSendingStates(db: Db, leadIds: string[]): Promise<Map<
   if (leadIds.length === 0) return new Map();
   const { rows } = await sql<{ lead_id: string; paused_until: Date | null; left_topics: string[] | null; awaiting: boolean }>`
     select ids.lead_id, p.paused_until, p.left_topics,
-      (exists (select 1 from opt_in_requests r where r.lead_id = ids.lead_id)
+      (exists (select 1 from opt_in_requests r where r.lead_id = ids.lead_id and r.holds_back_email)
         and not exists (select 1 from opt_in_requests r where r.lead_id = ids.lead_id and r.confirmed_at is not null)) as awaiting
     from unnest(${[...new Set(leadIds)]}::uuid[]) as ids(lead_id)
     left join lead_preferences p on p.lead_id = ids.lead_id`.execute(db);
@@ -58,6 +58,8 @@ export interface OptInProof {
   wording: string;
   ip: string | null;
   userAgent: string | null;
+  /** False for a lead that existed before the form: its email is not held back (see migration 0020). */
+  holdsBackEmail: boolean;
 }
 
 export async function insertOptInRequest(db: Db, proof: OptInProof): Promise<string> {
@@ -70,6 +72,7 @@ export async function insertOptInRequest(db: Db, proof: OptInProof): Promise<str
       wording: proof.wording,
       requested_ip: proof.ip,
       requested_user_agent: proof.userAgent,
+      holds_back_email: proof.holdsBackEmail,
     })
     .returning('id')
     .executeTakeFirstOrThrow();

@@ -16,6 +16,7 @@ export interface OptInRequestsTable {
   confirmed_at: Nullable<Date>;
   confirmed_ip: Nullable<string>;
   confirmed_user_agent: Nullable<string>;
+  holds_back_email: ColumnType<boolean, boolean | undefined, boolean>;
 }
 
 export interface LeadPreferencesTable {

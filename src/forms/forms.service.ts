@@ -84,7 +84,7 @@ export function createFormsService(deps: FormsDeps): FormsService {
     if (form.sequence && deps.enroll) await deps.enroll(form.sequence, leadId, now);
   }
 
-  async function requestConfirmation(form: FormDefinition, leadId: string, email: string, meta: SubmitMeta): Promise<void> {
+  async function requestConfirmation(form: FormDefinition, leadId: string, email: string, meta: SubmitMeta, leadIsNew: boolean): Promise<void> {
     if (!form.consent) return;
     const requestId = await insertOptInRequest(deps.db, {
       leadId,
@@ -93,6 +93,7 @@ export function createFormsService(deps: FormsDeps): FormsService {
       wording: form.consent.text,
       ip: meta.ip,
       userAgent: meta.userAgent,
+      holdsBackEmail: leadIsNew,
     });
     const url = `${deps.settings.publicUrl}/forms/confirm/${deps.optInSigner.sign(`${requestId}:${meta.now.getTime()}`)}`;
     const mail = confirmationMail({ formTitle: form.title, url, company: deps.settings.company.name, postalAddress: deps.settings.company.postalAddress });
@@ -158,7 +159,7 @@ export function createFormsService(deps: FormsDeps): FormsService {
       if (typeof visitor === 'string' && visitor !== '' && visitor.length <= 100 && deps.joinVisitor) await deps.joinVisitor(visitor, leadId, meta.now);
 
       if (form.doubleOptIn) {
-        if (input.consentGiven) await requestConfirmation(form, leadId, written.lead.email, meta);
+        if (input.consentGiven) await requestConfirmation(form, leadId, written.lead.email, meta, written.kind === 'created');
       } else {
         await afterConsent(form, leadId, meta.now);
       }

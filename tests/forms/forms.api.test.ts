@@ -1,4 +1,5 @@
 import { simpleParser } from 'mailparser';
+import { findSendingStates } from '../../src/consent/consent.repository.js';
 import { startFormsApp, type FormsApp } from '../helpers/forms-app.js';
 import { until } from '../helpers/until.js';
 
@@ -243,6 +244,21 @@ describe('double opt-in', () => {
     // A second press (or a scanner's replayed POST) changes nothing more.
     expect((await f.api.post(link).type('form').send('')).status).toBe(200);
     expect(await timeline(lead?.id ?? '', 'opt_in_confirmed')).toHaveLength(1);
+  });
+
+  it("holds back marketing email only for the lead the form created: an existing lead's email goes on until it confirms", async () => {
+    const existing = (await f.t.api.post('/api/leads').set(f.t.auth).send({ email: 'customer@example.com', firstName: 'Cy' })).body as { id: string };
+    for (const email of ['customer@example.com', 'newcomer@example.com']) {
+      const res = await post('newsletter')
+        .type('form')
+        .send({ baton_started: started('newsletter'), email, first_name: 'X', consent: 'on' });
+      expect(res.status).toBe(200);
+    }
+    const newcomer = await leadByEmail('newcomer@example.com');
+    const states = await findSendingStates(f.t.database.db, [existing.id, String(newcomer?.id)]);
+    // Anyone can type a customer's address into a form: that must not stop the customer's email.
+    expect(states.get(existing.id)?.awaitingOptIn).toBe(false);
+    expect(states.get(String(newcomer?.id))?.awaitingOptIn).toBe(true);
   });
 
   it('does not confirm with an altered link', async () => {
