@@ -3,6 +3,7 @@ import request from 'supertest';
 import { insertHandoff } from '../../src/handoff/handoff.repository.js';
 import { sampleBriefing } from '../../src/handoff/sample-briefing.js';
 import { REP_API_KEY, startRepDashboard, type RepDashboard } from '../helpers/rep-dashboard.js';
+import { until } from '../helpers/until.js';
 
 /*
  * The dashboard's lists past one page: leads (newest first and by score, with score, grade and
@@ -39,6 +40,17 @@ beforeAll(async () => {
       now,
     });
   }
+  // Creating a lead queues it for scoring; a worker that rescored one between two page loads
+  // would move it across the pages. Wait for the queue to drain, then set the scores for good.
+  await until(
+    async () => Number((await t.baton.database.pool.query<{ count: string }>('select count(*) from score_queue')).rows[0]?.count ?? 0),
+    (pending) => pending === 0,
+    60_000,
+  );
+  await t.baton.database.pool.query(
+    `update lead_scores s set total = n, engagement = n, grade = (array['A','B','C','D'])[n % 4 + 1], stage = 'lead'
+       from (select id, substring(email from 5 for 2)::int as n from leads where email like 'lead%@list.test') l where s.lead_id = l.id`,
+  );
   const login = await request(t.url).post('/dashboard/login').type('form').send({ key: REP_API_KEY });
   admin = (login.headers['set-cookie'] as unknown as string[])[0]?.split(';')[0] ?? '';
 }, 180_000);
