@@ -41,15 +41,23 @@ beforeAll(async () => {
     });
   }
   // Creating a lead queues it for scoring; a worker that rescored one between two page loads
-  // would move it across the pages. Wait for the queue to drain, then set the scores for good.
+  // would move it across the pages. Set the scores again until the queue is drained and two
+  // checks in a row find every score as set (a rescoring claimed just before is then written).
+  const pool = t.baton.database.pool;
+  let settledChecks = 0;
   await until(
-    async () => Number((await t.baton.database.pool.query<{ count: string }>('select count(*) from score_queue')).rows[0]?.count ?? 0),
-    (pending) => pending === 0,
+    async () => {
+      const pending = Number((await pool.query<{ count: string }>('select count(*) from score_queue')).rows[0]?.count ?? 0);
+      const moved = await pool.query(
+        `update lead_scores s set total = n, engagement = n, grade = (array['A','B','C','D'])[n % 4 + 1], stage = 'lead'
+           from (select id, substring(email from 5 for 2)::int as n from leads where email like 'lead%@list.test') l
+          where s.lead_id = l.id and (s.total <> n or s.stage <> 'lead')`,
+      );
+      settledChecks = pending === 0 && moved.rowCount === 0 ? settledChecks + 1 : 0;
+      return settledChecks;
+    },
+    (checks) => checks >= 2,
     60_000,
-  );
-  await t.baton.database.pool.query(
-    `update lead_scores s set total = n, engagement = n, grade = (array['A','B','C','D'])[n % 4 + 1], stage = 'lead'
-       from (select id, substring(email from 5 for 2)::int as n from leads where email like 'lead%@list.test') l where s.lead_id = l.id`,
   );
   const login = await request(t.url).post('/dashboard/login').type('form').send({ key: REP_API_KEY });
   admin = (login.headers['set-cookie'] as unknown as string[])[0]?.split(';')[0] ?? '';
